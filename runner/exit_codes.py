@@ -1,0 +1,22 @@
+"""The process exit codes: a stable contract for CI scripts (documented in the README, each tested)."""
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    """Success: every order reached its expected outcome (or: the playbook is valid)."""
+    INVALID_PLAYBOOK = 1
+    """The playbook is invalid: problems were reported and nothing was sent."""
+    USAGE = 2
+    """Bad command line."""
+    ORDERS_FAILED = 3
+    """The run finished, but one or more orders were rejected or missed their expectation."""
+    CONNECT_FAILED = 4
+    """Could not connect or authenticate; nothing was sent."""
+    ABORTED = 5
+    """The run stopped part-way; report and journal written; re-running resumes without duplicates."""
+    INTERNAL = 70
+    """A bug in qfex-runner."""
+    INTERRUPTED = 130
+    """Interrupted by the user (Ctrl-C)."""

@@ -1,0 +1,35 @@
+"""Deterministic client order ids: the key to exactly-once.
+
+Every order and every bracket leg gets a `client_order_id` that depends only on the playbook's
+`name`, its `run_id` (empty when absent), the order's `id` and the leg. It is a UUID version 5
+(RFC 4122, SHA-1 name-based) in the namespace `NAMESPACE` over the name
+
+    "{name}\\x1f{run_id}\\x1f{order_id}\\x1f{leg}"
+
+so it is 36 printable ASCII characters, identical on every machine and every re-run, and anyone
+can recompute it (e.g. `uuid.uuid5(NAMESPACE, ...)` in Python). Changing `run_id` deliberately
+places the same plan again under new ids.
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import Enum
+
+#: Fixed forever: changing it would make re-runs place orders again.
+NAMESPACE = uuid.UUID("6f0c5c1e-9a51-5a0e-8b7b-0f1e5e2a7c31")
+_SEP = "\x1f"
+
+
+class Leg(str, Enum):
+    """Which order of a playbook entry an id is for."""
+
+    ENTRY = "entry"
+    TAKE_PROFIT = "tp"
+    STOP_LOSS = "sl"
+
+
+def client_order_id(name: str, run_id: str | None, order_id: str, leg: Leg = Leg.ENTRY) -> str:
+    """The client_order_id of one leg of one playbook order (36 characters)."""
+    key = _SEP.join((name, run_id or "", order_id, Leg(leg).value))
+    return str(uuid.uuid5(NAMESPACE, key))

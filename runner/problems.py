@@ -1,0 +1,36 @@
+"""Problems are values: collected across a file and reported by position (1-based line:col)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A 1-based position in a file."""
+
+    file: str
+    line: int = 1
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with a playbook, located; `rule` names the check that found it."""
+
+    location: Location
+    message: str
+    rule: str
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message} [{self.rule}]"
