@@ -18,5 +18,8 @@ class ExitCode(IntEnum):
     """The run stopped part-way; report and journal written; re-running resumes without duplicates."""
     INTERNAL = 70
     """A bug in qfex-runner."""
+    LOCKED = 75
+    """Another run of the same playbook identity holds the state-dir lock; nothing was sent; retry later
+    (75 is sysexits' EX_TEMPFAIL, as 70 is its EX_SOFTWARE)."""
     INTERRUPTED = 130
     """Interrupted by the user (Ctrl-C)."""
