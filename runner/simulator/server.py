@@ -1,0 +1,594 @@
+"""The local exchange's network side: QFEX's trade WebSocket plus `GET /refdata`, on one port.
+
+Only this module imports `websockets`. It owns everything that is about connections rather
+than about the market (the engine, `Exchange`, is synchronous and knows nothing of sockets):
+
+- framing: every frame must be `{"type": "<command>", "params": {...}}`; anything else, an
+  unknown type, or a value of the wrong JSON type in an auth/subscribe/cancel_on_disconnect
+  request is `err` `InvalidJSONFormat` ("not valid JSON or doesn't match the expected schema"
+  [D:/websocket/errors]), echoing the request in `incoming_message` whenever it parsed;
+- auth (auth.py) with its deadline, then protocol-level pings; commands before auth refused;
+- subscriptions with one ack per channel, and routing of the engine's `Outbound` events:
+  `caller` → the requesting connection, `account` → every authenticated connection of that
+  account subscribed to the event's channel;
+- the per-connection cancel_on_disconnect flag; the per-user rate limit (ratelimit.py);
+  fault injection (faults.py); the engine's timers (`on_time` at `next_deadline`) and the 1 s
+  positions/balances pulses.
+
+All engine calls happen on this module's event loop, one at a time. Every outbound frame of a
+connection goes through that connection's outbox in engine order, so nothing is reordered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from runner.simulator import wire
+from runner.simulator.auth import Authenticator, AuthRefused, Identity
+from runner.simulator.faults import DelayLine, FaultInjector
+from runner.simulator.ratelimit import RateLimiter
+from runner.simulator.server_config import ServerConfig
+
+log = logging.getLogger("runner.simulator")
+
+#: Commands the engine answers (interfaces.md §B); the server answers the others itself.
+ENGINE_COMMANDS: frozenset[str] = frozenset({
+    "add_order", "cancel_order", "modify_order", "cancel_all_orders", "get_order", "get_user_orders",
+    "get_user_trades", "close_position", "cancel_stop_order", "modify_stop_order", "get_user_leverage",
+    "get_available_leverage_levels", "set_user_leverage", "add_twap",
+})
+CHANNELS: tuple[str, ...] = ("order_responses", "positions", "balances", "fills", "stop_orders")
+_PULSED = ("positions", "balances")
+_SHAPE = 'expected an object {"type": "<command>", "params": {...}} ("params" present even when empty)'
+_ENVELOPE_CHANNEL = {"positions": "v4_positions", "balances": "v4_balances"}
+_PAYLOAD_KEY = {"positions": "position_response", "balances": "balance_response"}
+
+
+class Connection:
+    """One client socket: its identity, subscriptions, flags and ordered outbox."""
+
+    def __init__(self, server: ExchangeServer, ws: ServerConnection) -> None:
+        self.server = server
+        self.ws = ws
+        self.id = str(uuid.uuid4())
+        self.identity: Identity | None = None
+        self.session: Any = None
+        self.subscriptions: set[str] = set()
+        self.cancel_on_disconnect = False
+        self.inbound = 0
+        self.upgrade: dict[str, Any] = getattr(ws, "qfex_upgrade", {})
+        self._message_id = 0
+        self._enveloped: set[str] = set()
+        self._outbox: deque[str] = deque()
+        self._ready = asyncio.Event()
+        self._delay = server.faults.latency_s
+        self.open = True
+        self.auth_deadline: asyncio.TimerHandle | None = None
+        self.writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    # --- output ----------------------------------------------------------------------------
+    def post(self, text: str) -> None:
+        """Queue one frame; the writer sends frames in the order they were posted."""
+        if not self.open:
+            return
+        if self._delay:
+            self._outbox.append((asyncio.get_running_loop().time() + self._delay, text))  # type: ignore[arg-type]
+        else:
+            self._outbox.append(text)
+        self._ready.set()
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.post(wire.encode(message))
+
+    async def _write_loop(self) -> None:
+        outbox, ready, ws, loop = self._outbox, self._ready, self.ws, asyncio.get_running_loop()
+        try:
+            while True:
+                await ready.wait()
+                ready.clear()
+                while outbox:
+                    item = outbox.popleft()
+                    if self._delay:
+                        due, item = item  # type: ignore[misc]
+                        if due > loop.time():
+                            await asyncio.sleep(due - loop.time())
+                    await ws.send(item)
+        except (ConnectionClosed, asyncio.CancelledError):
+            pass
+        except Exception:  # pragma: no cover - a writer bug must not go unnoticed
+            log.exception("writer of connection %s failed", self.id)
+
+    def next_message_id(self) -> int:
+        self._message_id += 1
+        return self._message_id
+
+    def envelope(self, channel: str, rows: list[Any]) -> dict[str, Any]:
+        """dYdX-style push envelope (compat `envelope-pulses`); first one per channel is "subscribed"."""
+        first = channel not in self._enveloped
+        self._enveloped.add(channel)
+        return {
+            "type": "subscribed" if first else "channel_data",
+            "connection_id": self.id,
+            "message_id": self.next_message_id(),
+            "channel": _ENVELOPE_CHANNEL[channel],
+            "id": self.identity.account_id if self.identity else None,
+            "contents": rows,
+        }
+
+    def drop_output(self) -> None:
+        self.open = False
+        self._outbox.clear()
+
+
+class ExchangeServer:
+    """Serves one `Exchange` (duck-typed, see interfaces.md §B) over WebSocket + HTTP."""
+
+    def __init__(self, exchange: Any, config: ServerConfig | None = None, *,
+                 auth_clock: Callable[[], float] = time.time) -> None:
+        self.exchange = exchange
+        self.config = config or ServerConfig()
+        #: the engine's clock drives its timers; auth compares unix_ts with the wall clock clients use
+        self.clock = _engine_clock(exchange)
+        self.auth = Authenticator(exchange.account_for_key, self.config, clock=auth_clock)
+        limits = self.config.rate_limit
+        self.limiter = RateLimiter(limits, clock=time.monotonic) if limits else None
+        self.faults = FaultInjector(self.config.faults)
+        self.connections: set[Connection] = set()
+        self.by_account: dict[str, list[Connection]] = {}
+        #: upgrade requests seen (path, api_key query, x-qfex-* headers, user agent) — for tests
+        self.handshakes: list[dict[str, Any]] = []
+        self._server: Server | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_deadline: float | None = None
+        self._pulse: asyncio.TimerHandle | None = None
+        self._commands: dict[str, Callable[[Connection, dict, dict], None]] = {
+            "subscribe": self._subscribe,
+            "unsubscribe": self._unsubscribe,
+            "cancel_on_disconnect": self._cancel_on_disconnect,
+        }
+        for name in ENGINE_COMMANDS:
+            self._commands[name] = self._engine_command
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> int:
+        """Listen; returns the bound port (useful with port 0)."""
+        cfg = self.config
+        self._server = await serve(
+            self._handle, cfg.host, cfg.port,
+            process_request=self._process_request,
+            compression=None,
+            ping_interval=None,  # pings start after auth (see _authenticate)
+            max_size=cfg.max_message_bytes,
+            server_header="qfex-runner-simulator",
+        )
+        loop = asyncio.get_running_loop()
+        if cfg.pulse_interval_s > 0:
+            self._pulse = loop.call_later(cfg.pulse_interval_s, self._on_pulse)
+        self._schedule_timer()
+        return self.port
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "server not started"
+        return self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        for handle in (self._timer, self._pulse):
+            if handle is not None:
+                handle.cancel()
+        self._timer = self._pulse = None
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    # --- HTTP: GET /refdata, and the WebSocket path ----------------------------------------------
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path, _, query = request.path.partition("?")
+        params = parse_qs(query)
+        if path.rstrip("/") == "/refdata":
+            return self._refdata_response(connection, params)
+        if path != "/":
+            return _json_response(connection, 404,
+                                  {"error": f"no such path {path}; the trade WebSocket is at /"})
+        headers = request.headers
+        info = {
+            "path": request.path.split("?")[0],
+            "api_key": (params.get("api_key") or [None])[0],
+            "user_agent": headers.get("User-Agent"),
+            "authorization": "<redacted>" if "Authorization" in headers else None,
+            "x_qfex": {k.lower(): v for k, v in headers.raw_items() if k.lower().startswith("x-qfex-")},
+        }
+        connection.qfex_upgrade = info  # type: ignore[attr-defined]
+        self.handshakes.append(info)
+        return None
+
+    def _refdata_response(self, connection: ServerConnection, params: dict[str, list[str]]) -> Response:
+        ticker = (params.get("ticker") or [None])[0]
+        try:
+            body = self.exchange.refdata_body(ticker)
+        except KeyError:
+            return _json_response(connection, 404, {"error": f"unknown ticker {ticker}"})
+        response = _json_response(connection, 200, body)
+        response.headers["Cache-Control"] = "public, max-age=60"
+        return response
+
+    # --- one connection --------------------------------------------------------------------------
+    async def _handle(self, ws: ServerConnection) -> None:
+        conn = Connection(self, ws)
+        self.connections.add(conn)
+        loop = asyncio.get_running_loop()
+        deadline = conn.auth_deadline = loop.call_later(self.config.auth_timeout_s, self._auth_deadline, conn)
+        try:
+            if self.faults.latency_s:
+                await self._read_delayed(conn)
+            else:
+                async for frame in ws:
+                    await self._on_frame(conn, frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            deadline.cancel()
+            self._closed(conn)
+
+    async def _read_delayed(self, conn: Connection) -> None:
+        """Latency mode: frames are processed `latency` after arrival, in arrival order."""
+        line: DelayLine[str | bytes | None] = DelayLine(self.faults.latency_s)
+
+        async def process() -> None:
+            while (frame := await line.get()) is not None:
+                await self._on_frame(conn, frame)
+
+        worker = asyncio.get_running_loop().create_task(process())
+        try:
+            async for frame in conn.ws:
+                line.put(frame)
+        finally:
+            line.put(None)
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await worker
+
+    async def _on_frame(self, conn: Connection, frame: str | bytes) -> None:
+        if not conn.open:
+            return
+        conn.inbound += 1
+        faults = self.faults
+        if faults.config.active:
+            stall = faults.stall_seconds(conn.inbound)
+            if stall is not None:
+                if math.isinf(stall):
+                    await conn.ws.wait_closed()
+                    return
+                await asyncio.sleep(stall)
+            if faults.should_drop(conn.inbound):
+                if faults.config.drop_before_reply:
+                    self._process(conn, frame)
+                self._abort(conn)
+                return
+        self._process(conn, frame)
+
+    def _abort(self, conn: Connection) -> None:
+        """Cut the TCP connection with no close frame (the client sees 1006)."""
+        conn.drop_output()
+        transport = conn.ws.transport
+        if transport is not None:
+            transport.abort()
+
+    # --- dispatch ----------------------------------------------------------------------------------
+    def _process(self, conn: Connection, frame: str | bytes) -> None:
+        try:
+            msg = wire.decode(frame)
+        except wire.FrameError as exc:
+            self._error(conn, "InvalidJSONFormat", str(exc), None)
+            return
+        if type(msg) is not dict:
+            self._error(conn, "InvalidJSONFormat", _SHAPE, None)
+            return
+        msg_type = msg.get("type")
+        params = msg.get("params")
+        if type(msg_type) is not str or type(params) is not dict:
+            self._error(conn, "InvalidJSONFormat", _SHAPE, msg)
+            return
+        if msg_type == "auth":
+            self._authenticate(conn, msg, params)
+            return
+        handler = self._commands.get(msg_type)
+        if handler is None:
+            self._error(conn, "InvalidJSONFormat", f"unknown message type {msg_type!r}", msg)
+            return
+        if conn.identity is None:
+            if self.config.pre_auth_commands == "reject":
+                self._error(conn, "PermissionDenied",
+                            "not authenticated: send an auth message first", msg)
+            return
+        if self.limiter is not None:
+            decision = self.limiter.check(conn.identity.user_id, msg_type)
+            if not decision.accepted:
+                self._rate_limited(conn, msg, decision.retry_after_s, decision.bucket)
+                return
+        if self.faults.server_error():
+            self._error(conn, "ServerError",
+                        "injected fault: internal error, safe to retry after a short delay", msg)
+            return
+        handler(conn, msg, params)
+
+    def _engine_command(self, conn: Connection, msg: dict, params: dict) -> None:
+        try:
+            outs = self.exchange.handle(conn.session, msg["type"], params)
+        except Exception as exc:
+            code = getattr(exc, "error_code", None)
+            if isinstance(code, str):
+                self._error(conn, code, getattr(exc, "message", str(exc)), msg)
+            else:
+                log.exception("engine failed on %s", msg["type"])
+                self._error(conn, "ServerError", "internal error in the simulator's engine", msg)
+            self._schedule_timer()
+            return
+        self.route(outs, conn)
+        self._schedule_timer()
+
+    # --- auth ------------------------------------------------------------------------------------
+    def _authenticate(self, conn: Connection, msg: dict, params: dict) -> None:
+        if conn.identity is not None:
+            self._error(conn, "AlreadyAuthenticated", "this connection is already authenticated", msg)
+            return
+        try:
+            identity = self.auth.authenticate(params)
+        except AuthRefused as refused:
+            echo = _redact_auth(msg)
+            if refused.malformed:
+                self._error(conn, refused.error_code, refused.message, echo)
+                return
+            mode = self.config.auth_failure_reply
+            if mode in ("both", "flag"):
+                conn.send({"authenticated": False})
+            if mode in ("both", "err"):
+                self._error(conn, refused.error_code, f"authentication failed: {refused.message}", echo)
+            if self.config.close_on_auth_failure:
+                asyncio.get_running_loop().create_task(conn.ws.close(1008, "authentication failed"))
+            return
+        conn.identity = identity
+        conn.session = self.exchange.session(identity.account_id, identity.user_id)
+        self.by_account.setdefault(identity.account_id, []).append(conn)
+        if conn.auth_deadline is not None:
+            conn.auth_deadline.cancel()
+        if self.config.compat.legacy_auth_reply:
+            conn.send({"type": "auth", "result": "success"})
+        else:
+            conn.send({"authenticated": True})
+        self._start_pings(conn)
+
+    def _start_pings(self, conn: Connection) -> None:
+        """QFEX pings after auth [D:/websocket/channels/trade/authenticate]; clients pong automatically."""
+        if self.config.ping_interval_s is None:
+            return
+        ws = conn.ws
+        ws.ping_interval = self.config.ping_interval_s
+        ws.ping_timeout = self.config.ping_timeout_s
+        ws.start_keepalive()
+
+    def _auth_deadline(self, conn: Connection) -> None:
+        if conn.identity is None and conn.open:
+            reason = f"not authenticated within {self.config.auth_timeout_s:g} s"
+            asyncio.get_running_loop().create_task(conn.ws.close(1008, reason))
+
+    # --- server-side commands ----------------------------------------------------------------------
+    def _channels(self, conn: Connection, msg: dict, params: dict) -> list[str] | None:
+        channels = params.get("channels")
+        if type(channels) is not list or not all(type(c) is str for c in channels):
+            self._error(conn, "InvalidJSONFormat", 'params.channels must be a list of channel names', msg)
+            return None
+        if not channels:
+            self._error(conn, "InvalidParameter", "params.channels is empty", msg)
+            return None
+        unknown = [c for c in channels if c not in CHANNELS]
+        if unknown:
+            self._error(conn, "InvalidJSONFormat",
+                        f"unknown channel {unknown[0]!r} (channels: {', '.join(CHANNELS)})", msg)
+            return None
+        return channels
+
+    def _subscribe(self, conn: Connection, msg: dict, params: dict) -> None:
+        channels = self._channels(conn, msg, params)
+        for channel in channels or ():
+            conn.subscriptions.add(channel)
+            conn.send({"subscribed": channel})
+
+    def _unsubscribe(self, conn: Connection, msg: dict, params: dict) -> None:
+        channels = self._channels(conn, msg, params)
+        for channel in channels or ():
+            conn.subscriptions.discard(channel)
+            conn.send({"unsubscribed": channel})
+
+    def _cancel_on_disconnect(self, conn: Connection, msg: dict, params: dict) -> None:
+        flag = params.get("cancel_on_disconnect")
+        if type(flag) is not bool:
+            self._error(conn, "InvalidJSONFormat", "params.cancel_on_disconnect must be true or false", msg)
+            return
+        conn.cancel_on_disconnect = flag
+        conn.send({"ack": {"incoming_message": msg}})
+
+    # --- close -----------------------------------------------------------------------------------
+    def _closed(self, conn: Connection) -> None:
+        conn.open = False
+        conn.writer.cancel()
+        self.connections.discard(conn)
+        if conn.identity is None:
+            return
+        peers = self.by_account.get(conn.identity.account_id)
+        if peers is not None:
+            with contextlib.suppress(ValueError):
+                peers.remove(conn)
+            if not peers:
+                del self.by_account[conn.identity.account_id]
+        cancel = conn.cancel_on_disconnect and (
+            self.config.cancel_on_disconnect_trigger == "any" or not _clean_client_close(conn.ws))
+        try:
+            outs = self.exchange.on_disconnect(conn.session, cancel)
+        except Exception:
+            log.exception("engine failed on disconnect")
+            return
+        self.route(outs, None)
+        self._schedule_timer()
+
+    # --- routing ---------------------------------------------------------------------------------
+    def route(self, outs: Iterable[Any] | None, caller: Connection | None) -> None:
+        """Deliver engine events: `caller` to the requester, `account` to subscribed connections."""
+        if not outs:
+            return
+        everyone_gets_orders = self.config.compat.unsubscribed_order_responses
+        for out in outs:
+            if out.to == "caller":
+                if caller is not None:
+                    caller.send(out.message)
+                continue
+            targets = self.by_account.get(out.account_id)
+            if not targets:
+                continue
+            channel = out.channel
+            text = None
+            for conn in targets:
+                if channel in conn.subscriptions or (everyone_gets_orders and channel == "order_responses"):
+                    if text is None:
+                        text = wire.encode(out.message)
+                    conn.post(text)
+
+    # --- timers ----------------------------------------------------------------------------------
+    def _schedule_timer(self) -> None:
+        """(Re)arm the single engine timer for `next_deadline()`."""
+        deadline = self.exchange.next_deadline()
+        if deadline == self._timer_deadline and (self._timer is not None or deadline is None):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_deadline = deadline
+        if deadline is None:
+            self._timer = None
+            return
+        delay = max(0.0, deadline - self.clock())
+        self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer, deadline)
+
+    def _on_timer(self, deadline: float) -> None:
+        self._timer = None
+        self._timer_deadline = None
+        try:
+            outs = self.exchange.on_time()
+        except Exception:
+            log.exception("engine failed in on_time")
+            outs = []
+        self.route(outs, None)
+        following = self.exchange.next_deadline()
+        if following is not None and following <= deadline:
+            # the engine did not move its deadline (a frozen test clock): poll gently, don't spin
+            self._timer_deadline = following
+            self._timer = asyncio.get_running_loop().call_later(0.01, self._on_timer, following)
+            return
+        self._schedule_timer()
+
+    def _on_pulse(self) -> None:
+        """Every second: positions and balances to the connections subscribed to them."""
+        self._pulse = asyncio.get_running_loop().call_later(self.config.pulse_interval_s, self._on_pulse)
+        for account_id, conns in list(self.by_account.items()):
+            wanted = [c for c in conns if not c.subscriptions.isdisjoint(_PULSED)]
+            if not wanted:
+                continue
+            try:
+                outs = self.exchange.pulse(account_id)
+            except Exception:
+                log.exception("engine failed in pulse")
+                continue
+            if self.config.compat.envelope_pulses:
+                self._deliver_enveloped(wanted, outs)
+            else:
+                self.route(outs, None)
+
+    def _deliver_enveloped(self, conns: list[Connection], outs: list[Any]) -> None:
+        rows: dict[str, list[Any]] = {channel: [] for channel in _PULSED}
+        for out in outs:
+            if out.channel in rows:
+                message = out.message
+                rows[out.channel].append(message.get(_PAYLOAD_KEY[out.channel], message))
+        for conn in conns:
+            for channel in _PULSED:
+                if channel in conn.subscriptions and rows[channel]:
+                    conn.send(conn.envelope(channel, rows[channel]))
+
+    # --- errors ----------------------------------------------------------------------------------
+    def _error(self, conn: Connection, code: str, message: str | None, incoming: Any,
+               extra: dict[str, Any] | None = None) -> None:
+        conn.send(error_frame(code, message, incoming, legacy=self.config.compat.legacy_errors, extra=extra))
+
+    def _rate_limited(self, conn: Connection, msg: dict, retry_after_s: float, bucket: str) -> None:
+        retry_ms = max(1, math.ceil(retry_after_s * 1000))
+        extra = {"retry_after_ms": retry_ms} if self.config.retry_after_field else None
+        self._error(conn, "RateLimited",
+                    f"You have exceeded the allowed message rate ({bucket} bucket); "
+                    f"retry after {retry_ms} ms.", msg, extra)
+
+    # --- test hooks ------------------------------------------------------------------------------
+    def call(self, fn: Callable[[Any], Any]) -> Any:
+        """Run `fn(exchange)` on the loop; deliver any events it returns; re-arm timers."""
+        result = fn(self.exchange)
+        if isinstance(result, list) and result and all(_is_outbound(o) for o in result):
+            self.route(result, None)
+        self._schedule_timer()
+        return result
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+def error_frame(code: str, message: str | None, incoming: Any, *, legacy: bool = False,
+                extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`{"err": {error_code, message, incoming_message}}` [D:/websocket/errors] (or the old flat frame)."""
+    body: dict[str, Any] = {"error_code": code, "message": message,
+                            "incoming_message": incoming if isinstance(incoming, dict) else None}
+    if extra:
+        body.update(extra)
+    if legacy:
+        return {"type": "error", **body}
+    return {"err": body}
+
+
+def _is_outbound(value: Any) -> bool:
+    return hasattr(value, "to") and hasattr(value, "message") and hasattr(value, "channel")
+
+
+def _redact_auth(msg: dict) -> dict:
+    """A JWT is a bearer credential: never echo it back, even to its sender."""
+    params = msg.get("params")
+    if isinstance(params, dict) and "jwt" in params:
+        return {**msg, "params": {**params, "jwt": "<redacted>"}}
+    return msg
+
+
+def _clean_client_close(ws: ServerConnection) -> bool:
+    """Did the client end the session on purpose (close frame, code 1000, client first)?"""
+    protocol = ws.protocol
+    received = protocol.close_rcvd
+    return received is not None and received.code == 1000 and bool(protocol.close_rcvd_then_sent)
+
+
+def _json_response(connection: ServerConnection, status: int, body: Any) -> Response:
+    response = connection.respond(status, wire.encode(body))
+    del response.headers["Content-Type"]
+    response.headers["Content-Type"] = "application/json"
+    return response
+
+
+def _engine_clock(exchange: Any) -> Callable[[], float]:
+    for owner in (exchange, getattr(exchange, "config", None)):
+        clock = getattr(owner, "clock", None)
+        if callable(clock):
+            return clock
+    return time.time

@@ -1,0 +1,116 @@
+"""Options of the local exchange's server side (transport, auth, limits, faults, compat shapes).
+
+The matching engine has its own `EngineConfig` (runner/simulator/config.py); everything here is
+about the wire: what a connection must do to authenticate, which reply shapes are sent, how
+fast a user may send, and which faults are injected. Defaults follow QFEX's current docs;
+every place where the docs are silent is a field here, so a test can pick the other reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Literal
+
+#: The `--compat` names, each switching one documented-but-older (or ambiguous) shape on.
+COMPAT_FLAGS: dict[str, str] = {
+    "legacy-auth-reply": 'auth success answered {"type":"auth","result":"success"} (mid-2025 docs)',
+    "legacy-errors": 'error frames flat {"type":"error","error_code":...} (mid-2025 docs)',
+    "legacy-api-key-auth": 'accept {"type":"auth","params":{"api_key":...}} (pre-HMAC docs)',
+    "legacy-cancel-client-order-id": "cancel_order accepts params.client_order_id (pre-2025-10 docs)",
+    "envelope-pulses": 'positions/balances pushed in the dYdX-style {"type","connection_id",'
+                       '"message_id","channel":"v4_...","contents"} envelope',
+    "unsubscribed-order-responses": "order_response events reach connections that did not subscribe "
+                                    "to order_responses (behaviour before 2025-09-25)",
+}
+
+
+@dataclass(frozen=True)
+class CompatOptions:
+    """Older or alternative reply shapes, each off by default (the current docs win)."""
+
+    legacy_auth_reply: bool = False
+    legacy_errors: bool = False
+    legacy_api_key_auth: bool = False
+    legacy_cancel_client_order_id: bool = False
+    envelope_pulses: bool = False
+    unsubscribed_order_responses: bool = False
+
+    @classmethod
+    def from_names(cls, names: list[str] | tuple[str, ...]) -> CompatOptions:
+        """Build from `--compat` names (comma lists allowed); unknown names raise ValueError."""
+        chosen: dict[str, bool] = {}
+        for raw in names:
+            for name in filter(None, (part.strip() for part in raw.split(","))):
+                if name not in COMPAT_FLAGS:
+                    known = ", ".join(sorted(COMPAT_FLAGS))
+                    raise ValueError(f"unknown --compat option {name!r} (known: {known})")
+                chosen[name.replace("-", "_")] = True
+        return cls(**chosen)
+
+    def names(self) -> list[str]:
+        return [f.name.replace("_", "-") for f in fields(self) if getattr(self, f.name)]
+
+
+@dataclass(frozen=True)
+class RateLimitConfig:
+    """QFEX's documented per-user EMA limit [D:/websocket/rate.md]; see ratelimit.py."""
+
+    limit_units: float = 12_000.0
+    window_s: float = 60.0
+    cancel_limit_units: float = 12_000.0  # the cancel bucket's own limit is not published
+    weights: dict[str, float] | None = None  # None = the documented table (ratelimit.WEIGHTS)
+    default_weight: float = 1.0  # for commands the weight table does not list
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Injected faults for client tests; all off by default."""
+
+    latency_ms: float = 0.0  # one-way, every frame, both directions, order kept
+    drop_after_messages: int | None = None  # abort the TCP connection after the N-th inbound frame...
+    drop_before_reply: bool = True  # ...after the engine processed it but before its replies go out
+    drop_times: int = 1  # how many connections get dropped over the server's life (0 = every one)
+    error_rate: float = 0.0  # probability of answering an authenticated command with err ServerError
+    stall_after_messages: int | None = None  # stop answering after the N-th inbound frame...
+    stall_seconds: float | None = None  # ...for this long (None = until the connection closes)
+    seed: int = 0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.latency_ms or self.drop_after_messages is not None or self.error_rate
+                    or self.stall_after_messages is not None)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the server side decides; the defaults are the documented behaviour."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    # --- authentication [D:/websocket/channels/trade/authenticate.md] ---
+    auth_timeout_s: float = 60.0
+    timestamp_skew_s: float = 300.0
+    nonce_window_s: float = 900.0
+    max_nonce_length: int = 100
+    #: how a refused auth is answered: "both" = {"authenticated": false} then err PermissionDenied
+    auth_failure_reply: Literal["both", "flag", "err"] = "both"
+    close_on_auth_failure: bool = False  # QFEX's CLI stays connected after {"authenticated": false}
+    #: commands before auth: "reject" = err PermissionDenied, "ignore" = no answer at all
+    pre_auth_commands: Literal["reject", "ignore"] = "reject"
+    #: accepted JWTs: token -> public key of the account it stands for (no JWTs by default)
+    jwt_tokens: dict[str, str] = field(default_factory=dict)
+    # --- transport ---
+    ping_interval_s: float | None = 20.0  # protocol-level pings, started after auth
+    ping_timeout_s: float | None = 20.0
+    pulse_interval_s: float = 1.0  # positions / balances cadence [D:/websocket/channels/trade/positions]
+    max_message_bytes: int = 1 << 20
+    #: cancel-on-disconnect fires on "abnormal" closes (anything but a client close frame with
+    #: code 1000) or on "any" close
+    cancel_on_disconnect_trigger: Literal["abnormal", "any"] = "abnormal"
+    retry_after_field: bool = True  # add err.retry_after_ms to RateLimited errors
+    rate_limit: RateLimitConfig | None = field(default_factory=RateLimitConfig)
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    compat: CompatOptions = field(default_factory=CompatOptions)
+
+    def with_(self, **changes: object) -> ServerConfig:
+        return replace(self, **changes)

@@ -1,0 +1,47 @@
+"""JSON framing of the local exchange: exact numbers both ways, QFEX's f64-looking output."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from runner.simulator import wire
+
+
+def test_decimals_are_written_exactly_in_f64_style():
+    assert wire.encode({"quantity": Decimal("1")}) == '{"quantity":1.0}'
+    assert wire.encode({"price": Decimal("200.00")}) == '{"price":200.0}'
+    assert wire.encode({"m": Decimal("0.050")}) == '{"m":0.05}'
+    assert wire.encode({"p": Decimal("123.456789012345678901")}) == '{"p":123.456789012345678901}'
+    assert wire.encode({"big": Decimal("1E+3"), "tiny": Decimal("1E-9")}) == '{"big":1000.0,"tiny":0.000000001}'
+    assert wire.encode({"neg": Decimal("-0.10")}) == '{"neg":-0.1}'
+
+
+def test_other_json_values_are_compact_and_escaped():
+    frame = {"s": 'a"b\u00e9', "n": None, "t": True, "f": False, "i": 7, "l": [1, "x"], "e": {}, "el": []}
+    assert wire.encode(frame) == '{"s":"a\\"b\\u00e9","n":null,"t":true,"f":false,"i":7,"l":[1,"x"],"e":{},"el":[]}'
+
+
+def test_non_finite_and_unknown_values_are_refused():
+    with pytest.raises(ValueError):
+        wire.encode({"x": Decimal("NaN")})
+    with pytest.raises(TypeError):
+        wire.encode({"x": object()})
+
+
+def test_decode_keeps_numbers_exact():
+    msg = wire.decode('{"type":"add_order","params":{"quantity":0.1,"price":200.10,"n":3}}')
+    assert msg["params"]["quantity"] == Decimal("0.1")
+    assert str(msg["params"]["price"]) == "200.10"
+    assert type(msg["params"]["n"]) is int
+
+
+@pytest.mark.parametrize("frame", ["not json", "{", '{"a": NaN}', '{"a": Infinity}', b"\xff\xfe"])
+def test_decode_refuses_non_json(frame):
+    with pytest.raises(wire.FrameError):
+        wire.decode(frame)
+
+
+def test_decode_accepts_utf8_bytes():
+    assert wire.decode(b'{"type":"x","params":{}}') == {"type": "x", "params": {}}
