@@ -1,0 +1,185 @@
+"""The JSON Schemas shipped with the package, and schema errors turned into located problems.
+
+`schemas/` at the repository root is the single source; `runner/_schemas` is a symlink to it, so
+an editable install reads those files and a wheel carries copies of the same bytes (a test
+installs a wheel in a fresh venv and compares `qfex-runner schema` output).
+
+jsonschema's own messages ("'prise' was unexpected") are written for schema authors; traders get
+"unknown key 'prise' (did you mean 'price'?)" at the key's line and column.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from runner.errors import UsageError
+from runner.problems import Problem
+from runner.yamlsource import Document
+
+RULE = "schema"
+PLAYBOOK = "playbook"
+
+
+def schema_bytes(name: str = PLAYBOOK) -> bytes:
+    """The exact bytes of `schemas/<name>.schema.json` as installed."""
+    try:
+        return resources.files("runner").joinpath("_schemas", f"{name}.schema.json").read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        raise UsageError(f"no schema named {name!r} is installed") from None
+
+
+@cache
+def load_schema(name: str = PLAYBOOK) -> dict[str, Any]:
+    """The parsed schema (cached; treat it as read-only)."""
+    return json.loads(schema_bytes(name))
+
+
+@cache
+def validator(name: str = PLAYBOOK) -> Any:
+    """A compiled Draft 2020-12 validator, built once per process."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(load_schema(name))
+
+
+def check(document: Document, error_paths: set[tuple] | None = None) -> list[Problem]:
+    """Validate a loaded document against the playbook schema; every error located.
+
+    `error_paths`, when given, receives the JSON path of every failing value, so callers can
+    leave those parts out of the model instead of reporting them twice.
+    """
+    if not isinstance(document.data, dict):
+        message = "a playbook must be a mapping of keys (version, name, orders, ...)"
+        return [Problem(document.locate(()), message, RULE)]
+    problems: list[Problem] = []
+    bad = document.bad_paths
+    for error in validator().iter_errors(document.data):
+        path = tuple(error.absolute_path)
+        if bad and any(path[: len(b)] == b for b in bad):
+            continue  # the loader already reported this value
+        if error_paths is not None:
+            error_paths.add(path)
+        problems.extend(_problems(document, error, path))
+    return problems
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+_KINDS = {"object": "a mapping", "array": "a list", "string": "text", "number": "a number",
+          "integer": "a whole number", "boolean": "true or false", "null": "null"}
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null (an empty value)"
+    if isinstance(value, bool):
+        return "the boolean " + ("true" if value else "false")
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    return f"the number {value}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (dict, list)):
+        return _describe(value)
+    return str(value)
+
+
+def _suggest(word: Any, choices: list[str]) -> str:
+    if not isinstance(word, str) or not choices:
+        return ""
+    upper = {c.upper(): c for c in choices}
+    if word.upper() in upper:
+        return f" (did you mean {upper[word.upper()]!r}?)"
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _field(path: tuple) -> str:
+    for part in reversed(path):
+        if isinstance(part, str):
+            return part
+    return "value"
+
+
+def _problems(document: Document, error: Any, path: tuple) -> list[Problem]:
+    kind, schema, value = error.validator, error.schema, error.instance
+    at = document.locate(path)
+    if kind == "additionalProperties":
+        known = sorted(schema.get("properties", {}))
+        patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+        problems = []
+        for key in value:
+            if key in known or any(p.search(key) for p in patterns):
+                continue
+            hint = _suggest(key, known)
+            if not hint and not path:
+                hint = " (top-level keys starting with 'x-' are free, e.g. for YAML anchors)"
+            where = document.locate((*path, key), key=True)
+            problems.append(Problem(where, f"unknown key {key!r}{hint}", RULE))
+        return problems
+    if kind == "required":
+        missing = error.validator_value
+        names = [k for k in missing if k not in value] if isinstance(value, dict) else missing
+        if len(path) == 2 and path[0] == "orders":
+            what = "an order"
+        else:
+            what = f"'{_field(path)}'" if path else "the playbook"
+        return [Problem(at, f"{what} is missing required key {name!r}", RULE) for name in names]
+    return [Problem(at, _message(kind, schema, value, error, path), RULE)]
+
+
+def _message(kind: str, schema: dict, value: Any, error: Any, path: tuple) -> str:
+    name = _field(path)
+    if kind == "type":
+        expected = error.validator_value
+        expected = [expected] if isinstance(expected, str) else list(expected)
+        if set(expected) == {"number", "string"}:
+            want = "a positive decimal number (e.g. 10 or \"0.001\")"
+        else:
+            want = " or ".join(_KINDS.get(t, t) for t in expected if t != "null")
+        hint = ""
+        if isinstance(value, bool) and "string" in expected:
+            hint = "; YAML reads yes/no/on/off/true/false as booleans, so quote it"
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and expected == ["string"]:
+            hint = "; quote it"
+        return f"{name}: expected {want}, got {_describe(value)}{hint}"
+    if kind == "enum":
+        choices = [str(c) for c in error.validator_value]
+        return f"{name}: {_show(value)} is not one of {', '.join(choices)}{_suggest(value, choices)}"
+    if kind == "const":
+        if name == "version":
+            return f"unsupported playbook version {_show(value)}: this qfex-runner reads version 1"
+        return f"{name}: must be {_show(error.validator_value)}"
+    if kind == "pattern":
+        hint = schema.get("x-pattern-hint", f"must match {error.validator_value}")
+        return f"{name}: {_show(value)} is not valid: use {hint}"
+    if kind in ("exclusiveMinimum", "minimum"):
+        return f"{name}: must be greater than {error.validator_value}, got {_show(value)}"
+    if kind == "maxLength":
+        return f"{name}: too long ({len(value)} characters, at most {error.validator_value})"
+    if kind == "minLength":
+        return f"{name}: must not be empty"
+    if kind == "minItems":
+        return f"{name}: needs at least {error.validator_value} item(s)" if name != "orders" else \
+            "the playbook has no orders"
+    if kind == "uniqueItems":
+        return f"{name}: contains duplicates"
+    if kind == "anyOf" and path and path[-1] == "bracket":
+        return "bracket needs take_profit, stop_loss or both"
+    return f"{name}: {error.message}"
