@@ -139,3 +139,29 @@ def load_refdata_file(path: str | Path) -> RefData:
         return parse_refdata(obj, source=str(path))
     except RefDataError as exc:
         raise UsageError(f"--refdata {path}: {exc}") from None
+
+
+def fetch_refdata(url: str, timeout: float = 10.0) -> RefData:
+    """GET a target's `/refdata` (QFEX REST, the simulator, or any compatible server).
+
+    Raises RefDataError with a one-line reason; the caller decides whether that is fatal (`run`
+    only warns that exchange rules were not pre-checked). TLS certificates are verified.
+    """
+    import urllib.error
+    import urllib.request
+
+    if not url.startswith(("http://", "https://")):
+        raise RefDataError(f"{url}: only http(s) URLs can be fetched")
+    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "qfex-runner"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read(16 * 1024 * 1024)
+    except urllib.error.HTTPError as exc:
+        raise RefDataError(f"{url}: HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise RefDataError(f"{url}: {reason}") from None
+    try:
+        return parse_refdata(jsonnum.loads(body), source=url)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RefDataError(f"{url}: {exc}") from None
