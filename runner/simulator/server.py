@@ -52,6 +52,7 @@ ENGINE_COMMANDS: frozenset[str] = frozenset({
 })
 CHANNELS: tuple[str, ...] = ("order_responses", "positions", "balances", "fills", "stop_orders")
 _PULSED = ("positions", "balances")
+_SHUTDOWN_GRACE_S = 2.0
 _SHAPE = 'expected an object {"type": "<command>", "params": {...}} ("params" present even when empty)'
 _ENVELOPE_CHANNEL = {"positions": "v4_positions", "balances": "v4_balances"}
 _PAYLOAD_KEY = {"positions": "position_response", "balances": "balance_response"}
@@ -172,6 +173,7 @@ class ExchangeServer:
             compression=None,
             ping_interval=None,  # pings start after auth (see _authenticate)
             max_size=cfg.max_message_bytes,
+            close_timeout=_SHUTDOWN_GRACE_S,
             server_header="qfex-runner-simulator",
         )
         loop = asyncio.get_running_loop()
@@ -190,9 +192,19 @@ class ExchangeServer:
             if handle is not None:
                 handle.cancel()
         self._timer = self._pulse = None
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        server = self._server
+        if server is None:
+            return
+        server.close()
+        try:
+            await asyncio.wait_for(server.wait_closed(), _SHUTDOWN_GRACE_S)
+        except TimeoutError:
+            # a peer that never finishes its close (e.g. an HTTP client holding a 404 open) must
+            # not hold up shutdown: cut what is left
+            for task in list(server.handler_tasks):
+                task.cancel()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), _SHUTDOWN_GRACE_S)
 
     # --- HTTP: GET /refdata, and the WebSocket path ----------------------------------------------
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
