@@ -1,0 +1,1534 @@
+"""The local exchange's engine: QFEX's trading commands over an in-memory order book.
+
+Synchronous, single-threaded and deterministic: time comes from the injected clock, ids from seeded
+generators. The WebSocket server (`server.py`) is the only caller; it turns `Outbound`s into frames,
+delivering "caller" messages to the requesting connection and "account" messages to every connection
+of that account subscribed to the channel.
+
+    Exchange.handle(session, type, params) -> [Outbound]   trading commands (CommandError -> err frame)
+    Exchange.on_time() / next_deadline()                    speed bump, scenarios, stops, MM refills, TWAPs
+    Exchange.on_disconnect(session, cancel_on_disconnect)   cancel-on-disconnect
+    Exchange.pulse(account_id)                              the 1 s positions / balances pushes
+
+Message dicts carry numbers as Decimal; the server serialises them exactly (runner.jsonnum).
+"""
+
+from __future__ import annotations
+
+import heapq
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from runner.simulator import validation as v
+from runner.simulator.accounts import Account, Position
+from runner.simulator.config import AccountConfig, EngineConfig
+from runner.simulator.errors import CommandError, ConfigError
+from runner.simulator.idgen import IdGen
+from runner.simulator.market import Market, lev_text
+from runner.simulator.marketmaker import MM_ACCOUNT_ID, MM_USER_ID, ladder
+from runner.simulator.matching import FILL, fillable, sweep, would_cross
+from runner.simulator.orders import (
+    ALO,
+    BUY,
+    GTC,
+    IOC,
+    LIMIT,
+    MARKET,
+    STOP_LOSS,
+    STOP_TYPES,
+    TAKE_PROFIT,
+    ZERO,
+    Order,
+    StopOrder,
+    opposite,
+    order_payload,
+    stop_order_message,
+    stop_payload,
+)
+from runner.simulator.stops import cap_excess, same_bucket, to_cancel_for, triggered
+from runner.simulator.twap import Twap, validate_twap
+
+ORDER_RESPONSES = "order_responses"
+FILLS = "fills"
+POSITIONS = "positions"
+BALANCES = "balances"
+STOP_ORDERS = "stop_orders"
+
+_ID_NS = uuid.UUID("9b2f4a61-5c3d-5e7f-8a9b-0c1d2e3f4a5b")
+_CANCELLED = "CANCELLED"
+_FILLED = "FILLED"
+
+
+@dataclass(frozen=True)
+class Session:
+    """Who is asking: the account selected at auth (primary or subaccount) and its user."""
+
+    account_id: str
+    user_id: str
+
+
+@dataclass
+class Outbound:
+    """One message to send: to the requesting connection ("caller") or to the account's subscribers."""
+
+    to: str
+    channel: str | None
+    account_id: str | None
+    message: dict
+
+
+class Exchange:
+    """QFEX's matching engine, risk checks, stops and account state for the local exchange."""
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        config = config or EngineConfig()
+        config.validate()
+        self.config = config
+        self._clock: Callable[[], float] = config.clock
+        self._ids = IdGen(config.seed, "orders")
+        self._trade_ids = IdGen(config.seed, "trades")
+        self._mm_ids = IdGen(config.seed, "market-maker")
+        self._seq = 0
+        self._bump = config.speed_bump_ms / 1000
+        self._accept_strings = config.accept_string_numbers
+        self._markets: dict[str, Market] = {}
+        for raw in config.refdata:
+            if not isinstance(raw, dict):
+                raise ConfigError(f"refdata entries must be objects, got {raw!r}")
+            market = Market(raw)
+            if market.symbol in self._markets:
+                raise ConfigError(f"refdata lists {market.symbol} twice")
+            self._markets[market.symbol] = market
+        self._keys: dict[str, AccountConfig] = {a.public_key: a for a in config.accounts}
+        self._accounts: dict[str, Account] = {}
+        for cfg in config.accounts:
+            for account_id in (cfg.account_id, *cfg.subaccounts):
+                self._accounts[account_id] = Account(account_id, cfg.user_id, cfg.deposit)
+        self._mm = Account(MM_ACCOUNT_ID, MM_USER_ID, ZERO, is_mm=True)
+        self._accounts[MM_ACCOUNT_ID] = self._mm
+        self._pending: list[tuple[float, int, Order]] = []  # speed-bumped orders, by release time
+        self._stops: dict[str, StopOrder] = {}  # every open stop, by id
+        self._stops_by_symbol: dict[str, dict[str, StopOrder]] = {s: {} for s in self._markets}
+        self._mm_due: dict[str, float] = {}  # symbol -> when to re-quote the market maker
+        self._mm_generation: dict[str, int] = dict.fromkeys(self._markets, 0)
+        self._twaps: dict[str, Twap] = {}
+        self._touched: set[str] = set()  # symbols whose mark may have moved (stops to check)
+        self._outbox: list[Outbound] = []  # unsolicited events (set_mid, set_mark) awaiting delivery
+        self._start = self._clock()
+        self._scenario = config.scenario.runner(self._start, config.seed) if config.scenario else None
+        if self._scenario:
+            for symbol in self._scenario.symbols:
+                if symbol not in self._markets:
+                    raise ConfigError(f"scenario moves {symbol}, which is not in the reference data")
+            for symbol, mid in self._scenario.initial().items():
+                self._markets[symbol].fair = self._markets[symbol].round_to_tick(mid, up=False)
+            for symbol in self._scenario.symbols:
+                self._scenario.set_base(symbol, self._markets[symbol].fair)
+        if config.market_maker:
+            for market in self._markets.values():
+                self._requote(market, [])
+        self._handlers: dict[str, Callable[[Account, dict, list[Outbound]], None]] = {
+            "add_order": self._add_order,
+            "cancel_order": self._cancel_order,
+            "modify_order": self._modify_order,
+            "cancel_all_orders": self._cancel_all_orders,
+            "get_order": self._get_order,
+            "get_user_orders": self._get_user_orders,
+            "get_user_trades": self._get_user_trades,
+            "close_position": self._close_position,
+            "cancel_stop_order": self._cancel_stop_order,
+            "modify_stop_order": self._modify_stop_order,
+            "get_user_leverage": self._get_user_leverage,
+            "get_available_leverage_levels": self._get_available_leverage_levels,
+            "set_user_leverage": self._set_user_leverage,
+            "add_twap": self._add_twap,
+        }
+
+    # ============================================================================== server interface
+    @property
+    def commands(self) -> frozenset[str]:
+        """The message types `handle` understands."""
+        return frozenset(self._handlers)
+
+    def account_for_key(self, public_key: str) -> AccountConfig | None:
+        return self._keys.get(public_key)
+
+    def session(self, account_id: str, user_id: str) -> Session:
+        """A session for an authenticated user acting as `account_id` (their primary or a subaccount)."""
+        account = self._accounts.get(account_id)
+        if account is None or account.is_mm or account.user_id != user_id:
+            raise CommandError("PermissionDenied", f"account {account_id} is not an account of this user")
+        return Session(account_id, user_id)
+
+    def handle(self, session: Session, msg_type: str, params: dict) -> list[Outbound]:
+        """Run one trading command; raises CommandError for requests QFEX answers with an `err` frame."""
+        handler = self._handlers.get(msg_type)
+        if handler is None:
+            raise CommandError("InvalidJSONFormat", f"unknown message type '{msg_type}'")
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise CommandError("InvalidJSONFormat", "'params' must be a JSON object")
+        account = self._accounts[session.account_id]
+        out: list[Outbound] = self._outbox
+        self._outbox = []
+        self._params = params
+        self._msg_type = msg_type
+        handler(account, params, out)
+        self._settle(out)
+        return out
+
+    def on_time(self) -> list[Outbound]:
+        """Release speed-bumped orders, advance the scenario, refill the market maker, run TWAP children
+        and trigger stops; everything due at the clock's current time."""
+        out: list[Outbound] = self._outbox
+        self._outbox = []
+        now = self._clock()
+        pending = self._pending
+        while pending and pending[0][0] <= now:
+            release_at, _, order = heapq.heappop(pending)
+            if (
+                order.release_at != release_at
+                or order.order_id not in self._accounts[order.account_id].orders
+            ):
+                continue  # cancelled, or modified again (a newer heap entry exists)
+            order.release_at = None
+            self._arrive(order, self._markets[order.symbol], out)
+        if self._scenario is not None:
+            for symbol, mid in self._scenario.due(now).items():
+                self._move_fair(self._markets[symbol], mid, out)
+        for twap in list(self._twaps.values()):
+            while twap.active and twap.next_at is not None and twap.next_at <= now:
+                self._twap_child(twap, out)
+        self._settle(out)
+        return out
+
+    def next_deadline(self) -> float | None:
+        """The absolute clock time at which `on_time` must next run (None: nothing scheduled)."""
+        if self._outbox:
+            return self._clock()
+        times = []
+        if self._pending:
+            times.append(self._pending[0][0])
+        if self._mm_due:
+            times.append(min(self._mm_due.values()))
+        if self._scenario is not None:
+            nxt = self._scenario.next_time()
+            if nxt is not None:
+                times.append(nxt)
+        for twap in self._twaps.values():
+            if twap.active and twap.next_at is not None:
+                times.append(twap.next_at)
+        return min(times) if times else None
+
+    def on_disconnect(self, session: Session, cancel_on_disconnect: bool) -> list[Outbound]:
+        """A connection dropped. With its cancel-on-disconnect flag set, cancel every open regular order
+        of the account (not only that connection's) and its TWAPs. Stop orders stay: they protect
+        positions, and QFEX does not say they are included."""
+        out: list[Outbound] = []
+        if not cancel_on_disconnect:
+            return out
+        account = self._accounts[session.account_id]
+        for order in sorted(account.orders.values(), key=_by_seq):
+            self._finish(order, _CANCELLED, out)
+        for twap in list(self._twaps.values()):
+            if twap.account_id == account.account_id and twap.active:
+                twap.cancel(self._clock())
+        self._settle(out)
+        return out
+
+    def pulse(self, account_id: str) -> list[Outbound]:
+        """The 1 s pushes: one `position_response` per symbol (zero rows included), one `balance_response`."""
+        account = self._accounts[account_id]
+        out = [
+            Outbound("account", POSITIONS, account_id, {"position_response": self._position_row(account, m)})
+            for m in self._markets.values()
+        ]
+        out.append(
+            Outbound("account", BALANCES, account_id, {"balance_response": self._balance_row(account)})
+        )
+        return out
+
+    def refdata_body(self, ticker: str | None = None) -> dict:
+        """REST `GET /refdata[?ticker=]` body; `underlier_price` follows the simulated fair price."""
+        data = []
+        for market in self._markets.values():
+            if ticker is not None and market.symbol != ticker:
+                continue
+            row = dict(market.raw)
+            row["underlier_price"] = str(market.fair)
+            data.append(row)
+        return {"type": "refdata", "data": data}
+
+    # ============================================================================== inspection (tests)
+    def orders(self, account_id: str) -> list[dict]:
+        """Open orders (regular and stop) of an account, in `order_response` form, oldest first."""
+        account = self._accounts[account_id]
+        return [payload for _, payload in self._open_order_rows(account, None)]
+
+    def position(self, account_id: str, symbol: str) -> dict:
+        return self._position_row(self._accounts[account_id], self._market(symbol))
+
+    def balance(self, account_id: str) -> dict:
+        return self._balance_row(self._accounts[account_id])
+
+    def book(self, symbol: str, levels: int = 10) -> dict[str, list[tuple[Decimal, Decimal]]]:
+        """Aggregated depth `{"bids": [(price, qty)], "asks": [...]}`, best first."""
+        return self._market(symbol).book.depth(levels)
+
+    def mark(self, symbol: str) -> Decimal:
+        return self._market(symbol).mark()
+
+    def market(self, symbol: str) -> Market:
+        return self._market(symbol)
+
+    def set_mid(self, symbol: str, price: Decimal | int | str) -> None:
+        """Move the market maker's fair price (re-quotes the book; may fill resting orders and trigger
+        stops). Resulting messages are delivered by the next `handle`/`on_time`."""
+        market = self._market(symbol)
+        market.mark_override = None
+        self._move_fair(market, Decimal(str(price)), self._outbox)
+        self._settle(self._outbox)
+
+    def set_mark(self, symbol: str, price: Decimal | int | str | None) -> None:
+        """Pin the mark price (None: back to median of bid/ask/last) and trigger stops accordingly."""
+        market = self._market(symbol)
+        market.mark_override = None if price is None else Decimal(str(price))
+        self._touched.add(symbol)
+        self._settle(self._outbox)
+
+    def _market(self, symbol: str) -> Market:
+        try:
+            return self._markets[symbol]
+        except KeyError:
+            raise KeyError(f"unknown symbol {symbol!r}") from None
+
+    # ============================================================================== add_order
+    def _add_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
+        req = v.OrderRequest(params, self._accept_strings)
+        self._check_client_id(req.client_order_id)
+        market = self._markets.get(req.symbol)
+        status = v.static_reject(req, market)
+        if status is None:
+            if req.order_type in STOP_TYPES:
+                status = self._stop_reject(account, req, market, out)
+            else:
+                status = self._risk_reject(account, req, market)
+        if status is not None:
+            self._reject(account, req, status, out)
+            return
+        if req.order_type in STOP_TYPES:
+            self._place_stop(account, req, market, out)
+            return
+        self._accept(
+            account,
+            market,
+            req.side,
+            req.order_type,
+            req.tif,
+            req.quantity,
+            req.price if req.price is not None else ZERO,
+            req.client_order_id,
+            out,
+            take_profit=req.take_profit,
+            stop_loss=req.stop_loss,
+            reduce_only=req.reduce_only,
+        )
+
+    def _check_client_id(self, client_order_id: str) -> None:
+        limit = self.config.max_client_order_id_length
+        if limit is not None and len(client_order_id) > limit:
+            raise CommandError(v.INVALID_PARAMETER, f"client_order_id is longer than {limit} characters")
+
+    def _risk_reject(self, account: Account, req: v.OrderRequest, market: Market) -> str | None:
+        """Checks 7-11: market closed, margin, max notional, open-order limit, TP/SL prices, reduce-only."""
+        if self._closed(market):
+            return "REJECTED_MARKET_CLOSED"
+        pos = account.position(market.symbol)
+        ref = req.price if req.order_type != MARKET else self._market_price(market, req.side)
+        increasing = req.quantity - self._free_reducible(pos, req.side)
+        if increasing > ZERO:
+            if increasing * ref / self._leverage(account, market) > self._available(account):
+                return "FAILED_MARGIN_CHECK"
+            if self._breaches_notional(pos, req.side, req.quantity, ref, market):
+                return "REJECTED_WOULD_BREACH_MAX_NOTIONAL"
+        if self._too_many_open(account):
+            return "REJECTED_TOO_MANY_OPEN_ORDERS"
+        if req.take_profit != ZERO or req.stop_loss != ZERO:
+            reference = req.price if req.order_type != MARKET else market.mark()
+            status = v.bracket_reject(req.side, reference, req.take_profit, req.stop_loss, market)
+            if status:
+                return status
+        if req.reduce_only and pos.reducible(req.side) == ZERO:
+            return "REJECTED"
+        return None
+
+    def _closed(self, market: Market) -> bool:
+        if market.status != "ACTIVE":
+            return True
+        return self.config.enforce_market_hours and not market.is_open(self._clock())
+
+    def _too_many_open(self, account: Account) -> bool:
+        limit = self.config.max_open_orders
+        return limit is not None and account.open_order_count() >= limit
+
+    def _breaches_notional(
+        self, pos: Position, side: str, qty: Decimal, price: Decimal, market: Market
+    ) -> bool:
+        projected = pos.qty + pos.open_buy + qty if side == BUY else pos.qty - pos.open_sell - qty
+        return abs(projected) * price > market.max_notional
+
+    @staticmethod
+    def _free_reducible(pos: Position, side: str) -> Decimal:
+        """Position a new `side` order would reduce, net of open orders already reducing it."""
+        open_same = pos.open_buy if side == BUY else pos.open_sell
+        return max(ZERO, pos.reducible(side) - open_same)
+
+    def _market_price(self, market: Market, side: str) -> Decimal:
+        """Price used to size a MARKET order's margin: the touch it would trade at, else the mark."""
+        best = market.book.best_ask() if side == BUY else market.book.best_bid()
+        return best if best is not None else market.mark()
+
+    def _reject(self, account: Account, req: v.OrderRequest, status: str, out: list[Outbound]) -> None:
+        """The single reject `order_response` (no ACK), carrying a fresh server order_id."""
+        now = self._clock()
+        payload = {
+            "order_id": self._ids.uuid4(),
+            "symbol": req.symbol,
+            "status": status,
+            "quantity": req.quantity,
+            "price": req.price if req.price is not None else ZERO,
+            "take_profit": req.take_profit,
+            "stop_loss": req.stop_loss,
+            "side": req.side,
+            "type": req.order_type,
+            "time_in_force": req.tif,
+            "user_id": account.user_id,
+            "client_order_id": req.client_order_id,
+            "quantity_remaining": ZERO,
+            "update_time": now,
+            "trade_id": None,
+        }
+        out.append(Outbound("account", ORDER_RESPONSES, account.account_id, {"order_response": payload}))
+
+    def _accept(
+        self,
+        account: Account,
+        market: Market,
+        side: str,
+        type_: str,
+        tif: str,
+        qty: Decimal,
+        price: Decimal,
+        client_order_id: str,
+        out: list[Outbound],
+        *,
+        take_profit: Decimal = ZERO,
+        stop_loss: Decimal = ZERO,
+        reduce_only: bool = False,
+        twap_id: str | None = None,
+    ) -> Order:
+        """Create an accepted order: ACK now; reach the book now or after the speed bump."""
+        now = self._clock()
+        self._seq += 1
+        order = Order(
+            self._ids.uuid4(),
+            account.account_id,
+            account.user_id,
+            market.symbol,
+            side,
+            type_,
+            tif,
+            qty,
+            price,
+            client_order_id or self._ids.uuid4(),
+            now,
+            self._seq,
+            take_profit,
+            stop_loss,
+            reduce_only,
+        )
+        order.twap_id = twap_id
+        pos = account.position(market.symbol)
+        order.reducible_at_accept = self._free_reducible(pos, side)
+        ref = price if type_ != MARKET else self._market_price(market, side)
+        account.orders[order.order_id] = order
+        self._track_open(pos, order, +1)
+        account.set_order_margin(order, self._order_margin(account, market, order, ref))
+        order.margin_rate = ref / self._leverage(account, market)
+        out.append(
+            Outbound(
+                "account",
+                ORDER_RESPONSES,
+                account.account_id,
+                {"order_response": order_payload(order, "ACK", now)},
+            )
+        )
+        if type_ != MARKET and self._bump > 0:
+            self._hold(order, now)
+        else:
+            self._arrive(order, market, out)
+        return order
+
+    def _hold(self, order: Order, now: float) -> None:
+        order.release_at = now + self._bump
+        heapq.heappush(self._pending, (order.release_at, order.seq, order))
+
+    def _order_margin(self, account: Account, market: Market, order: Order, ref: Decimal) -> Decimal:
+        increasing = min(order.remaining, max(ZERO, order.quantity - order.reducible_at_accept))
+        return increasing * ref / self._leverage(account, market)
+
+    @staticmethod
+    def _track_open(pos: Position, order: Order, sign: int) -> None:
+        qty = order.remaining if sign > 0 else -order.remaining
+        if order.side == BUY:
+            pos.open_buy += qty
+        else:
+            pos.open_sell += qty
+        pos.open_orders += sign
+
+    # ============================================================================== execution
+    def _arrive(self, order: Order, market: Market, out: list[Outbound]) -> None:
+        """The order reaches the matching engine (after the speed bump, if any)."""
+        book = market.book
+        if order.type == ALO:
+            if would_cross(book, order.side, order.price):
+                self._finish(order, self.config.alo_cross_status, out)
+            else:
+                book.add(order)
+            return
+        limit = (
+            order.price
+            if order.type == LIMIT
+            else (market.max_price if order.side == BUY else market.min_price)
+        )
+        qty = order.remaining
+        if order.reduce_only:
+            qty = min(qty, self._accounts[order.account_id].position(market.symbol).reducible(order.side))
+            if qty <= ZERO:
+                self._finish(order, _CANCELLED, out)
+                return
+        if order.tif == "FOK" and not fillable(book, order.side, limit, qty, order.account_id):
+            self._finish(order, _CANCELLED, out)
+            return
+        traded = self._trade(order, market, limit, qty, out)
+        if order.remaining == ZERO:
+            return
+        if order.tif == GTC and order.type == LIMIT:
+            book.add(order)
+        elif traded == ZERO:
+            self._finish(order, _CANCELLED, out)
+        else:  # IOC partly filled: its last FILLED shows quantity_remaining > 0; nothing rests
+            self._close(order)
+
+    def _trade(
+        self, taker: Order, market: Market, limit: Decimal | None, qty: Decimal, out: list[Outbound]
+    ) -> Decimal:
+        traded = ZERO
+        for kind, maker, fill_qty, price in sweep(market.book, taker.side, limit, qty, taker.account_id):
+            if kind != FILL:
+                self._finish(maker, "CANCELLED_STP", out)
+                continue
+            taker.remaining -= fill_qty
+            taker.filled += fill_qty
+            traded += fill_qty
+            self._execution(market, taker, maker, fill_qty, price, out)
+        return traded
+
+    def _execution(
+        self, market: Market, taker: Order, maker: Order, qty: Decimal, price: Decimal, out: list[Outbound]
+    ) -> None:
+        now = self._clock()
+        trade_id = self._trade_ids.uuid4()
+        market.last_price = price
+        symbol = market.symbol
+        self._touched.add(symbol)
+        cfg = self.config
+        for order, is_taker in ((maker, False), (taker, True)):
+            if order.is_mm:
+                if not is_taker and cfg.mm_replenish_ms >= 0 and symbol not in self._mm_due:
+                    self._mm_due[symbol] = now + cfg.mm_replenish_ms / 1000
+                continue
+            account = self._accounts[order.account_id]
+            pos = account.position(symbol)
+            fee = qty * price * (cfg.taker_fee_rate if is_taker else cfg.maker_fee_rate)
+            realised = pos.apply_fill(order.side, qty, price)
+            pos.fees += fee
+            account.fees += fee
+            account.realised_pnl += realised
+            tracked = order.order_id in account.orders
+            if tracked:
+                if order.side == BUY:
+                    pos.open_buy -= qty
+                else:
+                    pos.open_sell -= qty
+                increasing = min(order.remaining, max(ZERO, order.quantity - order.reducible_at_accept))
+                account.set_order_margin(order, increasing * order.margin_rate)
+            order.status = _FILLED
+            order.update_time = now
+            out.append(
+                Outbound(
+                    "account",
+                    ORDER_RESPONSES,
+                    account.account_id,
+                    {"order_response": order_payload(order, _FILLED, now, trade_id)},
+                )
+            )
+            out.append(
+                Outbound(
+                    "account",
+                    FILLS,
+                    account.account_id,
+                    {
+                        "fill_response": {
+                            "trade_id": trade_id,
+                            "user_id": account.user_id,
+                            "symbol": symbol,
+                            "price": price,
+                            "quantity": qty,
+                            "side": order.side,
+                            "aggressor_side": taker.side,
+                            "order_id": order.order_id,
+                            "fee": fee,
+                            "order_type": order.type,
+                            "tif": order.tif,
+                            "order_price": order.price,
+                            "client_order_id": order.client_order_id,
+                            "remaining_quantity": order.remaining,
+                            "take_profit": order.take_profit,
+                            "stop_loss": order.stop_loss,
+                            "execution_type": "NEW",
+                            "timestamp": now,
+                            "realised_pnl": realised,
+                        }
+                    },
+                )
+            )
+            account.trades.append(
+                {
+                    "trade_id": trade_id,
+                    "symbol": symbol,
+                    "price": price,
+                    "quantity": qty,
+                    "aggressor_side": taker.side,
+                    "side": order.side,
+                    "order_id": order.order_id,
+                    "client_order_id": order.client_order_id,
+                    "fee": fee,
+                    "timestamp": now,
+                    "order_type": order.type,
+                    "tif": order.tif,
+                }
+            )
+            if order.take_profit != ZERO or order.stop_loss != ZERO:
+                self._grow_bracket(account, order, qty, out)
+            if tracked and order.remaining == ZERO:
+                self._close(order)
+            if order.twap_id is not None:
+                twap = self._twaps.get(order.twap_id)
+                if twap is not None:
+                    twap.record_fill(qty, price, now)
+            self._enforce_reduce_only(account, symbol, out)
+
+    def _finish(self, order: Order, status: str, out: list[Outbound]) -> None:
+        """End an open order without a fill (cancel, STP, ALO cross, IOC/FOK expiry) and report it."""
+        market = self._markets[order.symbol]
+        market.book.remove(order)
+        if order.is_mm:
+            self._mm.orders.pop(order.order_id, None)
+            return
+        self._close(order)
+        order.status = status
+        now = self._clock()
+        order.update_time = now
+        out.append(
+            Outbound(
+                "account",
+                ORDER_RESPONSES,
+                order.account_id,
+                {"order_response": order_payload(order, status, now)},
+            )
+        )
+
+    def _close(self, order: Order) -> None:
+        """Forget a no-longer-open order: book, open quantities, reserved margin."""
+        account = self._accounts[order.account_id]
+        if account.orders.pop(order.order_id, None) is None:
+            return
+        self._markets[order.symbol].book.remove(order)
+        pos = account.position(order.symbol)
+        self._track_open(pos, order, -1)
+        account.set_order_margin(order, ZERO)
+        order.release_at = None
+
+    def _enforce_reduce_only(self, account: Account, symbol: str, out: list[Outbound]) -> None:
+        """Resting reduce-only orders that could now only increase the position are cancelled."""
+        pos = account.positions.get(symbol)
+        for order in [o for o in account.orders.values() if o.reduce_only and o.symbol == symbol]:
+            if pos is None or pos.reducible(order.side) == ZERO:
+                self._finish(order, _CANCELLED, out)
+
+    # ============================================================================== stop orders
+    def _stop_reject(
+        self, account: Account, req: v.OrderRequest, market: Market, out: list[Outbound]
+    ) -> str | None:
+        if self._closed(market):
+            return "REJECTED_MARKET_CLOSED"
+        if self._too_many_open(account):
+            return "REJECTED_TOO_MANY_OPEN_ORDERS"
+        if req.take_profit != ZERO:
+            return "INVALID_TAKEPROFIT_PRICE"
+        if req.stop_loss != ZERO:
+            return "INVALID_STOPLOSS_PRICE"
+        return self._apply_cap(account, market.symbol, req.side, req.order_type, req.quantity, None, out)
+
+    def _apply_cap(
+        self,
+        account: Account,
+        symbol: str,
+        side: str,
+        type_: str,
+        qty: Decimal,
+        exclude: str | None,
+        out: list[Outbound],
+    ) -> str | None:
+        """QFEX's position cap, per stop type (see stops.py); policy reject | cancel_others | off."""
+        policy = self.config.stop_cap_policy
+        if policy == "off":
+            return None
+        cap = account.position(symbol).reducible(side)
+        bucket = same_bucket(account.stops.values(), symbol, side, type_, exclude)
+        excess = cap_excess(bucket, qty, cap)
+        if excess == ZERO:
+            return None
+        if policy == "reject" or qty > cap:
+            return "REJECTED"
+        for stop in to_cancel_for(bucket, excess):
+            self._remove_stop(stop, _CANCELLED, out)
+        return None
+
+    def _new_stop(
+        self,
+        account: Account,
+        symbol: str,
+        side: str,
+        type_: str,
+        trigger: Decimal,
+        qty: Decimal,
+        client_order_id: str,
+        tif: str,
+        parent: str | None,
+        out: list[Outbound],
+    ) -> StopOrder:
+        now = self._clock()
+        self._seq += 1
+        stop = StopOrder(
+            self._ids.uuid4(),
+            account.account_id,
+            account.user_id,
+            symbol,
+            side,
+            type_,
+            trigger,
+            qty,
+            client_order_id,
+            tif,
+            now,
+            self._seq,
+            parent,
+        )
+        account.stops[stop.stop_order_id] = stop
+        self._stops[stop.stop_order_id] = stop
+        self._stops_by_symbol[symbol][stop.stop_order_id] = stop
+        self._stop_event(stop, "ACK", out)
+        self._touched.add(symbol)  # it may already be triggerable
+        return stop
+
+    def _place_stop(self, account: Account, req: v.OrderRequest, market: Market, out: list[Outbound]) -> None:
+        self._new_stop(
+            account,
+            market.symbol,
+            req.side,
+            req.order_type,
+            req.price,
+            req.quantity,
+            req.client_order_id or self._ids.uuid4(),
+            req.tif,
+            None,
+            out,
+        )
+
+    def _stop_event(self, stop: StopOrder, status: str, out: list[Outbound], *, gone: bool = False) -> None:
+        """Announce a stop change: `order_response` (order_responses) + `stop_order_response` (stop_orders).
+        A stop that is gone (cancelled / triggered) is reported with quantity 0, as QFEX's cancel reply."""
+        now = self._clock()
+        stop.update_time = now
+        qty = ZERO if gone else None
+        out.append(
+            Outbound(
+                "account",
+                ORDER_RESPONSES,
+                stop.account_id,
+                {"order_response": stop_payload(stop, status, now, quantity=qty)},
+            )
+        )
+        out.append(
+            Outbound("account", STOP_ORDERS, stop.account_id, stop_order_message(stop, now, quantity=qty))
+        )
+
+    def _unregister_stop(self, stop: StopOrder) -> None:
+        self._stops.pop(stop.stop_order_id, None)
+        self._stops_by_symbol[stop.symbol].pop(stop.stop_order_id, None)
+        self._accounts[stop.account_id].stops.pop(stop.stop_order_id, None)
+
+    def _remove_stop(self, stop: StopOrder, status: str, out: list[Outbound]) -> None:
+        self._unregister_stop(stop)
+        self._stop_event(stop, status, out, gone=True)
+
+    def _grow_bracket(self, account: Account, entry: Order, qty: Decimal, out: list[Outbound]) -> None:
+        """Attached TP/SL: created when the entry first fills, sized to the filled quantity, grown by later
+        fills. Announced as an `order_response` ACK of type TAKE_PROFIT/STOP_LOSS carrying the entry's
+        client_order_id (QFEX does not say how clients learn attached stop ids; this is our choice)."""
+        side = opposite(entry.side)
+        created: list[StopOrder] = []
+        for type_, trigger, attr in (
+            (TAKE_PROFIT, entry.take_profit, "bracket_tp"),
+            (STOP_LOSS, entry.stop_loss, "bracket_sl"),
+        ):
+            if trigger == ZERO:
+                continue
+            stop_id = getattr(entry, attr)
+            if stop_id is None:
+                stop = self._new_stop(
+                    account,
+                    entry.symbol,
+                    side,
+                    type_,
+                    trigger,
+                    qty,
+                    entry.client_order_id,
+                    GTC,
+                    entry.order_id,
+                    out,
+                )
+                setattr(entry, attr, stop.stop_order_id)
+                created.append(stop)
+            else:
+                stop = self._stops.get(stop_id)
+                if stop is not None:  # still open (not cancelled or triggered): grow it
+                    stop.quantity += qty
+                    self._stop_event(stop, "MODIFIED", out)
+        if entry.bracket_tp and entry.bracket_sl and created:
+            tp = self._stops.get(entry.bracket_tp)
+            sl = self._stops.get(entry.bracket_sl)
+            if tp is not None and sl is not None:
+                tp.sibling_id, sl.sibling_id = sl.stop_order_id, tp.stop_order_id
+
+    def _run_stops(self, out: list[Outbound]) -> None:
+        """Fire every stop whose trigger the mark has reached, until no more do (a stop's own fills move
+        the last price and so the mark)."""
+        touched = self._touched
+        while touched:
+            symbol = touched.pop()
+            stops = self._stops_by_symbol.get(symbol)
+            if not stops:
+                continue
+            market = self._markets[symbol]
+            mark = market.mark()
+            for stop in sorted((s for s in stops.values() if triggered(s, mark)), key=lambda s: s.seq):
+                if stop.stop_order_id in self._stops:  # a sibling's fill may have cancelled it
+                    self._fire(stop, market, out)
+
+    def _fire(self, stop: StopOrder, market: Market, out: list[Outbound]) -> None:
+        """Execute a triggered stop as a reduce-only market IOC order (order_id = the stop's id)."""
+        self._unregister_stop(stop)
+        account = self._accounts[stop.account_id]
+        now = self._clock()
+        out.append(
+            Outbound("account", STOP_ORDERS, stop.account_id, stop_order_message(stop, now, quantity=ZERO))
+        )
+        qty = min(stop.quantity, account.position(stop.symbol).reducible(stop.side))
+        order = Order(
+            stop.stop_order_id,
+            account.account_id,
+            account.user_id,
+            stop.symbol,
+            stop.side,
+            stop.type,
+            IOC,
+            qty if qty > ZERO else stop.quantity,
+            stop.trigger,
+            stop.client_order_id,
+            now,
+            stop.seq,
+        )
+        order.reduce_only = True
+        traded = ZERO
+        if qty > ZERO:
+            limit = market.max_price if stop.side == BUY else market.min_price
+            traded = self._trade(order, market, limit, qty, out)
+        if traded == ZERO:
+            order.status = _CANCELLED
+            out.append(
+                Outbound(
+                    "account",
+                    ORDER_RESPONSES,
+                    account.account_id,
+                    {"order_response": order_payload(order, _CANCELLED, self._clock())},
+                )
+            )
+            return
+        sibling = self._stops.get(stop.sibling_id) if stop.sibling_id else None
+        if sibling is not None:  # one bracket leg filled: cancel the other (OCO)
+            self._remove_stop(sibling, _CANCELLED, out)
+
+    # ============================================================================== cancel / modify
+    def _cancel_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
+        symbol = v.text(params, "symbol", required=True)
+        id_type = v.text(params, "cancel_order_id_type", default="order_id")
+        if id_type not in ("order_id", "client_order_id", "twap_id", "client_twap_id"):
+            raise CommandError(
+                v.INVALID_PARAMETER,
+                "'cancel_order_id_type' must be order_id, client_order_id, "
+                f"twap_id or client_twap_id, got {id_type!r}",
+            )
+        ident = params.get("order_id")
+        if (
+            id_type == "client_order_id"
+            and self.config.legacy_cancel_client_order_id
+            and params.get("client_order_id") is not None
+        ):
+            ident = params.get("client_order_id")
+        if not isinstance(ident, str) or not ident:
+            raise CommandError(
+                v.INVALID_PARAMETER, "missing required parameter 'order_id' (the id to cancel)"
+            )
+        if id_type == "order_id":
+            order = account.orders.get(ident)
+            if order is not None and order.symbol == symbol:
+                self._finish(order, _CANCELLED, out)
+                return
+            stop = account.stops.get(ident)
+            if stop is not None and stop.symbol == symbol:
+                self._remove_stop(stop, _CANCELLED, out)
+                return
+        elif id_type == "client_order_id":
+            matches = sorted(
+                (o for o in account.orders.values() if o.symbol == symbol and o.client_order_id == ident),
+                key=_by_seq,
+            )
+            for order in matches:
+                self._finish(order, _CANCELLED, out)
+            if matches:
+                return
+        else:
+            for twap in self._twaps.values():
+                key = twap.twap_id if id_type == "twap_id" else twap.client_twap_id
+                if (
+                    twap.account_id == account.account_id
+                    and twap.symbol == symbol
+                    and key == ident
+                    and twap.active
+                ):
+                    twap.cancel(self._clock())
+                    out.append(
+                        Outbound("caller", None, account.account_id, {"twap_response": twap.payload()})
+                    )
+                    return
+        out.append(self._no_such(account, symbol, "NO_SUCH_ORDER", id_type, ident))
+
+    def _no_such(
+        self,
+        account: Account,
+        symbol: str,
+        status: str,
+        id_type: str,
+        ident: str,
+        side: str | None = None,
+        type_: str | None = None,
+    ) -> Outbound:
+        """Reply for an id that matches no open order: ids we were given, nulls for what we cannot know."""
+        payload = {
+            "order_id": ident if id_type in ("order_id", "twap_id") else None,
+            "symbol": symbol,
+            "status": status,
+            "quantity": ZERO,
+            "price": ZERO,
+            "take_profit": ZERO,
+            "stop_loss": ZERO,
+            "side": side,
+            "type": type_,
+            "time_in_force": None,
+            "user_id": account.user_id,
+            "client_order_id": ident if id_type in ("client_order_id", "client_twap_id") else None,
+            "quantity_remaining": ZERO,
+            "update_time": self._clock(),
+            "trade_id": None,
+        }
+        return Outbound("account", ORDER_RESPONSES, account.account_id, {"order_response": payload})
+
+    def _modify_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
+        order_id = v.text(params, "order_id", required=True)
+        symbol = v.text(params, "symbol", required=True)
+        side = v.side(params)
+        type_ = v.text(params, "order_type", required=True)
+        strings = self._accept_strings
+        price = v.number(params, "price", accept_strings=strings)
+        qty = v.number(params, "quantity", accept_strings=strings)
+        tp = v.number(params, "take_profit", accept_strings=strings)
+        sl = v.number(params, "stop_loss", accept_strings=strings)
+        order = account.orders.get(order_id)
+        if order is None or order.symbol != symbol or order.side != side or order.type != type_:
+            out.append(
+                self._no_such(
+                    account, symbol, "CANNOT_MODIFY_NO_SUCH_ORDER", "order_id", order_id, side, type_
+                )
+            )
+            return
+        now = self._clock()
+        if order.filled > ZERO:
+            out.append(
+                Outbound(
+                    "account",
+                    ORDER_RESPONSES,
+                    account.account_id,
+                    {"order_response": order_payload(order, "CANNOT_MODIFY_PARTIAL_FILL", now)},
+                )
+            )
+            return
+        market = self._markets[symbol]
+        new_price = order.price if price is None else price
+        new_qty = order.quantity if qty is None else qty
+        new_tp = order.take_profit if tp is None else tp
+        new_sl = order.stop_loss if sl is None else sl
+        status = self._modify_reject(account, market, order, new_price, new_qty, new_tp, new_sl)
+        if status is not None:
+            rejected = order_payload(order, status, now)
+            out.append(Outbound("account", ORDER_RESPONSES, account.account_id, {"order_response": rejected}))
+            return
+        market.book.remove(order)
+        pos = account.position(symbol)
+        self._track_open(pos, order, -1)
+        order.price, order.quantity, order.remaining = new_price, new_qty, new_qty
+        order.take_profit, order.stop_loss = new_tp, new_sl
+        order.reducible_at_accept = self._free_reducible(pos, side)
+        self._track_open(pos, order, +1)
+        account.set_order_margin(order, self._order_margin(account, market, order, new_price))
+        order.margin_rate = new_price / self._leverage(account, market)
+        order.status = "MODIFIED"
+        order.update_time = now
+        out.append(
+            Outbound(
+                "account",
+                ORDER_RESPONSES,
+                account.account_id,
+                {"order_response": order_payload(order, "MODIFIED", now)},
+            )
+        )
+        if self._bump > 0:  # modified limit orders pass the speed bump again (and leave the book meanwhile)
+            self._hold(order, now)
+        else:
+            order.release_at = None
+            self._arrive(order, market, out)
+
+    def _modify_reject(
+        self,
+        account: Account,
+        market: Market,
+        order: Order,
+        price: Decimal,
+        qty: Decimal,
+        tp: Decimal,
+        sl: Decimal,
+    ) -> str | None:
+        if price <= ZERO or not v.on_grid(price, market.tick):
+            return "INVALID_TICK_SIZE_PRECISION_PRICE" if price > ZERO else "PRICE_LESS_THAN_MIN_PRICE"
+        if not v.on_grid(qty, market.lot):
+            return "INVALID_TICK_SIZE_PRECISION_QUANTITY"
+        if qty <= ZERO or qty < market.min_qty:
+            return "QUANTITY_LESS_THAN_MIN_QUANTITY"
+        if qty > market.max_qty:
+            return "QUANTITY_GREATER_THAN_MAX_QUANTITY"
+        status = v.band_reject(order.side, price, market)
+        if status:
+            return status
+        if self._closed(market):
+            return "REJECTED_MARKET_CLOSED"
+        pos = account.position(market.symbol)
+        open_same = (pos.open_buy if order.side == BUY else pos.open_sell) - order.remaining
+        increasing = qty - max(ZERO, pos.reducible(order.side) - open_same)
+        if increasing > ZERO:
+            available = self._available(account) + order.margin
+            if increasing * price / self._leverage(account, market) > available:
+                return "FAILED_MARGIN_CHECK"
+            if self._breaches_notional(pos, order.side, qty - order.remaining, price, market):
+                return "REJECTED_WOULD_BREACH_MAX_NOTIONAL"
+        return v.bracket_reject(order.side, price, tp, sl, market)
+
+    def _cancel_all_orders(self, account: Account, params: dict, out: list[Outbound]) -> None:
+        for order in sorted(account.orders.values(), key=_by_seq):
+            self._finish(order, _CANCELLED, out)
+        if self.config.cancel_all_includes_stops:
+            for stop in sorted(account.stops.values(), key=lambda s: s.seq):
+                self._remove_stop(stop, _CANCELLED, out)
+        shape = self.config.cancel_all_ack_shape
+        if shape != "none":
+            out.append(self._ack(account, shape))
+
+    def _ack(self, account: Account, shape: str) -> Outbound:
+        if shape == "ack_response":
+            return Outbound("caller", None, account.account_id, {"ack_response": True})
+        echo = {"type": self._msg_type, "params": self._params}
+        return Outbound("caller", None, account.account_id, {"ack": {"incoming_message": echo}})
+
+    def _cancel_stop_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
+        stop_id = v.text(params, "stop_order_id", required=True)
+        stop = account.stops.get(stop_id)
+        if stop is None:
+            out.append(
+                self._no_such(account, v.text(params, "symbol") or "", "NO_SUCH_ORDER", "order_id", stop_id)
+            )
+            return
+        self._remove_stop(stop, _CANCELLED, out)
+        if self.config.stop_ops_ack:
+            out.append(self._ack(account, "ack"))
+
+    def _modify_stop_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
+        """Both documented variants: {stop_order_id, symbol, price, quantity} (AsyncAPI, CLI) and
+        {stop_order_id, symbol, side, order_type, price?, quantity?} (docs page); side/order_type, when
+        given, must match the stop. Only trigger price and quantity can change."""
+        stop_id = v.text(params, "stop_order_id", required=True)
+        symbol = v.text(params, "symbol", required=True)
+        side = v.side(params, required=False)
+        type_ = v.text(params, "order_type")
+        strings = self._accept_strings
+        price = v.number(params, "price", accept_strings=strings)
+        qty = v.number(params, "quantity", accept_strings=strings)
+        if price is None and qty is None:
+            raise CommandError(v.INVALID_PARAMETER, "modify_stop_order needs 'price' and/or 'quantity'")
+        stop = account.stops.get(stop_id)
+        if (
+            stop is None
+            or stop.symbol != symbol
+            or (side is not None and side != stop.side)
+            or (type_ is not None and type_ != stop.type)
+        ):
+            out.append(
+                self._no_such(
+                    account, symbol, "CANNOT_MODIFY_NO_SUCH_ORDER", "order_id", stop_id, side, type_
+                )
+            )
+            return
+        market = self._markets[symbol]
+        now = self._clock()
+        new_price = stop.trigger if price is None else price
+        new_qty = stop.quantity if qty is None else qty
+        status = None
+        if new_price <= ZERO:
+            status = "PRICE_LESS_THAN_MIN_PRICE"
+        elif not v.on_grid(new_price, market.tick):
+            status = "INVALID_TICK_SIZE_PRECISION_PRICE"
+        elif new_qty <= ZERO:
+            status = "QUANTITY_LESS_THAN_MIN_QUANTITY"
+        elif not v.on_grid(new_qty, market.lot):
+            status = "INVALID_TICK_SIZE_PRECISION_QUANTITY"
+        elif new_qty > stop.quantity:
+            status = self._apply_cap(account, symbol, stop.side, stop.type, new_qty, stop.stop_order_id, out)
+        if status is not None:
+            out.append(
+                Outbound(
+                    "account",
+                    ORDER_RESPONSES,
+                    account.account_id,
+                    {"order_response": stop_payload(stop, status, now)},
+                )
+            )
+            return
+        stop.trigger, stop.quantity = new_price, new_qty
+        self._stop_event(stop, "MODIFIED", out)
+        self._touched.add(symbol)
+        if self.config.stop_ops_ack:
+            out.append(self._ack(account, "ack"))
+
+    # ============================================================================== queries
+    def _open_order_rows(self, account: Account, symbol: str | None) -> list[tuple[int, dict]]:
+        rows = [
+            (o.seq, order_payload(o, o.status, o.update_time))
+            for o in account.orders.values()
+            if symbol is None or o.symbol == symbol
+        ]
+        rows += [
+            (s.seq, stop_payload(s, "ACK", s.update_time))
+            for s in account.stops.values()
+            if symbol is None or s.symbol == symbol
+        ]
+        rows.sort(key=lambda r: r[0])
+        return rows
+
+    def _get_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
+        symbol = v.text(params, "symbol", required=True)
+        order_id = v.text(params, "order_id", required=True)
+        order = account.orders.get(order_id)
+        stop = account.stops.get(order_id)
+        payload = None
+        if order is not None and order.symbol == symbol:
+            payload = order_payload(order, order.status, order.update_time)
+        elif stop is not None and stop.symbol == symbol:
+            payload = stop_payload(stop, "ACK", stop.update_time)
+        if self.config.get_order_reply == "order_response":
+            if payload is None:
+                message = {
+                    "order_response": self._no_such(
+                        account, symbol, "NO_SUCH_ORDER", "order_id", order_id
+                    ).message["order_response"]
+                }
+            else:
+                message = {"order_response": payload}
+        else:
+            message = {"all_orders_response": {"orders": [payload] if payload else [], "stop_orders": []}}
+        out.append(Outbound("caller", None, account.account_id, message))
+
+    def _get_user_orders(self, account: Account, params: dict, out: list[Outbound]) -> None:
+        limit, offset = v.paging(params)
+        symbol = v.text(params, "symbol")
+        rows = self._open_order_rows(account, symbol)[offset : offset + limit]
+        twaps = [
+            t.payload()
+            for t in self._twaps.values()
+            if t.account_id == account.account_id and t.active and (symbol is None or t.symbol == symbol)
+        ]
+        out.append(
+            Outbound(
+                "caller",
+                None,
+                account.account_id,
+                {"all_orders_response": {"orders": [p for _, p in rows], "twaps": twaps}},
+            )
+        )
+
+    def _get_user_trades(self, account: Account, params: dict, out: list[Outbound]) -> None:
+        """Newest first; start_ts/end_ts are inclusive whole seconds; `count` = trades matching the
+        filters before paging (so clients can page)."""
+        limit, offset = v.paging(params)
+        order_id = v.text(params, "order_id")
+        start = v.number(params, "start_ts", accept_strings=self._accept_strings)
+        end = v.number(params, "end_ts", accept_strings=self._accept_strings)
+        start_f = float(start) if start is not None else None
+        end_f = float(end) + 1 if end is not None else None  # inclusive of the whole end second
+        matches = [
+            t
+            for t in reversed(account.trades)
+            if (order_id is None or t["order_id"] == order_id)
+            and (start_f is None or t["timestamp"] >= start_f)
+            and (end_f is None or t["timestamp"] < end_f)
+        ]
+        page = matches[offset : offset + limit]
+        if self.config.user_trades_shape == "user_trades_response":
+            rows = [
+                {
+                    "trade_id": t["trade_id"],
+                    "symbol": t["symbol"],
+                    "price": t["price"],
+                    "quantity": t["quantity"],
+                    "side": t["side"],
+                    "order_id": t["order_id"],
+                    "fee": t["fee"],
+                    "order_type": t["order_type"],
+                    "tif": t["tif"],
+                }
+                for t in page
+            ]
+            message: dict = {"user_trades_response": rows}
+        else:
+            rows = [
+                {
+                    "trade_id": t["trade_id"],
+                    "symbol": t["symbol"],
+                    "price": t["price"],
+                    "quantity": t["quantity"],
+                    "aggressor_side": t["aggressor_side"],
+                    "order_id": t["order_id"],
+                    "client_order_id": t["client_order_id"],
+                    "fee": t["fee"],
+                    "timestamp": t["timestamp"],
+                }
+                for t in page
+            ]
+            message = {"user_trades": rows, "count": len(matches)}
+        out.append(Outbound("caller", None, account.account_id, message))
+
+    # ============================================================================== positions / leverage
+    def _close_position(self, account: Account, params: dict, out: list[Outbound]) -> None:
+        """A reduce-only LIMIT IOC for the whole position on the opposite side, priced at the mark plus
+        `close_position_slippage` (rounded to the tick, kept inside the price band)."""
+        symbol = v.text(params, "symbol", required=True)
+        client_order_id = v.text(params, "client_order_id") or ""
+        self._check_client_id(client_order_id)
+        market = self._markets.get(symbol)
+        pos = account.positions.get(symbol) if market else None
+        if market is None or pos is None or pos.qty == ZERO:
+            status = "BAD_SYMBOL" if market is None else "REJECTED"
+            req_side = None if pos is None or pos.qty == ZERO else opposite(BUY if pos.qty > ZERO else "SELL")
+            payload = {
+                "order_id": self._ids.uuid4(),
+                "symbol": symbol,
+                "status": status,
+                "quantity": ZERO,
+                "price": ZERO,
+                "take_profit": ZERO,
+                "stop_loss": ZERO,
+                "side": req_side,
+                "type": LIMIT,
+                "time_in_force": IOC,
+                "user_id": account.user_id,
+                "client_order_id": client_order_id,
+                "quantity_remaining": ZERO,
+                "update_time": self._clock(),
+                "trade_id": None,
+            }
+            out.append(Outbound("account", ORDER_RESPONSES, account.account_id, {"order_response": payload}))
+            return
+        if self._closed(market):
+            req = _Synthetic(symbol, "SELL" if pos.qty > ZERO else BUY, abs(pos.qty), client_order_id)
+            self._reject(account, req, "REJECTED_MARKET_CLOSED", out)
+            return
+        side = "SELL" if pos.qty > ZERO else BUY
+        slip = self.config.close_position_slippage
+        mark = market.mark()
+        if side == BUY:
+            price = min(market.round_to_tick(mark * (1 + slip), up=True), market.max_price)
+        else:
+            price = max(market.round_to_tick(mark * (1 - slip), up=False), market.min_price)
+        self._accept(
+            account, market, side, LIMIT, IOC, abs(pos.qty), price, client_order_id, out, reduce_only=True
+        )
+
+    def _leverage(self, account: Account, market: Market) -> Decimal:
+        return account.leverage.get(market.symbol, market.default_leverage)
+
+    def _get_user_leverage(self, account: Account, params: dict, out: list[Outbound]) -> None:
+        limit, offset = v.paging(params)
+        rows = [
+            m.leverage_row(self._leverage(account, m), _row_id(account.account_id, m.symbol))
+            for m in self._markets.values()
+        ][offset : offset + limit]
+        out.append(Outbound("caller", None, account.account_id, {"user_leverage_response": rows}))
+
+    def _get_available_leverage_levels(self, account: Account, params: dict, out: list[Outbound]) -> None:
+        limit, offset = v.paging(params)
+        rows = [
+            m.leverage_row(level, _row_id(m.symbol, lev_text(level)))
+            for m in self._markets.values()
+            for level in m.leverage_levels
+        ][offset : offset + limit]
+        out.append(Outbound("caller", None, account.account_id, {"available_leverage_levels_response": rows}))
+
+    def _set_user_leverage(self, account: Account, params: dict, out: list[Outbound]) -> None:
+        symbol = v.text(params, "symbol", required=True)
+        leverage = v.number(params, "leverage", accept_strings=True, required=True)
+        market = self._markets.get(symbol)
+        if market is None:
+            raise CommandError(v.INVALID_PARAMETER, f"unknown symbol {symbol!r}")
+        if leverage not in market.leverage_levels:
+            levels = ", ".join(lev_text(x) for x in market.leverage_levels)
+            raise CommandError(
+                v.INVALID_PARAMETER,
+                f"leverage {leverage} is not available for {symbol} (available: {levels})",
+            )
+        pos = account.positions.get(symbol)
+        has_orders = any(o.symbol == symbol for o in account.orders.values()) or any(
+            s.symbol == symbol for s in account.stops.values()
+        )
+        if has_orders or (pos is not None and pos.qty != ZERO):
+            raise CommandError(
+                v.INVALID_PARAMETER,
+                f"cannot change leverage for {symbol} while it has open orders or a non-zero position",
+            )
+        account.leverage[symbol] = leverage
+        out.append(self._ack(account, self.config.leverage_ack_shape))
+
+    def _position_row(self, account: Account, market: Market) -> dict:
+        pos = account.positions.get(market.symbol) or Position(market.symbol)
+        leverage = self._leverage(account, market)
+        mark = market.mark()
+        initial = Decimal(1) / leverage
+        return {
+            "id": _row_id(account.account_id, market.symbol),
+            "symbol": market.symbol,
+            "position": pos.qty,
+            "margin_alloc": abs(pos.qty) * mark / leverage,
+            "realised_pnl": pos.realised_pnl,
+            "unrealised_pnl": (mark - pos.average_price) * pos.qty if pos.qty != ZERO else ZERO,
+            "net_funding": pos.net_funding,
+            "open_orders": pos.open_orders
+            + sum(1 for s in account.stops.values() if s.symbol == market.symbol),
+            "open_quantity": pos.open_buy + pos.open_sell,
+            "leverage": leverage,
+            "initial_margin": initial,
+            "maintenance_margin": initial * 2 / 3,
+            "average_price": pos.average_price,
+        }
+
+    def _unrealised_and_margin(self, account: Account) -> tuple[Decimal, Decimal]:
+        unrealised = ZERO
+        margin = ZERO
+        for symbol, pos in account.positions.items():
+            if pos.qty != ZERO:
+                market = self._markets[symbol]
+                mark = market.mark()
+                unrealised += (mark - pos.average_price) * pos.qty
+                margin += abs(pos.qty) * mark / self._leverage(account, market)
+        return unrealised, margin
+
+    def _available(self, account: Account) -> Decimal:
+        unrealised, position_margin = self._unrealised_and_margin(account)
+        return (
+            account.deposit
+            + account.realised_pnl
+            - account.fees
+            + unrealised
+            - position_margin
+            - account.order_margin
+        )
+
+    def _balance_row(self, account: Account) -> dict:
+        unrealised, position_margin = self._unrealised_and_margin(account)
+        return {
+            "id": account.account_id,
+            "user_id": account.user_id,
+            "deposit": account.deposit,
+            "realised_pnl": account.realised_pnl,
+            "order_margin": account.order_margin,
+            "position_margin": position_margin,
+            "unrealised_pnl": unrealised,
+            "net_funding": ZERO,
+            "available_balance": (
+                account.deposit
+                + account.realised_pnl
+                - account.fees
+                + unrealised
+                - position_margin
+                - account.order_margin
+            ),
+            "fees": account.fees,
+            "referral_rewards": ZERO,
+        }
+
+    # ============================================================================== TWAP
+    def _add_twap(self, account: Account, params: dict, out: list[Outbound]) -> None:
+        market, spec = validate_twap(
+            params, self._markets, self._accept_strings, self.config.max_client_order_id_length
+        )
+        if self._closed(market):
+            raise CommandError(v.INVALID_PARAMETER, f"{market.symbol} is not accepting orders now")
+        now = self._clock()
+        twap = Twap(self._ids.uuid4(), account.account_id, account.user_id, market, spec, now)
+        self._twaps[twap.twap_id] = twap
+        out.append(Outbound("caller", None, account.account_id, {"twap_response": twap.payload()}))
+        self._twap_child(twap, out)
+
+    def _twap_child(self, twap: Twap, out: list[Outbound]) -> None:
+        """Place the next child as a MARKET IOC order (reduce-only if the TWAP is)."""
+        account = self._accounts[twap.account_id]
+        market = self._markets[twap.symbol]
+        qty = twap.next_child_quantity()
+        client_order_id = f"{twap.client_twap_id or twap.twap_id}-{twap.children_sent}"
+        twap.child_sent(self._clock())
+        req = _Synthetic(market.symbol, twap.side, qty, client_order_id[:64])
+        req.reduce_only = twap.reduce_only
+        req.order_type, req.tif = MARKET, IOC
+        status = v.static_reject(req, market) or self._risk_reject(account, req, market)
+        if status is not None:
+            self._reject(account, req, status, out)
+            return
+        self._accept(
+            account,
+            market,
+            twap.side,
+            MARKET,
+            IOC,
+            qty,
+            ZERO,
+            client_order_id,
+            out,
+            reduce_only=twap.reduce_only,
+            twap_id=twap.twap_id,
+        )
+
+    # ============================================================================== market maker / prices
+    def _move_fair(self, market: Market, mid: Decimal, out: list[Outbound]) -> None:
+        """New fair price (kept on the tick and inside the symbol's price band)."""
+        mid = min(max(mid, market.min_price, market.tick), market.max_price)
+        market.fair = market.round_to_tick(mid, up=False)
+        self._touched.add(market.symbol)
+        if self.config.market_maker:
+            self._requote(market, out)
+
+    def _requote(self, market: Market, out: list[Outbound]) -> None:
+        """Replace the market maker's ladder around the fair price. New quotes trade against any user
+        order they cross (the user is then the passive side, filled at their own price)."""
+        self._mm_due.pop(market.symbol, None)
+        for order in [o for o in self._mm.orders.values() if o.symbol == market.symbol]:
+            market.book.remove(order)
+            del self._mm.orders[order.order_id]
+        generation = self._mm_generation[market.symbol] = self._mm_generation[market.symbol] + 1
+        cfg = self.config
+        now = self._clock()
+        for side, price, qty in ladder(
+            market, market.fair, cfg.mm_levels, cfg.mm_depth_notional, cfg.seed, generation
+        ):
+            self._seq += 1
+            order = Order(
+                self._mm_ids.uuid4(),
+                MM_ACCOUNT_ID,
+                MM_USER_ID,
+                market.symbol,
+                side,
+                LIMIT,
+                GTC,
+                qty,
+                price,
+                "",
+                now,
+                self._seq,
+                is_mm=True,
+            )
+            self._mm.orders[order.order_id] = order
+            self._trade(order, market, price, qty, out)
+            if order.remaining > ZERO:
+                market.book.add(order)
+            else:
+                del self._mm.orders[order.order_id]
+        self._touched.add(market.symbol)
+
+    def _settle(self, out: list[Outbound]) -> None:
+        """After every command or tick: re-quote due market makers, then fire triggered stops."""
+        if self._mm_due:
+            now = self._clock()
+            for symbol in [s for s, due in self._mm_due.items() if due <= now]:
+                self._requote(self._markets[symbol], out)
+        if self._touched:
+            self._run_stops(out)
+
+
+class _Synthetic(v.OrderRequest):
+    """An order request built by the engine itself (close_position, TWAP children)."""
+
+    def __init__(self, symbol: str, side: str, quantity: Decimal, client_order_id: str) -> None:
+        self.symbol, self.side, self.quantity, self.client_order_id = symbol, side, quantity, client_order_id
+        self.order_type, self.tif, self.price = LIMIT, IOC, None
+        self.take_profit = self.stop_loss = ZERO
+        self.reduce_only = True
+
+
+def _by_seq(order: Order) -> int:
+    return order.seq
+
+
+def _row_id(*parts: str) -> str:
+    return str(uuid.uuid5(_ID_NS, ":".join(parts)))
+
+
+__all__ = ["ALO", "Exchange", "Outbound", "Session"]
