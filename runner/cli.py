@@ -133,6 +133,103 @@ def init(directory: str, force: bool) -> int:
     return ExitCode.OK
 
 
+# --- run / report (run) ---------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("playbook", metavar="PLAYBOOK")
+@click.option("--target", type=click.Choice(["sim", "uat", "prod"]), default=None,
+              help="sim (default): the embedded local exchange, no credentials; uat: wss://trade.qfex.io; "
+                   "prod: wss://trade.qfex.com (real money: needs --yes or a typed confirmation).")
+@click.option("--url", metavar="URL", help="Any QFEX-compatible trade WebSocket (ws:// only on the loopback).")
+@click.option("--yes", is_flag=True, help="Confirm a production run without a prompt (for CI).")
+@click.option("--credentials", "credentials_file", metavar="FILE",
+              help="API keys file (YAML/JSON or KEY=VALUE; chmod 600). Default: QFEX_PUBLIC_KEY, "
+                   "QFEX_SECRET_KEY, optional QFEX_ACCOUNT_ID from the environment.")
+@click.option("--refdata", "refdata_file", metavar="FILE",
+              help="Reference data JSON for the pre-send checks (default: the target's /refdata).")
+@click.option("--report-dir", metavar="DIR", help="Where to write report.json, report.md, junit.xml "
+              "(default runs/<playbook name>/<UTC timestamp>/).")
+@click.option("--state-dir", metavar="DIR", help="Run journal directory (default runs/<playbook name>/.state/).")
+@click.option("--replan", is_flag=True,
+              help="Accept a playbook changed since orders were placed: place new orders only.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Summary on stdout: a table (text) or a JSON object (json).")
+@click.option("--progress/--no-progress", default=None,
+              help="Show progress on stderr (default: only on a terminal).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+              metavar="S", help="Longest wait for any one answer or fill, in seconds.")
+def run(playbook: str, target: str | None, url: str | None, yes: bool, credentials_file: str | None,
+        refdata_file: str | None, report_dir: str | None, state_dir: str | None, replan: bool, fmt: str,
+        progress: bool | None, timeout: float) -> int:
+    """Validate PLAYBOOK, then place its orders in order, wait, and report.
+
+    Nothing is sent unless the whole playbook validates. Reports: report.json, report.md and
+    junit.xml in the report dir (and the GitHub job summary when GITHUB_STEP_SUMMARY is set).
+    Exit 0 all orders as expected, 1 invalid, 3 some order rejected/missed its expectation,
+    4 cannot connect/authenticate, 5 stopped part-way, 130 interrupted.
+    """
+    from runner import jsonnum
+    from runner.console import ProgressLine, use_color
+    from runner.errors import PlaybookInvalid
+    from runner.execute import RunOptions, run_playbook
+    from runner.render_problems import render
+    from runner.report import render_text
+
+    def confirm(name: str) -> bool:
+        if not sys.stdin.isatty():
+            return False
+        typed = click.prompt(f"--target prod places REAL orders on QFEX. Type the playbook name ({name}) "
+                             f"to continue", default="", show_default=False, err=True)
+        return typed.strip() == name
+
+    options = RunOptions(
+        playbook=playbook, target=target, url=url, yes=yes, credentials_file=credentials_file,
+        refdata_file=refdata_file, report_dir=report_dir, state_dir=state_dir, replan=replan,
+        timeout=timeout, confirm=confirm, on_progress=ProgressLine(sys.stderr, enabled=progress))
+    try:
+        result = run_playbook(options)
+    except PlaybookInvalid as exc:
+        click.echo(render(exc.problems, "text"), nl=False, err=True)
+        click.echo(f"qfex-runner: {exc}", err=True)
+        return exc.exit_code
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if fmt == "json":
+        click.echo(jsonnum.dumps(_run_summary_json(result), indent=2))
+    else:
+        out = click.get_text_stream("stdout")
+        click.echo(render_text(result.report, color=use_color(out)), nl=False)
+        if result.report_dir is not None:
+            click.echo(f"reports: {result.report_dir}/ (report.json, report.md, junit.xml)")
+    return result.exit_code
+
+
+def _run_summary_json(result: object) -> dict:
+    """`run --format json`: the summary, where the reports are, and one line per order."""
+    report = result.report  # type: ignore[attr-defined]
+    data = report.to_json()
+    orders = [{k: o[k] for k in ("id", "client_order_id", "order_id", "outcome", "verdict", "last_status",
+                                 "filled_quantity", "reject", "latency_ms")} for o in data["orders"]]
+    return {**data["summary"], "report_dir": str(result.report_dir) if result.report_dir else None,  # type: ignore[attr-defined]
+            "files": {k: str(v) for k, v in result.files.items()},  # type: ignore[attr-defined]
+            "warnings": data["warnings"], "orders": orders}
+
+
+@cli.command()
+@click.argument("source", metavar="RUN_DIR_OR_JSON")
+@click.option("--format", "fmt", type=click.Choice(["md", "junit", "json", "text"]), default="text",
+              show_default=True)
+def report(source: str, fmt: str) -> int:
+    """Re-render a saved run report (a run directory or its report.json)."""
+    from runner.console import use_color
+    from runner.report import load_report, render
+
+    saved = load_report(source)
+    click.echo(render(saved, fmt, color=fmt == "text" and use_color(click.get_text_stream("stdout"))), nl=False)
+    return ExitCode.OK
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: the single error boundary of the command line."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

@@ -348,3 +348,22 @@ def user_trades(body: Any) -> list[dict]:
     if isinstance(body, dict):
         body = body.get("trades") or body.get("user_trades") or []
     return [t for t in body or [] if isinstance(t, dict)]
+
+
+#: What each documented `err.error_code` means [D:/websocket/errors], for reports.
+ERROR_MEANINGS = {
+    "RateLimited": "message rate limit exceeded (retry after a delay)",
+    "InvalidJSONFormat": "the message was not JSON or did not match the schema",
+    "AlreadyAuthenticated": "the connection is already authenticated",
+    "InvalidParameter": "a parameter was missing or out of range",
+    "PermissionDenied": "the key or user lacks permission for this",
+    "ServerError": "the exchange failed internally (safe to retry after a delay)",
+    "InvalidOrder": "the order was malformed",
+    "AlreadySubscribedToLeaderboard": "already subscribed to the leaderboard",
+    "KycRequired": "the account must complete KYC first",
+    "TncRequired": "the account must accept the terms and conditions first",
+}
+
+
+def error_meaning(error_code: str) -> str:
+    return ERROR_MEANINGS.get(error_code, "error code not in QFEX's published list")

@@ -1,0 +1,851 @@
+"""`run`: validate, connect, place every order in playbook order, wait, judge, report.
+
+The core of `qfex-runner run`, as a library function: `run_playbook(RunOptions) -> RunResult`.
+The CLI only renders what it returns.
+
+Order of business (nothing leaves before the whole playbook validates):
+1. target (+ the embedded exchange for `sim`), reference data (`--refdata FILE`, else the
+   target's REST `/refdata`; without it a warning says exchange rules were not pre-checked);
+2. validation (schema + trading rules with that reference data) -> `PlaybookInvalid` (exit 1);
+3. production needs intent (`--yes` or the typed playbook name);
+4. credentials (exit 4 if missing), the journal (lock + stale-plan rule), connect + auth (exit 4);
+5. for each order: `already_placed`? adopt : journal intent -> send -> wait (`ack` | `fill` |
+   `none`) -> judge against `expect` -> `on_reject` (stop: exit 5 if orders remain unsent);
+   `after_fill` brackets then place TAKE_PROFIT/STOP_LOSS sized to the filled quantity;
+6. drain: answers still owed (wait `none`, deferred expectations) are awaited up to `--timeout`;
+7. the report (report.json, report.md, junit.xml) is written whatever happened after step 4.
+
+Exit codes: 0 all passed; 3 some order failed its expectation; 5 stopped part-way
+(`on_reject: stop`, connection lost, no answer); 130 Ctrl-C. The send/wait loop keeps one
+`_Live` record per client_order_id and one event pump (`_pump`), so pipelining (issue 6:
+`--max-in-flight`) adds a window of unanswered sends without changing how answers are applied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from runner import __version__
+from runner.credentials import Credentials, load_credentials
+from runner.enums import OrderType, TimeInForce
+from runner.errors import PlaybookInvalid, RunAborted, RunnerError, UsageError
+from runner.exit_codes import ExitCode
+from runner.ids import Leg
+from runner.playbook import BracketMode, Expect, OnReject, Order, Playbook, Wait
+from runner.problems import Severity
+from runner.protocol import ErrorReply, Fill, OrderUpdate, ReplyKind, StopOrder, error_meaning
+from runner.report import (
+    FillRecord,
+    LegResult,
+    OrderResult,
+    Outcome,
+    Reject,
+    Report,
+    RunOutcome,
+    StatusSeen,
+    Summary,
+    write_report_files,
+)
+from runner.targets import SIM, Target, resolve_target
+
+DEFAULT_TIMEOUT = 30.0
+#: after an IOC/FOK/MARKET order reports a partial FILLED, how long further fills may still arrive
+#: (one aggressive order can sweep several levels; QFEX sends one FILLED per execution)
+IOC_SETTLE_S = 0.25
+#: how long the end-of-run drain may wait for attached bracket legs to be announced
+LEG_ANNOUNCE_S = 0.5
+
+_TERMINAL = frozenset({"CANCELLED", "CANCELLED_STP"})
+_IMMEDIATE_TIF = frozenset({TimeInForce.IOC.value, TimeInForce.FOK.value})
+
+
+# --- options, result, progress -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One thing the console may show: an order sent, answered, judged; the run finishing."""
+
+    kind: str  # connected | sent | answer | judged | leg | done
+    index: int  # 0-based order index (-1 for run-level events)
+    total: int
+    order_id: str = ""
+    status: str = ""
+    detail: str = ""
+
+
+@dataclass
+class RunOptions:
+    playbook: str
+    target: str | None = None
+    url: str | None = None
+    yes: bool = False
+    credentials_file: str | None = None
+    refdata_file: str | None = None
+    report_dir: str | None = None
+    state_dir: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    replan: bool = False
+    #: production confirmation: called with the playbook name, returns True if the user typed it
+    confirm: Callable[[str], bool] | None = None
+    on_progress: Callable[[Progress], None] | None = None
+    env: Mapping[str, str] | None = None
+    write_reports: bool = True
+    #: turn SIGINT into "stop sending, write the report, exit 130" (main thread only)
+    handle_sigint: bool = True
+    #: unanswered sends allowed at once (1 = strictly sequential; see issue 6)
+    max_in_flight: int = 1
+    #: EngineConfig for the embedded exchange of `--target sim` (None: the default demo exchange)
+    sim_config: Any = None
+    #: runs/ base for the default report dir (`runs/<name>/<UTC timestamp>/`)
+    runs_base: str = "runs"
+
+
+@dataclass
+class RunResult:
+    report: Report
+    exit_code: ExitCode
+    report_dir: Path | None
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.report.warnings
+
+
+class _StopRun(Exception):
+    """Internal: leave the send loop (on_reject stop) and write the report."""
+
+    def __init__(self, message: str, exit_code: ExitCode) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+# --- the entry point ------------------------------------------------------------------------------
+
+
+def run_playbook(options: RunOptions) -> RunResult:
+    """Run one playbook end to end (see the module docstring). Raises RunnerError before sending."""
+    if options.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    env = os.environ if options.env is None else options.env
+    target = resolve_target(options.target, options.url)
+    with contextlib.ExitStack() as stack:
+        sim = None
+        if target.name == SIM:
+            sim = stack.enter_context(_embedded_exchange(options.sim_config))
+            target = target.at(sim.url)
+        warnings: list[str] = []
+        refdata = _reference_data(options, target, warnings)
+        playbook = _validate(options.playbook, refdata, warnings)
+        _confirm_live(target, playbook, options)
+        credentials = _credentials(options, target, playbook, sim, env)
+        journal = stack.enter_context(_open_journal(options, playbook, ephemeral=sim is not None,
+                                                    warnings=warnings))
+        from runner.client import TradeSession
+
+        session = TradeSession.connect(target.url or "", credentials, timeout=min(options.timeout, 10.0),
+                                       account_id=credentials.account_id)
+        stack.callback(session.close)
+        run = _Run(playbook, target, session, journal, options, warnings, credentials.account_id)
+        report, code = run.execute()
+        report_dir = None
+        files: dict[str, Path] = {}
+        if options.write_reports:
+            report_dir = _report_dir(options, playbook, run.started_at)
+            files = write_report_files(report, report_dir, env=dict(env))
+        return RunResult(report, code, report_dir, files)
+
+
+# --- before anything is sent -----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _embedded_exchange(config: Any) -> Iterator[Any]:
+    from runner.simulator import Simulator
+
+    sim = Simulator(config) if config is not None else Simulator()
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+def _reference_data(options: RunOptions, target: Target, warnings: list[str]) -> Any:
+    from runner import refdata as rd
+
+    if options.refdata_file:
+        return rd.load_refdata_file(options.refdata_file)
+    if target.refdata_url:
+        try:
+            return rd.fetch_refdata(target.refdata_url, timeout=min(options.timeout, 10.0))
+        except Exception as exc:  # any failure only means fewer pre-checks, never a crash
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            warnings.append(f"exchange rules (tick/lot sizes, quantity limits, price bands) were not pre-checked: "
+                            f"reference data unavailable from {target.refdata_url} ({reason}); "
+                            f"pass --refdata FILE to check them")
+            return None
+    warnings.append("exchange rules (tick/lot sizes, quantity limits, price bands) were not pre-checked: "
+                    "no reference data for this target; pass --refdata FILE")
+    return None
+
+
+def _validate(path: str, refdata: Any, warnings: list[str]) -> Playbook:
+    from runner.load import validate_file
+
+    result = validate_file(path, refdata)
+    errors = [p for p in result.problems if p.severity is Severity.ERROR]
+    if errors or result.playbook is None:
+        raise PlaybookInvalid(result.problems)
+    warnings.extend(str(p) for p in result.problems if p.severity is not Severity.ERROR)
+    return result.playbook
+
+
+def _confirm_live(target: Target, playbook: Playbook, options: RunOptions) -> None:
+    if not target.live or options.yes:
+        return
+    if options.confirm is None:
+        raise UsageError(f"--target {target.name} places real orders with real money; pass --yes to confirm "
+                         f"(or run in a terminal and type the playbook name)")
+    if not options.confirm(playbook.name):
+        raise UsageError("not confirmed: nothing was sent")
+
+
+def _credentials(options: RunOptions, target: Target, playbook: Playbook, sim: Any,
+                 env: Mapping[str, str]) -> Credentials:
+    if sim is not None and not options.credentials_file:
+        from runner.credentials import Secret
+
+        credentials = Credentials(sim.public_key, Secret(sim.secret_key), None, "embedded exchange demo account")
+    else:
+        credentials = load_credentials(options.credentials_file, env)
+    if playbook.account and credentials.account_id and playbook.account != credentials.account_id:
+        raise UsageError(f"the playbook trades in account {playbook.account} but the credentials select "
+                         f"{credentials.account_id} ({credentials.source}); make them agree")
+    return credentials.with_account(playbook.account or credentials.account_id)
+
+
+@contextlib.contextmanager
+def _open_journal(options: RunOptions, playbook: Playbook, *, ephemeral: bool,
+                  warnings: list[str]) -> Iterator[Any]:
+    """The run journal (exactly-once). Kept in one function so its policy lives in one place.
+
+    The embedded exchange starts empty on every run, so its journal lives only as long as it does:
+    a journal kept across runs would "adopt" orders that exist on no exchange.
+    """
+    from runner.journal import Journal, default_state_dir
+
+    with contextlib.ExitStack() as stack:
+        if ephemeral:
+            if options.state_dir:
+                warnings.append("--state-dir is ignored with --target sim: the embedded exchange starts empty "
+                                "on every run, so there is nothing to resume")
+            state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qfex-runner-sim-")))
+        elif options.state_dir:
+            state_dir = Path(options.state_dir)
+        else:
+            state_dir = default_state_dir(playbook, options.runs_base)
+        journal = Journal.open(state_dir, playbook, replan=options.replan)
+        try:
+            yield journal
+        finally:
+            journal.close()
+
+
+def _report_dir(options: RunOptions, playbook: Playbook, started_at: float) -> Path:
+    if options.report_dir:
+        return Path(options.report_dir)
+    stamp = datetime.fromtimestamp(started_at, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    base = Path(options.runs_base) / _safe_name(playbook.name)
+    candidate, n = base / stamp, 1
+    while candidate.exists():
+        n += 1
+        candidate = base / f"{stamp}-{n}"
+    return candidate
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "_"
+
+
+# --- Ctrl-C ---------------------------------------------------------------------------------------
+
+
+class _Interrupts:
+    """SIGINT stops sending at a safe point: never between a journal intent and its send."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._critical = 0
+        self._previous: Any = None
+        self._installed = False
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+            self._installed = True
+
+    def uninstall(self) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        self.uninstall()  # a second Ctrl-C is the user insisting: default behaviour
+        if self._critical == 0:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def critical(self) -> Iterator[None]:
+        self._critical += 1
+        try:
+            yield
+        finally:
+            self._critical -= 1
+        if self.requested and self._critical == 0:
+            raise KeyboardInterrupt
+
+
+# --- live state of one client_order_id ------------------------------------------------------------
+
+
+class _Live:
+    """What we know so far about one client_order_id we sent (an entry or an after_fill leg)."""
+
+    def __init__(self, coid: str, record: OrderResult | LegResult, quantity: Decimal, immediate: bool) -> None:
+        self.coid = coid
+        self.record = record
+        self.quantity = quantity
+        self.immediate = immediate  # IOC/FOK/MARKET: never rests
+        self.answered = False
+        self.terminal = False
+        self.partial_at: float | None = None  # monotonic time of a partial FILLED of an immediate order
+        self.trade_ids: set[str] = set()
+        self.remaining: Decimal | None = None
+        self.error: ErrorReply | None = None
+
+    @property
+    def rejected(self) -> bool:
+        return self.record.reject is not None
+
+    @property
+    def filled(self) -> Decimal:
+        from_fills = sum((f.quantity for f in self.record.fills), Decimal(0))
+        from_remaining = self.quantity - self.remaining if self.remaining is not None else Decimal(0)
+        return max(from_fills, from_remaining, Decimal(0))
+
+    @property
+    def fully_filled(self) -> bool:
+        return self.filled >= self.quantity
+
+    def settled(self, now: float) -> bool:
+        """Nothing more will happen to it: rejected, cancelled, fully filled, or an expired IOC."""
+        if self.terminal or self.fully_filled:
+            return True
+        return self.partial_at is not None and now - self.partial_at >= IOC_SETTLE_S
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+class _Run:
+    def __init__(self, playbook: Playbook, target: Target, session: Any, journal: Any, options: RunOptions,
+                 warnings: list[str], account_id: str | None) -> None:
+        from runner.plan import build_plan
+
+        self.playbook = playbook
+        self.target = target
+        self.session = session
+        self.journal = journal
+        self.options = options
+        self.timeout = options.timeout
+        self.plan = build_plan(playbook)
+        self.started_at = time.time()
+        self.total = len(playbook.orders)
+        self.live: dict[str, _Live] = {}
+        self.results: list[OrderResult] = [self._blank_result(i, o) for i, o in enumerate(playbook.orders)]
+        self._entry_steps = {s.order.id: s for s in self.plan.steps if s.leg is Leg.ENTRY}
+        self._legs_by_order_id: dict[str, LegResult] = {}
+        self.warnings = warnings
+        self.summary = Summary(
+            playbook_path=playbook.path, playbook_name=playbook.name, playbook_sha256=playbook.sha256,
+            run_id=playbook.run_id, target=target.name, url=_display_url(target.url), account_id=account_id,
+            runner_version=__version__, started_at=self.started_at)
+        self.interrupts = _Interrupts()
+
+    # --- top level ---
+
+    def execute(self) -> tuple[Report, ExitCode]:
+        code, message, outcome = ExitCode.OK, "", RunOutcome.PASSED
+        lost = False
+        if self.options.handle_sigint:
+            self.interrupts.install()
+        try:
+            try:
+                self._prepare_session()
+                for index, order in enumerate(self.playbook.orders):
+                    self._run_order(index, order)
+                self._drain()
+            except _StopRun as stop:
+                code, message, outcome = stop.exit_code, str(stop), RunOutcome.ABORTED
+                self._drain(quick=True)
+            except KeyboardInterrupt:
+                code, outcome = ExitCode.INTERRUPTED, RunOutcome.INTERRUPTED
+                message = "interrupted by the user: sending stopped; later orders were not sent"
+            except RunAborted as exc:  # connection lost, no answer to a query
+                code, message, outcome, lost = ExitCode.ABORTED, str(exc), RunOutcome.ABORTED, True
+        finally:
+            self.interrupts.uninstall()
+        self._final_judgement(connection_lost=lost)
+        failed = sum(1 for r in self.results if r.outcome in (Outcome.FAILED, Outcome.UNKNOWN))
+        if code == ExitCode.OK and failed:
+            code, outcome = ExitCode.ORDERS_FAILED, RunOutcome.FAILED
+            message = f"{failed} order(s) rejected or missed their expectation"
+        self.summary.ended_at = time.time()
+        self.summary.outcome = outcome
+        self.summary.exit_code = int(code)
+        self.summary.message = message
+        with contextlib.suppress(Exception):
+            self.journal.note("run_end", exit_code=int(code), outcome=outcome.value)
+        self._progress("done", -1, status=outcome.value, detail=message)
+        return Report(self.summary, self.results, self.warnings), code
+
+    def _prepare_session(self) -> None:
+        from runner.enums import Channel
+
+        self.session.subscribe([Channel.ORDER_RESPONSES, Channel.FILLS], timeout=min(self.timeout, 10.0))
+        try:
+            self.session.subscribe([Channel.STOP_ORDERS], timeout=min(self.timeout, 5.0))
+        except RunnerError as exc:  # optional: only enriches bracket reporting
+            self.warnings.append(f"could not subscribe to stop_orders ({exc}); bracket legs are reported "
+                                 f"from order_responses only")
+        if self.playbook.cancel_on_disconnect:
+            self.session.cancel_on_disconnect(True, timeout=min(self.timeout, 10.0))
+        self._progress("connected", -1, detail=_display_url(self.target.url))
+
+    # --- one playbook order ---
+
+    def _run_order(self, index: int, order: Order) -> None:
+        result = self.results[index]
+        step = self._entry_steps[order.id]
+        after_fill = order.bracket is not None and order.bracket.mode is BracketMode.AFTER_FILL
+        placed = self.already_placed(step.client_order_id)
+        if placed is not None:
+            live = self._adopt(result, placed)
+            if after_fill:
+                self._place_after_fill_legs(index, order, result, live)
+            return
+        live = self._send(step.client_order_id, result, step.message, index, order.id, Leg.ENTRY,
+                          order.quantity, _is_immediate(order))
+        if order.wait is Wait.FILL or after_fill:
+            self._pump(lambda: live.settled(time.monotonic()), self.timeout)
+        elif order.wait is Wait.ACK:
+            if not self._pump(lambda: live.answered, self.timeout):
+                result.outcome, result.verdict = Outcome.UNKNOWN, f"no answer within {self.timeout:g}s"
+                raise _StopRun(f"no answer for order {order.id!r} within {self.timeout:g}s: its state is unknown "
+                               f"(re-running reconciles it with the exchange before sending anything)",
+                               ExitCode.ABORTED)
+        else:
+            self._pump(lambda: False, 0)  # take whatever already arrived, never block
+        if after_fill:
+            self._place_after_fill_legs(index, order, result, live)
+        verdict = _judge(order, result, live, final=False, timeout=self.timeout)
+        if verdict is not None:
+            result.outcome, result.verdict = verdict
+            self._progress("judged", index, order.id, result.outcome.value, result.verdict)
+            stop = self.playbook.on_reject is OnReject.STOP and index < self.total - 1
+            if result.outcome is Outcome.FAILED and stop:
+                raise _StopRun(f"on_reject: stop — order {order.id!r} {result.verdict}; "
+                               f"later orders were not sent", ExitCode.ABORTED)
+
+    def already_placed(self, client_order_id: str) -> Any:
+        """Was this client_order_id placed by an earlier run? (journal; exchange lookup when unsure)
+
+        The exactly-once seam: returns the journal entry of a placed order (to adopt, never re-send)
+        or None (send it). Orders the journal marks rejected are sent again: they were never placed.
+        """
+        entry = self.journal.entry(client_order_id)
+        if entry is None or not entry.sent or entry.rejected:
+            return None
+        return entry
+
+    def _adopt(self, result: OrderResult, entry: Any) -> _Live:
+        coid = result.client_order_id
+        live = _Live(coid, result, result.quantity, immediate=False)
+        live.answered = True
+        result.order_id = getattr(entry, "order_id", None)
+        status = getattr(entry, "last_status", None) or "unknown"
+        result.statuses.append(StatusSeen(status, time.time(), getattr(entry, "remaining", None), "journal"))
+        filled = getattr(entry, "filled_quantity", Decimal(0)) or Decimal(0)
+        live.remaining = result.quantity - filled
+        result.quantity_remaining = getattr(entry, "remaining", None)
+        live.terminal = bool(getattr(entry, "settled", False))
+        result.outcome = Outcome.ALREADY_PLACED
+        result.verdict = f"placed by an earlier run (last status {status}); not sent again"
+        self.live[coid] = live
+        if result.order_id:
+            self.session.expect_order_id(result.order_id, coid)
+        self._progress("judged", result.index, result.id, Outcome.ALREADY_PLACED.value, result.verdict)
+        return live
+
+    def _send(self, coid: str, record: OrderResult | LegResult, message: dict | None, index: int,
+              order_key: str, leg: Leg, quantity: Decimal, immediate: bool) -> _Live:
+        if message is None:
+            raise RunnerError(f"internal: no message for {order_key} {leg.value}")
+        live = _Live(coid, record, quantity, immediate)
+        self.live[coid] = live
+        with self.interrupts.critical():
+            self.journal.record_intent(coid, index, order_key, leg, message)
+            if isinstance(record, OrderResult):
+                record.sent_at = time.time()
+                record.outcome, record.verdict = Outcome.UNKNOWN, "sent; no answer yet"
+            self.session.send(message)
+        self._progress("sent", index, order_key, "", leg.value)
+        return live
+
+    # --- brackets placed after the entry fills ---
+
+    def _place_after_fill_legs(self, index: int, order: Order, result: OrderResult, entry: _Live) -> None:
+        from runner.plan import bracket_leg_message
+
+        bracket = order.bracket
+        assert bracket is not None
+        filled = entry.filled
+        legs = [(Leg.TAKE_PROFIT, "take_profit", bracket.take_profit), (Leg.STOP_LOSS, "stop_loss", bracket.stop_loss)]
+        sent: list[_Live] = []
+        for leg, name, trigger in legs:
+            if trigger is None:
+                continue
+            coid = self.playbook.client_order_id(order, leg)
+            record = LegResult(name, BracketMode.AFTER_FILL.value, trigger, order.side.opposite.value,
+                               filled if filled > 0 else None, coid)
+            result.legs.append(record)
+            placed = self.already_placed(coid)
+            if placed is not None:
+                record.order_id = getattr(placed, "order_id", None)
+                record.statuses.append(StatusSeen(getattr(placed, "last_status", None) or "unknown", time.time(),
+                                                  None, "journal"))
+                record.note = "placed by an earlier run; not sent again"
+                continue
+            if filled <= 0:
+                record.note = "not placed: the entry did not fill"
+                continue
+            if not entry.settled(time.monotonic()):
+                record.note = (f"sized to the {filled} filled so far; the entry is still open with "
+                               f"{order.quantity - filled} unfilled, which this leg does not cover")
+            message = bracket_leg_message(order, leg, filled, coid)
+            sent.append(self._send(coid, record, message, index, order.id, leg, filled, immediate=False))
+        if sent:
+            self._pump(lambda: all(x.answered for x in sent), self.timeout)
+            for x in sent:
+                if not x.answered:
+                    x.record.note = (x.record.note + "; " if x.record.note else "") + \
+                        f"no answer within {self.timeout:g}s"
+            self._progress("leg", index, order.id, ", ".join(x.record.last_status or "?" for x in sent))
+
+    # --- events ---
+
+    def _pump(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Apply incoming events until `done()` or `timeout` seconds pass; True if done."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if done():
+                return True
+            now = time.monotonic()
+            remaining = deadline - now
+            if remaining <= 0:
+                # collect what is already buffered without blocking
+                event = self.session.next_event(0.0) if timeout == 0 else None
+                if event is None:
+                    return done()
+                self._apply(event)
+                continue
+            event = self.session.next_event(min(remaining, self._settle_wait(now)))
+            if event is not None:
+                self._apply(event)
+
+    def _settle_wait(self, now: float) -> float:
+        pending = [x.partial_at + IOC_SETTLE_S - now for x in self.live.values()
+                   if x.partial_at is not None and not x.terminal and not x.fully_filled]
+        return max(min(pending), 0.001) if pending else 3600.0
+
+    def _apply(self, event: Any) -> None:
+        reply = event.reply
+        coid = event.client_order_id
+        if reply.kind is ReplyKind.ORDER:
+            self._apply_order(coid, reply.body, event.received_at, reply.raw)
+        elif reply.kind is ReplyKind.FILL:
+            self._apply_fill(coid, reply.body, event.received_at, reply.raw)
+        elif reply.kind is ReplyKind.STOP_ORDER:
+            self._apply_stop(coid, reply.body, event.received_at)
+        elif reply.kind is ReplyKind.ERROR:
+            self._apply_error(coid, reply.body, event.received_at, reply.raw)
+
+    def _apply_order(self, coid: str | None, update: OrderUpdate, at: float, raw: dict) -> None:
+        live = self.live.get(coid) if coid else None
+        if live is None or (update.is_stop_leg and isinstance(live.record, OrderResult)
+                            and not OrderType(live.record.type).is_stop):
+            leg = self._attached_leg(live, update)
+            if leg is not None:
+                self._record_leg_status(leg, update, at)
+            return
+        self.journal.record_answer(live.coid, raw)
+        record = live.record
+        record.statuses.append(StatusSeen(update.status, at, update.quantity_remaining))
+        if record.order_id is None and update.order_id:
+            record.order_id = update.order_id
+        if update.quantity_remaining is not None:
+            live.remaining = update.quantity_remaining
+            if isinstance(record, OrderResult):
+                record.quantity_remaining = update.quantity_remaining
+        first = not live.answered
+        live.answered = True
+        if isinstance(record, OrderResult) and record.answered_at is None:
+            record.answered_at = at
+        if update.is_reject:
+            record.reject = Reject(update.status, update.meaning, None)
+            live.terminal = True
+        elif update.status in _TERMINAL:
+            live.terminal = True
+        elif update.status == "FILLED":
+            if live.fully_filled:
+                live.terminal = True
+            elif live.immediate:
+                live.partial_at = time.monotonic()
+        if live.fully_filled and isinstance(record, OrderResult) and record.filled_at is None:
+            record.filled_at = at
+        if isinstance(record, OrderResult):
+            self._progress("answer" if first else "update", record.index, record.id, update.status)
+
+    def _attached_leg(self, live: _Live | None, update: OrderUpdate) -> LegResult | None:
+        """An attached TP/SL leg announced by the exchange (stop type, parent's coid or known id)."""
+        if update.order_id and update.order_id in self._legs_by_order_id:
+            return self._legs_by_order_id[update.order_id]
+        if live is None or not update.is_stop_leg or not isinstance(live.record, OrderResult):
+            return None
+        name = "take_profit" if update.order_type == OrderType.TAKE_PROFIT.value else "stop_loss"
+        for leg in live.record.legs:
+            if leg.leg == name and leg.mode == BracketMode.ATTACHED.value and leg.order_id in (None, update.order_id):
+                if update.order_id:
+                    leg.order_id = update.order_id
+                    self._legs_by_order_id[update.order_id] = leg
+                return leg
+        return None
+
+    def _record_leg_status(self, leg: LegResult, update: OrderUpdate, at: float) -> None:
+        leg.statuses.append(StatusSeen(update.status, at, update.quantity_remaining))
+        if update.quantity is not None and update.quantity > 0:
+            leg.quantity = update.quantity
+        if leg.side is None and update.side:
+            leg.side = update.side
+        if update.is_reject:
+            leg.reject = Reject(update.status, update.meaning, None)
+
+    def _apply_fill(self, coid: str | None, fill: Fill, at: float, raw: dict) -> None:
+        live = self.live.get(coid) if coid else None
+        target: OrderResult | LegResult | None = live.record if live else None
+        if fill.order_id and fill.order_id in self._legs_by_order_id:
+            target, live = self._legs_by_order_id[fill.order_id], None
+        elif live is not None and fill.order_type in (OrderType.TAKE_PROFIT.value, OrderType.STOP_LOSS.value) \
+                and isinstance(live.record, OrderResult) and not OrderType(live.record.type).is_stop:
+            name = "take_profit" if fill.order_type == OrderType.TAKE_PROFIT.value else "stop_loss"
+            target = next((x for x in live.record.legs if x.leg == name), None)
+            live = None
+        if target is None or fill.quantity is None:
+            return
+        key = fill.trade_id or f"{fill.order_id}:{fill.timestamp}:{fill.quantity}"
+        seen = {f.trade_id for f in target.fills}
+        if key in seen:
+            return
+        target.fills.append(FillRecord(key, fill.price, fill.quantity, fill.fee, at))
+        if live is None:
+            return
+        self.journal.record_answer(live.coid, raw)
+        live.answered = True
+        if fill.remaining_quantity is not None:
+            live.remaining = fill.remaining_quantity if live.remaining is None \
+                else min(live.remaining, fill.remaining_quantity)
+        if isinstance(live.record, OrderResult):
+            if live.record.answered_at is None:
+                live.record.answered_at = at
+            if live.fully_filled and live.record.filled_at is None:
+                live.record.filled_at = at
+        if live.fully_filled:
+            live.terminal = True
+        elif live.immediate:
+            live.partial_at = time.monotonic()
+
+    def _apply_stop(self, coid: str | None, stop: StopOrder, at: float) -> None:
+        live = self.live.get(coid) if coid else None
+        leg = self._legs_by_order_id.get(stop.stop_order_id or "")
+        if leg is None and live is not None and isinstance(live.record, OrderResult):
+            name = "take_profit" if stop.stop_order_type == OrderType.TAKE_PROFIT.value else "stop_loss"
+            leg = next((x for x in live.record.legs if x.leg == name and x.order_id in (None, stop.stop_order_id)),
+                       None)
+            if leg is not None and stop.stop_order_id:
+                leg.order_id = stop.stop_order_id
+                self._legs_by_order_id[stop.stop_order_id] = leg
+        if leg is None:
+            return
+        if stop.quantity is not None and stop.quantity > 0:
+            leg.quantity = stop.quantity
+        if stop.status:
+            leg.statuses.append(StatusSeen(stop.status, at, None, "stop_order_response"))
+        elif not leg.statuses:
+            leg.statuses.append(StatusSeen("STAGED", at, None, "stop_order_response"))
+
+    def _apply_error(self, coid: str | None, err: ErrorReply, at: float, raw: dict) -> None:
+        live = self.live.get(coid) if coid else None
+        if live is None:
+            self.warnings.append(f"exchange error not tied to an order: {err.error_code}: {err.message or ''}".strip())
+            return
+        self.journal.record_answer(live.coid, raw)
+        record = live.record
+        record.statuses.append(StatusSeen(err.error_code, at, None, "err"))
+        record.reject = Reject(err.error_code, error_meaning(err.error_code), err.message)
+        live.answered = True
+        live.terminal = True
+        live.error = err
+        if isinstance(record, OrderResult):
+            if record.answered_at is None:
+                record.answered_at = at
+            self._progress("answer", record.index, record.id, err.error_code)
+
+    # --- the end ---
+
+    def _drain(self, quick: bool = False) -> None:
+        """Wait (bounded) for answers still owed, so the report says what really happened."""
+        def owed() -> bool:
+            now = time.monotonic()
+            for index, result in enumerate(self.results):
+                live = self.live.get(result.client_order_id)
+                if live is None or result.outcome is Outcome.ALREADY_PLACED:
+                    continue
+                if not live.answered:
+                    return True
+                order = self.playbook.orders[index]
+                if order.expect is Expect.FILLED and not live.settled(now):
+                    return True
+            return False
+
+        self._pump(lambda: not owed(), 0.5 if quick else self.timeout)
+        def legs_owed() -> bool:  # an entry filled: its attached exits should be announced shortly
+            return any(leg.mode == BracketMode.ATTACHED.value and not leg.statuses
+                       for r in self.results if r.reject is None and r.filled_quantity > 0 for leg in r.legs)
+
+        self._pump(lambda: not legs_owed(), 0 if quick else LEG_ANNOUNCE_S)
+
+    def _final_judgement(self, connection_lost: bool) -> None:
+        now = time.monotonic()
+        for index, result in enumerate(self.results):
+            order = self.playbook.orders[index]
+            live = self.live.get(result.client_order_id)
+            if live is None or result.outcome is Outcome.ALREADY_PLACED:
+                continue
+            if result.outcome is Outcome.FAILED:
+                continue  # a failure stays a failure
+            verdict = _judge(order, result, live, final=True, now=now, timeout=self.timeout)
+            if verdict is not None:
+                result.outcome, result.verdict = verdict
+            if not live.answered and connection_lost:
+                result.verdict += " (connection lost: re-running reconciles it with the exchange)"
+        for result in self.results:
+            for leg in result.legs:
+                if leg.mode == BracketMode.ATTACHED.value and not leg.statuses and result.reject is None \
+                        and result.sent_at is not None and not leg.note:
+                    leg.note = ("pending: QFEX activates attached exits when the entry fills"
+                                if result.filled_quantity == 0 else
+                                "the entry filled, but the exchange did not announce this leg on this connection")
+
+    def _blank_result(self, index: int, order: Order) -> OrderResult:
+        result = OrderResult(
+            index=index, id=order.id, symbol=order.symbol, side=order.side.value, type=order.type.value,
+            quantity=order.quantity, price=order.price, time_in_force=order.time_in_force.value,
+            reduce_only=order.reduce_only, wait=order.wait.value, expect=order.expect.value,
+            client_order_id=self.playbook.client_order_id(order, Leg.ENTRY))
+        bracket = order.bracket
+        if bracket is not None and bracket.mode is BracketMode.ATTACHED:
+            for name, trigger in (("take_profit", bracket.take_profit), ("stop_loss", bracket.stop_loss)):
+                if trigger is not None:
+                    result.legs.append(LegResult(name, BracketMode.ATTACHED.value, trigger, order.side.opposite.value))
+        return result
+
+    def _progress(self, kind: str, index: int, order_id: str = "", status: str = "", detail: str = "") -> None:
+        if self.options.on_progress is not None:
+            self.options.on_progress(Progress(kind, index, self.total, order_id, status, detail))
+
+
+# --- judging ----------------------------------------------------------------------------------------
+
+
+def _is_immediate(order: Order) -> bool:
+    return order.type is OrderType.MARKET or (not order.type.is_stop and order.time_in_force.value in _IMMEDIATE_TIF)
+
+
+def _q(value: Decimal) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _judge(order: Order, result: OrderResult, live: _Live, *, final: bool, timeout: float,
+           now: float | None = None) -> tuple[Outcome, str] | None:
+    """The verdict on one order against its `expect`, or None while it cannot be known yet."""
+    now = time.monotonic() if now is None else now
+    if not live.answered:
+        return (Outcome.UNKNOWN, "sent, but no answer arrived") if final else None
+    reject = result.reject
+    filled, quantity = live.filled, live.quantity
+    leg_problem = next((f"{x.leg.replace('_', '-')} leg rejected: {x.reject.code} ({x.reject.meaning})"
+                        for x in result.legs if x.reject is not None), None)
+    if order.expect is Expect.REJECTED:
+        if reject is not None:
+            return Outcome.PASSED, f"rejected as expected: {reject.code} ({reject.meaning})"
+        live_note = f" (order_id {result.order_id} is live on the exchange)" if not live.settled(now) else ""
+        return Outcome.FAILED, f"expected a rejection, but the exchange accepted it ({result.last_status}){live_note}"
+    if reject is not None:
+        text = f"rejected: {reject.code} ({reject.meaning})"
+        if reject.message:
+            text += f": {reject.message}"
+        return Outcome.FAILED, text
+    if leg_problem:
+        return Outcome.FAILED, f"entry accepted, but the {leg_problem}"
+    if order.expect is Expect.ACCEPTED:
+        if live.terminal and filled == 0 and result.last_status in _TERMINAL:
+            return Outcome.PASSED, f"accepted; ended {result.last_status} without a fill"
+        if filled >= quantity:
+            return Outcome.PASSED, "accepted and filled"
+        if filled > 0:
+            return Outcome.PASSED, f"accepted; {_q(filled)} of {_q(quantity)} filled"
+        return Outcome.PASSED, f"accepted ({result.statuses[0].status if result.statuses else 'ACK'})"
+    # Expect.FILLED
+    if filled >= quantity:
+        return Outcome.PASSED, "filled"
+    if live.settled(now):
+        if filled > 0:
+            return Outcome.FAILED, (f"only partially filled: {_q(filled)} of {_q(quantity)}; "
+                                    f"the rest ended {result.last_status}")
+        return Outcome.FAILED, f"not filled: ended {result.last_status}"
+    if not final:
+        return None
+    return Outcome.FAILED, (f"not filled within the {timeout:g}s wait: "
+                            f"{_q(filled)} of {_q(quantity)} filled, the order is still open")
+
+
+def _display_url(url: str | None) -> str:
+    """A URL as shown in reports: without query strings (never credentials)."""
+    if not url:
+        return ""
+    return url.split("?", 1)[0]

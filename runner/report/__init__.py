@@ -1,0 +1,90 @@
+"""Run reports: one model (`model.py`), four renderers (text, json, markdown, junit), and the files.
+
+`write_report_files` writes report.json, report.md and junit.xml into the run's report dir and,
+when `GITHUB_STEP_SUMMARY` is set, appends the Markdown there. `load_report` reads a saved
+report.json (or a run dir holding one) back into the model for `qfex-runner report`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from runner.errors import UsageError
+from runner.jsonnum import dumps, loads
+from runner.report.junit import render_junit
+from runner.report.markdown import render_markdown
+from runner.report.model import (
+    FillRecord,
+    LegResult,
+    OrderResult,
+    Outcome,
+    Reject,
+    Report,
+    RunOutcome,
+    StatusSeen,
+    Summary,
+)
+from runner.report.text import render_text
+
+__all__ = [
+    "FORMATS", "FillRecord", "LegResult", "OrderResult", "Outcome", "Reject", "Report", "RunOutcome",
+    "StatusSeen", "Summary", "load_report", "render", "render_json", "render_junit", "render_markdown",
+    "render_text", "write_report_files",
+]
+
+REPORT_JSON, REPORT_MD, JUNIT_XML = "report.json", "report.md", "junit.xml"
+FORMATS = ("text", "json", "md", "junit")
+
+
+def render_json(report: Report) -> str:
+    return dumps(report.to_json(), indent=2) + "\n"
+
+
+def render(report: Report, fmt: str, *, color: bool = False) -> str:
+    if fmt == "text":
+        return render_text(report, color=color)
+    if fmt == "json":
+        return render_json(report)
+    if fmt in ("md", "markdown"):
+        return render_markdown(report)
+    if fmt == "junit":
+        return render_junit(report)
+    raise UsageError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def write_report_files(report: Report, report_dir: Path, *, env: dict | None = None) -> dict[str, Path]:
+    """Write the three report files (atomically each) and the GitHub step summary if asked for."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": report_dir / REPORT_JSON, "md": report_dir / REPORT_MD, "junit": report_dir / JUNIT_XML}
+    markdown = render_markdown(report)
+    for key, text in (("json", render_json(report)), ("md", markdown), ("junit", render_junit(report))):
+        _write_atomic(paths[key], text)
+    summary = (os.environ if env is None else env).get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(markdown + "\n")
+    return paths
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def load_report(path: str | os.PathLike[str]) -> Report:
+    """A saved report from `report.json` or from a run directory containing it."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / REPORT_JSON
+    try:
+        data = loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{p}: no such report (expected a run directory or a report.json)") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{p}: not a readable report.json ({type(exc).__name__}: {exc})") from None
+    try:
+        return Report.from_json(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{p}: not a qfex-runner report ({type(exc).__name__}: {exc})") from None

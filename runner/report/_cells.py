@@ -1,0 +1,81 @@
+"""Short human strings shared by the text and Markdown renderers (one wording everywhere)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from runner.report.model import LegResult, OrderResult, Report
+
+
+def num(value: Decimal | None) -> str:
+    if value is None:
+        return "-"
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def filled(order: OrderResult) -> str:
+    qty = order.filled_quantity
+    if order.sent_at is None and not order.fills and order.quantity_remaining is None:
+        return "-"
+    if order.quantity_remaining is not None:
+        qty = max(qty, order.quantity - order.quantity_remaining)
+    text = f"{num(qty)}/{num(order.quantity)}"
+    avg = order.average_price
+    if avg is not None:
+        text += f" @ {num(avg.quantize(Decimal('1e-6')).normalize())}"
+    return text
+
+
+def leg(leg: LegResult) -> str:
+    name = "TP" if leg.leg == "take_profit" else "SL"
+    if leg.reject:
+        status = leg.reject.code
+    elif leg.last_status:
+        status = leg.last_status
+    else:
+        status = "pending" if leg.mode == "attached" else "not placed"
+    price = num(leg.trigger_price)
+    qty = f" x{num(leg.quantity)}" if leg.quantity is not None else ""
+    return f"{name} {price}{qty} {status}"
+
+
+def legs(order: OrderResult) -> str:
+    return ", ".join(leg(x) for x in order.legs) or "-"
+
+
+def reject(order: OrderResult) -> str:
+    if order.reject is None:
+        return "-"
+    return f"{order.reject.code} ({order.reject.meaning})"
+
+
+def latency(order: OrderResult) -> str:
+    ms = order.latency_ms
+    return "-" if ms is None else f"{ms:.1f} ms"
+
+
+def status(order: OrderResult) -> str:
+    return order.last_status or "-"
+
+
+def headline(report: Report) -> str:
+    s = report.summary
+    c = report.counts
+    parts = [f"{c['orders']} orders", f"{c['passed']} passed", f"{c['failed']} failed"]
+    extra = (("already_placed", "already placed"), ("not_sent", "not sent"), ("unknown", "unknown"))
+    for key, label in extra:
+        if c[key]:
+            parts.append(f"{c[key]} {label}")
+    duration = f" in {s.ended_at - s.started_at:.2f}s" if s.ended_at else ""
+    return f"{s.outcome.value.upper()}: {', '.join(parts)}{duration} (exit {s.exit_code})"
+
+
+COLUMNS = ("#", "order", "symbol", "side", "type", "qty", "price", "status", "filled", "bracket", "reject",
+           "latency", "outcome")
+
+
+def row(order: OrderResult) -> list[str]:
+    return [str(order.index + 1), order.id, order.symbol, order.side, order.type, num(order.quantity),
+            num(order.price), status(order), filled(order), legs(order), reject(order), latency(order),
+            order.outcome.value]

@@ -1,0 +1,56 @@
+"""JUnit XML: one testcase per playbook order, so CI systems show each order as a test.
+
+failure = missed expectation (with the reject code and message); skipped = not sent;
+error = sent but outcome unknown. Timing is the order's send → settle time.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from runner.report import _cells
+from runner.report.model import Outcome, Report, iso
+
+
+def render_junit(report: Report) -> str:
+    s = report.summary
+    c = report.counts
+    suite = ET.Element("testsuite", {
+        "name": f"qfex-runner.{s.playbook_name}",
+        "tests": str(c["orders"]),
+        "failures": str(c["failed"]),
+        "errors": str(c["unknown"]),
+        "skipped": str(c["not_sent"]),
+        "timestamp": iso(s.started_at) or "",
+        "time": f"{(s.ended_at or s.started_at) - s.started_at:.3f}",
+    })
+    props = ET.SubElement(suite, "properties")
+    for name, value in (("target", s.target), ("url", s.url), ("playbook", s.playbook_path),
+                        ("playbook_sha256", s.playbook_sha256), ("run_id", s.run_id or ""),
+                        ("runner_version", s.runner_version), ("exit_code", str(s.exit_code))):
+        ET.SubElement(props, "property", {"name": name, "value": value})
+    for o in report.orders:
+        settle = o.filled_at or o.answered_at
+        elapsed = (settle - o.sent_at) if (settle and o.sent_at) else 0.0
+        case = ET.SubElement(suite, "testcase", {
+            "classname": f"{s.playbook_name}.{o.symbol}", "name": o.id, "time": f"{max(elapsed, 0.0):.3f}"})
+        detail = (f"{o.side} {_cells.num(o.quantity)} {o.symbol} {o.type} @ {_cells.num(o.price)}; "
+                  f"client_order_id {o.client_order_id}; order_id {o.order_id or '-'}; "
+                  f"statuses {' > '.join(x.status for x in o.statuses) or '-'}; filled {_cells.filled(o)}; "
+                  f"bracket {_cells.legs(o)}")
+        if o.outcome is Outcome.FAILED:
+            code = o.reject.code if o.reject else "EXPECTATION_MISSED"
+            message = f"{code}: {o.verdict}"
+            if o.reject and o.reject.message:
+                message += f" ({o.reject.message})"
+            node = ET.SubElement(case, "failure", {"type": code, "message": message})
+            node.text = detail
+        elif o.outcome is Outcome.UNKNOWN:
+            node = ET.SubElement(case, "error", {"type": "UNKNOWN", "message": o.verdict})
+            node.text = detail
+        elif o.outcome is Outcome.NOT_SENT:
+            ET.SubElement(case, "skipped", {"message": o.verdict})
+        out = ET.SubElement(case, "system-out")
+        out.text = f"{o.outcome.value}: {o.verdict}\n{detail}"
+    ET.indent(suite)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"

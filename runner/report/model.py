@@ -1,0 +1,306 @@
+"""The one result model of a run: what `run` fills in, what every renderer reads, what report.json holds.
+
+It is plain data (dataclasses with Decimal money), serialised by `to_json()` and read back by
+`Report.from_json()`, so `qfex-runner report` renders a saved run exactly as `run` did.
+Times are Unix seconds (float) internally and ISO 8601 UTC strings in JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from runner.enums import status_meaning
+
+SCHEMA_VERSION = 1
+
+
+class Outcome(str, Enum):
+    """The verdict on one playbook order."""
+
+    PASSED = "passed"  # reached its expected outcome
+    FAILED = "failed"  # rejected, or missed its expectation
+    ALREADY_PLACED = "already_placed"  # placed by an earlier run; adopted, not re-sent
+    NOT_SENT = "not_sent"  # the run stopped before this order
+    UNKNOWN = "unknown"  # sent, but its outcome could not be learned (connection lost, no answer)
+
+
+class RunOutcome(str, Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ABORTED = "aborted"
+    INTERRUPTED = "interrupted"
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    stamp = datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def from_iso(text: str | None) -> float | None:
+    if text is None:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+@dataclass
+class StatusSeen:
+    """One `order_response` status as it arrived (or a pseudo-status such as an `err` code)."""
+
+    status: str
+    at: float
+    quantity_remaining: Decimal | None = None
+    source: str = "order_response"  # order_response | err | stop_order_response | runner
+
+    @property
+    def meaning(self) -> str:
+        return status_meaning(self.status) if self.source != "err" else "error frame from the exchange"
+
+    def to_json(self) -> dict:
+        return {"status": self.status, "at": iso(self.at), "meaning": self.meaning,
+                "quantity_remaining": self.quantity_remaining, "source": self.source}
+
+    @classmethod
+    def from_json(cls, d: dict) -> StatusSeen:
+        return cls(d["status"], from_iso(d["at"]) or 0.0, _dec(d.get("quantity_remaining")),
+                   d.get("source", "order_response"))
+
+
+@dataclass
+class FillRecord:
+    """One execution."""
+
+    trade_id: str | None
+    price: Decimal | None
+    quantity: Decimal
+    fee: Decimal | None
+    at: float
+
+    def to_json(self) -> dict:
+        return {"trade_id": self.trade_id, "price": self.price, "quantity": self.quantity, "fee": self.fee,
+                "at": iso(self.at)}
+
+    @classmethod
+    def from_json(cls, d: dict) -> FillRecord:
+        return cls(d.get("trade_id"), _dec(d.get("price")), Decimal(str(d["quantity"])), _dec(d.get("fee")),
+                   from_iso(d["at"]) or 0.0)
+
+
+@dataclass
+class Reject:
+    """Why the exchange refused an order: an order status code or an `err` frame's error_code."""
+
+    code: str
+    meaning: str
+    message: str | None = None
+
+    def to_json(self) -> dict:
+        return {"code": self.code, "meaning": self.meaning, "message": self.message}
+
+    @classmethod
+    def from_json(cls, d: dict | None) -> Reject | None:
+        return None if d is None else cls(d["code"], d["meaning"], d.get("message"))
+
+
+@dataclass
+class LegResult:
+    """One bracket leg: staged by the exchange (attached) or placed by us after the fill."""
+
+    leg: str  # take_profit | stop_loss
+    mode: str  # attached | after_fill
+    trigger_price: Decimal | None
+    side: str | None = None
+    quantity: Decimal | None = None
+    client_order_id: str | None = None
+    order_id: str | None = None
+    statuses: list[StatusSeen] = field(default_factory=list)
+    fills: list[FillRecord] = field(default_factory=list)
+    reject: Reject | None = None
+    note: str = ""
+
+    @property
+    def last_status(self) -> str | None:
+        return self.statuses[-1].status if self.statuses else None
+
+    def to_json(self) -> dict:
+        return {"leg": self.leg, "mode": self.mode, "trigger_price": self.trigger_price, "side": self.side,
+                "quantity": self.quantity, "client_order_id": self.client_order_id, "order_id": self.order_id,
+                "statuses": [s.to_json() for s in self.statuses], "fills": [f.to_json() for f in self.fills],
+                "reject": self.reject.to_json() if self.reject else None, "note": self.note}
+
+    @classmethod
+    def from_json(cls, d: dict) -> LegResult:
+        return cls(d["leg"], d["mode"], _dec(d.get("trigger_price")), d.get("side"), _dec(d.get("quantity")),
+                   d.get("client_order_id"), d.get("order_id"),
+                   [StatusSeen.from_json(s) for s in d.get("statuses", [])],
+                   [FillRecord.from_json(f) for f in d.get("fills", [])],
+                   Reject.from_json(d.get("reject")), d.get("note", ""))
+
+
+@dataclass
+class OrderResult:
+    """Everything known about one playbook order after the run."""
+
+    index: int
+    id: str
+    symbol: str
+    side: str
+    type: str
+    quantity: Decimal
+    price: Decimal | None
+    time_in_force: str
+    reduce_only: bool
+    wait: str
+    expect: str
+    client_order_id: str
+    order_id: str | None = None
+    outcome: Outcome = Outcome.NOT_SENT
+    verdict: str = "not sent"
+    statuses: list[StatusSeen] = field(default_factory=list)
+    fills: list[FillRecord] = field(default_factory=list)
+    quantity_remaining: Decimal | None = None
+    reject: Reject | None = None
+    legs: list[LegResult] = field(default_factory=list)
+    sent_at: float | None = None
+    answered_at: float | None = None
+    filled_at: float | None = None
+
+    # --- derived ---
+    @property
+    def filled_quantity(self) -> Decimal:
+        from_fills = sum((f.quantity for f in self.fills), Decimal(0))
+        known = self.quantity_remaining is not None and self.answered_at is not None
+        from_remaining = self.quantity - self.quantity_remaining if known else Decimal(0)  # type: ignore[operator]
+        return max(from_fills, from_remaining, Decimal(0))
+
+    @property
+    def average_price(self) -> Decimal | None:
+        priced = [f for f in self.fills if f.price is not None]
+        qty = sum((f.quantity for f in priced), Decimal(0))
+        if not qty:
+            return None
+        return sum((f.price * f.quantity for f in priced), Decimal(0)) / qty  # type: ignore[operator]
+
+    @property
+    def last_status(self) -> str | None:
+        return self.statuses[-1].status if self.statuses else None
+
+    @property
+    def latency_ms(self) -> float | None:
+        """Send → first answer, in milliseconds."""
+        if self.sent_at is None or self.answered_at is None:
+            return None
+        return round((self.answered_at - self.sent_at) * 1000, 3)
+
+    @property
+    def fill_latency_ms(self) -> float | None:
+        if self.sent_at is None or self.filled_at is None:
+            return None
+        return round((self.filled_at - self.sent_at) * 1000, 3)
+
+    def to_json(self) -> dict:
+        avg = self.average_price
+        return {
+            "index": self.index, "id": self.id, "symbol": self.symbol, "side": self.side, "type": self.type,
+            "quantity": self.quantity, "price": self.price, "time_in_force": self.time_in_force,
+            "reduce_only": self.reduce_only, "wait": self.wait, "expect": self.expect,
+            "client_order_id": self.client_order_id, "order_id": self.order_id,
+            "outcome": self.outcome.value, "verdict": self.verdict,
+            "last_status": self.last_status,
+            "statuses": [s.to_json() for s in self.statuses],
+            "fills": [f.to_json() for f in self.fills],
+            "filled_quantity": self.filled_quantity, "quantity_remaining": self.quantity_remaining,
+            "average_price": avg.quantize(Decimal("1e-8")).normalize() if avg is not None else None,
+            "reject": self.reject.to_json() if self.reject else None,
+            "legs": [leg.to_json() for leg in self.legs],
+            "sent_at": iso(self.sent_at), "answered_at": iso(self.answered_at),
+            "filled_at": iso(self.filled_at),
+            "latency_ms": self.latency_ms, "fill_latency_ms": self.fill_latency_ms,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> OrderResult:
+        return cls(
+            index=d["index"], id=d["id"], symbol=d["symbol"], side=d["side"], type=d["type"],
+            quantity=Decimal(str(d["quantity"])), price=_dec(d.get("price")),
+            time_in_force=d["time_in_force"],
+            reduce_only=d.get("reduce_only", False), wait=d["wait"], expect=d["expect"],
+            client_order_id=d["client_order_id"], order_id=d.get("order_id"), outcome=Outcome(d["outcome"]),
+            verdict=d.get("verdict", ""), statuses=[StatusSeen.from_json(s) for s in d.get("statuses", [])],
+            fills=[FillRecord.from_json(f) for f in d.get("fills", [])],
+            quantity_remaining=_dec(d.get("quantity_remaining")), reject=Reject.from_json(d.get("reject")),
+            legs=[LegResult.from_json(x) for x in d.get("legs", [])], sent_at=from_iso(d.get("sent_at")),
+            answered_at=from_iso(d.get("answered_at")), filled_at=from_iso(d.get("filled_at")),
+        )
+
+
+@dataclass
+class Summary:
+    playbook_path: str
+    playbook_name: str
+    playbook_sha256: str
+    run_id: str | None
+    target: str
+    url: str
+    account_id: str | None
+    runner_version: str
+    started_at: float
+    ended_at: float | None = None
+    outcome: RunOutcome = RunOutcome.PASSED
+    exit_code: int = 0
+    message: str = ""
+
+    def to_json(self, orders: list[OrderResult]) -> dict:
+        counts = {o.value: sum(1 for r in orders if r.outcome is o) for o in Outcome}
+        return {
+            "playbook": {"path": self.playbook_path, "name": self.playbook_name,
+                         "sha256": self.playbook_sha256, "run_id": self.run_id},
+            "target": self.target, "url": self.url, "account_id": self.account_id,
+            "runner_version": self.runner_version,
+            "started_at": iso(self.started_at), "ended_at": iso(self.ended_at),
+            "duration_s": round(self.ended_at - self.started_at, 3) if self.ended_at else None,
+            "outcome": self.outcome.value, "exit_code": self.exit_code, "message": self.message,
+            "counts": {"orders": len(orders), **counts,
+                       "sent": sum(1 for r in orders if r.sent_at is not None),
+                       "rejected": sum(1 for r in orders if r.reject is not None),
+                       "filled": sum(1 for r in orders if r.filled_quantity > 0)},
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> Summary:
+        pb = d["playbook"]
+        return cls(pb["path"], pb["name"], pb["sha256"], pb.get("run_id"), d["target"], d["url"],
+                   d.get("account_id"), d["runner_version"], from_iso(d["started_at"]) or 0.0,
+                   from_iso(d.get("ended_at")), RunOutcome(d["outcome"]), d["exit_code"],
+                   d.get("message", ""))
+
+
+@dataclass
+class Report:
+    summary: Summary
+    orders: list[OrderResult]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict:
+        return self.summary.to_json(self.orders)["counts"]
+
+    def to_json(self) -> dict:
+        return {"schema_version": SCHEMA_VERSION, "summary": self.summary.to_json(self.orders),
+                "orders": [o.to_json() for o in self.orders], "warnings": list(self.warnings)}
+
+    @classmethod
+    def from_json(cls, d: dict) -> Report:
+        if d.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"unsupported report schema_version {d.get('schema_version')!r}")
+        return cls(Summary.from_json(d["summary"]), [OrderResult.from_json(o) for o in d["orders"]],
+                   list(d.get("warnings", [])))

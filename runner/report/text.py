@@ -1,0 +1,40 @@
+"""Plain-text rendering for terminals and logs: a headline, an aligned table, then what went wrong."""
+
+from __future__ import annotations
+
+from runner.report import _cells
+from runner.report.model import Outcome, Report
+
+
+def render_text(report: Report, *, color: bool = False) -> str:
+    s = report.summary
+    lines = [f"qfex-runner {s.runner_version} · playbook {s.playbook_name} ({s.playbook_path}) · "
+             f"target {s.target} {s.url}"]
+    rows = [list(_cells.COLUMNS)] + [_cells.row(o) for o in report.orders]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(_cells.COLUMNS))]
+    for n, r in enumerate(rows):
+        line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip()
+        if color and n:
+            line = _paint(line, report.orders[n - 1].outcome)
+        lines.append(line)
+    problems = [o for o in report.orders if o.outcome in (Outcome.FAILED, Outcome.UNKNOWN)]
+    for o in problems:
+        lines.append(f"  {o.id}: {o.verdict}")
+    for w in report.warnings:
+        lines.append(f"warning: {w}")
+    if s.message:
+        lines.append(s.message)
+    head = _cells.headline(report)
+    lines.append(_paint(head, None, s.exit_code) if color else head)
+    return "\n".join(lines) + "\n"
+
+
+_GREEN, _RED, _YELLOW, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[33m", "\x1b[0m"
+
+
+def _paint(text: str, outcome: Outcome | None, exit_code: int | None = None) -> str:
+    if outcome is Outcome.PASSED or outcome is Outcome.ALREADY_PLACED or exit_code == 0:
+        return f"{_GREEN}{text}{_RESET}"
+    if outcome in (Outcome.FAILED, Outcome.UNKNOWN) or (exit_code is not None and exit_code != 0):
+        return f"{_RED}{text}{_RESET}"
+    return f"{_YELLOW}{text}{_RESET}"
