@@ -230,6 +230,105 @@ def report(source: str, fmt: str) -> int:
     return ExitCode.OK
 
 
+# --- sim (local exchange) -------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on (loopback by default; 0.0.0.0 exposes it to the network).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="TCP port for the WebSocket and GET /refdata (0: any free port).")
+@click.option("--refdata", "refdata_file", metavar="FILE",
+              help="Reference data JSON (QFEX GET /refdata body or a list); default: the shipped fixture.")
+@click.option("--scenario", "scenario_file", metavar="FILE",
+              help="YAML scenario: scripted mid-price paths per symbol (see playbooks/scenarios/).")
+@click.option("--accounts", "accounts_file", metavar="FILE",
+              help="YAML/JSON accounts (key pairs, ids, subaccounts, deposits); default: one demo account.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for ids and random walks.")
+@click.option("--speed-bump-ms", type=click.IntRange(min=0), default=100, show_default=True,
+              help="Delay before a limit order (new or modified) reaches the book, as on QFEX.")
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Fault: one-way latency added to every frame in both directions.")
+@click.option("--no-rate-limit", is_flag=True, help="Turn QFEX's 12,000 units / 60 s limit off (benchmarks).")
+@click.option("--drop-after", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Fault: abort a connection after its N-th inbound frame (processed, reply lost); once.")
+@click.option("--error-rate", type=click.FloatRange(0, 1), default=0, show_default=True, metavar="P",
+              help="Fault: answer an authenticated command err ServerError with probability P.")
+@click.option("--stall-after", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Fault: stop answering a connection after its N-th inbound frame.")
+@click.option("--stall-seconds", type=click.FloatRange(min=0), default=None, metavar="S",
+              help="With --stall-after: resume after S seconds (default: never).")
+@click.option("--auth-timeout", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
+              metavar="S", help="Close connections not authenticated within S seconds.")
+@click.option("--compat", multiple=True, metavar="NAME[,NAME]",
+              help="Switch on an older or alternative documented shape (repeatable): legacy-auth-reply, "
+                   "legacy-errors, legacy-api-key-auth, legacy-cancel-client-order-id, envelope-pulses, "
+                   "unsubscribed-order-responses, alo-cancelled, user-trades-response, "
+                   "get-order-order-response, leverage-ack, stop-ops-ack.")
+def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | None, accounts_file: str | None,
+        seed: int, speed_bump_ms: int, latency_ms: float, no_rate_limit: bool, drop_after: int | None,
+        error_rate: float, stall_after: int | None, stall_seconds: float | None, auth_timeout: float,
+        compat: tuple[str, ...]) -> int:
+    """Run the local QFEX-compatible exchange until Ctrl-C / SIGTERM (then exit 0).
+
+    A real WebSocket server speaking QFEX's trade API (HMAC auth, orders, stops, fills, positions,
+    balances, rate limits) plus GET /refdata, on one port. Prints its URL and credentials.
+    """
+    import dataclasses
+
+    from runner.errors import UsageError
+    from runner.simulator.api import load_refdata_rows, serve_forever
+    from runner.simulator.config import DEMO_SECRET_KEY, EngineConfig, load_accounts_file
+    from runner.simulator.server_config import FaultConfig, RateLimitConfig, ServerConfig, split_compat
+
+    try:
+        compat_options, engine_compat = split_compat(compat)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    engine = EngineConfig(seed=seed, speed_bump_ms=speed_bump_ms)
+    if refdata_file:
+        engine.refdata = load_refdata_rows(refdata_file)
+    if accounts_file:
+        engine.accounts = load_accounts_file(accounts_file)
+    if scenario_file:
+        from runner.simulator.scenario import load_scenario_file
+
+        engine.scenario = load_scenario_file(scenario_file)
+    engine = dataclasses.replace(engine, **engine_compat)
+    faults = FaultConfig(latency_ms=latency_ms, drop_after_messages=drop_after, error_rate=error_rate,
+                         stall_after_messages=stall_after, stall_seconds=stall_seconds, seed=seed)
+    server = ServerConfig(host=host, port=port, auth_timeout_s=auth_timeout, faults=faults,
+                          compat=compat_options, rate_limit=None if no_rate_limit else RateLimitConfig())
+
+    def announce(running: object) -> None:
+        bound = running.port  # type: ignore[attr-defined]
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
+        symbols = ", ".join(row.get("symbol", "?") for row in engine.refdata)
+        lines = [
+            "qfex-runner sim: local QFEX-compatible exchange (simulated; never connected to QFEX)",
+            f"  trade WebSocket  ws://{shown}:{bound}/",
+            f"  reference data   http://{shown}:{bound}/refdata",
+        ]
+        for account in engine.accounts:
+            demo = account.secret_key == DEMO_SECRET_KEY
+            secret = account.secret_key if demo else "(from the accounts file)"
+            lines.append(f"  credentials      public key {account.public_key}  secret key {secret}")
+        faults_on = [name for name, on in (("latency", latency_ms), ("drop", drop_after is not None),
+                                           ("errors", error_rate), ("stall", stall_after is not None)) if on]
+        lines += [
+            f"  symbols          {symbols}",
+            f"  speed bump {speed_bump_ms} ms; rate limit {'off' if no_rate_limit else 'on'}; "
+            f"faults {', '.join(faults_on) or 'off'}; compat {', '.join(compat) or 'none'}",
+            "Ready. Press Ctrl-C to stop.",
+        ]
+        click.echo("\n".join(lines))
+        sys.stdout.flush()
+
+    serve_forever(engine, server, announce)
+    click.echo("qfex-runner sim: stopped")
+    return ExitCode.OK
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: the single error boundary of the command line."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

@@ -206,3 +206,65 @@ class Simulator:
     def __repr__(self) -> str:
         where = self.url if self.port is not None else "not started"
         return f"<Simulator {where}>"
+
+
+# --- standalone (`qfex-runner sim`) -----------------------------------------------------------------
+
+def load_refdata_rows(path: str) -> list[dict]:
+    """Reference data for the engine from a JSON file: QFEX's `GET /refdata` body or a bare list."""
+    import json
+
+    from runner.errors import UsageError
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            body = json.load(handle)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read reference data: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
+    rows = body.get("data") if isinstance(body, dict) else body
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise UsageError(f"{path}: expected QFEX's /refdata body {{\"data\": [...]}} or a non-empty list "
+                         "of symbol objects")
+    return rows
+
+
+def serve_forever(engine_config: EngineConfig, server_config: ServerConfig,
+                  on_ready: Callable[[ExchangeServer], None]) -> None:
+    """Run the exchange in the foreground until SIGINT or SIGTERM, then close cleanly.
+
+    Raises UsageError when the address cannot be bound (port in use, bad host).
+    """
+    import asyncio
+
+    asyncio.run(_serve_forever(engine_config, server_config, on_ready))
+
+
+async def _serve_forever(engine_config: EngineConfig, server_config: ServerConfig,
+                         on_ready: Callable[[ExchangeServer], None]) -> None:
+    import asyncio
+    import signal
+
+    from runner.errors import UsageError
+    from runner.simulator.engine import Exchange
+    from runner.simulator.server import ExchangeServer
+
+    server = ExchangeServer(Exchange(engine_config), server_config)
+    try:
+        await server.start()
+    except OSError as exc:
+        where = f"{server_config.host}:{server_config.port}"
+        raise UsageError(f"cannot listen on {where}: {exc.strerror or exc} (choose another --port/--host)") \
+            from exc
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        on_ready(server)
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await server.close()

@@ -16,12 +16,46 @@ COMPAT_FLAGS: dict[str, str] = {
     "legacy-auth-reply": 'auth success answered {"type":"auth","result":"success"} (mid-2025 docs)',
     "legacy-errors": 'error frames flat {"type":"error","error_code":...} (mid-2025 docs)',
     "legacy-api-key-auth": 'accept {"type":"auth","params":{"api_key":...}} (pre-HMAC docs)',
-    "legacy-cancel-client-order-id": "cancel_order accepts params.client_order_id (pre-2025-10 docs)",
     "envelope-pulses": 'positions/balances pushed in the dYdX-style {"type","connection_id",'
                        '"message_id","channel":"v4_...","contents"} envelope',
     "unsubscribed-order-responses": "order_response events reach connections that did not subscribe "
                                     "to order_responses (behaviour before 2025-09-25)",
 }
+
+
+#: `--compat` names that switch the engine (EngineConfig fields) rather than the server.
+ENGINE_COMPAT: dict[str, tuple[str, object, str]] = {
+    "legacy-cancel-client-order-id": ("legacy_cancel_client_order_id", True,
+                                      "cancel_order accepts params.client_order_id (mid-2025 docs)"),
+    "alo-cancelled": ("alo_cross_status", "CANCELLED",
+                      "a crossing ALO is CANCELLED (order-types page) rather than REJECTED (enum text)"),
+    "user-trades-response": ("user_trades_shape", "user_trades_response",
+                             "get_user_trades answers {\"user_trades_response\": [...]} (AsyncAPI, CLI)"),
+    "get-order-order-response": ("get_order_reply", "order_response",
+                                 "get_order answers an order_response (what QFEX's CLI waits for)"),
+    "leverage-ack": ("leverage_ack_shape", "ack", 'set_user_leverage answers {"ack": ...} (AsyncAPI, CLI)'),
+    "stop-ops-ack": ("stop_ops_ack", True,
+                     "cancel/modify_stop_order also send an ack (what the CLI waits for)"),
+}
+
+
+def split_compat(names: list[str] | tuple[str, ...]) -> tuple[CompatOptions, dict[str, object]]:
+    """`--compat` values → (server CompatOptions, EngineConfig field overrides); unknown names raise."""
+    server_names: list[str] = []
+    engine: dict[str, object] = {}
+    for raw in names:
+        for name in filter(None, (part.strip() for part in raw.split(","))):
+            if name in ENGINE_COMPAT:
+                field_name, value, _ = ENGINE_COMPAT[name]
+                engine[field_name] = value
+            else:
+                server_names.append(name)
+    return CompatOptions.from_names(server_names), engine
+
+
+def compat_help() -> str:
+    rows = {**COMPAT_FLAGS, **{name: text for name, (_, _, text) in ENGINE_COMPAT.items()}}
+    return "; ".join(f"{name}: {text}" for name, text in sorted(rows.items()))
 
 
 @dataclass(frozen=True)
@@ -31,7 +65,6 @@ class CompatOptions:
     legacy_auth_reply: bool = False
     legacy_errors: bool = False
     legacy_api_key_auth: bool = False
-    legacy_cancel_client_order_id: bool = False
     envelope_pulses: bool = False
     unsubscribed_order_responses: bool = False
 
@@ -42,7 +75,7 @@ class CompatOptions:
         for raw in names:
             for name in filter(None, (part.strip() for part in raw.split(","))):
                 if name not in COMPAT_FLAGS:
-                    known = ", ".join(sorted(COMPAT_FLAGS))
+                    known = ", ".join(sorted({*COMPAT_FLAGS, *ENGINE_COMPAT}))
                     raise ValueError(f"unknown --compat option {name!r} (known: {known})")
                 chosen[name.replace("-", "_")] = True
         return cls(**chosen)
