@@ -80,6 +80,7 @@ class Account:
         "orders",
         "positions",
         "realised_pnl",
+        "reduce_only",
         "stops",
         "trades",
         "twaps",
@@ -94,6 +95,7 @@ class Account:
         self.positions: dict[str, Position] = {}
         self.leverage: dict[str, Decimal] = {}
         self.orders: dict[str, Order] = {}  # open regular orders (resting or speed-bumped), by order_id
+        self.reduce_only: dict[str, Order] = {}  # the open orders that are reduce-only
         self.stops: dict[str, StopOrder] = {}  # open stop orders, by stop_order_id
         self.trades: list[dict] = []  # executed fills, oldest first
         self.twaps: dict[str, object] = {}

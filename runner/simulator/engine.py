@@ -455,6 +455,8 @@ class Exchange:
         order.reducible_at_accept = self._free_reducible(pos, side)
         ref = price if type_ != MARKET else self._market_price(market, side)
         account.orders[order.order_id] = order
+        if reduce_only:
+            account.reduce_only[order.order_id] = order
         self._track_open(pos, order, +1)
         account.set_order_margin(order, self._order_margin(account, market, order, ref))
         order.margin_rate = ref / self._leverage(account, market)
@@ -657,6 +659,8 @@ class Exchange:
         account = self._accounts[order.account_id]
         if account.orders.pop(order.order_id, None) is None:
             return
+        if order.reduce_only:
+            account.reduce_only.pop(order.order_id, None)
         self._markets[order.symbol].book.remove(order)
         pos = account.position(order.symbol)
         self._track_open(pos, order, -1)
@@ -665,8 +669,10 @@ class Exchange:
 
     def _enforce_reduce_only(self, account: Account, symbol: str, out: list[Outbound]) -> None:
         """Resting reduce-only orders that could now only increase the position are cancelled."""
+        if not account.reduce_only:
+            return
         pos = account.positions.get(symbol)
-        for order in [o for o in account.orders.values() if o.reduce_only and o.symbol == symbol]:
+        for order in [o for o in account.reduce_only.values() if o.symbol == symbol]:
             if pos is None or pos.reducible(order.side) == ZERO:
                 self._finish(order, _CANCELLED, out)
 
