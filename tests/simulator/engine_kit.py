@@ -27,7 +27,7 @@ class Clock:
         return self.t
 
 
-def D(x: Any) -> Decimal:  # noqa: N802 - reads like the literal it stands for
+def D(x: Any) -> Decimal:
     return Decimal(str(x))
 
 
@@ -69,7 +69,8 @@ def _decimals(params: dict[str, Any]) -> dict[str, Any]:
     return {k: Decimal(v) if isinstance(v, str) and _numeric(k) else v for k, v in params.items()}
 
 
-_NUMERIC = {"quantity", "price", "take_profit", "stop_loss", "total_quantity", "leverage", "start_ts", "end_ts"}
+_NUMERIC = {"quantity", "price", "take_profit", "stop_loss", "total_quantity", "leverage", "start_ts",
+            "end_ts"}
 
 
 def _numeric(key: str) -> bool:
@@ -105,8 +106,8 @@ def is_uuid4(value: str) -> bool:
         return False
 
 
-ORDER_RESPONSE_FIELDS = ["order_id", "symbol", "status", "quantity", "price", "take_profit", "stop_loss", "side",
-                         "type", "time_in_force", "user_id", "client_order_id", "quantity_remaining",
+ORDER_RESPONSE_FIELDS = ["order_id", "symbol", "status", "quantity", "price", "take_profit", "stop_loss",
+                         "side", "type", "time_in_force", "user_id", "client_order_id", "quantity_remaining",
                          "update_time", "trade_id"]
 FILL_RESPONSE_FIELDS = ["trade_id", "user_id", "symbol", "price", "quantity", "side", "aggressor_side",
                         "order_id", "fee", "order_type", "tif", "order_price", "client_order_id",
