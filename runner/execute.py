@@ -65,6 +65,8 @@ DEFAULT_TIMEOUT = 30.0
 IOC_SETTLE_S = 0.25
 #: how long the end-of-run drain may wait for attached bracket legs to be announced
 LEG_ANNOUNCE_S = 0.5
+#: fills are reported on their own channel; once an order is over, how long its fill details may lag
+FILL_DETAIL_GRACE_S = 0.5
 
 _TERMINAL = frozenset({"CANCELLED", "CANCELLED_STP"})
 _IMMEDIATE_TIF = frozenset({TimeInForce.IOC.value, TimeInForce.FOK.value})
@@ -139,6 +141,7 @@ def run_playbook(options: RunOptions) -> RunResult:
     """Run one playbook end to end (see the module docstring). Raises RunnerError before sending."""
     if options.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
+    started_at = time.time()
     env = os.environ if options.env is None else options.env
     target = resolve_target(options.target, options.url)
     with contextlib.ExitStack() as stack:
@@ -158,7 +161,7 @@ def run_playbook(options: RunOptions) -> RunResult:
         session = TradeSession.connect(target.url or "", credentials, timeout=min(options.timeout, 10.0),
                                        account_id=credentials.account_id)
         stack.callback(session.close)
-        run = _Run(playbook, target, session, journal, options, warnings, credentials.account_id)
+        run = _Run(playbook, target, session, journal, options, warnings, credentials.account_id, started_at)
         report, code = run.execute()
         report_dir = None
         files: dict[str, Path] = {}
@@ -333,7 +336,7 @@ class _Live:
         self.answered = False
         self.terminal = False
         self.partial_at: float | None = None  # monotonic time of a partial FILLED of an immediate order
-        self.trade_ids: set[str] = set()
+        self.done_at: float | None = None  # monotonic time it was known to be over (terminal/fully filled)
         self.remaining: Decimal | None = None
         self.error: ErrorReply | None = None
 
@@ -342,20 +345,44 @@ class _Live:
         return self.record.reject is not None
 
     @property
+    def filled_by_fills(self) -> Decimal:
+        return sum((f.quantity for f in self.record.fills), Decimal(0))
+
+    @property
     def filled(self) -> Decimal:
-        from_fills = sum((f.quantity for f in self.record.fills), Decimal(0))
         from_remaining = self.quantity - self.remaining if self.remaining is not None else Decimal(0)
-        return max(from_fills, from_remaining, Decimal(0))
+        return max(self.filled_by_fills, from_remaining, Decimal(0))
 
     @property
     def fully_filled(self) -> bool:
         return self.filled >= self.quantity
 
-    def settled(self, now: float) -> bool:
-        """Nothing more will happen to it: rejected, cancelled, fully filled, or an expired IOC."""
+    def mark_done(self) -> None:
+        if self.done_at is None:
+            self.done_at = time.monotonic()
+
+    def over(self, now: float) -> bool:
+        """The exchange is done with it: rejected, cancelled, fully filled, or an IOC past its fills."""
         if self.terminal or self.fully_filled:
             return True
         return self.partial_at is not None and now - self.partial_at >= IOC_SETTLE_S
+
+    def settled(self, now: float) -> bool:
+        """Over, and its fill details (price, fee) arrived too — or stopped being worth waiting for."""
+        if not self.over(now):
+            return False
+        if self.filled_by_fills >= self.filled:
+            return True
+        self.mark_done()
+        return now - (self.done_at or now) >= FILL_DETAIL_GRACE_S
+
+    def next_deadline(self) -> float | None:
+        """When `settled` may change by itself (monotonic), for the event pump's timeout."""
+        if self.partial_at is not None and not self.terminal and not self.fully_filled:
+            return self.partial_at + IOC_SETTLE_S
+        if self.done_at is not None and self.filled_by_fills < self.filled:
+            return self.done_at + FILL_DETAIL_GRACE_S
+        return None
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -363,7 +390,7 @@ class _Live:
 
 class _Run:
     def __init__(self, playbook: Playbook, target: Target, session: Any, journal: Any, options: RunOptions,
-                 warnings: list[str], account_id: str | None) -> None:
+                 warnings: list[str], account_id: str | None, started_at: float) -> None:
         from runner.plan import build_plan
 
         self.playbook = playbook
@@ -373,12 +400,13 @@ class _Run:
         self.options = options
         self.timeout = options.timeout
         self.plan = build_plan(playbook)
-        self.started_at = time.time()
+        self.started_at = started_at
         self.total = len(playbook.orders)
         self.live: dict[str, _Live] = {}
         self.results: list[OrderResult] = [self._blank_result(i, o) for i, o in enumerate(playbook.orders)]
         self._entry_steps = {s.order.id: s for s in self.plan.steps if s.leg is Leg.ENTRY}
         self._legs_by_order_id: dict[str, LegResult] = {}
+        self._judged: set[int] = set()
         self.warnings = warnings
         self.summary = Summary(
             playbook_path=playbook.path, playbook_name=playbook.name, playbook_sha256=playbook.sha256,
@@ -462,11 +490,28 @@ class _Run:
             self._pump(lambda: False, 0)  # take whatever already arrived, never block
         if after_fill:
             self._place_after_fill_legs(index, order, result, live)
-        verdict = _judge(order, result, live, final=False, timeout=self.timeout)
-        if verdict is not None:
+        self._judge_sent(upto=index, waited_for_fill=order.wait is Wait.FILL or after_fill)
+
+    def _judge_sent(self, upto: int, waited_for_fill: bool = False) -> None:
+        """Judge every sent order whose outcome is now known; apply `on_reject` to the failures.
+
+        Called after each order's wait, so a rejection that arrives while a later order is awaited
+        (e.g. after `wait: none`) still stops the run before anything else is sent.
+        """
+        for index in range(upto + 1):
+            result = self.results[index]
+            live = self.live.get(result.client_order_id)
+            if live is None or index in self._judged or result.outcome is Outcome.ALREADY_PLACED:
+                continue
+            order = self.playbook.orders[index]
+            final = waited_for_fill and index == upto  # its wait is over: "not filled yet" is the answer
+            verdict = _judge(order, result, live, final=final, timeout=self.timeout)
+            if verdict is None:
+                continue
+            self._judged.add(index)
             result.outcome, result.verdict = verdict
             self._progress("judged", index, order.id, result.outcome.value, result.verdict)
-            stop = self.playbook.on_reject is OnReject.STOP and index < self.total - 1
+            stop = self.playbook.on_reject is OnReject.STOP and upto < self.total - 1
             if result.outcome is Outcome.FAILED and stop:
                 raise _StopRun(f"on_reject: stop — order {order.id!r} {result.verdict}; "
                                f"later orders were not sent", ExitCode.ABORTED)
@@ -543,7 +588,7 @@ class _Run:
             if filled <= 0:
                 record.note = "not placed: the entry did not fill"
                 continue
-            if not entry.settled(time.monotonic()):
+            if not entry.over(time.monotonic()):
                 record.note = (f"sized to the {filled} filled so far; the entry is still open with "
                                f"{order.quantity - filled} unfilled, which this leg does not cover")
             message = bracket_leg_message(order, leg, filled, coid)
@@ -578,9 +623,8 @@ class _Run:
                 self._apply(event)
 
     def _settle_wait(self, now: float) -> float:
-        pending = [x.partial_at + IOC_SETTLE_S - now for x in self.live.values()
-                   if x.partial_at is not None and not x.terminal and not x.fully_filled]
-        return max(min(pending), 0.001) if pending else 3600.0
+        deadlines = [d for d in (x.next_deadline() for x in self.live.values()) if d is not None]
+        return max(min(deadlines) - now, 0.001) if deadlines else 3600.0
 
     def _apply(self, event: Any) -> None:
         reply = event.reply
@@ -625,6 +669,8 @@ class _Run:
                 live.terminal = True
             elif live.immediate:
                 live.partial_at = time.monotonic()
+        if live.terminal:
+            live.mark_done()
         if live.fully_filled and isinstance(record, OrderResult) and record.filled_at is None:
             record.filled_at = at
         if isinstance(record, OrderResult):
@@ -685,6 +731,7 @@ class _Run:
                 live.record.filled_at = at
         if live.fully_filled:
             live.terminal = True
+            live.mark_done()
         elif live.immediate:
             live.partial_at = time.monotonic()
 
@@ -718,6 +765,7 @@ class _Run:
         record.reject = Reject(err.error_code, error_meaning(err.error_code), err.message)
         live.answered = True
         live.terminal = True
+        live.mark_done()
         live.error = err
         if isinstance(record, OrderResult):
             if record.answered_at is None:
@@ -737,7 +785,7 @@ class _Run:
                 if not live.answered:
                     return True
                 order = self.playbook.orders[index]
-                if order.expect is Expect.FILLED and not live.settled(now):
+                if (order.expect is Expect.FILLED or live.over(now)) and not live.settled(now):
                     return True
             return False
 
@@ -813,7 +861,7 @@ def _judge(order: Order, result: OrderResult, live: _Live, *, final: bool, timeo
     if order.expect is Expect.REJECTED:
         if reject is not None:
             return Outcome.PASSED, f"rejected as expected: {reject.code} ({reject.meaning})"
-        live_note = f" (order_id {result.order_id} is live on the exchange)" if not live.settled(now) else ""
+        live_note = f" (order_id {result.order_id} is live on the exchange)" if not live.over(now) else ""
         return Outcome.FAILED, f"expected a rejection, but the exchange accepted it ({result.last_status}){live_note}"
     if reject is not None:
         text = f"rejected: {reject.code} ({reject.meaning})"
@@ -833,7 +881,7 @@ def _judge(order: Order, result: OrderResult, live: _Live, *, final: bool, timeo
     # Expect.FILLED
     if filled >= quantity:
         return Outcome.PASSED, "filled"
-    if live.settled(now):
+    if live.over(now):
         if filled > 0:
             return Outcome.FAILED, (f"only partially filled: {_q(filled)} of {_q(quantity)}; "
                                     f"the rest ended {result.last_status}")

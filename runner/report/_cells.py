@@ -59,6 +59,10 @@ def status(order: OrderResult) -> str:
     return order.last_status or "-"
 
 
+def seconds(value: float) -> str:
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
 def headline(report: Report) -> str:
     s = report.summary
     c = report.counts
@@ -67,7 +71,7 @@ def headline(report: Report) -> str:
     for key, label in extra:
         if c[key]:
             parts.append(f"{c[key]} {label}")
-    duration = f" in {s.ended_at - s.started_at:.2f}s" if s.ended_at else ""
+    duration = f" in {seconds(s.ended_at - s.started_at)}" if s.ended_at else ""
     return f"{s.outcome.value.upper()}: {', '.join(parts)}{duration} (exit {s.exit_code})"
 
 

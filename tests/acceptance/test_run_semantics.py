@@ -1,0 +1,123 @@
+"""`run` against the real simulator over loopback: every wait x expect x on_reject combination."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner.exit_codes import ExitCode
+from tests.acceptance._runhelp import MARGIN_REJECT, MARKET, RESTING, order, outcomes, run, write_playbook
+
+# For each expectation: an order that meets it, and one that misses it.
+MEETS = {"accepted": RESTING, "filled": MARKET, "rejected": MARGIN_REJECT}
+MISSES = {"accepted": MARGIN_REJECT, "filled": RESTING, "rejected": RESTING}
+WAITS = ("ack", "fill", "none")
+
+
+@pytest.mark.parametrize("wait", WAITS)
+@pytest.mark.parametrize("expect", sorted(MEETS))
+def test_expectation_met(tmp_path, simulator, wait, expect):
+    book = write_playbook(tmp_path, [order("a", MEETS[expect], wait=wait, expect=expect),
+                                     order("b", RESTING)], on_reject="stop")
+    result = run(tmp_path, simulator, book)
+    assert result.exit_code == ExitCode.OK, result.report.orders[0].verdict
+    assert outcomes(result) == ["passed", "passed"]
+    first = result.report.orders[0]
+    assert first.statuses, "every status seen is recorded"
+    if expect == "rejected":
+        assert first.reject.code == "FAILED_MARGIN_CHECK"
+        assert "balance" in first.reject.meaning
+    if expect == "filled":
+        assert first.filled_quantity == first.quantity and first.fills
+
+
+@pytest.mark.parametrize("wait", WAITS)
+@pytest.mark.parametrize("expect", sorted(MISSES))
+@pytest.mark.parametrize("on_reject", ["stop", "continue"])
+def test_expectation_missed(tmp_path, simulator, wait, expect, on_reject):
+    book = write_playbook(tmp_path, [order("a", MISSES[expect], wait=wait, expect=expect),
+                                     order("b", RESTING)], on_reject=on_reject)
+    result = run(tmp_path, simulator, book, timeout=1.0)
+    first, second = result.report.orders
+    assert first.outcome.value == "failed"
+    known_before_next = wait == "fill" or (wait == "ack" and expect != "filled")
+    if on_reject == "continue":
+        assert result.exit_code == ExitCode.ORDERS_FAILED
+        assert second.outcome.value == "passed"
+    elif known_before_next:
+        # the failure is known before the next order goes: stop there
+        assert result.exit_code == ExitCode.ABORTED
+        assert second.outcome.value == "not_sent" and second.sent_at is None
+        assert "on_reject: stop" in result.report.summary.message
+    elif expect == "filled":
+        # "filled" cannot be known before moving on; the miss is found at the end
+        assert result.exit_code == ExitCode.ORDERS_FAILED and second.sent_at is not None
+    else:
+        # wait: none — the rejection may arrive before or after the next send; if before, stop
+        assert result.exit_code in (ExitCode.ABORTED, ExitCode.ORDERS_FAILED)
+        assert (second.sent_at is None) == (result.exit_code == ExitCode.ABORTED)
+    # what the exchange did is still there, and the verdict says why
+    assert first.verdict
+    if expect == "accepted":
+        assert first.reject.code == "FAILED_MARGIN_CHECK" and "rejected" in first.verdict
+    if expect == "rejected":
+        assert "expected a rejection" in first.verdict and first.order_id
+    if expect == "filled":
+        assert "not filled" in first.verdict
+
+
+def test_on_reject_stop_on_the_last_order_is_a_plain_failure(tmp_path, simulator):
+    book = write_playbook(tmp_path, [order("a", RESTING), order("b", MARGIN_REJECT)], on_reject="stop")
+    result = run(tmp_path, simulator, book)
+    assert outcomes(result) == ["passed", "failed"]
+    assert result.exit_code == ExitCode.ORDERS_FAILED  # nothing was left unsent: not "aborted part-way"
+
+
+def test_statuses_latency_and_ids_are_reported(tmp_path, simulator):
+    book = write_playbook(tmp_path, [order("a", MARKET, wait="fill", expect="filled")])
+    result = run(tmp_path, simulator, book)
+    o = result.report.orders[0]
+    assert o.order_id and len(o.client_order_id) == 36
+    assert [s.status for s in o.statuses][-1] == "FILLED"
+    assert o.latency_ms is not None and o.latency_ms >= 0
+    assert o.fill_latency_ms is not None
+    assert o.average_price is not None and o.fills[0].trade_id
+    open_orders = simulator.call(lambda ex: ex.orders(ex.account_for_key(simulator.public_key).account_id))
+    assert all(row.get("client_order_id") != o.client_order_id for row in open_orders)
+
+
+def test_exchange_rules_are_checked_before_anything_is_sent(tmp_path, simulator):
+    # off-tick price: caught by validation with the simulator's /refdata, so nothing reaches the book
+    book = write_playbook(tmp_path, [order("a", RESTING), order("b", RESTING.replace("220.00", "220.005"))])
+    from runner.errors import PlaybookInvalid
+
+    with pytest.raises(PlaybookInvalid) as info:
+        run(tmp_path, simulator, book)
+    assert any("tick" in p.message for p in info.value.problems)
+    account = simulator.call(lambda ex: ex.account_for_key(simulator.public_key).account_id)
+    assert simulator.call(lambda ex: ex.orders(account)) == []
+
+
+def test_refdata_unavailable_is_a_warning_not_a_failure(tmp_path, simulator, monkeypatch):
+    import runner.refdata
+
+    def unavailable(url, timeout=10.0):
+        raise runner.refdata.RefDataError(f"{url}: connection refused")
+
+    monkeypatch.setattr(runner.refdata, "fetch_refdata", unavailable)
+    book = write_playbook(tmp_path, [order("a", RESTING)])
+    result = run(tmp_path, simulator, book)
+    assert result.exit_code == ExitCode.OK
+    assert any("were not pre-checked" in w for w in result.warnings)
+
+
+def test_rerun_adopts_placed_orders_and_sends_nothing(tmp_path, simulator):
+    book = write_playbook(tmp_path, [order("a", RESTING), order("b", MARKET, wait="fill", expect="filled")])
+    first = run(tmp_path, simulator, book, report_dir=tmp_path / "r1")
+    assert first.exit_code == ExitCode.OK
+    account = simulator.call(lambda ex: ex.account_for_key(simulator.public_key).account_id)
+    before = simulator.call(lambda ex: len(ex.orders(account)))
+    second = run(tmp_path, simulator, book, report_dir=tmp_path / "r2")
+    assert second.exit_code == ExitCode.OK
+    assert outcomes(second) == ["already_placed", "already_placed"]
+    assert all(o.sent_at is None for o in second.report.orders)
+    assert simulator.call(lambda ex: len(ex.orders(account))) == before
