@@ -12,12 +12,12 @@ is kept so the `tif-allowed` rule reports it.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from runner import jsonnum, schema
+from runner import schema
 from runner.enums import ALLOWED_TIME_IN_FORCE, OrderType, Side, TimeInForce
 from runner.errors import PlaybookInvalid
 from runner.playbook import Bracket, BracketMode, Expect, Limits, OnReject, Order, Playbook, Wait
@@ -27,6 +27,11 @@ from runner.rules import RuleContext, run_rules
 from runner.yamlsource import DEFAULT_LIMITS, Document, SourceError, load_bytes, load_file
 from runner.yamlsource import Limits as SourceLimits
 
+_TYPES = {m.value: m for m in OrderType}
+_SIDES = {m.value: m for m in Side}
+_TIFS = {m.value: m for m in TimeInForce}
+_WAITS = {m.value: m for m in Wait}
+_EXPECTS = {m.value: m for m in Expect}
 _TYPE_DEFAULT_TIF = {
     OrderType.LIMIT: TimeInForce.GTC,
     OrderType.ALO: TimeInForce.GTC,
@@ -138,33 +143,32 @@ class _Builder:
                 if i not in self.bad_orders and isinstance(item, dict)]
 
     def order(self, index: int, raw: dict[str, Any], defaults: dict[str, Any]) -> Order:
-        order_type = OrderType(raw["type"])
+        order_type = _TYPES[raw["type"]]
         tif = raw.get("time_in_force")
         if tif is None:
             default = defaults.get("time_in_force")
-            allowed = ALLOWED_TIME_IN_FORCE[order_type]
-            use_default = default is not None and TimeInForce(default) in allowed
-            tif = default if use_default else _TYPE_DEFAULT_TIF[order_type]
+            use_default = default is not None and _TIFS[default] in ALLOWED_TIME_IN_FORCE[order_type]
+            tif = default if use_default else _TYPE_DEFAULT_TIF[order_type].value
         bracket = None
-        if isinstance(raw.get("bracket"), dict):
-            b = raw["bracket"]
+        b = raw.get("bracket")
+        if isinstance(b, dict):
             bracket = Bracket(_decimal(b.get("take_profit")), _decimal(b.get("stop_loss")),
                               BracketMode(b.get("mode", BracketMode.ATTACHED.value)))
-        order = Order(
+        fields = dict(
             id=raw["id"],
             symbol=raw["symbol"],
-            side=Side(raw["side"]),
+            side=_SIDES[raw["side"]],
             type=order_type,
-            quantity=_decimal(raw["quantity"]),  # type: ignore[arg-type]
+            quantity=_decimal(raw["quantity"]),
             price=_decimal(raw.get("price")),
-            time_in_force=TimeInForce(tif),
+            time_in_force=_TIFS[tif],
             reduce_only=bool(raw.get("reduce_only", defaults.get("reduce_only", False))),
-            wait=Wait(raw.get("wait", defaults.get("wait", Wait.ACK.value))),
-            expect=Expect(raw.get("expect", defaults.get("expect", Expect.ACCEPTED.value))),
+            wait=_WAITS[raw.get("wait", defaults.get("wait", "ack"))],
+            expect=_EXPECTS[raw.get("expect", defaults.get("expect", "accepted"))],
             bracket=bracket,
-            location=self.document.locate(("orders", index)),
         )
-        return _with_fingerprint(order)
+        return Order(**fields, location=self.document.locate(("orders", index)),  # type: ignore[arg-type]
+                     fingerprint=_fingerprint(fields))
 
     def limits(self) -> Limits | None:
         raw = self.data.get("limits")
@@ -191,20 +195,16 @@ class _Builder:
         )
 
 
-def _with_fingerprint(order: Order) -> Order:
-    """sha256 of the order as it would be placed (defaults applied, numbers normalised)."""
-    bracket = order.bracket
-    canonical = {
-        "id": order.id, "symbol": order.symbol, "side": order.side, "type": order.type,
-        "quantity": order.quantity.normalize(),
-        "price": order.price.normalize() if order.price is not None else None,
-        "time_in_force": order.time_in_force, "reduce_only": order.reduce_only,
-        "wait": order.wait, "expect": order.expect,
-        "bracket": None if bracket is None else {
-            "take_profit": bracket.take_profit.normalize() if bracket.take_profit is not None else None,
-            "stop_loss": bracket.stop_loss.normalize() if bracket.stop_loss is not None else None,
-            "mode": bracket.mode,
-        },
-    }
-    digest = hashlib.sha256(jsonnum.dumps(canonical, sort_keys=True).encode()).hexdigest()
-    return replace(order, fingerprint=digest)
+def _norm(value: Decimal | None) -> str:
+    return "" if value is None else format(value.normalize(), "f")
+
+
+def _fingerprint(fields: dict[str, Any]) -> str:
+    """sha256 of the order as it would be placed (defaults applied, numbers normalised: 10 == 10.0)."""
+    bracket = fields["bracket"]
+    parts = [fields["id"], fields["symbol"], fields["side"].value, fields["type"].value,
+             _norm(fields["quantity"]), _norm(fields["price"]), fields["time_in_force"].value, str(fields["reduce_only"]),
+             fields["wait"].value, fields["expect"].value]
+    if bracket is not None:
+        parts += [_norm(bracket.take_profit), _norm(bracket.stop_loss), bracket.mode.value]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from runner.problems import Location, Problem
+from runner.problems import Problem
 from runner.rules import RuleContext, problem
 
 ID = "duplicate-id"
 
 
 def check(ctx: RuleContext) -> Iterator[Problem]:
-    first: dict[str, Location] = {}
+    first: dict[str, int] = {}
     for index, order in ctx.orders:
-        here = ctx.at(index, "id")
-        seen = first.setdefault(order.id, here)
-        if seen is not here:
-            yield problem(here, f"duplicate order id {order.id!r} (first used on line {seen.line})", ID)
+        seen = first.setdefault(order.id, index)
+        if seen != index:
+            line = ctx.at(seen, "id").line
+            message = f"duplicate order id {order.id!r} (first used on line {line})"
+            yield problem(ctx.at(index, "id"), message, ID)
