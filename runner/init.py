@@ -87,10 +87,12 @@ def init_repo(target: Path | str, *, force: bool = False) -> InitResult:
 def next_steps(result: InitResult) -> str:
     """What to do after init, printed by the command."""
     where = str(result.root)
-    return "\n".join([
-        f"next: cd {where}",
-        "      qfex-runner validate playbooks/example.yaml && qfex-runner plan playbooks/example.yaml",
-        "      qfex-runner run playbooks/example.yaml        # rehearsal on the embedded local exchange",
-        "      git init -b main && pre-commit install         # validate playbooks on every commit",
-        "      see README.md for the CI secrets and variables",
-    ])
+    return "\n".join(
+        [
+            f"next: cd {where}",
+            "      qfex-runner validate playbooks/example.yaml && qfex-runner plan playbooks/example.yaml",
+            "      qfex-runner run playbooks/example.yaml        # rehearsal on the embedded local exchange",
+            "      git init -b main && pre-commit install         # validate playbooks on every commit",
+            "      see README.md for the CI secrets and variables",
+        ]
+    )

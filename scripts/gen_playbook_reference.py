@@ -75,8 +75,15 @@ def type_of(schema: Schema) -> str:
     if kinds is None:
         return "any"
     kinds = kinds if isinstance(kinds, list) else [kinds]
-    names = {"object": "mapping", "array": "list", "string": "text", "number": "number",
-             "integer": "whole number", "boolean": "`true` / `false`", "null": "`null`"}
+    names = {
+        "object": "mapping",
+        "array": "list",
+        "string": "text",
+        "number": "number",
+        "integer": "whole number",
+        "boolean": "`true` / `false`",
+        "null": "`null`",
+    }
     if set(kinds) == {"number", "string"} and "pattern" in schema:
         return "decimal (number or quoted text)"
     return " or ".join(names.get(k, k) for k in kinds)
@@ -93,10 +100,16 @@ def constraints(schema: Schema) -> list[str]:
     if "minLength" in schema and "maxLength" in schema:
         out.append(f"{schema['minLength']} to {schema['maxLength']} characters")
         schema = {k: v for k, v in schema.items() if k not in ("minLength", "maxLength")}
-    for key, words in (("minLength", "at least {} character(s)"), ("maxLength", "at most {} characters"),
-                       ("minItems", "at least {} item(s)"), ("maxItems", "at most {} items"),
-                       ("minimum", "≥ {}"), ("maximum", "≤ {}"),
-                       ("exclusiveMinimum", "> {}"), ("exclusiveMaximum", "< {}")):
+    for key, words in (
+        ("minLength", "at least {} character(s)"),
+        ("maxLength", "at most {} characters"),
+        ("minItems", "at least {} item(s)"),
+        ("maxItems", "at most {} items"),
+        ("minimum", "≥ {}"),
+        ("maximum", "≤ {}"),
+        ("exclusiveMinimum", "> {}"),
+        ("exclusiveMaximum", "< {}"),
+    ):
         if key in schema:
             out.append(words.format(schema[key]))
     if schema.get("uniqueItems"):
@@ -131,7 +144,7 @@ def key_section(path: str, schema: Schema, required: bool, root: Schema, anchor_
         facts.append(f"- **Constraint:** {constraint}")
     items_line = _items_line(schema, root)
     if items_line:
-        facts.append(f"- **Items:** {items_line[len('items: '):]}")
+        facts.append(f"- **Items:** {items_line[len('items: ') :]}")
     if path in anchor_of:
         facts.append(f"- **Keys:** see [{anchor_of[path]}](#{_anchor(anchor_of[path])})")
     examples = schema.get("examples")
@@ -187,7 +200,7 @@ def render(root: Schema) -> str:
         "```",
         "",
         "Get the schema with `qfex-runner schema > schemas/playbook.schema.json`. Numbers are read as exact",
-        "decimals (`10`, `\"10\"` and `0.001` are never rounded through binary floating point).",
+        'decimals (`10`, `"10"` and `0.001` are never rounded through binary floating point).',
         "",
         "## Contents",
         "",
@@ -206,8 +219,10 @@ def render(root: Schema) -> str:
         for key, sub in props.items():
             sub = resolve(sub, root)
             default = f"`{_yaml_scalar(sub['default'])}`" if "default" in sub else ""
-            out.append(f"| [`{key}`](#{_anchor(prefix + key)}) | {type_of(sub)} | "
-                       f"{'yes' if key in required else 'no'} | {default} |")
+            out.append(
+                f"| [`{key}`](#{_anchor(prefix + key)}) | {type_of(sub)} | "
+                f"{'yes' if key in required else 'no'} | {default} |"
+            )
         out.append("")
         if schema.get("additionalProperties") is False:
             out += ["Any other key is an error (a misspelt key is reported with a suggestion).", ""]
