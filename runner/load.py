@@ -203,8 +203,8 @@ def _fingerprint(fields: dict[str, Any]) -> str:
     """sha256 of the order as it would be placed (defaults applied, numbers normalised: 10 == 10.0)."""
     bracket = fields["bracket"]
     parts = [fields["id"], fields["symbol"], fields["side"].value, fields["type"].value,
-             _norm(fields["quantity"]), _norm(fields["price"]), fields["time_in_force"].value, str(fields["reduce_only"]),
-             fields["wait"].value, fields["expect"].value]
+             _norm(fields["quantity"]), _norm(fields["price"]), fields["time_in_force"].value,
+             str(fields["reduce_only"]), fields["wait"].value, fields["expect"].value]
     if bracket is not None:
         parts += [_norm(bracket.take_profit), _norm(bracket.stop_loss), bracket.mode.value]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
