@@ -49,7 +49,8 @@ def build_playbook(orders: int) -> str:
                       f"      stop_loss: {mid - 20}.50", "      mode: attached"]
         elif kind == 7:  # ALO SELL above the market, bracket placed after the fill
             lines += ["    side: SELL", "    type: ALO", "    quantity: 0.5", f"    price: {mid + 5}.25",
-                      f"    bracket: {{take_profit: {mid - 15}.00, stop_loss: {mid + 25}.00, mode: after_fill}}"]
+                      f"    bracket: {{take_profit: {mid - 15}.00, stop_loss: {mid + 25}.00, "
+                      "mode: after_fill}"]
         elif kind == 8:
             lines += ["    side: BUY", "    type: MARKET", '    quantity: "0.010"', "    wait: fill",
                       "    expect: filled"]
