@@ -35,6 +35,7 @@ from urllib.parse import parse_qs
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from runner.simulator import wire
 from runner.simulator.auth import Authenticator, AuthRefused, Identity
@@ -53,6 +54,8 @@ ENGINE_COMMANDS: frozenset[str] = frozenset({
 CHANNELS: tuple[str, ...] = ("order_responses", "positions", "balances", "fills", "stop_orders")
 _PULSED = ("positions", "balances")
 _SHUTDOWN_GRACE_S = 2.0
+_OPEN = State.OPEN
+_HIGH_WATER = 64 * 1024  # bytes buffered in the transport before frames go through the writer task
 _SHAPE = 'expected an object {"type": "<command>", "params": {...}} ("params" present even when empty)'
 _ENVELOPE_CHANNEL = {"positions": "v4_positions", "balances": "v4_balances"}
 _PAYLOAD_KEY = {"positions": "position_response", "balances": "balance_response"}
@@ -76,14 +79,17 @@ class Connection:
         self._outbox: deque[str] = deque()
         self._ready = asyncio.Event()
         self._delay = server.faults.latency_s
+        self._writing = False
         self.open = True
         self.auth_deadline: asyncio.TimerHandle | None = None
         self.writer = asyncio.get_running_loop().create_task(self._write_loop())
 
     # --- output ----------------------------------------------------------------------------
     def post(self, text: str) -> None:
-        """Queue one frame; the writer sends frames in the order they were posted."""
+        """Send one frame now if nothing is queued before it, else queue it; order is kept."""
         if not self.open:
+            return
+        if not self._outbox and not self._delay and not self._writing and self._write_now(text):
             return
         if self._delay:
             self._outbox.append((asyncio.get_running_loop().time() + self._delay, text))  # type: ignore[arg-type]
@@ -94,12 +100,32 @@ class Connection:
     def send(self, message: dict[str, Any]) -> None:
         self.post(wire.encode(message))
 
+    def _write_now(self, text: str) -> bool:
+        """Fast path: hand the frame to the transport synchronously (no task switch).
+
+        Only when the socket is open and its write buffer is not backed up; otherwise the writer
+        task sends it with websockets' own flow control.
+        """
+        ws = self.ws
+        transport = ws.transport
+        if ws.protocol.state is not _OPEN or transport is None:
+            return False
+        if transport.get_write_buffer_size() > _HIGH_WATER:
+            return False
+        try:
+            ws.protocol.send_text(text.encode())
+            ws.send_data()
+        except Exception:
+            return False
+        return True
+
     async def _write_loop(self) -> None:
         outbox, ready, ws, loop = self._outbox, self._ready, self.ws, asyncio.get_running_loop()
         try:
             while True:
                 await ready.wait()
                 ready.clear()
+                self._writing = True
                 while outbox:
                     item = outbox.popleft()
                     if self._delay:
@@ -107,6 +133,7 @@ class Connection:
                         if due > loop.time():
                             await asyncio.sleep(due - loop.time())
                     await ws.send(item)
+                self._writing = False
         except (ConnectionClosed, asyncio.CancelledError):
             pass
         except Exception:  # pragma: no cover - a writer bug must not go unnoticed

@@ -14,6 +14,7 @@ must not hide on both sides at once.
 from __future__ import annotations
 
 import json
+import math
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -51,55 +52,68 @@ def decode(text: str | bytes) -> Any:
 
 def number_text(value: Decimal) -> str:
     """`Decimal` → JSON number text in f64 style (`1` → `1.0`, `0.050` → `0.05`), exactly."""
-    if not value.is_finite():
-        raise ValueError(f"non-finite number {value} cannot be sent on the wire")
-    text = format(value, "f")
+    text = str(value)
+    if "E" in text or "e" in text or "N" in text or "n" in text:  # exponent, NaN or Infinity
+        if not value.is_finite():
+            raise ValueError(f"non-finite number {value} cannot be sent on the wire")
+        text = format(value, "f")
     if "." in text:
         text = text.rstrip("0")
-        if text.endswith("."):
-            text += "0"
-        return text
+        return text + "0" if text[-1] == "." else text
     return text + ".0"
 
 
-def _encode(value: Any, out: list[str]) -> None:
+_KEYS: dict[str, str] = {}  # '"key":' prefixes; keys are few and repeat in every frame
+
+
+def _key(key: Any) -> str:
+    if type(key) is not str:
+        key = _key_text(key)
+    text = _KEYS.get(key)
+    if text is None:
+        text = _encode_str(key) + ":"
+        if len(_KEYS) < 4096:
+            _KEYS[key] = text
+    return text
+
+
+def _object(value: dict) -> str:
+    parts = []
+    append = parts.append
+    for key, item in value.items():
+        kind = type(item)
+        if kind is str:
+            append(_key(key) + _encode_str(item))
+        elif kind is Decimal:
+            append(_key(key) + number_text(item))
+        else:
+            append(_key(key) + _value(item))
+    return "{" + ",".join(parts) + "}"
+
+
+def _value(value: Any) -> str:
     kind = type(value)
     if kind is str:
-        out.append(_encode_str(value))
-    elif kind is Decimal:
-        out.append(number_text(value))
-    elif kind is dict:
-        if not value:
-            out.append("{}")
-            return
-        sep = "{"
-        for key, item in value.items():
-            out.append(sep)
-            out.append(_encode_str(key if type(key) is str else _key_text(key)))
-            out.append(":")
-            _encode(item, out)
-            sep = ","
-        out.append("}")
-    elif value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif kind is int:
-        out.append(int.__repr__(value))
-    elif kind is list or kind is tuple:
-        if not value:
-            out.append("[]")
-            return
-        sep = "["
-        for item in value:
-            out.append(sep)
-            _encode(item, out)
-            sep = ","
-        out.append("]")
-    else:
-        _encode_other(value, out)
+        return _encode_str(value)
+    if kind is Decimal:
+        return number_text(value)
+    if kind is dict:
+        return _object(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is list or kind is tuple:
+        return "[" + ",".join([_value(item) for item in value]) + "]"
+    if kind is float:
+        if not math.isfinite(value):
+            raise ValueError(f"non-finite number {value} cannot be sent on the wire")
+        return float.__repr__(value)  # only timestamps are floats; money is Decimal by construction
+    return _other(value)
 
 
 def _key_text(key: Any) -> str:
@@ -110,30 +124,22 @@ def _key_text(key: Any) -> str:
     raise TypeError(f"JSON object keys must be strings, not {type(key).__name__}")
 
 
-def _encode_other(value: Any, out: list[str]) -> None:
+def _other(value: Any) -> str:
+    """Subclasses and enums (rare): normalise, then encode as the base type."""
     if isinstance(value, Enum):
-        _encode(value.value, out)
-    elif isinstance(value, str):
-        out.append(_encode_str(value))
-    elif isinstance(value, bool):
-        out.append("true" if value else "false")
-    elif isinstance(value, int):
-        out.append(int.__repr__(value))
-    elif isinstance(value, Decimal):
-        out.append(number_text(value))
-    elif isinstance(value, float):
-        # Only timestamps-as-floats could reach here; money is Decimal by construction.
-        out.append(json.dumps(value, allow_nan=False))
-    elif isinstance(value, dict):
-        _encode({_key_text(k): v for k, v in value.items()}, out)
-    elif isinstance(value, (list, tuple)):
-        _encode(list(value), out)
-    else:
-        raise TypeError(f"cannot send {type(value).__name__} on the wire")
+        return _value(value.value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    for base in (str, int, float, Decimal):
+        if isinstance(value, base):
+            return _value(base(value))
+    if isinstance(value, dict):
+        return _object(dict(value))
+    if isinstance(value, (list, tuple)):
+        return _value(list(value))
+    raise TypeError(f"cannot send {type(value).__name__} on the wire")
 
 
 def encode(obj: Any) -> str:
     """Serialise one outbound frame compactly (`{"a":1.0}`), Decimals exact."""
-    out: list[str] = []
-    _encode(obj, out)
-    return "".join(out)
+    return _value(obj)
