@@ -1,7 +1,7 @@
 """How many add_order round trips per second the local exchange answers on one connection.
 
-    .venv/bin/python bench/sim_bench.py [--orders 5000] [--rounds 3] [--client raw|websockets|websocket-client]
-                                        [--profile FILE]
+    .venv/bin/python bench/sim_bench.py [--orders 5000] [--rounds 3]
+                                        [--client raw|websockets|websocket-client] [--profile FILE]
 
 One client connection, sequential request → reply: send `add_order` (LIMIT GTC BUY, far below
 the market so it rests), wait for its ACK `order_response`, repeat. Speed bump 0, rate limit
@@ -70,8 +70,8 @@ class RawWebSocket:
         self.sock = socket.create_connection((parts.hostname, parts.port or 80))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         key = base64.b64encode(secrets.token_bytes(16)).decode()
-        self.sock.sendall((f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        self.sock.sendall((f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                           f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                            "Sec-WebSocket-Version: 13\r\n\r\n").encode())
         self.reader = self.sock.makefile("rb")
         status = self.reader.readline()
@@ -182,7 +182,8 @@ def check_ack(reply: str) -> None:
 
 def start(argv: list[str]) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=ROOT)
     assert proc.stdout is not None
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -260,10 +261,10 @@ def main() -> None:
         stop(echo)
     print(summary("baseline: websockets echo server", echo_rates))
 
-    sim_argv = [sys.executable, "-m", "runner", "sim", "--port", "0", "--no-rate-limit", "--speed-bump-ms", "0"]
+    sim_argv = [sys.executable, "-m", "runner", "sim", "--port", "0", "--no-rate-limit",
+                "--speed-bump-ms", "0"]
     if args.profile:
-        sim_argv = [sys.executable, "-m", "cProfile", "-o", args.profile, "-m", "runner", "sim", "--port", "0",
-                    "--no-rate-limit", "--speed-bump-ms", "0"]
+        sim_argv = [sys.executable, "-m", "cProfile", "-o", args.profile, *sim_argv[1:]]
     sim, sim_url = start(sim_argv)
     try:
         sim_rates = measure(sim_url, args.client, args.orders, args.rounds,

@@ -128,7 +128,8 @@ def test_skew_is_configurable():
     {"hmac": {"public_key": "qfex_pub_alice", "nonce": "ab", "unix_ts": 1760545414.0, "signature": "00"}},
     {"hmac": {"public_key": "qfex_pub_alice", "nonce": 12, "unix_ts": 1760545414, "signature": "00"}},
     {"jwt": 5},
-    {"hmac": {"public_key": "qfex_pub_alice", "nonce": "ab", "unix_ts": NOW, "signature": "00"}, "account_id": 7},
+    {"hmac": {"public_key": "qfex_pub_alice", "nonce": "ab", "unix_ts": NOW, "signature": "00"},
+     "account_id": 7},
 ])
 def test_misshapen_auth_is_invalid_json_format(params):
     auth, _ = make()

@@ -14,13 +14,15 @@ def test_decimals_are_written_exactly_in_f64_style():
     assert wire.encode({"price": Decimal("200.00")}) == '{"price":200.0}'
     assert wire.encode({"m": Decimal("0.050")}) == '{"m":0.05}'
     assert wire.encode({"p": Decimal("123.456789012345678901")}) == '{"p":123.456789012345678901}'
-    assert wire.encode({"big": Decimal("1E+3"), "tiny": Decimal("1E-9")}) == '{"big":1000.0,"tiny":0.000000001}'
+    assert wire.encode({"big": Decimal("1E+3"), "tiny": Decimal("1E-9")}) == (
+        '{"big":1000.0,"tiny":0.000000001}')
     assert wire.encode({"neg": Decimal("-0.10")}) == '{"neg":-0.1}'
 
 
 def test_other_json_values_are_compact_and_escaped():
     frame = {"s": 'a"b\u00e9', "n": None, "t": True, "f": False, "i": 7, "l": [1, "x"], "e": {}, "el": []}
-    assert wire.encode(frame) == '{"s":"a\\"b\\u00e9","n":null,"t":true,"f":false,"i":7,"l":[1,"x"],"e":{},"el":[]}'
+    assert wire.encode(frame) == (
+        '{"s":"a\\"b\\u00e9","n":null,"t":true,"f":false,"i":7,"l":[1,"x"],"e":{},"el":[]}')
 
 
 def test_non_finite_and_unknown_values_are_refused():
@@ -45,3 +47,18 @@ def test_decode_refuses_non_json(frame):
 
 def test_decode_accepts_utf8_bytes():
     assert wire.decode(b'{"type":"x","params":{}}') == {"type": "x", "params": {}}
+
+
+def test_floats_enums_and_subclasses_are_normalised():
+    from enum import Enum
+
+    class Side(str, Enum):
+        BUY = "BUY"
+
+    class Qty(Decimal):
+        pass
+
+    frame = {"t": 1795643957.540976, "side": Side.BUY, "q": Qty("2.50"), "tuple": (1, 2), Side.BUY: True}
+    assert wire.encode(frame) == '{"t":1795643957.540976,"side":"BUY","q":2.5,"tuple":[1,2],"BUY":true}'
+    with pytest.raises(ValueError):
+        wire.encode({"x": float("inf")})
