@@ -43,8 +43,9 @@ class Kit:
         config.setdefault("speed_bump_ms", 0)
         config.setdefault("accounts", [demo_account(), bob()])
         self.ex = Exchange(EngineConfig(clock=self.clock, **config))
-        self.alice = self.ex.session(DEMO_ACCOUNT_ID, DEMO_USER_ID)
-        self.bob = self.ex.session(BOB_ACCOUNT, BOB_USER)
+        ids = {a.account_id for a in self.ex.config.accounts}
+        self.alice = self.ex.session(DEMO_ACCOUNT_ID, DEMO_USER_ID) if DEMO_ACCOUNT_ID in ids else None
+        self.bob = self.ex.session(BOB_ACCOUNT, BOB_USER) if BOB_ACCOUNT in ids else None
 
     # --- requests -------------------------------------------------------------------------------
     def send(self, msg_type: str, who: Any = None, **params: Any) -> list[Outbound]:
