@@ -51,11 +51,24 @@ class Kit:
     def send(self, msg_type: str, who: Any = None, **params: Any) -> list[Outbound]:
         return self.ex.handle(who or self.alice, msg_type, _decimals(params))
 
-    def order(self, symbol: str = "AAPL-USD", side: str = "BUY", order_type: str = "LIMIT",
-              tif: str = "GTC", quantity: Any = "1", price: Any = None, who: Any = None,
-              **extra: Any) -> list[Outbound]:
-        params: dict[str, Any] = {"symbol": symbol, "side": side, "order_type": order_type,
-                                  "order_time_in_force": tif, "quantity": quantity}
+    def order(
+        self,
+        symbol: str = "AAPL-USD",
+        side: str = "BUY",
+        order_type: str = "LIMIT",
+        tif: str = "GTC",
+        quantity: Any = "1",
+        price: Any = None,
+        who: Any = None,
+        **extra: Any,
+    ) -> list[Outbound]:
+        params: dict[str, Any] = {
+            "symbol": symbol,
+            "side": side,
+            "order_type": order_type,
+            "order_time_in_force": tif,
+            "quantity": quantity,
+        }
         if price is not None:
             params["price"] = price
         params.update(extra)
@@ -70,8 +83,16 @@ def _decimals(params: dict[str, Any]) -> dict[str, Any]:
     return {k: Decimal(v) if isinstance(v, str) and _numeric(k) else v for k, v in params.items()}
 
 
-_NUMERIC = {"quantity", "price", "take_profit", "stop_loss", "total_quantity", "leverage", "start_ts",
-            "end_ts"}
+_NUMERIC = {
+    "quantity",
+    "price",
+    "take_profit",
+    "stop_loss",
+    "total_quantity",
+    "leverage",
+    "start_ts",
+    "end_ts",
+}
 
 
 def _numeric(key: str) -> bool:
@@ -107,10 +128,41 @@ def is_uuid4(value: str) -> bool:
         return False
 
 
-ORDER_RESPONSE_FIELDS = ["order_id", "symbol", "status", "quantity", "price", "take_profit", "stop_loss",
-                         "side", "type", "time_in_force", "user_id", "client_order_id", "quantity_remaining",
-                         "update_time", "trade_id"]
-FILL_RESPONSE_FIELDS = ["trade_id", "user_id", "symbol", "price", "quantity", "side", "aggressor_side",
-                        "order_id", "fee", "order_type", "tif", "order_price", "client_order_id",
-                        "remaining_quantity", "take_profit", "stop_loss", "execution_type", "timestamp",
-                        "realised_pnl"]
+ORDER_RESPONSE_FIELDS = [
+    "order_id",
+    "symbol",
+    "status",
+    "quantity",
+    "price",
+    "take_profit",
+    "stop_loss",
+    "side",
+    "type",
+    "time_in_force",
+    "user_id",
+    "client_order_id",
+    "quantity_remaining",
+    "update_time",
+    "trade_id",
+]
+FILL_RESPONSE_FIELDS = [
+    "trade_id",
+    "user_id",
+    "symbol",
+    "price",
+    "quantity",
+    "side",
+    "aggressor_side",
+    "order_id",
+    "fee",
+    "order_type",
+    "tif",
+    "order_price",
+    "client_order_id",
+    "remaining_quantity",
+    "take_profit",
+    "stop_loss",
+    "execution_type",
+    "timestamp",
+    "realised_pnl",
+]

@@ -61,7 +61,9 @@ def test_partial_fills_one_filled_response_and_fill_per_execution(kit: Kit) -> N
     assert len(set(trade_ids)) == 2 and all(is_uuid4(t) for t in trade_ids)
     taker_fills = [f for f in fills(out) if f["client_order_id"] == "taker"]
     assert [(f["price"], f["quantity"], f["remaining_quantity"]) for f in taker_fills] == [
-        (D(200), D(1), D(4)), (D(201), D(2), D(2))]
+        (D(200), D(1), D(4)),
+        (D(201), D(2), D(2)),
+    ]
     assert [f["trade_id"] for f in taker_fills] == trade_ids
     # the remaining 2 rest as a GTC bid at 201
     assert kit.ex.book("AAPL-USD") == {"bids": [(D(201), D(2))], "asks": []}
@@ -177,6 +179,7 @@ def test_self_trade_prevention_cancels_the_resting_order(kit: Kit) -> None:
 
 def test_subaccounts_are_separate_for_stp() -> None:
     from engine_kit import BOB_SUB, BOB_USER
+
     kit = Kit(market_maker=False)
     sub = kit.ex.session(BOB_SUB, BOB_USER)
     kit.order(side="SELL", quantity="1", price="200", who=kit.bob)
@@ -203,8 +206,9 @@ def test_speed_bumped_order_is_listed_and_cancellable() -> None:
     kit = Kit(market_maker=False, speed_bump_ms=100)
     [ack] = responses(kit.order(price="200"))
     assert [o["order_id"] for o in kit.ex.orders(DEMO_ACCOUNT_ID)] == [ack["order_id"]]
-    out = kit.send("cancel_order", symbol="AAPL-USD", order_id=ack["order_id"],
-                   cancel_order_id_type="order_id")
+    out = kit.send(
+        "cancel_order", symbol="AAPL-USD", order_id=ack["order_id"], cancel_order_id_type="order_id"
+    )
     assert statuses(out) == ["CANCELLED"]
     assert kit.advance(1) == []
     assert kit.ex.book("AAPL-USD")["bids"] == []
@@ -251,6 +255,7 @@ def test_decimal_exact_lot_arithmetic(kit: Kit) -> None:
 
 
 # --- synthetic liquidity --------------------------------------------------------------------------
+
 
 def test_market_maker_quotes_a_two_sided_ladder_around_the_underlier() -> None:
     kit = Kit()
@@ -318,5 +323,6 @@ def test_ids_are_deterministic_for_a_seed() -> None:
         kit = Kit(seed=seed)
         out = kit.order(order_type="MARKET", tif="IOC", quantity="1", price="0")
         return [r["order_id"] for r in responses(out)] + [f["trade_id"] for f in fills(out)]
+
     assert ids(3) == ids(3)
     assert ids(3) != ids(4)
