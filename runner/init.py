@@ -2,9 +2,10 @@
 
 The skeleton is what a trader needs around a playbook and nothing more: an example playbook whose
 modeline points at a schema file inside the repository (so editors complete and check keys with no
-settings), the pre-commit hook, the GitHub Actions workflow, and a `.gitignore` for report and
-journal dirs. Existing files are never overwritten unless asked (`force`), and the check happens
-before anything is written, so a refused init leaves the directory exactly as it was.
+settings), a market scenario to rehearse it on the local exchange, the pre-commit hook, the GitHub
+Actions workflow, and a `.gitignore` for report and journal dirs. Existing files are never
+overwritten unless asked (`force`), and the check happens before anything is written, so a refused
+init leaves the directory exactly as it was.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ VERSION_PLACEHOLDER = "@QFEX_RUNNER_VERSION@"
 #: package-data globs ship them); the schema is not a template, it is the installed schema itself
 SKELETON_TEMPLATES: dict[str, str] = {
     "playbooks/example.yaml": "example-playbook.yaml",
+    "playbooks/scenarios/example-rally.yaml": "example-scenario.yaml",
     ".pre-commit-config.yaml": "pre-commit-config.yaml",
     ".github/workflows/qfex-runner.yml": "github-workflow.yml",
     ".gitignore": "gitignore",

@@ -6,6 +6,7 @@ and init never overwrites a file unless told to.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ SKELETON = [
     ".pre-commit-config.yaml",
     "README.md",
     "playbooks/example.yaml",
+    "playbooks/scenarios/example-rally.yaml",
     "schemas/playbook.schema.json",
 ]
 GIT_ENV = {
@@ -204,3 +206,35 @@ def test_init_needs_a_directory_argument() -> None:
     result = cli("init")
     assert result.returncode == 2
     assert "Missing argument 'DIR'" in result.stderr
+
+
+def test_example_rehearsal_on_the_skeleton_scenario(skeleton: Path, tmp_path: Path) -> None:
+    """The story told in the scenario file: the dip fills the example's bid, the rally triggers its
+    take-profit and closes the position. Played ten times faster so the test stays quick."""
+    import time
+    from decimal import Decimal
+
+    from runner.simulator import Simulator
+    from runner.simulator.config import EngineConfig
+    from runner.simulator.scenario import load_scenario_file
+
+    shipped = skeleton / "playbooks" / "scenarios" / "example-rally.yaml"
+    load_scenario_file(shipped)  # the shipped file itself is a valid scenario
+    text = shipped.read_text(encoding="utf-8")
+    fast = tmp_path / "fast.yaml"
+    fast.write_text(re.sub(r"at: (\d+)s", lambda m: f"at: {int(m.group(1)) * 100}ms", text), encoding="utf-8")
+    config = EngineConfig(speed_bump_ms=0, scenario=load_scenario_file(fast))
+    with Simulator(config) as sim:
+        env = {"QFEX_PUBLIC_KEY": sim.public_key, "QFEX_SECRET_KEY": sim.secret_key}
+        run = cli("run", "playbooks/example.yaml", "--url", sim.url, cwd=skeleton, env=env)
+        assert run.returncode == 0, run.stdout + run.stderr
+        account = sim.call(lambda ex: ex.account_for_key(sim.public_key)).account_id
+        deadline = time.monotonic() + 30
+        while True:
+            position = sim.call(lambda ex: ex.position(account, "AAPL-USD"))
+            if position["realised_pnl"] != 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)  # the scenario's clock is wall time; nothing to await but its progress
+        assert position["position"] == 0
+        assert position["realised_pnl"] > Decimal("24")  # bought at 225, sold at market once above 250
+        assert sim.call(lambda ex: ex.orders(account)) == []  # the stop-loss leg went with the position
