@@ -70,7 +70,7 @@ def check(document: Document, error_paths: set[tuple] | None = None) -> list[Pro
     data, index_map = _failing_part(document.data)
     if data is None:
         return []
-    problems: list[Problem] = []
+    problems: dict[Problem, None] = {}  # ordered and without repeats (jsonschema may report twice)
     bad = document.bad_paths
     for error in validator().iter_errors(data):
         path = tuple(error.absolute_path)
@@ -80,8 +80,8 @@ def check(document: Document, error_paths: set[tuple] | None = None) -> list[Pro
             continue  # the loader already reported this value
         if error_paths is not None:
             error_paths.add(path)
-        problems.extend(_problems(document, error, path))
-    return problems
+        problems.update(dict.fromkeys(_problems(document, error, path)))
+    return list(problems)
 
 
 def _failing_part(data: dict) -> tuple[dict | None, list[int] | None]:
@@ -170,8 +170,7 @@ def _problems(document: Document, error: Any, path: tuple) -> list[Problem]:
             problems.append(Problem(where, f"unknown key {key!r}{hint}", RULE))
         return problems
     if kind == "required":
-        missing = error.validator_value
-        names = [k for k in missing if k not in value] if isinstance(value, dict) else missing
+        names = [k for k in error.validator_value if k not in value] if isinstance(value, dict) else []
         if len(path) == 2 and path[0] == "orders":
             what = "an order"
         else:

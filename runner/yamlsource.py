@@ -288,10 +288,10 @@ class _Converter:
     def mapping(self, node: yaml.MappingNode, path: tuple[str | int, ...], depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         seen: dict[str, yaml.Node] = {}
-        merges: list[yaml.Node] = []
+        merges: list[tuple[yaml.Node, yaml.Node]] = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
-                merges.append(value_node)
+                merges.append((key_node, value_node))
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 self.problem(key_node, "mapping keys must be plain text", "yaml-key", path)
@@ -305,17 +305,18 @@ class _Converter:
                 continue
             seen[key] = key_node
             result[key] = self.convert(value_node, (*path, key), depth + 1)
-        for merge_node in merges:
-            self.merge(merge_node, result, path, depth)
+        for key_node, merge_node in merges:
+            self.merge(key_node, merge_node, result, path, depth)
         return result
 
-    def merge(self, node: yaml.Node, result: dict[str, Any], path: tuple[str | int, ...], depth: int) -> None:
+    def merge(self, key: yaml.Node, node: yaml.Node, result: dict[str, Any], path: tuple[str | int, ...],
+              depth: int) -> None:
         """`<<: *base` or `<<: [*a, *b]`: keys already present win; earlier sources win over later ones."""
         sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
         for source in sources:
             if not isinstance(source, yaml.MappingNode):
                 message = "a merge key ('<<') needs a mapping or a list of mappings"
-                self.problem(source, message, "yaml-merge", path)
+                self.problem(key, message, "yaml-merge", path)
                 continue
             merged = self.mapping(source, path, depth + 1)
             for key, value in merged.items():
@@ -345,12 +346,12 @@ class _Converter:
         if not _PLAIN_DECIMAL_INT.match(text):
             digits = text.lstrip("+-")
             if ":" in text:
-                why = "looks like a time (YAML 1.1 reads it as base-60)"
+                why = "looks like a time (YAML 1.1 reads it as base 60)"
             elif digits[:2].lower() in ("0x", "0o", "0b"):
                 why = "hexadecimal, octal and binary numbers are not allowed"
             else:
-                why = "has a leading zero (YAML 1.1 reads it as octal)"
-            message = f"number {text!r} {why}; write it in plain decimal or quote it"
+                why = "a leading zero makes it octal in YAML 1.1"
+            message = f"number {text!r}: {why}; write it in plain decimal or quote it"
             self.problem(node, message, "yaml-number", path)
             return None
         value = int(text.replace("_", ""))

@@ -56,7 +56,7 @@ def check(ctx: RuleContext) -> Iterator[Problem]:
                               f"{order.id!r}: {source}", ID)
             continue  # a missing LIMIT price is price-required's problem
         notional = multiply(order.quantity, price)
-        what = f"{show(notional)} ({show(order.quantity)} x {show(price)}{how})"
+        what = f"{show(notional.normalize())} ({show(order.quantity)} x {show(price)}{how})"
         if limits.max_order_notional is not None and notional > limits.max_order_notional:
             yield problem(ctx.at(index, "quantity"), f"notional {what} is above limits.max_order_notional "
                           f"{show(limits.max_order_notional)}", ID)
@@ -65,6 +65,6 @@ def check(ctx: RuleContext) -> Iterator[Problem]:
         total = add(total, notional)
         if limits.max_total_notional is not None and total > limits.max_total_notional and not breached:
             breached = True  # reported once, at the order that crosses the limit
-            message = (f"total notional reaches {show(total)} with this order, above "
+            message = (f"total notional reaches {show(total.normalize())} with this order, above "
                        f"limits.max_total_notional {show(limits.max_total_notional)}")
             yield problem(ctx.at(index, "quantity"), message, ID)
