@@ -177,8 +177,6 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
     from runner.report import render_text
 
     def confirm(name: str) -> bool:
-        if not sys.stdin.isatty():
-            return False
         typed = click.prompt(f"--target prod places REAL orders on QFEX. Type the playbook name ({name}) "
                              f"to continue", default="", show_default=False, err=True)
         return typed.strip() == name
@@ -186,7 +184,7 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
     options = RunOptions(
         playbook=playbook, target=target, url=url, yes=yes, credentials_file=credentials_file,
         refdata_file=refdata_file, report_dir=report_dir, state_dir=state_dir, replan=replan,
-        timeout=timeout, confirm=confirm, on_progress=ProgressLine(sys.stderr, enabled=progress))
+        timeout=timeout, confirm=confirm if sys.stdin.isatty() else None, on_progress=ProgressLine(sys.stderr, enabled=progress))
     try:
         result = run_playbook(options)
     except PlaybookInvalid as exc:

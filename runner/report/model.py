@@ -38,7 +38,7 @@ class RunOutcome(str, Enum):
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    stamp = datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds")
+    stamp = datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="microseconds")
     return stamp.replace("+00:00", "Z")
 
 
@@ -173,6 +173,9 @@ class OrderResult:
     sent_at: float | None = None
     answered_at: float | None = None
     filled_at: float | None = None
+    #: latencies as saved in report.json (re-rendering must not recompute them from rounded times)
+    saved_latency_ms: float | None = field(default=None, repr=False)
+    saved_fill_latency_ms: float | None = field(default=None, repr=False)
 
     # --- derived ---
     @property
@@ -197,12 +200,16 @@ class OrderResult:
     @property
     def latency_ms(self) -> float | None:
         """Send → first answer, in milliseconds."""
+        if self.saved_latency_ms is not None:
+            return self.saved_latency_ms
         if self.sent_at is None or self.answered_at is None:
             return None
         return round((self.answered_at - self.sent_at) * 1000, 3)
 
     @property
     def fill_latency_ms(self) -> float | None:
+        if self.saved_fill_latency_ms is not None:
+            return self.saved_fill_latency_ms
         if self.sent_at is None or self.filled_at is None:
             return None
         return round((self.filled_at - self.sent_at) * 1000, 3)
@@ -240,6 +247,7 @@ class OrderResult:
             quantity_remaining=_dec(d.get("quantity_remaining")), reject=Reject.from_json(d.get("reject")),
             legs=[LegResult.from_json(x) for x in d.get("legs", [])], sent_at=from_iso(d.get("sent_at")),
             answered_at=from_iso(d.get("answered_at")), filled_at=from_iso(d.get("filled_at")),
+            saved_latency_ms=d.get("latency_ms"), saved_fill_latency_ms=d.get("fill_latency_ms"),
         )
 
 
