@@ -162,6 +162,12 @@ def _dumps(value: Any) -> str:
 
 
 @pytest.fixture
+def auth_message() -> Callable[..., dict[str, Any]]:
+    """`auth_message(public_key, secret_key, nonce=, unix_ts=, account_id=)` → a signed auth frame."""
+    return hmac_auth
+
+
+@pytest.fixture
 def raw_client() -> Iterator[Callable[..., RawClient]]:
     """`raw_client(sim_or_url, auth=True, subscribe=(), account_id=None, headers=None)`."""
     clients: list[RawClient] = []
