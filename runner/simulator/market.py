@@ -18,6 +18,7 @@ from runner.simulator.book import Book
 from runner.simulator.errors import ConfigError
 from runner.simulator.orders import ZERO
 
+_ONE = Decimal(1)
 _LADDER = (1, 2, 3, 5, 10, 20, 25, 30, 50, 100)
 _CAPS = {
     "EQUITY": Decimal(2_500_000),
@@ -129,7 +130,7 @@ class Market:
 
     def round_to_tick(self, price: Decimal, *, up: bool) -> Decimal:
         steps = price / self.tick
-        steps = steps.to_integral_value(rounding="ROUND_CEILING" if up else "ROUND_FLOOR")
+        steps = steps.quantize(_ONE, rounding="ROUND_CEILING" if up else "ROUND_FLOOR")
         return steps * self.tick
 
     def is_open(self, ts: float) -> bool:
@@ -162,7 +163,7 @@ class Market:
 
 
 def _lev_text(leverage: Decimal) -> str:
-    return str(leverage.normalize()) if leverage == leverage.to_integral_value() else str(leverage)
+    return str(int(leverage)) if leverage == leverage.to_integral_value() else str(leverage.normalize())
 
 
 def _dec(raw: dict, key: str, where: str, *, positive: bool = False) -> Decimal:

@@ -19,6 +19,7 @@ from runner.simulator.orders import BUY, SELL
 MM_ACCOUNT_ID = "00000000-0000-4000-8000-00000000a11c"
 MM_USER_ID = "00000000-0000-4000-8000-00000000a11d"
 
+_ONE = Decimal(1)
 _HALF_SPREAD = Decimal("0.0002")  # 2 bp each side of the fair price
 _LEVEL_STEP = Decimal("0.0005")  # 5 bp between levels
 
@@ -53,7 +54,7 @@ def ladder(
             last_price = price
             jitter = Decimal(80 + rng.randrange(41)) / 100
             notional = depth_notional * weights[i] / total_weight * jitter
-            qty = (notional / price / lot).to_integral_value(rounding=ROUND_FLOOR) * lot
+            qty = (notional / price / lot).quantize(_ONE, rounding=ROUND_FLOOR) * lot
             qty = min(max(qty, market.min_qty, lot), market.max_qty)
             quotes.append((side, price, qty))
     return quotes

@@ -97,8 +97,8 @@ class Twap:
         self._notional = ZERO
         self.next_at: float | None = now
         lot = market.lot
-        self._child = (spec.total_quantity / spec.num_orders / lot).to_integral_value(
-            rounding=ROUND_FLOOR
+        self._child = (spec.total_quantity / spec.num_orders / lot).quantize(
+            Decimal(1), rounding=ROUND_FLOOR
         ) * lot
 
     @property
