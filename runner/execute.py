@@ -537,6 +537,7 @@ class _Run:
         filled = getattr(entry, "filled_quantity", Decimal(0)) or Decimal(0)
         live.remaining = result.quantity - filled
         result.quantity_remaining = getattr(entry, "remaining", None)
+        result.filled_reported = filled
         live.terminal = bool(getattr(entry, "settled", False))
         result.outcome = Outcome.ALREADY_PLACED
         result.verdict = f"placed by an earlier run (last status {status}); not sent again"
@@ -651,10 +652,14 @@ class _Run:
         record.statuses.append(StatusSeen(update.status, at, update.quantity_remaining))
         if record.order_id is None and update.order_id:
             record.order_id = update.order_id
-        if update.quantity_remaining is not None:
-            live.remaining = update.quantity_remaining
+        if isinstance(record, OrderResult) and update.quantity_remaining is not None and not update.is_reject:
+            record.quantity_remaining = update.quantity_remaining
+        if update.status == "FILLED" and update.quantity_remaining is not None:
+            # only a FILLED answer's remainder measures what traded (a reject or cancel may say 0)
+            live.remaining = update.quantity_remaining if live.remaining is None \
+                else min(live.remaining, update.quantity_remaining)
             if isinstance(record, OrderResult):
-                record.quantity_remaining = update.quantity_remaining
+                record.filled_reported = max(record.filled_reported, live.filled)
         first = not live.answered
         live.answered = True
         if isinstance(record, OrderResult) and record.answered_at is None:
@@ -725,6 +730,7 @@ class _Run:
             live.remaining = fill.remaining_quantity if live.remaining is None \
                 else min(live.remaining, fill.remaining_quantity)
         if isinstance(live.record, OrderResult):
+            live.record.filled_reported = max(live.record.filled_reported, live.filled)
             if live.record.answered_at is None:
                 live.record.answered_at = at
             if live.fully_filled and live.record.filled_at is None:

@@ -16,10 +16,8 @@ def num(value: Decimal | None) -> str:
 
 def filled(order: OrderResult) -> str:
     qty = order.filled_quantity
-    if order.sent_at is None and not order.fills and order.quantity_remaining is None:
+    if order.sent_at is None and not qty and order.outcome.value != "already_placed":
         return "-"
-    if order.quantity_remaining is not None:
-        qty = max(qty, order.quantity - order.quantity_remaining)
     text = f"{num(qty)}/{num(order.quantity)}"
     avg = order.average_price
     if avg is not None:

@@ -168,6 +168,9 @@ class OrderResult:
     statuses: list[StatusSeen] = field(default_factory=list)
     fills: list[FillRecord] = field(default_factory=list)
     quantity_remaining: Decimal | None = None
+    #: filled quantity as the exchange's FILLED answers state it (quantity - quantity_remaining);
+    #: fills may lag on their own channel, so the larger of this and the sum of fills is reported
+    filled_reported: Decimal = Decimal(0)
     reject: Reject | None = None
     legs: list[LegResult] = field(default_factory=list)
     sent_at: float | None = None
@@ -181,9 +184,7 @@ class OrderResult:
     @property
     def filled_quantity(self) -> Decimal:
         from_fills = sum((f.quantity for f in self.fills), Decimal(0))
-        known = self.quantity_remaining is not None and self.answered_at is not None
-        from_remaining = self.quantity - self.quantity_remaining if known else Decimal(0)  # type: ignore[operator]
-        return max(from_fills, from_remaining, Decimal(0))
+        return max(from_fills, self.filled_reported, Decimal(0))
 
     @property
     def average_price(self) -> Decimal | None:
@@ -244,7 +245,8 @@ class OrderResult:
             client_order_id=d["client_order_id"], order_id=d.get("order_id"), outcome=Outcome(d["outcome"]),
             verdict=d.get("verdict", ""), statuses=[StatusSeen.from_json(s) for s in d.get("statuses", [])],
             fills=[FillRecord.from_json(f) for f in d.get("fills", [])],
-            quantity_remaining=_dec(d.get("quantity_remaining")), reject=Reject.from_json(d.get("reject")),
+            quantity_remaining=_dec(d.get("quantity_remaining")),
+            filled_reported=Decimal(str(d.get("filled_quantity", 0))), reject=Reject.from_json(d.get("reject")),
             legs=[LegResult.from_json(x) for x in d.get("legs", [])], sent_at=from_iso(d.get("sent_at")),
             answered_at=from_iso(d.get("answered_at")), filled_at=from_iso(d.get("filled_at")),
             saved_latency_ms=d.get("latency_ms"), saved_fill_latency_ms=d.get("fill_latency_ms"),
