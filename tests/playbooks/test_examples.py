@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.load import validate_bytes
 from runner import jsonnum
+from runner.load import validate_bytes
 from runner.refdata import parse_refdata
 from runner.render_problems import text_line
 
