@@ -80,6 +80,7 @@ class Connection:
         self._ready = asyncio.Event()
         self._delay = server.faults.latency_s
         self._writing = False
+        self.hold = False
         self.open = True
         self.auth_deadline: asyncio.TimerHandle | None = None
         self.writer = asyncio.get_running_loop().create_task(self._write_loop())
@@ -89,7 +90,7 @@ class Connection:
         """Send one frame now if nothing is queued before it, else queue it; order is kept."""
         if not self.open:
             return
-        if not self._outbox and not self._delay and not self._writing and self._write_now(text):
+        if not (self._outbox or self._delay or self._writing or self.hold) and self._write_now(text):
             return
         if self._delay:
             self._outbox.append((asyncio.get_running_loop().time() + self._delay, text))  # type: ignore[arg-type]
@@ -313,6 +314,7 @@ class ExchangeServer:
                 await asyncio.sleep(stall)
             if faults.should_drop(conn.inbound):
                 if faults.config.drop_before_reply:
+                    conn.hold = True  # queue this frame's replies (to be discarded) instead of writing them
                     self._process(conn, frame)
                 self._abort(conn)
                 return
