@@ -177,7 +177,7 @@ class TradeSession:
         try:
             session._authenticate(credentials, account_id, auth_timeout)
         except BaseException:
-            session.close()
+            session.abort()  # a refused or silent peer gets no closing handshake to wait for
             raise
         return session
 

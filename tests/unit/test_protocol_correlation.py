@@ -1,0 +1,64 @@
+"""Reply attribution (no request ids on QFEX): by client_order_id, by learned order_id, err by echo or FIFO."""
+
+from __future__ import annotations
+
+from runner.client import TradeSession
+from runner.protocol import classify
+
+
+class _NoSocket:
+    def send(self, text: str) -> None:
+        self.last = text
+
+
+def session() -> TradeSession:
+    return TradeSession(_NoSocket(), "ws://127.0.0.1:1/", None)  # type: ignore[arg-type]
+
+
+def add(coid: str, price: int = 220) -> dict:
+    return {"type": "add_order", "params": {"symbol": "AAPL-USD", "client_order_id": coid, "price": price}}
+
+
+def test_order_and_fill_by_coid_then_by_learned_order_id():
+    s = session()
+    s.send(add("c1"))
+    assert s._attribute(classify({"order_response": {"status": "ACK", "client_order_id": "c1",
+                                                     "order_id": "o1"}})) == "c1"
+    # a later update without client_order_id still belongs to c1
+    assert s._attribute(classify({"fill_response": {"order_id": "o1", "quantity": 1}})) == "c1"
+    assert s._attribute(classify({"order_response": {"status": "ACK", "order_id": "other"}})) is None
+
+
+def test_err_by_echoed_client_order_id():
+    s = session()
+    s.send(add("c1"))
+    s.send(add("c2"))
+    err = {"err": {"error_code": "InvalidOrder", "message": "x", "incoming_message": add("c2")}}
+    assert s._attribute(classify(err)) == "c2"
+
+
+def test_err_by_echoed_message_when_it_has_no_client_order_id():
+    s = session()
+    s.send({"type": "add_order", "params": {"symbol": "AAPL-USD", "price": 1}})
+    s.send(add("c2"))
+    err = {"err": {"error_code": "InvalidOrder", "message": "x",
+                   "incoming_message": {"type": "add_order", "params": {"symbol": "AAPL-USD", "price": 1}}}}
+    assert s._attribute(classify(err)) is None  # a request without coid: not an order of ours
+    assert list(s._awaiting) == ["c2"]
+
+
+def test_err_without_echo_goes_to_the_oldest_awaiting_request():
+    s = session()
+    s.send(add("c1"))
+    s.send(add("c2"))
+    s._attribute(classify({"order_response": {"status": "ACK", "client_order_id": "c1", "order_id": "o1"}}))
+    assert s._attribute(classify({"err": {"error_code": "ServerError", "incoming_message": None}})) == "c2"
+    assert s._attribute(classify({"err": {"error_code": "ServerError"}})) is None  # nothing awaiting
+
+
+def test_err_for_another_request_type_is_not_pinned_on_an_order():
+    s = session()
+    s.send(add("c1"))
+    err = {"err": {"error_code": "InvalidParameter", "incoming_message": {"type": "subscribe", "params": {}}}}
+    assert s._attribute(classify(err)) is None
+    assert list(s._awaiting) == ["c1"]
