@@ -189,7 +189,7 @@ def _message(kind: str, schema: dict, value: Any, error: Any, path: tuple) -> st
         else:
             want = " or ".join(_KINDS.get(t, t) for t in expected if t != "null")
         hint = ""
-        if isinstance(value, bool) and "string" in expected:
+        if isinstance(value, bool) and "string" in expected and "number" not in expected:
             hint = "; YAML reads yes/no/on/off/true/false as booleans, so quote it"
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and expected == ["string"]:
             hint = "; quote it"
