@@ -125,7 +125,8 @@ def test_unknown_keys_with_suggestions_and_x_keys_only_at_top_level() -> None:
     ],
 )
 def test_quantities_accept_numbers_and_numeric_strings(value: str, expected: list[str]) -> None:
-    text = f"version: 1\nname: n\norders:\n  - {{id: a, symbol: AAPL-USD, side: BUY, type: MARKET, quantity: {value}}}\n"
+    order = f"{{id: a, symbol: AAPL-USD, side: BUY, type: MARKET, quantity: {value}}}"
+    text = f"version: 1\nname: n\norders:\n  - {order}\n"
     assert [m.split(": ", 1)[1] for m in messages(text)] == expected
 
 
