@@ -104,9 +104,9 @@ def schema(name: str) -> int:
     from runner.schema import schema_bytes
 
     data = schema_bytes(name)
-    stream = click.get_binary_stream("stdout")
-    stream.write(data)
-    stream.flush()
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)  # the exact bytes: no re-encoding, no added newline
+    sys.stdout.buffer.flush()
     return ExitCode.OK
 
 
@@ -141,7 +141,8 @@ def init(directory: str, force: bool) -> int:
 @click.option("--target", type=click.Choice(["sim", "uat", "prod"]), default=None,
               help="sim (default): the embedded local exchange, no credentials; uat: wss://trade.qfex.io; "
                    "prod: wss://trade.qfex.com (real money: needs --yes or a typed confirmation).")
-@click.option("--url", metavar="URL", help="Any QFEX-compatible trade WebSocket (ws:// only on the loopback).")
+@click.option("--url", metavar="URL",
+              help="Any QFEX-compatible trade WebSocket (ws:// only on the loopback).")
 @click.option("--yes", is_flag=True, help="Confirm a production run without a prompt (for CI).")
 @click.option("--credentials", "credentials_file", metavar="FILE",
               help="API keys file (YAML/JSON or KEY=VALUE; chmod 600). Default: QFEX_PUBLIC_KEY, "
@@ -150,7 +151,8 @@ def init(directory: str, force: bool) -> int:
               help="Reference data JSON for the pre-send checks (default: the target's /refdata).")
 @click.option("--report-dir", metavar="DIR", help="Where to write report.json, report.md, junit.xml "
               "(default runs/<playbook name>/<UTC timestamp>/).")
-@click.option("--state-dir", metavar="DIR", help="Run journal directory (default runs/<playbook name>/.state/).")
+@click.option("--state-dir", metavar="DIR",
+              help="Run journal directory (default runs/<playbook name>/.state/).")
 @click.option("--replan", is_flag=True,
               help="Accept a playbook changed since orders were placed: place new orders only.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
@@ -184,7 +186,8 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
     options = RunOptions(
         playbook=playbook, target=target, url=url, yes=yes, credentials_file=credentials_file,
         refdata_file=refdata_file, report_dir=report_dir, state_dir=state_dir, replan=replan,
-        timeout=timeout, confirm=confirm if sys.stdin.isatty() else None, on_progress=ProgressLine(sys.stderr, enabled=progress))
+        timeout=timeout, confirm=confirm if sys.stdin.isatty() else None,
+        on_progress=ProgressLine(sys.stderr, enabled=progress))
     try:
         result = run_playbook(options)
     except PlaybookInvalid as exc:
@@ -224,7 +227,8 @@ def report(source: str, fmt: str) -> int:
     from runner.report import load_report, render
 
     saved = load_report(source)
-    click.echo(render(saved, fmt, color=fmt == "text" and use_color(click.get_text_stream("stdout"))), nl=False)
+    color = fmt == "text" and use_color(click.get_text_stream("stdout"))
+    click.echo(render(saved, fmt, color=color), nl=False)
     return ExitCode.OK
 
 

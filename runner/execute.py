@@ -17,7 +17,7 @@ Order of business (nothing leaves before the whole playbook validates):
 
 Exit codes: 0 all passed; 3 some order failed its expectation; 5 stopped part-way
 (`on_reject: stop`, connection lost, no answer); 130 Ctrl-C. The send/wait loop keeps one
-`_Live` record per client_order_id and one event pump (`_pump`), so pipelining (issue 6:
+`LiveOrder` record per client_order_id and one event pump (`_pump`), so pipelining (issue 6:
 `--max-in-flight`) adds a window of unanswered sends without changing how answers are applied.
 """
 
@@ -38,7 +38,7 @@ from typing import Any
 
 from runner import __version__
 from runner.credentials import Credentials, load_credentials
-from runner.enums import OrderType, TimeInForce
+from runner.enums import OrderType
 from runner.errors import PlaybookInvalid, RunAborted, RunnerError, UsageError
 from runner.exit_codes import ExitCode
 from runner.ids import Leg
@@ -58,18 +58,13 @@ from runner.report import (
     write_report_files,
 )
 from runner.targets import SIM, Target, resolve_target
+from runner.verdict import TERMINAL_STATUSES, LiveOrder, is_immediate, judge
 
 DEFAULT_TIMEOUT = 30.0
-#: after an IOC/FOK/MARKET order reports a partial FILLED, how long further fills may still arrive
-#: (one aggressive order can sweep several levels; QFEX sends one FILLED per execution)
-IOC_SETTLE_S = 0.25
+_STOP_TYPES = (OrderType.TAKE_PROFIT.value, OrderType.STOP_LOSS.value)
 #: how long the end-of-run drain may wait for attached bracket legs to be announced
 LEG_ANNOUNCE_S = 0.5
-#: fills are reported on their own channel; once an order is over, how long its fill details may lag
-FILL_DETAIL_GRACE_S = 0.5
 
-_TERMINAL = frozenset({"CANCELLED", "CANCELLED_STP"})
-_IMMEDIATE_TIF = frozenset({TimeInForce.IOC.value, TimeInForce.FOK.value})
 
 
 # --- options, result, progress -------------------------------------------------------------------
@@ -196,7 +191,8 @@ def _reference_data(options: RunOptions, target: Target, warnings: list[str]) ->
             return rd.fetch_refdata(target.refdata_url, timeout=min(options.timeout, 10.0))
         except Exception as exc:  # any failure only means fewer pre-checks, never a crash
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            warnings.append(f"exchange rules (tick/lot sizes, quantity limits, price bands) were not pre-checked: "
+            warnings.append("exchange rules (tick/lot sizes, quantity limits, price bands) were not "
+                            "pre-checked: "
                             f"reference data unavailable from {target.refdata_url} ({reason}); "
                             f"pass --refdata FILE to check them")
             return None
@@ -231,7 +227,8 @@ def _credentials(options: RunOptions, target: Target, playbook: Playbook, sim: A
     if sim is not None and not options.credentials_file:
         from runner.credentials import Secret
 
-        credentials = Credentials(sim.public_key, Secret(sim.secret_key), None, "embedded exchange demo account")
+        credentials = Credentials(sim.public_key, Secret(sim.secret_key), None,
+                                  "embedded exchange demo account")
     else:
         credentials = load_credentials(options.credentials_file, env)
     if playbook.account and credentials.account_id and playbook.account != credentials.account_id:
@@ -253,7 +250,8 @@ def _open_journal(options: RunOptions, playbook: Playbook, *, ephemeral: bool,
     with contextlib.ExitStack() as stack:
         if ephemeral:
             if options.state_dir:
-                warnings.append("--state-dir is ignored with --target sim: the embedded exchange starts empty "
+                warnings.append("--state-dir is ignored with --target sim: the embedded exchange starts "
+                                "empty "
                                 "on every run, so there is nothing to resume")
             state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qfex-runner-sim-")))
         elif options.state_dir:
@@ -322,69 +320,6 @@ class _Interrupts:
             raise KeyboardInterrupt
 
 
-# --- live state of one client_order_id ------------------------------------------------------------
-
-
-class _Live:
-    """What we know so far about one client_order_id we sent (an entry or an after_fill leg)."""
-
-    def __init__(self, coid: str, record: OrderResult | LegResult, quantity: Decimal, immediate: bool) -> None:
-        self.coid = coid
-        self.record = record
-        self.quantity = quantity
-        self.immediate = immediate  # IOC/FOK/MARKET: never rests
-        self.answered = False
-        self.terminal = False
-        self.partial_at: float | None = None  # monotonic time of a partial FILLED of an immediate order
-        self.done_at: float | None = None  # monotonic time it was known to be over (terminal/fully filled)
-        self.remaining: Decimal | None = None
-        self.error: ErrorReply | None = None
-
-    @property
-    def rejected(self) -> bool:
-        return self.record.reject is not None
-
-    @property
-    def filled_by_fills(self) -> Decimal:
-        return sum((f.quantity for f in self.record.fills), Decimal(0))
-
-    @property
-    def filled(self) -> Decimal:
-        from_remaining = self.quantity - self.remaining if self.remaining is not None else Decimal(0)
-        return max(self.filled_by_fills, from_remaining, Decimal(0))
-
-    @property
-    def fully_filled(self) -> bool:
-        return self.filled >= self.quantity
-
-    def mark_done(self) -> None:
-        if self.done_at is None:
-            self.done_at = time.monotonic()
-
-    def over(self, now: float) -> bool:
-        """The exchange is done with it: rejected, cancelled, fully filled, or an IOC past its fills."""
-        if self.terminal or self.fully_filled:
-            return True
-        return self.partial_at is not None and now - self.partial_at >= IOC_SETTLE_S
-
-    def settled(self, now: float) -> bool:
-        """Over, and its fill details (price, fee) arrived too — or stopped being worth waiting for."""
-        if not self.over(now):
-            return False
-        if self.filled_by_fills >= self.filled:
-            return True
-        self.mark_done()
-        return now - (self.done_at or now) >= FILL_DETAIL_GRACE_S
-
-    def next_deadline(self) -> float | None:
-        """When `settled` may change by itself (monotonic), for the event pump's timeout."""
-        if self.partial_at is not None and not self.terminal and not self.fully_filled:
-            return self.partial_at + IOC_SETTLE_S
-        if self.done_at is not None and self.filled_by_fills < self.filled:
-            return self.done_at + FILL_DETAIL_GRACE_S
-        return None
-
-
 # --- the run --------------------------------------------------------------------------------------
 
 
@@ -402,7 +337,7 @@ class _Run:
         self.plan = build_plan(playbook)
         self.started_at = started_at
         self.total = len(playbook.orders)
-        self.live: dict[str, _Live] = {}
+        self.live: dict[str, LiveOrder] = {}
         self.results: list[OrderResult] = [self._blank_result(i, o) for i, o in enumerate(playbook.orders)]
         self._entry_steps = {s.order.id: s for s in self.plan.steps if s.leg is Leg.ENTRY}
         self._legs_by_order_id: dict[str, LegResult] = {}
@@ -477,13 +412,14 @@ class _Run:
                 self._place_after_fill_legs(index, order, result, live)
             return
         live = self._send(step.client_order_id, result, step.message, index, order.id, Leg.ENTRY,
-                          order.quantity, _is_immediate(order))
+                          order.quantity, is_immediate(order))
         if order.wait is Wait.FILL or after_fill:
             self._pump(lambda: live.settled(time.monotonic()), self.timeout)
         elif order.wait is Wait.ACK:
             if not self._pump(lambda: live.answered, self.timeout):
                 result.outcome, result.verdict = Outcome.UNKNOWN, f"no answer within {self.timeout:g}s"
-                raise _StopRun(f"no answer for order {order.id!r} within {self.timeout:g}s: its state is unknown "
+                raise _StopRun(f"no answer for order {order.id!r} within {self.timeout:g}s: its state is "
+                               f"unknown "
                                f"(re-running reconciles it with the exchange before sending anything)",
                                ExitCode.ABORTED)
         else:
@@ -505,7 +441,7 @@ class _Run:
                 continue
             order = self.playbook.orders[index]
             final = waited_for_fill and index == upto  # its wait is over: "not filled yet" is the answer
-            verdict = _judge(order, result, live, final=final, timeout=self.timeout)
+            verdict = judge(order, result, live, final=final, timeout=self.timeout)
             if verdict is None:
                 continue
             self._judged.add(index)
@@ -527,9 +463,9 @@ class _Run:
             return None
         return entry
 
-    def _adopt(self, result: OrderResult, entry: Any) -> _Live:
+    def _adopt(self, result: OrderResult, entry: Any) -> LiveOrder:
         coid = result.client_order_id
-        live = _Live(coid, result, result.quantity, immediate=False)
+        live = LiveOrder(coid, result, result.quantity, immediate=False)
         live.answered = True
         result.order_id = getattr(entry, "order_id", None)
         status = getattr(entry, "last_status", None) or "unknown"
@@ -548,10 +484,10 @@ class _Run:
         return live
 
     def _send(self, coid: str, record: OrderResult | LegResult, message: dict | None, index: int,
-              order_key: str, leg: Leg, quantity: Decimal, immediate: bool) -> _Live:
+              order_key: str, leg: Leg, quantity: Decimal, immediate: bool) -> LiveOrder:
         if message is None:
             raise RunnerError(f"internal: no message for {order_key} {leg.value}")
-        live = _Live(coid, record, quantity, immediate)
+        live = LiveOrder(coid, record, quantity, immediate)
         self.live[coid] = live
         with self.interrupts.critical():
             self.journal.record_intent(coid, index, order_key, leg, message)
@@ -564,14 +500,15 @@ class _Run:
 
     # --- brackets placed after the entry fills ---
 
-    def _place_after_fill_legs(self, index: int, order: Order, result: OrderResult, entry: _Live) -> None:
+    def _place_after_fill_legs(self, index: int, order: Order, result: OrderResult, entry: LiveOrder) -> None:
         from runner.plan import bracket_leg_message
 
         bracket = order.bracket
         assert bracket is not None
         filled = entry.filled
-        legs = [(Leg.TAKE_PROFIT, "take_profit", bracket.take_profit), (Leg.STOP_LOSS, "stop_loss", bracket.stop_loss)]
-        sent: list[_Live] = []
+        legs = [(Leg.TAKE_PROFIT, "take_profit", bracket.take_profit),
+                (Leg.STOP_LOSS, "stop_loss", bracket.stop_loss)]
+        sent: list[LiveOrder] = []
         for leg, name, trigger in legs:
             if trigger is None:
                 continue
@@ -582,7 +519,8 @@ class _Run:
             placed = self.already_placed(coid)
             if placed is not None:
                 record.order_id = getattr(placed, "order_id", None)
-                record.statuses.append(StatusSeen(getattr(placed, "last_status", None) or "unknown", time.time(),
+                last = getattr(placed, "last_status", None) or "unknown"
+                record.statuses.append(StatusSeen(last, time.time(),
                                                   None, "journal"))
                 record.note = "placed by an earlier run; not sent again"
                 continue
@@ -667,7 +605,7 @@ class _Run:
         if update.is_reject:
             record.reject = Reject(update.status, update.meaning, None)
             live.terminal = True
-        elif update.status in _TERMINAL:
+        elif update.status in TERMINAL_STATUSES:
             live.terminal = True
         elif update.status == "FILLED":
             if live.fully_filled:
@@ -681,7 +619,7 @@ class _Run:
         if isinstance(record, OrderResult):
             self._progress("answer" if first else "update", record.index, record.id, update.status)
 
-    def _attached_leg(self, live: _Live | None, update: OrderUpdate) -> LegResult | None:
+    def _attached_leg(self, live: LiveOrder | None, update: OrderUpdate) -> LegResult | None:
         """An attached TP/SL leg announced by the exchange (stop type, parent's coid or known id)."""
         if update.order_id and update.order_id in self._legs_by_order_id:
             return self._legs_by_order_id[update.order_id]
@@ -689,7 +627,8 @@ class _Run:
             return None
         name = "take_profit" if update.order_type == OrderType.TAKE_PROFIT.value else "stop_loss"
         for leg in live.record.legs:
-            if leg.leg == name and leg.mode == BracketMode.ATTACHED.value and leg.order_id in (None, update.order_id):
+            attached = leg.mode == BracketMode.ATTACHED.value
+            if leg.leg == name and attached and leg.order_id in (None, update.order_id):
                 if update.order_id:
                     leg.order_id = update.order_id
                     self._legs_by_order_id[update.order_id] = leg
@@ -710,7 +649,7 @@ class _Run:
         target: OrderResult | LegResult | None = live.record if live else None
         if fill.order_id and fill.order_id in self._legs_by_order_id:
             target, live = self._legs_by_order_id[fill.order_id], None
-        elif live is not None and fill.order_type in (OrderType.TAKE_PROFIT.value, OrderType.STOP_LOSS.value) \
+        elif live is not None and fill.order_type in _STOP_TYPES \
                 and isinstance(live.record, OrderResult) and not OrderType(live.record.type).is_stop:
             name = "take_profit" if fill.order_type == OrderType.TAKE_PROFIT.value else "stop_loss"
             target = next((x for x in live.record.legs if x.leg == name), None)
@@ -746,8 +685,8 @@ class _Run:
         leg = self._legs_by_order_id.get(stop.stop_order_id or "")
         if leg is None and live is not None and isinstance(live.record, OrderResult):
             name = "take_profit" if stop.stop_order_type == OrderType.TAKE_PROFIT.value else "stop_loss"
-            leg = next((x for x in live.record.legs if x.leg == name and x.order_id in (None, stop.stop_order_id)),
-                       None)
+            leg = next((x for x in live.record.legs
+                        if x.leg == name and x.order_id in (None, stop.stop_order_id)), None)
             if leg is not None and stop.stop_order_id:
                 leg.order_id = stop.stop_order_id
                 self._legs_by_order_id[stop.stop_order_id] = leg
@@ -763,7 +702,8 @@ class _Run:
     def _apply_error(self, coid: str | None, err: ErrorReply, at: float, raw: dict) -> None:
         live = self.live.get(coid) if coid else None
         if live is None:
-            self.warnings.append(f"exchange error not tied to an order: {err.error_code}: {err.message or ''}".strip())
+            text = f"exchange error not tied to an order: {err.error_code}: {err.message or ''}"
+            self.warnings.append(text.strip())
             return
         self.journal.record_answer(live.coid, raw)
         record = live.record
@@ -811,7 +751,7 @@ class _Run:
                 continue
             if result.outcome is Outcome.FAILED:
                 continue  # a failure stays a failure
-            verdict = _judge(order, result, live, final=True, now=now, timeout=self.timeout)
+            verdict = judge(order, result, live, final=True, now=now, timeout=self.timeout)
             if verdict is not None:
                 result.outcome, result.verdict = verdict
             if not live.answered and connection_lost:
@@ -822,7 +762,8 @@ class _Run:
                         and result.sent_at is not None and not leg.note:
                     leg.note = ("pending: QFEX activates attached exits when the entry fills"
                                 if result.filled_quantity == 0 else
-                                "the entry filled, but the exchange did not announce this leg on this connection")
+                                "the entry filled, but the exchange did not announce this leg on this "
+                                "connection")
 
     def _blank_result(self, index: int, order: Order) -> OrderResult:
         result = OrderResult(
@@ -834,68 +775,14 @@ class _Run:
         if bracket is not None and bracket.mode is BracketMode.ATTACHED:
             for name, trigger in (("take_profit", bracket.take_profit), ("stop_loss", bracket.stop_loss)):
                 if trigger is not None:
-                    result.legs.append(LegResult(name, BracketMode.ATTACHED.value, trigger, order.side.opposite.value))
+                    result.legs.append(LegResult(name, BracketMode.ATTACHED.value, trigger,
+                                                 order.side.opposite.value))
         return result
 
-    def _progress(self, kind: str, index: int, order_id: str = "", status: str = "", detail: str = "") -> None:
+    def _progress(self, kind: str, index: int, order_id: str = "", status: str = "",
+                  detail: str = "") -> None:
         if self.options.on_progress is not None:
             self.options.on_progress(Progress(kind, index, self.total, order_id, status, detail))
-
-
-# --- judging ----------------------------------------------------------------------------------------
-
-
-def _is_immediate(order: Order) -> bool:
-    return order.type is OrderType.MARKET or (not order.type.is_stop and order.time_in_force.value in _IMMEDIATE_TIF)
-
-
-def _q(value: Decimal) -> str:
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _judge(order: Order, result: OrderResult, live: _Live, *, final: bool, timeout: float,
-           now: float | None = None) -> tuple[Outcome, str] | None:
-    """The verdict on one order against its `expect`, or None while it cannot be known yet."""
-    now = time.monotonic() if now is None else now
-    if not live.answered:
-        return (Outcome.UNKNOWN, "sent, but no answer arrived") if final else None
-    reject = result.reject
-    filled, quantity = live.filled, live.quantity
-    leg_problem = next((f"{x.leg.replace('_', '-')} leg rejected: {x.reject.code} ({x.reject.meaning})"
-                        for x in result.legs if x.reject is not None), None)
-    if order.expect is Expect.REJECTED:
-        if reject is not None:
-            return Outcome.PASSED, f"rejected as expected: {reject.code} ({reject.meaning})"
-        live_note = f" (order_id {result.order_id} is live on the exchange)" if not live.over(now) else ""
-        return Outcome.FAILED, f"expected a rejection, but the exchange accepted it ({result.last_status}){live_note}"
-    if reject is not None:
-        text = f"rejected: {reject.code} ({reject.meaning})"
-        if reject.message:
-            text += f": {reject.message}"
-        return Outcome.FAILED, text
-    if leg_problem:
-        return Outcome.FAILED, f"entry accepted, but the {leg_problem}"
-    if order.expect is Expect.ACCEPTED:
-        if live.terminal and filled == 0 and result.last_status in _TERMINAL:
-            return Outcome.PASSED, f"accepted; ended {result.last_status} without a fill"
-        if filled >= quantity:
-            return Outcome.PASSED, "accepted and filled"
-        if filled > 0:
-            return Outcome.PASSED, f"accepted; {_q(filled)} of {_q(quantity)} filled"
-        return Outcome.PASSED, f"accepted ({result.statuses[0].status if result.statuses else 'ACK'})"
-    # Expect.FILLED
-    if filled >= quantity:
-        return Outcome.PASSED, "filled"
-    if live.over(now):
-        if filled > 0:
-            return Outcome.FAILED, (f"only partially filled: {_q(filled)} of {_q(quantity)}; "
-                                    f"the rest ended {result.last_status}")
-        return Outcome.FAILED, f"not filled: ended {result.last_status}"
-    if not final:
-        return None
-    return Outcome.FAILED, (f"not filled within the {timeout:g}s wait: "
-                            f"{_q(filled)} of {_q(quantity)} filled, the order is still open")
 
 
 def _display_url(url: str | None) -> str:

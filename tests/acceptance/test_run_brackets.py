@@ -32,12 +32,13 @@ def partial_entry(sim, tif: str) -> tuple[str, Decimal, Decimal]:
     """A BUY LIMIT at the best ask for more than the best ask shows: fills partly."""
     price, size = best_ask(sim)
     quantity = size + Decimal("10")
-    body = f"symbol: AAPL-USD\nside: BUY\ntype: LIMIT\nquantity: {quantity}\nprice: {price}\ntime_in_force: {tif}"
+    body = (f"symbol: AAPL-USD\nside: BUY\ntype: LIMIT\nquantity: {quantity}\nprice: {price}\n"
+            f"time_in_force: {tif}")
     return body, quantity, size
 
 
 def test_after_fill_legs_are_sized_to_a_partial_fill(tmp_path, simulator):
-    body, quantity, fillable = partial_entry(simulator, "IOC")
+    body, _, fillable = partial_entry(simulator, "IOC")
     bracket = "bracket: {take_profit: 260.00, stop_loss: 200.00, mode: after_fill}"
     book = write_playbook(tmp_path, [order("entry", body + "\n" + bracket, expect="accepted")], name="af")
     result = run(tmp_path, simulator, book)
@@ -47,7 +48,8 @@ def test_after_fill_legs_are_sized_to_a_partial_fill(tmp_path, simulator):
     assert "of" in entry.verdict and entry.last_status in ("FILLED", "CANCELLED")
     tp, sl = entry.legs
     assert (tp.leg, sl.leg) == ("take_profit", "stop_loss")
-    for leg, kind, trigger in ((tp, Leg.TAKE_PROFIT, Decimal("260.00")), (sl, Leg.STOP_LOSS, Decimal("200.00"))):
+    expected = ((tp, Leg.TAKE_PROFIT, Decimal("260.00")), (sl, Leg.STOP_LOSS, Decimal("200.00")))
+    for leg, kind, trigger in expected:
         assert leg.mode == "after_fill"
         assert leg.quantity == fillable and leg.side == "SELL" and leg.trigger_price == trigger
         assert leg.client_order_id == client_order_id("af", None, "entry", kind)
@@ -103,8 +105,8 @@ def test_attached_take_profit_triggers_and_is_reported(tmp_path, simulator):
     entry_body = f"symbol: AAPL-USD\nside: BUY\ntype: LIMIT\nquantity: 2\nprice: {price}\ntime_in_force: GTC"
     bracket = "bracket: {take_profit: 240.00, stop_loss: 200.00}"
     later = "symbol: AAPL-USD\nside: BUY\ntype: LIMIT\nquantity: 1\nprice: 221.00"
-    book = write_playbook(tmp_path, [order("entry", entry_body + "\n" + bracket, wait="fill", expect="filled"),
-                                     order("later", later)], name="tp")
+    entry = order("entry", entry_body + "\n" + bracket, wait="fill", expect="filled")
+    book = write_playbook(tmp_path, [entry, order("later", later)], name="tp")
 
     def move_market(event):
         # once the entry is judged, the market rallies through the take-profit (mark 245 > 240)
@@ -114,7 +116,7 @@ def test_attached_take_profit_triggers_and_is_reported(tmp_path, simulator):
     result = run(tmp_path, simulator, book, on_progress=move_market)
     assert result.exit_code == ExitCode.OK, [o.verdict for o in result.report.orders]
     entry = result.report.orders[0]
-    tp, sl = entry.legs
+    tp, _sl = entry.legs
     assert tp.fills and sum(f.quantity for f in tp.fills) == Decimal("2"), tp
     assert "FILLED" in [s.status for s in tp.statuses]
     assert all(f.price > Decimal("240") for f in tp.fills)

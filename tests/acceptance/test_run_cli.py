@@ -26,7 +26,8 @@ def cli_env(extra: dict | None = None) -> dict:
     return env
 
 
-def qfex(args: list[str], cwd: Path, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def qfex(args: list[str], cwd: Path, env: dict | None = None,
+         timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "runner", *args], cwd=cwd, env=env or cli_env(),
                           capture_output=True, text=True, timeout=timeout)
 

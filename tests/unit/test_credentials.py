@@ -27,7 +27,8 @@ SECRET = "qfex_secret_ZZ-distinctive-7f3a9"
 
 def test_secret_never_shows_its_value():
     s = Secret(SECRET)
-    shown = [repr(s), str(s), f"{s}", f"{s!r}", f"{s:>40}", "%s" % s, "%r" % (s,), str([s]), str({"k": s})]
+    shown = [repr(s), str(s), f"{s}", f"{s!r}", f"{s:>40}", "{}".format(s), "{!r}".format(s), str([s]),  # noqa: UP032
+             str({"k": s}), "%s" % (s,)]  # noqa: UP031 - old-style formatting must redact too
     for text in shown:
         assert SECRET not in text
     assert repr(s) == "Secret('***')"
@@ -58,8 +59,10 @@ def test_credentials_repr_is_redacted():
 
 
 def test_from_environment():
-    c = load_credentials(env={"QFEX_PUBLIC_KEY": "pub", "QFEX_SECRET_KEY": SECRET, "QFEX_ACCOUNT_ID": "sub-1"})
-    assert (c.public_key, c.secret.reveal(), c.account_id, c.source) == ("pub", SECRET, "sub-1", "environment")
+    env = {"QFEX_PUBLIC_KEY": "pub", "QFEX_SECRET_KEY": SECRET, "QFEX_ACCOUNT_ID": "sub-1"}
+    c = load_credentials(env=env)
+    assert (c.public_key, c.secret.reveal(), c.account_id) == ("pub", SECRET, "sub-1")
+    assert c.source == "environment"
 
 
 @pytest.mark.parametrize("env, missing", [

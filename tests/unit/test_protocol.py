@@ -33,7 +33,8 @@ def test_builders_match_the_documented_shapes():
     assert cancel_on_disconnect_message(True) == \
         {"type": "cancel_on_disconnect", "params": {"cancel_on_disconnect": True}}
     assert get_user_orders_message() == {"type": "get_user_orders", "params": {"limit": 1000, "offset": 0}}
-    assert get_user_orders_message(50, 100, "AAPL-USD")["params"] == {"limit": 50, "offset": 100, "symbol": "AAPL-USD"}
+    assert get_user_orders_message(50, 100, "AAPL-USD")["params"] == \
+        {"limit": 50, "offset": 100, "symbol": "AAPL-USD"}
     assert get_user_trades_message(10, 0, order_id="o1", start_ts=1, end_ts=2)["params"] == \
         {"limit": 10, "offset": 0, "order_id": "o1", "start_ts": 1, "end_ts": 2}
     assert cancel_order_message("AAPL-USD", "c1", "client_order_id") == {
@@ -89,9 +90,10 @@ def test_status_meanings_come_from_the_enum():
 
 
 def test_fill_with_and_without_remaining_quantity():
-    full = classify({"fill_response": {"trade_id": "t", "order_id": "o", "client_order_id": "c", "price": 25242.0,
-                                       "quantity": 0.004, "remaining_quantity": 0.0, "fee": 0.00045,
-                                       "order_type": "MARKET", "timestamp": 1769439642.8484282}}).body
+    full = classify({"fill_response": {"trade_id": "t", "order_id": "o", "client_order_id": "c",
+                                       "price": 25242.0, "quantity": 0.004, "remaining_quantity": 0.0,
+                                       "fee": 0.00045, "order_type": "MARKET",
+                                       "timestamp": 1769439642.8484282}}).body
     assert full.quantity == Decimal("0.004") and full.remaining_quantity == Decimal("0.0")
     assert full.fee == Decimal("0.00045")
     bare = classify({"fill_response": {"trade_id": "t", "quantity": "2"}}).body
@@ -99,8 +101,8 @@ def test_fill_with_and_without_remaining_quantity():
 
 
 @pytest.mark.parametrize("frame", [
-    {"err": {"error_code": "InvalidOrder", "message": "bad", "incoming_message": {"type": "add_order",
-                                                                                  "params": {"client_order_id": "c"}}}},
+    {"err": {"error_code": "InvalidOrder", "message": "bad",
+             "incoming_message": {"type": "add_order", "params": {"client_order_id": "c"}}}},
     {"type": "error", "error_code": "InvalidOrder", "message": "bad",
      "incoming_message": {"type": "add_order", "params": {"client_order_id": "c"}}},
     {"error_code": "InvalidOrder", "message": "bad",
@@ -140,10 +142,12 @@ def test_reply_kinds(frame, kind):
 
 
 def test_stop_order_response():
-    s = classify({"stop_order_response": {"stop_order_id": "s1", "symbol": "AAPL-USD", "price": 240.0,
-                                          "quantity": 1, "direction": "SELL", "stop_order_type": "TAKE_PROFIT",
-                                          "client_order_id": "c", "update_time": "2026-01-01T00:00:00Z"}}).body
-    assert (s.stop_order_id, s.stop_order_type, s.side, s.client_order_id) == ("s1", "TAKE_PROFIT", "SELL", "c")
+    payload = {"stop_order_id": "s1", "symbol": "AAPL-USD", "price": 240.0, "quantity": 1,
+               "direction": "SELL", "stop_order_type": "TAKE_PROFIT", "client_order_id": "c",
+               "update_time": "2026-01-01T00:00:00Z"}
+    s = classify({"stop_order_response": payload}).body
+    assert (s.stop_order_id, s.stop_order_type, s.side) == ("s1", "TAKE_PROFIT", "SELL")
+    assert s.client_order_id == "c"
     assert s.price == Decimal("240.0")
 
 

@@ -1,4 +1,4 @@
-"""Reply attribution (no request ids on QFEX): by client_order_id, by learned order_id, err by echo or FIFO."""
+"""Reply attribution (QFEX has no request ids): by client_order_id or learned order_id; err by echo/FIFO."""
 
 from __future__ import annotations
 

@@ -31,7 +31,8 @@ T0 = 1795600000.0
 
 def result(index: int, id_: str, outcome: Outcome, **kw) -> OrderResult:
     base = dict(index=index, id=id_, symbol="AAPL-USD", side="BUY", type="LIMIT", quantity=Decimal("10"),
-                price=Decimal("220.50"), time_in_force="GTC", reduce_only=False, wait="ack", expect="accepted",
+                price=Decimal("220.50"), time_in_force="GTC", reduce_only=False, wait="ack",
+                expect="accepted",
                 client_order_id=f"{index:08d}-0000-5000-8000-000000000000", outcome=outcome,
                 verdict=outcome.value)
     base.update(kw)
@@ -46,10 +47,11 @@ def report() -> Report:
                     fills=[FillRecord("t1", Decimal("220.40"), Decimal("4"), Decimal("0.1"), T0 + 0.015),
                            FillRecord("t2", Decimal("220.50"), Decimal("6"), Decimal("0.2"), T0 + 0.02)],
                     quantity_remaining=Decimal("0"), filled_reported=Decimal("10"),
-                    legs=[LegResult("take_profit", "after_fill", Decimal("240"), "SELL", Decimal("10"), "tp-coid",
-                                    "s-1", [StatusSeen("ACK", T0 + 0.03)]),
-                          LegResult("stop_loss", "after_fill", Decimal("200"), "SELL", Decimal("10"), "sl-coid",
-                                    None, [], [], Reject("INVALID_STOPLOSS_PRICE", "stop-loss price invalid"))])
+                    legs=[LegResult("take_profit", "after_fill", Decimal("240"), "SELL", Decimal("10"),
+                                    "tp-coid", "s-1", [StatusSeen("ACK", T0 + 0.03)]),
+                          LegResult("stop_loss", "after_fill", Decimal("200"), "SELL", Decimal("10"),
+                                    "sl-coid", None, [], [],
+                                    Reject("INVALID_STOPLOSS_PRICE", "stop-loss price invalid"))])
     rejected = result(1, "refused", Outcome.FAILED, sent_at=T0 + 0.1, answered_at=T0 + 0.11,
                       statuses=[StatusSeen("FAILED_MARGIN_CHECK", T0 + 0.11)],
                       reject=Reject("FAILED_MARGIN_CHECK", "insufficient available balance", "margin"),
@@ -61,8 +63,8 @@ def report() -> Report:
     adopted = result(4, "earlier", Outcome.ALREADY_PLACED, order_id="o-5", filled_reported=Decimal("3"),
                      statuses=[StatusSeen("ACK", T0, None, "journal")])
     not_sent = result(5, "later", Outcome.NOT_SENT, verdict="not sent")
-    summary = Summary("pb.yaml", "demo", "a" * 64, "r1", "sim", "ws://127.0.0.1:1/", None, "0.1.0", T0, T0 + 1.5,
-                      RunOutcome.ABORTED, 5, "on_reject: stop")
+    summary = Summary("pb.yaml", "demo", "a" * 64, "r1", "sim", "ws://127.0.0.1:1/", None, "0.1.0", T0,
+                      T0 + 1.5, RunOutcome.ABORTED, 5, "on_reject: stop")
     return Report(summary, [filled, rejected, err, unknown, adopted, not_sent], ["a warning"])
 
 
