@@ -500,6 +500,7 @@ class Exchange:
                 self._finish(order, self.config.alo_cross_status, out)
             else:
                 book.add(order)
+                self._book_changed(market.symbol)
             return
         limit = (
             order.price
@@ -520,6 +521,7 @@ class Exchange:
             return
         if order.tif == GTC and order.type == LIMIT:
             book.add(order)
+            self._book_changed(market.symbol)
         elif traded == ZERO:
             self._finish(order, _CANCELLED, out)
         else:  # IOC partly filled: its last FILLED shows quantity_remaining > 0; nothing rests
@@ -637,7 +639,9 @@ class Exchange:
     def _finish(self, order: Order, status: str, out: list[Outbound]) -> None:
         """End an open order without a fill (cancel, STP, ALO cross, IOC/FOK expiry) and report it."""
         market = self._markets[order.symbol]
-        market.book.remove(order)
+        if order.resting:
+            market.book.remove(order)
+            self._book_changed(order.symbol)
         if order.is_mm:
             self._mm.orders.pop(order.order_id, None)
             return
@@ -653,6 +657,11 @@ class Exchange:
                 {"order_response": order_payload(order, status, now)},
             )
         )
+
+    def _book_changed(self, symbol: str) -> None:
+        """A resting order came or went: the best bid/ask, and so the mark, may have moved."""
+        if self._stops_by_symbol[symbol]:
+            self._touched.add(symbol)
 
     def _close(self, order: Order) -> None:
         """Forget a no-longer-open order: book, open quantities, reserved margin."""

@@ -402,3 +402,18 @@ def test_bracket_stop_legs_are_listed_by_get_order() -> None:
     [tp] = kit.ex.orders(DEMO_ACCOUNT_ID)
     [reply] = caller(kit.send("get_order", symbol="AAPL-USD", order_id=tp["order_id"]))
     assert reply["all_orders_response"]["orders"][0]["type"] == "TAKE_PROFIT"
+
+
+def test_a_new_best_bid_moves_the_mark_and_can_trigger_a_stop() -> None:
+    kit = Kit(market_maker=False, stop_cap_policy="off")
+    kit.order(side="SELL", quantity="1", price="200", who=kit.bob)
+    kit.order(quantity="1", price="200")  # long 1, last trade 200
+    kit.order(side="SELL", quantity="5", price="230", who=kit.bob)
+    kit.order(quantity="5", price="100", who=kit.bob)
+    kit.order(side="SELL", order_type="TAKE_PROFIT", tif="GTC", quantity="1", price="210")
+    assert kit.ex.mark("AAPL-USD") == D(200)  # median(100, 230, 200)
+    out = kit.order(quantity="1", price="215", who=kit.bob)  # bob's better bid: median(215, 230, 200) = 215
+    assert [(r["type"], r["status"]) for r in responses(out) if r["user_id"] != kit.bob.user_id] == [
+        ("TAKE_PROFIT", "FILLED")
+    ]
+    assert position(kit) == 0
