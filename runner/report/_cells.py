@@ -14,6 +14,11 @@ def num(value: Decimal | None) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def price(value: Decimal | None) -> str:
+    """Prices exactly as written (220.00 stays 220.00): traders read ticks."""
+    return "-" if value is None else format(value, "f")
+
+
 def filled(order: OrderResult) -> str:
     qty = order.filled_quantity
     if order.sent_at is None and not qty and order.outcome.value != "already_placed":
@@ -33,9 +38,8 @@ def leg(leg: LegResult) -> str:
         status = leg.last_status
     else:
         status = "pending" if leg.mode == "attached" else "not placed"
-    price = num(leg.trigger_price)
     qty = f" x{num(leg.quantity)}" if leg.quantity is not None else ""
-    return f"{name} {price}{qty} {status}"
+    return f"{name} {price(leg.trigger_price)}{qty} {status}"
 
 
 def legs(order: OrderResult) -> str:
@@ -79,5 +83,5 @@ COLUMNS = ("#", "order", "symbol", "side", "type", "qty", "price", "status", "fi
 
 def row(order: OrderResult) -> list[str]:
     return [str(order.index + 1), order.id, order.symbol, order.side, order.type, num(order.quantity),
-            num(order.price), status(order), filled(order), legs(order), reject(order), latency(order),
+            price(order.price), status(order), filled(order), legs(order), reject(order), latency(order),
             order.outcome.value]

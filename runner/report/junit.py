@@ -34,7 +34,7 @@ def render_junit(report: Report) -> str:
         elapsed = (settle - o.sent_at) if (settle and o.sent_at) else 0.0
         case = ET.SubElement(suite, "testcase", {
             "classname": f"{s.playbook_name}.{o.symbol}", "name": o.id, "time": f"{max(elapsed, 0.0):.3f}"})
-        detail = (f"{o.side} {_cells.num(o.quantity)} {o.symbol} {o.type} @ {_cells.num(o.price)}; "
+        detail = (f"{o.side} {_cells.num(o.quantity)} {o.symbol} {o.type} @ {_cells.price(o.price)}; "
                   f"client_order_id {o.client_order_id}; order_id {o.order_id or '-'}; "
                   f"statuses {' > '.join(x.status for x in o.statuses) or '-'}; filled {_cells.filled(o)}; "
                   f"bracket {_cells.legs(o)}")
