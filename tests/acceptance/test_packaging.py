@@ -21,7 +21,9 @@ SCHEMA = ROOT / "schemas" / "playbook.schema.json"
 
 def _run(args: list[str | Path], cwd: Path, **kwargs) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    return subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, timeout=300, env=env, **kwargs)
+    return subprocess.run(
+        [str(a) for a in args], cwd=cwd, capture_output=True, timeout=300, env=env, **kwargs
+    )
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +36,10 @@ def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = tmp / "venv"
     assert _run([sys.executable, "-m", "venv", "--without-pip", venv], cwd=tmp).returncode == 0
     python = venv / "bin" / "python"
-    installed = _run([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index",
-                      wheel], cwd=tmp)
+    installed = _run(
+        [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", wheel],
+        cwd=tmp,
+    )
     assert installed.returncode == 0, installed.stderr.decode()
     purelib = _run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp)
     # dependencies (click, PyYAML, jsonschema, ...) come from the test venv; its editable hook is not loaded
