@@ -1285,7 +1285,6 @@ class Exchange:
         pos = account.positions.get(symbol) if market else None
         if market is None or pos is None or pos.qty == ZERO:
             status = "BAD_SYMBOL" if market is None else "REJECTED"
-            req_side = None if pos is None or pos.qty == ZERO else opposite(BUY if pos.qty > ZERO else "SELL")
             payload = {
                 "order_id": self._ids.uuid4(),
                 "symbol": symbol,
@@ -1294,7 +1293,7 @@ class Exchange:
                 "price": ZERO,
                 "take_profit": ZERO,
                 "stop_loss": ZERO,
-                "side": req_side,
+                "side": None,  # no position: no side to close
                 "type": LIMIT,
                 "time_in_force": IOC,
                 "user_id": account.user_id,
