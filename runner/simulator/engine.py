@@ -429,8 +429,11 @@ class Exchange:
         stop_loss: Decimal = ZERO,
         reduce_only: bool = False,
         twap_id: str | None = None,
+        generate_client_id: bool = True,
     ) -> Order:
-        """Create an accepted order: ACK now; reach the book now or after the speed bump."""
+        """Create an accepted order: ACK now; reach the book now or after the speed bump. An empty
+        client_order_id is generated for add_order ("If empty, one is generated"); close_position's
+        documented ACK shows it empty, so that one keeps it empty."""
         now = self._clock()
         self._seq += 1
         order = Order(
@@ -443,7 +446,7 @@ class Exchange:
             tif,
             qty,
             price,
-            client_order_id or self._ids.uuid4(),
+            client_order_id or (self._ids.uuid4() if generate_client_id else ""),
             now,
             self._seq,
             take_profit,
@@ -1316,7 +1319,17 @@ class Exchange:
         else:
             price = max(market.round_to_tick(mark * (1 - slip), up=False), market.min_price)
         self._accept(
-            account, market, side, LIMIT, IOC, abs(pos.qty), price, client_order_id, out, reduce_only=True
+            account,
+            market,
+            side,
+            LIMIT,
+            IOC,
+            abs(pos.qty),
+            price,
+            client_order_id,
+            out,
+            reduce_only=True,
+            generate_client_id=False,
         )
 
     def _leverage(self, account: Account, market: Market) -> Decimal:

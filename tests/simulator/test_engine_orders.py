@@ -270,6 +270,7 @@ def test_close_position_of_a_short_buys() -> None:
     kit.order(side="SELL", order_type="MARKET", tif="IOC", quantity="3", price="0")
     rs = responses(kit.send("close_position", symbol="AAPL-USD"))
     assert rs[0]["side"] == "BUY" and rs[-1]["status"] == "FILLED"
+    assert rs[0]["client_order_id"] == ""  # as in QFEX's close_position example
     assert kit.ex.position(DEMO_ACCOUNT_ID, "AAPL-USD")["position"] == 0
 
 
