@@ -82,7 +82,9 @@ class EngineConfig:
     market_maker: bool = True
     scenario: Scenario | None = None
     # --- fidelity / compat switches (defaults follow the current docs) ---
-    alo_cross_status: str = "REJECTED"
+    #: an ALO that would cross is "cancelled instead" per the current order-types page; the older
+    #: enums page says "rejected"
+    alo_cross_status: str = "CANCELLED"
     user_trades_shape: str = "user_trades"
     get_order_reply: str = "all_orders_response"
     leverage_ack_shape: str = "ack_response"
