@@ -326,3 +326,49 @@ def test_invalid_json_example(simulator, raw_client, frame):
     """InvalidJSONFormat: "Message is not valid JSON or doesn't match the expected schema"."""
     reply = raw_client(simulator).request(frame)
     assert reply["err"]["error_code"] == "InvalidJSONFormat"
+
+
+TWAP = {"symbol": "AAPL-USD", "side": "BUY", "total_quantity": 1, "num_orders": 2, "order_interval_secs": 30,
+        "reduce_only": False, "client_twap_id": "rebalance-aapl-001"}
+TWAP_KEYS = {"twap_id", "client_twap_id", "user_id", "status", "symbol", "total_quantity", "filled_quantity",
+             "average_fill_price", "total_num_orders", "order_interval_secs", "reduce_only", "side",
+             "created_at", "updated_at"}
+
+
+@pytest.mark.parametrize("id_type", ["twap_id", "client_twap_id"])
+def test_add_twap_and_cancel_it_by_either_twap_id(simulator, raw_client, id_type):
+    """[D:/websocket/channels/trade/add_twap] → twap_response; cancel_order with twap_id / client_twap_id
+    [D:/websocket/channels/trade/cancel_order.md]."""
+    client = raw_client(simulator)
+    reply = client.request({"type": "add_twap", "params": TWAP})
+    twap = reply["twap_response"]
+    assert set(twap) == TWAP_KEYS
+    assert twap["client_twap_id"] == "rebalance-aapl-001"
+    assert twap["total_num_orders"] == 2 and twap["order_interval_secs"] == 30
+    ident = twap["twap_id"] if id_type == "twap_id" else "rebalance-aapl-001"
+    cancelled = client.request({"type": "cancel_order", "params": {"order_id": ident, "symbol": "AAPL-USD",
+                                                                   "cancel_order_id_type": id_type}})
+    assert cancelled["twap_response"]["twap_id"] == twap["twap_id"]
+    assert cancelled["twap_response"]["status"] == "CANCELLED"
+
+
+@pytest.mark.parametrize(("change", "words"), [({"order_interval_secs": 29}, "order_interval_secs"),
+                                              ({"num_orders": 1}, "num_orders")])
+def test_add_twap_validation_is_invalid_parameter(simulator, raw_client, change, words):
+    """Documented rules: order_interval_secs ≥ 30, num_orders ≥ 2."""
+    request = {"type": "add_twap", "params": {**TWAP, **change}}
+    err = raw_client(simulator).request(request)["err"]
+    assert err["error_code"] == "InvalidParameter" and words in err["message"]
+    assert err["incoming_message"] == request
+
+
+def test_set_user_leverage_example_and_its_refusal(simulator, raw_client):
+    """[D:/websocket/channels/trade/set_leverage]: {"ack_response": true}; not while orders are open."""
+    client = raw_client(simulator, subscribe=["order_responses"])
+    request = {"type": "set_user_leverage", "params": {"symbol": "AAPL-USD", "leverage": 5}}
+    assert client.request(request) == {"ack_response": True}
+    rows = client.request({"type": "get_user_leverage", "params": {}})["user_leverage_response"]
+    assert {r["symbol"]: r["leverage"] for r in rows}["AAPL-USD"] == "5"
+    client.request(add_order())
+    err = client.request(request)["err"]
+    assert err["error_code"] == "InvalidParameter" and "open orders" in err["message"]
