@@ -56,6 +56,9 @@ CANCEL_TYPES = frozenset({"cancel_order", "cancel_all_orders", "cancel_stop_orde
 UNPACED_TYPES = frozenset({"auth"})
 
 
+_NEGLIGIBLE = 1e-6
+
+
 def weight_of(msg_type: str) -> float:
     return WEIGHTS.get(msg_type, DEFAULT_WEIGHT)
 
@@ -136,7 +139,9 @@ class Pacer:
             return 0.0
         waited = 0.0
         with self._lock:
-            while (delay := self.delay_for(msg_type)) > 0:
+            # re-check after sleeping (a RateLimited may have closed the bucket meanwhile); delays
+            # below a microsecond are float noise, not a reason to sleep again
+            while (delay := self.delay_for(msg_type)) > _NEGLIGIBLE:
                 self._sleep(delay)
                 waited += delay
             self._ema[bucket_of(msg_type)].add(self._clock(), weight_of(msg_type), self.policy.time_constant)

@@ -1,0 +1,292 @@
+"""Ask the exchange what became of our client_order_ids — the source of truth when the journal is not.
+
+QFEX offers two queries (qfex-api.md §3.6): `get_user_orders` lists **open** orders (resting or
+partly filled, stop orders included), and `get_user_trades` lists executions. Every order that
+ever traded, or still rests, is therefore visible, and each is classified:
+
+- `open`      — on the book now (possibly partly filled): placed;
+- `traded`    — off the book with fills: filled, or partly filled and then cancelled/expired: placed;
+- `not_found` — in neither list.
+
+What the exchange cannot tell: `not_found` covers an order that never arrived, one that was
+rejected, and one that was accepted and then cancelled or expired **before any fill** (an IOC/FOK
+that found no liquidity, a GTC cancelled by hand or by cancel-on-disconnect). Re-sending a
+never-arrived or rejected order is safe: it never existed. The last case is the one the journal
+exists for: it remembers the ACK. Without the journal such an order would be placed again — it
+cannot double a position (the first one never traded), but it does rest again. The README says so.
+
+Trade rows are matched by `client_order_id` when QFEX includes it (its docs example does, its
+AsyncAPI does not), else by exchange `order_id` (from the journal or an open order).
+`Reconciliation.trades_carry_client_ids` records which was possible.
+
+Paging: offsets move while the book changes (an order that fills between two pages shifts the
+rest), so open-order pages overlap by a tenth and rows are de-duplicated by order_id; trades are
+de-duplicated by trade_id. Transient `RateLimited`/`ServerError` answers are retried with backoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Protocol
+
+from runner.backoff import Backoff, BackoffPolicy
+from runner.errors import RunAborted
+from runner.protocol import (
+    ErrorReply,
+    ReplyKind,
+    all_orders,
+    get_user_orders_message,
+    get_user_trades_message,
+    user_trades,
+)
+
+PAGE_SIZE = 1000
+"""QFEX's default and documented page size for both queries."""
+MAX_PAGES = 10_000
+"""A guard against a server that never returns a short page."""
+TRANSIENT_ERRORS = frozenset({"RateLimited", "ServerError"})
+
+
+class ReconcileError(RunAborted):
+    """The exchange refused a lookup (not transiently): the state of orders is unknown."""
+
+
+class Presence(str, Enum):
+    OPEN = "open"
+    TRADED = "traded"
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class ExchangeOrderState:
+    """What the exchange shows for one client_order_id."""
+
+    client_order_id: str
+    presence: Presence
+    order_ids: tuple[str, ...] = ()
+    """Every exchange order id found for this coid (more than one = placed more than once)."""
+    open_rows: tuple[dict, ...] = field(default=(), repr=False)
+    trades: tuple[dict, ...] = field(default=(), repr=False)
+    filled_quantity: Decimal = Decimal(0)
+    remaining: Decimal | None = None
+    """Quantity still resting (open orders only)."""
+    quantity: Decimal | None = None
+    """The order's quantity as the exchange shows it (open orders only)."""
+    status: str | None = None
+
+    @property
+    def placed(self) -> bool:
+        return self.presence is not Presence.NOT_FOUND
+
+    @property
+    def order_id(self) -> str | None:
+        return self.order_ids[0] if self.order_ids else None
+
+    @property
+    def copies(self) -> int:
+        """How many distinct exchange orders carry this client_order_id."""
+        return len(self.order_ids)
+
+    def describe(self, planned_quantity: Decimal | None = None) -> str:
+        """`open (3 of 10 filled)`, `filled`, `partially filled (4 of 10), cancelled`, `not found`."""
+        if self.presence is Presence.OPEN:
+            total = self.quantity if self.quantity is not None else planned_quantity
+            if self.filled_quantity > 0 and total is not None:
+                return f"open ({_q(self.filled_quantity)} of {_q(total)} filled)"
+            return "open"
+        if self.presence is Presence.TRADED:
+            if planned_quantity is not None and self.filled_quantity < planned_quantity:
+                return f"partially filled ({_q(self.filled_quantity)} of {_q(planned_quantity)}), then closed"
+            return "filled"
+        return "not found"
+
+
+def _q(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+class Reconciliation(dict[str, ExchangeOrderState]):
+    """coid → state for every coid asked about, plus how the lookup went."""
+
+    trades_carry_client_ids: bool | None = None
+    """True/False once a trade row was seen; None when there were no trades to look at."""
+    requests: int = 0
+
+    @property
+    def duplicates(self) -> dict[str, ExchangeOrderState]:
+        return {coid: state for coid, state in self.items() if state.copies > 1}
+
+
+class _Requester(Protocol):
+    def request(self, message: dict, kinds: Iterable[ReplyKind], timeout: float = ...) -> Any: ...
+
+
+@dataclass
+class _Lookup:
+    session: _Requester
+    timeout: float
+    backoff_policy: BackoffPolicy
+    sleep: Callable[[float], None] | None
+    on_rate_limited: Callable[[str, ErrorReply], None] | None
+    requests: int = 0
+
+    def ask(self, message: dict, kind: ReplyKind) -> Any:
+        """Send one query, retrying transient refusals; the reply body."""
+        backoff = Backoff(self.backoff_policy) if self.sleep is None else Backoff(self.backoff_policy,
+                                                                                   sleep=self.sleep)
+        backoff.start()
+        while True:
+            self.requests += 1
+            reply = self.session.request(message, [kind], self.timeout)
+            if reply.kind is not ReplyKind.ERROR:
+                return reply.body
+            err: ErrorReply = reply.body
+            if err.error_code not in TRANSIENT_ERRORS:
+                raise ReconcileError(f"{message['type']} refused by the exchange: {err.error_code}: "
+                                     f"{err.message or 'no message'}; orders' state is unknown")
+            if self.on_rate_limited is not None and err.error_code == "RateLimited":
+                self.on_rate_limited(str(message["type"]), err)
+            if not backoff.wait():
+                raise ReconcileError(f"{message['type']} kept failing with {err.error_code} "
+                                     f"({backoff.describe()}); orders' state is unknown")
+
+
+def reconcile(session: _Requester, coids: Iterable[str], *,
+              known_order_ids: Mapping[str, str | Iterable[str]] | None = None,
+              since: int | None = None, page_size: int = PAGE_SIZE, timeout: float = 10.0,
+              backoff: BackoffPolicy | None = None, sleep: Callable[[float], None] | None = None,
+              on_rate_limited: Callable[[str, ErrorReply], None] | None = None) -> Reconciliation:
+    """Look every client_order_id up at the exchange (see the module docstring).
+
+    `known_order_ids` maps coids to exchange order ids already known (from the journal) so their
+    trades can be found even if trade rows carry no client_order_id. `since` (Unix seconds)
+    bounds the trade scan when the earliest possible trade time is known.
+    """
+    wanted = list(dict.fromkeys(coids))
+    result = Reconciliation()
+    if not wanted:
+        return result
+    lookup = _Lookup(session, timeout, backoff or BackoffPolicy(initial=0.2, cap=5.0, max_attempts=6,
+                                                                   max_total=30.0), sleep, on_rate_limited)
+    wanted_set = set(wanted)
+    owner: dict[str, str] = {}  # exchange order_id -> coid
+    for coid, ids in (known_order_ids or {}).items():
+        if coid in wanted_set and ids:
+            for order_id in [ids] if isinstance(ids, str) else ids:
+                owner[str(order_id)] = coid
+
+    open_rows = _open_orders(lookup, page_size)
+    found_open: dict[str, list[dict]] = {}
+    for row in open_rows:
+        coid = _coid_of(row, owner, wanted_set)
+        if coid is None:
+            continue
+        found_open.setdefault(coid, []).append(row)
+        if row.get("order_id"):
+            owner.setdefault(str(row["order_id"]), coid)
+
+    trades, carry_ids = _trades(lookup, owner, wanted_set, found_open, since, page_size)
+    result.trades_carry_client_ids = carry_ids
+    found_trades: dict[str, list[dict]] = {}
+    for trade in trades:
+        coid = _coid_of(trade, owner, wanted_set)
+        if coid is not None:
+            found_trades.setdefault(coid, []).append(trade)
+
+    for coid in wanted:
+        result[coid] = _state(coid, found_open.get(coid, []), found_trades.get(coid, []))
+    result.requests = lookup.requests
+    return result
+
+
+def _coid_of(row: Mapping[str, Any], owner: Mapping[str, str], wanted: set[str]) -> str | None:
+    coid = row.get("client_order_id")
+    if coid is not None and str(coid) in wanted:
+        return str(coid)
+    order_id = row.get("order_id")
+    return owner.get(str(order_id)) if order_id is not None else None
+
+
+def _open_orders(lookup: _Lookup, page_size: int) -> list[dict]:
+    """Every open order, paging with overlap so rows shifted by concurrent fills are not skipped."""
+    overlap = max(1, page_size // 10) if page_size > 1 else 0
+    rows: dict[str, dict] = {}
+    anonymous: list[dict] = []
+    offset = 0
+    for _ in range(MAX_PAGES):
+        page = all_orders(lookup.ask(get_user_orders_message(page_size, offset), ReplyKind.ALL_ORDERS))
+        for row in page:
+            if row.get("order_id"):
+                rows[str(row["order_id"])] = row
+            else:
+                anonymous.append(row)
+        if len(page) < page_size:
+            break
+        offset += page_size - overlap
+    return [*rows.values(), *anonymous]
+
+
+def _trades(lookup: _Lookup, owner: dict[str, str], wanted: set[str], found_open: Mapping[str, list],
+            since: int | None, page_size: int) -> tuple[list[dict], bool | None]:
+    """Trades that may belong to the wanted coids: per order id when every coid has one, else a scan."""
+    coids_with_ids = set(owner.values())
+    trades: dict[str, dict] = {}
+    carry: bool | None = None
+
+    def take(page: list[dict]) -> None:
+        nonlocal carry
+        for trade in page:
+            key = str(trade.get("trade_id") or id(trade))
+            trades[key] = trade
+            has_id = bool(trade.get("client_order_id"))
+            carry = has_id if carry is None else (carry and has_id)
+
+    if wanted <= coids_with_ids:  # cheap path: ask for each known order's trades
+        for order_id in sorted(owner):
+            _page_through(lookup, page_size, take, order_id=order_id)
+    else:
+        _page_through(lookup, page_size, take, start_ts=since)
+    return list(trades.values()), carry
+
+
+def _page_through(lookup: _Lookup, page_size: int, take: Callable[[list[dict]], None], *,
+                  order_id: str | None = None, start_ts: int | None = None) -> None:
+    offset = 0
+    for _ in range(MAX_PAGES):
+        message = get_user_trades_message(page_size, offset, order_id=order_id, start_ts=start_ts)
+        page = user_trades(lookup.ask(message, ReplyKind.USER_TRADES))
+        take(page)
+        if len(page) < page_size:
+            return
+        offset += len(page)
+
+
+def _state(coid: str, open_rows: list[dict], trades: list[dict]) -> ExchangeOrderState:
+    order_ids = list(dict.fromkeys(str(r["order_id"]) for r in [*open_rows, *trades] if r.get("order_id")))
+    filled = sum((_dec(t.get("quantity")) or Decimal(0) for t in trades), Decimal(0))
+    if open_rows:
+        row = open_rows[0]
+        quantity = _dec(row.get("quantity"))
+        remaining = _dec(row.get("quantity_remaining", row.get("remaining_quantity")))
+        if quantity is not None and remaining is not None:
+            filled = max(filled, quantity - remaining)
+        return ExchangeOrderState(coid, Presence.OPEN, tuple(order_ids), tuple(open_rows), tuple(trades),
+                                  filled, remaining, quantity, str(row.get("status") or "ACK"))
+    if trades:
+        return ExchangeOrderState(coid, Presence.TRADED, tuple(order_ids), (), tuple(trades), filled,
+                                  Decimal(0), None, None)
+    return ExchangeOrderState(coid, Presence.NOT_FOUND)
+
+
+def _dec(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(str(value)) if isinstance(value, (int, str)) else None
+    except ArithmeticError:
+        return None
