@@ -178,7 +178,7 @@ class ExchangeServer:
         self.connections: set[Connection] = set()
         self.by_account: dict[str, list[Connection]] = {}
         #: upgrade requests seen (path, api_key query, x-qfex-* headers, user agent) — for tests
-        self.handshakes: list[dict[str, Any]] = []
+        self.handshakes: deque[dict[str, Any]] = deque(maxlen=1000)
         self._server: Server | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_deadline: float | None = None
@@ -363,7 +363,11 @@ class ExchangeServer:
             self._error(conn, "ServerError",
                         "injected fault: internal error, safe to retry after a short delay", msg)
             return
-        handler(conn, msg, params)
+        try:
+            handler(conn, msg, params)
+        except Exception:  # a simulator bug must cost one answer, not the connection
+            log.exception("failed to handle %s", msg_type)
+            self._error(conn, "ServerError", "internal error in the simulator", msg)
 
     def _engine_command(self, conn: Connection, msg: dict, params: dict) -> None:
         try:
@@ -400,8 +404,14 @@ class ExchangeServer:
             if self.config.close_on_auth_failure:
                 asyncio.get_running_loop().create_task(conn.ws.close(1008, "authentication failed"))
             return
+        try:
+            session = self.exchange.session(identity.account_id, identity.user_id)
+        except Exception as exc:  # the engine does not know this account: refuse like any bad auth
+            self._error(conn, getattr(exc, "error_code", "PermissionDenied"),
+                        f"authentication failed: {getattr(exc, 'message', exc)}", _redact_auth(msg))
+            return
         conn.identity = identity
-        conn.session = self.exchange.session(identity.account_id, identity.user_id)
+        conn.session = session
         self.by_account.setdefault(identity.account_id, []).append(conn)
         if conn.auth_deadline is not None:
             conn.auth_deadline.cancel()

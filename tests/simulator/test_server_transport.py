@@ -74,6 +74,8 @@ class FakeExchange:
             return [Out("caller", None, None, {"all_orders_response": {"orders": []}})]
         if msg_type == "cancel_all_orders":
             return [Out("caller", None, None, {"ack": {}})]
+        if msg_type == "get_order":
+            return [Out("caller", None, None, {"order_response": {"price": object()}})]  # cannot be encoded
         raise RuntimeError("boom")  # an engine bug
 
     def on_time(self) -> list[Out]:
@@ -173,6 +175,12 @@ def test_an_engine_bug_is_a_server_error_not_a_dead_connection(fake_sim, raw_cli
     client = raw_client(fake_sim())
     err = client.request({"type": "modify_order", "params": {}})["err"]
     assert err["error_code"] == "ServerError"
+    assert client.request(GET_ORDERS) == {"all_orders_response": {"orders": []}}
+
+
+def test_an_unencodable_engine_answer_is_a_server_error(fake_sim, raw_client):
+    client = raw_client(fake_sim())
+    assert client.request({"type": "get_order", "params": {}})["err"]["error_code"] == "ServerError"
     assert client.request(GET_ORDERS) == {"all_orders_response": {"orders": []}}
 
 
