@@ -113,3 +113,25 @@ def test_sim_port_in_use_is_a_usage_error():
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_help_lists_every_compat_name():
+    from runner.simulator.server_config import COMPAT_FLAGS, ENGINE_COMPAT
+
+    result = subprocess.run([sys.executable, "-m", "runner", "sim", "--help"], capture_output=True, text=True,
+                            cwd=ROOT, timeout=30)
+    assert result.returncode == 0
+    help_text = " ".join(result.stdout.split()).replace("- ", "-")  # click wraps long names at hyphens
+    for name in [*COMPAT_FLAGS, *ENGINE_COMPAT]:
+        assert name in help_text, name
+
+
+def test_engine_compat_names_map_to_engine_fields():
+    from runner.simulator.config import EngineConfig
+    from runner.simulator.server_config import split_compat
+
+    server, engine = split_compat(["legacy-errors,alo-cancelled", "stop-ops-ack"])
+    assert server.legacy_errors and not server.legacy_auth_reply
+    config = EngineConfig(**engine)
+    config.validate()
+    assert config.alo_cross_status == "CANCELLED" and config.stop_ops_ack is True
