@@ -62,6 +62,9 @@ DEFAULT_TIMEOUT = 10.0
 AUTH_TIMEOUT = 15.0  # QFEX's CLI waits 15 s for the auth answer; the server allows 60 s
 USER_AGENT = f"qfex-runner/{__version__}"
 DEFAULT_CHANNELS = (Channel.ORDER_RESPONSES, Channel.FILLS, Channel.STOP_ORDERS)
+#: `err` codes meaning "not processed, safe to send again" [D:/websocket/errors]
+RETRYABLE_ERRORS = frozenset({"RateLimited", "ServerError"})
+REQUEST_RETRIES = 4
 
 
 class ConnectionLost(RunAborted):
@@ -326,9 +329,18 @@ class TradeSession:
     def request(self, message: dict, kinds: Iterable[ReplyKind], timeout: float = DEFAULT_TIMEOUT) -> Reply:
         """Send `message` and wait for the first reply of one of `kinds` (or an `err` that answers it).
 
-        Other frames read meanwhile are kept for `receive` in their original order.
+        `RateLimited`/`ServerError` answers mean "not processed": the request is sent again after a
+        short backoff (a few times). Other frames read meanwhile are kept for `receive`, in order.
         """
-        wanted = set(kinds)
+        for attempt in range(REQUEST_RETRIES + 1):
+            reply = self._request_once(message, set(kinds), timeout)
+            if reply.kind is not ReplyKind.ERROR or reply.body.error_code not in RETRYABLE_ERRORS \
+                    or attempt == REQUEST_RETRIES:
+                return reply
+            time.sleep(min(0.1 * 2 ** attempt, 2.0))
+        raise AssertionError("unreachable")
+
+    def _request_once(self, message: dict, wanted: set[ReplyKind], timeout: float) -> Reply:
         with _translated(_Phase.RUN, self.url):
             key = self._request_key(message)
             self._awaiting[key] = message
@@ -339,6 +351,7 @@ class TradeSession:
                 while True:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
+                        self._awaiting.pop(key, None)
                         raise NoAnswer(f"no answer to {message.get('type')} within {timeout:g}s")
                     frame = self._read(remaining)
                     if frame is None:

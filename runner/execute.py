@@ -24,6 +24,7 @@ Exit codes: 0 all passed; 3 some order failed its expectation; 5 stopped part-wa
 from __future__ import annotations
 
 import contextlib
+import heapq
 import os
 import signal
 import tempfile
@@ -42,6 +43,7 @@ from runner.enums import OrderType
 from runner.errors import PlaybookInvalid, RunAborted, RunnerError, UsageError
 from runner.exit_codes import ExitCode
 from runner.ids import Leg
+from runner.pacing import retry_after_hint
 from runner.playbook import BracketMode, Expect, OnReject, Order, Playbook, Wait
 from runner.problems import Severity
 from runner.protocol import ErrorReply, Fill, OrderUpdate, ReplyKind, StopOrder, error_meaning
@@ -61,6 +63,9 @@ from runner.targets import SIM, Target, resolve_target
 from runner.verdict import TERMINAL_STATUSES, LiveOrder, is_immediate, judge
 
 DEFAULT_TIMEOUT = 30.0
+#: `err` codes that mean "not processed, send again" (QFEX: RateLimited; ServerError "safe to retry")
+_RETRYABLE = frozenset({"RateLimited", "ServerError"})
+MAX_RETRIES = 5
 _STOP_TYPES = (OrderType.TAKE_PROFIT.value, OrderType.STOP_LOSS.value)
 #: how long the end-of-run drain may wait for attached bracket legs to be announced
 LEG_ANNOUNCE_S = 0.5
@@ -342,6 +347,8 @@ class _Run:
         self._entry_steps = {s.order.id: s for s in self.plan.steps if s.leg is Leg.ENTRY}
         self._legs_by_order_id: dict[str, LegResult] = {}
         self._judged: set[int] = set()
+        self._timers: list[tuple[float, str]] = []
+        self._retrying: dict[str, LiveOrder] = {}
         self.warnings = warnings
         self.summary = Summary(
             playbook_path=playbook.path, playbook_name=playbook.name, playbook_sha256=playbook.sha256,
@@ -488,6 +495,7 @@ class _Run:
         if message is None:
             raise RunnerError(f"internal: no message for {order_key} {leg.value}")
         live = LiveOrder(coid, record, quantity, immediate)
+        live.resend = (message, index, order_key, leg)
         self.live[coid] = live
         with self.interrupts.critical():
             self.journal.record_intent(coid, index, order_key, leg, message)
@@ -497,6 +505,19 @@ class _Run:
             self.session.send(message)
         self._progress("sent", index, order_key, "", leg.value)
         return live
+
+    def _resend_due(self, now: float) -> None:
+        """Send again what a retryable `err` refused (the exchange placed nothing), once its delay is up."""
+        for coid, live in list(self._retrying.items()):
+            if live.retry_at is None or live.retry_at > now or live.resend is None:
+                continue
+            del self._retrying[coid]
+            live.retry_at = None
+            message, index, order_key, leg = live.resend
+            with self.interrupts.critical():
+                self.journal.record_intent(coid, index, order_key, leg, message)
+                self.session.send(message)
+            self._progress("sent", index, order_key, "", f"{leg.value} (retry {live.retries})")
 
     # --- brackets placed after the entry fills ---
 
@@ -549,6 +570,8 @@ class _Run:
             if done():
                 return True
             now = time.monotonic()
+            if self._retrying:
+                self._resend_due(now)
             remaining = deadline - now
             if remaining <= 0:
                 # collect what is already buffered without blocking
@@ -557,13 +580,34 @@ class _Run:
                     return done()
                 self._apply(event)
                 continue
-            event = self.session.next_event(min(remaining, self._settle_wait(now)))
+            event = self.session.next_event(min(remaining, self._next_timer(now)))
             if event is not None:
                 self._apply(event)
 
-    def _settle_wait(self, now: float) -> float:
-        deadlines = [d for d in (x.next_deadline() for x in self.live.values()) if d is not None]
-        return max(min(deadlines) - now, 0.001) if deadlines else 3600.0
+    def _watch(self, live: LiveOrder) -> None:
+        """Remember when `live` may change by itself (IOC settle, fill-detail grace) for `_next_timer`."""
+        moment = live.next_deadline()
+        if moment is not None:
+            heapq.heappush(self._timers, (moment, live.coid))
+
+    def _next_timer(self, now: float) -> float:
+        """Seconds until the next moment an order's state changes without a message (O(log n))."""
+        wait = 3600.0
+        while self._timers:
+            moment, coid = self._timers[0]
+            if self.live[coid].next_deadline() != moment:
+                heapq.heappop(self._timers)  # superseded
+                continue
+            if moment <= now:
+                heapq.heappop(self._timers)
+                wait = 0.001  # re-check `done()` now that it has passed
+            else:
+                wait = moment - now
+            break
+        for live in self._retrying.values():
+            if live.retry_at is not None:
+                wait = min(wait, max(live.retry_at - now, 0.001))
+        return wait
 
     def _apply(self, event: Any) -> None:
         reply = event.reply
@@ -576,6 +620,11 @@ class _Run:
             self._apply_stop(coid, reply.body, event.received_at)
         elif reply.kind is ReplyKind.ERROR:
             self._apply_error(coid, reply.body, event.received_at, reply.raw)
+        else:
+            return
+        live = self.live.get(coid) if coid else None
+        if live is not None:
+            self._watch(live)
 
     def _apply_order(self, coid: str | None, update: OrderUpdate, at: float, raw: dict) -> None:
         live = self.live.get(coid) if coid else None
@@ -708,6 +757,14 @@ class _Run:
         self.journal.record_answer(live.coid, raw)
         record = live.record
         record.statuses.append(StatusSeen(err.error_code, at, None, "err"))
+        if err.error_code in _RETRYABLE and live.resend is not None and live.retries < MAX_RETRIES \
+                and not live.answered:
+            # not a rejection: the exchange placed nothing; send the same message again after a delay
+            live.retries += 1
+            hint = retry_after_hint(err.raw)
+            live.retry_at = time.monotonic() + (hint if hint else min(0.05 * 2 ** live.retries, 2.0))
+            self._retrying[live.coid] = live
+            return
         record.reject = Reject(err.error_code, error_meaning(err.error_code), err.message)
         live.answered = True
         live.terminal = True

@@ -40,6 +40,10 @@ class LiveOrder:
         self.done_at: float | None = None  # monotonic time it was known to be over (terminal/fully filled)
         self.remaining: Decimal | None = None
         self.error: ErrorReply | None = None
+        #: what to send again after a retryable `err` (RateLimited, ServerError): nothing was placed
+        self.resend: tuple | None = None
+        self.retry_at: float | None = None
+        self.retries = 0
 
     @property
     def rejected(self) -> bool:
@@ -127,7 +131,8 @@ def judge(order: Order, result: OrderResult, live: LiveOrder, *, final: bool, ti
             return Outcome.PASSED, "accepted and filled"
         if filled > 0:
             return Outcome.PASSED, f"accepted; {_q(filled)} of {_q(quantity)} filled"
-        return Outcome.PASSED, f"accepted ({result.statuses[0].status if result.statuses else 'ACK'})"
+        first = next((x.status for x in result.statuses if x.source == "order_response"), "ACK")
+        return Outcome.PASSED, f"accepted ({first})"
     # Expect.FILLED
     if filled >= quantity:
         return Outcome.PASSED, "filled"

@@ -73,7 +73,7 @@ def headline(report: Report) -> str:
     for key, label in extra:
         if c[key]:
             parts.append(f"{c[key]} {label}")
-    duration = f" in {seconds(s.ended_at - s.started_at)}" if s.ended_at else ""
+    duration = f" in {seconds(float(s.duration_s))}" if s.duration_s is not None else ""
     return f"{s.outcome.value.upper()}: {', '.join(parts)}{duration} (exit {s.exit_code})"
 
 

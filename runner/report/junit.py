@@ -22,7 +22,7 @@ def render_junit(report: Report) -> str:
         "errors": str(c["unknown"]),
         "skipped": str(c["not_sent"]),
         "timestamp": iso(s.started_at) or "",
-        "time": f"{(s.ended_at or s.started_at) - s.started_at:.3f}",
+        "time": f"{float(s.duration_s or 0):.3f}",
     })
     props = ET.SubElement(suite, "properties")
     for name, value in (("target", s.target), ("url", s.url), ("playbook", s.playbook_path),
@@ -30,8 +30,8 @@ def render_junit(report: Report) -> str:
                         ("runner_version", s.runner_version), ("exit_code", str(s.exit_code))):
         ET.SubElement(props, "property", {"name": name, "value": value})
     for o in report.orders:
-        settle = o.filled_at or o.answered_at
-        elapsed = (settle - o.sent_at) if (settle and o.sent_at) else 0.0
+        settle_ms = o.fill_latency_ms if o.fill_latency_ms is not None else o.latency_ms
+        elapsed = float(settle_ms) / 1000 if settle_ms is not None else 0.0
         case = ET.SubElement(suite, "testcase", {
             "classname": f"{s.playbook_name}.{o.symbol}", "name": o.id, "time": f"{max(elapsed, 0.0):.3f}"})
         detail = (f"{o.side} {_cells.num(o.quantity)} {o.symbol} {o.type} @ {_cells.price(o.price)}; "

@@ -269,6 +269,14 @@ class Summary:
     outcome: RunOutcome = RunOutcome.PASSED
     exit_code: int = 0
     message: str = ""
+    saved_duration_s: float | None = field(default=None, repr=False)
+
+    @property
+    def duration_s(self) -> float | None:
+        """Run time in seconds, rounded to ms once (re-rendering must not recompute it from ISO times)."""
+        if self.saved_duration_s is not None:
+            return self.saved_duration_s
+        return round(self.ended_at - self.started_at, 3) if self.ended_at else None
 
     def to_json(self, orders: list[OrderResult]) -> dict:
         counts = {o.value: sum(1 for r in orders if r.outcome is o) for o in Outcome}
@@ -278,7 +286,7 @@ class Summary:
             "target": self.target, "url": self.url, "account_id": self.account_id,
             "runner_version": self.runner_version,
             "started_at": iso(self.started_at), "ended_at": iso(self.ended_at),
-            "duration_s": round(self.ended_at - self.started_at, 3) if self.ended_at else None,
+            "duration_s": self.duration_s,
             "outcome": self.outcome.value, "exit_code": self.exit_code, "message": self.message,
             "counts": {"orders": len(orders), **counts,
                        "sent": sum(1 for r in orders if r.sent_at is not None),
@@ -292,7 +300,7 @@ class Summary:
         return cls(pb["path"], pb["name"], pb["sha256"], pb.get("run_id"), d["target"], d["url"],
                    d.get("account_id"), d["runner_version"], from_iso(d["started_at"]) or 0.0,
                    from_iso(d.get("ended_at")), RunOutcome(d["outcome"]), d["exit_code"],
-                   d.get("message", ""))
+                   d.get("message", ""), d.get("duration_s"))
 
 
 @dataclass

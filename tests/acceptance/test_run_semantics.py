@@ -121,3 +121,18 @@ def test_rerun_adopts_placed_orders_and_sends_nothing(tmp_path, simulator):
     assert outcomes(second) == ["already_placed", "already_placed"]
     assert all(o.sent_at is None for o in second.report.orders)
     assert simulator.call(lambda ex: len(ex.orders(account))) == before
+
+
+def test_server_errors_are_retried_not_reported_as_rejections(tmp_path, simulator_factory):
+    from runner.simulator.server_config import FaultConfig
+
+    sim = simulator_factory(faults=FaultConfig(error_rate=0.3, seed=7))
+    orders = [order(f"o{i}", RESTING.replace("220.00", f"{200 + i}.00")) for i in range(12)]
+    book = write_playbook(tmp_path, orders)
+    result = run(tmp_path, sim, book)
+    assert result.exit_code == ExitCode.OK, [o.verdict for o in result.report.orders]
+    retried = [o for o in result.report.orders if any(s.status == "ServerError" for s in o.statuses)]
+    assert retried, "the fault injection should have hit at least one add_order"
+    account = sim.call(lambda ex: ex.account_for_key(sim.public_key).account_id)
+    coids = sorted(row["client_order_id"] for row in sim.call(lambda ex: ex.orders(account)))
+    assert coids == sorted(o.client_order_id for o in result.report.orders)  # each placed exactly once
