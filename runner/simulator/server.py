@@ -115,9 +115,10 @@ class Connection:
             return False
         try:
             ws.protocol.send_text(text.encode())
-            ws.send_data()
-        except Exception:
+        except Exception:  # the protocol is closing: let the writer report it
             return False
+        with contextlib.suppress(Exception):  # a broken transport ends the connection; nothing to redo
+            ws.send_data()
         return True
 
     async def _write_loop(self) -> None:
