@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from runner.errors import CredentialsError, UsageError
+from runner.execute import RunOptions, run_playbook
 from runner.exit_codes import ExitCode
 from tests.acceptance._runhelp import MARGIN_REJECT, MARKET, RESTING, order, outcomes, run, write_playbook
 
@@ -136,3 +140,39 @@ def test_server_errors_are_retried_not_reported_as_rejections(tmp_path, simulato
     account = sim.call(lambda ex: ex.account_for_key(sim.public_key).account_id)
     coids = sorted(row["client_order_id"] for row in sim.call(lambda ex: ex.orders(account)))
     assert coids == sorted(o.client_order_id for o in result.report.orders)  # each placed exactly once
+
+
+REFDATA = Path(__file__).resolve().parents[2] / "runner" / "simulator" / "data" / "refdata.json"
+
+
+@pytest.mark.parametrize("typed, error", [("t", CredentialsError), ("nope", UsageError)])
+def test_production_needs_the_typed_playbook_name(tmp_path, typed, error):
+    # confirmation comes before credentials and before any connection: with no keys set, a correct
+    # confirmation ends at "no credentials" (exit 4) and a wrong one at "not confirmed" (exit 2)
+    book = write_playbook(tmp_path, [order("a", RESTING)], name="t")
+    asked = []
+
+    def confirm(name: str) -> bool:
+        asked.append(name)
+        return typed == name
+
+    with pytest.raises(error):
+        run_playbook(RunOptions(playbook=str(book), target="prod", refdata_file=str(REFDATA), env={},
+                                confirm=confirm, handle_sigint=False, runs_base=str(tmp_path)))
+    assert asked == ["t"]
+
+
+def test_production_with_yes_skips_the_question(tmp_path):
+    book = write_playbook(tmp_path, [order("a", RESTING)], name="t")
+    with pytest.raises(CredentialsError, match="QFEX_PUBLIC_KEY"):
+        run_playbook(RunOptions(playbook=str(book), target="prod", yes=True, refdata_file=str(REFDATA),
+                                env={}, confirm=None, handle_sigint=False, runs_base=str(tmp_path)))
+
+
+def test_playbook_account_and_credentials_account_must_agree(tmp_path, simulator):
+    account = "account: 11111111-1111-1111-1111-111111111111\n"
+    book = write_playbook(tmp_path, [order("a", RESTING)], extra=account)
+    env = {"QFEX_PUBLIC_KEY": simulator.public_key, "QFEX_SECRET_KEY": simulator.secret_key,
+           "QFEX_ACCOUNT_ID": "22222222-2222-2222-2222-222222222222"}
+    with pytest.raises(UsageError, match="make them agree"):
+        run(tmp_path, simulator, book, env=env)
