@@ -36,12 +36,14 @@ class Simulator:
     """A running local QFEX-compatible exchange (WebSocket + `GET /refdata` on one port)."""
 
     def __init__(self, engine_config: EngineConfig | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 latency_ms: float = 0, rate_limit: bool = True, faults: FaultConfig | None = None,
+                 latency_ms: float = 0, rate_limit: bool | None = None, faults: FaultConfig | None = None,
                  server_config: ServerConfig | None = None, exchange: Any = None,
                  start_timeout_s: float = 10.0) -> None:
         """`server_config` gives every server option; the keyword shortcuts override its fields.
 
-        `exchange` injects a ready-made engine object (tests of the server use a fake one).
+        `rate_limit`: None keeps `server_config`'s setting (QFEX's limit by default), True forces the
+        limit on, False turns it off. `exchange` injects a ready-made engine object (tests of the
+        server use a stand-in).
         """
         config = server_config or ServerConfig()
         fault_config = faults or config.faults
@@ -49,7 +51,8 @@ class Simulator:
             fault_config = dataclasses.replace(fault_config, latency_ms=latency_ms)
         self.server_config = dataclasses.replace(
             config, host=host, port=port, faults=fault_config,
-            rate_limit=(config.rate_limit or RateLimitConfig()) if rate_limit else None)
+            rate_limit=config.rate_limit if rate_limit is None
+            else (config.rate_limit or RateLimitConfig()) if rate_limit else None)
         self.engine_config = engine_config
         self._exchange = exchange
         self._start_timeout_s = start_timeout_s
