@@ -396,3 +396,15 @@ def test_simulator_api_addresses_and_credentials(fake_sim):
     assert sim.call(lambda ex: ex.account_for_key(PUB).user_id) == "user-1"
     sim.stop()
     sim.stop()  # idempotent
+
+
+def test_simulator_keyword_shortcuts_over_server_config():
+    from runner.simulator import FaultConfig, RateLimitConfig
+
+    assert Simulator().server_config.rate_limit == RateLimitConfig()
+    assert Simulator(rate_limit=False).server_config.rate_limit is None
+    assert Simulator(server_config=ServerConfig(rate_limit=None)).server_config.rate_limit is None
+    assert Simulator(server_config=ServerConfig(rate_limit=None), rate_limit=True).server_config.rate_limit
+    shaped = Simulator(latency_ms=5, faults=FaultConfig(error_rate=0.5), port=1234)
+    assert (shaped.server_config.faults.latency_ms, shaped.server_config.faults.error_rate) == (5, 0.5)
+    assert shaped.server_config.port == 1234 and shaped.server_config.host == "127.0.0.1"
