@@ -76,6 +76,9 @@ class ExchangeOrderState:
     quantity: Decimal | None = None
     """The order's quantity as the exchange shows it (open orders only)."""
     status: str | None = None
+    legs: tuple[dict, ...] = field(default=(), repr=False)
+    """Rows of the order's attached take-profit/stop-loss exits (open stop rows, their trades): QFEX
+    tags them with the entry's client_order_id, but they are not the entry."""
 
     @property
     def placed(self) -> bool:
@@ -156,13 +159,16 @@ class _Lookup:
 
 def reconcile(session: _Requester, coids: Iterable[str], *,
               known_order_ids: Mapping[str, str | Iterable[str]] | None = None,
+              order_types: Mapping[str, str] | None = None,
               since: int | None = None, page_size: int = PAGE_SIZE, timeout: float = 10.0,
               backoff: BackoffPolicy | None = None, sleep: Callable[[float], None] | None = None,
               on_rate_limited: Callable[[str, ErrorReply], None] | None = None) -> Reconciliation:
     """Look every client_order_id up at the exchange (see the module docstring).
 
     `known_order_ids` maps coids to exchange order ids already known (from the journal) so their
-    trades can be found even if trade rows carry no client_order_id. `since` (Unix seconds)
+    trades can be found even if trade rows carry no client_order_id. `order_types` (coid → the
+    order's type, e.g. "LIMIT") separates an entry from its attached exits, which QFEX tags with
+    the entry's client_order_id. `since` (Unix seconds)
     bounds the trade scan when the earliest possible trade time is known.
     """
     wanted = list(dict.fromkeys(coids))
@@ -185,7 +191,9 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
         if coid is None:
             continue
         found_open.setdefault(coid, []).append(row)
-        if row.get("order_id"):
+        kind = (order_types or {}).get(coid)
+        is_exit_row = kind is not None and kind not in STOP_TYPES and _row_type(row) in STOP_TYPES
+        if row.get("order_id") and not is_exit_row:
             owner.setdefault(str(row["order_id"]), coid)
 
     trades, carry_ids = _trades(lookup, owner, wanted_set, found_open, since, page_size)
@@ -197,7 +205,9 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
             found_trades.setdefault(coid, []).append(trade)
 
     for coid in wanted:
-        result[coid] = _state(coid, found_open.get(coid, []), found_trades.get(coid, []))
+        own_ids = {order_id for order_id, owner_coid in owner.items() if owner_coid == coid}
+        result[coid] = _state(coid, found_open.get(coid, []), found_trades.get(coid, []),
+                              (order_types or {}).get(coid), own_ids)
     result.requests = lookup.requests
     return result
 
@@ -264,7 +274,43 @@ def _page_through(lookup: _Lookup, page_size: int, take: Callable[[list[dict]], 
         offset += len(page)
 
 
-def _state(coid: str, open_rows: list[dict], trades: list[dict]) -> ExchangeOrderState:
+STOP_TYPES = frozenset({"TAKE_PROFIT", "STOP_LOSS", "STOP_MARKET"})
+
+
+def _row_type(row: Mapping[str, Any]) -> str | None:
+    value = row.get("type", row.get("order_type", row.get("stop_order_type")))
+    return str(value) if value is not None else None
+
+
+def _split_legs(open_rows: list[dict], trades: list[dict], order_type: str | None,
+                known_ids: set[str]) -> tuple[list[dict], list[dict], list[dict]]:
+    """(the order's own open rows, its own trades, rows of its attached exits).
+
+    An entry (LIMIT/MARKET/ALO) and the stop orders QFEX attaches to it share a client_order_id.
+    Rows typed as stops are exits; untyped trade rows are the entry's when their order_id is
+    known to be the entry's, and otherwise the earliest-trading order is the entry (its exits
+    exist only once it has filled).
+    """
+    if order_type is None or order_type in STOP_TYPES:
+        return open_rows, trades, []
+    legs = [r for r in open_rows if _row_type(r) in STOP_TYPES]
+    own_open = [r for r in open_rows if _row_type(r) not in STOP_TYPES]
+    legs += [t for t in trades if _row_type(t) in STOP_TYPES]
+    own_trades = [t for t in trades if _row_type(t) not in STOP_TYPES]
+    own_ids = known_ids | {str(r["order_id"]) for r in own_open if r.get("order_id")}
+    if own_ids:
+        legs += [t for t in own_trades if t.get("order_id") and str(t["order_id"]) not in own_ids]
+        own_trades = [t for t in own_trades if not t.get("order_id") or str(t["order_id"]) in own_ids]
+    elif len({t.get("order_id") for t in own_trades}) > 1:
+        first = min(own_trades, key=lambda t: _dec(t.get("timestamp")) or Decimal("Infinity"))
+        legs += [t for t in own_trades if t.get("order_id") != first.get("order_id")]
+        own_trades = [t for t in own_trades if t.get("order_id") == first.get("order_id")]
+    return own_open, own_trades, legs
+
+
+def _state(coid: str, open_rows: list[dict], trades: list[dict], order_type: str | None = None,
+           known_ids: set[str] | None = None) -> ExchangeOrderState:
+    open_rows, trades, legs = _split_legs(open_rows, trades, order_type, known_ids or set())
     order_ids = list(dict.fromkeys(str(r["order_id"]) for r in [*open_rows, *trades] if r.get("order_id")))
     filled = sum((_dec(t.get("quantity")) or Decimal(0) for t in trades), Decimal(0))
     if open_rows:
@@ -274,11 +320,11 @@ def _state(coid: str, open_rows: list[dict], trades: list[dict]) -> ExchangeOrde
         if quantity is not None and remaining is not None:
             filled = max(filled, quantity - remaining)
         return ExchangeOrderState(coid, Presence.OPEN, tuple(order_ids), tuple(open_rows), tuple(trades),
-                                  filled, remaining, quantity, str(row.get("status") or "ACK"))
+                                  filled, remaining, quantity, str(row.get("status") or "ACK"), tuple(legs))
     if trades:
         return ExchangeOrderState(coid, Presence.TRADED, tuple(order_ids), (), tuple(trades), filled,
-                                  Decimal(0), None, None)
-    return ExchangeOrderState(coid, Presence.NOT_FOUND)
+                                  Decimal(0), None, None, tuple(legs))
+    return ExchangeOrderState(coid, Presence.NOT_FOUND, legs=tuple(legs))
 
 
 def _dec(value: Any) -> Decimal | None:

@@ -1,0 +1,163 @@
+"""Reconciliation against the real local exchange: what get_user_orders/get_user_trades can tell."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from runner.client import TradeSession
+from runner.credentials import Credentials, Secret
+from runner.plan import add_order_message
+from runner.protocol import ReplyKind
+from runner.reconcile import Presence, ReconcileError, reconcile
+
+
+def coid() -> str:
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def connect() -> Iterator[Callable[[Any], TradeSession]]:
+    sessions: list[TradeSession] = []
+
+    def open_session(sim: Any) -> TradeSession:
+        credentials = Credentials(sim.public_key, Secret(sim.secret_key), None, "test")
+        session = TradeSession.connect(sim.url, credentials, timeout=5)
+        sessions.append(session)
+        session.subscribe(["order_responses", "fills"])
+        return session
+
+    yield open_session
+    for session in sessions:
+        session.close()
+
+
+def place(session: TradeSession, client_order_id: str, *, order_type: str = "LIMIT", quantity: str = "1",
+          price: str | None = "220.00", tif: str = "GTC", side: str = "BUY", **extra: Any) -> dict:
+    """Send one add_order; the exchange's first answer for it (ACK or a reject status)."""
+    message = add_order_message(symbol="AAPL-USD", side=side, order_type=order_type,
+                                quantity=Decimal(quantity), price=Decimal(price) if price else None,
+                                time_in_force=tif, client_order_id=client_order_id, **extra)
+    session.send(message)
+    while True:
+        event = session.next_event(5)
+        assert event is not None, "no answer"
+        if event.client_order_id == client_order_id and event.reply.kind is ReplyKind.ORDER:
+            return event.reply.body.raw
+        if event.client_order_id == client_order_id and event.reply.kind is ReplyKind.ERROR:
+            return {"status": event.reply.body.error_code}
+
+
+def test_open_traded_rejected_and_unknown(simulator: Any, connect: Callable) -> None:
+    session = connect(simulator)
+    resting, filled, rejected, never = coid(), coid(), coid(), coid()
+    ack = place(session, resting)
+    place(session, filled, order_type="MARKET", quantity="0.5", price=None, tif="IOC")
+    assert place(session, rejected, quantity="90000")["status"] == "FAILED_MARGIN_CHECK"
+    found = reconcile(session, [resting, filled, rejected, never])
+    assert found[resting].presence is Presence.OPEN and found[resting].order_id == ack["order_id"]
+    assert found[resting].remaining == Decimal(1) and found[resting].describe() == "open"
+    assert found[filled].presence is Presence.TRADED and found[filled].filled_quantity == Decimal("0.5")
+    assert found[filled].describe(Decimal("0.5")) == "filled"
+    # what the exchange cannot tell: a rejected order and one never sent look the same
+    assert found[rejected].presence is Presence.NOT_FOUND and found[never].presence is Presence.NOT_FOUND
+    assert found.trades_carry_client_ids is True and found.duplicates == {}
+
+
+def test_zero_fill_cancel_is_invisible(simulator: Any, connect: Callable) -> None:
+    session = connect(simulator)
+    nothing = coid()
+    answer = place(session, nothing, price="175.00", tif="IOC")  # far below the market: cancelled unfilled
+    assert answer["status"] in ("ACK", "CANCELLED")
+    assert reconcile(session, [nothing])[nothing].presence is Presence.NOT_FOUND
+
+
+def test_partial_fill_then_cancel_is_traded_with_the_filled_part(simulator: Any, connect: Callable) -> None:
+    session = connect(simulator)
+    book = simulator.call(lambda ex: ex.book("AAPL-USD"))
+    best_ask, ask_size = book["asks"][0]
+    partial = coid()
+    # an IOC for more than the best level at exactly that price: part fills, the rest is cancelled
+    place(session, partial, price=str(best_ask), tif="IOC", quantity=str(ask_size + 5))
+    state = reconcile(session, [partial])[partial]
+    assert state.presence is Presence.TRADED and state.filled_quantity == ask_size
+    assert state.describe(ask_size + 5).startswith("partially filled")
+
+
+def test_paging_finds_everything(simulator: Any, connect: Callable) -> None:
+    session = connect(simulator)
+    resting = [coid() for _ in range(7)]
+    traded = [coid() for _ in range(5)]
+    for c in resting:
+        place(session, c)
+    for c in traded:
+        place(session, c, order_type="MARKET", quantity="0.01", price=None, tif="IOC")
+    found = reconcile(session, [*resting, *traded], page_size=3)
+    assert all(found[c].presence is Presence.OPEN for c in resting)
+    assert all(found[c].presence is Presence.TRADED for c in traded)
+    assert found.requests >= 4 + 2  # several pages of each query were needed
+
+
+def test_trade_rows_without_client_ids_need_known_order_ids(simulator_factory: Callable,
+                                                            connect: Callable) -> None:
+    sim = simulator_factory(engine={"user_trades_shape": "user_trades_response"})  # AsyncAPI/CLI shape
+    session = connect(sim)
+    filled = coid()
+    ack = place(session, filled, order_type="MARKET", quantity="0.5", price=None, tif="IOC")
+    blind = reconcile(session, [filled])
+    assert blind[filled].presence is Presence.NOT_FOUND and blind.trades_carry_client_ids is False
+    told = reconcile(session, [filled], known_order_ids={filled: ack["order_id"]})
+    assert told[filled].presence is Presence.TRADED and told[filled].filled_quantity == Decimal("0.5")
+
+
+def test_attached_exits_are_not_the_entry(simulator: Any, connect: Callable) -> None:
+    session = connect(simulator)
+    entry = coid()
+    place(session, entry, order_type="MARKET", quantity="1", price=None, tif="IOC",
+          take_profit=Decimal("250.00"), stop_loss=Decimal("200.00"))
+    found = reconcile(session, [entry], order_types={entry: "MARKET"})
+    state = found[entry]
+    assert state.presence is Presence.TRADED and state.copies == 1 and state.filled_quantity == Decimal(1)
+    assert {row.get("type") for row in state.legs} == {"TAKE_PROFIT", "STOP_LOSS"}
+    # the take-profit fires: its trade carries the entry's client_order_id but is still not the entry
+    simulator.call(lambda ex: ex.set_mid("AAPL-USD", Decimal("260")))
+    state = reconcile(session, [entry], order_types={entry: "MARKET"})[entry]
+    assert state.copies == 1 and state.filled_quantity == Decimal(1)
+
+
+def test_the_same_client_order_id_twice_is_reported(simulator: Any, connect: Callable) -> None:
+    session = connect(simulator)
+    twice = coid()
+    place(session, twice)
+    place(session, twice)  # QFEX does not enforce uniqueness
+    found = reconcile(session, [twice])
+    assert found[twice].copies == 2 and list(found.duplicates) == [twice]
+
+
+def test_transient_server_errors_are_retried(simulator_factory: Callable, connect: Callable) -> None:
+    from runner.simulator.server_config import FaultConfig
+
+    sim = simulator_factory(faults=FaultConfig(error_rate=0.5, seed=3))
+    session = connect(sim)
+    resting = coid()
+    while True:  # the order itself may meet a ServerError too (then it was not placed: send again)
+        if place(session, resting).get("status") == "ACK":
+            break
+    for _ in range(5):  # every lookup completes although half the answers are ServerError
+        assert reconcile(session, [resting], sleep=lambda s: None)[resting].presence is Presence.OPEN
+
+
+def test_a_refusal_is_an_error_not_a_guess() -> None:
+    from runner.protocol import classify
+
+    class Refusing:
+        def request(self, message: dict, kinds: Any, timeout: float = 0) -> Any:
+            return classify({"err": {"error_code": "PermissionDenied", "message": "no"}})
+
+    with pytest.raises(ReconcileError, match="PermissionDenied"):
+        reconcile(Refusing(), ["x"])
+    assert reconcile(Refusing(), []) == {}
