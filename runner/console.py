@@ -7,6 +7,7 @@ event is its own line. Colour only on a TTY and never when `NO_COLOR` is set (no
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from typing import TextIO
@@ -44,12 +45,13 @@ class ProgressLine:
         if text is None:
             return
         if self.tty:
-            pad = max(self._width - len(text), 0)
-            self.stream.write("\r" + text + " " * pad)
-            self._width = len(text)
-            if event.kind == "done":
+            if event.kind == "done":  # leave a clean line for the summary table
                 self.stream.write("\r" + " " * self._width + "\r")
                 self._width = 0
+            else:
+                text = text[: max(shutil.get_terminal_size().columns - 1, 20)]
+                self.stream.write("\r" + text + " " * max(self._width - len(text), 0))
+                self._width = len(text)
         else:
             self.stream.write(text + "\n")
         self.stream.flush()
