@@ -165,6 +165,8 @@ class JournalEntry:
     definition: dict[str, Any] | None = None
     """The order's definition as it was when the intent was recorded."""
     intents: int = 0
+    last_intent_at: str | None = None
+    """UTC ISO time of the last intent (how long ago a crashed send may still be in flight)."""
     reconciled: str | None = None
     """Last presence found at the exchange by reconciliation (open/traded/not_found)."""
 
@@ -224,6 +226,7 @@ class JournalEntry:
         self.sent = True
         self.answered = False
         self.intents += 1
+        self.last_intent_at = record.get("at", self.last_intent_at)
         self.order_key = record.get("order", self.order_key)
         self.leg = record.get("leg", self.leg)
         self.step_index = record.get("step", self.step_index)
@@ -278,6 +281,8 @@ class JournalEntry:
     def apply_reconciled(self, record: Mapping[str, Any]) -> None:
         presence = record.get("presence")
         self.reconciled = str(presence) if presence else None
+        if self.quantity is None and _is_num(record.get("quantity")):
+            self.quantity = Decimal(record["quantity"])
         if record.get("order_id"):
             self.order_id = str(record["order_id"])
         if _is_num(record.get("filled_quantity")):
@@ -347,8 +352,11 @@ class JournalContents:
         elif kind == "answer" and isinstance(coid, str) and isinstance(record.get("answer"), Mapping):
             self.entry(coid).apply_answer(record["answer"])
         elif kind == "reconciled" and isinstance(coid, str):
-            self.entry(coid).apply_reconciled(record)
-        elif kind == "replan" and isinstance(record.get("accepted"), Mapping):
+            entry = self.entry(coid)
+            entry.apply_reconciled(record)
+            if entry.order_key is None and isinstance(record.get("order"), str):
+                entry.order_key = record["order"]
+        elif kind in ("replan", "adopted") and isinstance(record.get("accepted"), Mapping):
             for order_key, definition in record["accepted"].items():
                 if isinstance(definition, dict):
                     self.accepted_definitions[str(order_key)] = dict(definition)
@@ -520,10 +528,22 @@ class Journal:
         self.contents.apply(record)
 
     def record_reconciled(self, client_order_id: str, presence: str, *, order_id: str | None = None,
-                          filled_quantity: Decimal | None = None, remaining: Decimal | None = None) -> None:
+                          filled_quantity: Decimal | None = None, remaining: Decimal | None = None,
+                          quantity: Decimal | None = None, order_key: str | None = None) -> None:
         """Note what the exchange said about a coid when it was looked up."""
-        record = {"kind": "reconciled", "coid": client_order_id, "presence": presence, "order_id": order_id,
-                  "filled_quantity": filled_quantity, "remaining": remaining}
+        record = reconciled_record(client_order_id, presence, order_id=order_id,
+                                   filled_quantity=filled_quantity, remaining=remaining, quantity=quantity,
+                                   order_key=order_key)
+        self._append(record)
+        self.contents.apply(record)
+
+    def record_adopted(self, order_key: str) -> None:
+        """An order found at the exchange with no intent here: take today's definition as the placed one,
+        so a later edit of it is caught by the stale-plan rule."""
+        definition = self._definitions.get(order_key)
+        if definition is None or order_key in self.contents.accepted_definitions:
+            return
+        record = {"kind": "adopted", "accepted": {order_key: definition}}
         self._append(record)
         self.contents.apply(record)
 
@@ -579,6 +599,15 @@ class Journal:
                 f"cannot write the journal {self.path}: {exc.strerror}; nothing more is sent") from exc
 
 
+def reconciled_record(client_order_id: str, presence: str, *, order_id: str | None = None,
+                      filled_quantity: Decimal | None = None, remaining: Decimal | None = None,
+                      quantity: Decimal | None = None, order_key: str | None = None) -> dict[str, Any]:
+    """The journal line for a reconciliation result (also folded by callers without a journal)."""
+    return {"kind": "reconciled", "coid": client_order_id, "presence": presence, "order_id": order_id,
+            "filled_quantity": filled_quantity, "remaining": remaining, "quantity": quantity,
+            "order": order_key}
+
+
 def _open_for_append(path: Path, valid_end: int) -> int:
     """Open for appending, cutting a torn tail first so the next line starts on a fresh line."""
     existed = path.exists()
@@ -627,6 +656,9 @@ class NullJournal:
         return None
 
     def record_reconciled(self, client_order_id: str, presence: str, **_: Any) -> None:
+        return None
+
+    def record_adopted(self, order_key: str) -> None:
         return None
 
     def note(self, event: str, **details: Any) -> None:
