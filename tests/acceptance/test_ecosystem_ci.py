@@ -382,8 +382,6 @@ def test_run_appends_markdown_to_github_step_summary(tmp_path: Path) -> None:
         "sim",
         "--report-dir",
         str(tmp_path / "report"),
-        "--state-dir",
-        str(tmp_path / "state"),
         cwd=tmp_path,
         env={"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_ACTIONS": "true"},
     )

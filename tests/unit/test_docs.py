@@ -1,0 +1,274 @@
+"""Docs and editor support stay true to the schema and to the command line.
+
+The schema drives completion and hover in editors and the generated reference page; playbooks in
+docs are validated like any other; every `qfex-runner` call shown to a reader must exist.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import posixpath
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT / "schemas" / "playbook.schema.json"
+MODELINE = "# yaml-language-server: $schema="
+
+
+def load_script(name: str) -> ModuleType:
+    """A module from scripts/ (they are tools, not part of the package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    return json.loads(SCHEMA.read_text(encoding="utf-8"))
+
+
+# --- the generated reference -------------------------------------------------------------------
+
+
+def test_playbook_reference_is_generated_from_the_current_schema(schema: dict[str, Any]) -> None:
+    generator = load_script("gen_playbook_reference")
+    page = ROOT / "docs" / "playbook-reference.md"
+    assert page.exists(), (
+        "docs/playbook-reference.md is missing: run `python scripts/gen_playbook_reference.py`"
+    )
+    assert page.read_text(encoding="utf-8") == generator.render(schema), (
+        "docs/playbook-reference.md is stale (the schema changed): regenerate it with "
+        "`python scripts/gen_playbook_reference.py` and commit the result"
+    )
+
+
+def test_reference_has_a_section_for_every_key(schema: dict[str, Any]) -> None:
+    page = (ROOT / "docs" / "playbook-reference.md").read_text(encoding="utf-8")
+    for path, _ in property_paths(schema):
+        assert f"### `{path}`" in page, f"no section for {path}"
+
+
+def test_generator_check_mode_reports_a_stale_page(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    generator = load_script("gen_playbook_reference")
+    generator.OUTPUT_PATH = tmp_path / "docs" / "playbook-reference.md"
+    generator.ROOT = tmp_path
+    assert generator.main(["--check"]) == 1
+    assert "python scripts/gen_playbook_reference.py" in capsys.readouterr().err
+    assert generator.main([]) == 0
+    assert generator.main(["--check"]) == 0
+
+
+def test_example_workflow_is_what_init_writes() -> None:
+    from runner.init import render_template
+
+    example = ROOT / "examples" / "github-actions" / "qfex-runner.yml"
+    assert example.read_text(encoding="utf-8") == render_template("github-workflow.yml"), (
+        "examples/github-actions/qfex-runner.yml differs from runner/templates/github-workflow.yml: "
+        "edit the template, then run `python scripts/gen_examples.py`"
+    )
+
+
+# --- editor support: modeline and schema quality ------------------------------------------------
+
+
+def shipped_playbooks() -> list[Path]:
+    playbooks = ROOT / "playbooks"
+    return sorted(p for p in playbooks.rglob("*.y*ml") if "scenarios" not in p.relative_to(playbooks).parts)
+
+
+def test_there_are_shipped_playbooks() -> None:
+    assert shipped_playbooks(), "no playbooks/*.yaml found"
+
+
+@pytest.mark.parametrize("path", shipped_playbooks(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_shipped_playbook_starts_with_modeline_to_the_schema(path: Path) -> None:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith(MODELINE), f"{path.relative_to(ROOT)}:1: first line must be the modeline"
+    target = (path.parent / first[len(MODELINE) :].strip()).resolve()
+    assert target == SCHEMA.resolve(), (
+        f"{path.relative_to(ROOT)}: modeline points to {target}, not the schema"
+    )
+
+
+def test_init_example_modeline_points_to_a_schema_the_skeleton_contains() -> None:
+    from runner.init import SCHEMA_PATH, render_template, skeleton_files
+
+    first = render_template("example-playbook.yaml").splitlines()[0]
+    assert first.startswith(MODELINE)
+    relative = first[len(MODELINE) :].strip()
+    assert posixpath.normpath(posixpath.join("playbooks", relative)) == SCHEMA_PATH
+    assert SCHEMA_PATH in skeleton_files()
+
+
+def resolve(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """A property schema with its `$ref` target merged under it (what editors show on hover)."""
+    if "$ref" not in node:
+        return node
+    target: Any = root
+    for part in node["$ref"].removeprefix("#/").split("/"):
+        target = target[part]
+    return {**resolve(target, root), **{k: v for k, v in node.items() if k != "$ref"}}
+
+
+def property_paths(root: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(dotted path, resolved schema) of every key a playbook can contain."""
+    out: list[tuple[str, dict[str, Any]]] = []
+
+    def walk(node: dict[str, Any], prefix: str) -> None:
+        for key, sub in node.get("properties", {}).items():
+            sub = resolve(sub, root)
+            out.append((prefix + key, sub))
+            walk(sub, f"{prefix}{key}.")
+            items = sub.get("items")
+            if isinstance(items, dict):
+                walk(resolve(items, root), f"{prefix}{key}[].")
+
+    walk(root, "")
+    return out
+
+
+#: keys whose value set is closed: editors must offer exactly these values
+CLOSED = {
+    "version",
+    "on_reject",
+    "defaults.time_in_force",
+    "defaults.wait",
+    "defaults.expect",
+    "orders[].side",
+    "orders[].type",
+    "orders[].time_in_force",
+    "orders[].wait",
+    "orders[].expect",
+    "orders[].bracket.mode",
+}
+
+
+def test_schema_is_a_valid_json_schema(schema: dict[str, Any]) -> None:
+    from jsonschema import Draft202012Validator
+
+    Draft202012Validator.check_schema(schema)
+
+
+def test_every_key_has_a_description_for_hover(schema: dict[str, Any]) -> None:
+    missing = [path for path, sub in property_paths(schema) if not sub.get("description")]
+    assert not missing, f"keys without a description: {missing}"
+    assert schema.get("description")
+
+
+def test_closed_value_sets_are_enums(schema: dict[str, Any]) -> None:
+    paths = dict(property_paths(schema))
+    assert set(paths) >= CLOSED, f"keys the test expects but the schema lacks: {CLOSED - set(paths)}"
+    for path in sorted(CLOSED):
+        assert "enum" in paths[path] or "const" in paths[path], f"{path}: closed value set without enum"
+    assert set(paths["orders[].type"]["enum"]) == {"LIMIT", "MARKET", "ALO", "TAKE_PROFIT", "STOP_LOSS"}
+    assert set(paths["orders[].time_in_force"]["enum"]) == {"GTC", "IOC", "FOK"}
+
+
+def test_free_values_have_examples_for_completion(schema: dict[str, Any]) -> None:
+    """Text and numbers without an enum get examples, so completion offers something sensible."""
+    lacking = []
+    for path, sub in property_paths(schema):
+        kinds = sub.get("type")
+        kinds = set(kinds if isinstance(kinds, list) else [kinds])
+        free = kinds & {"string", "number", "integer"} and "enum" not in sub and "const" not in sub
+        if free and not sub.get("examples"):
+            lacking.append(path)
+    assert not lacking, f"free-valued keys without examples: {lacking}"
+
+
+def test_objects_reject_unknown_keys_so_editors_flag_typos(schema: dict[str, Any]) -> None:
+    for path, sub in [("(top level)", schema), *property_paths(schema)]:
+        if sub.get("type") == "object":
+            assert sub.get("additionalProperties") is False, f"{path}: unknown keys would pass silently"
+        items = sub.get("items")
+        if isinstance(items, dict) and resolve(items, schema).get("type") == "object":
+            assert resolve(items, schema).get("additionalProperties") is False, path
+
+
+# --- docs: recipes, playbooks shown to readers, commands shown to readers -----------------------
+
+RECIPE_TOPICS = {
+    "bracket entry": r"bracket",
+    "ladder": r"ladder",
+    "exit plan": r"exit plan",
+    "rehearsal on a scenario": r"rehears",
+    "re-running safely": r"re-run",
+    "sim to UAT to prod": r"prod",
+}
+
+
+def test_recipes_cover_every_topic() -> None:
+    headings = [
+        line.lower()
+        for line in (ROOT / "docs" / "recipes.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("## ")
+    ]
+    for topic, pattern in RECIPE_TOPICS.items():
+        assert any(re.search(pattern, h) for h in headings), f"docs/recipes.md has no section on {topic}"
+    recipes = (ROOT / "docs" / "recipes.md").read_text(encoding="utf-8")
+    assert "qfex-runner sim --scenario" in recipes
+
+
+def doc_files() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def playbook_blocks() -> list[tuple[str, str]]:
+    """(where, text) of every complete playbook shown in a ```yaml block of the docs."""
+    blocks = []
+    for path in doc_files():
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"^```ya?ml\n(.*?)^```", text, re.S | re.M):
+            body = match.group(1)
+            if re.search(r"^version:", body, re.M) and re.search(r"^orders:", body, re.M):
+                line = text[: match.start()].count("\n") + 2
+                blocks.append((f"{path.relative_to(ROOT)}:{line}", body))
+    return blocks
+
+
+def test_docs_show_playbooks() -> None:
+    assert len([w for w, _ in playbook_blocks() if w.startswith("docs/recipes.md")]) >= 4
+
+
+@pytest.mark.parametrize(("where", "body"), playbook_blocks(), ids=[w for w, _ in playbook_blocks()])
+def test_every_playbook_in_the_docs_is_valid(where: str, body: str, tmp_path: Path) -> None:
+    from runner.load import validate_file
+    from runner.refdata import load_refdata_file
+
+    (tmp_path / "playbooks").mkdir()
+    path = tmp_path / "playbooks" / "doc.yaml"
+    path.write_text(body, encoding="utf-8")
+    refdata = load_refdata_file(ROOT / "runner" / "simulator" / "data" / "refdata.json")
+    errors = [str(p) for p in validate_file(str(path), refdata).problems if p.severity.value == "error"]
+    assert not errors, f"the playbook at {where} is invalid:\n" + "\n".join(errors)
+
+
+def test_every_command_and_option_in_the_docs_exists() -> None:
+    checker = load_script("check_cli_references")
+    files = [*doc_files(), ROOT / "runner" / "templates" / "README.md"]
+    invocations = [inv for path in files for inv in checker.invocations_in_markdown(path)]
+    assert len(invocations) >= 10
+    assert checker.problems_with(invocations) == []
+
+
+def test_reference_checker_catches_a_misspelt_option() -> None:
+    checker = load_script("check_cli_references")
+    found = checker.invocations_in_shell(
+        "qfex-runner validate --formt github a.yaml && qfex-runner nosuch x", "doc"
+    )
+    assert [(i.command, i.options) for i in found] == [("validate", ("--formt",)), ("nosuch", ())]
+    problems = checker.problems_with(found)
+    assert any("no option --formt" in p for p in problems)
+    assert any("`qfex-runner nosuch` is not a command" in p for p in problems)
