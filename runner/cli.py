@@ -161,9 +161,13 @@ def init(directory: str, force: bool) -> int:
               help="Show progress on stderr (default: only on a terminal).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
               metavar="S", help="Longest wait for any one answer or fill, in seconds.")
+@click.option("--reconnect-attempts", type=click.IntRange(min=0), default=8, show_default=True, metavar="N",
+              help="Reconnection attempts after a dropped connection (exponential backoff with jitter).")
+@click.option("--reconnect-max-seconds", type=click.FloatRange(min=0), default=120.0, show_default=True,
+              metavar="S", help="Give up reconnecting after this long (then exit 5).")
 def run(playbook: str, target: str | None, url: str | None, yes: bool, credentials_file: str | None,
         refdata_file: str | None, report_dir: str | None, state_dir: str | None, replan: bool, fmt: str,
-        progress: bool | None, timeout: float) -> int:
+        progress: bool | None, timeout: float, reconnect_attempts: int, reconnect_max_seconds: float) -> int:
     """Validate PLAYBOOK, then place its orders in order, wait, and report.
 
     Nothing is sent unless the whole playbook validates. Reports: report.json, report.md and
@@ -187,7 +191,8 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
         playbook=playbook, target=target, url=url, yes=yes, credentials_file=credentials_file,
         refdata_file=refdata_file, report_dir=report_dir, state_dir=state_dir, replan=replan,
         timeout=timeout, confirm=confirm if sys.stdin.isatty() else None,
-        on_progress=ProgressLine(sys.stderr, enabled=progress))
+        on_progress=ProgressLine(sys.stderr, enabled=progress), reconnect_attempts=reconnect_attempts,
+        reconnect_max_seconds=reconnect_max_seconds)
     try:
         result = run_playbook(options)
     except PlaybookInvalid as exc:

@@ -112,6 +112,9 @@ class RunOptions:
     sim_config: Any = None
     #: runs/ base for the default report dir (`runs/<name>/<UTC timestamp>/`)
     runs_base: str = "runs"
+    #: reconnection after a dropped connection (runner.resume): attempts and total seconds
+    reconnect_attempts: int = 8
+    reconnect_max_seconds: float = 120.0
 
 
 @dataclass
@@ -157,9 +160,16 @@ def run_playbook(options: RunOptions) -> RunResult:
         journal = stack.enter_context(_open_journal(options, playbook, ephemeral=sim is not None,
                                                     warnings=warnings))
         from runner.client import TradeSession
+        from runner.pacing import Pacer
+        from runner.resume import ReconnectingSession, reconnect_policy
 
-        session = TradeSession.connect(target.url or "", credentials, timeout=min(options.timeout, 10.0),
-                                       account_id=credentials.account_id)
+        def connect() -> TradeSession:  # every (re)connection authenticates with a fresh nonce
+            return TradeSession.connect(target.url or "", credentials, timeout=min(options.timeout, 10.0),
+                                        account_id=credentials.account_id)
+
+        session = ReconnectingSession(
+            connect(), connect, pacer=Pacer(),
+            policy=reconnect_policy(options.reconnect_attempts, options.reconnect_max_seconds))
         stack.callback(session.close)
         run = _Run(playbook, target, session, journal, options, warnings, credentials.account_id, started_at)
         report, code = run.execute()
@@ -355,6 +365,11 @@ class _Run:
             run_id=playbook.run_id, target=target.name, url=_display_url(target.url), account_id=account_id,
             runner_version=__version__, started_at=self.started_at)
         self.interrupts = _Interrupts()
+        from runner.resume import Placements  # exactly-once: journal + exchange reconciliation
+
+        self.placements = Placements(journal, playbook, replan=options.replan)
+        if hasattr(session, "on_reconnect"):
+            session.on_reconnect = self._on_reconnect
 
     # --- top level ---
 
@@ -366,6 +381,8 @@ class _Run:
         try:
             try:
                 self._prepare_session()
+                self.placements.reconcile(self.session)  # before anything is sent
+                self.warnings.extend(self.placements.warnings)
                 for index, order in enumerate(self.playbook.orders):
                     self._run_order(index, order)
                 self._drain()
@@ -380,6 +397,10 @@ class _Run:
         finally:
             self.interrupts.uninstall()
         self._final_judgement(connection_lost=lost)
+        if lost:
+            from runner.resume import placement_summary
+
+            message = f"{message} — {placement_summary(self.results)}"
         failed = sum(1 for r in self.results if r.outcome in (Outcome.FAILED, Outcome.UNKNOWN))
         if code == ExitCode.OK and failed:
             code, outcome = ExitCode.ORDERS_FAILED, RunOutcome.FAILED
@@ -465,10 +486,18 @@ class _Run:
         The exactly-once seam: returns the journal entry of a placed order (to adopt, never re-send)
         or None (send it). Orders the journal marks rejected are sent again: they were never placed.
         """
-        entry = self.journal.entry(client_order_id)
-        if entry is None or not entry.sent or entry.rejected:
-            return None
-        return entry
+        return self.placements.already_placed(client_order_id)
+
+    def _on_reconnect(self, session: Any) -> None:
+        """The connection came back (runner.resume): learn what became of every unfinished order;
+        replay what was missed; send again what never reached the exchange."""
+        from runner.resume import catch_up
+
+        for coid in catch_up(session, self.live, self.journal, self.placements.order_types):
+            live = self.live[coid]
+            live.retry_at = time.monotonic()
+            self._retrying[coid] = live
+        self.warnings.append(f"connection lost ({session.losses[-1]}); reconnected and reconciled")
 
     def _adopt(self, result: OrderResult, entry: Any) -> LiveOrder:
         coid = result.client_order_id
@@ -762,6 +791,8 @@ class _Run:
             # not a rejection: the exchange placed nothing; send the same message again after a delay
             live.retries += 1
             hint = retry_after_hint(err.raw)
+            if err.error_code == "RateLimited" and hasattr(self.session, "note_rate_limited"):
+                self.session.note_rate_limited(err)  # the pacer holds the bucket back too
             live.retry_at = time.monotonic() + (hint if hint else min(0.05 * 2 ** live.retries, 2.0))
             self._retrying[live.coid] = live
             return

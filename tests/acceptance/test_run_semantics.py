@@ -181,15 +181,17 @@ def test_playbook_account_and_credentials_account_must_agree(tmp_path, simulator
 def test_connection_lost_mid_run_is_exit_5_with_an_honest_report(tmp_path, simulator_factory):
     from runner.simulator.server_config import FaultConfig
 
-    # inbound frames: auth, 3 subscribes, then add_orders; the 6th (order b) is processed by the
-    # exchange but the connection drops before its answer goes out
-    sim = simulator_factory(faults=FaultConfig(drop_after_messages=6, drop_before_reply=True))
+    # inbound frames: auth, 3 subscribes, the start-up reconciliation (get_user_orders,
+    # get_user_trades), then add_orders; the 8th (order b) is processed by the exchange but the
+    # connection drops before its answer goes out. No reconnection allowed: beyond the bound.
+    sim = simulator_factory(faults=FaultConfig(drop_after_messages=8, drop_before_reply=True))
     book = write_playbook(tmp_path, [order("a", RESTING), order("b", RESTING.replace("220.00", "219.00")),
                                      order("c", RESTING.replace("220.00", "218.00"))])
-    result = run(tmp_path, sim, book)
+    result = run(tmp_path, sim, book, reconnect_attempts=0)
     assert result.exit_code == ExitCode.ABORTED
     assert outcomes(result) == ["passed", "unknown", "not_sent"]
     b = result.report.orders[1]
     assert "connection lost" in b.verdict and b.sent_at is not None
     assert "lost" in result.report.summary.message
+    assert "placed: a; not placed: c; unknown: b" in result.report.summary.message
     assert (tmp_path / "report" / "report.json").exists()
