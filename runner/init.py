@@ -95,6 +95,6 @@ def next_steps(result: InitResult) -> str:
             "      qfex-runner validate playbooks/example.yaml && qfex-runner plan playbooks/example.yaml",
             "      qfex-runner run playbooks/example.yaml        # rehearsal on the embedded local exchange",
             "      git init -b main && pre-commit install         # validate playbooks on every commit",
-            "      see README.md for the CI secrets and variables",
+            "      README.md: rehearsing on a scenario, the CI secrets and variables",
         ]
     )
