@@ -238,3 +238,20 @@ def test_example_rehearsal_on_the_skeleton_scenario(skeleton: Path, tmp_path: Pa
         assert position["position"] == 0
         assert position["realised_pnl"] > Decimal("24")  # bought at 225, sold at market once above 250
         assert sim.call(lambda ex: ex.orders(account)) == []  # the stop-loss leg went with the position
+
+
+def test_every_template_is_shipped_as_package_data() -> None:
+    """A wheel carries runner/templates/* only if the package-data glob matches each file."""
+    import fnmatch
+
+    from runner.init import SKELETON_TEMPLATES
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = pyproject["tool"]["setuptools"]["package-data"]["runner"]
+    templates = sorted(p.name for p in (ROOT / "runner" / "templates").iterdir())
+    assert sorted(SKELETON_TEMPLATES.values()) == templates  # nothing unused, nothing missing
+    for name in templates:
+        assert not name.startswith("."), f"{name}: dot-files are skipped by package-data globs"
+        assert any(fnmatch.fnmatch(f"templates/{name}", g) for g in globs), f"{name} is not package data"
