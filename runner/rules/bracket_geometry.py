@@ -1,8 +1,10 @@
 """`bracket-geometry`: take-profit and stop-loss must sit on the right sides of the entry.
 
 BUY: stop_loss < price < take_profit. SELL: take_profit < price < stop_loss. A MARKET entry has
-no price, so only the two exits are compared (BUY: stop_loss < take_profit). A bracket on the
-wrong side would trigger at once or never protect anything. Example::
+no price, so only the two exits are compared (BUY: stop_loss < take_profit); with reference data,
+exits on the wrong side of the underlier price are a warning (QFEX judges them against the mark
+at entry time, which may have moved by then). A bracket on the wrong side would trigger at once or
+never protect anything. Example::
 
     - {id: e, symbol: AAPL-USD, side: BUY, type: LIMIT, quantity: 1, price: 200,
        bracket: {take_profit: 190, stop_loss: 180}}
@@ -14,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from runner.enums import Side
-from runner.problems import Problem
+from runner.playbook import Order
+from runner.problems import Problem, Severity
 from runner.rules import RuleContext, problem
 from runner.rules.exact import show
 
@@ -40,3 +43,21 @@ def check(ctx: RuleContext) -> Iterator[Problem]:
         elif tp is not None and sl is not None and (tp <= sl if buy else tp >= sl):
             message = f"take_profit {show(tp)} must be {tp_side} stop_loss {show(sl)} for a {side}"
             yield problem(ctx.at(index, "bracket", "take_profit"), message, ID)
+        else:
+            yield from _against_underlier(ctx, index, order, buy)
+
+
+def _against_underlier(ctx: RuleContext, index: int, order: Order, buy: bool) -> Iterator[Problem]:
+    """MARKET entry: QFEX compares the exits with the mark when the order arrives (warning only)."""
+    spec = ctx.spec(order)
+    bracket = order.bracket
+    if spec is None or spec.underlier_price is None or bracket is None:
+        return
+    mark = spec.underlier_price
+    checks = (("take_profit", bracket.take_profit, "above" if buy else "below"),
+              ("stop_loss", bracket.stop_loss, "below" if buy else "above"))
+    for field, value, side in checks:
+        if value is not None and (value <= mark if (side == "above") else value >= mark):
+            message = (f"{field} {show(value)} is not {side} {order.symbol}'s underlier price {show(mark)}; "
+                       "QFEX rejects exits on the wrong side of the market")
+            yield problem(ctx.at(index, "bracket", field), message, ID, Severity.WARNING)

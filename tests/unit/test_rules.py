@@ -394,3 +394,19 @@ def test_playbook_model_is_exact(tmp_path) -> None:
     assert o.bracket is not None and o.bracket.take_profit == Decimal(1000) and o.bracket.stop_loss == 100
     assert o.location.line == 5 and len(o.fingerprint) == 64
     assert jsonnum.dumps(o.quantity * 3) == "0.3"
+
+
+def test_market_bracket_against_the_underlier_is_a_warning() -> None:
+    text = order(type="MARKET", price=None, bracket="{take_profit: 225.00, stop_loss: 220.00}")
+    problems = check(text, rule="bracket-geometry")
+    assert problems == [
+        "4:225.00: take_profit 225.00 is not above AAPL-USD's underlier price 230.00; "
+        "QFEX rejects exits on the wrong side of the market",
+    ]
+    result = validate_bytes(f"version: 1\nname: t\norders:\n  - {text}\n".encode(), "t.yaml", REFDATA)
+    assert result.ok and result.warnings
+    sell = order(type="MARKET", side="SELL", price=None, bracket="{take_profit: 200.00, stop_loss: 229.00}")
+    assert [p.split(": ", 1)[1].split(" is")[0] for p in check(sell, rule="bracket-geometry")] == [
+        "stop_loss 229.00"
+    ]
+    assert check(text, refdata=None, rule="bracket-geometry") == []
