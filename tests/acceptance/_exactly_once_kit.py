@@ -8,6 +8,7 @@ placed and later cancelled or filled still counts. Rejected orders never existed
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -118,8 +119,9 @@ class Harness:
 
     def command(self, *extra: str) -> list[str]:
         self.runs += 1
+        report_dir = self.directory / f"report-{self.runs}"
         return [sys.executable, "-m", "runner", "run", str(self.playbook), "--url", self.sim.url,
-                "--state-dir", str(self.state_dir), "--report-dir", str(self.directory / f"report-{self.runs}"),
+                "--state-dir", str(self.state_dir), "--report-dir", str(report_dir),
                 "--timeout", "5", "--format", "json", "--no-progress", *extra]
 
     def spawn(self, *extra: str) -> subprocess.Popen:
@@ -165,10 +167,8 @@ class Harness:
             return []
         lines = []
         for line in text.splitlines():
-            try:
+            with contextlib.suppress(ValueError):  # a torn tail while the runner writes
                 lines.append(loads(line))
-            except ValueError:
-                pass  # a torn tail while the runner writes
         return lines
 
     def wait_for_journal(self, predicate: Callable[[dict], bool], timeout: float = 10.0) -> None:

@@ -56,7 +56,7 @@ def test_sigkill_after_the_kth_send_then_rerun(harness: Harness, crash_at: int, 
 
 
 @pytest.mark.parametrize("keep_journal", [True, False], ids=["journal", "no-journal"])
-def test_sigkill_mid_wait_then_the_order_fills_while_nobody_watches(tmp_path: Path, keep_journal: bool) -> None:
+def test_sigkill_mid_wait_then_the_order_fills_unwatched(tmp_path: Path, keep_journal: bool) -> None:
     harness = Harness(tmp_path, orders=WAITING + "  - {id: z, symbol: AAPL-USD, side: BUY, type: LIMIT, "
                                                  "quantity: 1, price: 221.00}\n")
     try:
