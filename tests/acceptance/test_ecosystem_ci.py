@@ -119,6 +119,8 @@ def test_pull_requests_get_annotations_a_plan_in_the_summary_and_a_rehearsal(
     plan_step = next(s for s in rehearse["steps"] if "qfex-runner plan" in s.get("run", ""))
     assert '>> "$GITHUB_STEP_SUMMARY"' in plan_step["run"]
     assert re.search(r"qfex-runner run \S+ --target sim", steps_text(rehearse))
+    rehearsal = next(s for s in rehearse["steps"] if "--target sim" in s.get("run", ""))
+    assert rehearsal["continue-on-error"] == "${{ vars.QFEX_REHEARSAL_REQUIRED != 'true' }}"
     assert rehearse["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.playbooks.outputs.changed) }}"
 
 
