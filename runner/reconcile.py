@@ -186,6 +186,7 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
 
     open_rows = _open_orders(lookup, page_size)
     found_open: dict[str, list[dict]] = {}
+    own_open: dict[str, list[dict]] = {}  # without the rows of attached exits
     for row in open_rows:
         coid = _coid_of(row, owner, wanted_set)
         if coid is None:
@@ -193,10 +194,13 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
         found_open.setdefault(coid, []).append(row)
         kind = (order_types or {}).get(coid)
         is_exit_row = kind is not None and kind not in STOP_TYPES and _row_type(row) in STOP_TYPES
-        if row.get("order_id") and not is_exit_row:
-            owner.setdefault(str(row["order_id"]), coid)
+        if not is_exit_row:
+            own_open.setdefault(coid, []).append(row)
+            if row.get("order_id"):
+                owner.setdefault(str(row["order_id"]), coid)
 
-    trades, carry_ids = _trades(lookup, owner, wanted_set, found_open, since, page_size)
+    quiet = {c for c, rows in own_open.items() if all(_untraded(r) for r in rows)}
+    trades, carry_ids = _trades(lookup, owner, wanted_set - quiet, since, page_size)
     result.trades_carry_client_ids = carry_ids
     found_trades: dict[str, list[dict]] = {}
     for trade in trades:
@@ -239,10 +243,21 @@ def _open_orders(lookup: _Lookup, page_size: int) -> list[dict]:
     return [*rows.values(), *anonymous]
 
 
-def _trades(lookup: _Lookup, owner: dict[str, str], wanted: set[str], found_open: Mapping[str, list],
-            since: int | None, page_size: int) -> tuple[list[dict], bool | None]:
-    """Trades that may belong to the wanted coids: per order id when every coid has one, else a scan."""
-    coids_with_ids = set(owner.values())
+PER_ORDER_QUERIES = 5
+"""Up to this many orders' trades are asked for one by one; more, and one scan of the account's trades."""
+
+
+def _untraded(row: Mapping[str, Any]) -> bool:
+    """An open row that has not traded (nothing to look up in the trades): remaining == quantity."""
+    quantity = _dec(row.get("quantity"))
+    remaining = _dec(row.get("quantity_remaining", row.get("remaining_quantity")))
+    return quantity is not None and remaining is not None and remaining == quantity
+
+
+def _trades(lookup: _Lookup, owner: dict[str, str], need: set[str], since: int | None,
+            page_size: int) -> tuple[list[dict], bool | None]:
+    """Trades that may belong to the `need` coids (those not resting untouched on the book): per
+    known order id when there are few, else one scan of the account's trades."""
     trades: dict[str, dict] = {}
     carry: bool | None = None
 
@@ -254,8 +269,11 @@ def _trades(lookup: _Lookup, owner: dict[str, str], wanted: set[str], found_open
             has_id = bool(trade.get("client_order_id"))
             carry = has_id if carry is None else (carry and has_id)
 
-    if wanted <= coids_with_ids:  # cheap path: ask for each known order's trades
-        for order_id in sorted(owner):
+    if not need:
+        return [], None
+    order_ids = sorted(order_id for order_id, coid in owner.items() if coid in need)
+    if need <= set(owner.values()) and len(order_ids) <= PER_ORDER_QUERIES:
+        for order_id in order_ids:
             _page_through(lookup, page_size, take, order_id=order_id)
     else:
         _page_through(lookup, page_size, take, start_ts=since)
