@@ -463,6 +463,10 @@ class Journal:
         """Placed orders whose definition changed (accepted with --replan); report them."""
         self._fd = fd
         self._definitions = {o.id: order_definition(o, playbook.account) for o in playbook.orders}
+        self.sync_answers = True
+        """False: answers are written but not fsync'd on their own (group commit, see `batch`)."""
+        self._batch_depth = 0
+        self._unsynced = False
 
     # opening ------------------------------------------------------------------------------------------
 
@@ -551,6 +555,26 @@ class Journal:
         """A free-form line for humans reading the journal (run end, abort reason)."""
         self._append({"kind": "note", "event": event, **details})
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group commit: records inside are written at once but fsync'd together when it ends.
+
+        For many records that must all be durable before the next step (the intents of the orders
+        a pipelined run is about to send, the lookups of a reconciliation): one fsync instead of
+        one each. Nothing may be sent until the block has ended. With `sync_answers` False,
+        answers are not fsync'd on their own either: the next fsync (an intent's, a batch's, or
+        `close`) makes them durable. Either way every line is written (`write`) at once, so a
+        killed process loses nothing; only a machine crash can lose unsynced answers, leaving
+        those orders "unsure" — looked up at the exchange on the next run, as after any crash.
+        """
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if self._batch_depth == 0:
+                self._sync()
+
     # reading ------------------------------------------------------------------------------------------
 
     def entry(self, client_order_id: str) -> JournalEntry | None:
@@ -573,6 +597,8 @@ class Journal:
 
     def close(self) -> None:
         if self._fd is not None:
+            with contextlib.suppress(JournalError):
+                self._sync()
             fd, self._fd = self._fd, None
             os.close(fd)
         if self.lock is not None:
@@ -593,10 +619,24 @@ class Journal:
             written = os.write(self._fd, line)
             while written < len(line):  # a short write is rare but legal
                 written += os.write(self._fd, line[written:])
+        except OSError as exc:
+            raise JournalError(
+                f"cannot write the journal {self.path}: {exc.strerror}; nothing more is sent") from exc
+        self._unsynced = True
+        deferred = self._batch_depth > 0 or (record.get("kind") == "answer" and not self.sync_answers)
+        if not deferred:
+            self._sync()
+
+    def _sync(self) -> None:
+        """fsync what was written since the last fsync (every earlier line of the file with it)."""
+        if not self._unsynced or self._fd is None:
+            return
+        try:
             os.fsync(self._fd)
         except OSError as exc:
             raise JournalError(
                 f"cannot write the journal {self.path}: {exc.strerror}; nothing more is sent") from exc
+        self._unsynced = False
 
 
 def reconciled_record(client_order_id: str, presence: str, *, order_id: str | None = None,
@@ -657,6 +697,10 @@ class NullJournal:
 
     def record_reconciled(self, client_order_id: str, presence: str, **_: Any) -> None:
         return None
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        yield
 
     def record_adopted(self, order_key: str) -> None:
         return None

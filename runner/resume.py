@@ -141,8 +141,10 @@ class Placements:
             again = reconcile(session, [c for c in coids if not found[c].placed], known_order_ids=known,
                               order_types=self.order_types, on_rate_limited=_pacer_note(session))
             found = {**dict(found), **dict(again)}
-        for coid in coids:
-            self._note(coid, found[coid])
+        batch = getattr(self.journal, "batch", contextlib.nullcontext)
+        with batch():  # one fsync for every lookup (group commit), all durable before any send
+            for coid in coids:
+                self._note(coid, found[coid])
         self._check_drift()
 
     def _recent_unanswered(self, not_found: Iterable[str]) -> float:
