@@ -357,6 +357,7 @@ class _Run:
         self._entry_steps = {s.order.id: s for s in self.plan.steps if s.leg is Leg.ENTRY}
         self._legs_by_order_id: dict[str, LegResult] = {}
         self._judged: set[int] = set()
+        self._judged_below = 0  # every order before this index is judged or adopted
         self._timers: list[tuple[float, str]] = []
         self._retrying: dict[str, LiveOrder] = {}
         self.warnings = warnings
@@ -383,8 +384,7 @@ class _Run:
                 self._prepare_session()
                 self.placements.reconcile(self.session)  # before anything is sent
                 self.warnings.extend(self.placements.warnings)
-                for index, order in enumerate(self.playbook.orders):
-                    self._run_order(index, order)
+                self._submit()
                 self._drain()
             except _StopRun as stop:
                 code, message, outcome = stop.exit_code, str(stop), RunOutcome.ABORTED
@@ -427,6 +427,16 @@ class _Run:
             self.session.cancel_on_disconnect(True, timeout=min(self.timeout, 10.0))
         self._progress("connected", -1, detail=_display_url(self.target.url))
 
+    def _submit(self) -> None:
+        """Every order in playbook order: one at a time, or pipelined (`--max-in-flight`, runner.pipeline)."""
+        if self.options.max_in_flight > 1:
+            from runner.pipeline import submit_pipelined
+
+            submit_pipelined(self, self.options.max_in_flight)
+            return
+        for index, order in enumerate(self.playbook.orders):
+            self._run_order(index, order)
+
     # --- one playbook order ---
 
     def _run_order(self, index: int, order: Order) -> None:
@@ -462,7 +472,10 @@ class _Run:
         Called after each order's wait, so a rejection that arrives while a later order is awaited
         (e.g. after `wait: none`) still stops the run before anything else is sent.
         """
-        for index in range(upto + 1):
+        while self._judged_below <= upto and (self._judged_below in self._judged or  # O(n), not O(n^2)
+                                              self.results[self._judged_below].outcome is Outcome.ALREADY_PLACED):
+            self._judged_below += 1
+        for index in range(self._judged_below, upto + 1):
             result = self.results[index]
             live = self.live.get(result.client_order_id)
             if live is None or index in self._judged or result.outcome is Outcome.ALREADY_PLACED:
@@ -513,6 +526,8 @@ class _Run:
         live.terminal = bool(getattr(entry, "settled", False))
         result.outcome = Outcome.ALREADY_PLACED
         result.verdict = f"placed by an earlier run (last status {status}); not sent again"
+        if (change := self.placements.change_note(result.id)) is not None:
+            result.verdict += f"; {change}"
         self.live[coid] = live
         if result.order_id:
             self.session.expect_order_id(result.order_id, coid)
@@ -520,14 +535,16 @@ class _Run:
         return live
 
     def _send(self, coid: str, record: OrderResult | LegResult, message: dict | None, index: int,
-              order_key: str, leg: Leg, quantity: Decimal, immediate: bool) -> LiveOrder:
+              order_key: str, leg: Leg, quantity: Decimal, immediate: bool, journaled: bool = False) -> LiveOrder:
+        """Journal the intent (unless the caller already did, in a batch) and send; never split by Ctrl-C."""
         if message is None:
             raise RunnerError(f"internal: no message for {order_key} {leg.value}")
         live = LiveOrder(coid, record, quantity, immediate)
         live.resend = (message, index, order_key, leg)
         self.live[coid] = live
         with self.interrupts.critical():
-            self.journal.record_intent(coid, index, order_key, leg, message)
+            if not journaled:
+                self.journal.record_intent(coid, index, order_key, leg, message)
             if isinstance(record, OrderResult):
                 record.sent_at = time.time()
                 record.outcome, record.verdict = Outcome.UNKNOWN, "sent; no answer yet"

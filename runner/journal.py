@@ -160,7 +160,10 @@ class JournalEntry:
     """error_code of the last `err` answer, if the last answer was one."""
     quantity: Decimal | None = None
     remaining: Decimal | None = None
-    filled_quantity: Decimal = Decimal(0)
+    fills_total: Decimal = Decimal(0)
+    """Sum of the distinct fills seen (by trade_id)."""
+    reported_filled: Decimal = Decimal(0)
+    """Filled as reported otherwise: quantity - quantity_remaining, or by reconciliation."""
     trade_ids: set[str] = field(default_factory=set)
     definition: dict[str, Any] | None = None
     """The order's definition as it was when the intent was recorded."""
@@ -169,6 +172,11 @@ class JournalEntry:
     """UTC ISO time of the last intent (how long ago a crashed send may still be in flight)."""
     reconciled: str | None = None
     """Last presence found at the exchange by reconciliation (open/traded/not_found)."""
+
+    @property
+    def filled_quantity(self) -> Decimal:
+        """The same fills are reported twice (order_response remainder and fill_response): take the max."""
+        return max(self.fills_total, self.reported_filled)
 
     @property
     def accepted(self) -> bool:
@@ -253,7 +261,7 @@ class JournalEntry:
             quantity = payload.get("quantity")
             if trade_id is not None and str(trade_id) not in self.trade_ids and _is_num(quantity):
                 self.trade_ids.add(str(trade_id))
-                self.filled_quantity += Decimal(quantity)
+                self.fills_total += Decimal(quantity)
             if order_id and not self.order_id:
                 self.order_id = str(order_id)
             remaining = payload.get("remaining_quantity", payload.get("quantity_remaining"))
@@ -276,7 +284,7 @@ class JournalEntry:
         if _is_num(remaining):
             self.remaining = Decimal(remaining)
             if self.quantity is not None and self.last_status in ("FILLED", "CANCELLED", "CANCELLED_STP"):
-                self.filled_quantity = max(self.filled_quantity, self.quantity - self.remaining)
+                self.reported_filled = max(self.reported_filled, self.quantity - self.remaining)
 
     def apply_reconciled(self, record: Mapping[str, Any]) -> None:
         presence = record.get("presence")
@@ -286,7 +294,7 @@ class JournalEntry:
         if record.get("order_id"):
             self.order_id = str(record["order_id"])
         if _is_num(record.get("filled_quantity")):
-            self.filled_quantity = max(self.filled_quantity, Decimal(record["filled_quantity"]))
+            self.reported_filled = max(self.reported_filled, Decimal(record["filled_quantity"]))
         if _is_num(record.get("remaining")):
             self.remaining = Decimal(record["remaining"])
         if presence == "open" and self.last_status in (None, "RATE_LIMITED"):

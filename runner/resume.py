@@ -128,6 +128,13 @@ class Placements:
     def reconcile(self, session: Any) -> None:
         """Look up every order not known to be settled; believe "not found" for a recent send only
         after it has had time to arrive. Raises PlanChanged for an adopted order that differs."""
+        for change in getattr(self.journal, "changed", None) or ():
+            self.warnings.append(f"order {change.order_key!r} was placed with another definition: "
+                                 f"{change.change}; left as it is on the exchange (--replan)")
+        stale = getattr(self.journal, "took_over_stale_lock", None)
+        if stale:
+            self.warnings.append(f"took over the state lock of a run that ended without releasing it "
+                                 f"({stale})")
         coids = self.to_look_up()
         self.looked_up = True
         if not coids:
@@ -205,6 +212,12 @@ class Placements:
             for coid, state in self.found.items():
                 if state.placed and self.planned[coid].leg == "entry":
                     record_adopted(self.planned[coid].order.id)
+
+    def change_note(self, order_key: str) -> str | None:
+        """For the report: how a placed order's definition differs from the playbook (--replan)."""
+        changes = [*(getattr(self.journal, "changed", None) or ()), *self.changed]
+        found = next((c for c in changes if c.order_key == order_key), None)
+        return f"placed with another definition ({found.change})" if found else None
 
     def already_placed(self, coid: str) -> JournalEntry | None:
         """The entry to adopt (never re-send) for a placed order; None when it must be sent."""

@@ -245,3 +245,15 @@ def test_null_journal_records_nothing() -> None:
     journal.record_answer("c", {"order_response": {"status": "ACK"}})
     assert journal.entry("c") is None and list(journal.entries()) == [] and journal.changed == []
     journal.close()
+
+
+def test_a_fill_reported_twice_is_counted_once(tmp_path: Path) -> None:
+    """QFEX reports each execution as a FILLED order_response (remainder) and a fill_response."""
+    pb = playbook()
+    with Journal.open(tmp_path, pb) as journal:
+        coid = place(journal, pb, pb.orders[0])
+        journal.record_answer(coid, ack(coid, status="FILLED", remaining="0"))
+        fill = {"trade_id": "t9", "order_id": "ex-1", "quantity": Decimal(10), "remaining_quantity": 0}
+        journal.record_answer(coid, {"fill_response": fill})
+        journal.record_reconciled(coid, "traded", order_id="ex-1", filled_quantity=Decimal(10))
+        assert journal.entry(coid).filled_quantity == Decimal(10)
