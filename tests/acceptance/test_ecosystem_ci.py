@@ -88,7 +88,7 @@ def test_ci_file_uses_only_existing_commands_and_options(path: Path) -> None:
     assert {inv.command for inv in invocations} >= {"validate", "plan", "run"}
     assert check.problems_with(invocations) == []
     for command in {inv.command for inv in invocations}:
-        assert cli(command, "--help").returncode == 0
+        assert cli(*([command] if command else []), "--help").returncode == 0
 
 
 # --- GitHub Actions: what each job promises ----------------------------------------------------
@@ -122,6 +122,25 @@ def test_pull_requests_get_annotations_a_plan_in_the_summary_and_a_rehearsal(
     rehearsal = next(s for s in rehearse["steps"] if "--target sim" in s.get("run", ""))
     assert rehearsal["continue-on-error"] == "${{ vars.QFEX_REHEARSAL_REQUIRED != 'true' }}"
     assert rehearse["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.playbooks.outputs.changed) }}"
+
+
+def test_qfex_runner_is_installed_only_from_the_configured_source(workflow: dict[str, Any]) -> None:
+    """No default package name: a job holding trading keys never installs an unverified package."""
+    assert workflow["env"]["QFEX_RUNNER_PIP_SPEC"] == "${{ vars.QFEX_RUNNER_PIP_SPEC }}"
+    for job_id in ("validate", "rehearse", "run"):
+        (install,) = [s for s in workflow["jobs"][job_id]["steps"] if s.get("name") == "Install qfex-runner"]
+        assert install["run"].startswith('if [ -z "$QFEX_RUNNER_PIP_SPEC" ]; then'), job_id
+        result = subprocess.run(
+            ["bash", "-c", install["run"]],
+            env={**os.environ, "QFEX_RUNNER_PIP_SPEC": ""},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert (
+            result.returncode == 1
+            and "::error::set the repository variable QFEX_RUNNER_PIP_SPEC" in result.stdout
+        )
 
 
 def test_merges_run_one_job_per_playbook_never_overlapping(workflow: dict[str, Any]) -> None:
@@ -300,7 +319,7 @@ def test_gitlab_push_generates_one_serialised_job_per_changed_playbook(repo: dic
     assert result.returncode == 0, result.stdout + result.stderr
     check = checker()
     invocations = check.invocations_in_ci_file(child_file.rename(child_file.with_name("child.gitlab-ci.yml")))
-    assert [inv.command for inv in invocations] == ["run", "run"]
+    assert [inv.command for inv in invocations if inv.command] == ["run", "run"]
     assert check.problems_with(invocations) == []
 
 

@@ -120,7 +120,7 @@ def test_skeleton_workflow_is_valid_and_is_the_shipped_example(skeleton: Path) -
     assert result.returncode == 0, result.stdout + result.stderr
     from runner import __version__
 
-    assert f"'qfex-runner=={__version__}'" in workflow.read_text(encoding="utf-8")
+    assert f"qfex-runner@v{__version__}" in workflow.read_text(encoding="utf-8")  # the install hint
 
 
 @pytest.mark.skipif(
