@@ -165,9 +165,13 @@ def init(directory: str, force: bool) -> int:
               help="Reconnection attempts after a dropped connection (exponential backoff with jitter).")
 @click.option("--reconnect-max-seconds", type=click.FloatRange(min=0), default=120.0, show_default=True,
               metavar="S", help="Give up reconnecting after this long (then exit 5).")
+@click.option("--max-in-flight", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+              help="Send up to N orders before their answers, in playbook order on one connection (1: one "
+                   "at a time). wait: fill, after_fill brackets and on_reject: stop still wait.")
 def run(playbook: str, target: str | None, url: str | None, yes: bool, credentials_file: str | None,
         refdata_file: str | None, report_dir: str | None, state_dir: str | None, replan: bool, fmt: str,
-        progress: bool | None, timeout: float, reconnect_attempts: int, reconnect_max_seconds: float) -> int:
+        progress: bool | None, timeout: float, reconnect_attempts: int, reconnect_max_seconds: float,
+        max_in_flight: int) -> int:
     """Validate PLAYBOOK, then place its orders in order, wait, and report.
 
     Nothing is sent unless the whole playbook validates. Reports: report.json, report.md and
@@ -192,7 +196,7 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
         refdata_file=refdata_file, report_dir=report_dir, state_dir=state_dir, replan=replan,
         timeout=timeout, confirm=confirm if sys.stdin.isatty() else None,
         on_progress=ProgressLine(sys.stderr, enabled=progress), reconnect_attempts=reconnect_attempts,
-        reconnect_max_seconds=reconnect_max_seconds)
+        reconnect_max_seconds=reconnect_max_seconds, max_in_flight=max_in_flight)
     try:
         result = run_playbook(options)
     except PlaybookInvalid as exc:
@@ -334,6 +338,52 @@ def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | Non
     serve_forever(engine, server, announce)
     click.echo("qfex-runner sim: stopped")
     return ExitCode.OK
+
+
+# --- status (exactly-once) --------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("playbook", metavar="PLAYBOOK")
+@click.option("--target", type=click.Choice(["uat", "prod"]), default=None,
+              help="uat: wss://trade.qfex.io; prod: wss://trade.qfex.com (read-only: nothing is sent).")
+@click.option("--url", metavar="URL", help="Any QFEX-compatible trade WebSocket, e.g. a standalone `sim`.")
+@click.option("--credentials", "credentials_file", metavar="FILE",
+              help="API keys file (as for run). Default: QFEX_PUBLIC_KEY, QFEX_SECRET_KEY, QFEX_ACCOUNT_ID.")
+@click.option("--state-dir", metavar="DIR",
+              help="Where run keeps its journal (default runs/<playbook name>/.state/); read, never written.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 3 when a run would place something now (0 when every order is placed).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              metavar="S", help="Longest wait for the exchange's answers, in seconds.")
+def status(playbook: str, target: str | None, url: str | None, credentials_file: str | None,
+           state_dir: str | None, fmt: str, detailed_exitcode: bool, timeout: float) -> int:
+    """Show, for every order of PLAYBOOK, what the exchange has: open, filled, cancelled, not placed.
+
+    Read-only (like `terraform plan` against real state): connects, looks every client_order_id
+    up with get_user_orders/get_user_trades, reads the run journal if present, sends no order.
+    Exit 0 (with --detailed-exitcode: 3 if a run would place something), 1 invalid playbook,
+    2 usage, 4 cannot connect/authenticate.
+    """
+    from runner import jsonnum
+    from runner.errors import PlaybookInvalid
+    from runner.render_problems import render
+    from runner.status import StatusOptions, as_json, collect_status, exit_code, render_text
+
+    options = StatusOptions(playbook=playbook, target=target, url=url, credentials_file=credentials_file,
+                            state_dir=state_dir, timeout=timeout)
+    try:
+        report = collect_status(options)
+    except PlaybookInvalid as exc:
+        click.echo(render(exc.problems, "text"), nl=False, err=True)
+        click.echo(f"qfex-runner: {exc}", err=True)
+        return exc.exit_code
+    if fmt == "json":
+        click.echo(jsonnum.dumps(as_json(report), indent=2))
+    else:
+        click.echo(render_text(report), nl=False)
+    return exit_code(report, detailed_exitcode)
 
 
 def main(argv: list[str] | None = None) -> None:
