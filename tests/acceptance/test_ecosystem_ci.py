@@ -279,8 +279,8 @@ def gitlab_script(job: str, index: int) -> str:
 
 
 def gitlab_shell(script: str, repo: Path, **env: str) -> subprocess.CompletedProcess:
-    """Run one GitLab script line with bash, with this venv's python3 (it has PyYAML, as the CI image
-    has once qfex-runner is installed) first on PATH."""
+    """Run a CI script with bash (-eo pipefail, as GitHub and GitLab do), with this venv's python3 and
+    qfex-runner (PyYAML comes with qfex-runner, as in the CI image) first on PATH."""
     full_env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", **env}
     return subprocess.run(
         ["bash", "-eo", "pipefail", "-c", script],
@@ -370,6 +370,23 @@ def test_validate_format_github_prints_located_annotations(bad_playbook: Path) -
     }
     assert ("7", "11") in located  # side: BUYY
     assert any(ln.startswith("::error file=playbooks/bad.yaml,line=10,") for ln in lines)  # prise
+
+
+def test_workflow_validate_step_annotates_the_bad_playbook_only(bad_playbook: Path) -> None:
+    """The pull request's validation step, run with bash as GitHub runs it."""
+    workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    (step,) = [
+        s for s in workflow["jobs"]["validate"]["steps"] if s.get("name", "").startswith("Validate every")
+    ]
+    (bad_playbook / "playbooks" / "good.yaml").write_text(
+        (ROOT / "playbooks" / "quickstart.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    env = {"PLAYBOOKS": json.dumps(["playbooks/bad.yaml", "playbooks/good.yaml"])}
+    result = gitlab_shell(step["run"], bad_playbook, **env)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines and all(ln.startswith("::error file=playbooks/bad.yaml,") for ln in lines), result.stdout
+    assert len(lines) == 2  # side and prise; the good playbook adds nothing
 
 
 def test_validate_format_github_is_silent_on_a_valid_playbook(tmp_path: Path) -> None:
