@@ -26,7 +26,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """Validate, plan, run and report QFEX order playbooks (YAML files in git).
 
     Exit codes: 0 ok, 1 playbook invalid, 2 usage, 3 orders rejected/missed expectation,
-    4 connect/auth failed, 5 run aborted part-way, 130 interrupted, 70 internal error.
+    4 connect/auth failed, 5 run aborted part-way, 75 another run holds the lock,
+    130 interrupted, 70 internal error.
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
