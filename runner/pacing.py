@@ -2,14 +2,15 @@
 
 QFEX limits each user to 12,000 weight units per 60 s (200 units/s), measured as an exponential
 moving average (EMA) of the weighted message rate, in two independent buckets: cancels, and
-everything else (qfex-api.md §7.1, [D:/websocket/rate.md]). The EMA's time constant is not
-published, so the pacer keeps its own EMA of what *this* process sent and holds a message back
-whenever sending it would lift that estimate above a safe fraction of the budget (half, by
-default: other connections of the same user share the budget). With the defaults a burst of
-about 1,000 units (1,000 orders) passes untouched; beyond that messages are spaced to 100
-units/s. A `RateLimited` answer still happens (another process may be using the budget): the
-caller reports it here (`note_rate_limited`) and re-sends after a backoff; it is never a
-rejection of the order.
+everything else (qfex-api.md §7.1, [D:/websocket/rate.md]). The page gives no formula; read as an
+EMA of the rate with the 60 s window as its time constant (as the local exchange reads it), a
+fresh user may burst 12,000 units and then sustain 200 units/s. The pacer keeps the same EMA of
+what *this* process sent and holds a message back whenever sending it would lift that estimate
+above 90 % of the budget: a burst of about 10,800 units passes untouched, then messages are
+spaced to 180 units/s. The margin is for other connections of the same user (the budget is per
+user) and for clock skew. A `RateLimited` answer can still happen (another process may be using
+the budget): the caller reports it here (`note_rate_limited`) and re-sends after a backoff; it
+is never a rejection of the order.
 """
 
 from __future__ import annotations
@@ -71,10 +72,10 @@ def bucket_of(msg_type: str) -> Bucket:
 class PacingPolicy:
     budget_units: float = 12_000.0
     window_seconds: float = 60.0
-    target_fraction: float = 0.5
+    target_fraction: float = 0.9
     """Share of QFEX's budget this process allows itself."""
-    time_constant: float = 10.0
-    """Seconds over which the EMA forgets (sets the size of a burst that passes unpaced)."""
+    time_constant: float = 60.0
+    """Seconds over which the EMA forgets: QFEX's window (sets the size of a burst that passes unpaced)."""
     rate_limited_hold: float = 1.0
     """Seconds a bucket stays closed after a RateLimited answer that carries no retry-after hint."""
 
