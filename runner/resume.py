@@ -482,6 +482,7 @@ class ReconnectingSession:
             self._inner.abort()
         backoff = Backoff(self.policy, sleep=self._sleep)
         backoff.start()
+        started = time.monotonic()
         last: BaseException = cause
         while backoff.wait():
             try:
@@ -505,8 +506,9 @@ class ReconnectingSession:
                 self._recovering = False
             self.reconnects += 1
             return
-        raise ReconnectFailed(f"{cause}; could not reconnect ({backoff.describe()}; last error: {last})") \
-            from last
+        tried = max(backoff.attempts - 1, 0)  # the lost connection itself was the first attempt
+        raise ReconnectFailed(f"{cause}; could not reconnect ({tried} attempt(s) over "
+                              f"{time.monotonic() - started:.1f}s; last error: {last})") from last
 
     def _restore(self, fresh: Any) -> None:
         """What the old connection had set up, on the new one (QFEX scopes all of it to a connection)."""
