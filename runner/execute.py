@@ -472,8 +472,9 @@ class _Run:
         Called after each order's wait, so a rejection that arrives while a later order is awaited
         (e.g. after `wait: none`) still stops the run before anything else is sent.
         """
-        while self._judged_below <= upto and (self._judged_below in self._judged or  # O(n), not O(n^2)
-                                              self.results[self._judged_below].outcome is Outcome.ALREADY_PLACED):
+        while self._judged_below <= upto and (  # skip what is settled: O(n) per run, not O(n^2)
+                self._judged_below in self._judged
+                or self.results[self._judged_below].outcome is Outcome.ALREADY_PLACED):
             self._judged_below += 1
         for index in range(self._judged_below, upto + 1):
             result = self.results[index]
@@ -535,7 +536,8 @@ class _Run:
         return live
 
     def _send(self, coid: str, record: OrderResult | LegResult, message: dict | None, index: int,
-              order_key: str, leg: Leg, quantity: Decimal, immediate: bool, journaled: bool = False) -> LiveOrder:
+              order_key: str, leg: Leg, quantity: Decimal, immediate: bool,
+              journaled: bool = False) -> LiveOrder:
         """Journal the intent (unless the caller already did, in a batch) and send; never split by Ctrl-C."""
         if message is None:
             raise RunnerError(f"internal: no message for {order_key} {leg.value}")
@@ -554,8 +556,10 @@ class _Run:
 
     def _resend_due(self, now: float) -> None:
         """Send again what a retryable `err` refused (the exchange placed nothing), once its delay is up."""
-        for coid, live in list(self._retrying.items()):
-            if live.retry_at is None or live.retry_at > now or live.resend is None:
+        for coid, live in list(self._retrying.items()):  # refused in send order: resent in that order
+            if live.retry_at is not None and live.retry_at > now:
+                break  # a later refusal never overtakes an earlier one (pipelined runs)
+            if live.retry_at is None or live.resend is None:
                 continue
             del self._retrying[coid]
             live.retry_at = None
