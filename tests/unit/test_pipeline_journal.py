@@ -1,0 +1,117 @@
+"""Group commit in the journal (used by `run --max-in-flight`): fewer fsyncs, same guarantees.
+
+`Journal.batch()` writes records at once and fsyncs them together when the block ends;
+`sync_answers = False` lets answers ride on the next fsync. Every line is still written (visible
+to a re-run after `kill -9`) the moment it is recorded; what changes is only when it is forced
+to the disk.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from runner.enums import OrderType, Side, TimeInForce
+from runner.ids import Leg
+from runner.journal import Journal, NullJournal, journal_path, load_contents
+from runner.playbook import Order, Playbook
+
+
+def _playbook(count: int = 4) -> Playbook:
+    orders = tuple(Order(id=f"o{i}", symbol="AAPL-USD", side=Side.BUY, type=OrderType.LIMIT,
+                         quantity=Decimal(1), price=Decimal(200 + i), time_in_force=TimeInForce.GTC)
+                   for i in range(count))
+    return Playbook(path="pb.yaml", name="gc", run_id="r1", orders=orders)
+
+
+@pytest.fixture
+def fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """File sizes at every fsync the journal makes (the bytes made durable by each)."""
+    import runner.journal as journal_module
+
+    sizes: list[int] = []
+    real = os.fsync
+
+    def counting(fd: int) -> None:
+        real(fd)
+        sizes.append(os.fstat(fd).st_size)
+
+    monkeypatch.setattr(journal_module.os, "fsync", counting)
+    return sizes
+
+
+def _intent(journal: Journal, pb: Playbook, i: int) -> str:
+    o = pb.orders[i]
+    coid = pb.client_order_id(o)
+    message = {"type": "add_order", "params": {"client_order_id": coid}}
+    journal.record_intent(coid, i, o.id, Leg.ENTRY, message)
+    return coid
+
+
+def test_a_batch_is_one_fsync_covering_every_record(tmp_path: Path, fsyncs: list[int]) -> None:
+    pb = _playbook()
+    journal = Journal.open(tmp_path, pb)
+    before = len(fsyncs)
+    with journal.batch():
+        coids = [_intent(journal, pb, i) for i in range(4)]
+        assert len(fsyncs) == before, "nothing forced to disk inside the batch"
+        written = journal_path(tmp_path, pb).read_bytes()
+        assert all(c.encode() in written for c in coids), "but every line is already written"
+    assert len(fsyncs) == before + 1
+    assert fsyncs[-1] == journal_path(tmp_path, pb).stat().st_size
+    journal.close()
+    entries = load_contents(journal_path(tmp_path, pb)).entries
+    assert all(entries[c].sent for c in coids)
+
+
+def test_nested_batches_sync_once_at_the_outermost_end(tmp_path: Path, fsyncs: list[int]) -> None:
+    pb = _playbook()
+    journal = Journal.open(tmp_path, pb)
+    before = len(fsyncs)
+    with journal.batch():
+        with journal.batch():
+            _intent(journal, pb, 0)
+        assert len(fsyncs) == before
+        _intent(journal, pb, 1)
+    assert len(fsyncs) == before + 1
+    journal.close()
+
+
+def test_unsynced_answers_ride_on_the_next_intent_and_on_close(tmp_path: Path, fsyncs: list[int]) -> None:
+    pb = _playbook()
+    journal = Journal.open(tmp_path, pb)
+    journal.sync_answers = False
+    coid = _intent(journal, pb, 0)
+    after_intent = len(fsyncs)
+    journal.record_answer(coid, {"order_response": {"client_order_id": coid, "status": "ACK",
+                                                    "order_id": "x1", "quantity_remaining": Decimal(1)}})
+    assert len(fsyncs) == after_intent, "an answer alone is not forced to disk"
+    _intent(journal, pb, 1)
+    assert len(fsyncs) == after_intent + 1
+    answered = journal_path(tmp_path, pb).read_bytes().index(b'"kind": "answer"')
+    assert fsyncs[-1] > answered, "the next intent's fsync made the answer durable too"
+    journal.record_answer(coid, {"order_response": {"client_order_id": coid, "status": "CANCELLED",
+                                                    "order_id": "x1", "quantity_remaining": Decimal(0)}})
+    journal.close()
+    assert fsyncs[-1] == journal_path(tmp_path, pb).stat().st_size, "close syncs what is left"
+
+
+def test_answers_are_synced_one_by_one_by_default(tmp_path: Path, fsyncs: list[int]) -> None:
+    pb = _playbook()
+    journal = Journal.open(tmp_path, pb)
+    coid = _intent(journal, pb, 0)
+    before = len(fsyncs)
+    journal.record_answer(coid, {"order_response": {"client_order_id": coid, "status": "ACK",
+                                                    "order_id": "x"}})
+    assert len(fsyncs) == before + 1
+    journal.close()
+
+
+def test_null_journal_has_the_same_surface() -> None:
+    null = NullJournal()
+    null.sync_answers = False
+    with null.batch():
+        null.record_intent("c", 0, "o", Leg.ENTRY, None)
