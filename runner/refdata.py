@@ -15,6 +15,7 @@ from typing import Any
 
 from runner import jsonnum
 from runner.errors import UsageError
+from runner.yamlsource import number_bounds_problem
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,9 @@ def _decimal(item: dict, field: str, where: str, *, required: bool = True) -> De
         raise RefDataError(f"{where}: {field} {raw!r} is not a number") from None
     if not value.is_finite():
         raise RefDataError(f"{where}: {field} {raw!r} is not a finite number")
+    why = number_bounds_problem(value)
+    if why:
+        raise RefDataError(f"{where}: {field} {raw!r} {why}")
     return value
 
 

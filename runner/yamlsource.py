@@ -49,9 +49,19 @@ _NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U0001
 _PLAIN_DECIMAL_INT = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)\Z")
 _EXPONENT_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+\Z")
 
-#: numbers must satisfy 1e-18 <= |x| < 1e18 (or be zero): anything else is a typo, not a price
+#: numbers must be below 1e18 with at most 18 decimal places: anything else is a typo, not a price,
+#: and the bound keeps every check's exact arithmetic within runner.rules.exact's precision
 MAX_ADJUSTED_EXPONENT = 17
-MIN_ADJUSTED_EXPONENT = -18
+MAX_DECIMAL_PLACES = 18
+
+
+def number_bounds_problem(value: Decimal) -> str | None:
+    """Why an exact number is out of the supported range (None when it is fine)."""
+    if value and value.adjusted() > MAX_ADJUSTED_EXPONENT:
+        return f"is out of range (must be below 1e{MAX_ADJUSTED_EXPONENT + 1})"
+    if value.as_tuple().exponent < -MAX_DECIMAL_PLACES:  # type: ignore[operator]
+        return f"has more than {MAX_DECIMAL_PLACES} decimal places"
+    return None
 
 JsonPath = Sequence[str | int]
 _NUMBER = "yaml-number"
@@ -355,9 +365,9 @@ class _Converter:
             self.problem(node, message, "yaml-number", path)
             return None
         value = int(text.replace("_", ""))
-        if value and len(str(abs(value))) - 1 > MAX_ADJUSTED_EXPONENT:
-            self.problem(node, f"number {text!r} is out of range (at most 1e{MAX_ADJUSTED_EXPONENT + 1})",
-                         "yaml-number", path)
+        why = number_bounds_problem(Decimal(value))
+        if why:
+            self.problem(node, f"number {text!r} {why}", _NUMBER, path)
             return None
         return value
 
@@ -376,9 +386,8 @@ class _Converter:
             kind = "NaN" if value.is_nan() else "infinity"
             self.problem(node, f"{kind} ({text!r}) is not allowed: numbers must be finite", _NUMBER, path)
             return None
-        if value and not MIN_ADJUSTED_EXPONENT <= value.adjusted() <= MAX_ADJUSTED_EXPONENT:
-            message = (f"number {text!r} is out of range (magnitude must be between "
-                       f"1e{MIN_ADJUSTED_EXPONENT} and 1e{MAX_ADJUSTED_EXPONENT + 1})")
-            self.problem(node, message, "yaml-number", path)
+        why = number_bounds_problem(value)
+        if why:
+            self.problem(node, f"number {text!r} {why}", _NUMBER, path)
             return None
         return value

@@ -15,6 +15,7 @@ from runner.schema import load_schema, schema_bytes
 from runner.schema_compile import Unsupported, compile_schema
 
 ROOT = Path(__file__).resolve().parents[2]
+HINT = 'a positive decimal number such as 10 or "0.001" (below 1e18, at most 18 decimal places)'
 
 
 def messages(text: str) -> list[str]:
@@ -114,9 +115,9 @@ def test_unknown_keys_with_suggestions_and_x_keys_only_at_top_level() -> None:
         ('"0.001"', []),
         ("1e3", []),
         ("0", ["quantity: must be greater than 0, got 0"]),
-        ('"0.0"', ["quantity: '0.0' is not valid: use a positive decimal number such as 10 or \"0.001\""]),
-        ('"-1"', ["quantity: '-1' is not valid: use a positive decimal number such as 10 or \"0.001\""]),
-        ('"1e3"', ["quantity: '1e3' is not valid: use a positive decimal number such as 10 or \"0.001\""]),
+        ('"0.0"', [f"quantity: '0.0' is not valid: use {HINT}"]),
+        ('"-1"', [f"quantity: '-1' is not valid: use {HINT}"]),
+        ('"1e3"', [f"quantity: '1e3' is not valid: use {HINT}"]),
         ("true", ['quantity: expected a positive decimal number (e.g. 10 or "0.001"), got the boolean true']),
         (
             "",
@@ -169,3 +170,35 @@ def test_fast_compiler_refuses_keywords_it_does_not_implement() -> None:
         json.loads('{"$defs": {"n": {"type": "integer"}}, "items": {"$ref": "#/$defs/n"}}')
     )
     assert check([1, 2]) and not check([1, "2"]) and not check([True]) and check("not an array")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '"0.' + "1" * 500 + '"',
+        "0." + "1" * 500,
+        '"' + "9" * 40 + '"',
+        "1." + "0" * 30,
+        "123456789012345678901",
+    ],
+)
+def test_numbers_beyond_exact_precision_are_problems_not_crashes(value: str) -> None:
+    order = f"{{id: a, symbol: AAPL-USD, side: BUY, type: LIMIT, quantity: {value}, price: {value}}}"
+    text = f"version: 1\nname: n\nlimits: {{max_total_notional: 5}}\norders:\n  - {order}\n  - {order}\n"
+    from runner.refdata import parse_refdata
+
+    refdata = parse_refdata(
+        [
+            {
+                "symbol": "AAPL-USD",
+                "tick_size": "0.01",
+                "lot_size": "0.001",
+                "min_quantity": "0.001",
+                "max_quantity": "1",
+                "min_price": "1",
+                "max_price": "2",
+            }
+        ]
+    )
+    result = validate_bytes(text.encode(), "s.yaml", refdata)
+    assert not result.ok and {p.rule for p in result.problems} <= {"schema", "yaml-number"}
