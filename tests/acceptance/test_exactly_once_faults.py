@@ -121,3 +121,18 @@ def test_playbook_without_faults_places_each_order_once_and_rerun_places_nothing
     assert again.exit_code == ExitCode.OK
     assert {o.outcome.value for o in again.report.orders} == {"already_placed"}
     assert_exactly_once(harness)
+
+
+LADDER = "".join(f"  - {{id: p{i}, symbol: AAPL-USD, side: BUY, type: LIMIT, quantity: 1, "
+                 f"price: {200 + i / 100:.2f}}}\n" for i in range(20))
+
+
+@pytest.mark.parametrize("before_reply", [True, False], ids=["answers-lost", "requests-lost"])
+@pytest.mark.parametrize("drop_after", [9, 15])
+def test_a_drop_with_many_orders_in_flight(make: Any, drop_after: int, before_reply: bool) -> None:
+    """Pipelined (`--max-in-flight 8`): several sends unanswered when the connection drops."""
+    harness = make(faults=FaultConfig(drop_after_messages=drop_after, drop_before_reply=before_reply),
+                   orders=ORDERS + LADDER)
+    result = run_in_process(harness, max_in_flight=8)
+    assert result.exit_code == ExitCode.OK, result.report.summary.message
+    assert_exactly_once(harness, (*ORDER_IDS, *(f"p{i}" for i in range(20))))
