@@ -63,6 +63,30 @@ ws.close()
 print(f"{loop:.6f}")
 '''
 
+CANCEL_ALL = r'''
+import hashlib, hmac, json, secrets, sys, time
+import websocket
+
+ws = websocket.create_connection(sys.argv[1] + "?api_key=qfex_pub_demo", skip_utf8_validation=True)
+nonce, ts = secrets.token_hex(16), int(time.time())
+sig = hmac.new(b"qfex_secret_demo", f"{nonce}:{ts}".encode(), hashlib.sha256).hexdigest()
+ws.send(json.dumps({"type": "auth", "params": {"hmac": {"public_key": "qfex_pub_demo", "nonce": nonce,
+                                                        "unix_ts": ts, "signature": sig}}}))
+assert json.loads(ws.recv()).get("authenticated") is True
+ws.send(json.dumps({"type": "cancel_all_orders", "params": {}}))
+while True:
+    reply = json.loads(ws.recv())
+    if "ack" in reply or "ack_response" in reply or "err" in reply:
+        break
+ws.close()
+'''
+
+
+def cancel_all(url: str, env: dict[str, str]) -> None:
+    """Cancel every open order of the demo account: each run starts from the same account state
+    (the runner looks up the account's open orders before sending, so their number matters)."""
+    timed([PYTHON, "-c", CANCEL_ALL, url], env)
+
 
 def child_env(extra: dict[str, str] | None = None, *, pycache: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}

@@ -8,10 +8,15 @@ serves every client; each round runs, interleaved so machine noise hits all alik
   - bare:       the least possible client as its own process (python + websocket-client: auth,
                 subscribe, then add_order / wait for the answer N times; no validation, no
                 journal, no report) — the baseline;
+  - bare, 64 unanswered: the same client keeping 64 add_orders in flight — what pipelining can
+                gain at all on this link (on loopback the exchange's own service time, not the
+                round trip, bounds it);
   - sequential: `qfex-runner run PLAYBOOK --url URL` (the default, one order at a time), the whole
                 process: start-up, validation, reference data, journal, submission, report files;
   - pipelined:  the same with `--max-in-flight N`.
-Every order is a LIMIT BUY far below the market, so it rests (fresh client_order_ids per round).
+Every order is a LIMIT BUY far below the market, so it rests (fresh client_order_ids per round);
+the account's open orders are cancelled before every measured client, so each starts from the
+same account (the runner looks the account's open orders up before sending: exactly-once).
 Speed ratios are bare seconds / runner seconds (> 1: the runner is faster). Targets (issue 6):
 sequential >= 0.9x the bare loop; pipelined (64) >= 2x.
 
@@ -33,6 +38,7 @@ from _harness import (
     RUNNER,
     StandaloneSim,
     bare_client,
+    cancel_all,
     child_env,
     filesystem_of,
     median,
@@ -71,14 +77,19 @@ def main() -> None:
             bare_client(sim.url, 20, "warm", env)
             runner_run(write_resting_playbook(work / "warm.yaml", 20, name="warm", run_id="w"),
                        sim.url, work, env, state_dir=state_base / "warm")
-            rows: dict[str, list[tuple[float, float]]] = {"bare": [], "sequential": [], "pipelined": []}
+            rows: dict[str, list[tuple[float, float]]] = {"bare": [], "bare-pipelined": [], "sequential": [],
+                                                          "pipelined": []}
             for r in range(args.rounds):
-                whole, loop = bare_client(sim.url, n, f"bare{r}", env)
-                rows["bare"].append((whole, loop))
+                cancel_all(sim.url, env)
+                rows["bare"].append(bare_client(sim.url, n, f"bare{r}", env))
+                cancel_all(sim.url, env)
+                rows["bare-pipelined"].append(bare_client(sim.url, n, f"barep{r}", env,
+                                                          window=args.max_in_flight))
                 variants = [("sequential", [])]
                 if pipelined:
                     variants.append(("pipelined", ["--max-in-flight", str(args.max_in_flight)]))
                 for label, extra in variants:
+                    cancel_all(sim.url, env)
                     pb = write_resting_playbook(work / f"{label}{r}.yaml", n, name=f"submit-{label}",
                                                 run_id=f"r{r}")
                     whole, report = runner_run(pb, sim.url, work, env, extra=extra,
@@ -101,9 +112,14 @@ def main() -> None:
     print(f"{'client':<34}{'whole process':>15}{'orders/s':>10}{'network phase':>15}{'speed vs bare':>15}")
     print(f"{'bare websocket-client loop':<34}{bare_whole:>13.3f} s{n / bare_whole:>10.0f}"
           f"{bare_loop:>13.3f} s{1.0:>14.2f}x")
+    piped_whole = median([w for w, _ in rows["bare-pipelined"]])
+    piped_loop = median([x for _, x in rows["bare-pipelined"]])
+    label = f"bare client, {args.max_in_flight} unanswered"
+    print(f"{label:<34}{piped_whole:>13.3f} s{n / piped_whole:>10.0f}"
+          f"{piped_loop:>13.3f} s{bare_whole / piped_whole:>14.2f}x")
     targets = {"sequential": 0.9, "pipelined": 2.0}
     for label, runs in rows.items():
-        if label == "bare" or not runs:
+        if label.startswith("bare") or not runs:
             continue
         whole = median([w for w, _ in runs])
         phase = median([p for _, p in runs])
