@@ -6,7 +6,8 @@
 One standalone simulator (`qfex-runner sim --latency-ms 20 --speed-bump-ms 0`, rate limit ON as on
 QFEX: 12,000 units / 60 s per user, add_order weighs 1) serves, in the same run:
   - bare:       the least possible client keeping `--max-in-flight` add_orders unanswered (no
-                pacing, no journal, no report): what the link and the exchange allow;
+                pacing, no journal, no report): what the link and the exchange allow; and the
+                same client one order at a time (the sequential floor: N round trips);
   - sequential: `qfex-runner run` (one order at a time: one round trip each);
   - pipelined:  `qfex-runner run --max-in-flight N`.
 The physical limit is max(N / 200 per s, one round trip): QFEX's sustained rate and the speed
@@ -49,7 +50,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--max-in-flight", type=int, default=64)
     parser.add_argument("--skip-sequential", action="store_true",
-                        help="skip the sequential run (N round trips: 40 s for 1,000 at 20 ms)")
+                        help="skip the sequential runs (N round trips each: 40 s for 1,000 at 20 ms)")
     args = parser.parse_args()
     n = args.orders
     rtt = 2 * args.latency_ms / 1000
@@ -64,6 +65,10 @@ def main() -> None:
                        sim.url, work, env)  # byte-code caches; not measured
             whole, loop = bare_client(sim.url, n, "bare", env, window=args.max_in_flight)
             rows.append((f"bare client, {args.max_in_flight} unanswered", whole, loop))
+            if not args.skip_sequential:
+                whole, loop = bare_client(sim.url, n, "bare-seq", env)
+                rows.append(("bare client, one at a time", whole, loop))
+                print(f"bare client, one at a time: {whole:.2f} s", flush=True)
             variants = [("pipelined", ["--max-in-flight", str(args.max_in_flight)])]
             if not args.skip_sequential:
                 variants.insert(0, ("sequential", []))
@@ -84,6 +89,11 @@ def main() -> None:
     print(f"{'client':<38}{'whole process':>15}{'network phase':>15}{'phase / limit':>15}")
     for name, whole, phase in rows:
         print(f"{name:<38}{whole:>13.3f} s{phase:>13.3f} s{phase / limit:>14.2f}x")
+    sequential = next((r for r in rows if r[0] == "qfex-runner run"), None)
+    bare_sequential = next((r for r in rows if r[0] == "bare client, one at a time"), None)
+    if sequential and bare_sequential:
+        print(f"\nsequential runner speed vs the bare client one at a time: "
+              f"{bare_sequential[1] / sequential[1]:.2f}x (whole process)")
     piped = next((r for r in rows if "--max-in-flight" in r[0]), None)
     if piped is not None:
         ratio = piped[1] / limit

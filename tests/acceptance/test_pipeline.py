@@ -20,7 +20,7 @@ import pytest
 from runner.exit_codes import ExitCode
 from runner.simulator import Simulator
 from runner.simulator.config import EngineConfig
-from runner.simulator.server_config import RateLimitConfig, ServerConfig
+from runner.simulator.server_config import FaultConfig, RateLimitConfig, ServerConfig
 from tests.acceptance._exactly_once_kit import NAME, RUN_ID, CountingExchange, Harness, coid
 from tests.acceptance._runhelp import MARGIN_REJECT, MARKET, RESTING, order, outcomes, run, write_playbook
 
@@ -178,6 +178,30 @@ def test_sigkill_mid_pipeline_then_rerun_places_each_order_once(tmp_path: Path, 
         counts = harness.counts()
         assert {c: n for c, n in counts.items() if n != 1} == {}
         assert set(counts) == {coid(f"p{i:03d}") for i in range(count)}
+    finally:
+        harness.stop()
+
+
+@pytest.mark.parametrize("faults", [
+    FaultConfig(drop_after_messages=30),  # the connection dies with ~16 orders in flight
+    FaultConfig(drop_after_messages=30, drop_before_reply=False),
+    FaultConfig(error_rate=0.2, seed=3),  # ServerError: not processed, sent again
+    FaultConfig(latency_ms=5, drop_after_messages=40, error_rate=0.1, seed=9),
+], ids=["drop", "drop-after-reply", "server-errors", "latency-drop-errors"])
+def test_faults_mid_pipeline_place_every_order_exactly_once(tmp_path: Path, faults: FaultConfig) -> None:
+    from runner.execute import RunOptions, run_playbook
+
+    count = 60
+    harness = Harness(tmp_path, faults=faults)
+    try:
+        harness.playbook = _pipelined_book(tmp_path, count)
+        result = run_playbook(RunOptions(
+            playbook=str(harness.playbook), url=harness.sim.url, handle_sigint=False, timeout=5.0,
+            env={"QFEX_PUBLIC_KEY": harness.sim.public_key, "QFEX_SECRET_KEY": harness.sim.secret_key},
+            state_dir=str(harness.state_dir), report_dir=str(tmp_path / "report"),
+            runs_base=str(tmp_path / "runs"), max_in_flight=16))
+        assert result.exit_code == ExitCode.OK, (result.report.summary.message, result.warnings)
+        assert harness.counts() == {coid(f"p{i:03d}"): 1 for i in range(count)}
     finally:
         harness.stop()
 
