@@ -69,7 +69,8 @@ class Pipeline:
             run.warnings.append(f"--max-in-flight {self.size} has no effect: with on_reject: stop every "
                                 f"order waits for the previous one's answer (a rejection must stop all "
                                 f"later orders); set on_reject: continue to pipeline")
-        run.journal.sync_answers = False  # durable with the next batch's fsync (see `submit_burst`)
+        else:
+            run.journal.sync_answers = False  # durable with the next batch's fsync (see `submit_burst`)
         index = 0
         try:
             while index < len(orders):
