@@ -413,6 +413,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             traceback.print_exc()
         else:
-            click.echo(f"qfex-runner: internal error: {type(exc).__name__}: {exc} (re-run with --debug)", err=True)
+            message = f"internal error: {type(exc).__name__}: {exc} (re-run with --debug)"
+            click.echo(f"qfex-runner: {message}", err=True)
         code = ExitCode.INTERNAL
     sys.exit(int(code) if code is not None else 0)

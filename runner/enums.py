@@ -65,17 +65,20 @@ class OrderStatus(str, Enum):
     NO_SUCH_ORDER = ("NO_SUCH_ORDER", 52, "cancel target not found")
     INVALID_ORDER_TYPE = ("INVALID_ORDER_TYPE", 53, "order type not allowed")
     BAD_SYMBOL = ("BAD_SYMBOL", 54, "unknown symbol")
-    PRICE_LESS_THAN_MIN_PRICE = ("PRICE_LESS_THAN_MIN_PRICE", 55, "price below the symbol's minimum price band")
+    PRICE_LESS_THAN_MIN_PRICE = (
+        "PRICE_LESS_THAN_MIN_PRICE", 55, "price below the symbol's minimum price band")
     PRICE_GREATER_THAN_MAX_PRICE = (
         "PRICE_GREATER_THAN_MAX_PRICE", 56, "price above the symbol's maximum price band")
-    CANNOT_MODIFY_PARTIAL_FILL = ("CANNOT_MODIFY_PARTIAL_FILL", 58, "a partially filled order cannot be modified")
+    CANNOT_MODIFY_PARTIAL_FILL = (
+        "CANNOT_MODIFY_PARTIAL_FILL", 58, "a partially filled order cannot be modified")
     FAILED_MARGIN_CHECK = ("FAILED_MARGIN_CHECK", 60, "insufficient available balance (initial margin)")
     INVALID_TICK_SIZE_PRECISION_PRICE = (
         "INVALID_TICK_SIZE_PRECISION_PRICE", 63, "price is not a multiple of the tick size")
     INVALID_TICK_SIZE_PRECISION_QUANTITY = (
         "INVALID_TICK_SIZE_PRECISION_QUANTITY", 64, "quantity is not a multiple of the lot size")
     QUANTITY_LESS_THAN_MIN_QUANTITY = ("QUANTITY_LESS_THAN_MIN_QUANTITY", 65, "quantity below the minimum")
-    QUANTITY_GREATER_THAN_MAX_QUANTITY = ("QUANTITY_GREATER_THAN_MAX_QUANTITY", 66, "quantity above the maximum")
+    QUANTITY_GREATER_THAN_MAX_QUANTITY = (
+        "QUANTITY_GREATER_THAN_MAX_QUANTITY", 66, "quantity above the maximum")
     REJECTED_GREATER_THAN_MAX_PRICE_BAND = (
         "REJECTED_GREATER_THAN_MAX_PRICE_BAND", 67, "outside the price band (legacy status)")
     REJECTED_LESS_THAN_MIN_PRICE_BAND = (
@@ -83,12 +86,14 @@ class OrderStatus(str, Enum):
     INVALID_TIME_IN_FORCE = ("INVALID_TIME_IN_FORCE", 69, "time in force not allowed for this order type")
     REJECTED_WOULD_BREACH_MAX_POSITION = (
         "REJECTED_WOULD_BREACH_MAX_POSITION", 70, "would exceed the maximum position (legacy name)")
-    CANNOT_MODIFY_NO_SUCH_ORDER = ("CANNOT_MODIFY_NO_SUCH_ORDER", 71, "modify target not found (or wrong side)")
+    CANNOT_MODIFY_NO_SUCH_ORDER = (
+        "CANNOT_MODIFY_NO_SUCH_ORDER", 71, "modify target not found (or wrong side)")
     REJECTED_MARKET_CLOSED = ("REJECTED_MARKET_CLOSED", 72, "the market is not accepting orders now")
     RATE_LIMITED = ("RATE_LIMITED", 97, "too many requests")
     REJECTED_WOULD_BREACH_MAX_NOTIONAL = (
         "REJECTED_WOULD_BREACH_MAX_NOTIONAL", None, "would exceed the maximum notional / position")
-    REJECTED_FAILED_TO_PROCESS = ("REJECTED_FAILED_TO_PROCESS", None, "the exchange failed to process the order")
+    REJECTED_FAILED_TO_PROCESS = (
+        "REJECTED_FAILED_TO_PROCESS", None, "the exchange failed to process the order")
     INVALID_TAKEPROFIT_PRICE = ("INVALID_TAKEPROFIT_PRICE", None, "take-profit price invalid")
     INVALID_STOPLOSS_PRICE = ("INVALID_STOPLOSS_PRICE", None, "stop-loss price invalid")
     REJECTED_TOO_MANY_OPEN_ORDERS = ("REJECTED_TOO_MANY_OPEN_ORDERS", None, "open-order limit reached")
@@ -100,7 +105,13 @@ class OrderStatus(str, Enum):
 
 
 _NOT_REJECTS = frozenset(
-    {OrderStatus.ACK, OrderStatus.FILLED, OrderStatus.MODIFIED, OrderStatus.CANCELLED, OrderStatus.CANCELLED_STP}
+    {
+        OrderStatus.ACK,
+        OrderStatus.FILLED,
+        OrderStatus.MODIFIED,
+        OrderStatus.CANCELLED,
+        OrderStatus.CANCELLED_STP,
+    }
 )
 
 
