@@ -236,12 +236,23 @@ class TradeSession:
         self.messages_sent += 1
 
     def _read(self, timeout: float) -> dict | None:
-        """One data frame from the socket, or None on timeout. Pings are answered inside recv."""
-        self._ws.settimeout(max(timeout, 0.001))
-        try:
-            opcode, data = self._ws.recv_data()
-        except websocket.WebSocketTimeoutException:
-            return None
+        """One data frame from the socket, or None once `timeout` seconds have passed.
+
+        Control frames are taken one at a time (`control_frame=True`; pings are answered inside
+        recv) so the deadline holds: websocket-client's own loop restarts the socket timeout after
+        every ping, and a server pinging more often than `timeout` would make a wait endless.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            self._ws.settimeout(max(deadline - time.monotonic(), 0.001))
+            try:
+                opcode, data = self._ws.recv_data(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                return None
+            if opcode not in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG):
+                break
+            if time.monotonic() >= deadline:
+                return None
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             raise ConnectionLost(f"{_host(self.url)} closed the connection{_close_reason(data)}")
         try:

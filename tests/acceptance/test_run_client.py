@@ -107,6 +107,41 @@ def test_server_pings_are_answered_while_waiting(simulator_factory):
         assert next_of(s, ReplyKind.ORDER).client_order_id == "still-alive"
 
 
+def test_a_wait_ends_at_its_deadline_although_the_server_pings_more_often(simulator_factory):
+    """Pings every 50 ms must not restart a 0.3 s wait (websocket-client's recv loop would)."""
+    import threading
+
+    sim = simulator_factory(server_config=ServerConfig(ping_interval_s=0.05, ping_timeout_s=1.0))
+    with TradeSession.connect(sim.url, creds(sim)) as s:
+        s.subscribe()
+        returned: list[object] = []
+
+        def wait_for_silence() -> None:
+            while s.next_event(0.2) is not None:  # the subscription acks
+                pass
+            returned.append(s.next_event(0.3))
+
+        waiter = threading.Thread(target=wait_for_silence, daemon=True)
+        waiter.start()
+        waiter.join(10)  # a broken deadline would wait forever: fail instead of hanging the suite
+        assert not waiter.is_alive(), "next_event(0.3) did not return while the server kept pinging"
+        assert returned == [None]
+
+
+def test_after_fill_wait_on_a_resting_entry_ends_at_the_timeout_under_pings(tmp_path, simulator_factory):
+    """bracket-entry.yaml's shape (GTC entry below the market, after_fill legs) with QFEX-like pings."""
+    from runner.exit_codes import ExitCode
+    from tests.acceptance._runhelp import RESTING, order, run, write_playbook
+
+    sim = simulator_factory(server_config=ServerConfig(ping_interval_s=0.05, ping_timeout_s=1.0))
+    bracket = "bracket: {take_profit: 260.00, stop_loss: 200.00, mode: after_fill}"
+    book = write_playbook(tmp_path, [order("entry", RESTING + "\n" + bracket)], name="pinged")
+    result = run(tmp_path, sim, book, timeout=0.5)
+    entry = result.report.orders[0]
+    assert result.exit_code == ExitCode.OK and entry.last_status == "ACK"
+    assert [leg.order_id for leg in entry.legs] == [None, None]
+
+
 def test_err_is_attributed_by_its_echo(simulator):
     with TradeSession.connect(simulator.url, creds(simulator)) as s:
         s.subscribe()
