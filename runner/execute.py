@@ -596,7 +596,16 @@ class _Run:
                 record.note = "placed by an earlier run; not sent again"
                 continue
             if filled <= 0:
-                record.note = "not placed: the entry did not fill"
+                if entry.over(time.monotonic()):
+                    record.note = "not placed: the entry did not fill"
+                    continue
+                record.note = (f"not placed: the entry is still open and unfilled after {self.timeout:g}s; "
+                               f"re-run to place this leg once it has filled")
+                if leg is Leg.TAKE_PROFIT or bracket.take_profit is None:
+                    self.warnings.append(
+                        f"order {order.id!r} is resting unfilled: its after_fill bracket is not placed, so a "
+                        f"later fill has no take-profit or stop-loss until the playbook is run again "
+                        f"(mode: attached protects a resting entry at the exchange)")
                 continue
             if not entry.over(time.monotonic()):
                 record.note = (f"sized to the {filled} filled so far; the entry is still open with "

@@ -140,6 +140,8 @@ def test_after_fill_wait_on_a_resting_entry_ends_at_the_timeout_under_pings(tmp_
     entry = result.report.orders[0]
     assert result.exit_code == ExitCode.OK and entry.last_status == "ACK"
     assert [leg.order_id for leg in entry.legs] == [None, None]
+    assert all("still open and unfilled" in leg.note for leg in entry.legs)
+    assert any("'entry' is resting unfilled" in w for w in result.report.warnings)
 
 
 def test_err_is_attributed_by_its_echo(simulator):
