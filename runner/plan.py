@@ -157,8 +157,9 @@ def render_plan_text(plan: Plan) -> str:
     """Human-readable plan: one block per step with the exact JSON that would go on the wire."""
     book = plan.playbook
     orders = len(book.orders)
+    run_id = f"run_id {book.run_id!r}" if book.run_id is not None else "no run_id"
     lines = [
-        f"plan for {book.path}: name {book.name!r}, run_id {book.run_id!r}, "
+        f"plan for {book.path}: name {book.name!r}, {run_id}, "
         f"{orders} order{'s' * (orders != 1)}, {len(plan.steps)} step{'s' * (len(plan.steps) != 1)}",
         f"on_reject: {book.on_reject.value}; cancel_on_disconnect: {str(book.cancel_on_disconnect).lower()}"
         + (f"; account: {book.account}" if book.account else ""),
