@@ -152,17 +152,17 @@ def test_json_and_text_renderings() -> None:
     text = render_plan_text(plan)
     assert "nothing is sent by `plan`" in text
     assert text.startswith(f"plan for {book.path}: name 'quickstart', run_id 'demo-1', ")
-
-
-def test_text_plan_without_run_id_says_so_in_words() -> None:
-    text = "version: 1\nname: p\norders:\n  - {id: a, symbol: AAPL-USD, side: BUY, type: MARKET, quantity: 1}\n"
-    rendered = render_plan_text(build_plan(validate_bytes(text.encode(), "p.yaml").playbook))
-    assert rendered.startswith("plan for p.yaml: name 'p', no run_id, 1 order, 1 step\n")
-    assert "None" not in rendered
     for step in plan.steps:
         assert step.client_order_id in text
         if step.message is not None:
             assert jsonnum.dumps(step.message) in text
+
+
+def test_text_plan_without_run_id_says_so_in_words() -> None:
+    text = "version: 1\nname: p\norders:\n  - {id: a, symbol: AAPL-USD, side: BUY, type: MARKET, quantity: 1}"
+    rendered = render_plan_text(build_plan(validate_bytes(text.encode(), "p.yaml").playbook))
+    assert rendered.startswith("plan for p.yaml: name 'p', no run_id, 1 order, 1 step\n")
+    assert "None" not in rendered
 
 
 def test_plan_is_deterministic_and_depends_on_run_id() -> None:
