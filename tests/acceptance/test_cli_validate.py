@@ -243,3 +243,41 @@ def test_real_process_exit_codes(args: list[str], code: int) -> None:
     done = subprocess.run([sys.executable, "-m", "runner", *args], capture_output=True, text=True, timeout=60)
     assert done.returncode == code, done.stderr
     assert "Traceback" not in done.stderr
+
+
+# --- the error boundary: a bug is exit 70, one line, traceback only with --debug --------------------
+
+
+def _break_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise ZeroDivisionError("simulated bug")
+
+    monkeypatch.setattr("runner.load.validate_file", broken)
+
+
+def test_internal_error_is_exit_70_with_one_line_and_no_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    _break_validation(monkeypatch)
+    result = qfex("validate", VALID)
+    assert result.exit_code == ExitCode.INTERNAL == 70
+    assert result.stderr == (
+        "qfex-runner: internal error: ZeroDivisionError: simulated bug (re-run with --debug)\n"
+    )
+    assert "Traceback" not in result.output
+
+
+def test_debug_shows_the_traceback_of_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    _break_validation(monkeypatch)
+    result = qfex("--debug", "validate", VALID)
+    assert result.exit_code == ExitCode.INTERNAL
+    assert result.stderr.startswith("Traceback (most recent call last):")
+    assert "in broken" in result.stderr
+    assert result.stderr.rstrip().endswith("ZeroDivisionError: simulated bug")
+
+
+def test_debug_adds_no_traceback_to_bad_input(tmp_path: Path) -> None:
+    """--debug is for bugs: an invalid playbook or refdata file is still a one-line, located answer."""
+    bad = write(tmp_path, "version: 1\nname: p\norders: []\n")
+    result = qfex("--debug", "validate", bad)
+    assert result.exit_code == ExitCode.INVALID_PLAYBOOK and "Traceback" not in result.output
+    result = qfex("--debug", "validate", VALID, "--refdata", tmp_path / "missing.json")
+    assert result.exit_code == ExitCode.USAGE and "Traceback" not in result.output
