@@ -134,6 +134,25 @@ def init(directory: str, force: bool) -> int:
     return ExitCode.OK
 
 
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> int:
+    """Print the completion script for SHELL (commands, options and their values).
+
+    \b
+    bash:  eval "$(qfex-runner completion bash)"    in ~/.bashrc
+    zsh:   eval "$(qfex-runner completion zsh)"     in ~/.zshrc
+    fish:  qfex-runner completion fish > ~/.config/fish/completions/qfex-runner.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    shell_class = get_completion_class(shell)
+    assert shell_class is not None  # click ships all three
+    # the same script as click's `_QFEX_RUNNER_COMPLETE=<shell>_source qfex-runner`
+    click.echo(shell_class(cli, {}, "qfex-runner", "_QFEX_RUNNER_COMPLETE").source(), nl=False)
+    return ExitCode.OK
+
+
 # --- run / report (run) ---------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
-"""Shell completion (click's, through `_QFEX_RUNNER_COMPLETE`) and `--version`, as documented in
-the README: the completion scripts are produced for bash, zsh and fish, and the bash one, loaded
-with the documented `eval` line, completes commands, options and option values.
+"""Shell completion (click's: `qfex-runner completion SHELL`, or `_QFEX_RUNNER_COMPLETE`) and
+`--version`, as documented in the README: the completion scripts are produced for bash, zsh and
+fish, and the bash one, loaded with either documented `eval` line, completes commands, options and
+option values.
 """
 
 from __future__ import annotations
@@ -49,6 +50,19 @@ def test_completion_script_is_produced(shell: str, marker: str) -> None:
     assert "_QFEX_RUNNER_COMPLETE" in result.stdout
 
 
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_command_prints_clicks_script(shell: str) -> None:
+    result = qfex_runner("completion", shell)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == qfex_runner(env={"_QFEX_RUNNER_COMPLETE": f"{shell}_source"}).stdout
+
+
+def test_completion_of_an_unknown_shell_is_a_usage_error() -> None:
+    result = qfex_runner("completion", "ksh")
+    assert result.returncode == 2 and "'ksh' is not one of" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def complete(words: str, cword: int) -> list[str]:
     """What click answers bash for the command line `words` with the cursor on word `cword`."""
     result = qfex_runner(
@@ -59,7 +73,8 @@ def complete(words: str, cword: int) -> list[str]:
 
 
 def test_completes_commands_options_and_choices() -> None:
-    assert {"validate", "plan", "run", "init", "schema"} <= set(complete("qfex-runner ", 1))
+    assert {"validate", "plan", "run", "init", "schema", "completion"} <= set(complete("qfex-runner ", 1))
+    assert complete("qfex-runner completion ", 2) == ["bash", "zsh", "fish"]
     assert complete("qfex-runner va", 1) == ["validate"]
     assert "--format" in complete("qfex-runner validate --", 2)
     assert complete("qfex-runner validate --format ", 3) == ["text", "github", "json"]
@@ -67,10 +82,13 @@ def test_completes_commands_options_and_choices() -> None:
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
-def test_documented_eval_line_enables_completion_in_bash() -> None:
-    """The README's line, in a real bash: `eval "$(_QFEX_RUNNER_COMPLETE=bash_source qfex-runner)"`."""
-    script = """
-        eval "$(_QFEX_RUNNER_COMPLETE=bash_source qfex-runner)"
+@pytest.mark.parametrize(
+    "eval_line",
+    ['eval "$(qfex-runner completion bash)"', 'eval "$(_QFEX_RUNNER_COMPLETE=bash_source qfex-runner)"'],
+)
+def test_documented_eval_line_enables_completion_in_bash(eval_line: str) -> None:
+    """The README's lines, in a real bash."""
+    script = eval_line + """
         complete -p qfex-runner
         COMP_WORDS=(qfex-runner validate --format g); COMP_CWORD=3
         _qfex_runner_completion qfex-runner   # bash passes the command name as $1
