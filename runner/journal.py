@@ -9,9 +9,13 @@ the exchange before anything is sent).
 
 Format: one JSON object per line (`runner.jsonnum`, exact numbers), in
 `<state-dir>/<identity>.journal.jsonl`, one file per playbook identity (`name` + `run_id`).
-Each line is written with one `write` on an O_APPEND descriptor and fsync'd, so `kill -9` at any
-instant leaves at worst a torn last line; opening the journal drops that torn tail (truncates the
-file back to the last complete line) so later appends stay valid.
+Each line is written with one `write` on an O_APPEND descriptor the moment it is recorded, so
+`kill -9` at any instant leaves at worst a torn last line; opening the journal drops that torn
+tail (truncates the file back to the last complete line) so later appends stay valid.
+
+Durability (fsync) is paid where it protects a send: an intent is fsync'd before its message
+leaves (several intents share one fsync in a `batch`); an answer rides on the next fsync (see
+`Journal.sync_answers`), which costs a run one fsync per order instead of two.
 
 The journal also guards against a changed playbook (terraform's stale-plan rule): each intent
 records the order's definition as sent; if the file now defines a placed order differently, or
@@ -471,8 +475,18 @@ class Journal:
         """Placed orders whose definition changed (accepted with --replan); report them."""
         self._fd = fd
         self._definitions = {o.id: order_definition(o, playbook.account) for o in playbook.orders}
-        self.sync_answers = True
-        """False: answers are written but not fsync'd on their own (group commit, see `batch`)."""
+        self.sync_answers = False
+        """True: fsync every answer on its own. False (default): answers are written at once and made
+        durable by the next fsync — the next intent's, a batch's, or `close`'s.
+
+        Why that keeps exactly-once: an answer can only be lost by a machine crash (a killed process
+        loses nothing: the line is in the page cache) that strikes before the next fsync. Nothing is
+        sent in that gap, because every send waits for its own intent's fsync, which makes all the
+        earlier answers durable with it. So the journal after such a crash is one the runner already
+        handles: that of a crash just before the answer arrived — an intent without an answer,
+        "unsure", looked up at the exchange before anything is sent (`runner.resume.Placements`), and
+        counted as possibly placed by the stale-plan rule. No state is reachable that was not before.
+        """
         self._batch_depth = 0
         self._unsynced = False
 

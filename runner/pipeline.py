@@ -15,7 +15,8 @@ Rules (the sequential run, `execute._Run._run_order`, stays the reference):
   warning says so.
 - Journal: the orders that fill the free slots are journaled together (`Journal.batch`: one
   fsync) and only then sent, so every intent is still durable before its send; answers are not
-  fsync'd one by one (the next batch's fsync, or closing the journal, covers them).
+  fsync'd one by one (the next batch's fsync, or closing the journal, covers them: as in a
+  sequential run, see `Journal.sync_answers`).
 - Timeout: the oldest unanswered order gets `--timeout` from its send, then the run stops as a
   sequential run does (its state unknown; a re-run reconciles it).
 - Retries: an order answered `RateLimited`/`ServerError` was not processed and is sent again after
@@ -69,8 +70,6 @@ class Pipeline:
             run.warnings.append(f"--max-in-flight {self.size} has no effect: with on_reject: stop every "
                                 f"order waits for the previous one's answer (a rejection must stop all "
                                 f"later orders); set on_reject: continue to pipeline")
-        else:
-            run.journal.sync_answers = False  # durable with the next batch's fsync (see `submit_burst`)
         index = 0
         try:
             while index < len(orders):

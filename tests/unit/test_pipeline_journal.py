@@ -1,9 +1,9 @@
-"""Group commit in the journal (used by `run --max-in-flight`): fewer fsyncs, same guarantees.
+"""Group commit in the journal (every run; `run --max-in-flight` batches): fewer fsyncs, same guarantees.
 
 `Journal.batch()` writes records at once and fsyncs them together when the block ends;
-`sync_answers = False` lets answers ride on the next fsync. Every line is still written (visible
-to a re-run after `kill -9`) the moment it is recorded; what changes is only when it is forced
-to the disk.
+`sync_answers = False` (the default) lets answers ride on the next fsync. Every line is still
+written (visible to a re-run after `kill -9`) the moment it is recorded; what changes is only
+when it is forced to the disk.
 """
 
 from __future__ import annotations
@@ -99,15 +99,52 @@ def test_unsynced_answers_ride_on_the_next_intent_and_on_close(tmp_path: Path, f
     assert fsyncs[-1] == journal_path(tmp_path, pb).stat().st_size, "close syncs what is left"
 
 
-def test_answers_are_synced_one_by_one_by_default(tmp_path: Path, fsyncs: list[int]) -> None:
+def test_answers_are_synced_one_by_one_only_when_asked(tmp_path: Path, fsyncs: list[int]) -> None:
     pb = _playbook()
     journal = Journal.open(tmp_path, pb)
+    assert journal.sync_answers is False, "by default an answer rides on the next fsync"
+    journal.sync_answers = True
     coid = _intent(journal, pb, 0)
     before = len(fsyncs)
     journal.record_answer(coid, {"order_response": {"client_order_id": coid, "status": "ACK",
                                                     "order_id": "x"}})
     assert len(fsyncs) == before + 1
     journal.close()
+
+
+def test_a_sequential_run_costs_one_fsync_per_order(tmp_path: Path, fsyncs: list[int]) -> None:
+    """intent (fsync) -> send -> answer (written) -> next intent (fsync, the answer with it) ..."""
+    count = 6
+    pb = _playbook(count)
+    journal = Journal.open(tmp_path, pb)
+    before = len(fsyncs)
+    for i in range(count):
+        coid = _intent(journal, pb, i)
+        assert fsyncs[-1] == journal_path(tmp_path, pb).stat().st_size, "the intent is durable before a send"
+        ack = {"client_order_id": coid, "status": "ACK", "order_id": f"x{i}", "quantity_remaining": 1}
+        journal.record_answer(coid, {"order_response": ack})
+    assert len(fsyncs) - before == count
+    journal.close()
+    assert len(fsyncs) - before == count + 1, "close makes the last answer durable"
+    assert fsyncs[-1] == journal_path(tmp_path, pb).stat().st_size
+    entries = load_contents(journal_path(tmp_path, pb)).entries
+    assert all(e.accepted and not e.unsure for e in entries.values())
+
+
+def test_an_answer_lost_to_a_machine_crash_leaves_the_order_unsure(tmp_path: Path) -> None:
+    """What a crash before the next fsync can lose is the answer alone: the journal then reads as a
+    crash before the answer arrived (intent, no answer), which a re-run looks up at the exchange."""
+    pb = _playbook(2)
+    journal = Journal.open(tmp_path, pb)
+    first = _intent(journal, pb, 0)
+    durable = journal_path(tmp_path, pb).stat().st_size  # what the intent's fsync covered
+    journal.record_answer(first, {"order_response": {"client_order_id": first, "status": "ACK",
+                                                     "order_id": "x0"}})
+    journal.close()
+    path = journal_path(tmp_path, pb)
+    path.write_bytes(path.read_bytes()[:durable])  # the page cache never reached the disk
+    entry = load_contents(path).entries[first]
+    assert entry.sent and entry.unsure and not entry.accepted
 
 
 def test_null_journal_has_the_same_surface() -> None:
