@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 DEMO_PUBLIC_KEY = "qfex_pub_demo"
 DEMO_SECRET_KEY = "qfex_secret_demo"
 DEMO_USER_ID = "0d3e5f1a-7b2c-4d8e-9f60-1a2b3c4d5e6f"
-DEMO_ACCOUNT_ID = "6a1c9e2f-3b4d-4e5f-8a7b-9c0d1e2f3a4b"
+#: A user's primary account id is its user id on QFEX: the subaccount list is "accounts except the
+#: primary row where account_id equals user_id" [D:/api-reference/rest/user/list-subaccounts], and the
+#: balance example shows `id` == `user_id` [D:/websocket/channels/trade/balance].
+DEMO_ACCOUNT_ID = DEMO_USER_ID
 DEFAULT_DEPOSIT = Decimal("1000000")
 
 _ID_NAMESPACE = uuid.UUID("3f8b6c2e-1d4a-5b7c-9e0f-2a3b4c5d6e7f")
@@ -145,8 +148,9 @@ def load_accounts_file(path: str | Path) -> list[AccountConfig]:
     """Accounts from YAML/JSON: a list (or `{"accounts": [...]}`) of
     `{public_key, secret_key, user_id?, account_id?, subaccounts?, deposit?}`.
 
-    Missing ids are derived deterministically from the public key (UUID v5), so a file with just key
-    pairs is enough. Problems raise ConfigError with file:line:col; secrets never appear in messages.
+    A missing user_id is derived deterministically from the public key (UUID v5) and a missing
+    account_id is the user_id (QFEX's primary account), so a file with just key pairs is enough.
+    Problems raise ConfigError with file:line:col; secrets never appear in messages.
     """
     name, root = yn.compose_file(path)
     items = root
@@ -169,9 +173,8 @@ def load_accounts_file(path: str | Path) -> list[AccountConfig]:
         user_id = _uuid_field(name, fields, "user_id", what) or str(
             uuid.uuid5(_ID_NAMESPACE, "user:" + public_key)
         )
-        account_id = _uuid_field(name, fields, "account_id", what) or str(
-            uuid.uuid5(_ID_NAMESPACE, "account:" + public_key)
-        )
+        # the primary account id is the user id on QFEX (see DEMO_ACCOUNT_ID)
+        account_id = _uuid_field(name, fields, "account_id", what) or user_id
         subaccounts: list[str] = []
         if "subaccounts" in fields:
             for sub_index, sub in enumerate(

@@ -10,7 +10,9 @@ of that account subscribed to the channel.
     Exchange.on_disconnect(session, cancel_on_disconnect)   cancel-on-disconnect
     Exchange.pulse(account_id)                              the 1 s positions / balances pushes
 
-Message dicts carry numbers as Decimal; the server serialises them exactly (runner.jsonnum).
+Message dicts carry numbers as Decimal; the server serialises them exactly with the simulator's own
+codec (`runner.simulator.wire`), never the runner's `runner.jsonnum`: the two sides must not share
+a reading of the wire format.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from runner.simulator.accounts import Account, Position
 from runner.simulator.config import AccountConfig, EngineConfig
 from runner.simulator.errors import CommandError, ConfigError
 from runner.simulator.idgen import IdGen
-from runner.simulator.market import Market, lev_text
+from runner.simulator.market import Market, initial_fraction, lev_text, maintenance_fraction
 from runner.simulator.marketmaker import MM_ACCOUNT_ID, MM_USER_ID, ladder
 from runner.simulator.matching import FILL, fillable, sweep, would_cross
 from runner.simulator.orders import (
@@ -36,6 +38,7 @@ from runner.simulator.orders import (
     IOC,
     LIMIT,
     MARKET,
+    SELL,
     STOP_LOSS,
     STOP_TYPES,
     TAKE_PROFIT,
@@ -772,8 +775,12 @@ class Exchange:
             req.order_type,
             req.price,
             req.quantity,
-            req.client_order_id or self._ids.uuid4(),
-            req.tif,
+            # the stop-order page lists no client_order_id and its cancel example shows "": none is
+            # generated for a stop (one given is kept) [D:/websocket/channels/trade/stop_add_order]
+            req.client_order_id,
+            # "Required for legacy reasons, the value will not be read": a stop shows GTC, as in the
+            # cancel example [D:/websocket/channels/trade/stop_cancel_order]
+            GTC,
             None,
             out,
         )
@@ -967,20 +974,26 @@ class Exchange:
         side: str | None = None,
         type_: str | None = None,
     ) -> Outbound:
-        """Reply for an id that matches no open order: ids we were given, nulls for what we cannot know."""
+        """Reply for an id that matches no open order.
+
+        QFEX's OrderResponse schema (AsyncAPI) makes only `trade_id` nullable, so every other field
+        carries a value of its declared type: the ids, side and type we were given, and for what we
+        cannot know the enums' zero values (BUY, LIMIT, GTC — the proto's code 0) and "" ids.
+        """
+        by_order_id = id_type in ("order_id", "twap_id")
         payload = {
-            "order_id": ident if id_type in ("order_id", "twap_id") else None,
+            "order_id": ident if by_order_id else "",
             "symbol": symbol,
             "status": status,
             "quantity": ZERO,
             "price": ZERO,
             "take_profit": ZERO,
             "stop_loss": ZERO,
-            "side": side,
-            "type": type_,
-            "time_in_force": None,
+            "side": side if side in (BUY, SELL) else BUY,
+            "type": type_ if isinstance(type_, str) and type_ else LIMIT,
+            "time_in_force": GTC,
             "user_id": account.user_id,
-            "client_order_id": ident if id_type in ("client_order_id", "client_twap_id") else None,
+            "client_order_id": "" if by_order_id else ident,
             "quantity_remaining": ZERO,
             "update_time": self._clock(),
             "trade_id": None,
@@ -1270,7 +1283,9 @@ class Exchange:
                     "order_id": t["order_id"],
                     "client_order_id": t["client_order_id"],
                     "fee": t["fee"],
-                    "timestamp": t["timestamp"],
+                    # whole seconds, as the documented example (`"timestamp": 1746908400`, an integer
+                    # where every float field is written 200.0) [D:/websocket/channels/trade/get_user_trades]
+                    "timestamp": int(t["timestamp"]),
                 }
                 for t in page
             ]
@@ -1296,7 +1311,7 @@ class Exchange:
                 "price": ZERO,
                 "take_profit": ZERO,
                 "stop_loss": ZERO,
-                "side": None,  # no position: no side to close
+                "side": BUY,  # no position, no closing side: the enum zero value (only trade_id is nullable)
                 "type": LIMIT,
                 "time_in_force": IOC,
                 "user_id": account.user_id,
@@ -1380,7 +1395,6 @@ class Exchange:
         pos = account.positions.get(market.symbol) or Position(market.symbol)
         leverage = self._leverage(account, market)
         mark = market.mark()
-        initial = Decimal(1) / leverage
         return {
             "id": _row_id(account.account_id, market.symbol),
             "symbol": market.symbol,
@@ -1389,12 +1403,14 @@ class Exchange:
             "realised_pnl": pos.realised_pnl,
             "unrealised_pnl": (mark - pos.average_price) * pos.qty if pos.qty != ZERO else ZERO,
             "net_funding": pos.net_funding,
-            "open_orders": pos.open_orders
-            + sum(1 for s in account.stops.values() if s.symbol == market.symbol),
+            # a number in f64 style (0.0) as documented, not a JSON integer
+            "open_orders": Decimal(
+                pos.open_orders + sum(1 for s in account.stops.values() if s.symbol == market.symbol)
+            ),
             "open_quantity": pos.open_buy + pos.open_sell,
             "leverage": leverage,
-            "initial_margin": initial,
-            "maintenance_margin": initial * 2 / 3,
+            "initial_margin": initial_fraction(leverage),
+            "maintenance_margin": maintenance_fraction(leverage),
             "average_price": pos.average_price,
         }
 

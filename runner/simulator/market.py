@@ -10,7 +10,7 @@ maintenance margin two thirds of that (QFEX's example: 20x -> 0.05 / 0.0333).
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -151,12 +151,11 @@ class Market:
 
     def leverage_row(self, leverage: Decimal, row_id: str) -> dict:
         """A LeveragePublic item: initial/maintenance margin fractions, max notional, leverage as string."""
-        initial = Decimal(1) / leverage
         return {
             "id": row_id,
             "symbol": self.symbol,
-            "initial_margin": initial,
-            "maintenance_margin": initial * 2 / 3,
+            "initial_margin": initial_fraction(leverage),
+            "maintenance_margin": maintenance_fraction(leverage),
             "max_notional": self.max_notional,
             "leverage": _lev_text(leverage),
         }
@@ -179,6 +178,21 @@ def _dec(raw: dict, key: str, where: str, *, positive: bool = False) -> Decimal:
             f"{where}: {key} must be {'positive' if positive else 'non-negative'}, got {value!r}"
         )
     return result
+
+
+#: QFEX writes margin fractions as f64 (`0.05`, `0.03333333333333333`): 16 significant digits,
+#: computed in Decimal (never through binary float) so the wire shows what the docs show.
+_FRACTION = Context(prec=16)
+
+
+def initial_fraction(leverage: Decimal) -> Decimal:
+    """Initial margin as a fraction of notional: 1 / leverage (20x -> 0.05)."""
+    return _FRACTION.divide(_ONE, leverage)
+
+
+def maintenance_fraction(leverage: Decimal) -> Decimal:
+    """Maintenance margin: two thirds of the initial (20x -> 0.03333333333333333, QFEX's example)."""
+    return _FRACTION.divide(Decimal(2), 3 * leverage)
 
 
 def lev_text(leverage: Decimal) -> str:

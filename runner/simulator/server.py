@@ -584,7 +584,8 @@ class ExchangeServer:
 
     def _rate_limited(self, conn: Connection, msg: dict, retry_after_s: float, bucket: str) -> None:
         retry_ms = max(1, math.ceil(retry_after_s * 1000))
-        extra = {"retry_after_ms": retry_ms} if self.config.retry_after_field else None
+        with_field = self.config.retry_after_field or self.config.compat.retry_after_field
+        extra = {"retry_after_ms": retry_ms} if with_field else None
         self._error(conn, "RateLimited",
                     f"You have exceeded the allowed message rate ({bucket} bucket); "
                     f"retry after {retry_ms} ms.", msg, extra)

@@ -20,6 +20,8 @@ COMPAT_FLAGS: dict[str, str] = {
                        '"message_id","channel":"v4_...","contents"} envelope',
     "unsubscribed-order-responses": "order_response events reach connections that did not subscribe "
                                     "to order_responses (behaviour before 2025-09-25)",
+    "retry-after-field": "RateLimited errors also carry err.retry_after_ms (the documented envelope has "
+                         "only error_code, message, incoming_message; the hint is always in message)",
 }
 
 
@@ -27,8 +29,11 @@ COMPAT_FLAGS: dict[str, str] = {
 ENGINE_COMPAT: dict[str, tuple[str, object, str]] = {
     "legacy-cancel-client-order-id": ("legacy_cancel_client_order_id", True,
                                       "cancel_order accepts params.client_order_id (mid-2025 docs)"),
+    "alo-rejected": ("alo_cross_status", "REJECTED",
+                     "a crossing ALO is REJECTED (older enums page) rather than CANCELLED (current "
+                     "order-types page, the default)"),
     "alo-cancelled": ("alo_cross_status", "CANCELLED",
-                      "a crossing ALO is CANCELLED (order-types page) rather than REJECTED (enum text)"),
+                      "a crossing ALO is CANCELLED (the default; current order-types page)"),
     "user-trades-response": ("user_trades_shape", "user_trades_response",
                              "get_user_trades answers {\"user_trades_response\": [...]} (AsyncAPI, CLI)"),
     "get-order-order-response": ("get_order_reply", "order_response",
@@ -67,6 +72,7 @@ class CompatOptions:
     legacy_api_key_auth: bool = False
     envelope_pulses: bool = False
     unsubscribed_order_responses: bool = False
+    retry_after_field: bool = False
 
     @classmethod
     def from_names(cls, names: list[str] | tuple[str, ...]) -> CompatOptions:
@@ -140,7 +146,9 @@ class ServerConfig:
     #: cancel-on-disconnect fires on "abnormal" closes (anything but a client close frame with
     #: code 1000) or on "any" close
     cancel_on_disconnect_trigger: Literal["abnormal", "any"] = "abnormal"
-    retry_after_field: bool = True  # add err.retry_after_ms to RateLimited errors
+    #: add err.retry_after_ms to RateLimited errors (off: QFEX's documented envelope has three fields,
+    #: so the hint travels in `message`; `--compat retry-after-field` also switches it on)
+    retry_after_field: bool = False
     rate_limit: RateLimitConfig | None = field(default_factory=RateLimitConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)
     compat: CompatOptions = field(default_factory=CompatOptions)

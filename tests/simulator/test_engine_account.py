@@ -34,7 +34,8 @@ def test_get_user_leverage_lists_every_symbol_with_leverage_as_a_string() -> Non
     assert list(aapl) == LEVERAGE_FIELDS
     assert aapl["leverage"] == "10" and isinstance(aapl["leverage"], str)
     assert aapl["initial_margin"] == D("0.1") and aapl["max_notional"] == D(2_500_000)
-    assert aapl["maintenance_margin"] == D("0.1") * 2 / 3
+    # f64-style fraction, 16 significant digits [D:/websocket/channels/trade/get_leverage]
+    assert aapl["maintenance_margin"] == D("0.06666666666666667")
     by_symbol = {r["symbol"]: r for r in rows}
     assert by_symbol["EUR-USD"]["leverage"] == "50" and by_symbol["EUR-USD"]["max_notional"] == D(50_000_000)
     assert by_symbol["GOLD-USD"]["leverage"] == "30" and by_symbol["GOLD-USD"]["max_notional"] == D(
@@ -276,7 +277,9 @@ def test_load_accounts_file_yaml(tmp_path: Path) -> None:
     )
     alice, bob = load_accounts_file(path)
     assert alice.deposit == D("250000.50") and alice.subaccounts == ["11111111-1111-1111-1111-111111111111"]
-    assert alice.user_id != alice.account_id and len(alice.user_id) == 36
+    # a missing account_id is the user_id: QFEX's primary account
+    # [D:/api-reference/rest/user/list-subaccounts]
+    assert alice.user_id == alice.account_id and len(alice.user_id) == 36
     assert load_accounts_file(path)[0].user_id == alice.user_id  # derived ids are stable
     assert bob.deposit == D(1_000_000) and bob.account_id == "22222222-2222-2222-2222-222222222222"
     ex = Exchange(EngineConfig(accounts=[alice, bob], market_maker=False))
