@@ -912,7 +912,9 @@ class Exchange:
     # ============================================================================== cancel / modify
     def _cancel_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
         symbol = v.text(params, "symbol", required=True)
-        id_type = v.text(params, "cancel_order_id_type", default="order_id")
+        # required by the current page and the AsyncAPI: a missing one must not quietly mean order_id
+        # (a client omitting it would pass here, then fail on QFEX) [D:/websocket/channels/trade/cancel_order]
+        id_type = v.text(params, "cancel_order_id_type", required=True)
         if id_type not in ("order_id", "client_order_id", "twap_id", "client_twap_id"):
             raise CommandError(
                 v.INVALID_PARAMETER,

@@ -112,7 +112,7 @@ def test_set_user_leverage_refused_with_open_orders_or_a_position() -> None:
         kit.send("set_user_leverage", symbol="AAPL-USD", leverage="5")
     assert "open orders or a non-zero position" in err.value.message
     kit.send("set_user_leverage", symbol="TSLA-USD", leverage="5")  # other symbols are free
-    kit.send("cancel_order", symbol="AAPL-USD", order_id=ack["order_id"])
+    kit.send("cancel_order", symbol="AAPL-USD", order_id=ack["order_id"], cancel_order_id_type="order_id")
     kit.order(order_type="MARKET", tif="IOC", quantity="1", price="0")
     with pytest.raises(CommandError):
         kit.send("set_user_leverage", symbol="AAPL-USD", leverage="5")

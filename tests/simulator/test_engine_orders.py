@@ -64,7 +64,8 @@ def test_cancel_wrong_symbol_or_other_account_is_no_such_order(kit: Kit) -> None
         "TSLA-USD",
         DEMO_USER_ID,
     )
-    assert statuses(kit.send("cancel_order", kit.bob, symbol="AAPL-USD", order_id=ack["order_id"])) == [
+    assert statuses(kit.send("cancel_order", kit.bob, symbol="AAPL-USD", order_id=ack["order_id"],
+                             cancel_order_id_type="order_id")) == [
         "NO_SUCH_ORDER"
     ]
     assert len(kit.ex.orders(DEMO_ACCOUNT_ID)) == 1
@@ -110,12 +111,16 @@ def test_cancel_order_parameter_errors(kit: Kit) -> None:
     with pytest.raises(CommandError):
         kit.send("cancel_order", order_id="x")
     with pytest.raises(CommandError):
-        kit.send("cancel_order", symbol="AAPL-USD")
+        kit.send("cancel_order", symbol="AAPL-USD", cancel_order_id_type="order_id")
 
 
-def test_cancel_order_id_type_defaults_to_order_id(kit: Kit) -> None:
+def test_cancel_order_id_type_is_required(kit: Kit) -> None:
+    """`cancel_order_id_type` is required [D:/websocket/channels/trade/cancel_order.md], [AE:asyncapi]."""
     [ack] = responses(kit.order(quantity="1", price="200"))
-    assert statuses(kit.send("cancel_order", symbol="AAPL-USD", order_id=ack["order_id"])) == ["CANCELLED"]
+    with pytest.raises(CommandError) as err:
+        kit.send("cancel_order", symbol="AAPL-USD", order_id=ack["order_id"])
+    assert err.value.error_code == "InvalidParameter" and "cancel_order_id_type" in err.value.message
+    assert [o["order_id"] for o in kit.ex.orders(DEMO_ACCOUNT_ID)] == [ack["order_id"]]
 
 
 # --- modify_order ----------------------------------------------------------------------------------
