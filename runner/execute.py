@@ -30,7 +30,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -530,10 +530,43 @@ class _Run:
         if (change := self.placements.change_note(result.id)) is not None:
             result.verdict += f"; {change}"
         self.live[coid] = live
+        self._exchange_view(result, coid)
         if result.order_id:
             self.session.expect_order_id(result.order_id, coid)
         self._progress("judged", result.index, result.id, Outcome.ALREADY_PLACED.value, result.verdict)
         return live
+
+    def _exchange_view(self, record: OrderResult | LegResult, coid: str) -> None:
+        """An adopted order as the exchange shows it now: its fills (with prices), and for an entry
+        with an attached bracket what became of each exit (runner.legstate)."""
+        state = self.placements.found.get(coid)
+        if state is None:
+            return
+        _add_trades(record, state.trades)
+        if not isinstance(record, OrderResult) or not any(x.mode == BracketMode.ATTACHED.value
+                                                          for x in record.legs):
+            return
+        from runner.legstate import NEVER_ARMED, attached_leg_states
+        from runner.reconcile import Presence
+
+        triggers = {x.leg: x.trigger_price for x in record.legs if x.mode == BracketMode.ATTACHED.value}
+        for leg in record.legs:
+            seen = attached_leg_states(state.legs, triggers, record.filled_quantity).get(leg.leg)
+            if seen is None:
+                continue
+            if seen.status is None:
+                if record.filled_quantity == 0 and state.presence is not Presence.OPEN:
+                    leg.note = NEVER_ARMED
+                continue
+            leg.order_id = seen.order_id or leg.order_id
+            if seen.quantity is not None and seen.quantity > 0:
+                leg.quantity = seen.quantity
+            _add_trades(leg, seen.trades)
+            at = max((f.at for f in leg.fills), default=time.time())
+            leg.statuses.append(StatusSeen(seen.status, at, None, "exchange"))
+            leg.note = seen.note
+            if leg.order_id:
+                self._legs_by_order_id[leg.order_id] = leg
 
     def _send(self, coid: str, record: OrderResult | LegResult, message: dict | None, index: int,
               order_key: str, leg: Leg, quantity: Decimal, immediate: bool,
@@ -594,6 +627,7 @@ class _Run:
                 record.statuses.append(StatusSeen(last, time.time(),
                                                   None, "journal"))
                 record.note = "placed by an earlier run; not sent again"
+                self._exchange_view(record, coid)
                 continue
             if filled <= 0:
                 if entry.over(time.monotonic()):
@@ -856,7 +890,8 @@ class _Run:
         self._pump(lambda: not owed(), 0.5 if quick else self.timeout)
         def legs_owed() -> bool:  # an entry filled: its attached exits should be announced shortly
             return any(leg.mode == BracketMode.ATTACHED.value and not leg.statuses
-                       for r in self.results if r.reject is None and r.filled_quantity > 0 for leg in r.legs)
+                       for r in self.results if r.reject is None and r.filled_quantity > 0
+                       and r.outcome is not Outcome.ALREADY_PLACED for leg in r.legs)
 
         self._pump(lambda: not legs_owed(), 0 if quick else LEG_ANNOUNCE_S)
 
@@ -875,6 +910,7 @@ class _Run:
             if not live.answered and connection_lost:
                 result.verdict += " (connection lost: re-running reconciles it with the exchange)"
         for result in self.results:
+            self._warn_open_sibling(result)
             for leg in result.legs:
                 if leg.mode == BracketMode.ATTACHED.value and not leg.statuses and result.reject is None \
                         and result.sent_at is not None and not leg.note:
@@ -882,6 +918,18 @@ class _Run:
                                 if result.filled_quantity == 0 else
                                 "the entry filled, but the exchange did not announce this leg on this "
                                 "connection")
+
+    def _warn_open_sibling(self, result: OrderResult) -> None:
+        """after_fill exits are two independent orders: when one has traded, the other still rests."""
+        legs = [x for x in result.legs if x.mode == BracketMode.AFTER_FILL.value]
+        traded = [x for x in legs if x.fills or x.last_status == "FILLED"]
+        resting = [x for x in legs if x not in traded and x.last_status in ("ACK", "MODIFIED")]
+        for leg in resting if traded else ():
+            done = traded[0].leg.replace("_", "-")
+            self.warnings.append(
+                f"order {result.id!r}: its {done} filled, but its {leg.leg.replace('_', '-')} (order_id "
+                f"{leg.order_id or '?'}) is still open at the exchange: after_fill exits are independent "
+                f"orders, so cancel it if the position is closed")
 
     def _blank_result(self, index: int, order: Order) -> OrderResult:
         result = OrderResult(
@@ -901,6 +949,30 @@ class _Run:
                   detail: str = "") -> None:
         if self.options.on_progress is not None:
             self.options.on_progress(Progress(kind, index, self.total, order_id, status, detail))
+
+
+def _add_trades(record: OrderResult | LegResult, trades: Iterable[Mapping[str, Any]]) -> None:
+    """Trade rows from the exchange's `get_user_trades` as fills of `record` (each trade once)."""
+    seen = {f.trade_id for f in record.fills}
+    for trade in trades:
+        quantity = _decimal(trade.get("quantity"))
+        key = str(trade.get("trade_id") or "") or None
+        if quantity is None or (key is not None and key in seen):
+            continue
+        stamp = _decimal(trade.get("timestamp"))
+        at = float(stamp) if stamp is not None else time.time()
+        price, fee = _decimal(trade.get("price")), _decimal(trade.get("fee"))
+        record.fills.append(FillRecord(key, price, quantity, fee, at))
+        seen.add(key)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+    except ArithmeticError:
+        return None
 
 
 def _display_url(url: str | None) -> str:

@@ -161,6 +161,7 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
               known_order_ids: Mapping[str, str | Iterable[str]] | None = None,
               order_types: Mapping[str, str] | None = None,
               since: int | None = None, page_size: int = PAGE_SIZE, timeout: float = 10.0,
+              with_exits: Iterable[str] = (),
               backoff: BackoffPolicy | None = None, sleep: Callable[[float], None] | None = None,
               on_rate_limited: Callable[[str, ErrorReply], None] | None = None) -> Reconciliation:
     """Look every client_order_id up at the exchange (see the module docstring).
@@ -168,8 +169,9 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
     `known_order_ids` maps coids to exchange order ids already known (from the journal) so their
     trades can be found even if trade rows carry no client_order_id. `order_types` (coid → the
     order's type, e.g. "LIMIT") separates an entry from its attached exits, which QFEX tags with
-    the entry's client_order_id. `since` (Unix seconds)
-    bounds the trade scan when the earliest possible trade time is known.
+    the entry's client_order_id. `with_exits` names coids whose attached exits are wanted too:
+    their trades carry order ids nobody knows yet, so the account's trades are scanned. `since`
+    (Unix seconds) bounds the trade scan when the earliest possible trade time is known.
     """
     wanted = list(dict.fromkeys(coids))
     result = Reconciliation()
@@ -200,7 +202,8 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
                 owner.setdefault(str(row["order_id"]), coid)
 
     quiet = {c for c, rows in own_open.items() if all(_untraded(r) for r in rows)}
-    trades, carry_ids = _trades(lookup, owner, wanted_set - quiet, since, page_size)
+    exits = set(with_exits) & (wanted_set - quiet)
+    trades, carry_ids = _trades(lookup, owner, wanted_set - quiet, since, page_size, scan=bool(exits))
     result.trades_carry_client_ids = carry_ids
     found_trades: dict[str, list[dict]] = {}
     for trade in trades:
@@ -255,9 +258,10 @@ def _untraded(row: Mapping[str, Any]) -> bool:
 
 
 def _trades(lookup: _Lookup, owner: dict[str, str], need: set[str], since: int | None,
-            page_size: int) -> tuple[list[dict], bool | None]:
+            page_size: int, scan: bool = False) -> tuple[list[dict], bool | None]:
     """Trades that may belong to the `need` coids (those not resting untouched on the book): per
-    known order id when there are few, else one scan of the account's trades."""
+    known order id when there are few (and no exits of unknown id are wanted: `scan`), else one
+    scan of the account's trades."""
     trades: dict[str, dict] = {}
     carry: bool | None = None
 
@@ -272,7 +276,7 @@ def _trades(lookup: _Lookup, owner: dict[str, str], need: set[str], since: int |
     if not need:
         return [], None
     order_ids = sorted(order_id for order_id, coid in owner.items() if coid in need)
-    if need <= set(owner.values()) and len(order_ids) <= PER_ORDER_QUERIES:
+    if not scan and need <= set(owner.values()) and len(order_ids) <= PER_ORDER_QUERIES:
         for order_id in order_ids:
             _page_through(lookup, page_size, take, order_id=order_id)
     else:

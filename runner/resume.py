@@ -101,6 +101,9 @@ class Placements:
         self.replan = replan
         self.planned = {p.client_order_id: p for p in planned_orders(playbook)}
         self.order_types = {coid: p.order_type for coid, p in self.planned.items()}
+        #: entries whose exits the exchange stages (attached brackets): only it knows their fate
+        self.with_exits = {coid for coid, p in self.planned.items() if p.leg == "entry"
+                           and p.order.bracket is not None and p.order.bracket.mode is BracketMode.ATTACHED}
         self.settle_s = settle_s
         self._clock = clock
         self._sleep = sleep
@@ -116,12 +119,13 @@ class Placements:
         return entry if entry is not None else self._local.entries.get(coid)
 
     def to_look_up(self) -> list[str]:
-        """Every planned coid not known (from an intact journal) to be settled."""
+        """Every planned coid not known (from an intact journal) to be settled, and every placed entry
+        with an attached bracket (its exits live on at the exchange after the entry settles)."""
         damaged = bool(getattr(self.journal, "damaged", False))
         coids = []
         for coid in self.planned:
             entry = self._entry(coid)
-            if damaged or entry is None or not entry.settled:
+            if damaged or entry is None or not entry.settled or (coid in self.with_exits and entry.accepted):
                 coids.append(coid)
         return coids
 
@@ -141,7 +145,7 @@ class Placements:
             return
         known = {c: e.order_id for c in coids if (e := self._entry(c)) is not None and e.order_id}
         found = reconcile(session, coids, known_order_ids=known, order_types=self.order_types,
-                          on_rate_limited=_pacer_note(session))
+                          with_exits=self.with_exits, on_rate_limited=_pacer_note(session))
         recent = self._recent_unanswered([c for c in coids if not found[c].placed])
         if recent:
             self._sleep(recent)

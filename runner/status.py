@@ -40,6 +40,29 @@ STATES: Mapping[str, tuple[str, bool]] = {
 }
 
 
+#: what the exchange shows of an attached exit (runner.legstate); never sent by a run, so not counted
+EXIT_STATES: Mapping[str, str] = {
+    "pending": "staged with the entry: the exchange arms it once the entry fills",
+    "open": "armed at the exchange, not triggered",
+    "filled": "triggered and traded",
+    "cancelled": "no longer open and never traded",
+    "never_armed": "the entry ended without a fill, so the exchange never armed it",
+}
+
+
+@dataclass(frozen=True)
+class ExitLine:
+    """One attached take-profit / stop-loss leg of an entry, as the exchange shows it."""
+
+    leg: str  # take_profit | stop_loss
+    state: str
+    trigger_price: Decimal | None
+    exchange_order_ids: tuple[str, ...]
+    quantity: Decimal | None
+    filled: Decimal
+    note: str = ""
+
+
 @dataclass(frozen=True)
 class OrderStatusLine:
     index: int
@@ -53,6 +76,7 @@ class OrderStatusLine:
     remaining: Decimal | None
     journal_state: str | None
     note: str = ""
+    exits: tuple[ExitLine, ...] = ()
 
     @property
     def placed(self) -> bool:
@@ -121,11 +145,12 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
             notes.append(entry.last_error)
         remaining = state.remaining if state.presence is Presence.OPEN else None
         order_ids = state.order_ids or ((entry.order_id,) if entry is not None and entry.order_id else ())
+        filled = state.filled_quantity if state.placed else (entry.filled_quantity if entry else Decimal(0))
         lines.append(OrderStatusLine(
             index[planned.order.id], planned.order.id, planned.leg, planned.client_order_id, word,
             tuple(order_ids), planned.quantity if planned.quantity is not None else state.quantity,
-            state.filled_quantity if state.placed else (entry.filled_quantity if entry else Decimal(0)),
-            remaining, entry.state if entry is not None else None, "; ".join(notes)))
+            filled, remaining, entry.state if entry is not None else None, "; ".join(notes),
+            _exits(planned, state, filled)))
     if contents is not None:
         for change in changed_orders(contents, playbook):
             warnings.append(f"order {change.order_key!r} was placed with another definition: {change.change} "
@@ -134,6 +159,23 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
         warnings.append("the exchange's trade rows carry no client_order_id: filled orders are recognised "
                         "only through order ids the journal recorded")
     return lines, warnings
+
+
+def _exits(planned: Planned, state: ExchangeOrderState, entry_filled: Decimal) -> tuple[ExitLine, ...]:
+    """The attached exits of an entry (none for other orders)."""
+    from runner.legstate import attached_leg_states
+    from runner.playbook import BracketMode
+
+    bracket = planned.order.bracket
+    if planned.leg != "entry" or bracket is None or bracket.mode is not BracketMode.ATTACHED \
+            or (not state.placed and entry_filled == 0):
+        return ()
+    triggers = {"take_profit": bracket.take_profit, "stop_loss": bracket.stop_loss}
+    unarmed = "pending" if state.presence is Presence.OPEN else "never_armed"
+    words = {"FILLED": "filled", "CANCELLED": "cancelled", None: unarmed}
+    return tuple(ExitLine(x.leg, words.get(x.status, "open"), triggers[x.leg], tuple(x.order_ids), x.quantity,
+                          x.filled, x.note)
+                 for x in attached_leg_states(state.legs, triggers, entry_filled).values())
 
 
 @dataclass
@@ -175,8 +217,10 @@ def collect_status(options: StatusOptions) -> StatusReport:
         known = {c: e.order_id for c in coids
                  if contents is not None and (e := contents.entries.get(c)) is not None and e.order_id}
         order_types = {p.client_order_id: p.order_type for p in planned_orders(playbook)}
+        with_exits = [p.client_order_id for p in planned_orders(playbook)
+                      if p.leg == "entry" and p.order.bracket is not None]
         found = reconcile(session, coids, known_order_ids=known, order_types=order_types,
-                          timeout=options.timeout)
+                          timeout=options.timeout, with_exits=with_exits)
     lines, warnings = build_status(playbook, found, contents)
     if contents is None:
         warnings.insert(0, f"no journal at {path}: the exchange is the only source (orders cancelled or "
@@ -216,6 +260,13 @@ def render_text(report: StatusReport) -> str:
         filled = f"{_q(line.filled)}/{_q(line.quantity)}" if line.quantity is not None else _q(line.filled)
         rows.append((str(line.index), line.order_id, line.leg, line.state.replace("_", " "), filled,
                      ", ".join(line.exchange_order_ids) or "-", line.note))
+        for x in line.exits:
+            done = f"{_q(x.filled)}/{_q(x.quantity)}" if x.quantity is not None else \
+                (_q(x.filled) if x.filled else "-")
+            name = "tp" if x.leg == "take_profit" else "sl"
+            trigger = format(x.trigger_price, "f") if x.trigger_price is not None else "-"
+            rows.append(("", "", f"{name} (attached {trigger})", x.state.replace("_", " "), done,
+                         ", ".join(x.exchange_order_ids) or "-", x.note))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         out.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -240,8 +291,15 @@ def as_json(report: StatusReport) -> dict[str, Any]:
                     "state": x.state, "meaning": STATES[x.state][0], "placed": x.placed,
                     "exchange_order_ids": list(x.exchange_order_ids), "quantity": x.quantity,
                     "filled_quantity": x.filled, "remaining": x.remaining, "journal_state": x.journal_state,
-                    "note": x.note or None} for x in report.lines],
+                    "note": x.note or None,
+                    "exits": [_exit_json(e) for e in x.exits]} for x in report.lines],
         "summary": {"placed": sum(1 for x in report.lines if x.placed), "orders": len(report.lines),
                     "states": report.counts, "to_place": [_label(x) for x in report.to_place]},
         "warnings": report.warnings,
     }
+
+
+def _exit_json(line: ExitLine) -> dict[str, Any]:
+    return {"leg": line.leg, "mode": "attached", "state": line.state, "meaning": EXIT_STATES[line.state],
+            "trigger_price": line.trigger_price, "exchange_order_ids": list(line.exchange_order_ids),
+            "quantity": line.quantity, "filled_quantity": line.filled, "note": line.note or None}

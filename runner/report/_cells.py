@@ -37,9 +37,25 @@ def leg(leg: LegResult) -> str:
     elif leg.last_status:
         status = leg.last_status
     else:
-        status = "pending" if leg.mode == "attached" else "not placed"
+        status = "not placed" if leg.mode != "attached" else \
+            "never armed" if leg.note.startswith("never armed") else "pending"
     qty = f" x{num(leg.quantity)}" if leg.quantity is not None else ""
-    return f"{name} {price(leg.trigger_price)}{qty} {status}"
+    text = f"{name} {price(leg.trigger_price)}{qty} {status}"
+    priced = [f for f in leg.fills if f.price is not None]
+    if priced:
+        traded = sum((f.quantity for f in priced), Decimal(0))
+        avg = sum((f.price * f.quantity for f in priced), Decimal(0)) / traded  # type: ignore[operator]
+        text += f" @ {num(avg.quantize(Decimal('1e-6')).normalize())}"
+    return text
+
+
+def leg_notes(report: Report) -> list[tuple[OrderResult, LegResult]]:
+    """Every bracket leg with something to explain (pending, inferred, not placed, still open...)."""
+    return [(o, x) for o in report.orders for x in o.legs if x.note]
+
+
+def leg_name(leg: LegResult) -> str:
+    return f"{leg.leg.replace('_', '-')} ({leg.mode.replace('_', ' ')})"
 
 
 def legs(order: OrderResult) -> str:

@@ -31,6 +31,11 @@ def render_markdown(report: Report) -> str:
         cells[-1] = f"{_ICON[o.outcome]} {cells[-1]}"
         cells[1] = f"`{cells[1]}`"
         out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    notes = _cells.leg_notes(report)
+    if notes:
+        out += ["", "### Bracket legs", ""]
+        out += [f"- `{o.id}` {_cells.leg_name(x)}" + (f" `{x.order_id}`" if x.order_id else "")
+                + f": {_cell(x.note)}" for o, x in notes]
     failed = [o for o in report.orders if o.outcome in (Outcome.FAILED, Outcome.UNKNOWN)]
     if failed:
         out += ["", "### What went wrong", ""]

@@ -59,7 +59,7 @@ class StatusSeen:
     status: str
     at: float
     quantity_remaining: Decimal | None = None
-    source: str = "order_response"  # order_response | err | stop_order_response | runner
+    source: str = "order_response"  # order_response | err | stop_order_response | journal | runner | exchange
 
     @property
     def meaning(self) -> str:
