@@ -40,6 +40,22 @@ _TYPE_DEFAULT_TIF = {
     OrderType.STOP_LOSS: TimeInForce.IOC,
 }
 
+#: Problem classes found before the trading rules (`runner.rules.CHECKS` has the rule ids), with
+#: what each means; the README lists exactly these and a test keeps code, README and this in step.
+SOURCE_PROBLEMS: dict[str, str] = {
+    "file-unreadable": "the file cannot be read (missing, a directory, no permission)",
+    "yaml-encoding": "not UTF-8 (UTF-16/32, Latin-1), NUL or other control characters",
+    "yaml-limits": "over 10 MB, alias bombs (over 2,000,000 values), recursive aliases, nesting over 64 deep",
+    "yaml-syntax": "not well-formed YAML, or more than one document",
+    "yaml-tag": "a tag other than plain YAML (`!!python/...`, `!!binary`, `!custom`)",
+    "yaml-duplicate-key": "a key written twice in one mapping",
+    "yaml-merge": "a `<<:` merge of something other than a mapping or a list of mappings",
+    "yaml-key": "a mapping key that is not plain text",
+    "yaml-number": "NaN, infinity, out-of-range or ambiguous numbers (octal `010`, `0x10`, `1:30`)",
+    "yaml-value": "a value that cannot be read as its explicit tag says (`!!bool maybe`)",
+    "schema": "shape: unknown keys (with suggestions), missing keys, wrong types, values not allowed",
+}
+
 
 @dataclass
 class ValidationResult:

@@ -3,11 +3,11 @@
 
 A README that shows `qfex-runner run --taget uat` or a workflow that calls a renamed option fails
 only when a trader copies it; this finds every `qfex-runner <command> --option` in shell code
-blocks of Markdown files, in GitHub Actions `run:` steps and in GitLab CI `script:` lines, and
-checks each against `qfex-runner <command> --help`.
+blocks and inline code spans of Markdown files, in GitHub Actions `run:` steps and in GitLab CI
+`script:` lines, and checks each against `qfex-runner <command> --help`.
 
-    python scripts/check_cli_references.py README.md docs/*.md examples/github-actions/*.yml \
-        examples/gitlab-ci/.gitlab-ci.yml
+    python scripts/check_cli_references.py              # every doc and CI file the project ships
+    python scripts/check_cli_references.py README.md    # just these
 """
 
 from __future__ import annotations
@@ -22,6 +22,19 @@ from pathlib import Path
 from typing import Any
 
 PROGRAM = "qfex-runner"
+ROOT = Path(__file__).resolve().parents[1]
+#: what is checked without arguments: every Markdown page and CI file shipped to readers
+DEFAULT_FILES = (
+    "README.md",
+    "docs/*.md",
+    "examples/README.md",
+    "examples/github-actions/*.yml",
+    "examples/gitlab-ci/.gitlab-ci.yml",
+    "runner/templates/README.md",
+    "runner/simulator/README.md",
+    "bench/README.md",
+)
+_INLINE = re.compile(r"(?<!`)`(" + PROGRAM + r" [^`\n]+)`(?!`)")
 _OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
 _EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.S)
 _QUOTED = re.compile(r"'([^']*)'")
@@ -80,7 +93,7 @@ def invocations_in_shell(text: str, source: str) -> list[Invocation]:
         for segment in _top_level_segments(line):
             words = segment.split()
             for position, word in enumerate(words):
-                if word != PROGRAM:
+                if word != PROGRAM and not word.endswith(f"/{PROGRAM}"):  # also .venv/bin/qfex-runner
                     continue
                 rest = words[position + 1 :]
                 command = next((w for w in rest if not w.startswith("-")), None)
@@ -110,6 +123,19 @@ def shell_blocks_in_markdown(text: str) -> Iterator[tuple[int, str]]:
         i += 1
 
 
+def inline_spans_in_markdown(text: str) -> Iterator[tuple[int, str]]:
+    """(line number, code) of each inline `qfex-runner ...` span outside fenced blocks."""
+    in_fence = False
+    for number, line in enumerate(text.splitlines(), 1):
+        if re.match(r"^\s*(```|~~~)", line):
+            in_fence = not in_fence
+            continue
+        if in_fence:
+            continue
+        for match in _INLINE.finditer(line):
+            yield number, match.group(1)
+
+
 def invocations_in_markdown(path: Path, text: str | None = None) -> list[Invocation]:
     text = path.read_text(encoding="utf-8") if text is None else text
     found = []
@@ -117,6 +143,9 @@ def invocations_in_markdown(path: Path, text: str | None = None) -> list[Invocat
         for inv in invocations_in_shell(block, ""):
             number = int(inv.source.rsplit(":", 1)[1])
             found.append(Invocation(f"{path}:{first + number - 1}", inv.command, inv.options, inv.text))
+    for number, span in inline_spans_in_markdown(text):
+        for inv in invocations_in_shell(span, ""):
+            found.append(Invocation(f"{path}:{number}", inv.command, inv.options, inv.text))
     return found
 
 
@@ -190,8 +219,13 @@ def invocations_in(path: Path) -> list[Invocation]:
     raise SystemExit(f"{path}: not a Markdown or YAML file")
 
 
+def default_paths() -> list[Path]:
+    return [path for pattern in DEFAULT_FILES for path in sorted(ROOT.glob(pattern))]
+
+
 def main(argv: list[str] | None = None) -> int:
-    paths = [Path(p) for p in (sys.argv[1:] if argv is None else argv)]
+    args = sys.argv[1:] if argv is None else argv
+    paths = [Path(p) for p in args] if args else default_paths()
     problems: list[str] = []
     count = 0
     for path in paths:

@@ -53,3 +53,12 @@ def test_every_rule_has_an_invalid_example() -> None:
     seen = "".join(p.with_suffix(".expected").read_text() for p in CASES)
     missing = [rule for rule in CHECKS if f"[{rule}]" not in seen]
     assert not missing
+
+
+def test_every_problem_class_before_the_rules_has_an_invalid_example() -> None:
+    """Only `file-unreadable` cannot be a file here (it is a missing file: test_cli_validate.py)."""
+    from runner.load import SOURCE_PROBLEMS
+
+    seen = "".join(p.with_suffix(".expected").read_text() for p in CASES)
+    missing = [rule for rule in SOURCE_PROBLEMS if f"[{rule}]" not in seen and rule != "file-unreadable"]
+    assert not missing

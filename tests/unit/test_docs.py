@@ -272,3 +272,162 @@ def test_reference_checker_catches_a_misspelt_option() -> None:
     problems = checker.problems_with(found)
     assert any("no option --formt" in p for p in problems)
     assert any("`qfex-runner nosuch` is not a command" in p for p in problems)
+
+
+def test_checker_reads_inline_code_and_venv_paths(tmp_path: Path) -> None:
+    checker = load_script("check_cli_references")
+    page = tmp_path / "page.md"
+    page.write_text(
+        "Run `qfex-runner run x.yaml --taget uat` or\n\n"
+        "```sh\n.venv/bin/qfex-runner plan --formt json x\n```\n",
+        encoding="utf-8",
+    )
+    found = checker.invocations_in_markdown(page)
+    assert [(i.source, i.command, i.options) for i in found] == [
+        (f"{page}:4", "plan", ("--formt",)),
+        (f"{page}:1", "run", ("--taget",)),
+    ]
+    assert len(checker.problems_with(found)) == 2
+
+
+def test_checker_without_arguments_checks_every_shipped_page_and_ci_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    checker = load_script("check_cli_references")
+    checked = {p.relative_to(ROOT).as_posix() for p in checker.default_paths()}
+    assert {"README.md", "docs/recipes.md", "examples/github-actions/qfex-runner.yml",
+            "examples/gitlab-ci/.gitlab-ci.yml", "runner/templates/README.md"} <= checked
+    assert checker.main([]) == 0, capsys.readouterr().out
+    assert int(capsys.readouterr().out.split()[0]) >= 50  # "<n> qfex-runner call(s) checked: ..."
+
+
+# --- the README: one coherent page --------------------------------------------------------------
+
+
+def readme_section(title: str) -> str:
+    """The text of one `## title` section of the README (up to the next `## `)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert match, f"README has no '## {title}' section"
+    return match.group(1)
+
+
+def table_first_column(section: str) -> list[str]:
+    """The first cell of every body row of the Markdown tables in `section`, backticks removed."""
+    cells = []
+    for line in section.splitlines():
+        if line.startswith("|") and not re.match(r"^\|\s*-", line):
+            cells.append(line.split("|")[1].strip().strip("`"))
+    return cells
+
+
+def ci_test_command() -> str:
+    """The command `.ci/run` runs (its one line that starts with `python3 -m venv`)."""
+    lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    [line] = [ln for ln in lines if ln.startswith("python3 -m venv")]
+    return line.split(" || ")[0]
+
+
+def test_quick_start_has_exactly_two_setup_commands_the_second_is_what_ci_runs() -> None:
+    section = readme_section("Quick start")
+    blocks = re.findall(r"^```sh\n(.*?)^```", section, re.S | re.M)
+    assert len(blocks) == 1, "the Quick start has one shell block"
+    commands = [ln for ln in blocks[0].splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    assert len(commands) == 2, commands
+    install_and_run, tests = commands
+    assert install_and_run.startswith("python3 -m venv .venv && .venv/bin/pip install")
+    assert install_and_run.endswith("qfex-runner run playbooks/quickstart.yaml")  # embedded sim, no keys
+    assert "QFEX_" not in install_and_run and "--target" not in install_and_run
+    assert tests == ci_test_command()
+
+
+def test_ci_script_runs_the_readme_command_and_fails_when_pytest_collects_nothing(tmp_path: Path) -> None:
+    """`.ci/run` with a stand-in `python3` whose venv's pytest exits with a chosen code."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("bash") is None:
+        pytest.skip("bash is not installed")
+    (tmp_path / ".ci").mkdir()
+    shutil.copy(ROOT / ".ci" / "run", tmp_path / ".ci" / "run")
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    python3 = fake_bin / "python3"
+    python3.write_text(
+        "#!/bin/sh\n"  # `python3 -m venv .venv`: a venv whose pip succeeds and whose pytest exits $CODE
+        'mkdir -p .venv/bin\n'
+        "printf '#!/bin/sh\\nexit 0\\n' > .venv/bin/pip\n"
+        "printf '#!/bin/sh\\necho \"$*\" > ran.txt\\nexit %s\\n' \"$PYTEST_CODE\" > .venv/bin/python\n"
+        "chmod +x .venv/bin/pip .venv/bin/python\n",
+        encoding="utf-8",
+    )
+    python3.chmod(0o755)
+
+    def ci(code: int) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}", "PYTEST_CODE": str(code)}
+        return subprocess.run(["bash", str(tmp_path / ".ci" / "run")], env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    passed = ci(0)
+    assert passed.returncode == 0, passed.stderr
+    assert (tmp_path / "ran.txt").read_text().split() == ["-m", "pytest", "-q", "-n", "2"]
+    no_tests = ci(5)
+    assert no_tests.returncode == 5 and "collected no tests" in no_tests.stderr
+    assert ci(1).returncode == 1
+
+
+def test_exit_code_table_is_exactly_runner_exit_codes() -> None:
+    from runner.exit_codes import ExitCode
+
+    codes = [int(c) for c in table_first_column(readme_section("Exit codes"))[1:]]  # [0] is the header
+    assert sorted(codes) == sorted(int(c) for c in ExitCode)
+    assert len(codes) == len(set(codes))
+
+
+def test_commands_table_lists_every_command() -> None:
+    from runner.cli import cli
+
+    rows = table_first_column(readme_section("Commands"))
+    listed = {row.split()[1] for row in rows if row.startswith("qfex-runner ")}
+    assert listed == set(cli.commands), "the README's command table and the CLI differ"
+
+
+def test_readme_lists_every_problem_class_validate_reports() -> None:
+    from runner.load import SOURCE_PROBLEMS
+    from runner.rules import CHECKS
+
+    rows = table_first_column(readme_section("Trading rules checked"))
+    assert [r for r in rows if r in CHECKS] == list(CHECKS)
+    assert [r for r in rows if r in SOURCE_PROBLEMS] == list(SOURCE_PROBLEMS)
+    assert set(rows) - {"rule id", "id"} == set(CHECKS) | set(SOURCE_PROBLEMS)
+
+
+def test_every_problem_id_the_loader_can_emit_is_a_known_class() -> None:
+    from runner.load import SOURCE_PROBLEMS
+
+    emitted = set()
+    for module in ("yamlsource", "schema", "load"):
+        source = (ROOT / "runner" / f"{module}.py").read_text(encoding="utf-8")
+        emitted |= set(re.findall(r'"((?:yaml|file)-[a-z-]+[a-z])"', source))
+    emitted.add("schema")
+    assert emitted == set(SOURCE_PROBLEMS)
+
+
+def github_anchor(heading: str) -> str:
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_readme_links_to_its_own_sections_resolve() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    anchors = {github_anchor(h) for h in re.findall(r"^#{1,6} (.+)$", text, re.M)}
+    links = set(re.findall(r"\]\(#([^)]+)\)", text))
+    assert links and not links - anchors, f"dangling: {sorted(links - anchors)}"
+
+
+def test_readme_links_to_files_resolve() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = {t for t in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text)}
+    missing = [t for t in targets if not (ROOT / t).exists()]
+    assert targets and not missing, missing
