@@ -1,8 +1,10 @@
-"""The schema is shipped, not copied by hand: a wheel installed in a fresh venv (outside the repo)
-and the editable install print byte-identical `qfex-runner schema` output, equal to schemas/.
+"""The schema is shipped, not copied by hand: a wheel and an editable install, each in a fresh
+venv and run outside the repository, print byte-identical `qfex-runner schema` output, equal to
+schemas/.
 
-One wheel build (pip, build isolation, pip's cache) per run; the fresh venv has no pip and
-borrows the dependencies from the test venv through a .pth line, so the test stays offline-ish.
+One wheel build and one editable build (pip, build isolation, pip's cache) per run; the fresh venvs
+have no pip and borrow the dependencies from the test venv through a .pth line, so the test stays
+offline-ish.
 """
 
 from __future__ import annotations
@@ -47,13 +49,36 @@ def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
-def test_wheel_and_editable_install_print_the_same_schema(wheel_venv: Path, tmp_path: Path) -> None:
-    where = _run([wheel_venv / "bin" / "python", "-c", "import runner; print(runner.__file__)"], cwd=tmp_path)
-    assert str(wheel_venv) in where.stdout.decode(), where  # really the wheel's copy, not the repository
+@pytest.fixture(scope="module")
+def editable_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with `pip install -e <repository>` (dependencies borrowed as for the wheel)."""
+    tmp = tmp_path_factory.mktemp("editable")
+    venv = tmp / "venv"
+    assert _run([sys.executable, "-m", "venv", "--without-pip", venv], cwd=tmp).returncode == 0
+    python = venv / "bin" / "python"
+    pip = [sys.executable, "-m", "pip", "--python", python]
+    installed = _run([*pip, "install", "-q", "--no-deps", "-e", ROOT], cwd=tmp)
+    if installed.returncode != 0:
+        pytest.fail(f"the editable install failed:\n{installed.stderr.decode()[-3000:]}")
+    purelib = _run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp)
+    Path(purelib.stdout.decode().strip(), "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return venv
+
+
+def _imported_from(venv: Path, cwd: Path) -> str:
+    where = _run([venv / "bin" / "python", "-c", "import runner; print(runner.__file__)"], cwd=cwd)
+    assert where.returncode == 0, where.stderr.decode()
+    return where.stdout.decode().strip()
+
+
+def test_wheel_and_editable_install_print_the_same_schema(
+    wheel_venv: Path, editable_venv: Path, tmp_path: Path
+) -> None:
+    assert _imported_from(wheel_venv, tmp_path).startswith(str(wheel_venv))  # the wheel's copy
+    assert _imported_from(editable_venv, tmp_path).startswith(str(ROOT))  # the repository itself
     from_wheel = _run([wheel_venv / "bin" / "qfex-runner", "schema"], cwd=tmp_path)
     assert from_wheel.returncode == 0, from_wheel.stderr.decode()
-    editable_exe = Path(sys.executable).parent / "qfex-runner"
-    from_editable = _run([editable_exe, "schema"], cwd=tmp_path)
+    from_editable = _run([editable_venv / "bin" / "qfex-runner", "schema"], cwd=tmp_path)
     assert from_editable.returncode == 0, from_editable.stderr.decode()
     assert from_wheel.stdout == from_editable.stdout == SCHEMA.read_bytes()
 
