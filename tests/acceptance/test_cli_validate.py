@@ -281,3 +281,23 @@ def test_debug_adds_no_traceback_to_bad_input(tmp_path: Path) -> None:
     assert result.exit_code == ExitCode.INVALID_PLAYBOOK and "Traceback" not in result.output
     result = qfex("--debug", "validate", VALID, "--refdata", tmp_path / "missing.json")
     assert result.exit_code == ExitCode.USAGE and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_validate_and_plan_need_no_network_and_no_credentials(
+    command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError(f"{command} opened a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    for name in ("QFEX_PUBLIC_KEY", "QFEX_SECRET_KEY", "QFEX_ACCOUNT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    for playbook in PLAYBOOKS:
+        result = qfex(command, playbook)
+        assert result.exit_code == ExitCode.OK, result.output
