@@ -12,6 +12,7 @@ from pathlib import Path
 
 from runner.errors import UsageError
 from runner.jsonnum import dumps, loads
+from runner.report.jsonfile import write_report_json
 from runner.report.junit import render_junit
 from runner.report.markdown import render_markdown
 from runner.report.model import (
@@ -57,8 +58,9 @@ def write_report_files(report: Report, report_dir: Path, *, env: dict | None = N
     """Write the three report files (atomically each) and the GitHub step summary if asked for."""
     report_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": report_dir / REPORT_JSON, "md": report_dir / REPORT_MD, "junit": report_dir / JUNIT_XML}
+    write_report_json(report, paths["json"])  # streamed order by order: the same text as render_json
     markdown = render_markdown(report)
-    for key, text in (("json", render_json(report)), ("md", markdown), ("junit", render_junit(report))):
+    for key, text in (("md", markdown), ("junit", render_junit(report))):
         _write_atomic(paths[key], text)
     summary = (os.environ if env is None else env).get("GITHUB_STEP_SUMMARY")
     if summary:
