@@ -94,7 +94,8 @@ def next_steps(result: InitResult) -> str:
             f"next: cd {where}",
             "      qfex-runner validate playbooks/example.yaml && qfex-runner plan playbooks/example.yaml",
             "      qfex-runner run playbooks/example.yaml        # rehearsal on the embedded local exchange",
-            "      git init -b main && pre-commit install         # validate playbooks on every commit",
+            "      git init -b main                               # unless it is a git repository already",
+            "      pip install pre-commit && pre-commit install   # validate playbooks on every commit",
             "      README.md: rehearsing on a scenario, the CI secrets and variables",
         ]
     )

@@ -256,3 +256,24 @@ def test_every_template_is_shipped_as_package_data() -> None:
     for name in templates:
         assert not name.startswith("."), f"{name}: dot-files are skipped by package-data globs"
         assert any(fnmatch.fnmatch(f"templates/{name}", g) for g in globs), f"{name} is not package data"
+
+
+def test_next_steps_printed_by_init_are_real_commands(tmp_path: Path) -> None:
+    """What init prints is what a newcomer types next: every qfex-runner call in it exists, and
+    pre-commit is installed before `pre-commit install` is asked for."""
+    import importlib.util
+
+    from runner.init import init_repo, next_steps
+
+    hint = next_steps(init_repo(str(tmp_path / "desk")))
+    assert hint.startswith(f"next: cd {tmp_path / 'desk'}")
+    assert "pip install pre-commit && pre-commit install" in hint
+    script = ROOT / "scripts" / "check_cli_references.py"
+    spec = importlib.util.spec_from_file_location("check_cli_references", script)
+    assert spec and spec.loader
+    checker = importlib.util.module_from_spec(spec)
+    sys.modules["check_cli_references"] = checker
+    spec.loader.exec_module(checker)
+    calls = checker.invocations_in_shell(hint.removeprefix("next:"), "init")
+    assert {c.command for c in calls} == {"validate", "plan", "run"}
+    assert checker.problems_with(calls) == []
