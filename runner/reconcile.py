@@ -162,6 +162,7 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
               order_types: Mapping[str, str] | None = None,
               since: int | None = None, page_size: int = PAGE_SIZE, timeout: float = 10.0,
               with_exits: Iterable[str] = (),
+              entry_hints: Mapping[str, tuple[str, Decimal | None]] | None = None,
               backoff: BackoffPolicy | None = None, sleep: Callable[[float], None] | None = None,
               on_rate_limited: Callable[[str, ErrorReply], None] | None = None) -> Reconciliation:
     """Look every client_order_id up at the exchange (see the module docstring).
@@ -170,7 +171,9 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
     trades can be found even if trade rows carry no client_order_id. `order_types` (coid → the
     order's type, e.g. "LIMIT") separates an entry from its attached exits, which QFEX tags with
     the entry's client_order_id. `with_exits` names coids whose attached exits are wanted too:
-    their trades carry order ids nobody knows yet, so the account's trades are scanned. `since`
+    their trades carry order ids nobody knows yet, so the account's trades are scanned;
+    `entry_hints` (coid → the entry's side and limit price) tell its trades from its exits' when no
+    order id is known and the timestamps tie (QFEX reports whole seconds). `since`
     (Unix seconds) bounds the trade scan when the earliest possible trade time is known.
     """
     wanted = list(dict.fromkeys(coids))
@@ -214,7 +217,7 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
     for coid in wanted:
         own_ids = {order_id for order_id, owner_coid in owner.items() if owner_coid == coid}
         result[coid] = _state(coid, found_open.get(coid, []), found_trades.get(coid, []),
-                              (order_types or {}).get(coid), own_ids)
+                              (order_types or {}).get(coid), own_ids, (entry_hints or {}).get(coid))
     result.requests = lookup.requests
     return result
 
@@ -305,7 +308,8 @@ def _row_type(row: Mapping[str, Any]) -> str | None:
 
 
 def _split_legs(open_rows: list[dict], trades: list[dict], order_type: str | None,
-                known_ids: set[str]) -> tuple[list[dict], list[dict], list[dict]]:
+                known_ids: set[str], hint: tuple[str, Decimal | None] | None = None,
+                ) -> tuple[list[dict], list[dict], list[dict]]:
     """(the order's own open rows, its own trades, rows of its attached exits).
 
     An entry (LIMIT/MARKET/ALO) and the stop orders QFEX attaches to it share a client_order_id.
@@ -324,15 +328,30 @@ def _split_legs(open_rows: list[dict], trades: list[dict], order_type: str | Non
         legs += [t for t in own_trades if t.get("order_id") and str(t["order_id"]) not in own_ids]
         own_trades = [t for t in own_trades if not t.get("order_id") or str(t["order_id"]) in own_ids]
     elif len({t.get("order_id") for t in own_trades}) > 1:
-        first = min(own_trades, key=lambda t: _dec(t.get("timestamp")) or Decimal("Infinity"))
+        first = min(own_trades, key=lambda t: _entry_rank(t, hint))
         legs += [t for t in own_trades if t.get("order_id") != first.get("order_id")]
         own_trades = [t for t in own_trades if t.get("order_id") == first.get("order_id")]
     return own_open, own_trades, legs
 
 
+def _entry_rank(trade: Mapping[str, Any], hint: tuple[str, Decimal | None] | None) -> tuple:
+    """Sort key: the entry traded first; on a tie (whole-second timestamps), the trade on the entry's
+    side (an exit trades on the other), then the one nearest the entry's limit price."""
+    stamp = _dec(trade.get("timestamp"))
+    key: tuple = (stamp if stamp is not None else Decimal("Infinity"),)
+    if hint is not None:
+        side, price = hint
+        own_side = trade.get("side")
+        key += (0 if own_side is None or own_side == side else 1,)
+        traded = _dec(trade.get("price"))
+        key += (abs(traded - price) if traded is not None and price is not None else Decimal(0),)
+    return key
+
+
 def _state(coid: str, open_rows: list[dict], trades: list[dict], order_type: str | None = None,
-           known_ids: set[str] | None = None) -> ExchangeOrderState:
-    open_rows, trades, legs = _split_legs(open_rows, trades, order_type, known_ids or set())
+           known_ids: set[str] | None = None,
+           hint: tuple[str, Decimal | None] | None = None) -> ExchangeOrderState:
+    open_rows, trades, legs = _split_legs(open_rows, trades, order_type, known_ids or set(), hint)
     order_ids = list(dict.fromkeys(str(r["order_id"]) for r in [*open_rows, *trades] if r.get("order_id")))
     filled = sum((_dec(t.get("quantity")) or Decimal(0) for t in trades), Decimal(0))
     if open_rows:

@@ -104,6 +104,8 @@ class Placements:
         #: entries whose exits the exchange stages (attached brackets): only it knows their fate
         self.with_exits = {coid for coid, p in self.planned.items() if p.leg == "entry"
                            and p.order.bracket is not None and p.order.bracket.mode is BracketMode.ATTACHED}
+        self.entry_hints = {coid: (p.order.side.value, p.order.price) for coid, p in self.planned.items()
+                            if coid in self.with_exits}
         self.settle_s = settle_s
         self._clock = clock
         self._sleep = sleep
@@ -145,7 +147,8 @@ class Placements:
             return
         known = {c: e.order_id for c in coids if (e := self._entry(c)) is not None and e.order_id}
         found = reconcile(session, coids, known_order_ids=known, order_types=self.order_types,
-                          with_exits=self.with_exits, on_rate_limited=_pacer_note(session))
+                          with_exits=self.with_exits, entry_hints=self.entry_hints,
+                          on_rate_limited=_pacer_note(session))
         recent = self._recent_unanswered([c for c in coids if not found[c].placed])
         if recent:
             self._sleep(recent)

@@ -219,8 +219,10 @@ def collect_status(options: StatusOptions) -> StatusReport:
         order_types = {p.client_order_id: p.order_type for p in planned_orders(playbook)}
         with_exits = [p.client_order_id for p in planned_orders(playbook)
                       if p.leg == "entry" and p.order.bracket is not None]
+        hints = {p.client_order_id: (p.order.side.value, p.order.price) for p in planned_orders(playbook)
+                 if p.client_order_id in with_exits}
         found = reconcile(session, coids, known_order_ids=known, order_types=order_types,
-                          timeout=options.timeout, with_exits=with_exits)
+                          timeout=options.timeout, with_exits=with_exits, entry_hints=hints)
     lines, warnings = build_status(playbook, found, contents)
     if contents is None:
         warnings.insert(0, f"no journal at {path}: the exchange is the only source (orders cancelled or "

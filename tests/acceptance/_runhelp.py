@@ -38,7 +38,8 @@ def run(tmp_path: Path, sim: Any, playbook: Path, **options: Any) -> RunResult:
     options.setdefault("timeout", 5.0)
     return run_playbook(RunOptions(
         playbook=str(playbook), url=sim.url, env=options.pop("env", env), handle_sigint=False,
-        state_dir=str(tmp_path / "state"), report_dir=str(options.pop("report_dir", tmp_path / "report")),
+        state_dir=str(options.pop("state_dir", tmp_path / "state")),
+        report_dir=str(options.pop("report_dir", tmp_path / "report")),
         runs_base=str(tmp_path / "runs"), **options))
 
 

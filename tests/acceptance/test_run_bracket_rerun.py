@@ -1,0 +1,139 @@
+"""Brackets after the run: a take-profit that fires later is reported honestly by a re-run and `status`.
+
+The exchange stages attached exits itself, so once the entry has settled only the exchange knows
+what became of them: a re-run (with its journal, and on a fresh machine without one) and
+`qfex-runner status` must say which exit filled, at what price, and which was cancelled.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from runner.exit_codes import ExitCode
+from runner.report import Outcome, render_markdown, render_text
+from runner.status import StatusOptions, collect_status
+from tests.acceptance._runhelp import order, run, write_playbook
+
+
+def best_ask(sim) -> Decimal:
+    return sim.call(lambda ex: ex.book("AAPL-USD"))["asks"][0][0]
+
+
+def rally(sim, to: str = "245") -> None:
+    """The market rallies through the take-profits (240): the exchange triggers them at once."""
+    sim.call(lambda ex: ex.set_mid("AAPL-USD", Decimal(to)))
+
+
+def entry_playbook(tmp_path: Path, sim, mode: str, name: str) -> Path:
+    price = best_ask(sim)
+    body = (f"symbol: AAPL-USD\nside: BUY\ntype: LIMIT\nquantity: 2\nprice: {price}\ntime_in_force: GTC\n"
+            f"bracket: {{take_profit: 240.00, stop_loss: 200.00, mode: {mode}}}")
+    return write_playbook(tmp_path, [order("entry", body, wait="fill", expect="filled")], name=name)
+
+
+def legs_by_name(result) -> dict:
+    return {leg.leg: leg for leg in result.report.orders[0].legs}
+
+
+def test_attached_take_profit_that_fired_after_the_run(tmp_path, simulator):
+    book = entry_playbook(tmp_path, simulator, "attached", "att-later")
+    first = run(tmp_path, simulator, book)
+    assert first.exit_code == ExitCode.OK
+    assert [x.last_status for x in first.report.orders[0].legs] == ["ACK", "ACK"]  # armed, not triggered
+    rally(simulator)
+
+    for state_dir in ("state", "fresh-machine"):  # with the journal, and with none
+        again = run(tmp_path, simulator, book, state_dir=str(tmp_path / state_dir),
+                    report_dir=tmp_path / f"report-{state_dir}")
+        assert again.exit_code == ExitCode.OK
+        entry = again.report.orders[0]
+        assert entry.outcome is Outcome.ALREADY_PLACED and entry.filled_quantity == 2
+        tp, sl = legs_by_name(again)["take_profit"], legs_by_name(again)["stop_loss"]
+        assert tp.last_status == "FILLED" and sum(f.quantity for f in tp.fills) == 2, tp
+        assert all(f.price is not None and f.price >= Decimal("240") for f in tp.fills), (state_dir, tp.fills)
+        assert tp.order_id and tp.statuses[-1].source == "exchange"
+        assert sl.last_status == "CANCELLED" and not sl.fills, sl
+        assert "cancelled when the take-profit filled" in sl.note
+        table = render_markdown(again.report)
+        assert "TP 240.00 x2 FILLED @ " in table and "SL 200.00 CANCELLED" in table, table
+        assert "pending" not in table
+        assert "pending" not in render_text(again.report)
+
+    shown = collect_status(StatusOptions(str(book), url=simulator.url, state_dir=str(tmp_path / "state"),
+                                         env={"QFEX_PUBLIC_KEY": simulator.public_key,
+                                              "QFEX_SECRET_KEY": simulator.secret_key}))
+    (line,) = shown.lines
+    assert line.state == "filled"
+    assert [(x.leg, x.state) for x in line.exits] == [("take_profit", "filled"), ("stop_loss", "cancelled")]
+    assert line.exits[0].filled == 2 and line.exits[0].exchange_order_ids
+
+
+def test_attached_legs_still_armed_are_reported_open_then_pending_before_the_fill(tmp_path, simulator):
+    book = entry_playbook(tmp_path, simulator, "attached", "att-open")
+    run(tmp_path, simulator, book)
+    again = run(tmp_path, simulator, book, state_dir=str(tmp_path / "fresh"), report_dir=tmp_path / "r2")
+    legs = legs_by_name(again)
+    assert legs["take_profit"].last_status == "ACK" and legs["stop_loss"].last_status == "ACK"
+    assert legs["take_profit"].quantity == 2 and legs["take_profit"].order_id
+
+    resting = "symbol: AAPL-USD\nside: BUY\ntype: LIMIT\nquantity: 1\nprice: 200.00\n" \
+              "bracket: {take_profit: 240.00, stop_loss: 190.00}"
+    bid = write_playbook(tmp_path, [order("bid", resting)], name="att-bid")
+    run(tmp_path, simulator, bid)
+    again = run(tmp_path, simulator, bid, state_dir=str(tmp_path / "fresh2"), report_dir=tmp_path / "r3")
+    assert [x.last_status for x in again.report.orders[0].legs] == [None, None]
+    assert "TP 240.00 pending, SL 190.00 pending" in render_markdown(again.report)
+
+
+def test_attached_take_profit_firing_during_the_run_cancels_the_stop_loss(tmp_path, simulator):
+    book = entry_playbook(tmp_path, simulator, "attached", "att-now")
+    later = "symbol: AAPL-USD\nside: BUY\ntype: LIMIT\nquantity: 1\nprice: 200.00"
+    text = book.read_text() + order("later", later) + "\n"
+    book.write_text(text)
+
+    def move_market(event):
+        if event.kind == "judged" and event.order_id == "entry":
+            rally(simulator)
+
+    result = run(tmp_path, simulator, book, on_progress=move_market)
+    assert result.exit_code == ExitCode.OK
+    legs = legs_by_name(result)
+    assert legs["take_profit"].fills and legs["take_profit"].last_status == "FILLED"
+    assert legs["stop_loss"].last_status == "CANCELLED"
+
+
+def test_after_fill_take_profit_that_fired_after_the_run(tmp_path, simulator):
+    book = entry_playbook(tmp_path, simulator, "after_fill", "af-later")
+    first = run(tmp_path, simulator, book)
+    assert [x.last_status for x in first.report.orders[0].legs] == ["ACK", "ACK"]
+    rally(simulator)
+
+    for state_dir in ("state", "fresh-machine"):
+        again = run(tmp_path, simulator, book, state_dir=str(tmp_path / state_dir),
+                    report_dir=tmp_path / f"report-{state_dir}")
+        assert again.exit_code == ExitCode.OK
+        tp, sl = legs_by_name(again)["take_profit"], legs_by_name(again)["stop_loss"]
+        assert tp.last_status == "FILLED", tp
+        assert sl.last_status == "ACK", sl  # independent orders: the stop-loss still rests
+        warning = next(w for w in again.warnings if "still open at the exchange" in w)
+        assert "its take-profit filled" in warning and sl.order_id in warning
+    # without the journal the exchange's trades give the take-profit's fill price too
+    assert sum(f.quantity for f in tp.fills) == 2 and all(f.price >= Decimal("240") for f in tp.fills)
+    assert "TP 240.00 x2 FILLED @ " in render_markdown(again.report)
+
+
+def test_after_fill_take_profit_firing_during_the_run_warns_about_the_resting_stop(tmp_path, simulator):
+    book = entry_playbook(tmp_path, simulator, "after_fill", "af-now")
+    later = "symbol: AAPL-USD\nside: BUY\ntype: LIMIT\nquantity: 1\nprice: 200.00"
+    book.write_text(book.read_text() + order("later", later) + "\n")
+
+    def move_market(event):
+        if event.kind == "judged" and event.order_id == "entry":
+            rally(simulator)
+
+    result = run(tmp_path, simulator, book, on_progress=move_market)
+    legs = legs_by_name(result)
+    assert legs["take_profit"].last_status == "FILLED" and legs["take_profit"].fills
+    assert legs["stop_loss"].last_status == "ACK"
+    assert any("its take-profit filled, but its stop-loss" in w for w in result.warnings)
