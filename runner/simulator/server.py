@@ -29,6 +29,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -58,6 +59,15 @@ _OPEN = State.OPEN
 _HIGH_WATER = 64 * 1024  # bytes buffered in the transport before frames go through the writer task
 _SHAPE = 'expected an object {"type": "<command>", "params": {...}} ("params" present even when empty)'
 _ENVELOPE_CHANNEL = {"positions": "v4_positions", "balances": "v4_balances"}
+
+
+def _envelope_position(row: dict[str, Any], user_id: str | None, stamp: str) -> dict[str, Any]:
+    """A position row as the AsyncAPI's v4_positions example shows it: `id` is the symbol, `user_id`
+    follows the symbol and an ISO `timestamp` ends the row [AE:asyncapi] (PositionUpdate)."""
+    shaped: dict[str, Any] = {"id": row.get("symbol"), "symbol": row.get("symbol"), "user_id": user_id}
+    shaped.update((k, v) for k, v in row.items() if k not in ("id", "symbol"))
+    shaped["timestamp"] = stamp
+    return shaped
 _PAYLOAD_KEY = {"positions": "position_response", "balances": "balance_response"}
 
 
@@ -568,10 +578,15 @@ class ExchangeServer:
 
     def _deliver_enveloped(self, conns: list[Connection], outs: list[Any]) -> None:
         rows: dict[str, list[Any]] = {channel: [] for channel in _PULSED}
+        identity = next((c.identity for c in conns if c.identity is not None), None)
+        stamp = datetime.fromtimestamp(self.clock(), tz=timezone.utc).isoformat()
         for out in outs:
             if out.channel in rows:
                 message = out.message
-                rows[out.channel].append(message.get(_PAYLOAD_KEY[out.channel], message))
+                row = message.get(_PAYLOAD_KEY[out.channel], message)
+                if out.channel == "positions" and isinstance(row, dict):
+                    row = _envelope_position(row, identity.user_id if identity else None, stamp)
+                rows[out.channel].append(row)
         for conn in conns:
             for channel in _PULSED:
                 if channel in conn.subscriptions and rows[channel]:

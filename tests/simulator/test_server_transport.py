@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -260,6 +261,12 @@ def test_envelope_pulses_compat(fake_sim, raw_client):
     assert first["connection_id"] == second["connection_id"]
     assert (first["message_id"], second["message_id"]) == (1, 2)
     assert first["id"] == "acct-1"
+    # rows as the AsyncAPI's v4_positions example: id = symbol, user_id, ISO timestamp [AE:asyncapi]
+    for row in first["contents"]:
+        assert list(row)[:3] == ["id", "symbol", "user_id"] and list(row)[-1] == "timestamp"
+        assert row["id"] == row["symbol"] and isinstance(row["user_id"], str)
+        assert datetime.fromisoformat(row.pop("timestamp")).tzinfo is not None
+        del row["id"], row["user_id"]
     assert first["contents"] == [{"symbol": "AAPL-USD", "position": Decimal("0.0")},
                                  {"symbol": "TSLA-USD", "position": Decimal("2.5")}]
 
