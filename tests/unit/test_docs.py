@@ -431,3 +431,25 @@ def test_readme_links_to_files_resolve() -> None:
     targets = {t for t in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text)}
     missing = [t for t in targets if not (ROOT / t).exists()]
     assert targets and not missing, missing
+
+
+def test_readme_validate_example_is_real_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `$ qfex-runner validate ...` transcript under Commands, replayed: same lines, same summary."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from runner.cli import cli
+
+    section = readme_section("Commands")
+    block = re.search(r"^```text\n\$ qfex-runner (validate [^\n]+)\n(.*?)^```", section, re.S | re.M)
+    assert block, "the Commands section shows a validate transcript"
+    args, shown = block.group(1).split(), block.group(2).splitlines()
+    assert args == ["validate", "playbooks/quickstart.yaml", "broken.yaml", "--refdata", "refdata.json"]
+    (tmp_path / "playbooks").mkdir()
+    shutil.copy(ROOT / "playbooks" / "quickstart.yaml", tmp_path / "playbooks")
+    shutil.copy(ROOT / "tests" / "playbooks" / "readme" / "broken.yaml", tmp_path)
+    shutil.copy(ROOT / "runner" / "simulator" / "data" / "refdata.json", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, args)
+    assert result.stdout.splitlines() + result.stderr.splitlines() == shown
