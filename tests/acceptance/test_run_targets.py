@@ -44,8 +44,8 @@ def test_targets_are_qfex_endpoints():
 # --- production: a typed confirmation on a terminal ------------------------------------------------
 
 
-def run_on_a_terminal(args: list[str], cwd: Path, typed: str, env: dict) -> tuple[int, str]:
-    """Run the CLI with a pseudo-terminal as stdin/stdout/stderr; type `typed` at the prompt."""
+def run_on_a_terminal(args: list[str], cwd: Path, typed: str | None, env: dict) -> tuple[int, str]:
+    """Run the CLI with a pseudo-terminal as stdin/stdout/stderr; type `typed` at the prompt (if any)."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=cwd, env=env, stdin=follower,
                             stdout=follower, stderr=follower, close_fds=True)
@@ -64,7 +64,7 @@ def run_on_a_terminal(args: list[str], cwd: Path, typed: str, env: dict) -> tupl
                 if not chunk:
                     break
                 seen += chunk
-            if not answered and b"to continue" in seen:
+            if typed is not None and not answered and b"to continue" in seen:
                 os.write(leader, typed.encode() + b"\n")
                 answered = True
             if proc.poll() is not None and not ready:
