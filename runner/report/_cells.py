@@ -49,13 +49,20 @@ def leg(leg: LegResult) -> str:
     return text
 
 
-def leg_notes(report: Report) -> list[tuple[OrderResult, LegResult]]:
-    """Every bracket leg with something to explain (pending, inferred, not placed, still open...)."""
-    return [(o, x) for o in report.orders for x in o.legs if x.note]
-
-
-def leg_name(leg: LegResult) -> str:
-    return f"{leg.leg.replace('_', '-')} ({leg.mode.replace('_', ' ')})"
+def leg_notes(report: Report) -> list[tuple[OrderResult, str, str]]:
+    """(order, legs, note) for every bracket leg with something to explain (pending, identified by
+    price, cancelled, not placed...); legs of one order sharing a note are named together."""
+    out: list[tuple[OrderResult, str, str]] = []
+    for o in report.orders:
+        by_note: dict[str, list[LegResult]] = {}
+        for x in o.legs:
+            if x.note:
+                by_note.setdefault(x.note, []).append(x)
+        for note, same in by_note.items():
+            names = " and ".join(x.leg.replace("_", "-") for x in same)
+            ids = ", ".join(x.order_id for x in same if x.order_id)
+            out.append((o, f"{names} ({same[0].mode.replace('_', ' ')})" + (f" {ids}" if ids else ""), note))
+    return out
 
 
 def legs(order: OrderResult) -> str:

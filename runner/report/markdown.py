@@ -34,8 +34,7 @@ def render_markdown(report: Report) -> str:
     notes = _cells.leg_notes(report)
     if notes:
         out += ["", "### Bracket legs", ""]
-        out += [f"- `{o.id}` {_cells.leg_name(x)}" + (f" `{x.order_id}`" if x.order_id else "")
-                + f": {_cell(x.note)}" for o, x in notes]
+        out += [f"- `{o.id}` {_cell(legs)}: {_cell(note)}" for o, legs, note in notes]
     failed = [o for o in report.orders if o.outcome in (Outcome.FAILED, Outcome.UNKNOWN)]
     if failed:
         out += ["", "### What went wrong", ""]

@@ -17,8 +17,8 @@ def render_text(report: Report, *, color: bool = False) -> str:
         if color and n:
             line = _paint(line, report.orders[n - 1].outcome)
         lines.append(line)
-    for o, x in _cells.leg_notes(report):
-        lines.append(f"  {o.id} {_cells.leg_name(x)}: {x.note}")
+    for o, legs, note in _cells.leg_notes(report):
+        lines.append(f"  {o.id} {legs}: {note}")
     problems = [o for o in report.orders if o.outcome in (Outcome.FAILED, Outcome.UNKNOWN)]
     for o in problems:
         lines.append(f"  {o.id}: {o.verdict}")
