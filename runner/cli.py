@@ -294,8 +294,9 @@ def report(source: str, fmt: str) -> int:
 @click.option("--compat", multiple=True, metavar="NAME[,NAME]",
               help="Switch on an older or alternative documented shape (repeatable): legacy-auth-reply, "
                    "legacy-errors, legacy-api-key-auth, legacy-cancel-client-order-id, envelope-pulses, "
-                   "unsubscribed-order-responses, retry-after-field, alo-rejected, alo-cancelled, "
-                   "user-trades-response, get-order-order-response, leverage-ack, stop-ops-ack.")
+                   "unsubscribed-order-responses, retry-after-field, incoming-message-text, "
+                   "alo-rejected, alo-cancelled, user-trades-response, get-order-order-response, "
+                   "leverage-ack, stop-ops-ack.")
 def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | None, accounts_file: str | None,
         seed: int, speed_bump_ms: int, latency_ms: float, no_rate_limit: bool, drop_after: int | None,
         error_rate: float, stall_after: int | None, stall_seconds: float | None, auth_timeout: float,

@@ -343,10 +343,10 @@ class ExchangeServer:
         try:
             msg = wire.decode(frame)
         except wire.FrameError as exc:
-            self._error(conn, "InvalidJSONFormat", str(exc), None)
+            self._error(conn, "InvalidJSONFormat", str(exc), self._raw_echo(frame))
             return
         if type(msg) is not dict:
-            self._error(conn, "InvalidJSONFormat", _SHAPE, None)
+            self._error(conn, "InvalidJSONFormat", _SHAPE, self._raw_echo(frame))
             return
         msg_type = msg.get("type")
         params = msg.get("params")
@@ -593,6 +593,15 @@ class ExchangeServer:
                     conn.send(conn.envelope(channel, rows[channel]))
 
     # --- errors ----------------------------------------------------------------------------------
+    def _raw_echo(self, frame: str | bytes) -> str | None:
+        """`incoming_message` for a frame that is not a JSON object: null ("object/null", errors page),
+        or with `--compat incoming-message-text` the frame's text (AsyncAPI: "oneOf object, string")."""
+        if not self.config.compat.incoming_message_text:
+            return None
+        if isinstance(frame, (bytes, bytearray, memoryview)):
+            return bytes(frame).decode("utf-8", errors="replace")
+        return frame
+
     def _error(self, conn: Connection, code: str, message: str | None, incoming: Any,
                extra: dict[str, Any] | None = None) -> None:
         conn.send(error_frame(code, message, incoming, legacy=self.config.compat.legacy_errors, extra=extra))
@@ -620,7 +629,7 @@ def error_frame(code: str, message: str | None, incoming: Any, *, legacy: bool =
                 extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """`{"err": {error_code, message, incoming_message}}` [D:/websocket/errors] (or the old flat frame)."""
     body: dict[str, Any] = {"error_code": code, "message": message,
-                            "incoming_message": incoming if isinstance(incoming, dict) else None}
+                            "incoming_message": incoming if isinstance(incoming, (dict, str)) else None}
     if extra:
         body.update(extra)
     if legacy:

@@ -20,6 +20,8 @@ COMPAT_FLAGS: dict[str, str] = {
                        '"message_id","channel":"v4_...","contents"} envelope',
     "unsubscribed-order-responses": "order_response events reach connections that did not subscribe "
                                     "to order_responses (behaviour before 2025-09-25)",
+    "incoming-message-text": "err.incoming_message for a frame that is not a JSON object is its raw text "
+                             "(AsyncAPI: object or string) instead of null (errors page: object/null)",
     "retry-after-field": "RateLimited errors also carry err.retry_after_ms (the documented envelope has "
                          "only error_code, message, incoming_message; the hint is always in message)",
 }
@@ -73,6 +75,7 @@ class CompatOptions:
     envelope_pulses: bool = False
     unsubscribed_order_responses: bool = False
     retry_after_field: bool = False
+    incoming_message_text: bool = False
 
     @classmethod
     def from_names(cls, names: list[str] | tuple[str, ...]) -> CompatOptions:

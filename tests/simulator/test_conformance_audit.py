@@ -284,3 +284,19 @@ def test_crossing_alo_is_cancelled_and_rejected_behind_compat(simulator_factory,
         client.send(add_order(order_type="ALO", price=280))  # far through the ask
         assert client.recv()["order_response"]["status"] == "ACK"
         assert client.recv()["order_response"]["status"] == final
+
+
+def test_incoming_message_of_a_non_object_frame(simulator_factory, raw_client):
+    """[D:/websocket/errors.md] `incoming_message` is "object/null": null when the frame is not a JSON
+    object; the AsyncAPI's ErrResponse allows "oneOf object, string" — the raw text, behind
+    `--compat incoming-message-text`."""
+    from runner.simulator import ServerConfig
+    from runner.simulator.server_config import CompatOptions
+
+    for compat, echo in [((), None), (("incoming-message-text",), "not json")]:
+        config = ServerConfig(compat=CompatOptions.from_names(list(compat)))
+        client = raw_client(simulator_factory(server_config=config))
+        err = client.request("not json")["err"]
+        assert set(err) == {"error_code", "message", "incoming_message"}
+        assert (err["error_code"], err["incoming_message"]) == ("InvalidJSONFormat", echo)
+        assert client.request("[1, 2]")["err"]["incoming_message"] == (echo and "[1, 2]")
