@@ -223,9 +223,9 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
         click.echo(render(exc.problems, "text"), nl=False, err=True)
         click.echo(f"qfex-runner: {exc}", err=True)
         return exc.exit_code
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    if fmt == "json":
+    if fmt == "json":  # stdout is for machines: warnings go to stderr (the text summary lists them itself)
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
         click.echo(jsonnum.dumps(_run_summary_json(result), indent=2))
     else:
         out = click.get_text_stream("stdout")

@@ -66,3 +66,14 @@ def test_a_missing_secret_names_its_variable(tmp_path, simulator):
                 cli_env({"QFEX_PUBLIC_KEY": simulator.public_key}))
     assert done.returncode == ExitCode.CONNECT_FAILED
     assert "set QFEX_SECRET_KEY" in done.stderr and "QFEX_PUBLIC_KEY" not in done.stderr.split("set ")[1]
+
+
+def test_a_warning_is_shown_once(tmp_path):
+    book = write_playbook(tmp_path, [order("a", RESTING)])
+    text = qfex(["run", str(book), "--state-dir", "ignored", "--report-dir", "r1"], tmp_path, cli_env())
+    assert text.returncode == ExitCode.OK, text.stderr
+    assert (text.stdout + text.stderr).count("--state-dir is ignored with --target sim") == 1
+    as_json = qfex(["run", str(book), "--state-dir", "ignored", "--report-dir", "r2", "--format", "json"],
+                   tmp_path, cli_env())
+    assert "warning: --state-dir is ignored" in as_json.stderr  # stdout holds only the JSON summary
+    assert any("--state-dir is ignored" in w for w in json.loads(as_json.stdout)["warnings"])
