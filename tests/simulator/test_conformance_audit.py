@@ -300,3 +300,25 @@ def test_incoming_message_of_a_non_object_frame(simulator_factory, raw_client):
         assert set(err) == {"error_code", "message", "incoming_message"}
         assert (err["error_code"], err["incoming_message"]) == ("InvalidJSONFormat", echo)
         assert client.request("[1, 2]")["err"]["incoming_message"] == (echo and "[1, 2]")
+
+
+def test_the_simulator_shares_no_wire_code_with_the_runner():
+    """Product standard: the simulator must not import the runner's client or message parsing (a
+    misreading of the docs must not hide on both sides), and only server.py imports websockets."""
+    import ast
+    from pathlib import Path
+
+    import runner.simulator
+
+    forbidden = {"runner.client", "runner.protocol", "runner.jsonnum", "runner.reconcile", "runner.execute",
+                 "websocket"}
+    package = Path(runner.simulator.__file__).parent
+    for path in sorted(package.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        nodes = list(ast.walk(tree))
+        names = {alias.name for node in nodes if isinstance(node, ast.Import) for alias in node.names}
+        names |= {node.module or "" for node in nodes if isinstance(node, ast.ImportFrom)}
+        for name in names:
+            assert not any(name == f or name.startswith(f + ".") for f in forbidden), (path.name, name)
+            if name.split(".")[0] == "websockets":
+                assert path.name == "server.py", (path.name, name)
