@@ -588,6 +588,17 @@ class Journal:
         `close`) makes them durable. Either way every line is written (`write`) at once, so a
         killed process loses nothing; only a machine crash can lose unsynced answers, leaving
         those orders "unsure" — looked up at the exchange on the next run, as after any crash.
+
+        Why a sequential run (`--max-in-flight 1`) does not batch the intents of the orders ahead
+        of the one it sends, although its one fsync per order is then most of its time: an intent
+        means "may have been sent", so after a crash every batched intent would read as sent.
+        (1) The stale-plan rule runs before the exchange is asked, and would refuse an edit of an
+        order that never left ([changed-since-placed]) where today it accepts it; `status` would
+        show it unsure. (2) An order sent later than its intent was written would start its
+        settle window (`runner.resume.SETTLE_S`) too early, so a re-run could believe "not found"
+        for a message still in the exchange's speed bump. (3) `on_reject: stop`, a timeout or
+        Ctrl-C would leave intents of orders never sent. A pipelined run accepts (1) for the
+        orders in its window, and avoids (2) by sending each batch right after its fsync.
         """
         self._batch_depth += 1
         try:
