@@ -24,10 +24,14 @@ from runner.yamlsource import Document
 
 RULE = "schema"
 PLAYBOOK = "playbook"
+#: the schemas shipped (`qfex-runner schema NAME`); names only, never paths
+NAMES = (PLAYBOOK, "report")
 
 
 def schema_bytes(name: str = PLAYBOOK) -> bytes:
     """The exact bytes of `schemas/<name>.schema.json` as installed."""
+    if name not in NAMES:
+        raise UsageError(f"no schema named {name!r} is installed (available: {', '.join(NAMES)})")
     try:
         return resources.files("runner").joinpath("_schemas", f"{name}.schema.json").read_bytes()
     except (FileNotFoundError, NotADirectoryError):

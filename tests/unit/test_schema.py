@@ -158,9 +158,19 @@ def test_schema_check_reports_only_failing_orders_of_a_large_playbook() -> None:
     assert messages(text) == ["504:39: side: 'BYU' is not one of BUY, SELL (did you mean 'BUY'?)"]
 
 
-def test_unknown_schema_names_are_usage_errors() -> None:
-    with pytest.raises(UsageError, match="no schema named 'nope'"):
-        schema_bytes("nope")
+@pytest.mark.parametrize("name", ["nope", "../schemas/playbook", "_schemas/report", ""])
+def test_unknown_schema_names_are_usage_errors(name: str) -> None:
+    with pytest.raises(UsageError, match=r"no schema named .* \(available: playbook, report\)"):
+        schema_bytes(name)
+
+
+def test_every_shipped_schema_has_a_name() -> None:
+    from runner.schema import NAMES
+
+    shipped = sorted(p.name.removesuffix(".schema.json") for p in (ROOT / "schemas").glob("*.schema.json"))
+    assert sorted(NAMES) == shipped
+    for name in NAMES:
+        assert schema_bytes(name) == (ROOT / "schemas" / f"{name}.schema.json").read_bytes()
 
 
 def test_fast_compiler_refuses_keywords_it_does_not_implement() -> None:
