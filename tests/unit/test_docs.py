@@ -453,3 +453,20 @@ def test_readme_validate_example_is_real_output(tmp_path: Path, monkeypatch: pyt
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, args)
     assert result.stdout.splitlines() + result.stderr.splitlines() == shown
+
+
+#: options of other tools that the docs show (pre-commit, VS Code, pip, git)
+FOREIGN_OPTIONS = {"--all-files", "--install-extension"}
+
+
+def test_every_option_named_in_prose_exists() -> None:
+    """Options mentioned outside a `qfex-runner ...` call (e.g. "pass `--replan`") exist too."""
+    checker = load_script("check_cli_references")
+    known = set(FOREIGN_OPTIONS)
+    from runner.cli import cli
+
+    for command in (None, *cli.commands):
+        known |= set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", checker.help_text(command)[1]))
+    for path in [*doc_files(), ROOT / "runner" / "templates" / "README.md"]:
+        named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", path.read_text(encoding="utf-8")))
+        assert not named - known, f"{path.relative_to(ROOT)} names options that do not exist: {named - known}"
