@@ -465,6 +465,9 @@ def test_every_option_named_in_prose_exists() -> None:
     known = set(FOREIGN_OPTIONS)
     from runner.cli import cli
 
+    for script in (ROOT / "bench").glob("*.py"):  # `bench/x.py --repeat 3` in Performance
+        source = script.read_text(encoding="utf-8")
+        known |= set(re.findall(r"add_argument\(\s*\"(--[a-z][a-z0-9-]*)", source))
     for command in (None, *cli.commands):
         known |= set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", checker.help_text(command)[1]))
     for path in [*doc_files(), ROOT / "runner" / "templates" / "README.md"]:
