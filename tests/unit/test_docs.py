@@ -473,3 +473,11 @@ def test_every_option_named_in_prose_exists() -> None:
     for path in [*doc_files(), ROOT / "runner" / "templates" / "README.md"]:
         named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", path.read_text(encoding="utf-8")))
         assert not named - known, f"{path.relative_to(ROOT)} names options that do not exist: {named - known}"
+
+
+def test_readme_contents_line_names_every_section_in_order() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    sections = re.findall(r"^## (.+)$", text, re.M)
+    intro = text[: text.index("\n## ")]
+    linked = re.findall(r"\]\(#([^)]+)\)", intro)
+    assert linked == [github_anchor(s) for s in sections]
