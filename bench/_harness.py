@@ -158,16 +158,36 @@ def bare_client(url: str, orders: int, tag: str, env: dict[str, str], window: in
     return elapsed, float(out.strip().splitlines()[-1])
 
 
+#: `python -c FROM_SOURCE DIR args...`: the qfex-runner CLI of the checkout in DIR (another commit),
+#: not the one installed in the venv (whose editable-install finder is dropped so DIR wins)
+FROM_SOURCE = ("import sys; "
+               "sys.meta_path[:] = [f for f in sys.meta_path if 'Editable' not in type(f).__name__]; "
+               "sys.path.insert(0, sys.argv.pop(1)); sys.argv[0] = 'qfex-runner'; "
+               "from runner.cli import main; main()")
+
+
+def runner_command(source: Path | None = None) -> list[str]:
+    """The argv prefix that runs qfex-runner: the installed one, or the checkout at `source`."""
+    if source is None:
+        return [RUNNER]
+    if not (source / "runner" / "cli.py").is_file():
+        raise SystemExit(f"{source}: not a qfex-runner checkout (no runner/cli.py)")
+    return [PYTHON, "-c", FROM_SOURCE, str(source.resolve())]
+
+
 def runner_run(playbook: Path, url: str, workdir: Path, env: dict[str, str], *,
-               extra: Sequence[str] = (), state_dir: Path | None = None) -> tuple[float, dict]:
-    """Whole `qfex-runner run` process seconds and its report.json (the run must exit 0)."""
+               extra: Sequence[str] = (), state_dir: Path | None = None,
+               source: Path | None = None) -> tuple[float, dict]:
+    """Whole `qfex-runner run` process seconds and its report.json (the run must exit 0);
+    `source`: run the checkout in that directory instead of the installed runner."""
     import json
 
     stamp = time.monotonic_ns()
     report_dir = workdir / f"report-{playbook.stem}-{stamp}"
     state = state_dir or workdir / f"state-{playbook.stem}-{stamp}"
-    elapsed, _ = timed([RUNNER, "run", str(playbook), "--url", url, "--report-dir", str(report_dir),
-                        "--state-dir", str(state), "--no-progress", "--format", "json", *extra], env)
+    elapsed, _ = timed([*runner_command(source), "run", str(playbook), "--url", url,
+                        "--report-dir", str(report_dir), "--state-dir", str(state), "--no-progress",
+                        "--format", "json", *extra], env)
     report = json.loads((report_dir / "report.json").read_text())
     return elapsed, report
 

@@ -1,7 +1,7 @@
 """Submission speed: the runner's whole process vs the least possible client, 1,000 resting orders.
 
     .venv/bin/python bench/submit_bench.py [--orders 1000] [--rounds 3] [--max-in-flight 64]
-                                           [--state-base DIR]
+                                           [--state-base DIR] [--compare-src DIR]
 
 One standalone simulator (`qfex-runner sim --no-rate-limit --speed-bump-ms 0`, its own process)
 serves every client; each round runs, interleaved so machine noise hits all alike:
@@ -19,6 +19,10 @@ the account's open orders are cancelled before every measured client, so each st
 same account (the runner looks the account's open orders up before sending: exactly-once).
 Speed ratios are bare seconds / runner seconds (> 1: the runner is faster). Targets (issue 6):
 sequential >= 0.9x the bare loop; pipelined (64) >= 2x.
+
+`--compare-src DIR` adds both runs once more with the runner of another checkout (e.g. `git
+worktree add /tmp/before <commit>`), interleaved in the same rounds: before/after figures taken
+under the same machine load, which on shared cores moves single figures by 20-50 %.
 
 The journal (`--state-dir`) fsyncs before every send; where it lives decides a lot (an fsync
 costs ~0.05 ms on tmpfs, ~0.5-3 ms on ext4/SSD), so the file system is printed; `--state-base`
@@ -43,6 +47,7 @@ from _harness import (
     filesystem_of,
     median,
     remove,
+    runner_command,
     runner_run,
     submission_seconds,
     temp_workdir,
@@ -63,6 +68,8 @@ def main() -> None:
     parser.add_argument("--max-in-flight", type=int, default=64)
     parser.add_argument("--state-base", type=Path, default=None,
                         help="where the runs' journals go (default: the bench's temp dir)")
+    parser.add_argument("--compare-src", type=Path, default=None, metavar="DIR",
+                        help="also run the runner of the checkout in DIR (before/after in one run)")
     args = parser.parse_args()
 
     work = temp_workdir("qfex-submit-bench-")
@@ -71,29 +78,41 @@ def main() -> None:
     state_base.mkdir(parents=True, exist_ok=True)
     pipelined = supports_max_in_flight(env)
     n = args.orders
+    sources: dict[str, Path | None] = {"": None}
+    if args.compare_src is not None:
+        runner_command(args.compare_src)  # refuses a directory that is no checkout
+        sources[f" ({args.compare_src.name})"] = args.compare_src
     try:
         with StandaloneSim(["--no-rate-limit", "--speed-bump-ms", "0"], env) as sim:
             # warm-up (byte-code caches, the simulator's first connection): not measured
             bare_client(sim.url, 20, "warm", env)
-            runner_run(write_resting_playbook(work / "warm.yaml", 20, name="warm", run_id="w"),
-                       sim.url, work, env, state_dir=state_base / "warm")
-            rows: dict[str, list[tuple[float, float]]] = {"bare": [], "bare-pipelined": [], "sequential": [],
-                                                          "pipelined": []}
+            for suffix, source in sources.items():
+                runner_run(write_resting_playbook(work / f"warm{len(suffix)}.yaml", 20, name="warm",
+                                                  run_id=f"w{len(suffix)}"),
+                           sim.url, work, env, state_dir=state_base / f"warm{len(suffix)}", source=source)
+            rows: dict[str, list[tuple[float, float]]] = {"bare": [], "bare-pipelined": []}
+            for suffix in sources:
+                rows[f"sequential{suffix}"] = []
+                if pipelined:
+                    rows[f"pipelined{suffix}"] = []
             for r in range(args.rounds):
                 cancel_all(sim.url, env)
                 rows["bare"].append(bare_client(sim.url, n, f"bare{r}", env))
                 cancel_all(sim.url, env)
                 rows["bare-pipelined"].append(bare_client(sim.url, n, f"barep{r}", env,
                                                           window=args.max_in_flight))
-                variants = [("sequential", [])]
-                if pipelined:
-                    variants.append(("pipelined", ["--max-in-flight", str(args.max_in_flight)]))
-                for label, extra in variants:
+                variants = []
+                for suffix, source in sources.items():
+                    variants.append((f"sequential{suffix}", [], source))
+                    if pipelined:
+                        variants.append((f"pipelined{suffix}", ["--max-in-flight", str(args.max_in_flight)],
+                                         source))
+                for i, (label, extra, source) in enumerate(variants):
                     cancel_all(sim.url, env)
-                    pb = write_resting_playbook(work / f"{label}{r}.yaml", n, name=f"submit-{label}",
+                    pb = write_resting_playbook(work / f"v{i}-{r}.yaml", n, name=f"submit-v{i}",
                                                 run_id=f"r{r}")
-                    whole, report = runner_run(pb, sim.url, work, env, extra=extra,
-                                               state_dir=state_base / f"state-{label}{r}")
+                    whole, report = runner_run(pb, sim.url, work, env, extra=extra, source=source,
+                                               state_dir=state_base / f"state-v{i}-{r}")
                     counts = report["summary"]["counts"]
                     if counts["passed"] != n:
                         raise SystemExit(f"{label} run {r}: {counts}")
@@ -109,13 +128,14 @@ def main() -> None:
     print(f"{n} resting orders, one standalone simulator (rate limit off, speed bump 0); "
           f"median of {args.rounds} rounds")
     print(f"journal on {filesystem_of(state_base)} ({state_base if args.state_base else 'temp dir'})")
-    print(f"{'client':<34}{'whole process':>15}{'orders/s':>10}{'network phase':>15}{'speed vs bare':>15}")
-    print(f"{'bare websocket-client loop':<34}{bare_whole:>13.3f} s{n / bare_whole:>10.0f}"
+    w = 36 + (len(args.compare_src.name) + 3 if args.compare_src is not None else 0)  # name column
+    print(f"{'client':<{w}}{'whole process':>15}{'orders/s':>10}{'network phase':>15}{'speed vs bare':>15}")
+    print(f"{'bare websocket-client loop':<{w}}{bare_whole:>13.3f} s{n / bare_whole:>10.0f}"
           f"{bare_loop:>13.3f} s{1.0:>14.2f}x")
     piped_whole = median([w for w, _ in rows["bare-pipelined"]])
     piped_loop = median([x for _, x in rows["bare-pipelined"]])
     label = f"bare client, {args.max_in_flight} unanswered"
-    print(f"{label:<34}{piped_whole:>13.3f} s{n / piped_whole:>10.0f}"
+    print(f"{label:<{w}}{piped_whole:>13.3f} s{n / piped_whole:>10.0f}"
           f"{piped_loop:>13.3f} s{bare_whole / piped_whole:>14.2f}x")
     targets = {"sequential": 0.9, "pipelined": 2.0}
     for label, runs in rows.items():
@@ -123,11 +143,13 @@ def main() -> None:
             continue
         whole = median([w for w, _ in runs])
         phase = median([p for _, p in runs])
-        name = "qfex-runner run" + (f" --max-in-flight {args.max_in_flight}" if label == "pipelined" else "")
+        kind, _, source = label.partition(" ")
+        name = "qfex-runner run" + (f" --max-in-flight {args.max_in_flight}" if kind == "pipelined" else "")
+        name += f" {source}" if source else ""
         ratio = bare_whole / whole
-        verdict = "meets" if ratio >= targets[label] else "MISSES"
-        print(f"{name:<34}{whole:>13.3f} s{n / whole:>10.0f}{phase:>13.3f} s{ratio:>14.2f}x"
-              f"   target >= {targets[label]}x: {verdict}")
+        verdict = "meets" if ratio >= targets[kind] else "MISSES"
+        print(f"{name:<{w}}{whole:>13.3f} s{n / whole:>10.0f}{phase:>13.3f} s{ratio:>14.2f}x"
+              f"   target >= {targets[kind]}x: {verdict}")
     if not pipelined:
         print("(this qfex-runner has no --max-in-flight: pipelined run skipped)")
 
