@@ -71,5 +71,12 @@ def dumps(obj: Any, *, indent: int | None = None, sort_keys: bool = False) -> st
 
 
 def loads(text: str | bytes) -> Any:
-    """Parse JSON reading every non-integer number as Decimal (integers stay int)."""
-    return json.loads(text, parse_float=Decimal)
+    """Parse JSON reading every non-integer number as Decimal (integers stay int).
+
+    Hostile nesting (`[[[[...`) is a `ValueError` like any other bad JSON, not a `RecursionError`
+    that would escape every caller's handler as an internal error.
+    """
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
