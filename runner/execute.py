@@ -536,6 +536,16 @@ class _Run:
         self._progress("judged", result.index, result.id, Outcome.ALREADY_PLACED.value, result.verdict)
         return live
 
+    def _placed_quantity(self, coid: str, placed: Any) -> Decimal | None:
+        """The quantity an earlier run placed for `coid`: as the exchange shows it open, else as sent."""
+        state = self.placements.found.get(coid)
+        if state is not None and state.quantity:
+            return state.quantity
+        quantity = getattr(placed, "quantity", None)
+        if quantity:
+            return quantity
+        return state.filled_quantity if state is not None and state.filled_quantity else None
+
     def _exchange_view(self, record: OrderResult | LegResult, coid: str) -> None:
         """An adopted order as the exchange shows it now: its fills (with prices), and for an entry
         with an attached bracket what became of each exit (runner.legstate)."""
@@ -627,7 +637,14 @@ class _Run:
                 record.statuses.append(StatusSeen(last, time.time(),
                                                   None, "journal"))
                 record.note = "placed by an earlier run; not sent again"
+                record.quantity = self._placed_quantity(coid, placed) or record.quantity
                 self._exchange_view(record, coid)
+                first_leg = leg is Leg.TAKE_PROFIT or bracket.take_profit is None
+                if first_leg and record.quantity is not None and filled > record.quantity:
+                    self.warnings.append(
+                        f"order {order.id!r} has filled {filled}, but its after_fill exits (placed by an "
+                        f"earlier run) cover {record.quantity}: {filled - record.quantity} is unprotected; "
+                        f"placed exits are never resized (add an order for the rest)")
                 continue
             if filled <= 0:
                 if entry.over(time.monotonic()):

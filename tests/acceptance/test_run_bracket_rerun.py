@@ -137,3 +137,27 @@ def test_after_fill_take_profit_firing_during_the_run_warns_about_the_resting_st
     assert legs["take_profit"].last_status == "FILLED" and legs["take_profit"].fills
     assert legs["stop_loss"].last_status == "ACK"
     assert any("its take-profit filled, but its stop-loss" in w for w in result.warnings)
+
+
+def test_after_fill_exits_sized_to_a_partial_fill_say_what_a_later_fill_left_unprotected(tmp_path,
+                                                                                       simulator_factory):
+    simulator = simulator_factory(engine={"mm_replenish_ms": 3_600_000})  # the remainder keeps resting
+    price, size = simulator.call(lambda ex: ex.book("AAPL-USD"))["asks"][0]
+    quantity = size + Decimal("10")
+    body = (f"symbol: AAPL-USD\nside: BUY\ntype: LIMIT\nquantity: {quantity}\nprice: {price}\n"
+            f"bracket: {{take_profit: 260.00, stop_loss: 200.00, mode: after_fill}}")
+    book = write_playbook(tmp_path, [order("entry", body)], name="af-partial")
+    first = run(tmp_path, simulator, book, timeout=1.0)
+    legs = first.report.orders[0].legs
+    assert [x.quantity for x in legs] == [size, size] and all(x.order_id for x in legs)
+    assert "does not cover" in legs[0].note  # said at once: the entry still rests
+    simulator.call(lambda ex: ex.set_mid("AAPL-USD", price - Decimal("5")))  # the rest of the bid fills
+
+    for state_dir in ("state", "fresh-machine"):
+        again = run(tmp_path, simulator, book, timeout=1.0, state_dir=str(tmp_path / state_dir),
+                    report_dir=tmp_path / f"r-{state_dir}")
+        entry = again.report.orders[0]
+        assert entry.filled_quantity == quantity, entry
+        assert [x.quantity for x in entry.legs] == [size, size]  # what is on the exchange, not the new fill
+        warning = next(w for w in again.warnings if "unprotected" in w)
+        assert f"has filled {quantity}" in warning and f"cover {size}: 10" in warning
