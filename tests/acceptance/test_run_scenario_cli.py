@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.acceptance.test_run_cli import cli_env, qfex
+from tests.acceptance.test_run_reports import validate_report
 
 #: dips through 220.00 (fills both bids), then rallies through 240.00 (both take-profits trigger)
 SCENARIO = """\
@@ -108,7 +109,7 @@ def test_rerun_after_the_take_profits_fired_says_which_leg_filled(tmp_path: Path
                       "--report-dir", f"re-{state_dir}"], tmp_path, env)
         assert again.returncode == 0, again.stdout + again.stderr
         assert "2 already placed" in again.stdout
-        report = json.loads((tmp_path / f"re-{state_dir}" / "report.json").read_text())
+        report = validate_report(tmp_path / f"re-{state_dir}" / "report.json")
         att, af = report["orders"]
         tp, sl = att["legs"]
         assert (tp["leg"], tp["statuses"][-1]["status"]) == ("take_profit", "FILLED"), tp
