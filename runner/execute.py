@@ -43,6 +43,7 @@ from runner.enums import OrderType
 from runner.errors import PlaybookInvalid, RunAborted, RunnerError, UsageError
 from runner.exit_codes import ExitCode
 from runner.ids import Leg
+from runner.legstate import NEVER_ARMED, PENDING
 from runner.pacing import retry_after_hint
 from runner.playbook import BracketMode, Expect, OnReject, Order, Playbook, Wait
 from runner.problems import Severity
@@ -556,7 +557,7 @@ class _Run:
         if not isinstance(record, OrderResult) or not any(x.mode == BracketMode.ATTACHED.value
                                                           for x in record.legs):
             return
-        from runner.legstate import NEVER_ARMED, attached_leg_states
+        from runner.legstate import attached_leg_states
         from runner.reconcile import Presence
 
         triggers = {x.leg: x.trigger_price for x in record.legs if x.mode == BracketMode.ATTACHED.value}
@@ -565,8 +566,8 @@ class _Run:
             if seen is None:
                 continue
             if seen.status is None:
-                if record.filled_quantity == 0 and state.presence is not Presence.OPEN:
-                    leg.note = NEVER_ARMED
+                if record.filled_quantity == 0:
+                    leg.note = PENDING if state.presence is Presence.OPEN else NEVER_ARMED
                 continue
             leg.order_id = seen.order_id or leg.order_id
             if seen.quantity is not None and seen.quantity > 0:
@@ -931,8 +932,7 @@ class _Run:
             for leg in result.legs:
                 if leg.mode == BracketMode.ATTACHED.value and not leg.statuses and result.reject is None \
                         and result.sent_at is not None and not leg.note:
-                    leg.note = ("pending: QFEX activates attached exits when the entry fills"
-                                if result.filled_quantity == 0 else
+                    leg.note = (PENDING if result.filled_quantity == 0 else
                                 "the entry filled, but the exchange did not announce this leg on this "
                                 "connection")
 

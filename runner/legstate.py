@@ -30,6 +30,8 @@ _TYPE_TO_LEG = {"TAKE_PROFIT": TAKE_PROFIT, "STOP_LOSS": STOP_LOSS}
 _LABEL = {TAKE_PROFIT: "take-profit", STOP_LOSS: "stop-loss"}
 #: the note of an attached leg whose entry ended without a fill (shown as "never armed")
 NEVER_ARMED = "never armed: the entry ended without a fill"
+#: the note of an attached leg whose entry still rests unfilled
+PENDING = "pending: not announced by the exchange while the entry is unfilled"
 
 
 @dataclass

@@ -83,7 +83,19 @@ def test_attached_legs_still_armed_are_reported_open_then_pending_before_the_fil
     run(tmp_path, simulator, bid)
     again = run(tmp_path, simulator, bid, state_dir=str(tmp_path / "fresh2"), report_dir=tmp_path / "r3")
     assert [x.last_status for x in again.report.orders[0].legs] == [None, None]
-    assert "TP 240.00 pending, SL 190.00 pending" in render_markdown(again.report)
+    table = render_markdown(again.report)
+    assert "TP 240.00 pending, SL 190.00 pending" in table
+    assert "take-profit and stop-loss (attached): pending: not announced by the exchange" in table
+
+
+def test_attached_legs_of_an_entry_that_expired_unfilled_were_never_armed(tmp_path, simulator):
+    ioc = "symbol: AAPL-USD\nside: BUY\ntype: LIMIT\nquantity: 1\nprice: 200.00\ntime_in_force: IOC\n" \
+          "bracket: {take_profit: 240.00, stop_loss: 190.00}"
+    book = write_playbook(tmp_path, [order("ioc", ioc)], name="att-ioc")
+    run(tmp_path, simulator, book)
+    again = run(tmp_path, simulator, book, report_dir=tmp_path / "r2")  # the journal knows it was accepted
+    assert again.report.orders[0].outcome is Outcome.ALREADY_PLACED
+    assert "TP 240.00 never armed, SL 190.00 never armed" in render_markdown(again.report)
 
 
 def test_attached_take_profit_firing_during_the_run_cancels_the_stop_loss(tmp_path, simulator):
