@@ -3,6 +3,7 @@ plain ws:// only on the loopback, and TLS certificates verified (a self-signed s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import select
@@ -100,15 +101,13 @@ def test_prod_without_a_terminal_or_yes_is_refused(tmp_path):
 # --- TLS -----------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def self_signed_server(tmp_path: Path) -> Iterator[int]:
-    """A TLS server on the loopback with a self-signed certificate; yields its port."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a self-signed certificate")
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+def openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def tls_server(cert: Path, key: Path) -> Iterator[tuple[int, list[str]]]:
+    """A TLS server on the loopback answering any request with HTTP 403; yields (port, handshakes)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     listener = socket.create_server(("127.0.0.1", 0))
@@ -124,18 +123,49 @@ def self_signed_server(tmp_path: Path) -> Iterator[int]:
                 continue
             try:
                 with context.wrap_socket(conn, server_side=True) as tls:
-                    handshakes.append("completed")  # never reached: the client refuses the certificate
-                    tls.recv(1)
+                    handshakes.append("completed")
+                    tls.recv(4096)
+                    tls.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             except (ssl.SSLError, OSError) as exc:
                 handshakes.append(type(exc).__name__)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join(timeout=5)
-    listener.close()
-    assert "completed" not in handshakes
+    try:
+        yield listener.getsockname()[1], handshakes
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+@pytest.fixture
+def certificates(tmp_path: Path) -> Path:
+    """A throw-away CA, a certificate it signed for 127.0.0.1, one for another name, and a self-signed one."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make certificates")
+    d = tmp_path / "pki"
+    d.mkdir()
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / "ca.key"), "-out",
+            str(d / "ca.pem"), "-days", "1", "-subj", "/CN=qfex-runner test CA")
+    for name, san in (("loopback", "IP:127.0.0.1"), ("other", "DNS:other.example")):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / f"{name}.key"), "-out",
+                str(d / f"{name}.csr"), "-subj", f"/CN={name}")
+        (d / f"{name}.ext").write_text(f"subjectAltName={san}\n")
+        openssl("x509", "-req", "-in", str(d / f"{name}.csr"), "-CA", str(d / "ca.pem"), "-CAkey",
+                str(d / "ca.key"), "-CAcreateserial", "-out", str(d / f"{name}.pem"), "-days", "1",
+                "-extfile", str(d / f"{name}.ext"))
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / "self.key"), "-out",
+            str(d / "self.pem"), "-days", "1", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1")
+    return d
+
+
+@pytest.fixture
+def self_signed_server(certificates: Path) -> Iterator[int]:
+    with tls_server(certificates / "self.pem", certificates / "self.key") as (port, handshakes):
+        yield port
+    assert "completed" not in handshakes  # the client refused the certificate: no request was sent
 
 
 def test_an_unverifiable_tls_certificate_is_refused(tmp_path, self_signed_server):
@@ -157,3 +187,22 @@ def test_refdata_over_unverifiable_tls_is_refused(self_signed_server):
         fetch_refdata(f"https://127.0.0.1:{self_signed_server}/refdata", timeout=5)
     text = str(caught.value)
     assert "CERTIFICATE_VERIFY_FAILED" in text or "self-signed" in text, text
+
+
+def test_tls_checks_the_host_name_and_accepts_a_trusted_certificate(tmp_path, certificates):
+    book = write_playbook(tmp_path, [order("a", RESTING)])
+    env = cli_env({"QFEX_PUBLIC_KEY": "p", "QFEX_SECRET_KEY": "s",
+                   "WEBSOCKET_CLIENT_CA_BUNDLE": str(certificates / "ca.pem")})  # trust the test CA
+    with tls_server(certificates / "other.pem", certificates / "other.key") as (port, handshakes):
+        done = qfex(["run", str(book), "--url", f"wss://127.0.0.1:{port}/", "--refdata", REFDATA], tmp_path,
+                    env)
+    assert done.returncode == ExitCode.CONNECT_FAILED
+    assert "could not be verified" in done.stderr and "127.0.0.1" in done.stderr, done.stderr
+    assert "completed" not in handshakes  # a valid certificate for another name is refused too
+    with tls_server(certificates / "loopback.pem", certificates / "loopback.key") as (port, handshakes):
+        done = qfex(["run", str(book), "--url", f"wss://127.0.0.1:{port}/", "--refdata", REFDATA], tmp_path,
+                    env)
+    # the control: the trusted certificate for this host passes TLS; the server then refuses the upgrade
+    assert "completed" in handshakes
+    assert done.returncode == ExitCode.CONNECT_FAILED
+    assert "refused the WebSocket upgrade: HTTP 403" in done.stderr, done.stderr
