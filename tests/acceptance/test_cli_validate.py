@@ -135,7 +135,7 @@ def test_missing_playbook_is_a_located_problem_exit_1(tmp_path: Path) -> None:
         (None, "cannot read file: No such file or directory"),
         ("{oops", "not valid JSON"),
         ('[{"symbol": "A-USD"}]', "A-USD: missing tick_size"),
-        ("[" * 100_000, "not valid reference data: JSON nested too deeply"),
+        ("[" * 100_000, "not valid JSON: JSON nested too deeply"),
         ("\ufeff\x00", "not valid JSON"),
         ('[{"symbol": "A-USD", "tick_size": NaN}]', "A-USD: tick_size must be a number"),
     ],
