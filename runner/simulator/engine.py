@@ -20,7 +20,6 @@ from __future__ import annotations
 import heapq
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from runner.simulator import validation as v
@@ -50,36 +49,21 @@ from runner.simulator.orders import (
     stop_order_message,
     stop_payload,
 )
+from runner.simulator.outbound import (
+    _CANCELLED,
+    _FILLED,
+    BALANCES,
+    FILLS,
+    ORDER_RESPONSES,
+    POSITIONS,
+    STOP_ORDERS,
+    Outbound,
+    Session,
+)
 from runner.simulator.stops import cap_excess, same_bucket, to_cancel_for, triggered
 from runner.simulator.twap import Twap, validate_twap
 
-ORDER_RESPONSES = "order_responses"
-FILLS = "fills"
-POSITIONS = "positions"
-BALANCES = "balances"
-STOP_ORDERS = "stop_orders"
-
 _ID_NS = uuid.UUID("9b2f4a61-5c3d-5e7f-8a9b-0c1d2e3f4a5b")
-_CANCELLED = "CANCELLED"
-_FILLED = "FILLED"
-
-
-@dataclass(frozen=True)
-class Session:
-    """Who is asking: the account selected at auth (primary or subaccount) and its user."""
-
-    account_id: str
-    user_id: str
-
-
-@dataclass
-class Outbound:
-    """One message to send: to the requesting connection ("caller") or to the account's subscribers."""
-
-    to: str
-    channel: str | None
-    account_id: str | None
-    message: dict
 
 
 class Exchange:

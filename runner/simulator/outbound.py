@@ -1,0 +1,37 @@
+"""What every part of the engine shares about replies: who asked (`Session`), what goes out
+(`Outbound`), and the channel names an `Outbound` is routed on.
+
+Kept apart from `engine.py` so the engine's parts (entry, execution, stop orders, ...) can build
+replies without importing the `Exchange` that inherits from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ORDER_RESPONSES = "order_responses"
+FILLS = "fills"
+POSITIONS = "positions"
+BALANCES = "balances"
+STOP_ORDERS = "stop_orders"
+
+_CANCELLED = "CANCELLED"
+_FILLED = "FILLED"
+
+
+@dataclass(frozen=True)
+class Session:
+    """Who is asking: the account selected at auth (primary or subaccount) and its user."""
+
+    account_id: str
+    user_id: str
+
+
+@dataclass
+class Outbound:
+    """One message to send: to the requesting connection ("caller") or to the account's subscribers."""
+
+    to: str
+    channel: str | None
+    account_id: str | None
+    message: dict
