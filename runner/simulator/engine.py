@@ -60,13 +60,14 @@ from runner.simulator.outbound import (
     Outbound,
     Session,
 )
+from runner.simulator.queries import QueriesMixin
 from runner.simulator.stops import cap_excess, same_bucket, to_cancel_for, triggered
 from runner.simulator.twap import Twap, validate_twap
 
 _ID_NS = uuid.UUID("9b2f4a61-5c3d-5e7f-8a9b-0c1d2e3f4a5b")
 
 
-class Exchange:
+class Exchange(QueriesMixin):
     """QFEX's matching engine, risk checks, stops and account state for the local exchange."""
 
     def __init__(self, config: EngineConfig | None = None) -> None:
@@ -1168,115 +1169,6 @@ class Exchange:
         self._touched.add(symbol)
         if self.config.stop_ops_ack:
             out.append(self._ack(account, "ack"))
-
-    # ============================================================================== queries
-    def _open_order_rows(self, account: Account, symbol: str | None) -> list[tuple[int, dict]]:
-        rows = [
-            (o.seq, order_payload(o, o.status, o.update_time))
-            for o in account.orders.values()
-            if symbol is None or o.symbol == symbol
-        ]
-        rows += [
-            (s.seq, stop_payload(s, "ACK", s.update_time))
-            for s in account.stops.values()
-            if symbol is None or s.symbol == symbol
-        ]
-        rows.sort(key=lambda r: r[0])
-        return rows
-
-    def _get_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
-        symbol = v.text(params, "symbol", required=True)
-        order_id = v.text(params, "order_id", required=True)
-        order = account.orders.get(order_id)
-        stop = account.stops.get(order_id)
-        payload = None
-        if order is not None and order.symbol == symbol:
-            payload = order_payload(order, order.status, order.update_time)
-        elif stop is not None and stop.symbol == symbol:
-            payload = stop_payload(stop, "ACK", stop.update_time)
-        if self.config.get_order_reply == "order_response":
-            if payload is None:
-                message = {
-                    "order_response": self._no_such(
-                        account, symbol, "NO_SUCH_ORDER", "order_id", order_id
-                    ).message["order_response"]
-                }
-            else:
-                message = {"order_response": payload}
-        else:
-            message = {"all_orders_response": {"orders": [payload] if payload else [], "stop_orders": []}}
-        out.append(Outbound("caller", None, account.account_id, message))
-
-    def _get_user_orders(self, account: Account, params: dict, out: list[Outbound]) -> None:
-        limit, offset = v.paging(params)
-        symbol = v.text(params, "symbol")
-        rows = self._open_order_rows(account, symbol)[offset : offset + limit]
-        twaps = [
-            t.payload()
-            for t in self._twaps.values()
-            if t.account_id == account.account_id and t.active and (symbol is None or t.symbol == symbol)
-        ]
-        out.append(
-            Outbound(
-                "caller",
-                None,
-                account.account_id,
-                {"all_orders_response": {"orders": [p for _, p in rows], "twaps": twaps}},
-            )
-        )
-
-    def _get_user_trades(self, account: Account, params: dict, out: list[Outbound]) -> None:
-        """Newest first; start_ts/end_ts are inclusive whole seconds; `count` = trades matching the
-        filters before paging (so clients can page)."""
-        limit, offset = v.paging(params)
-        order_id = v.text(params, "order_id")
-        start = v.number(params, "start_ts", accept_strings=self._accept_strings)
-        end = v.number(params, "end_ts", accept_strings=self._accept_strings)
-        start_f = float(start) if start is not None else None
-        end_f = float(end) + 1 if end is not None else None  # inclusive of the whole end second
-        matches = [
-            t
-            for t in reversed(account.trades)
-            if (order_id is None or t["order_id"] == order_id)
-            and (start_f is None or t["timestamp"] >= start_f)
-            and (end_f is None or t["timestamp"] < end_f)
-        ]
-        page = matches[offset : offset + limit]
-        if self.config.user_trades_shape == "user_trades_response":
-            rows = [
-                {
-                    "trade_id": t["trade_id"],
-                    "symbol": t["symbol"],
-                    "price": t["price"],
-                    "quantity": t["quantity"],
-                    "side": t["side"],
-                    "order_id": t["order_id"],
-                    "fee": t["fee"],
-                    "order_type": t["order_type"],
-                    "tif": t["tif"],
-                }
-                for t in page
-            ]
-            message: dict = {"user_trades_response": rows}
-        else:
-            rows = [
-                {
-                    "trade_id": t["trade_id"],
-                    "symbol": t["symbol"],
-                    "price": t["price"],
-                    "quantity": t["quantity"],
-                    "aggressor_side": t["aggressor_side"],
-                    "order_id": t["order_id"],
-                    "client_order_id": t["client_order_id"],
-                    "fee": t["fee"],
-                    # whole seconds, as the documented example (`"timestamp": 1746908400`, an integer
-                    # where every float field is written 200.0) [D:/websocket/channels/trade/get_user_trades]
-                    "timestamp": int(t["timestamp"]),
-                }
-                for t in page
-            ]
-            message = {"user_trades": rows, "count": len(matches)}
-        out.append(Outbound("caller", None, account.account_id, message))
 
     # ============================================================================== positions / leverage
     def _close_position(self, account: Account, params: dict, out: list[Outbound]) -> None:
