@@ -24,6 +24,7 @@ from decimal import Decimal
 
 from runner.simulator import validation as v
 from runner.simulator.accounts import Account, Position
+from runner.simulator.amend import AmendMixin, _by_seq
 from runner.simulator.config import AccountConfig, EngineConfig
 from runner.simulator.errors import CommandError, ConfigError
 from runner.simulator.idgen import IdGen
@@ -37,7 +38,6 @@ from runner.simulator.orders import (
     IOC,
     LIMIT,
     MARKET,
-    SELL,
     STOP_LOSS,
     STOP_TYPES,
     TAKE_PROFIT,
@@ -67,7 +67,7 @@ from runner.simulator.twap import Twap, validate_twap
 _ID_NS = uuid.UUID("9b2f4a61-5c3d-5e7f-8a9b-0c1d2e3f4a5b")
 
 
-class Exchange(QueriesMixin):
+class Exchange(AmendMixin, QueriesMixin):
     """QFEX's matching engine, risk checks, stops and account state for the local exchange."""
 
     def __init__(self, config: EngineConfig | None = None) -> None:
@@ -167,6 +167,13 @@ class Exchange(QueriesMixin):
         handler(account, params, out)
         self._settle(out)
         return out
+
+    def _ack(self, account: Account, shape: str) -> Outbound:
+        """The `ack` / `ack_response` reply of some commands; `ack` echoes the request being handled."""
+        if shape == "ack_response":
+            return Outbound("caller", None, account.account_id, {"ack_response": True})
+        echo = {"type": self._msg_type, "params": self._params}
+        return Outbound("caller", None, account.account_id, {"ack": {"incoming_message": echo}})
 
     def on_time(self) -> list[Outbound]:
         """Release speed-bumped orders, advance the scenario, refill the market maker, run TWAP children
@@ -894,282 +901,6 @@ class Exchange(QueriesMixin):
         if sibling is not None:  # one bracket leg filled: cancel the other (OCO)
             self._remove_stop(sibling, _CANCELLED, out)
 
-    # ============================================================================== cancel / modify
-    def _cancel_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
-        symbol = v.text(params, "symbol", required=True)
-        # required by the current page and the AsyncAPI: a missing one must not quietly mean order_id
-        # (a client omitting it would pass here, then fail on QFEX) [D:/websocket/channels/trade/cancel_order]
-        id_type = v.text(params, "cancel_order_id_type", required=True)
-        if id_type not in ("order_id", "client_order_id", "twap_id", "client_twap_id"):
-            raise CommandError(
-                v.INVALID_PARAMETER,
-                "'cancel_order_id_type' must be order_id, client_order_id, "
-                f"twap_id or client_twap_id, got {id_type!r}",
-            )
-        ident = params.get("order_id")
-        if (
-            id_type == "client_order_id"
-            and self.config.legacy_cancel_client_order_id
-            and params.get("client_order_id") is not None
-        ):
-            ident = params.get("client_order_id")
-        if not isinstance(ident, str) or not ident:
-            raise CommandError(
-                v.INVALID_PARAMETER, "missing required parameter 'order_id' (the id to cancel)"
-            )
-        if id_type == "order_id":
-            order = account.orders.get(ident)
-            if order is not None and order.symbol == symbol:
-                self._finish(order, _CANCELLED, out)
-                return
-            stop = account.stops.get(ident)
-            if stop is not None and stop.symbol == symbol:
-                self._remove_stop(stop, _CANCELLED, out)
-                return
-        elif id_type == "client_order_id":
-            matches = sorted(
-                (o for o in account.orders.values() if o.symbol == symbol and o.client_order_id == ident),
-                key=_by_seq,
-            )
-            for order in matches:
-                self._finish(order, _CANCELLED, out)
-            if matches:
-                return
-        else:
-            for twap in self._twaps.values():
-                key = twap.twap_id if id_type == "twap_id" else twap.client_twap_id
-                if (
-                    twap.account_id == account.account_id
-                    and twap.symbol == symbol
-                    and key == ident
-                    and twap.active
-                ):
-                    twap.cancel(self._clock())
-                    out.append(
-                        Outbound("caller", None, account.account_id, {"twap_response": twap.payload()})
-                    )
-                    return
-        out.append(self._no_such(account, symbol, "NO_SUCH_ORDER", id_type, ident))
-
-    def _no_such(
-        self,
-        account: Account,
-        symbol: str,
-        status: str,
-        id_type: str,
-        ident: str,
-        side: str | None = None,
-        type_: str | None = None,
-    ) -> Outbound:
-        """Reply for an id that matches no open order.
-
-        QFEX's OrderResponse schema (AsyncAPI) makes only `trade_id` nullable, so every other field
-        carries a value of its declared type: the ids, side and type we were given, and for what we
-        cannot know the enums' zero values (BUY, LIMIT, GTC — the proto's code 0) and "" ids.
-        """
-        by_order_id = id_type in ("order_id", "twap_id")
-        payload = {
-            "order_id": ident if by_order_id else "",
-            "symbol": symbol,
-            "status": status,
-            "quantity": ZERO,
-            "price": ZERO,
-            "take_profit": ZERO,
-            "stop_loss": ZERO,
-            "side": side if side in (BUY, SELL) else BUY,
-            "type": type_ if isinstance(type_, str) and type_ else LIMIT,
-            "time_in_force": GTC,
-            "user_id": account.user_id,
-            "client_order_id": "" if by_order_id else ident,
-            "quantity_remaining": ZERO,
-            "update_time": self._clock(),
-            "trade_id": None,
-        }
-        return Outbound("account", ORDER_RESPONSES, account.account_id, {"order_response": payload})
-
-    def _modify_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
-        order_id = v.text(params, "order_id", required=True)
-        symbol = v.text(params, "symbol", required=True)
-        side = v.side(params)
-        type_ = v.text(params, "order_type", required=True)
-        strings = self._accept_strings
-        price = v.number(params, "price", accept_strings=strings)
-        qty = v.number(params, "quantity", accept_strings=strings)
-        tp = v.number(params, "take_profit", accept_strings=strings)
-        sl = v.number(params, "stop_loss", accept_strings=strings)
-        order = account.orders.get(order_id)
-        if order is None or order.symbol != symbol or order.side != side or order.type != type_:
-            out.append(
-                self._no_such(
-                    account, symbol, "CANNOT_MODIFY_NO_SUCH_ORDER", "order_id", order_id, side, type_
-                )
-            )
-            return
-        now = self._clock()
-        if order.filled > ZERO:
-            out.append(
-                Outbound(
-                    "account",
-                    ORDER_RESPONSES,
-                    account.account_id,
-                    {"order_response": order_payload(order, "CANNOT_MODIFY_PARTIAL_FILL", now)},
-                )
-            )
-            return
-        market = self._markets[symbol]
-        new_price = order.price if price is None else price
-        new_qty = order.quantity if qty is None else qty
-        new_tp = order.take_profit if tp is None else tp
-        new_sl = order.stop_loss if sl is None else sl
-        status = self._modify_reject(account, market, order, new_price, new_qty, new_tp, new_sl)
-        if status is not None:
-            rejected = order_payload(order, status, now)
-            out.append(Outbound("account", ORDER_RESPONSES, account.account_id, {"order_response": rejected}))
-            return
-        market.book.remove(order)
-        pos = account.position(symbol)
-        self._track_open(pos, order, -1)
-        order.price, order.quantity, order.remaining = new_price, new_qty, new_qty
-        order.take_profit, order.stop_loss = new_tp, new_sl
-        order.reducible_at_accept = self._free_reducible(pos, side)
-        self._track_open(pos, order, +1)
-        account.set_order_margin(order, self._order_margin(account, market, order, new_price))
-        order.margin_rate = new_price / self._leverage(account, market)
-        order.status = "MODIFIED"
-        order.update_time = now
-        out.append(
-            Outbound(
-                "account",
-                ORDER_RESPONSES,
-                account.account_id,
-                {"order_response": order_payload(order, "MODIFIED", now)},
-            )
-        )
-        if self._bump > 0:  # modified limit orders pass the speed bump again (and leave the book meanwhile)
-            self._hold(order, now)
-        else:
-            order.release_at = None
-            self._arrive(order, market, out)
-
-    def _modify_reject(
-        self,
-        account: Account,
-        market: Market,
-        order: Order,
-        price: Decimal,
-        qty: Decimal,
-        tp: Decimal,
-        sl: Decimal,
-    ) -> str | None:
-        if price <= ZERO or not v.on_grid(price, market.tick):
-            return "INVALID_TICK_SIZE_PRECISION_PRICE" if price > ZERO else "PRICE_LESS_THAN_MIN_PRICE"
-        if not v.on_grid(qty, market.lot):
-            return "INVALID_TICK_SIZE_PRECISION_QUANTITY"
-        if qty <= ZERO or qty < market.min_qty:
-            return "QUANTITY_LESS_THAN_MIN_QUANTITY"
-        if qty > market.max_qty:
-            return "QUANTITY_GREATER_THAN_MAX_QUANTITY"
-        status = v.band_reject(order.side, price, market)
-        if status:
-            return status
-        if self._closed(market):
-            return "REJECTED_MARKET_CLOSED"
-        pos = account.position(market.symbol)
-        open_same = (pos.open_buy if order.side == BUY else pos.open_sell) - order.remaining
-        increasing = qty - max(ZERO, pos.reducible(order.side) - open_same)
-        if increasing > ZERO:
-            available = self._available(account) + order.margin
-            if increasing * price / self._leverage(account, market) > available:
-                return "FAILED_MARGIN_CHECK"
-            if self._breaches_notional(pos, order.side, qty - order.remaining, price, market):
-                return "REJECTED_WOULD_BREACH_MAX_NOTIONAL"
-        return v.bracket_reject(order.side, price, tp, sl, market)
-
-    def _cancel_all_orders(self, account: Account, params: dict, out: list[Outbound]) -> None:
-        for order in sorted(account.orders.values(), key=_by_seq):
-            self._finish(order, _CANCELLED, out)
-        if self.config.cancel_all_includes_stops:
-            for stop in sorted(account.stops.values(), key=lambda s: s.seq):
-                self._remove_stop(stop, _CANCELLED, out)
-        shape = self.config.cancel_all_ack_shape
-        if shape != "none":
-            out.append(self._ack(account, shape))
-
-    def _ack(self, account: Account, shape: str) -> Outbound:
-        if shape == "ack_response":
-            return Outbound("caller", None, account.account_id, {"ack_response": True})
-        echo = {"type": self._msg_type, "params": self._params}
-        return Outbound("caller", None, account.account_id, {"ack": {"incoming_message": echo}})
-
-    def _cancel_stop_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
-        stop_id = v.text(params, "stop_order_id", required=True)
-        stop = account.stops.get(stop_id)
-        if stop is None:
-            out.append(
-                self._no_such(account, v.text(params, "symbol") or "", "NO_SUCH_ORDER", "order_id", stop_id)
-            )
-            return
-        self._remove_stop(stop, _CANCELLED, out)
-        if self.config.stop_ops_ack:
-            out.append(self._ack(account, "ack"))
-
-    def _modify_stop_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
-        """Both documented variants: {stop_order_id, symbol, price, quantity} (AsyncAPI, CLI) and
-        {stop_order_id, symbol, side, order_type, price?, quantity?} (docs page); side/order_type, when
-        given, must match the stop. Only trigger price and quantity can change."""
-        stop_id = v.text(params, "stop_order_id", required=True)
-        symbol = v.text(params, "symbol", required=True)
-        side = v.side(params, required=False)
-        type_ = v.text(params, "order_type")
-        strings = self._accept_strings
-        price = v.number(params, "price", accept_strings=strings)
-        qty = v.number(params, "quantity", accept_strings=strings)
-        if price is None and qty is None:
-            raise CommandError(v.INVALID_PARAMETER, "modify_stop_order needs 'price' and/or 'quantity'")
-        stop = account.stops.get(stop_id)
-        if (
-            stop is None
-            or stop.symbol != symbol
-            or (side is not None and side != stop.side)
-            or (type_ is not None and type_ != stop.type)
-        ):
-            out.append(
-                self._no_such(
-                    account, symbol, "CANNOT_MODIFY_NO_SUCH_ORDER", "order_id", stop_id, side, type_
-                )
-            )
-            return
-        market = self._markets[symbol]
-        now = self._clock()
-        new_price = stop.trigger if price is None else price
-        new_qty = stop.quantity if qty is None else qty
-        status = None
-        if new_price <= ZERO:
-            status = "PRICE_LESS_THAN_MIN_PRICE"
-        elif not v.on_grid(new_price, market.tick):
-            status = "INVALID_TICK_SIZE_PRECISION_PRICE"
-        elif new_qty <= ZERO:
-            status = "QUANTITY_LESS_THAN_MIN_QUANTITY"
-        elif not v.on_grid(new_qty, market.lot):
-            status = "INVALID_TICK_SIZE_PRECISION_QUANTITY"
-        elif new_qty > stop.quantity:
-            status = self._apply_cap(account, symbol, stop.side, stop.type, new_qty, stop.stop_order_id, out)
-        if status is not None:
-            out.append(
-                Outbound(
-                    "account",
-                    ORDER_RESPONSES,
-                    account.account_id,
-                    {"order_response": stop_payload(stop, status, now)},
-                )
-            )
-            return
-        stop.trigger, stop.quantity = new_price, new_qty
-        self._stop_event(stop, "MODIFIED", out)
-        self._touched.add(symbol)
-        if self.config.stop_ops_ack:
-            out.append(self._ack(account, "ack"))
-
     # ============================================================================== positions / leverage
     def _close_position(self, account: Account, params: dict, out: list[Outbound]) -> None:
         """A reduce-only LIMIT IOC for the whole position on the opposite side, priced at the mark plus
@@ -1442,10 +1173,6 @@ class _Synthetic(v.OrderRequest):
         self.order_type, self.tif, self.price = LIMIT, IOC, None
         self.take_profit = self.stop_loss = ZERO
         self.reduce_only = True
-
-
-def _by_seq(order: Order) -> int:
-    return order.seq
 
 
 def _row_id(*parts: str) -> str:
