@@ -562,12 +562,15 @@ class _Run:
 
         triggers = {x.leg: x.trigger_price for x in record.legs if x.mode == BracketMode.ATTACHED.value}
         for leg in record.legs:
-            seen = attached_leg_states(state.legs, triggers, record.filled_quantity).get(leg.leg)
+            seen = attached_leg_states(state.legs, triggers, record.filled_quantity,
+                                       trades_visible=self.placements.trades_visible).get(leg.leg)
             if seen is None:
                 continue
             if seen.status is None:
                 if record.filled_quantity == 0:
                     leg.note = PENDING if state.presence is Presence.OPEN else NEVER_ARMED
+                else:
+                    leg.note = seen.note
                 continue
             leg.order_id = seen.order_id or leg.order_id
             if seen.quantity is not None and seen.quantity > 0:

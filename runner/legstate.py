@@ -30,6 +30,9 @@ _TYPE_TO_LEG = {"TAKE_PROFIT": TAKE_PROFIT, "STOP_LOSS": STOP_LOSS}
 _LABEL = {TAKE_PROFIT: "take-profit", STOP_LOSS: "stop-loss"}
 #: the note of an attached leg whose entry ended without a fill (shown as "never armed")
 NEVER_ARMED = "never armed: the entry ended without a fill"
+#: the note of an attached leg that is not open when the exchange's trade rows cannot show its fills
+UNSEEN = ("unknown: not open at the exchange, and its trade rows carry no client_order_id, so whether it "
+          "triggered cannot be told")
 #: the note of an attached leg whose entry still rests unfilled
 PENDING = "pending: not announced by the exchange while the entry is unfilled"
 
@@ -69,11 +72,13 @@ def _row_type(row: Mapping[str, Any]) -> str | None:
 
 
 def attached_leg_states(rows: Iterable[Mapping[str, Any]], triggers: Mapping[str, Decimal | None],
-                        entry_filled: Decimal) -> dict[str, LegState]:
+                        entry_filled: Decimal, *, trades_visible: bool = True) -> dict[str, LegState]:
     """Leg name → state, for every leg with a trigger in `triggers` ({"take_profit": 240, ...}).
 
     `rows` are the entry's exit rows (open stop rows and trades), `entry_filled` what the entry
-    has filled (no fill: the exchange has armed nothing yet).
+    has filled (no fill: the exchange has armed nothing yet). `trades_visible` False: the
+    exchange's trade rows carry no client_order_id, so an exit's trades cannot be found and a leg
+    that is not open is unknown (status None, note UNSEEN), never assumed cancelled.
     """
     wanted = [name for name in (TAKE_PROFIT, STOP_LOSS) if triggers.get(name) is not None]
     states = {name: LegState(name) for name in wanted}
@@ -110,6 +115,9 @@ def attached_leg_states(rows: Iterable[Mapping[str, Any]], triggers: Mapping[str
     if entry_filled > 0:
         for name, state in states.items():
             if state.status is not None:
+                continue
+            if not trades_visible:
+                state.note = UNSEEN
                 continue
             other = next((s for n, s in states.items() if n != name and s.trades), None)
             state.status = "CANCELLED"

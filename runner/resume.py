@@ -114,6 +114,8 @@ class Placements:
         self.changed: list[ChangedOrder] = []
         """Placed orders that differ from the playbook as the exchange shows them (with --replan)."""
         self._local = JournalContents()  # knowledge when the journal records nothing (NullJournal)
+        #: False when the exchange's trade rows carry no client_order_id (exits' fills cannot be found)
+        self.trades_visible = True
         self.looked_up = False
 
     def _entry(self, coid: str) -> JournalEntry | None:
@@ -155,6 +157,8 @@ class Placements:
             again = reconcile(session, [c for c in coids if not found[c].placed], known_order_ids=known,
                               order_types=self.order_types, on_rate_limited=_pacer_note(session))
             found = {**dict(found), **dict(again)}
+        carry = getattr(found, "trades_carry_client_ids", None)
+        self.trades_visible = carry is not False
         batch = getattr(self.journal, "batch", contextlib.nullcontext)
         with batch():  # one fsync for every lookup (group commit), all durable before any send
             for coid in coids:

@@ -47,6 +47,7 @@ EXIT_STATES: Mapping[str, str] = {
     "filled": "triggered and traded",
     "cancelled": "no longer open and never traded",
     "never_armed": "the entry ended without a fill, so the exchange never armed it",
+    "unknown": "not open, and the exchange's trade rows cannot show whether it traded",
 }
 
 
@@ -150,7 +151,7 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
             index[planned.order.id], planned.order.id, planned.leg, planned.client_order_id, word,
             tuple(order_ids), planned.quantity if planned.quantity is not None else state.quantity,
             filled, remaining, entry.state if entry is not None else None, "; ".join(notes),
-            _exits(planned, state, filled)))
+            _exits(planned, state, filled, getattr(found, "trades_carry_client_ids", None) is not False)))
     if contents is not None:
         for change in changed_orders(contents, playbook):
             warnings.append(f"order {change.order_key!r} was placed with another definition: {change.change} "
@@ -161,7 +162,8 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
     return lines, warnings
 
 
-def _exits(planned: Planned, state: ExchangeOrderState, entry_filled: Decimal) -> tuple[ExitLine, ...]:
+def _exits(planned: Planned, state: ExchangeOrderState, entry_filled: Decimal,
+           trades_visible: bool = True) -> tuple[ExitLine, ...]:
     """The attached exits of an entry (none for other orders)."""
     from runner.legstate import attached_leg_states
     from runner.playbook import BracketMode
@@ -172,10 +174,13 @@ def _exits(planned: Planned, state: ExchangeOrderState, entry_filled: Decimal) -
         return ()
     triggers = {"take_profit": bracket.take_profit, "stop_loss": bracket.stop_loss}
     unarmed = "pending" if state.presence is Presence.OPEN else "never_armed"
+    if entry_filled > 0:
+        unarmed = "unknown"  # not open, and its fills cannot be seen (trade rows without client ids)
     words = {"FILLED": "filled", "CANCELLED": "cancelled", None: unarmed}
     return tuple(ExitLine(x.leg, words.get(x.status, "open"), triggers[x.leg], tuple(x.order_ids), x.quantity,
                           x.filled, x.note)
-                 for x in attached_leg_states(state.legs, triggers, entry_filled).values())
+                 for x in attached_leg_states(state.legs, triggers, entry_filled,
+                                              trades_visible=trades_visible).values())
 
 
 @dataclass

@@ -38,7 +38,8 @@ def leg(leg: LegResult) -> str:
         status = leg.last_status
     else:
         status = "not placed" if leg.mode != "attached" else \
-            "never armed" if leg.note.startswith("never armed") else "pending"
+            "never armed" if leg.note.startswith("never armed") else \
+            "unknown" if leg.note.startswith("unknown") else "pending"
     qty = f" x{num(leg.quantity)}" if leg.quantity is not None else ""
     text = f"{name} {price(leg.trigger_price)}{qty} {status}"
     priced = [f for f in leg.fills if f.price is not None]

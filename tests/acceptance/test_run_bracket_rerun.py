@@ -173,3 +173,21 @@ def test_after_fill_exits_sized_to_a_partial_fill_say_what_a_later_fill_left_unp
         assert [x.quantity for x in entry.legs] == [size, size]  # what is on the exchange, not the new fill
         warning = next(w for w in again.warnings if "unprotected" in w)
         assert f"has filled {quantity}" in warning and f"cover {size}: 10" in warning
+
+
+def test_exits_whose_trades_cannot_be_seen_are_unknown_never_assumed_cancelled(tmp_path, simulator_factory):
+    # QFEX's AsyncAPI shape of get_user_trades: rows without client_order_id
+    simulator = simulator_factory(engine={"user_trades_shape": "user_trades_response"})
+    book = entry_playbook(tmp_path, simulator, "attached", "att-blind")
+    run(tmp_path, simulator, book)
+    rally(simulator)
+    again = run(tmp_path, simulator, book, report_dir=tmp_path / "r2")  # the journal knows the entry's id
+    assert again.report.orders[0].filled_quantity == 2
+    legs = legs_by_name(again)
+    assert [x.last_status for x in legs.values()] == [None, None]
+    assert all(x.note.startswith("unknown: not open at the exchange") for x in legs.values())
+    assert "TP 240.00 unknown, SL 200.00 unknown" in render_markdown(again.report)
+    shown = collect_status(StatusOptions(str(book), url=simulator.url, state_dir=str(tmp_path / "state"),
+                                         env={"QFEX_PUBLIC_KEY": simulator.public_key,
+                                              "QFEX_SECRET_KEY": simulator.secret_key}))
+    assert [x.state for x in shown.lines[0].exits] == ["unknown", "unknown"]
