@@ -61,3 +61,9 @@ def test_a_partly_triggered_leg_keeps_its_open_row_status_and_its_fills():
     legs = attached_leg_states([stop_row("t1", "TAKE_PROFIT", "2"), trade("t1", "241", "1")], BOTH, D("3"))
     tp = legs["take_profit"]
     assert tp.status == "ACK" and tp.filled == D("1") and tp.order_ids == ["t1"]
+
+
+def test_without_visible_trades_a_closed_leg_is_unknown():
+    legs = attached_leg_states([stop_row("s1", "STOP_LOSS")], BOTH, D("1"), trades_visible=False)
+    assert legs["stop_loss"].status == "ACK"  # open rows still say what they are
+    assert legs["take_profit"].status is None and legs["take_profit"].note.startswith("unknown:")
