@@ -654,7 +654,8 @@ class _Run:
                 if entry.over(time.monotonic()):
                     record.note = "not placed: the entry did not fill"
                     continue
-                record.note = (f"not placed: the entry is still open and unfilled after {self.timeout:g}s; "
+                waited = "" if result.outcome is Outcome.ALREADY_PLACED else f" after {self.timeout:g}s"
+                record.note = (f"not placed: the entry is still open and unfilled{waited}; "
                                f"re-run to place this leg once it has filled")
                 if leg is Leg.TAKE_PROFIT or bracket.take_profit is None:
                     self.warnings.append(

@@ -191,3 +191,21 @@ def test_exits_whose_trades_cannot_be_seen_are_unknown_never_assumed_cancelled(t
                                          env={"QFEX_PUBLIC_KEY": simulator.public_key,
                                               "QFEX_SECRET_KEY": simulator.secret_key}))
     assert [x.state for x in shown.lines[0].exits] == ["unknown", "unknown"]
+
+
+def test_after_fill_exits_of_a_resting_entry_wait_for_a_rerun(tmp_path, simulator):
+    body = "symbol: AAPL-USD\nside: BUY\ntype: LIMIT\nquantity: 1\nprice: 200.00\n" \
+           "bracket: {take_profit: 240.00, stop_loss: 190.00, mode: after_fill}"
+    book = write_playbook(tmp_path, [order("bid", body)], name="af-rest")
+    first = run(tmp_path, simulator, book, timeout=0.3)
+    assert first.report.orders[0].legs[0].note.startswith("not placed: the entry is still open and unfilled "
+                                                          "after 0.3s")
+    again = run(tmp_path, simulator, book, timeout=0.3, report_dir=tmp_path / "r2")
+    tp, sl = again.report.orders[0].legs
+    assert tp.note == sl.note == ("not placed: the entry is still open and unfilled; re-run to place this "
+                                  "leg once it has filled")
+    assert any("its after_fill bracket is not placed" in w for w in again.warnings)
+    simulator.call(lambda ex: ex.set_mid("AAPL-USD", Decimal("199")))  # the bid fills
+    third = run(tmp_path, simulator, book, timeout=2, report_dir=tmp_path / "r3")
+    tp, sl = third.report.orders[0].legs
+    assert tp.last_status == sl.last_status == "ACK" and tp.quantity == sl.quantity == 1  # placed now, once
