@@ -21,23 +21,18 @@ import heapq
 from collections.abc import Callable
 from decimal import Decimal
 
-from runner.simulator import validation as v
 from runner.simulator.account_commands import AccountCommandsMixin
 from runner.simulator.accounts import Account
 from runner.simulator.amend import AmendMixin, _by_seq
 from runner.simulator.config import AccountConfig, EngineConfig
-from runner.simulator.entry import EntryMixin, _Synthetic
+from runner.simulator.entry import EntryMixin
 from runner.simulator.errors import CommandError, ConfigError
 from runner.simulator.execution import ExecutionMixin
 from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market
-from runner.simulator.marketmaker import MM_ACCOUNT_ID, MM_USER_ID, ladder
+from runner.simulator.marketmaker import MM_ACCOUNT_ID, MM_USER_ID
 from runner.simulator.orders import (
     ALO,
-    GTC,
-    IOC,
-    LIMIT,
-    MARKET,
     ZERO,
     Order,
     StopOrder,
@@ -50,11 +45,22 @@ from runner.simulator.outbound import (
     Session,
 )
 from runner.simulator.queries import QueriesMixin
+from runner.simulator.quoting import QuotingMixin
 from runner.simulator.stop_orders import StopOrdersMixin
-from runner.simulator.twap import Twap, validate_twap
+from runner.simulator.twap import Twap
+from runner.simulator.twap_commands import TwapCommandsMixin
 
 
-class Exchange(AccountCommandsMixin, EntryMixin, ExecutionMixin, StopOrdersMixin, AmendMixin, QueriesMixin):
+class Exchange(
+    TwapCommandsMixin,
+    QuotingMixin,
+    AccountCommandsMixin,
+    EntryMixin,
+    ExecutionMixin,
+    StopOrdersMixin,
+    AmendMixin,
+    QueriesMixin,
+):
     """QFEX's matching engine, risk checks, stops and account state for the local exchange."""
 
     def __init__(self, config: EngineConfig | None = None) -> None:
@@ -286,93 +292,6 @@ class Exchange(AccountCommandsMixin, EntryMixin, ExecutionMixin, StopOrdersMixin
             return self._markets[symbol]
         except KeyError:
             raise KeyError(f"unknown symbol {symbol!r}") from None
-
-    # ============================================================================== TWAP
-    def _add_twap(self, account: Account, params: dict, out: list[Outbound]) -> None:
-        market, spec = validate_twap(
-            params, self._markets, self._accept_strings, self.config.max_client_order_id_length
-        )
-        if self._closed(market):
-            raise CommandError(v.INVALID_PARAMETER, f"{market.symbol} is not accepting orders now")
-        now = self._clock()
-        twap = Twap(self._ids.uuid4(), account.account_id, account.user_id, market, spec, now)
-        self._twaps[twap.twap_id] = twap
-        out.append(Outbound("caller", None, account.account_id, {"twap_response": twap.payload()}))
-        self._twap_child(twap, out)
-
-    def _twap_child(self, twap: Twap, out: list[Outbound]) -> None:
-        """Place the next child as a MARKET IOC order (reduce-only if the TWAP is)."""
-        account = self._accounts[twap.account_id]
-        market = self._markets[twap.symbol]
-        qty = twap.next_child_quantity()
-        client_order_id = f"{twap.client_twap_id or twap.twap_id}-{twap.children_sent}"
-        twap.child_sent(self._clock())
-        req = _Synthetic(market.symbol, twap.side, qty, client_order_id[:64])
-        req.reduce_only = twap.reduce_only
-        req.order_type, req.tif = MARKET, IOC
-        status = v.static_reject(req, market) or self._risk_reject(account, req, market)
-        if status is not None:
-            self._reject(account, req, status, out)
-            return
-        self._accept(
-            account,
-            market,
-            twap.side,
-            MARKET,
-            IOC,
-            qty,
-            ZERO,
-            client_order_id,
-            out,
-            reduce_only=twap.reduce_only,
-            twap_id=twap.twap_id,
-        )
-
-    # ============================================================================== market maker / prices
-    def _move_fair(self, market: Market, mid: Decimal, out: list[Outbound]) -> None:
-        """New fair price (kept on the tick and inside the symbol's price band)."""
-        mid = min(max(mid, market.min_price, market.tick), market.max_price)
-        market.fair = market.round_to_tick(mid, up=False)
-        self._touched.add(market.symbol)
-        if self.config.market_maker:
-            self._requote(market, out)
-
-    def _requote(self, market: Market, out: list[Outbound]) -> None:
-        """Replace the market maker's ladder around the fair price. New quotes trade against any user
-        order they cross (the user is then the passive side, filled at their own price)."""
-        self._mm_due.pop(market.symbol, None)
-        for order in [o for o in self._mm.orders.values() if o.symbol == market.symbol]:
-            market.book.remove(order)
-            del self._mm.orders[order.order_id]
-        generation = self._mm_generation[market.symbol] = self._mm_generation[market.symbol] + 1
-        cfg = self.config
-        now = self._clock()
-        for side, price, qty in ladder(
-            market, market.fair, cfg.mm_levels, cfg.mm_depth_notional, cfg.seed, generation
-        ):
-            self._seq += 1
-            order = Order(
-                self._mm_ids.uuid4(),
-                MM_ACCOUNT_ID,
-                MM_USER_ID,
-                market.symbol,
-                side,
-                LIMIT,
-                GTC,
-                qty,
-                price,
-                "",
-                now,
-                self._seq,
-                is_mm=True,
-            )
-            self._mm.orders[order.order_id] = order
-            self._trade(order, market, price, qty, out)
-            if order.remaining > ZERO:
-                market.book.add(order)
-            else:
-                del self._mm.orders[order.order_id]
-        self._touched.add(market.symbol)
 
     def _settle(self, out: list[Outbound]) -> None:
         """After every command or tick: re-quote due market makers, then fire triggered stops."""
