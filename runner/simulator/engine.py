@@ -31,19 +31,8 @@ from runner.simulator.execution import ExecutionMixin
 from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market
 from runner.simulator.marketmaker import MM_ACCOUNT_ID, MM_USER_ID
-from runner.simulator.orders import (
-    ALO,
-    ZERO,
-    Order,
-    StopOrder,
-)
-from runner.simulator.outbound import (
-    _CANCELLED,
-    BALANCES,
-    POSITIONS,
-    Outbound,
-    Session,
-)
+from runner.simulator.orders import ALO, ZERO, Order, StopOrder
+from runner.simulator.outbound import _CANCELLED, BALANCES, POSITIONS, Outbound, Session
 from runner.simulator.queries import QueriesMixin
 from runner.simulator.quoting import QuotingMixin
 from runner.simulator.stop_orders import StopOrdersMixin
@@ -61,7 +50,21 @@ class Exchange(
     AmendMixin,
     QueriesMixin,
 ):
-    """QFEX's matching engine, risk checks, stops and account state for the local exchange."""
+    """QFEX's matching engine, risk checks, stops and account state for the local exchange.
+
+    This class owns the state (created in `__init__`), the server interface, the test hooks and the
+    settling after each command; the commands and the machinery behind them live in mixins, one job
+    each, every one documenting which of this state it reads or changes:
+
+        entry.py             add_order, pre-trade risk checks, rejects, accepting (ACK, speed bump)
+        execution.py         arrival at the book, matching, executions, order endings
+        stop_orders.py       standalone stops, brackets, the position cap, firing triggered stops
+        amend.py             cancel_order, modify_order, cancel_all_orders, cancel/modify_stop_order
+        queries.py           get_order, get_user_orders, get_user_trades
+        account_commands.py  close_position, leverage commands, position / balance rows and margin
+        twap_commands.py     add_twap and its children
+        quoting.py           the fair price and the market maker's ladder
+    """
 
     def __init__(self, config: EngineConfig | None = None) -> None:
         config = config or EngineConfig()
