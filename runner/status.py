@@ -140,6 +140,9 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
             notes.append(f"exists {state.copies} times on the exchange")
             warnings.append(f"order {planned.order.id!r} ({planned.leg}): client_order_id "
                             f"{planned.client_order_id} exists {state.copies} times on the exchange")
+        drift = _drift(planned, state)
+        if drift:
+            notes.append(f"differs from the playbook: {drift}")
         if entry is not None and entry.rejected and entry.last_status:
             notes.append(entry.last_status)
         elif entry is not None and entry.rejected and entry.last_error:
@@ -160,6 +163,18 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
         warnings.append("the exchange's trade rows carry no client_order_id: filled orders are recognised "
                         "only through order ids the journal recorded")
     return lines, warnings
+
+
+def _drift(planned: Planned, state: ExchangeOrderState) -> str:
+    """How an open entry on the exchange differs from its playbook definition
+    (`price 220 on the exchange, 219 in the playbook`), or "" — also after `--replan` accepted it."""
+    from runner.resume import _exchange_view, _playbook_view
+
+    if state.presence is not Presence.OPEN or planned.leg != "entry" or not state.open_rows:
+        return ""
+    shown, wanted = _exchange_view(state.open_rows[0]), _playbook_view(planned.order)
+    return ", ".join(f"{key} {value} on the exchange, {wanted[key]} in the playbook"
+                     for key, value in shown.items() if value is not None and value != wanted[key])
 
 
 def _exits(planned: Planned, state: ExchangeOrderState, entry_filled: Decimal,

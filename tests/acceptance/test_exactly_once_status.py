@@ -102,6 +102,14 @@ def test_status_warns_about_a_changed_placed_order(harness: Harness) -> None:
     shown = status(harness)
     assert shown.returncode == 0
     assert "warning: order 'c' was placed with another definition: price 240 → 241" in shown.stdout
+    # --replan accepts the change (nothing is re-sent); status still shows what is really on the book
+    assert harness.run("--replan").returncode in (0, 3)
+    replanned = json.loads(status(harness, "--format", "json").stdout)
+    c = next(o for o in replanned["orders"] if o["id"] == "c")
+    assert c["note"] == "differs from the playbook: price 240 on the exchange, 241 in the playbook"
+    harness.forget_journal()  # the exchange alone says the same
+    forgotten = json.loads(status(harness, "--format", "json").stdout)
+    assert next(o for o in forgotten["orders"] if o["id"] == "c")["note"] == c["note"]
 
 
 def test_status_needs_an_exchange_with_state(tmp_path: Path) -> None:
