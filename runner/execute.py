@@ -562,8 +562,10 @@ class _Run:
 
         triggers = {x.leg: x.trigger_price for x in record.legs if x.mode == BracketMode.ATTACHED.value}
         for leg in record.legs:
+            # the exchange's trades must at least show the entry's fills, else its history is cut short
+            visible = self.placements.trades_visible and state.filled_quantity >= record.filled_quantity
             seen = attached_leg_states(state.legs, triggers, record.filled_quantity,
-                                       trades_visible=self.placements.trades_visible).get(leg.leg)
+                                       trades_visible=visible).get(leg.leg)
             if seen is None:
                 continue
             if seen.status is None:

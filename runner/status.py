@@ -154,7 +154,8 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
             index[planned.order.id], planned.order.id, planned.leg, planned.client_order_id, word,
             tuple(order_ids), planned.quantity if planned.quantity is not None else state.quantity,
             filled, remaining, entry.state if entry is not None else None, "; ".join(notes),
-            _exits(planned, state, filled, getattr(found, "trades_carry_client_ids", None) is not False)))
+            _exits(planned, state, filled, getattr(found, "trades_carry_client_ids", None) is not False
+                   and state.filled_quantity >= filled)))
     if contents is not None:
         for change in changed_orders(contents, playbook):
             warnings.append(f"order {change.order_key!r} was placed with another definition: {change.change} "

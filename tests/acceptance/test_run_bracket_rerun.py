@@ -209,3 +209,16 @@ def test_after_fill_exits_of_a_resting_entry_wait_for_a_rerun(tmp_path, simulato
     third = run(tmp_path, simulator, book, timeout=2, report_dir=tmp_path / "r3")
     tp, sl = third.report.orders[0].legs
     assert tp.last_status == sl.last_status == "ACK" and tp.quantity == sl.quantity == 1  # placed now, once
+
+
+def test_exits_of_a_fill_the_exchange_no_longer_shows_are_unknown(tmp_path, simulator_factory):
+    # the journal says the entry filled, but the exchange's trade history does not reach back to it
+    # (here: a fresh exchange with the same keys): its exits' fate cannot be told, so it is not guessed
+    first, later = simulator_factory(), simulator_factory()
+    book = entry_playbook(tmp_path, first, "attached", "att-old")
+    assert run(tmp_path, first, book).report.orders[0].filled_quantity == 2
+    again = run(tmp_path, later, book, report_dir=tmp_path / "r2")
+    entry = again.report.orders[0]
+    assert entry.outcome is Outcome.ALREADY_PLACED and entry.filled_quantity == 2  # from the journal
+    assert [x.last_status for x in entry.legs] == [None, None]
+    assert all(x.note.startswith("unknown:") for x in entry.legs), entry.legs
