@@ -153,6 +153,10 @@ def run_playbook(options: RunOptions) -> RunResult:
         if target.name == SIM:
             sim = stack.enter_context(_embedded_exchange(options.sim_config))
             target = target.at(sim.url)
+        else:
+            from runner.client import check_url
+
+            check_url(target.url or "")  # refuse plain ws:// to a remote host before any network use
         warnings: list[str] = []
         refdata = _reference_data(options, target, warnings)
         playbook = _validate(options.playbook, refdata, warnings)

@@ -206,3 +206,26 @@ def test_tls_checks_the_host_name_and_accepts_a_trusted_certificate(tmp_path, ce
     assert "completed" in handshakes
     assert done.returncode == ExitCode.CONNECT_FAILED
     assert "refused the WebSocket upgrade: HTTP 403" in done.stderr, done.stderr
+
+
+def test_plain_ws_to_a_remote_host_is_refused_before_any_network_use(tmp_path):
+    """Not even the reference data is fetched in clear text from a host the run will refuse."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("10.255.255.255", 1))  # no packet is sent: this only picks the outgoing interface
+        address = probe.getsockname()[0]
+    except OSError:
+        pytest.skip("no non-loopback interface")
+    finally:
+        probe.close()
+    if address.startswith("127."):
+        pytest.skip("no non-loopback interface")
+    listener = socket.create_server((address, 0))
+    listener.settimeout(0.5)
+    book = write_playbook(tmp_path, [order("a", RESTING)])
+    done = qfex(["run", str(book), "--url", f"ws://{address}:{listener.getsockname()[1]}/"], tmp_path,
+                cli_env({"QFEX_PUBLIC_KEY": "p", "QFEX_SECRET_KEY": "s"}))
+    assert done.returncode == ExitCode.CONNECT_FAILED and "refusing unencrypted ws://" in done.stderr
+    with pytest.raises(TimeoutError):  # nobody knocked: no HTTP /refdata, no WebSocket
+        listener.accept()
+    listener.close()
