@@ -565,11 +565,11 @@ class _Run:
         from runner.reconcile import Presence
 
         triggers = {x.leg: x.trigger_price for x in record.legs if x.mode == BracketMode.ATTACHED.value}
+        # the exchange's trades must at least show the entry's fills, else its history is cut short
+        visible = self.placements.trades_visible and state.filled_quantity >= record.filled_quantity
+        states = attached_leg_states(state.legs, triggers, record.filled_quantity, trades_visible=visible)
         for leg in record.legs:
-            # the exchange's trades must at least show the entry's fills, else its history is cut short
-            visible = self.placements.trades_visible and state.filled_quantity >= record.filled_quantity
-            seen = attached_leg_states(state.legs, triggers, record.filled_quantity,
-                                       trades_visible=visible).get(leg.leg)
+            seen = states.get(leg.leg) if leg.mode == BracketMode.ATTACHED.value else None
             if seen is None:
                 continue
             if seen.status is None:
