@@ -520,6 +520,9 @@ class _Run:
 
     def _adopt(self, result: OrderResult, entry: Any) -> LiveOrder:
         coid = result.client_order_id
+        differences = self.placements.placed_differences(coid)
+        if differences:
+            _show_as_placed(result, differences)
         live = LiveOrder(coid, result, result.quantity, immediate=False)
         live.answered = True
         result.order_id = getattr(entry, "order_id", None)
@@ -532,7 +535,12 @@ class _Run:
         live.terminal = bool(getattr(entry, "settled", False))
         result.outcome = Outcome.ALREADY_PLACED
         result.verdict = f"placed by an earlier run (last status {status}); not sent again"
-        if (change := self.placements.change_note(result.id)) is not None:
+        if result.differences:
+            shown = ", ".join(f"{key} {_word(placed)} as placed, {_word(wanted)} in the playbook"
+                              for key, (placed, wanted) in result.differences.items())
+            result.verdict = (f"placed by an earlier run with a different definition ({shown}); left as it "
+                              f"is, not sent again (last status {status})")
+        elif (change := self.placements.change_note(result.id)) is not None:
             result.verdict += f"; {change}"
         self.live[coid] = live
         self._exchange_view(result, coid)
@@ -976,6 +984,39 @@ class _Run:
                   detail: str = "") -> None:
         if self.options.on_progress is not None:
             self.options.on_progress(Progress(kind, index, self.total, order_id, status, detail))
+
+
+_NUMERIC_FIELDS = frozenset({"quantity", "price", "take_profit", "stop_loss"})
+
+
+def _show_as_placed(result: OrderResult, differences: Mapping[str, tuple[Any, Any]]) -> None:
+    """Make `result` show an order as it was placed (what the exchange has), not as the playbook now
+    defines it; `result.differences` keeps the playbook's values for the report to name."""
+    typed = {key: (_decimal(placed) if key in _NUMERIC_FIELDS else placed,
+                   _decimal(wanted) if key in _NUMERIC_FIELDS else wanted)
+             for key, (placed, wanted) in differences.items()}
+    result.differences = typed
+    for key, (placed, _) in typed.items():
+        if key in ("take_profit", "stop_loss"):
+            for leg in result.legs:
+                if leg.leg == key:
+                    leg.trigger_price = placed
+        elif key == "quantity" and placed is not None:
+            result.quantity = placed
+        elif key in ("symbol", "side", "type", "time_in_force") and placed is not None:
+            setattr(result, key, str(placed))
+        elif key == "price":
+            result.price = placed
+        elif key == "reduce_only":
+            result.reduce_only = bool(placed)
+
+
+def _word(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
 def _add_trades(record: OrderResult | LegResult, trades: Iterable[Mapping[str, Any]]) -> None:

@@ -38,6 +38,7 @@ from runner.journal import (
     JournalEntry,
     PlanChanged,
     definition_diff,
+    order_definition,
     reconciled_record,
 )
 from runner.pacing import Pacer, retry_after_hint
@@ -48,6 +49,10 @@ from runner.reconcile import ExchangeOrderState, Presence, reconcile
 #: An unanswered send younger than this may still be on its way into the exchange (QFEX holds
 #: limit orders 100 ms in its speed bump); "not found" is only believed after it.
 SETTLE_S = 1.0
+
+#: the parts of an order's definition a report shows (and can show differing from the playbook)
+DEFINITION_FIELDS = ("symbol", "side", "type", "quantity", "price", "time_in_force", "reduce_only",
+                     "take_profit", "stop_loss")
 
 
 @dataclass(frozen=True)
@@ -202,8 +207,8 @@ class Placements:
             planned = self.planned[coid]
             if state.presence is not Presence.OPEN or planned.leg != "entry" or planned.order.id in accepted:
                 continue
-            shown, wanted = _exchange_view(state.open_rows[0]), _playbook_view(planned.order)
-            if any(shown.get(k) is not None and shown[k] != wanted[k] for k in wanted):
+            if exchange_drift(planned.order, state):
+                shown, wanted = _exchange_view(state.open_rows[0]), _playbook_view(planned.order)
                 comparable = {k: v for k, v in shown.items() if v is not None}
                 change = definition_diff(comparable, {k: wanted[k] for k in comparable})
                 change += " (as the exchange shows the open order)"
@@ -229,6 +234,27 @@ class Placements:
         changes = [*(getattr(self.journal, "changed", None) or ()), *self.changed]
         found = next((c for c in changes if c.order_key == order_key), None)
         return f"placed with another definition ({found.change})" if found else None
+
+    def placed_differences(self, coid: str) -> dict[str, tuple[Any, Any]]:
+        """For the report: `{field: (as placed, in the playbook)}` where a placed order is not what the
+        playbook says now (a `--replan`-accepted edit, or an adopted order that differs).
+
+        Sources, the exchange winning: the definition its intent recorded (journal), then what the
+        exchange shows of the open order (`exchange_drift`, the comparison `status` notes too).
+        """
+        planned = self.planned.get(coid)
+        if planned is None or planned.leg != "entry":
+            return {}
+        differences: dict[str, tuple[Any, Any]] = {}
+        entry = self._entry(coid)
+        if entry is not None and entry.definition:
+            today = order_definition(planned.order, self.playbook.account)
+            differences = {key: (entry.definition.get(key), today.get(key)) for key in DEFINITION_FIELDS
+                           if key in entry.definition and entry.definition.get(key) != today.get(key)}
+        state = self.found.get(coid)
+        if state is not None:
+            differences.update(exchange_drift(planned.order, state))
+        return differences
 
     def already_placed(self, coid: str) -> JournalEntry | None:
         """The entry to adopt (never re-send) for a placed order; None when it must be sent."""
@@ -263,6 +289,16 @@ def _playbook_view(order: Order) -> dict[str, str | None]:
     return {"symbol": order.symbol, "side": order.side.value, "type": order.type.value,
             "quantity": _num(order.quantity),
             "price": _num(order.price) if order.type.value != "MARKET" else None}
+
+
+def exchange_drift(order: Order, state: ExchangeOrderState) -> dict[str, tuple[str, str | None]]:
+    """`{field: (on the exchange, in the playbook)}` where an open order differs from `order` as the
+    exchange shows it (symbol, side, type, quantity, price); {} when it is not open."""
+    if state.presence is not Presence.OPEN or not state.open_rows:
+        return {}
+    shown, wanted = _exchange_view(state.open_rows[0]), _playbook_view(order)
+    return {key: (value, wanted[key]) for key, value in shown.items()
+            if value is not None and value != wanted[key]}
 
 
 def _pacer_note(session: Any) -> Callable[[str, Any], None] | None:

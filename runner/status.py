@@ -169,13 +169,12 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
 def _drift(planned: Planned, state: ExchangeOrderState) -> str:
     """How an open entry on the exchange differs from its playbook definition
     (`price 220 on the exchange, 219 in the playbook`), or "" — also after `--replan` accepted it."""
-    from runner.resume import _exchange_view, _playbook_view
+    from runner.resume import exchange_drift
 
-    if state.presence is not Presence.OPEN or planned.leg != "entry" or not state.open_rows:
+    if planned.leg != "entry":
         return ""
-    shown, wanted = _exchange_view(state.open_rows[0]), _playbook_view(planned.order)
-    return ", ".join(f"{key} {value} on the exchange, {wanted[key]} in the playbook"
-                     for key, value in shown.items() if value is not None and value != wanted[key])
+    return ", ".join(f"{key} {shown} on the exchange, {wanted} in the playbook"
+                     for key, (shown, wanted) in exchange_drift(planned.order, state).items())
 
 
 def _exits(planned: Planned, state: ExchangeOrderState, entry_filled: Decimal,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from runner.report.model import LegResult, OrderResult, Report
@@ -105,7 +106,29 @@ COLUMNS = ("#", "order", "symbol", "side", "type", "qty", "price", "status", "fi
            "latency", "outcome")
 
 
+#: how the outcome cell marks an order the playbook now defines otherwise than it was placed
+DIFFERENT = "placed with a different definition"
+
+
+def outcome(order: OrderResult) -> str:
+    return f"{order.outcome.value} ({DIFFERENT})" if order.differences else order.outcome.value
+
+
+def _as_placed(order: OrderResult, key: str, shown: str, show: Callable[[Decimal | None], str]) -> str:
+    """A cell showing the placed value, and the playbook's when they differ: `240.00 (playbook 241)`."""
+    if key not in order.differences:
+        return shown
+    wanted = order.differences[key][1]
+    return f"{shown} (playbook {show(wanted) if isinstance(wanted, Decimal) or wanted is None else wanted})"
+
+
 def row(order: OrderResult) -> list[str]:
-    return [str(order.index + 1), order.id, order.symbol, order.side, order.type, num(order.quantity),
-            price(order.price), status(order), filled(order), legs(order), reject(order), latency(order),
-            order.outcome.value]
+    return [str(order.index + 1), order.id, order.symbol, order.side, order.type,
+            _as_placed(order, "quantity", num(order.quantity), num),
+            _as_placed(order, "price", price(order.price), price), status(order), filled(order), legs(order),
+            reject(order), latency(order), outcome(order)]
+
+
+def definition_notes(report: Report) -> list[OrderResult]:
+    """Orders placed with a definition the playbook no longer has (their verdict says how)."""
+    return [o for o in report.orders if o.differences]

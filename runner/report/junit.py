@@ -38,6 +38,9 @@ def render_junit(report: Report) -> str:
                   f"client_order_id {o.client_order_id}; order_id {o.order_id or '-'}; "
                   f"statuses {' > '.join(x.status for x in o.statuses) or '-'}; filled {_cells.filled(o)}; "
                   f"bracket {_cells.legs(o)}")
+        if o.differences:
+            ET.SubElement(ET.SubElement(case, "properties"), "property",
+                          {"name": "placed_with_different_definition", "value": o.verdict})
         if o.outcome is Outcome.FAILED:
             code = o.reject.code if o.reject else "EXPECTATION_MISSED"
             message = f"{code}: {o.verdict}"
@@ -51,6 +54,6 @@ def render_junit(report: Report) -> str:
         elif o.outcome is Outcome.NOT_SENT:
             ET.SubElement(case, "skipped", {"message": o.verdict})
         out = ET.SubElement(case, "system-out")
-        out.text = f"{o.outcome.value}: {o.verdict}\n{detail}"
+        out.text = f"{_cells.outcome(o)}: {o.verdict}\n{detail}"
     ET.indent(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"

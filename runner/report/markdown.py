@@ -35,6 +35,10 @@ def render_markdown(report: Report) -> str:
     if notes:
         out += ["", "### Bracket legs", ""]
         out += [f"- `{o.id}` {_cell(legs)}: {_cell(note)}" for o, legs, note in notes]
+    changed = _cells.definition_notes(report)
+    if changed:
+        out += ["", f"### {_cells.DIFFERENT.capitalize()}", ""]
+        out += [f"- `{o.id}` (`{o.client_order_id}`): {_cell(o.verdict)}" for o in changed]
     failed = [o for o in report.orders if o.outcome in (Outcome.FAILED, Outcome.UNKNOWN)]
     if failed:
         out += ["", "### What went wrong", ""]

@@ -179,6 +179,9 @@ class OrderResult:
     #: latencies as saved in report.json (re-rendering must not recompute them from rounded times)
     saved_latency_ms: float | None = field(default=None, repr=False)
     saved_fill_latency_ms: float | None = field(default=None, repr=False)
+    #: a placed order the playbook now defines otherwise (`--replan`): {field: (as placed, in the
+    #: playbook)}; the fields above then show it as placed, i.e. what the exchange has
+    differences: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     # --- derived ---
     @property
@@ -233,6 +236,9 @@ class OrderResult:
             "sent_at": iso(self.sent_at), "answered_at": iso(self.answered_at),
             "filled_at": iso(self.filled_at),
             "latency_ms": self.latency_ms, "fill_latency_ms": self.fill_latency_ms,
+            **({"placed_with_different_definition": {key: {"placed": placed, "playbook": wanted}
+                                                     for key, (placed, wanted) in self.differences.items()}}
+               if self.differences else {}),
         }
 
     @classmethod
@@ -251,6 +257,8 @@ class OrderResult:
             legs=[LegResult.from_json(x) for x in d.get("legs", [])], sent_at=from_iso(d.get("sent_at")),
             answered_at=from_iso(d.get("answered_at")), filled_at=from_iso(d.get("filled_at")),
             saved_latency_ms=d.get("latency_ms"), saved_fill_latency_ms=d.get("fill_latency_ms"),
+            differences={key: (x.get("placed"), x.get("playbook"))
+                         for key, x in (d.get("placed_with_different_definition") or {}).items()},
         )
 
 

@@ -19,6 +19,8 @@ def render_text(report: Report, *, color: bool = False) -> str:
         lines.append(line)
     for o, legs, note in _cells.leg_notes(report):
         lines.append(f"  {o.id} {legs}: {note}")
+    for o in _cells.definition_notes(report):
+        lines.append(f"  {o.id}: {o.verdict}")
     problems = [o for o in report.orders if o.outcome in (Outcome.FAILED, Outcome.UNKNOWN)]
     for o in problems:
         lines.append(f"  {o.id}: {o.verdict}")

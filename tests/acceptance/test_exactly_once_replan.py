@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import signal
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
 
 from runner.errors import PlaybookInvalid
 from runner.exit_codes import ExitCode
 from runner.ids import Leg
 from runner.journal import Journal
+from runner.jsonnum import loads
 from runner.load import load_playbook
+from runner.report import Report, render_text
 from tests.acceptance._exactly_once_kit import ORDER_IDS, ORDERS, Harness, coid
 from tests.acceptance.test_exactly_once_faults import assert_exactly_once, run_in_process
 
@@ -54,7 +61,8 @@ def test_replan_places_new_orders_only_and_reports_the_changed_ones(harness: Har
     assert outcomes == {"a": "already_placed", "b": "already_placed", "c": "already_placed",
                         "d": "already_placed", "e": "already_placed", "f": "passed"}
     assert any("'c'" in w and "price 240 → 241" in w for w in result.warnings)
-    assert "placed with another definition (price 240 → 241)" in result.report.orders[2].verdict
+    assert "with a different definition (price 240 as placed, 241 in the playbook)" \
+        in result.report.orders[2].verdict
     assert_exactly_once(harness, (*ORDER_IDS, "f"))
     rows = harness.sim.call(lambda ex: ex.orders(_account()))
     open_c = [o for o in rows if o["client_order_id"] == coid("c")]
@@ -117,3 +125,68 @@ def test_the_report_of_a_resumed_run_says_already_placed(harness: Harness) -> No
     assert placed[1].filled_quantity == placed[1].quantity  # b filled in the killed run: known from trades
     assert_exactly_once(harness)
 
+
+
+def _replanned(harness: Harness) -> Any:
+    """Order c (resting SELL 0.5 @ 240) placed, then edited to 0.75 @ 241 and accepted with --replan."""
+    assert run_in_process(harness).exit_code == ExitCode.OK
+    edit(harness, "quantity: 0.5, price: 240.00", "quantity: 0.75, price: 241.00")
+    return run_in_process(harness, replan=True)
+
+
+def test_replan_reports_what_the_exchange_has_not_the_playbook(harness: Harness) -> None:
+    """The table, report.json, report.md and junit show c as placed (0.5 @ 240), marked as differing."""
+    result = _replanned(harness)
+    assert result.exit_code == ExitCode.OK
+    c = result.report.orders[2]
+    assert (c.quantity, c.price) == (Decimal("0.5"), Decimal("240"))
+    assert c.differences == {"quantity": (Decimal("0.5"), Decimal("0.75")),
+                             "price": (Decimal("240"), Decimal("241"))}
+    assert "with a different definition (quantity 0.5 as placed, 0.75 in the playbook, price 240 as " \
+           "placed, 241 in the playbook)" in c.verdict
+    text = render_text(result.report)
+    [row] = [line for line in text.splitlines() if line.startswith("3 ")]
+    assert "0.5 (playbook 0.75)" in row and "240 (playbook 241)" in row
+    assert "already_placed (placed with a different definition)" in row
+    assert f"  c: {c.verdict}" in text
+
+    saved = loads((result.report_dir / "report.json").read_text())
+    jsonschema.validate(saved, json.loads(Path("schemas/report.schema.json").read_text()))
+    order_c = saved["orders"][2]
+    assert (order_c["quantity"], order_c["price"]) == (Decimal("0.5"), Decimal("240"))
+    assert order_c["placed_with_different_definition"] == {
+        "quantity": {"placed": Decimal("0.5"), "playbook": Decimal("0.75")},
+        "price": {"placed": Decimal("240"), "playbook": Decimal("241")}}
+    assert "placed_with_different_definition" not in saved["orders"][0]
+    assert Report.from_json(saved).orders[2].differences == c.differences  # `report` re-renders it
+
+    markdown = (result.report_dir / "report.md").read_text()
+    assert "| 0.5 (playbook 0.75) | 240 (playbook 241) |" in markdown
+    assert "### Placed with a different definition" in markdown and c.verdict in markdown
+
+    case = ET.parse(result.report_dir / "junit.xml").getroot().find("testcase[@name='c']")
+    assert case is not None and case.find("failure") is None
+    assert case.find("properties/property[@name='placed_with_different_definition']").get("value") \
+        == c.verdict
+    assert "SELL 0.5 AAPL-USD LIMIT @ 240;" in case.findtext("system-out")
+
+
+def test_a_later_run_still_reports_the_placed_definition(harness: Harness) -> None:
+    """--replan accepted the edit once; the next run (no --replan needed) still tells the truth."""
+    assert _replanned(harness).exit_code == ExitCode.OK
+    again = run_in_process(harness)
+    assert again.exit_code == ExitCode.OK
+    c = again.report.orders[2]
+    assert (c.quantity, c.price) == (Decimal("0.5"), Decimal("240"))
+    assert set(c.differences) == {"quantity", "price"}
+    assert "with a different definition" in c.verdict
+
+
+def test_without_a_journal_the_exchange_gives_the_placed_definition(harness: Harness) -> None:
+    assert run_in_process(harness).exit_code == ExitCode.OK
+    harness.forget_journal()
+    edit(harness, "quantity: 1, price: 220.00", "quantity: 2, price: 220.00")  # order a, resting
+    result = run_in_process(harness, replan=True)
+    a = result.report.orders[0]
+    assert a.quantity == Decimal("1") and a.differences == {"quantity": (Decimal("1"), Decimal("2"))}
+    assert "quantity 1 as placed, 2 in the playbook" in a.verdict
