@@ -543,6 +543,7 @@ class _Run:
         elif (change := self.placements.change_note(result.id)) is not None:
             result.verdict += f"; {change}"
         self.live[coid] = live
+        _add_journal_fills(result, entry)
         self._exchange_view(result, coid)
         if result.order_id:
             self.session.expect_order_id(result.order_id, coid)
@@ -656,6 +657,7 @@ class _Run:
                                                   None, "journal"))
                 record.note = "placed by an earlier run; not sent again"
                 record.quantity = self._placed_quantity(coid, placed) or record.quantity
+                _add_journal_fills(record, placed)
                 self._exchange_view(record, coid)
                 first_leg = leg is Leg.TAKE_PROFIT or bracket.take_profit is None
                 if first_leg and record.quantity is not None and filled > record.quantity:
@@ -1017,6 +1019,18 @@ def _word(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+def _add_journal_fills(record: OrderResult | LegResult, entry: Any) -> None:
+    """The fills the journal recorded for an adopted order (prices included): a re-run reports the
+    same fills and average price as the run that saw them, without asking the exchange again."""
+    seen = {f.trade_id for f in record.fills}
+    for fill in getattr(entry, "fills", None) or ():
+        if fill.trade_id in seen:
+            continue
+        at = datetime.fromisoformat(fill.at).timestamp() if fill.at else time.time()
+        record.fills.append(FillRecord(fill.trade_id, fill.price, fill.quantity, fill.fee, at))
+        seen.add(fill.trade_id)
 
 
 def _add_trades(record: OrderResult | LegResult, trades: Iterable[Mapping[str, Any]]) -> None:

@@ -145,6 +145,19 @@ def _show(value: Any) -> str:
 # --- what the journal knows about one client_order_id -----------------------------------------------
 
 
+@dataclass(frozen=True)
+class JournalFill:
+    """One execution as its `fill_response` was recorded: what a re-run reports without asking the
+    exchange again (the answers' frames have always been journaled whole, so old journals have it)."""
+
+    trade_id: str
+    quantity: Decimal
+    price: Decimal | None
+    fee: Decimal | None
+    at: str | None
+    """UTC ISO time the answer was recorded (when the first run saw the fill)."""
+
+
 @dataclass
 class JournalEntry:
     """The journal's knowledge of one client_order_id, folded from its records."""
@@ -169,6 +182,8 @@ class JournalEntry:
     reported_filled: Decimal = Decimal(0)
     """Filled as reported otherwise: quantity - quantity_remaining, or by reconciliation."""
     trade_ids: set[str] = field(default_factory=set)
+    fills: list[JournalFill] = field(default_factory=list)
+    """The distinct fills seen (by trade_id), with their prices, in the order they arrived."""
     definition: dict[str, Any] | None = None
     """The order's definition as it was when the intent was recorded."""
     intents: int = 0
@@ -253,7 +268,7 @@ class JournalEntry:
             self.last_status = None
         self.last_error = None
 
-    def apply_answer(self, answer: Mapping[str, Any]) -> None:
+    def apply_answer(self, answer: Mapping[str, Any], at: str | None = None) -> None:
         kind, payload = _unwrap(answer)
         self.answered = True
         if kind == "err":
@@ -266,6 +281,11 @@ class JournalEntry:
             if trade_id is not None and str(trade_id) not in self.trade_ids and _is_num(quantity):
                 self.trade_ids.add(str(trade_id))
                 self.fills_total += Decimal(quantity)
+                price, fee = payload.get("price"), payload.get("fee")
+                self.fills.append(JournalFill(str(trade_id), Decimal(quantity),
+                                              Decimal(price) if _is_num(price) else None,
+                                              Decimal(fee) if _is_num(fee) else None,
+                                              at if isinstance(at, str) else None))
             if order_id and not self.order_id:
                 self.order_id = str(order_id)
             remaining = payload.get("remaining_quantity", payload.get("quantity_remaining"))
@@ -362,7 +382,7 @@ class JournalContents:
             if isinstance(order_key, str) and isinstance(definition, dict):
                 self.accepted_definitions.setdefault(order_key, dict(definition))
         elif kind == "answer" and isinstance(coid, str) and isinstance(record.get("answer"), Mapping):
-            self.entry(coid).apply_answer(record["answer"])
+            self.entry(coid).apply_answer(record["answer"], record.get("at"))
         elif kind == "reconciled" and isinstance(coid, str):
             entry = self.entry(coid)
             entry.apply_reconciled(record)
@@ -549,7 +569,7 @@ class Journal:
 
     def record_answer(self, client_order_id: str, answer: Mapping[str, Any]) -> None:
         """Note an answer (order_response / fill_response / err, whole frame or payload) for a coid."""
-        record = {"kind": "answer", "coid": client_order_id, "answer": dict(answer)}
+        record = {"at": _now(), "kind": "answer", "coid": client_order_id, "answer": dict(answer)}
         self._append(record)
         self.contents.apply(record)
 

@@ -21,7 +21,7 @@ from runner.journal import (
     load_contents,
     order_definition,
 )
-from runner.jsonnum import loads
+from runner.jsonnum import dumps, loads
 from runner.playbook import Bracket, Order, Playbook
 from runner.problems import Location
 
@@ -257,3 +257,36 @@ def test_a_fill_reported_twice_is_counted_once(tmp_path: Path) -> None:
         journal.record_answer(coid, {"fill_response": fill})
         journal.record_reconciled(coid, "traded", order_id="ex-1", filled_quantity=Decimal(10))
         assert journal.entry(coid).filled_quantity == Decimal(10)
+
+
+def test_fills_keep_their_prices_and_come_back_from_an_older_journal(tmp_path: Path) -> None:
+    """Fill frames were always journaled whole: their prices are folded, also from a journal written
+    before the journal knew to (raw lines, no new field), so a re-run reports them without a lookup."""
+    pb = playbook()
+    coid = pb.client_order_id(pb.orders[0])
+    path = journal_path(tmp_path, pb)
+    old_lines = [
+        {"at": "2026-11-01T10:00:00.000+00:00", "kind": "open", "name": "swing", "run_id": "r1", "format": 1},
+        {"at": "2026-11-01T10:00:00.100+00:00", "kind": "intent", "coid": coid, "step": 0, "order": "a",
+         "leg": "entry", "definition": order_definition(pb.orders[0]),
+         "message": add_order(pb, pb.orders[0])},
+        {"at": "2026-11-01T10:00:00.200+00:00", "kind": "answer", "coid": coid, "answer": ack(coid)},
+        *({"at": f"2026-11-01T10:00:0{n}.000+00:00", "kind": "answer", "coid": coid,
+           "answer": {"fill_response": {"trade_id": f"t{n}", "order_id": "ex-1", "price": Decimal(price),
+                                        "quantity": Decimal(qty), "fee": Decimal("0.01")}}}
+          for n, price, qty in ((1, "200.00", "4"), (2, "199.50", "6"), (1, "200.00", "4"))),
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(dumps(line) + "\n" for line in old_lines))
+
+    entry = load_contents(path).entries[coid]
+    assert [(f.trade_id, f.price, f.quantity, f.fee, f.at) for f in entry.fills] == [
+        ("t1", Decimal("200.00"), Decimal(4), Decimal("0.01"), "2026-11-01T10:00:01.000+00:00"),
+        ("t2", Decimal("199.50"), Decimal(6), Decimal("0.01"), "2026-11-01T10:00:02.000+00:00")]
+    assert entry.filled_quantity == Decimal(10)
+    with Journal.open(tmp_path, pb) as journal:  # the live journal folds the same (and adds its time)
+        journal.record_answer(coid, {"fill_response": {"trade_id": "t3", "order_id": "ex-1",
+                                                       "price": Decimal("201"), "quantity": Decimal(1)}})
+        latest = journal.entry(coid).fills[-1]
+        assert (latest.trade_id, latest.price, latest.fee) == ("t3", Decimal("201"), None)
+        assert latest.at is not None
