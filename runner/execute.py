@@ -570,17 +570,21 @@ class _Run:
         if not isinstance(record, OrderResult) or not any(x.mode == BracketMode.ATTACHED.value
                                                           for x in record.legs):
             return
-        from runner.legstate import attached_leg_states
+        from runner.legstate import attached_leg_states, visible_with
         from runner.reconcile import Presence
 
         triggers = {x.leg: x.trigger_price for x in record.legs if x.mode == BracketMode.ATTACHED.value}
+        known = self.placements.exit_order_ids(coid)
         # the exchange's trades must at least show the entry's fills, else its history is cut short
-        visible = self.placements.trades_visible and state.filled_quantity >= record.filled_quantity
-        states = attached_leg_states(state.legs, triggers, record.filled_quantity, trades_visible=visible)
+        visible = visible_with(self.placements.trades_visible, known, triggers) \
+            and state.filled_quantity >= record.filled_quantity
+        states = attached_leg_states(state.legs, triggers, record.filled_quantity, trades_visible=visible,
+                                     known_ids=known)
         for leg in record.legs:
             seen = states.get(leg.leg) if leg.mode == BracketMode.ATTACHED.value else None
             if seen is None:
                 continue
+            leg.order_id = leg.order_id or seen.order_id
             if seen.status is None:
                 if record.filled_quantity == 0:
                     leg.note = PENDING if state.presence is Presence.OPEN else NEVER_ARMED
@@ -812,6 +816,7 @@ class _Run:
                 if update.order_id:
                     leg.order_id = update.order_id
                     self._legs_by_order_id[update.order_id] = leg
+                    self.journal.record_exit_id(live.coid, leg.leg, update.order_id)
                 return leg
         return None
 
@@ -870,6 +875,8 @@ class _Run:
             if leg is not None and stop.stop_order_id:
                 leg.order_id = stop.stop_order_id
                 self._legs_by_order_id[stop.stop_order_id] = leg
+                if leg.mode == BracketMode.ATTACHED.value:
+                    self.journal.record_exit_id(live.coid, leg.leg, stop.stop_order_id)
         if leg is None:
             return
         if stop.quantity is not None and stop.quantity > 0:

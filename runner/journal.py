@@ -184,6 +184,9 @@ class JournalEntry:
     trade_ids: set[str] = field(default_factory=set)
     fills: list[JournalFill] = field(default_factory=list)
     """The distinct fills seen (by trade_id), with their prices, in the order they arrived."""
+    exit_order_ids: dict[str, str] = field(default_factory=dict)
+    """Attached exits' own exchange order ids (leg name → order id), as the exchange announced them
+    when the entry filled: a re-run finds their trades by id when trade rows carry no client ids."""
     definition: dict[str, Any] | None = None
     """The order's definition as it was when the intent was recorded."""
     intents: int = 0
@@ -388,6 +391,9 @@ class JournalContents:
             entry.apply_reconciled(record)
             if entry.order_key is None and isinstance(record.get("order"), str):
                 entry.order_key = record["order"]
+        elif kind == "exit" and isinstance(coid, str) and isinstance(record.get("leg"), str) \
+                and record.get("order_id"):
+            self.entry(coid).exit_order_ids[record["leg"]] = str(record["order_id"])
         elif kind in ("replan", "adopted") and isinstance(record.get("accepted"), Mapping):
             for order_key, definition in record["accepted"].items():
                 if isinstance(definition, dict):
@@ -573,6 +579,16 @@ class Journal:
         self._append(record)
         self.contents.apply(record)
 
+    def record_exit_id(self, client_order_id: str, leg: str, order_id: str) -> None:
+        """Note an attached exit's own order id (announced when its entry filled), once per leg.
+        Durable like an answer: with the next fsync (losing it only costs a re-run that lookup)."""
+        entry = self.contents.entries.get(client_order_id)
+        if entry is not None and entry.exit_order_ids.get(leg) == order_id:
+            return
+        record = {"kind": "exit", "coid": client_order_id, "leg": leg, "order_id": order_id}
+        self._append(record)
+        self.contents.apply(record)
+
     def record_reconciled(self, client_order_id: str, presence: str, *, order_id: str | None = None,
                           filled_quantity: Decimal | None = None, remaining: Decimal | None = None,
                           quantity: Decimal | None = None, order_key: str | None = None) -> None:
@@ -676,7 +692,8 @@ class Journal:
             raise JournalError(
                 f"cannot write the journal {self.path}: {exc.strerror}; nothing more is sent") from exc
         self._unsynced = True
-        deferred = self._batch_depth > 0 or (record.get("kind") == "answer" and not self.sync_answers)
+        answer_like = record.get("kind") in ("answer", "exit")
+        deferred = self._batch_depth > 0 or (answer_like and not self.sync_answers)
         if not deferred:
             self._sync()
 
@@ -749,6 +766,9 @@ class NullJournal:
         return None
 
     def record_reconciled(self, client_order_id: str, presence: str, **_: Any) -> None:
+        return None
+
+    def record_exit_id(self, client_order_id: str, leg: str, order_id: str) -> None:
         return None
 
     @contextlib.contextmanager

@@ -72,14 +72,19 @@ def _row_type(row: Mapping[str, Any]) -> str | None:
 
 
 def attached_leg_states(rows: Iterable[Mapping[str, Any]], triggers: Mapping[str, Decimal | None],
-                        entry_filled: Decimal, *, trades_visible: bool = True) -> dict[str, LegState]:
+                        entry_filled: Decimal, *, trades_visible: bool = True,
+                        known_ids: Mapping[str, str] | None = None) -> dict[str, LegState]:
     """Leg name → state, for every leg with a trigger in `triggers` ({"take_profit": 240, ...}).
 
     `rows` are the entry's exit rows (open stop rows and trades), `entry_filled` what the entry
     has filled (no fill: the exchange has armed nothing yet). `trades_visible` False: the
     exchange's trade rows carry no client_order_id, so an exit's trades cannot be found and a leg
-    that is not open is unknown (status None, note UNSEEN), never assumed cancelled.
+    that is not open is unknown (status None, note UNSEEN), never assumed cancelled. `known_ids`
+    (leg name → its own order id, recorded by the run that saw the exchange announce it) names a
+    leg's rows without a guess by price; whether its trades can be seen then is the caller's call
+    (`visible_with`).
     """
+    known = {str(order_id): name for name, order_id in (known_ids or {}).items() if order_id}
     wanted = [name for name in (TAKE_PROFIT, STOP_LOSS) if triggers.get(name) is not None]
     states = {name: LegState(name) for name in wanted}
     if not wanted:
@@ -90,7 +95,8 @@ def attached_leg_states(rows: Iterable[Mapping[str, Any]], triggers: Mapping[str
         groups.setdefault(key, []).append(row)
     by_price: set[str] = set()
     for order_id, group in groups.items():
-        name, guessed = _which_leg(group, triggers, wanted)
+        name, guessed = (known[order_id], False) if known.get(order_id) in wanted \
+            else _which_leg(group, triggers, wanted)
         if name is None:
             continue
         state = states[name]
@@ -105,6 +111,8 @@ def attached_leg_states(rows: Iterable[Mapping[str, Any]], triggers: Mapping[str
             state.status = str(row.get("status") or "ACK")
             state.quantity = _dec(row.get("quantity"))
     for name, state in states.items():
+        if not state.order_ids and (known_ids or {}).get(name):
+            state.order_ids.append(str(known_ids[name]))  # type: ignore[index]
         if state.status is None and state.trades:
             state.status = "FILLED"
         if state.quantity is None and state.trades:
@@ -128,6 +136,14 @@ def attached_leg_states(rows: Iterable[Mapping[str, Any]], triggers: Mapping[str
                 state.note = ("not open at the exchange and never traded: cancelled (by hand, or when the "
                               "position closed)")
     return states
+
+
+def visible_with(trades_carry_client_ids: bool, known_ids: Mapping[str, str] | None,
+                 triggers: Mapping[str, Decimal | None]) -> bool:
+    """Can every exit's trades be found? Yes when trade rows carry client ids, or when every exit's
+    own order id is known (its trades are then found by that id)."""
+    wanted = [name for name in (TAKE_PROFIT, STOP_LOSS) if triggers.get(name) is not None]
+    return trades_carry_client_ids or all((known_ids or {}).get(name) for name in wanted)
 
 
 def _is_open_row(row: Mapping[str, Any]) -> bool:

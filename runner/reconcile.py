@@ -164,7 +164,8 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
               with_exits: Iterable[str] = (),
               entry_hints: Mapping[str, tuple[str, Decimal | None]] | None = None,
               backoff: BackoffPolicy | None = None, sleep: Callable[[float], None] | None = None,
-              on_rate_limited: Callable[[str, ErrorReply], None] | None = None) -> Reconciliation:
+              on_rate_limited: Callable[[str, ErrorReply], None] | None = None,
+              exit_order_ids: Mapping[str, Iterable[str]] | None = None) -> Reconciliation:
     """Look every client_order_id up at the exchange (see the module docstring).
 
     `known_order_ids` maps coids to exchange order ids already known (from the journal) so their
@@ -173,7 +174,9 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
     the entry's client_order_id. `with_exits` names coids whose attached exits are wanted too:
     their trades carry order ids nobody knows yet, so the account's trades are scanned;
     `entry_hints` (coid → the entry's side and limit price) tell its trades from its exits' when no
-    order id is known and the timestamps tie (QFEX reports whole seconds). `since`
+    order id is known and the timestamps tie (QFEX reports whole seconds). `exit_order_ids` (coid →
+    its attached exits' order ids, from the journal) finds those exits' trades, and tells them from
+    the entry's, when trade rows carry no client_order_id. `since`
     (Unix seconds) bounds the trade scan when the earliest possible trade time is known.
     """
     wanted = list(dict.fromkeys(coids))
@@ -188,6 +191,11 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
         if coid in wanted_set and ids:
             for order_id in [ids] if isinstance(ids, str) else ids:
                 owner[str(order_id)] = coid
+
+    exit_owner: dict[str, str] = {}  # an attached exit's order_id -> its entry's coid
+    for coid, ids in (exit_order_ids or {}).items():
+        if coid in wanted_set:
+            exit_owner.update((str(order_id), coid) for order_id in ids if order_id)
 
     open_rows = _open_orders(lookup, page_size)
     found_open: dict[str, list[dict]] = {}
@@ -210,14 +218,16 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
     result.trades_carry_client_ids = carry_ids
     found_trades: dict[str, list[dict]] = {}
     for trade in trades:
-        coid = _coid_of(trade, owner, wanted_set)
+        coid = _coid_of(trade, {**exit_owner, **owner}, wanted_set)
         if coid is not None:
             found_trades.setdefault(coid, []).append(trade)
 
     for coid in wanted:
         own_ids = {order_id for order_id, owner_coid in owner.items() if owner_coid == coid}
+        exit_ids = {order_id for order_id, owner_coid in exit_owner.items() if owner_coid == coid}
         result[coid] = _state(coid, found_open.get(coid, []), found_trades.get(coid, []),
-                              (order_types or {}).get(coid), own_ids, (entry_hints or {}).get(coid))
+                              (order_types or {}).get(coid), own_ids, (entry_hints or {}).get(coid),
+                              exit_ids - own_ids)
     result.requests = lookup.requests
     return result
 
@@ -309,6 +319,7 @@ def _row_type(row: Mapping[str, Any]) -> str | None:
 
 def _split_legs(open_rows: list[dict], trades: list[dict], order_type: str | None,
                 known_ids: set[str], hint: tuple[str, Decimal | None] | None = None,
+                exit_ids: set[str] | frozenset[str] = frozenset(),
                 ) -> tuple[list[dict], list[dict], list[dict]]:
     """(the order's own open rows, its own trades, rows of its attached exits).
 
@@ -323,6 +334,9 @@ def _split_legs(open_rows: list[dict], trades: list[dict], order_type: str | Non
     own_open = [r for r in open_rows if _row_type(r) not in STOP_TYPES]
     legs += [t for t in trades if _row_type(t) in STOP_TYPES]
     own_trades = [t for t in trades if _row_type(t) not in STOP_TYPES]
+    if exit_ids:  # trades of exits whose order ids the journal recorded
+        legs += [t for t in own_trades if str(t.get("order_id")) in exit_ids]
+        own_trades = [t for t in own_trades if str(t.get("order_id")) not in exit_ids]
     own_ids = known_ids | {str(r["order_id"]) for r in own_open if r.get("order_id")}
     if own_ids:
         legs += [t for t in own_trades if t.get("order_id") and str(t["order_id"]) not in own_ids]
@@ -350,8 +364,9 @@ def _entry_rank(trade: Mapping[str, Any], hint: tuple[str, Decimal | None] | Non
 
 def _state(coid: str, open_rows: list[dict], trades: list[dict], order_type: str | None = None,
            known_ids: set[str] | None = None,
-           hint: tuple[str, Decimal | None] | None = None) -> ExchangeOrderState:
-    open_rows, trades, legs = _split_legs(open_rows, trades, order_type, known_ids or set(), hint)
+           hint: tuple[str, Decimal | None] | None = None,
+           exit_ids: set[str] | frozenset[str] = frozenset()) -> ExchangeOrderState:
+    open_rows, trades, legs = _split_legs(open_rows, trades, order_type, known_ids or set(), hint, exit_ids)
     order_ids = list(dict.fromkeys(str(r["order_id"]) for r in [*open_rows, *trades] if r.get("order_id")))
     filled = sum((_dec(t.get("quantity")) or Decimal(0) for t in trades), Decimal(0))
     if open_rows:

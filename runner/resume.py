@@ -153,9 +153,10 @@ class Placements:
         if not coids:
             return
         known = {c: e.order_id for c in coids if (e := self._entry(c)) is not None and e.order_id}
+        exits = {c: list(self.exit_order_ids(c).values()) for c in coids if c in self.with_exits}
         found = reconcile(session, coids, known_order_ids=known, order_types=self.order_types,
                           with_exits=self.with_exits, entry_hints=self.entry_hints,
-                          on_rate_limited=_pacer_note(session))
+                          on_rate_limited=_pacer_note(session), exit_order_ids=exits)
         recent = self._recent_unanswered([c for c in coids if not found[c].placed])
         if recent:
             self._sleep(recent)
@@ -234,6 +235,11 @@ class Placements:
         changes = [*(getattr(self.journal, "changed", None) or ()), *self.changed]
         found = next((c for c in changes if c.order_key == order_key), None)
         return f"placed with another definition ({found.change})" if found else None
+
+    def exit_order_ids(self, coid: str) -> dict[str, str]:
+        """An entry's attached exits' own order ids as an earlier run recorded them (leg → id)."""
+        entry = self._entry(coid)
+        return dict(entry.exit_order_ids) if entry is not None else {}
 
     def placed_differences(self, coid: str) -> dict[str, tuple[Any, Any]]:
         """For the report: `{field: (as placed, in the playbook)}` where a placed order is not what the

@@ -154,8 +154,8 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
             index[planned.order.id], planned.order.id, planned.leg, planned.client_order_id, word,
             tuple(order_ids), planned.quantity if planned.quantity is not None else state.quantity,
             filled, remaining, entry.state if entry is not None else None, "; ".join(notes),
-            _exits(planned, state, filled, getattr(found, "trades_carry_client_ids", None) is not False
-                   and state.filled_quantity >= filled)))
+            _exits(planned, state, filled, getattr(found, "trades_carry_client_ids", None) is not False,
+                   state.filled_quantity >= filled, entry.exit_order_ids if entry is not None else {})))
     if contents is not None:
         for change in changed_orders(contents, playbook):
             warnings.append(f"order {change.order_key!r} was placed with another definition: {change.change} "
@@ -178,9 +178,10 @@ def _drift(planned: Planned, state: ExchangeOrderState) -> str:
 
 
 def _exits(planned: Planned, state: ExchangeOrderState, entry_filled: Decimal,
-           trades_visible: bool = True) -> tuple[ExitLine, ...]:
+           trades_carry_ids: bool = True, history_shown: bool = True,
+           known_ids: Mapping[str, str] | None = None) -> tuple[ExitLine, ...]:
     """The attached exits of an entry (none for other orders)."""
-    from runner.legstate import attached_leg_states
+    from runner.legstate import attached_leg_states, visible_with
     from runner.playbook import BracketMode
 
     bracket = planned.order.bracket
@@ -194,8 +195,9 @@ def _exits(planned: Planned, state: ExchangeOrderState, entry_filled: Decimal,
     words = {"FILLED": "filled", "CANCELLED": "cancelled", None: unarmed}
     return tuple(ExitLine(x.leg, words.get(x.status, "open"), triggers[x.leg], tuple(x.order_ids), x.quantity,
                           x.filled, x.note)
-                 for x in attached_leg_states(state.legs, triggers, entry_filled,
-                                              trades_visible=trades_visible).values())
+                 for x in attached_leg_states(state.legs, triggers, entry_filled, known_ids=known_ids,
+                                              trades_visible=history_shown and visible_with(
+                                                  trades_carry_ids, known_ids, triggers)).values())
 
 
 @dataclass
@@ -241,8 +243,11 @@ def collect_status(options: StatusOptions) -> StatusReport:
                       if p.leg == "entry" and p.order.bracket is not None]
         hints = {p.client_order_id: (p.order.side.value, p.order.price) for p in planned_orders(playbook)
                  if p.client_order_id in with_exits}
+        exits = {c: list(e.exit_order_ids.values()) for c in with_exits
+                 if contents is not None and (e := contents.entries.get(c)) is not None}
         found = reconcile(session, coids, known_order_ids=known, order_types=order_types,
-                          timeout=options.timeout, with_exits=with_exits, entry_hints=hints)
+                          timeout=options.timeout, with_exits=with_exits, entry_hints=hints,
+                          exit_order_ids=exits)
     lines, warnings = build_status(playbook, found, contents)
     if contents is None:
         warnings.insert(0, f"no journal at {path}: the exchange is the only source (orders cancelled or "

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from runner.exit_codes import ExitCode
+from runner.jsonnum import loads
 from runner.report import Outcome, render_markdown, render_text
 from runner.status import StatusOptions, collect_status
 from tests.acceptance._runhelp import order, run, write_playbook
@@ -181,7 +182,11 @@ def test_exits_whose_trades_cannot_be_seen_are_unknown_never_assumed_cancelled(t
     book = entry_playbook(tmp_path, simulator, "attached", "att-blind")
     run(tmp_path, simulator, book)
     rally(simulator)
-    again = run(tmp_path, simulator, book, report_dir=tmp_path / "r2")  # the journal knows the entry's id
+    # a journal that knows the entry's order id but not its exits' (as one written before it kept them)
+    journal = next((tmp_path / "state").glob("*.journal.jsonl"))
+    kept = [line for line in journal.read_text().splitlines(keepends=True) if loads(line)["kind"] != "exit"]
+    journal.write_text("".join(kept))
+    again = run(tmp_path, simulator, book, report_dir=tmp_path / "r2")
     assert again.report.orders[0].filled_quantity == 2
     legs = legs_by_name(again)
     assert [x.last_status for x in legs.values()] == [None, None]
@@ -191,6 +196,38 @@ def test_exits_whose_trades_cannot_be_seen_are_unknown_never_assumed_cancelled(t
                                          env={"QFEX_PUBLIC_KEY": simulator.public_key,
                                               "QFEX_SECRET_KEY": simulator.secret_key}))
     assert [x.state for x in shown.lines[0].exits] == ["unknown", "unknown"]
+
+
+def test_exit_ids_the_first_run_saw_find_the_exits_when_trade_rows_carry_no_client_ids(tmp_path,
+                                                                                        simulator_factory):
+    """The exchange announced each exit's own order id when the entry filled: the journal keeps them,
+    so a re-run and `status` find the exits' trades by id (which filled, at what price)."""
+    simulator = simulator_factory(engine={"user_trades_shape": "user_trades_response"})
+    book = entry_playbook(tmp_path, simulator, "attached", "att-ids")
+    first = run(tmp_path, simulator, book)
+    announced = {x.leg: x.order_id for x in first.report.orders[0].legs}
+    assert all(announced.values()), announced
+    journal = next((tmp_path / "state").glob("*.journal.jsonl")).read_text()
+    recorded = {line["leg"]: line["order_id"] for line in map(loads, journal.splitlines())
+                if line["kind"] == "exit"}
+    assert recorded == announced
+    rally(simulator)
+
+    again = run(tmp_path, simulator, book, report_dir=tmp_path / "r2")
+    entry = again.report.orders[0]
+    assert entry.filled_quantity == 2
+    tp, sl = legs_by_name(again)["take_profit"], legs_by_name(again)["stop_loss"]
+    assert (tp.order_id, sl.order_id) == (announced["take_profit"], announced["stop_loss"])
+    assert tp.last_status == "FILLED" and sum(f.quantity for f in tp.fills) == 2
+    assert all(f.price is not None and f.price >= Decimal("240") for f in tp.fills)
+    assert "identified by its trade price" not in tp.note
+    assert sl.last_status == "CANCELLED" and "cancelled when the take-profit filled" in sl.note
+    assert "TP 240.00 x2 FILLED @ " in render_markdown(again.report)
+    shown = collect_status(StatusOptions(str(book), url=simulator.url, state_dir=str(tmp_path / "state"),
+                                         env={"QFEX_PUBLIC_KEY": simulator.public_key,
+                                              "QFEX_SECRET_KEY": simulator.secret_key}))
+    assert [(x.state, x.exchange_order_ids) for x in shown.lines[0].exits] == \
+        [("filled", (announced["take_profit"],)), ("cancelled", (announced["stop_loss"],))]
 
 
 def test_after_fill_exits_of_a_resting_entry_wait_for_a_rerun(tmp_path, simulator):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from runner.legstate import attached_leg_states
+from runner.legstate import attached_leg_states, visible_with
 
 BOTH = {"take_profit": D("240"), "stop_loss": D("210")}
 
@@ -67,3 +67,22 @@ def test_without_visible_trades_a_closed_leg_is_unknown():
     legs = attached_leg_states([stop_row("s1", "STOP_LOSS")], BOTH, D("1"), trades_visible=False)
     assert legs["stop_loss"].status == "ACK"  # open rows still say what they are
     assert legs["take_profit"].status is None and legs["take_profit"].note.startswith("unknown:")
+
+
+def test_a_known_exit_id_names_its_trades_without_a_guess_by_price():
+    # a stop-loss gapped through to a price nearer the take-profit's trigger: price would guess wrong
+    known = {"take_profit": "tp-1", "stop_loss": "sl-1"}
+    legs = attached_leg_states([trade("sl-1", "239")], BOTH, D("1"), known_ids=known)
+    assert (legs["stop_loss"].status, legs["stop_loss"].order_id) == ("FILLED", "sl-1")
+    assert "identified by its trade price" not in legs["stop_loss"].note
+    assert (legs["take_profit"].status, legs["take_profit"].order_ids) == ("CANCELLED", ["tp-1"])
+    guessed = attached_leg_states([trade("sl-1", "239")], BOTH, D("1"))
+    assert guessed["take_profit"].status == "FILLED"  # what the guess alone would have said
+
+
+def test_exit_trades_are_visible_when_rows_carry_client_ids_or_every_exit_id_is_known():
+    assert visible_with(True, None, BOTH)
+    assert not visible_with(False, None, BOTH)
+    assert not visible_with(False, {"take_profit": "tp-1"}, BOTH)  # the stop-loss's trades cannot be found
+    assert visible_with(False, {"take_profit": "tp-1", "stop_loss": "sl-1"}, BOTH)
+    assert visible_with(False, {"take_profit": "tp-1"}, {"take_profit": D("240"), "stop_loss": None})
