@@ -240,7 +240,7 @@ def _run_summary_json(result: object) -> dict:
     report = result.report  # type: ignore[attr-defined]
     data = report.to_json()
     orders = [{k: o[k] for k in ("id", "client_order_id", "order_id", "outcome", "verdict", "last_status",
-                                 "filled_quantity", "reject", "latency_ms")} for o in data["orders"]]
+                                 "filled_quantity", "reject", "latency_ms", "legs")} for o in data["orders"]]
     return {**data["summary"], "report_dir": str(result.report_dir) if result.report_dir else None,  # type: ignore[attr-defined]
             "files": {k: str(v) for k, v in result.files.items()},  # type: ignore[attr-defined]
             "warnings": data["warnings"], "orders": orders}

@@ -181,3 +181,20 @@ def test_report_command_re_renders_every_format(tmp_path, simulator):
     assert text.returncode == 0 and "FAILED_MARGIN_CHECK" in text.stdout
     missing = qfex(["report", str(tmp_path / "nope")], tmp_path)
     assert missing.returncode == ExitCode.USAGE and "no such report" in missing.stderr
+
+
+def test_format_json_summary_carries_the_bracket_legs_as_report_json_does(tmp_path, simulator):
+    body = "symbol: AAPL-USD\nside: BUY\ntype: MARKET\nquantity: 1\n" \
+           "bracket: {take_profit: 260.00, stop_loss: 200.00}"
+    book = write_playbook(tmp_path, [order("a", body, wait="fill", expect="filled"), order("b", RESTING)])
+    done = qfex(["run", str(book), "--url", simulator.url, "--report-dir", "rep", "--format", "json"],
+                cwd=tmp_path, env=sim_env(simulator))
+    assert done.returncode == ExitCode.OK, done.stderr
+    summary = json.loads(done.stdout)
+    saved = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert [o["legs"] for o in summary["orders"]] == [o["legs"] for o in saved["orders"]]
+    tp, sl = summary["orders"][0]["legs"]
+    assert (tp["leg"], tp["mode"], tp["trigger_price"]) == ("take_profit", "attached", 260)
+    assert sl["leg"] == "stop_loss"
+    assert tp["order_id"] and tp["statuses"]
+    assert summary["orders"][1]["legs"] == []
