@@ -60,6 +60,7 @@ from runner.report import (
     Summary,
     write_report_files,
 )
+from runner.report._cells import counted
 from runner.targets import SIM, Target, resolve_target
 from runner.verdict import TERMINAL_STATUSES, LiveOrder, is_immediate, judge
 
@@ -409,7 +410,8 @@ class _Run:
         failed = sum(1 for r in self.results if r.outcome in (Outcome.FAILED, Outcome.UNKNOWN))
         if code == ExitCode.OK and failed:
             code, outcome = ExitCode.ORDERS_FAILED, RunOutcome.FAILED
-            message = f"{failed} order(s) rejected or missed their expectation"
+            message = f"{counted(failed, 'order')} rejected or missed {'its' if failed == 1 else 'their'} " \
+                      f"expectation"
         self.summary.ended_at = time.time()
         self.summary.outcome = outcome
         self.summary.exit_code = int(code)

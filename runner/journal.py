@@ -41,6 +41,7 @@ from runner.errors import PlaybookInvalid, RunnerError
 from runner.jsonnum import dumps, loads
 from runner.playbook import Order, Playbook
 from runner.problems import Location, Problem
+from runner.report._cells import counted
 from runner.statelock import StateLock
 
 FORMAT_VERSION = 1
@@ -547,9 +548,10 @@ class Journal:
         if changed and not replan:
             raise PlanChanged(
                 [c.problem() for c in changed],
-                f"{len(changed)} order(s) already placed under {identity_of(playbook)} changed in the "
-                f"playbook since; nothing was sent. Revert the change, use a new run_id to place the plan "
-                f"again, or re-run with --replan to place only new orders and leave placed ones as they are")
+                f"{counted(len(changed), 'order')} already placed under {identity_of(playbook)} changed "
+                f"in the playbook since; nothing was sent. Revert the change, use a new run_id to place the "
+                f"plan again, or re-run with --replan to place only new orders and leave placed ones as "
+                f"they are")
         fd = _open_for_append(path, valid_end)
         journal = cls(path, playbook, lock, contents, changed, fd)
         journal._append({"kind": "open", "pid": os.getpid(), "host": socket.gethostname(),

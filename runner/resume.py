@@ -45,6 +45,7 @@ from runner.pacing import Pacer, retry_after_hint
 from runner.playbook import BracketMode, Order, Playbook
 from runner.protocol import classify
 from runner.reconcile import ExchangeOrderState, Presence, reconcile
+from runner.report._cells import counted
 
 #: An unanswered send younger than this may still be on its way into the exchange (QFEX holds
 #: limit orders 100 ms in its speed bump); "not found" is only believed after it.
@@ -217,9 +218,10 @@ class Placements:
                                             wanted))
         if changed and not self.replan:
             raise PlanChanged([c.problem() for c in changed],
-                              f"{len(changed)} order(s) already open on the exchange under this name/run_id "
-                              f"differ from the playbook; nothing was sent. Revert the change, use a new "
-                              f"run_id, or re-run with --replan to leave them as they are")
+                              f"{counted(len(changed), 'order')} already open on the exchange under this "
+                              f"name/run_id {'differs' if len(changed) == 1 else 'differ'} from the "
+                              f"playbook; nothing was sent. Revert the change, use a new run_id, or re-run "
+                              f"with --replan to leave them as they are")
         self.changed = changed
         for c in changed:
             self.warnings.append(f"order {c.order_key!r} was placed with a different definition: {c.change}; "

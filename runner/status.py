@@ -24,6 +24,7 @@ from runner.exit_codes import ExitCode
 from runner.journal import JournalContents, JournalEntry, changed_orders, default_state_dir, journal_path
 from runner.playbook import Playbook
 from runner.reconcile import ExchangeOrderState, Presence, Reconciliation, reconcile
+from runner.report._cells import counted
 from runner.resume import Planned, planned_orders
 
 #: one word per state; "placed" says whether a `run` would adopt (True) or send (False) it
@@ -253,7 +254,8 @@ def collect_status(options: StatusOptions) -> StatusReport:
         warnings.insert(0, f"no journal at {path}: the exchange is the only source (orders cancelled or "
                            f"rejected without a fill cannot be told from orders never placed)")
     elif contents.damaged_lines:
-        warnings.insert(0, f"the journal {path} has {contents.damaged_lines} unreadable line(s)")
+        warnings.insert(0, f"the journal {path} has "
+                           f"{counted(contents.damaged_lines, 'unreadable line')}")
     return StatusReport(playbook, target.name, (target.url or "").split("?", 1)[0], lines, warnings,
                         str(path) if contents is not None else None)
 

@@ -90,10 +90,15 @@ def seconds(value: float) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
+def counted(count: int, noun: str) -> str:
+    """`1 order`, `3 orders`, `0 orders`: a count with its noun agreeing."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def headline(report: Report) -> str:
     s = report.summary
     c = report.counts
-    parts = [f"{c['orders']} orders", f"{c['passed']} passed", f"{c['failed']} failed"]
+    parts = [counted(c["orders"], "order"), f"{c['passed']} passed", f"{c['failed']} failed"]
     extra = (("already_placed", "already placed"), ("not_sent", "not sent"), ("unknown", "unknown"))
     for key, label in extra:
         if c[key]:

@@ -94,3 +94,18 @@ def test_report_json_round_trips_through_the_model(tmp_path, simulator):
     assert render_json(load_report(tmp_path / "report")) == saved
     validate_report(tmp_path / "report" / "report.json")
     assert result.files["json"].name == "report.json"
+
+
+def test_one_failed_order_is_counted_in_the_singular_everywhere(tmp_path, simulator):
+    from runner.report import render_text
+    from tests.acceptance._runhelp import run
+
+    book = write_playbook(tmp_path, [order("miss", MARGIN_REJECT)])
+    done = run(tmp_path, simulator, book)
+    assert done.exit_code == 3
+    message = "1 order rejected or missed its expectation"
+    assert done.report.summary.message == message
+    text, markdown = render_text(done.report), (done.report_dir / "report.md").read_text()
+    for shown in (text, markdown):
+        assert "FAILED: 1 order, 0 passed, 1 failed" in shown and message in shown
+        assert "1 orders" not in shown and "order(s)" not in shown

@@ -146,3 +146,16 @@ def test_load_rejects_a_foreign_json(tmp_path):
     (tmp_path / "report.json").write_text('{"hello": 1}')
     with pytest.raises(UsageError, match="not a qfex-runner report"):
         load_report(tmp_path)
+
+
+@pytest.mark.parametrize(("orders", "shown"), [(1, "PASSED: 1 order, 1 passed, 0 failed"),
+                                               (3, "PASSED: 3 orders, 3 passed, 0 failed")])
+def test_the_headline_counts_orders_in_good_english(tmp_path, orders, shown):
+    summary = Summary("pb.yaml", "demo", "a" * 64, None, "sim", "ws://127.0.0.1:1/", None, "0.1.0", T0,
+                      T0 + 1)
+    done = Report(summary, [result(n, f"o{n}", Outcome.PASSED) for n in range(orders)])
+    step_summary = tmp_path / "summary.md"
+    paths = write_report_files(done, tmp_path / "r", env={"GITHUB_STEP_SUMMARY": str(step_summary)})
+    for text in (render(done, "text"), paths["md"].read_text(), step_summary.read_text()):
+        assert shown + " in 1.00 s (exit 0)" in text
+        assert "1 orders" not in text
