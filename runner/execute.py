@@ -662,6 +662,8 @@ class _Run:
                 record.statuses.append(StatusSeen(last, time.time(),
                                                   None, "journal"))
                 record.note = "placed by an earlier run; not sent again"
+                if name in result.differences:  # placed with the trigger the playbook had then
+                    record.trigger_price = result.differences[name][0]
                 record.quantity = self._placed_quantity(coid, placed) or record.quantity
                 _add_journal_fills(record, placed)
                 self._exchange_view(record, coid)

@@ -190,3 +190,17 @@ def test_without_a_journal_the_exchange_gives_the_placed_definition(harness: Har
     a = result.report.orders[0]
     assert a.quantity == Decimal("1") and a.differences == {"quantity": (Decimal("1"), Decimal("2"))}
     assert "quantity 1 as placed, 2 in the playbook" in a.verdict
+
+
+def test_a_changed_bracket_is_reported_with_the_triggers_it_was_placed_with(harness: Harness) -> None:
+    assert run_in_process(harness).exit_code == ExitCode.OK
+    edit(harness, "bracket: {take_profit: 240.00, stop_loss: 210.00}",
+         "bracket: {take_profit: 245.00, stop_loss: 210.00}")  # order e
+    result = run_in_process(harness, replan=True)
+    assert result.exit_code == ExitCode.OK
+    e = result.report.orders[4]
+    assert e.differences == {"take_profit": (Decimal("240"), Decimal("245"))}
+    assert [(x.leg, x.trigger_price) for x in e.legs] == [("take_profit", Decimal("240")),
+                                                          ("stop_loss", Decimal("210.00"))]
+    assert "take_profit 240 as placed, 245 in the playbook" in e.verdict
+    assert "TP 240 " in render_text(result.report)
