@@ -13,6 +13,11 @@ Each line is written with one `write` on an O_APPEND descriptor the moment it is
 `kill -9` at any instant leaves at worst a torn last line; opening the journal drops that torn
 tail (truncates the file back to the last complete line) so later appends stay valid.
 
+Besides intents and answers (whose fill frames carry the prices a re-run reports), it records
+lookups at the exchange (`reconciled`), accepted definitions (`replan`, `adopted`) and attached
+exits' own order ids (`exit`, learned when the exchange announces them). Readers ignore kinds they
+do not know, so older journals load unchanged.
+
 Durability (fsync) is paid where it protects a send: an intent is fsync'd before its message
 leaves (several intents share one fsync in a `batch`); an answer rides on the next fsync (see
 `Journal.sync_answers`), which costs a run one fsync per order instead of two.
