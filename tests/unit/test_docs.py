@@ -465,7 +465,8 @@ def test_every_option_named_in_prose_exists() -> None:
     known = set(FOREIGN_OPTIONS)
     from runner.cli import cli
 
-    for script in (ROOT / "bench").glob("*.py"):  # `bench/x.py --repeat 3` in Performance
+    # `bench/x.py --repeat 3` in Performance, `scripts/crash_campaign.py --campaigns 60`
+    for script in [*(ROOT / "bench").glob("*.py"), *(ROOT / "scripts").glob("*.py")]:
         source = script.read_text(encoding="utf-8")
         known |= set(re.findall(r"add_argument\(\s*\"(--[a-z][a-z0-9-]*)", source))
     for command in (None, *cli.commands):
