@@ -19,6 +19,10 @@ Exit codes: 0 all passed; 3 some order failed its expectation; 5 stopped part-wa
 (`on_reject: stop`, connection lost, no answer); 130 Ctrl-C. The send/wait loop keeps one
 `LiveOrder` record per client_order_id and one event pump (`_pump`), so pipelining (issue 6:
 `--max-in-flight`) adds a window of unanswered sends without changing how answers are applied.
+
+Where the parts live: set-up before the first send in `runner.run_setup`, Ctrl-C in
+`runner.interrupts`, and `_Run`'s mixins (see its docstring); this module keeps the entry point,
+the options/result types and the per-order flow (send, wait, judge, on_reject).
 """
 
 from __future__ import annotations
@@ -39,8 +43,7 @@ from runner.errors import RunAborted, RunnerError, UsageError
 from runner.exit_codes import ExitCode
 from runner.ids import Leg
 from runner.interrupts import _Interrupts
-from runner.legstate import PENDING
-from runner.playbook import BracketMode, Expect, OnReject, Order, Playbook, Wait
+from runner.playbook import BracketMode, OnReject, Order, Playbook, Wait
 from runner.report import (
     LegResult,
     OrderResult,
@@ -51,6 +54,7 @@ from runner.report import (
     write_report_files,
 )
 from runner.report._cells import counted
+from runner.run_end import _RunEnd
 from runner.run_events import _EventPump
 from runner.run_setup import (
     _confirm_live,
@@ -65,8 +69,6 @@ from runner.targets import SIM, Target, resolve_target
 from runner.verdict import LiveOrder, is_immediate, judge
 
 DEFAULT_TIMEOUT = 30.0
-#: how long the end-of-run drain may wait for attached bracket legs to be announced
-LEG_ANNOUNCE_S = 0.5
 
 
 # --- options, result, progress -------------------------------------------------------------------
@@ -185,7 +187,15 @@ def run_playbook(options: RunOptions) -> RunResult:
 # --- the run --------------------------------------------------------------------------------------
 
 
-class _Run(_Adoption, _Brackets, _EventPump):
+class _Run(_Adoption, _Brackets, _EventPump, _RunEnd):
+    """One run's state and its top-level flow: prepare, submit in order, drain, judge, report.
+
+    The state lives here (set in `__init__`); mixins hold the parts that act on it, each naming the
+    state it uses: adopting orders an earlier run placed (runner.adopt), bracket exits
+    (runner.brackets), the event pump and retries (runner.run_events), the drain and final verdicts
+    (runner.run_end).
+    """
+
     def __init__(self, playbook: Playbook, target: Target, session: Any, journal: Any, options: RunOptions,
                  warnings: list[str], account_id: str | None, started_at: float) -> None:
         from runner.plan import build_plan
@@ -342,7 +352,6 @@ class _Run(_Adoption, _Brackets, _EventPump):
                 raise _StopRun(f"on_reject: stop — order {order.id!r} {result.verdict}; "
                                f"later orders were not sent", ExitCode.ABORTED)
 
-
     def _on_reconnect(self, session: Any) -> None:
         """The connection came back (runner.resume): learn what became of every unfinished order;
         replay what was missed; send again what never reached the exchange."""
@@ -353,7 +362,6 @@ class _Run(_Adoption, _Brackets, _EventPump):
             live.retry_at = time.monotonic()
             self._retrying[coid] = live
         self.warnings.append(f"connection lost ({session.losses[-1]}); reconnected and reconciled")
-
 
     def _send(self, coid: str, record: OrderResult | LegResult, message: dict | None, index: int,
               order_key: str, leg: Leg, quantity: Decimal, immediate: bool,
@@ -373,57 +381,6 @@ class _Run(_Adoption, _Brackets, _EventPump):
             self.session.send(message)
         self._progress("sent", index, order_key, "", leg.value)
         return live
-
-
-
-    # --- the end ---
-
-    def _drain(self, quick: bool = False) -> None:
-        """Wait (bounded) for answers still owed, so the report says what really happened."""
-        def owed() -> bool:
-            now = time.monotonic()
-            for index, result in enumerate(self.results):
-                live = self.live.get(result.client_order_id)
-                if live is None or result.outcome is Outcome.ALREADY_PLACED:
-                    continue
-                if not live.answered:
-                    return True
-                order = self.playbook.orders[index]
-                if (order.expect is Expect.FILLED or live.over(now)) and not live.settled(now):
-                    return True
-            return False
-
-        self._pump(lambda: not owed(), 0.5 if quick else self.timeout)
-        def legs_owed() -> bool:  # an entry filled: its attached exits should be announced shortly
-            return any(leg.mode == BracketMode.ATTACHED.value and not leg.statuses
-                       for r in self.results if r.reject is None and r.filled_quantity > 0
-                       and r.outcome is not Outcome.ALREADY_PLACED for leg in r.legs)
-
-        self._pump(lambda: not legs_owed(), 0 if quick else LEG_ANNOUNCE_S)
-
-    def _final_judgement(self, connection_lost: bool) -> None:
-        now = time.monotonic()
-        for index, result in enumerate(self.results):
-            order = self.playbook.orders[index]
-            live = self.live.get(result.client_order_id)
-            if live is None or result.outcome is Outcome.ALREADY_PLACED:
-                continue
-            if result.outcome is Outcome.FAILED:
-                continue  # a failure stays a failure
-            verdict = judge(order, result, live, final=True, now=now, timeout=self.timeout)
-            if verdict is not None:
-                result.outcome, result.verdict = verdict
-            if not live.answered and connection_lost:
-                result.verdict += " (connection lost: re-running reconciles it with the exchange)"
-        for result in self.results:
-            self._warn_open_sibling(result)
-            for leg in result.legs:
-                if leg.mode == BracketMode.ATTACHED.value and not leg.statuses and result.reject is None \
-                        and result.sent_at is not None and not leg.note:
-                    leg.note = (PENDING if result.filled_quantity == 0 else
-                                "the entry filled, but the exchange did not announce this leg on this "
-                                "connection")
-
 
     def _blank_result(self, index: int, order: Order) -> OrderResult:
         result = OrderResult(
