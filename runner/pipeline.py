@@ -20,7 +20,7 @@ Rules (the sequential run, `execute._Run._run_order`, stays the reference):
 - Timeout: the oldest unanswered order gets `--timeout` from its send, then the run stops as a
   sequential run does (its state unknown; a re-run reconciles it).
 - Retries: an order answered `RateLimited`/`ServerError` was not processed and is sent again after
-  its delay (`execute`); later orders already sent may then reach the book before it. The run
+  its delay (`runner.run_events`); later orders already sent may then reach the book before it. The run
   names it in a warning and continues one order at a time.
 - Pacing to QFEX's rate limit applies to every send (the session's pacer), as sequentially.
 """
