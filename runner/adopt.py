@@ -15,6 +15,7 @@ from typing import Any
 
 from runner.legstate import NEVER_ARMED, PENDING
 from runner.playbook import BracketMode
+from runner.protocol import wire_decimal
 from runner.report import FillRecord, LegResult, OrderResult, Outcome, StatusSeen
 from runner.verdict import LiveOrder
 
@@ -129,8 +130,8 @@ _NUMERIC_FIELDS = frozenset({"quantity", "price", "take_profit", "stop_loss"})
 def _show_as_placed(result: OrderResult, differences: Mapping[str, tuple[Any, Any]]) -> None:
     """Make `result` show an order as it was placed (what the exchange has), not as the playbook now
     defines it; `result.differences` keeps the playbook's values for the report to name."""
-    typed = {key: (_decimal(placed) if key in _NUMERIC_FIELDS else placed,
-                   _decimal(wanted) if key in _NUMERIC_FIELDS else wanted)
+    typed = {key: (wire_decimal(placed) if key in _NUMERIC_FIELDS else placed,
+                   wire_decimal(wanted) if key in _NUMERIC_FIELDS else wanted)
              for key, (placed, wanted) in differences.items()}
     result.differences = typed
     for key, (placed, _) in typed.items():
@@ -172,21 +173,14 @@ def _add_trades(record: OrderResult | LegResult, trades: Iterable[Mapping[str, A
     """Trade rows from the exchange's `get_user_trades` as fills of `record` (each trade once)."""
     seen = {f.trade_id for f in record.fills}
     for trade in trades:
-        quantity = _decimal(trade.get("quantity"))
+        quantity = wire_decimal(trade.get("quantity"))
         key = str(trade.get("trade_id") or "") or None
         if quantity is None or (key is not None and key in seen):
             continue
-        stamp = _decimal(trade.get("timestamp"))
+        stamp = wire_decimal(trade.get("timestamp"))
         at = float(stamp) if stamp is not None else time.time()
-        price, fee = _decimal(trade.get("price")), _decimal(trade.get("fee"))
+        price, fee = wire_decimal(trade.get("price")), wire_decimal(trade.get("fee"))
         record.fills.append(FillRecord(key, price, quantity, fee, at))
         seen.add(key)
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return value if isinstance(value, Decimal) else Decimal(str(value))
-    except ArithmeticError:
-        return None

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from runner.protocol import wire_decimal
+
 TAKE_PROFIT, STOP_LOSS = "take_profit", "stop_loss"
 _TYPE_TO_LEG = {"TAKE_PROFIT": TAKE_PROFIT, "STOP_LOSS": STOP_LOSS}
 _LABEL = {TAKE_PROFIT: "take-profit", STOP_LOSS: "stop-loss"}
@@ -50,20 +52,13 @@ class LegState:
 
     @property
     def filled(self) -> Decimal:
-        return sum((_dec(t.get("quantity")) or Decimal(0) for t in self.trades), Decimal(0))
+        return sum((wire_decimal(t.get("quantity")) or Decimal(0) for t in self.trades), Decimal(0))
 
     @property
     def order_id(self) -> str | None:
         return self.order_ids[0] if self.order_ids else None
 
 
-def _dec(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return value if isinstance(value, Decimal) else Decimal(str(value))
-    except ArithmeticError:
-        return None
 
 
 def _row_type(row: Mapping[str, Any]) -> str | None:
@@ -109,7 +104,7 @@ def attached_leg_states(rows: Iterable[Mapping[str, Any]], triggers: Mapping[str
         if open_rows:
             row = open_rows[0]
             state.status = str(row.get("status") or "ACK")
-            state.quantity = _dec(row.get("quantity"))
+            state.quantity = wire_decimal(row.get("quantity"))
     for name, state in states.items():
         if not state.order_ids and (known_ids or {}).get(name):
             state.order_ids.append(str(known_ids[name]))  # type: ignore[index]
@@ -160,7 +155,7 @@ def _which_leg(group: list[Mapping[str, Any]], triggers: Mapping[str, Decimal | 
             return (name, False) if name in wanted else (None, False)
     if len(wanted) == 1:
         return wanted[0], False
-    prices = [p for r in group if (p := _dec(r.get("price"))) is not None]
+    prices = [p for r in group if (p := wire_decimal(r.get("price"))) is not None]
     if not prices:
         return None, False
     price = prices[0]

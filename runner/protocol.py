@@ -94,8 +94,11 @@ class ReplyKind(str, Enum):
     OTHER = "other"
 
 
-def _dec(value: Any) -> Decimal | None:
-    """A wire number (Decimal, int or numeric string) as Decimal; None when absent."""
+def wire_decimal(value: Any) -> Decimal | None:
+    """A wire number (Decimal, int or numeric string) as Decimal; None when absent or not a number.
+
+    The one place a received number becomes money: adoption, leg states and reconciliation use it too.
+    """
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, Decimal):
@@ -236,12 +239,12 @@ def order_update(payload: dict) -> OrderUpdate:
         side=_str(payload.get("side")),
         order_type=_str(payload.get("type", payload.get("order_type"))),
         time_in_force=_str(payload.get("time_in_force", payload.get("order_time_in_force"))),
-        quantity=_dec(payload.get("quantity")),
-        price=_dec(payload.get("price")),
-        quantity_remaining=_dec(payload.get("quantity_remaining", payload.get("remaining_quantity"))),
-        take_profit=_dec(payload.get("take_profit")),
-        stop_loss=_dec(payload.get("stop_loss")),
-        update_time=_dec(payload.get("update_time")),
+        quantity=wire_decimal(payload.get("quantity")),
+        price=wire_decimal(payload.get("price")),
+        quantity_remaining=wire_decimal(payload.get("quantity_remaining", payload.get("remaining_quantity"))),
+        take_profit=wire_decimal(payload.get("take_profit")),
+        stop_loss=wire_decimal(payload.get("stop_loss")),
+        update_time=wire_decimal(payload.get("update_time")),
         trade_id=_str(payload.get("trade_id")),
         raw=payload,
     )
@@ -254,12 +257,12 @@ def fill(payload: dict) -> Fill:
         client_order_id=_str(payload.get("client_order_id")),
         symbol=_str(payload.get("symbol")),
         side=_str(payload.get("side")),
-        price=_dec(payload.get("price")),
-        quantity=_dec(payload.get("quantity")),
-        fee=_dec(payload.get("fee")),
-        remaining_quantity=_dec(payload.get("remaining_quantity", payload.get("quantity_remaining"))),
+        price=wire_decimal(payload.get("price")),
+        quantity=wire_decimal(payload.get("quantity")),
+        fee=wire_decimal(payload.get("fee")),
+        remaining_quantity=wire_decimal(payload.get("remaining_quantity", payload.get("quantity_remaining"))),
         order_type=_str(payload.get("order_type", payload.get("type"))),
-        timestamp=_dec(payload.get("timestamp")),
+        timestamp=wire_decimal(payload.get("timestamp")),
         raw=payload,
     )
 
@@ -270,8 +273,8 @@ def stop_order(payload: dict) -> StopOrder:
         stop_order_type=_str(payload.get("stop_order_type", payload.get("type", payload.get("order_type")))),
         symbol=_str(payload.get("symbol")),
         side=_str(payload.get("direction", payload.get("side"))),
-        price=_dec(payload.get("price")),
-        quantity=_dec(payload.get("quantity")),
+        price=wire_decimal(payload.get("price")),
+        quantity=wire_decimal(payload.get("quantity")),
         client_order_id=_str(payload.get("client_order_id")),
         parent_order_id=_str(payload.get("parent_order_id", payload.get("order_id_parent"))),
         status=_str(payload.get("status")),

@@ -41,6 +41,7 @@ from runner.protocol import (
     get_user_orders_message,
     get_user_trades_message,
     user_trades,
+    wire_decimal,
 )
 
 PAGE_SIZE = 1000
@@ -265,8 +266,8 @@ PER_ORDER_QUERIES = 5
 
 def _untraded(row: Mapping[str, Any]) -> bool:
     """An open row that has not traded (nothing to look up in the trades): remaining == quantity."""
-    quantity = _dec(row.get("quantity"))
-    remaining = _dec(row.get("quantity_remaining", row.get("remaining_quantity")))
+    quantity = wire_decimal(row.get("quantity"))
+    remaining = wire_decimal(row.get("quantity_remaining", row.get("remaining_quantity")))
     return quantity is not None and remaining is not None and remaining == quantity
 
 
@@ -351,13 +352,13 @@ def _split_legs(open_rows: list[dict], trades: list[dict], order_type: str | Non
 def _entry_rank(trade: Mapping[str, Any], hint: tuple[str, Decimal | None] | None) -> tuple:
     """Sort key: the entry traded first; on a tie (whole-second timestamps), the trade on the entry's
     side (an exit trades on the other), then the one nearest the entry's limit price."""
-    stamp = _dec(trade.get("timestamp"))
+    stamp = wire_decimal(trade.get("timestamp"))
     key: tuple = (stamp if stamp is not None else Decimal("Infinity"),)
     if hint is not None:
         side, price = hint
         own_side = trade.get("side")
         key += (0 if own_side is None or own_side == side else 1,)
-        traded = _dec(trade.get("price"))
+        traded = wire_decimal(trade.get("price"))
         key += (abs(traded - price) if traded is not None and price is not None else Decimal(0),)
     return key
 
@@ -368,11 +369,11 @@ def _state(coid: str, open_rows: list[dict], trades: list[dict], order_type: str
            exit_ids: set[str] | frozenset[str] = frozenset()) -> ExchangeOrderState:
     open_rows, trades, legs = _split_legs(open_rows, trades, order_type, known_ids or set(), hint, exit_ids)
     order_ids = list(dict.fromkeys(str(r["order_id"]) for r in [*open_rows, *trades] if r.get("order_id")))
-    filled = sum((_dec(t.get("quantity")) or Decimal(0) for t in trades), Decimal(0))
+    filled = sum((wire_decimal(t.get("quantity")) or Decimal(0) for t in trades), Decimal(0))
     if open_rows:
         row = open_rows[0]
-        quantity = _dec(row.get("quantity"))
-        remaining = _dec(row.get("quantity_remaining", row.get("remaining_quantity")))
+        quantity = wire_decimal(row.get("quantity"))
+        remaining = wire_decimal(row.get("quantity_remaining", row.get("remaining_quantity")))
         if quantity is not None and remaining is not None:
             filled = max(filled, quantity - remaining)
         return ExchangeOrderState(coid, Presence.OPEN, tuple(order_ids), tuple(open_rows), tuple(trades),
@@ -383,12 +384,3 @@ def _state(coid: str, open_rows: list[dict], trades: list[dict], order_type: str
     return ExchangeOrderState(coid, Presence.NOT_FOUND, legs=tuple(legs))
 
 
-def _dec(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, Decimal):
-        return value
-    try:
-        return Decimal(str(value)) if isinstance(value, (int, str)) else None
-    except ArithmeticError:
-        return None
