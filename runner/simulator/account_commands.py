@@ -18,7 +18,7 @@ from runner.simulator.entry import _Synthetic
 from runner.simulator.errors import CommandError
 from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market, initial_fraction, lev_text, maintenance_fraction
-from runner.simulator.orders import BUY, IOC, LIMIT, ZERO
+from runner.simulator.orders import BUY, IOC, LIMIT, ZERO, orderless_payload
 from runner.simulator.outbound import ORDER_RESPONSES, Outbound
 
 if TYPE_CHECKING:
@@ -54,23 +54,10 @@ class AccountCommandsMixin:
         pos = account.positions.get(symbol) if market else None
         if market is None or pos is None or pos.qty == ZERO:
             status = "BAD_SYMBOL" if market is None else "REJECTED"
-            payload = {
-                "order_id": self._ids.uuid4(),
-                "symbol": symbol,
-                "status": status,
-                "quantity": ZERO,
-                "price": ZERO,
-                "take_profit": ZERO,
-                "stop_loss": ZERO,
-                "side": BUY,  # no position, no closing side: the enum zero value (only trade_id is nullable)
-                "type": LIMIT,
-                "time_in_force": IOC,
-                "user_id": account.user_id,
-                "client_order_id": client_order_id,
-                "quantity_remaining": ZERO,
-                "update_time": self._clock(),
-                "trade_id": None,
-            }
+            # no position, no closing side: BUY is the enum's zero value; the close would be a LIMIT IOC
+            payload = orderless_payload(order_id=self._ids.uuid4(), client_order_id=client_order_id,
+                                        symbol=symbol, status=status, user_id=account.user_id,
+                                        now=self._clock(), tif=IOC)
             out.append(Outbound("account", ORDER_RESPONSES, account.account_id, {"order_response": payload}))
             return
         if self._closed(market):
@@ -177,7 +164,11 @@ class AccountCommandsMixin:
         return unrealised, margin
 
     def _available(self, account: Account) -> Decimal:
-        unrealised, position_margin = self._unrealised_and_margin(account)
+        return self._available_given(account, *self._unrealised_and_margin(account))
+
+    @staticmethod
+    def _available_given(account: Account, unrealised: Decimal, position_margin: Decimal) -> Decimal:
+        """available_balance = deposit + realised − fees + unrealised − position and order margin."""
         return (
             account.deposit
             + account.realised_pnl
@@ -198,14 +189,7 @@ class AccountCommandsMixin:
             "position_margin": position_margin,
             "unrealised_pnl": unrealised,
             "net_funding": ZERO,
-            "available_balance": (
-                account.deposit
-                + account.realised_pnl
-                - account.fees
-                + unrealised
-                - position_margin
-                - account.order_margin
-            ),
+            "available_balance": self._available_given(account, unrealised, position_margin),
             "fees": account.fees,
             "referral_rewards": ZERO,
         }

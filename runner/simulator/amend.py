@@ -15,7 +15,16 @@ from runner.simulator import validation as v
 from runner.simulator.accounts import Account
 from runner.simulator.errors import CommandError
 from runner.simulator.market import Market
-from runner.simulator.orders import BUY, GTC, LIMIT, SELL, ZERO, Order, order_payload, stop_payload
+from runner.simulator.orders import (
+    BUY,
+    LIMIT,
+    SELL,
+    ZERO,
+    Order,
+    order_payload,
+    orderless_payload,
+    stop_payload,
+)
 from runner.simulator.outbound import _CANCELLED, ORDER_RESPONSES, Outbound
 
 if TYPE_CHECKING:
@@ -110,30 +119,18 @@ class AmendMixin:
         side: str | None = None,
         type_: str | None = None,
     ) -> Outbound:
-        """Reply for an id that matches no open order.
-
-        QFEX's OrderResponse schema (AsyncAPI) makes only `trade_id` nullable, so every other field
-        carries a value of its declared type: the ids, side and type we were given, and for what we
-        cannot know the enums' zero values (BUY, LIMIT, GTC — the proto's code 0) and "" ids.
-        """
+        """Reply for an id that matches no open order: the ids, side and type we were given."""
         by_order_id = id_type in ("order_id", "twap_id")
-        payload = {
-            "order_id": ident if by_order_id else "",
-            "symbol": symbol,
-            "status": status,
-            "quantity": ZERO,
-            "price": ZERO,
-            "take_profit": ZERO,
-            "stop_loss": ZERO,
-            "side": side if side in (BUY, SELL) else BUY,
-            "type": type_ if isinstance(type_, str) and type_ else LIMIT,
-            "time_in_force": GTC,
-            "user_id": account.user_id,
-            "client_order_id": "" if by_order_id else ident,
-            "quantity_remaining": ZERO,
-            "update_time": self._clock(),
-            "trade_id": None,
-        }
+        payload = orderless_payload(
+            order_id=ident if by_order_id else "",
+            client_order_id="" if by_order_id else ident,
+            symbol=symbol,
+            status=status,
+            user_id=account.user_id,
+            now=self._clock(),
+            side=side if side in (BUY, SELL) else BUY,
+            type_=type_ if isinstance(type_, str) and type_ else LIMIT,
+        )
         return Outbound("account", ORDER_RESPONSES, account.account_id, {"order_response": payload})
 
     def _modify_order(self, account: Account, params: dict, out: list[Outbound]) -> None:

@@ -201,6 +201,33 @@ def order_payload(o: Order, status: str, now: float, trade_id: str | None = None
     }
 
 
+def orderless_payload(*, order_id: str, client_order_id: str, symbol: str, status: str, user_id: str,
+                       now: float, side: str = BUY, type_: str = LIMIT, tif: str = GTC) -> dict:
+    """An `order_response` body about no order (NO_SUCH_ORDER, a close_position with nothing to close).
+
+    QFEX's OrderResponse schema (AsyncAPI) makes only `trade_id` nullable, so every other field
+    carries a value of its declared type: what the request gave, and for what cannot be known the
+    enums' zero values (BUY, LIMIT, GTC — the proto's code 0), zero amounts and "" ids.
+    """
+    return {
+        "order_id": order_id,
+        "symbol": symbol,
+        "status": status,
+        "quantity": ZERO,
+        "price": ZERO,
+        "take_profit": ZERO,
+        "stop_loss": ZERO,
+        "side": side,
+        "type": type_,
+        "time_in_force": tif,
+        "user_id": user_id,
+        "client_order_id": client_order_id,
+        "quantity_remaining": ZERO,
+        "update_time": now,
+        "trade_id": None,
+    }
+
+
 def stop_payload(s: StopOrder, status: str, now: float, *, quantity: Decimal | None = None) -> dict:
     """A stop order in `order_response` form (type TAKE_PROFIT/STOP_LOSS, price = trigger)."""
     qty = s.quantity if quantity is None else quantity
