@@ -25,7 +25,7 @@ from runner.simulator.orders import (
     orderless_payload,
     stop_payload,
 )
-from runner.simulator.outbound import _CANCELLED, ORDER_RESPONSES, Outbound
+from runner.simulator.outbound import _CANCELLED, ORDER_RESPONSES, Outbound, order_event
 
 if TYPE_CHECKING:
     from runner.simulator.config import EngineConfig
@@ -153,14 +153,7 @@ class AmendMixin:
             return
         now = self._clock()
         if order.filled > ZERO:
-            out.append(
-                Outbound(
-                    "account",
-                    ORDER_RESPONSES,
-                    account.account_id,
-                    {"order_response": order_payload(order, "CANNOT_MODIFY_PARTIAL_FILL", now)},
-                )
-            )
+            out.append(order_event(order, "CANNOT_MODIFY_PARTIAL_FILL", now))
             return
         market = self._markets[symbol]
         new_price = order.price if price is None else price
@@ -183,14 +176,7 @@ class AmendMixin:
         order.margin_rate = new_price / self._leverage(account, market)
         order.status = "MODIFIED"
         order.update_time = now
-        out.append(
-            Outbound(
-                "account",
-                ORDER_RESPONSES,
-                account.account_id,
-                {"order_response": order_payload(order, "MODIFIED", now)},
-            )
-        )
+        out.append(order_event(order, "MODIFIED", now))
         if self._bump > 0:  # modified limit orders pass the speed bump again (and leave the book meanwhile)
             self._hold(order, now)
         else:

@@ -17,8 +17,8 @@ from runner.simulator.accounts import Account, Position
 from runner.simulator.errors import CommandError
 from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market
-from runner.simulator.orders import BUY, IOC, LIMIT, MARKET, STOP_TYPES, ZERO, Order, order_payload
-from runner.simulator.outbound import ORDER_RESPONSES, Outbound
+from runner.simulator.orders import BUY, IOC, LIMIT, MARKET, STOP_TYPES, ZERO, Order
+from runner.simulator.outbound import ORDER_RESPONSES, Outbound, order_event
 
 if TYPE_CHECKING:
     from runner.simulator.config import EngineConfig
@@ -209,14 +209,7 @@ class EntryMixin:
         self._track_open(pos, order, +1)
         account.set_order_margin(order, self._order_margin(account, market, order, ref))
         order.margin_rate = ref / self._leverage(account, market)
-        out.append(
-            Outbound(
-                "account",
-                ORDER_RESPONSES,
-                account.account_id,
-                {"order_response": order_payload(order, "ACK", now)},
-            )
-        )
+        out.append(order_event(order, "ACK", now))
         if type_ != MARKET and self._bump > 0:
             self._hold(order, now)
         else:

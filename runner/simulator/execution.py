@@ -15,8 +15,8 @@ from runner.simulator.accounts import Account
 from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market
 from runner.simulator.matching import FILL, fillable, sweep, would_cross
-from runner.simulator.orders import ALO, BUY, GTC, LIMIT, ZERO, Order, StopOrder, order_payload
-from runner.simulator.outbound import _CANCELLED, _FILLED, FILLS, ORDER_RESPONSES, Outbound
+from runner.simulator.orders import ALO, BUY, GTC, LIMIT, ZERO, Order, StopOrder
+from runner.simulator.outbound import _CANCELLED, _FILLED, FILLS, Outbound, order_event
 
 if TYPE_CHECKING:
     from runner.simulator.config import EngineConfig
@@ -124,14 +124,7 @@ class ExecutionMixin:
                 account.set_order_margin(order, increasing * order.margin_rate)
             order.status = _FILLED
             order.update_time = now
-            out.append(
-                Outbound(
-                    "account",
-                    ORDER_RESPONSES,
-                    account.account_id,
-                    {"order_response": order_payload(order, _FILLED, now, trade_id)},
-                )
-            )
+            out.append(order_event(order, _FILLED, now, trade_id))
             out.append(
                 Outbound(
                     "account",
@@ -201,14 +194,7 @@ class ExecutionMixin:
         order.status = status
         now = self._clock()
         order.update_time = now
-        out.append(
-            Outbound(
-                "account",
-                ORDER_RESPONSES,
-                order.account_id,
-                {"order_response": order_payload(order, status, now)},
-            )
-        )
+        out.append(order_event(order, status, now))
 
     def _book_changed(self, symbol: str) -> None:
         """A resting order came or went: the best bid/ask, and so the mark, may have moved."""

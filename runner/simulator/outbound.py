@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runner.simulator.orders import Order, order_payload
+
 ORDER_RESPONSES = "order_responses"
 FILLS = "fills"
 POSITIONS = "positions"
@@ -35,3 +37,9 @@ class Outbound:
     channel: str | None
     account_id: str | None
     message: dict
+
+
+def order_event(order: Order, status: str, now: float, trade_id: str | None = None) -> Outbound:
+    """An `order_response` about `order`, for its account's `order_responses` subscribers."""
+    return Outbound("account", ORDER_RESPONSES, order.account_id,
+                    {"order_response": order_payload(order, status, now, trade_id)})

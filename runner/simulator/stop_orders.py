@@ -25,11 +25,10 @@ from runner.simulator.orders import (
     Order,
     StopOrder,
     opposite,
-    order_payload,
     stop_order_message,
     stop_payload,
 )
-from runner.simulator.outbound import _CANCELLED, ORDER_RESPONSES, STOP_ORDERS, Outbound
+from runner.simulator.outbound import _CANCELLED, ORDER_RESPONSES, STOP_ORDERS, Outbound, order_event
 from runner.simulator.stops import cap_excess, same_bucket, to_cancel_for, triggered
 
 if TYPE_CHECKING:
@@ -260,14 +259,7 @@ class StopOrdersMixin:
             traded = self._trade(order, market, limit, qty, out)
         if traded == ZERO:
             order.status = _CANCELLED
-            out.append(
-                Outbound(
-                    "account",
-                    ORDER_RESPONSES,
-                    account.account_id,
-                    {"order_response": order_payload(order, _CANCELLED, self._clock())},
-                )
-            )
+            out.append(order_event(order, _CANCELLED, self._clock()))
             return
         sibling = self._stops.get(stop.sibling_id) if stop.sibling_id else None
         if sibling is not None:  # one bracket leg filled: cancel the other (OCO)
