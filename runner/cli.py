@@ -14,7 +14,7 @@ import traceback
 import click
 
 from runner import __version__
-from runner.errors import RunnerError
+from runner.errors import PlaybookInvalid, RunnerError
 from runner.exit_codes import ExitCode
 
 
@@ -201,9 +201,7 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
     """
     from runner import jsonnum
     from runner.console import ProgressLine, use_color
-    from runner.errors import PlaybookInvalid
     from runner.execute import RunOptions, run_playbook
-    from runner.render_problems import render
     from runner.report import render_text
 
     def confirm(name: str) -> bool:
@@ -217,12 +215,7 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
         timeout=timeout, confirm=confirm if sys.stdin.isatty() else None,
         on_progress=ProgressLine(sys.stderr, enabled=progress), reconnect_attempts=reconnect_attempts,
         reconnect_max_seconds=reconnect_max_seconds, max_in_flight=max_in_flight)
-    try:
-        result = run_playbook(options)
-    except PlaybookInvalid as exc:
-        click.echo(render(exc.problems, "text"), nl=False, err=True)
-        click.echo(f"qfex-runner: {exc}", err=True)
-        return exc.exit_code
+    result = run_playbook(options)  # PlaybookInvalid: its problems are shown by main()
     if fmt == "json":  # stdout is for machines: warnings go to stderr (the text summary lists them itself)
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
@@ -388,18 +381,11 @@ def status(playbook: str, target: str | None, url: str | None, credentials_file:
     2 usage, 4 cannot connect/authenticate.
     """
     from runner import jsonnum
-    from runner.errors import PlaybookInvalid
-    from runner.render_problems import render
     from runner.status import StatusOptions, as_json, collect_status, exit_code, render_text
 
     options = StatusOptions(playbook=playbook, target=target, url=url, credentials_file=credentials_file,
                             state_dir=state_dir, timeout=timeout)
-    try:
-        report = collect_status(options)
-    except PlaybookInvalid as exc:
-        click.echo(render(exc.problems, "text"), nl=False, err=True)
-        click.echo(f"qfex-runner: {exc}", err=True)
-        return exc.exit_code
+    report = collect_status(options)  # PlaybookInvalid: its problems are shown by main()
     if fmt == "json":
         click.echo(jsonnum.dumps(as_json(report), indent=2))
     else:
@@ -426,6 +412,12 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         code = ExitCode.INTERRUPTED
+    except PlaybookInvalid as exc:  # every problem, located, then the one-line reason
+        from runner.render_problems import render
+
+        click.echo(render(exc.problems, "text"), nl=False, err=True)
+        click.echo(f"qfex-runner: {exc}", err=True)
+        code = exc.exit_code
     except RunnerError as exc:
         click.echo(f"qfex-runner: {exc}", err=True)
         code = exc.exit_code
