@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +46,18 @@ def run(tmp_path: Path, sim: Any, playbook: Path, **options: Any) -> RunResult:
 
 def outcomes(result: RunResult) -> list[str]:
     return [o.outcome.value for o in result.report.orders]
+
+
+def position_once_realised(sim: Any, symbol: str = "AAPL-USD", timeout: float = 30.0) -> dict:
+    """The demo account's position in `symbol` once it has realised PnL (or at `timeout`).
+
+    For scenario rehearsals: the scenario's clock is wall time, so there is no event to await but
+    its progress — poll the exchange every 0.1 s.
+    """
+    account = sim.call(lambda ex: ex.account_for_key(sim.public_key)).account_id
+    deadline = time.monotonic() + timeout
+    while True:
+        position = sim.call(lambda ex: ex.position(account, symbol))
+        if position["realised_pnl"] != 0 or time.monotonic() > deadline:
+            return position
+        time.sleep(0.1)

@@ -9,13 +9,13 @@ import os
 import re
 import subprocess
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from runner import jsonnum
+from tests.acceptance._runhelp import position_once_realised
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "docs" / "recipes.md"
@@ -76,12 +76,6 @@ def test_rehearsal_recipe_plays_out_as_described(tmp_path: Path) -> None:
         legs = {leg["leg"]: leg for leg in order["legs"]}
         assert set(legs) == {"take_profit", "stop_loss"}
         assert all(leg["order_id"] for leg in legs.values())  # both exits placed
-        account = sim.call(lambda ex: ex.account_for_key(sim.public_key)).account_id
-        deadline = time.monotonic() + 30
-        while True:
-            position = sim.call(lambda ex: ex.position(account, "AAPL-USD"))
-            if position["realised_pnl"] != 0 or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)  # the scenario's clock is wall time; nothing to await but its progress
+        position = position_once_realised(sim)
     assert position["position"] == 0
     assert position["realised_pnl"] > Decimal("15")  # bought at or below 220, sold once above 240

@@ -212,12 +212,12 @@ def test_example_rehearsal_on_the_skeleton_scenario(skeleton: Path, tmp_path: Pa
     """The story told in the scenario file: the dip fills the example's bid, the rally triggers its
     take-profit and closes the position. Played five times faster: quick, yet the bid (placed by a
     fresh process) still has seconds of margin to rest before the dip."""
-    import time
     from decimal import Decimal
 
     from runner.simulator import Simulator
     from runner.simulator.config import EngineConfig
     from runner.simulator.scenario import load_scenario_file
+    from tests.acceptance._runhelp import position_once_realised
 
     shipped = skeleton / "playbooks" / "scenarios" / "example-rally.yaml"
     load_scenario_file(shipped)  # the shipped file itself is a valid scenario
@@ -230,12 +230,7 @@ def test_example_rehearsal_on_the_skeleton_scenario(skeleton: Path, tmp_path: Pa
         run = cli("run", "playbooks/example.yaml", "--url", sim.url, cwd=skeleton, env=env)
         assert run.returncode == 0, run.stdout + run.stderr
         account = sim.call(lambda ex: ex.account_for_key(sim.public_key)).account_id
-        deadline = time.monotonic() + 30
-        while True:
-            position = sim.call(lambda ex: ex.position(account, "AAPL-USD"))
-            if position["realised_pnl"] != 0 or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)  # the scenario's clock is wall time; nothing to await but its progress
+        position = position_once_realised(sim)
         assert position["position"] == 0
         assert position["realised_pnl"] > Decimal("24")  # bought at 225, sold at market once above 250
         assert sim.call(lambda ex: ex.orders(account)) == []  # the stop-loss leg went with the position
