@@ -159,7 +159,7 @@ def run_playbook(options: RunOptions) -> RunResult:
         refdata = _reference_data(options, target, warnings)
         playbook = _validate(options.playbook, refdata, warnings)
         _confirm_live(target, playbook, options)
-        credentials = _credentials(options, target, playbook, sim, env)
+        credentials = _credentials(options, playbook, sim, env)
         journal = stack.enter_context(_open_journal(options, playbook, ephemeral=sim is not None,
                                                     warnings=warnings))
         from runner.client import TradeSession

@@ -79,7 +79,7 @@ def _confirm_live(target: Target, playbook: Playbook, options: RunOptions) -> No
         raise UsageError("not confirmed: nothing was sent")
 
 
-def _credentials(options: RunOptions, target: Target, playbook: Playbook, sim: Any,
+def _credentials(options: RunOptions, playbook: Playbook, sim: Any,
                  env: Mapping[str, str]) -> Credentials:
     if sim is not None and not options.credentials_file:
         from runner.credentials import Secret
