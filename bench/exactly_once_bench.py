@@ -29,10 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 def bench_journal(orders: int, state_dir: Path) -> None:
     from runner.enums import OrderType, Side, TimeInForce
-    from runner.ids import Leg
-    from runner.journal import Journal
     from runner.jsonnum import dumps
-    from runner.playbook import Order, Playbook
+    from runner.playbook.ids import Leg
+    from runner.playbook.model import Order, Playbook
+    from runner.state.journal import Journal
 
     order = Order("o", "AAPL-USD", Side.BUY, OrderType.LIMIT, Decimal(1), Decimal("220.00"), TimeInForce.GTC)
     message = {"type": "add_order", "params": {"symbol": "AAPL-USD", "side": "BUY", "order_type": "LIMIT",
@@ -72,13 +72,13 @@ def bench_journal(orders: int, state_dir: Path) -> None:
 
 
 def bench_reconcile(orders: int) -> None:
-    from runner.client import TradeSession
-    from runner.credentials import Credentials, Secret
-    from runner.plan import add_order_message
-    from runner.protocol import ReplyKind, get_user_orders_message
-    from runner.reconcile import reconcile
+    from runner.exchange.client import TradeSession
+    from runner.exchange.credentials import Credentials, Secret
+    from runner.exchange.protocol import ReplyKind, get_user_orders_message
+    from runner.playbook.plan import add_order_message
     from runner.simulator import Simulator
     from runner.simulator.config import EngineConfig
+    from runner.state.reconcile import reconcile
 
     with Simulator(EngineConfig(speed_bump_ms=0), rate_limit=False) as sim:
         credentials = Credentials(sim.public_key, Secret(sim.secret_key), None, "bench")

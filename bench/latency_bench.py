@@ -18,7 +18,7 @@ the journal and the report files. Target (issue 6): pipelined within 1.2x of the
 Speed bump 0: it delays a limit order's arrival on the book, never its ACK, so it does not change
 these figures. The simulator's EMA lets a fresh user burst far beyond 200/s (see
 runner/simulator/ratelimit.py), so a run of 1,000 can beat N / 200; the runner's own pacer
-(runner/pacing.py) decides how much of that burst it uses.
+(runner/exchange/pacing.py) decides how much of that burst it uses.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 
 Times, in one run on the same file and schema:
   1. `qfex-runner validate FILE` as a whole process (YAML + schema + trading rules + model),
-  2. the same in-process (`runner.load.validate_file`, validator already compiled),
+  2. the same in-process (`runner.playbook.load.validate_file`, validator already compiled),
   3. `check-jsonschema --schemafile schemas/playbook.schema.json FILE` (schema only),
 and prints the best of `--repeat` runs and the ratio. Target: runner >= 1.5x faster.
 """
@@ -94,7 +94,7 @@ def main() -> None:
         size = path.stat().st_size
         print(f"playbook: {options.orders:,} orders, {size / 1e6:.2f} MB, {path}")
 
-        from runner.load import validate_file
+        from runner.playbook.load import validate_file
 
         result = validate_file(path)
         if not result.ok:

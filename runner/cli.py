@@ -52,9 +52,9 @@ def validate(playbooks: tuple[str, ...], refdata_path: str | None, fmt: str) -> 
 
     Exit 0 when every file is valid (warnings allowed), 1 when any has an error.
     """
-    from runner.load import validate_file
-    from runner.refdata import load_refdata_file
-    from runner.render_problems import render, summary
+    from runner.playbook.load import validate_file
+    from runner.playbook.refdata import load_refdata_file
+    from runner.report.problems import render, summary
 
     refdata = load_refdata_file(refdata_path) if refdata_path else None
     problems = []
@@ -78,10 +78,10 @@ def plan(playbook: str, refdata_path: str | None, fmt: str) -> int:
     No credentials, no network: nothing is sent. Problems go to stderr (exit 1, no plan).
     """
     from runner import jsonnum
-    from runner.load import validate_file
-    from runner.plan import build_plan, plan_as_json, render_plan_text
-    from runner.refdata import load_refdata_file
-    from runner.render_problems import render, summary
+    from runner.playbook.load import validate_file
+    from runner.playbook.plan import build_plan, plan_as_json, render_plan_text
+    from runner.playbook.refdata import load_refdata_file
+    from runner.report.problems import render, summary
 
     refdata = load_refdata_file(refdata_path) if refdata_path else None
     result = validate_file(playbook, refdata)
@@ -102,7 +102,7 @@ def plan(playbook: str, refdata_path: str | None, fmt: str) -> int:
 @click.argument("name", default="playbook", metavar="[NAME]")
 def schema(name: str) -> int:
     """Print a JSON Schema shipped with qfex-runner (default: the playbook schema, for editors)."""
-    from runner.schema import schema_bytes
+    from runner.playbook.schema import schema_bytes
 
     data = schema_bytes(name)
     sys.stdout.flush()
@@ -201,8 +201,8 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
     """
     from runner import jsonnum
     from runner.console import ProgressLine, use_color
-    from runner.execute import RunOptions, run_playbook
     from runner.report import render_text
+    from runner.run.engine import RunOptions, run_playbook
 
     def confirm(name: str) -> bool:
         typed = click.prompt(f"--target prod places REAL orders on QFEX. Type the playbook name ({name}) "
@@ -381,7 +381,7 @@ def status(playbook: str, target: str | None, url: str | None, credentials_file:
     2 usage, 4 cannot connect/authenticate.
     """
     from runner import jsonnum
-    from runner.status import StatusOptions, as_json, collect_status, exit_code, render_text
+    from runner.state.status import StatusOptions, as_json, collect_status, exit_code, render_text
 
     options = StatusOptions(playbook=playbook, target=target, url=url, credentials_file=credentials_file,
                             state_dir=state_dir, timeout=timeout)
@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("interrupted", err=True)
         code = ExitCode.INTERRUPTED
     except PlaybookInvalid as exc:  # every problem, located, then the one-line reason
-        from runner.render_problems import render
+        from runner.report.problems import render
 
         click.echo(render(exc.problems, "text"), nl=False, err=True)
         click.echo(f"qfex-runner: {exc}", err=True)

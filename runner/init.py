@@ -50,7 +50,7 @@ def render_template(name: str) -> str:
 
 def skeleton_files() -> dict[str, bytes]:
     """Every file of the skeleton, by path relative to the new repository."""
-    from runner.schema import schema_bytes
+    from runner.playbook.schema import schema_bytes
 
     files = {path: render_template(name).encode("utf-8") for path, name in SKELETON_TEMPLATES.items()}
     files[SCHEMA_PATH] = schema_bytes()

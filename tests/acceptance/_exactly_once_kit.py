@@ -23,13 +23,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from runner.ids import Leg, client_order_id
-from runner.journal import JOURNAL_SUFFIX, identity_slug
 from runner.jsonnum import loads
+from runner.playbook.ids import Leg, client_order_id
 from runner.simulator import Simulator
 from runner.simulator.config import EngineConfig
 from runner.simulator.engine import Exchange
 from runner.simulator.server_config import FaultConfig
+from runner.state.journal import JOURNAL_SUFFIX, identity_slug
 
 NAME, RUN_ID = "eo", "r1"
 

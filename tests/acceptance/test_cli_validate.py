@@ -256,7 +256,7 @@ def _break_validation(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*_args: object, **_kwargs: object) -> None:
         raise ZeroDivisionError("simulated bug")
 
-    monkeypatch.setattr("runner.load.validate_file", broken)
+    monkeypatch.setattr("runner.playbook.load.validate_file", broken)
 
 
 def test_internal_error_is_exit_70_with_one_line_and_no_traceback(monkeypatch: pytest.MonkeyPatch) -> None:

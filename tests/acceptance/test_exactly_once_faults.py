@@ -17,7 +17,7 @@ from tests.acceptance._exactly_once_kit import ORDER_IDS, ORDERS, Harness, coid
 
 
 def run_in_process(harness: Harness, **options: Any) -> Any:
-    from runner.execute import RunOptions, run_playbook
+    from runner.run.engine import RunOptions, run_playbook
 
     harness.runs += 1
     options.setdefault("timeout", 5.0)

@@ -15,11 +15,11 @@ import pytest
 
 from runner.errors import PlaybookInvalid
 from runner.exit_codes import ExitCode
-from runner.ids import Leg
-from runner.journal import Journal
 from runner.jsonnum import loads
-from runner.load import load_playbook
+from runner.playbook.ids import Leg
+from runner.playbook.load import load_playbook
 from runner.report import Report, render_text
+from runner.state.journal import Journal
 from tests.acceptance._exactly_once_kit import ORDER_IDS, ORDERS, Harness, coid
 from tests.acceptance.test_exactly_once_faults import assert_exactly_once, run_in_process
 

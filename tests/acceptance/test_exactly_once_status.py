@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.ids import Leg
-from runner.journal import Journal
-from runner.load import load_playbook
+from runner.playbook.ids import Leg
+from runner.playbook.load import load_playbook
+from runner.state.journal import Journal
 from tests.acceptance._exactly_once_kit import ORDERS, WAITING, Harness, when_accepted
 
 EXTRA = """\

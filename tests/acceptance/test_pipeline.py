@@ -1,4 +1,4 @@
-"""`run --max-in-flight N` (runner.pipeline) against the real local exchange over loopback.
+"""`run --max-in-flight N` (runner.run.pipeline) against the real local exchange over loopback.
 
 What must not change when orders are pipelined: the report (same content as a sequential run of
 the same playbook, timings aside), playbook order at the exchange, barriers (`wait: fill`,
@@ -113,8 +113,8 @@ def test_on_reject_stop_is_sequential_and_says_so(tmp_path: Path, simulator) -> 
 
 def test_playbook_order_at_the_exchange_and_every_intent_durable_before_its_send(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from runner import client, journal
-
+    from runner.exchange import client
+    from runner.state import journal
     exchange = CountingExchange(EngineConfig(speed_bump_ms=0))
     sim = Simulator(exchange=exchange).start()
     try:
@@ -189,7 +189,7 @@ def test_sigkill_mid_pipeline_then_rerun_places_each_order_once(tmp_path: Path, 
     FaultConfig(latency_ms=5, drop_after_messages=40, error_rate=0.1, seed=9),
 ], ids=["drop", "drop-after-reply", "server-errors", "latency-drop-errors"])
 def test_faults_mid_pipeline_place_every_order_exactly_once(tmp_path: Path, faults: FaultConfig) -> None:
-    from runner.execute import RunOptions, run_playbook
+    from runner.run.engine import RunOptions, run_playbook
 
     count = 60
     harness = Harness(tmp_path, faults=faults)

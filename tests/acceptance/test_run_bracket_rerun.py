@@ -13,7 +13,7 @@ from pathlib import Path
 from runner.exit_codes import ExitCode
 from runner.jsonnum import loads
 from runner.report import Outcome, render_markdown, render_text
-from runner.status import StatusOptions, collect_status
+from runner.state.status import StatusOptions, collect_status
 from tests.acceptance._runhelp import order, run, write_playbook
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from runner.exit_codes import ExitCode
-from runner.ids import Leg, client_order_id
+from runner.playbook.ids import Leg, client_order_id
 from tests.acceptance._runhelp import order, run, write_playbook
 
 

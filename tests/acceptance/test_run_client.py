@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from runner.client import ConnectionLost, TradeSession, check_url
-from runner.credentials import Credentials, Secret
 from runner.errors import ConnectError
-from runner.plan import add_order_message
-from runner.protocol import ReplyKind
+from runner.exchange.client import ConnectionLost, TradeSession, check_url
+from runner.exchange.credentials import Credentials, Secret
+from runner.exchange.protocol import ReplyKind
+from runner.playbook.plan import add_order_message
 from runner.simulator.server_config import CompatOptions, ServerConfig
 
 

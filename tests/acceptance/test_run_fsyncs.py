@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from runner.exit_codes import ExitCode
-from runner.journal import load_contents
+from runner.state.journal import load_contents
 from tests.acceptance._runhelp import MARGIN_REJECT, RESTING, order, outcomes, run, write_playbook
 
 #: fsyncs a run makes besides its orders' intents: the journal's directory entry and first line,
@@ -28,8 +28,8 @@ def _journal(tmp_path: Path) -> Path:
 
 def test_one_fsync_per_order_and_every_intent_durable_before_its_send(
         tmp_path: Path, simulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from runner import client, journal
-
+    from runner.exchange import client
+    from runner.state import journal
     count = 30
     orders = [order(f"o{i:02d}", RESTING.replace("220.00", f"{200 + i % 20}.00")) for i in range(count)]
     orders.insert(10, order("rej", MARGIN_REJECT, expect="rejected"))

@@ -12,7 +12,7 @@ from decimal import Decimal
 from jsonschema import Draft202012Validator
 
 from runner.jsonnum import loads
-from runner.schema import load_schema
+from runner.playbook.schema import load_schema
 from runner.simulator.config import AccountConfig
 from tests.acceptance._runhelp import MARGIN_REJECT, MARKET, RESTING, order, write_playbook
 from tests.acceptance.test_run_cli import cli_env

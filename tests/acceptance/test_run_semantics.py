@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from runner.errors import CredentialsError, UsageError
-from runner.execute import RunOptions, run_playbook
 from runner.exit_codes import ExitCode
+from runner.run.engine import RunOptions, run_playbook
 from tests.acceptance._runhelp import MARGIN_REJECT, MARKET, RESTING, order, outcomes, run, write_playbook
 
 # For each expectation: an order that meets it, and one that misses it.
@@ -102,12 +102,12 @@ def test_exchange_rules_are_checked_before_anything_is_sent(tmp_path, simulator)
 
 
 def test_refdata_unavailable_is_a_warning_not_a_failure(tmp_path, simulator, monkeypatch):
-    import runner.refdata
+    import runner.playbook.refdata
 
     def unavailable(url, timeout=10.0):
-        raise runner.refdata.RefDataError(f"{url}: connection refused")
+        raise runner.playbook.refdata.RefDataError(f"{url}: connection refused")
 
-    monkeypatch.setattr(runner.refdata, "fetch_refdata", unavailable)
+    monkeypatch.setattr(runner.playbook.refdata, "fetch_refdata", unavailable)
     book = write_playbook(tmp_path, [order("a", RESTING)])
     result = run(tmp_path, simulator, book)
     assert result.exit_code == ExitCode.OK

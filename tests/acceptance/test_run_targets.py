@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from runner.errors import UsageError
+from runner.exchange.targets import resolve_target
 from runner.exit_codes import ExitCode
-from runner.targets import resolve_target
 from tests.acceptance._runhelp import RESTING, order, write_playbook
 from tests.acceptance.test_run_cli import REPO, cli_env, qfex
 
@@ -181,7 +181,7 @@ def test_an_unverifiable_tls_certificate_is_refused(tmp_path, self_signed_server
 
 
 def test_refdata_over_unverifiable_tls_is_refused(self_signed_server):
-    from runner.refdata import fetch_refdata
+    from runner.playbook.refdata import fetch_refdata
 
     with pytest.raises(Exception) as caught:  # whatever urllib raises, the answer must not be trusted
         fetch_refdata(f"https://127.0.0.1:{self_signed_server}/refdata", timeout=5)

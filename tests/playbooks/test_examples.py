@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from runner import jsonnum
-from runner.load import validate_bytes
-from runner.refdata import parse_refdata
-from runner.render_problems import text_line
+from runner.playbook.load import validate_bytes
+from runner.playbook.refdata import parse_refdata
+from runner.report.problems import text_line
 
 HERE = Path(__file__).parent
 REFDATA = parse_refdata(jsonnum.loads((HERE / "refdata.json").read_bytes()), source="refdata.json")
@@ -48,7 +48,7 @@ def test_folder_matches_outcome(path: Path) -> None:
 
 
 def test_every_rule_has_an_invalid_example() -> None:
-    from runner.rules import CHECKS
+    from runner.playbook.rules import CHECKS
 
     seen = "".join(p.with_suffix(".expected").read_text() for p in CASES)
     missing = [rule for rule in CHECKS if f"[{rule}]" not in seen]
@@ -57,7 +57,7 @@ def test_every_rule_has_an_invalid_example() -> None:
 
 def test_every_problem_class_before_the_rules_has_an_invalid_example() -> None:
     """Only `file-unreadable` cannot be a file here (it is a missing file: test_cli_validate.py)."""
-    from runner.load import SOURCE_PROBLEMS
+    from runner.playbook.load import SOURCE_PROBLEMS
 
     seen = "".join(p.with_suffix(".expected").read_text() for p in CASES)
     missing = [rule for rule in SOURCE_PROBLEMS if f"[{rule}]" not in seen and rule != "file-unreadable"]

@@ -11,7 +11,8 @@ import re
 
 import pytest
 
-from runner.credentials import (
+from runner.errors import CredentialsError
+from runner.exchange.credentials import (
     Credentials,
     Secret,
     hmac_fields,
@@ -19,7 +20,6 @@ from runner.credentials import (
     new_nonce,
     sign,
 )
-from runner.errors import CredentialsError
 from runner.exit_codes import ExitCode
 
 SECRET = "qfex_secret_ZZ-distinctive-7f3a9"

@@ -244,8 +244,8 @@ def test_docs_show_playbooks() -> None:
 
 @pytest.mark.parametrize(("where", "body"), playbook_blocks(), ids=[w for w, _ in playbook_blocks()])
 def test_every_playbook_in_the_docs_is_valid(where: str, body: str, tmp_path: Path) -> None:
-    from runner.load import validate_file
-    from runner.refdata import load_refdata_file
+    from runner.playbook.load import validate_file
+    from runner.playbook.refdata import load_refdata_file
 
     (tmp_path / "playbooks").mkdir()
     path = tmp_path / "playbooks" / "doc.yaml"
@@ -394,8 +394,8 @@ def test_commands_table_lists_every_command() -> None:
 
 
 def test_readme_lists_every_problem_class_validate_reports() -> None:
-    from runner.load import SOURCE_PROBLEMS
-    from runner.rules import CHECKS
+    from runner.playbook.load import SOURCE_PROBLEMS
+    from runner.playbook.rules import CHECKS
 
     rows = table_first_column(readme_section("Trading rules checked"))
     assert [r for r in rows if r in CHECKS] == list(CHECKS)
@@ -404,11 +404,11 @@ def test_readme_lists_every_problem_class_validate_reports() -> None:
 
 
 def test_every_problem_id_the_loader_can_emit_is_a_known_class() -> None:
-    from runner.load import SOURCE_PROBLEMS
+    from runner.playbook.load import SOURCE_PROBLEMS
 
     emitted = set()
     for module in ("yamlsource", "schema", "load"):
-        source = (ROOT / "runner" / f"{module}.py").read_text(encoding="utf-8")
+        source = (ROOT / "runner" / "playbook" / f"{module}.py").read_text(encoding="utf-8")
         emitted |= set(re.findall(r'"((?:yaml|file)-[a-z-]+[a-z])"', source))
     emitted.add("schema")
     assert emitted == set(SOURCE_PROBLEMS)

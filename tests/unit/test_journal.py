@@ -10,8 +10,11 @@ import pytest
 
 from runner.enums import OrderType, Side, TimeInForce
 from runner.exit_codes import ExitCode
-from runner.ids import Leg
-from runner.journal import (
+from runner.jsonnum import dumps, loads
+from runner.playbook.ids import Leg
+from runner.playbook.model import Bracket, Order, Playbook
+from runner.problems import Location
+from runner.state.journal import (
     Journal,
     NullJournal,
     PlanChanged,
@@ -21,9 +24,6 @@ from runner.journal import (
     load_contents,
     order_definition,
 )
-from runner.jsonnum import dumps, loads
-from runner.playbook import Bracket, Order, Playbook
-from runner.problems import Location
 
 
 def order(order_id: str, price: str = "200", quantity: str = "10", **kw) -> Order:
@@ -201,7 +201,7 @@ def test_formatting_wait_and_expect_are_not_changes(tmp_path: Path) -> None:
     pb = playbook()
     with Journal.open(tmp_path, pb) as journal:
         place(journal, pb, pb.orders[0])
-    from runner.playbook import Expect, Wait
+    from runner.playbook.model import Expect, Wait
     same = playbook(replace(order("a", price="200.00"), wait=Wait.FILL, expect=Expect.FILLED), order("b"))
     with Journal.open(tmp_path, same) as journal:
         assert journal.changed == []

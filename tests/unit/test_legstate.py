@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from runner.legstate import attached_leg_states, visible_with
+from runner.state.legstate import attached_leg_states, visible_with
 
 BOTH = {"take_profit": D("240"), "stop_loss": D("210")}
 

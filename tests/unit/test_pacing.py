@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from runner.backoff import Backoff, BackoffPolicy
-from runner.pacing import Bucket, Pacer, PacingPolicy, bucket_of, retry_after_hint, weight_of
+from runner.exchange.backoff import Backoff, BackoffPolicy
+from runner.exchange.pacing import Bucket, Pacer, PacingPolicy, bucket_of, retry_after_hint, weight_of
 
 
 class FakeTime:

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from runner.enums import OrderType, Side, TimeInForce
-from runner.ids import Leg
-from runner.journal import Journal, NullJournal, journal_path, load_contents
-from runner.playbook import Order, Playbook
+from runner.playbook.ids import Leg
+from runner.playbook.model import Order, Playbook
+from runner.state.journal import Journal, NullJournal, journal_path, load_contents
 
 
 def _playbook(count: int = 4) -> Playbook:
@@ -30,7 +30,7 @@ def _playbook(count: int = 4) -> Playbook:
 @pytest.fixture
 def fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """File sizes at every fsync the journal makes (the bytes made durable by each)."""
-    import runner.journal as journal_module
+    import runner.state.journal as journal_module
 
     sizes: list[int] = []
     real = os.fsync

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from runner import jsonnum
-from runner.ids import Leg, client_order_id
-from runner.load import load_playbook, validate_bytes
-from runner.plan import (
+from runner.playbook.ids import Leg, client_order_id
+from runner.playbook.load import load_playbook, validate_bytes
+from runner.playbook.plan import (
     AFTER_FILL_NOTE,
     add_order_message,
     bracket_leg_message,

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from runner.enums import OrderStatus
-from runner.protocol import (
+from runner.exchange.protocol import (
     ReplyKind,
     all_orders,
     auth_message,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from runner.client import TradeSession
-from runner.protocol import classify
+from runner.exchange.client import TradeSession
+from runner.exchange.protocol import classify
 
 
 class _NoSocket:

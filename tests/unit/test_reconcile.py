@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from runner.client import TradeSession
-from runner.credentials import Credentials, Secret
-from runner.plan import add_order_message
-from runner.protocol import ReplyKind
-from runner.reconcile import Presence, ReconcileError, reconcile
+from runner.exchange.client import TradeSession
+from runner.exchange.credentials import Credentials, Secret
+from runner.exchange.protocol import ReplyKind
+from runner.playbook.plan import add_order_message
+from runner.state.reconcile import Presence, ReconcileError, reconcile
 
 
 def coid() -> str:
@@ -152,7 +152,7 @@ def test_transient_server_errors_are_retried(simulator_factory: Callable, connec
 
 
 def test_a_refusal_is_an_error_not_a_guess() -> None:
-    from runner.protocol import classify
+    from runner.exchange.protocol import classify
 
     class Refusing:
         def request(self, message: dict, kinds: Any, timeout: float = 0) -> Any:

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from runner.client import TradeSession
-from runner.credentials import Credentials, Secret
 from runner.errors import ConnectError
+from runner.exchange.client import TradeSession
+from runner.exchange.credentials import Credentials, Secret
+from runner.exchange.pacing import Pacer
+from runner.exchange.protocol import ReplyKind, get_user_orders_message
 from runner.exit_codes import ExitCode
-from runner.pacing import Pacer
-from runner.protocol import ReplyKind, get_user_orders_message
-from runner.resume import ReconnectFailed, ReconnectingSession, reconnect_policy
+from runner.state.placements import ReconnectFailed, ReconnectingSession, reconnect_policy
 
 
 def connector(sim: Any) -> Any:

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from runner.refdata import RefDataError, fetch_refdata
+from runner.playbook.refdata import RefDataError, fetch_refdata
 
 BODIES = {
     "deep": b"[" * 100_000,

@@ -10,6 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from runner.jsonnum import loads
+from runner.playbook.schema import load_schema
 from runner.report import (
     FillRecord,
     LegResult,
@@ -24,7 +25,6 @@ from runner.report import (
     render_json,
     write_report_files,
 )
-from runner.schema import load_schema
 
 T0 = 1795600000.0
 

@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 
 from runner import jsonnum
-from runner.load import validate_bytes
+from runner.playbook.load import validate_bytes
+from runner.playbook.refdata import RefData, parse_refdata
+from runner.playbook.rules import CHECKS, RULES
+from runner.playbook.rules.exact import is_multiple, neighbours
 from runner.problems import Severity
-from runner.refdata import RefData, parse_refdata
-from runner.rules import CHECKS, RULES
-from runner.rules.exact import is_multiple, neighbours
 
 REFDATA = parse_refdata(
     [

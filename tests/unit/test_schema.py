@@ -10,9 +10,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from runner.errors import UsageError
-from runner.load import validate_bytes
-from runner.schema import load_schema, schema_bytes
-from runner.schema_compile import Unsupported, compile_schema
+from runner.playbook.load import validate_bytes
+from runner.playbook.schema import load_schema, schema_bytes
+from runner.playbook.schema_compile import Unsupported, compile_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 HINT = 'a positive decimal number such as 10 or "0.001" (below 1e18, at most 18 decimal places)'
@@ -165,7 +165,7 @@ def test_unknown_schema_names_are_usage_errors(name: str) -> None:
 
 
 def test_every_shipped_schema_has_a_name() -> None:
-    from runner.schema import NAMES
+    from runner.playbook.schema import NAMES
 
     shipped = sorted(p.name.removesuffix(".schema.json") for p in (ROOT / "schemas").glob("*.schema.json"))
     assert sorted(NAMES) == shipped
@@ -195,7 +195,7 @@ def test_fast_compiler_refuses_keywords_it_does_not_implement() -> None:
 def test_numbers_beyond_exact_precision_are_problems_not_crashes(value: str) -> None:
     order = f"{{id: a, symbol: AAPL-USD, side: BUY, type: LIMIT, quantity: {value}, price: {value}}}"
     text = f"version: 1\nname: n\nlimits: {{max_total_notional: 5}}\norders:\n  - {order}\n  - {order}\n"
-    from runner.refdata import parse_refdata
+    from runner.playbook.refdata import parse_refdata
 
     refdata = parse_refdata(
         [

@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runner import jsonnum
-from runner.load import validate_bytes
-from runner.plan import build_plan, plan_as_json, render_plan_text
-from runner.refdata import parse_refdata
-from runner.schema import fast_checks, validator
-from runner.yamlsource import load_bytes
+from runner.playbook.load import validate_bytes
+from runner.playbook.plan import build_plan, plan_as_json, render_plan_text
+from runner.playbook.refdata import parse_refdata
+from runner.playbook.schema import fast_checks, validator
+from runner.playbook.yamlsource import load_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = sorted((ROOT / "playbooks").glob("*.yaml")) + sorted((ROOT / "tests/playbooks/valid").glob("*.yaml"))

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from runner.exit_codes import ExitCode
-from runner.journal import Journal
-from runner.playbook import Playbook
-from runner.statelock import StateLock, StateLocked, read_holder
+from runner.playbook.model import Playbook
+from runner.state.journal import Journal
+from runner.state.statelock import StateLock, StateLocked, read_holder
 
 HOLD_SCRIPT = """
 import sys, time
-from runner.statelock import StateLock
+from runner.state.statelock import StateLock
 lock = StateLock.acquire(__import__('pathlib').Path(sys.argv[1]), 'test')
 print('locked', flush=True)
 time.sleep(60)
@@ -79,7 +79,7 @@ def test_journal_open_takes_the_identity_lock(tmp_path: Path) -> None:
     from decimal import Decimal
 
     from runner.enums import OrderType, Side, TimeInForce
-    from runner.playbook import Order
+    from runner.playbook.model import Order
     only = Order("a", "AAPL-USD", Side.BUY, OrderType.LIMIT, Decimal(1), Decimal(1), TimeInForce.GTC)
     pb = Playbook(path="p.yaml", name="n", orders=(only,))
     with Journal.open(tmp_path, pb), pytest.raises(StateLocked) as caught:

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from runner.playbook.yamlsource import Limits, SourceError, load_bytes, load_file
 from runner.problems import Location
-from runner.yamlsource import Limits, SourceError, load_bytes, load_file
 
 
 def load(text: str, **limits: int):
@@ -224,8 +224,7 @@ def test_sha256_of_the_bytes(tmp_path) -> None:
 def test_pure_python_fallback_gives_the_same_result(monkeypatch) -> None:
     import yaml
 
-    from runner import yamlsource
-
+    from runner.playbook import yamlsource
     text = "x: &x {a: 0.3}\ny: {<<: *x, b: [1, 2]}\nz: 1e3\n"
     fast = load(text)
     monkeypatch.setattr(yamlsource, "_Loader", yaml.SafeLoader)

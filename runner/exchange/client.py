@@ -1,0 +1,425 @@
+"""A QFEX trade-WebSocket session: connect, authenticate, subscribe, send, receive — with timeouts.
+
+The only module that imports websocket-client. Its exceptions (and OSError/SSL errors) are
+translated here, in `_translated`, into ours:
+
+    RunnerError
+    ├── ConnectError (4)       could not connect, TLS failed, auth refused or timed out: nothing sent
+    └── RunAborted (5)
+        ├── ConnectionLost     the socket dropped (or failed) after auth, mid-run
+        └── NoAnswer           a request got no answer in time (its outcome is unknown)
+
+Design choices:
+- Synchronous and single-threaded: the caller reads when it waits, so there is no hand-off
+  between threads on the hot path. websocket-client answers the server's ping frames inside
+  `recv`, and every wait here is a bounded `recv`, so pings are answered while we wait.
+- Every wait has a deadline; a partial frame survives a timeout (websocket-client buffers it).
+- QFEX replies carry no request id. `next_event` attributes each reply to a `client_order_id`:
+  order/fill frames by their `client_order_id`, else by the `order_id` learned from an earlier
+  answer; `err` frames by the request echoed in `incoming_message`, else to the oldest request
+  still awaiting its first answer (FIFO, as QFEX's own CLI does).
+- Frames read while waiting for a specific reply (e.g. `get_user_orders`) are kept, in order, for
+  the next `receive`/`next_event`: nothing is dropped.
+- TLS certificates and host names are always verified; plain `ws://` is refused unless the host is
+  the loopback (the local exchange).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import ssl
+import time
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import websocket
+
+from runner import __version__
+from runner.enums import Channel
+from runner.errors import ConnectError, RunAborted
+from runner.exchange.credentials import Credentials, hmac_fields
+from runner.exchange.protocol import (
+    ErrorReply,
+    Reply,
+    ReplyKind,
+    all_orders,
+    auth_message,
+    cancel_on_disconnect_message,
+    classify,
+    get_user_orders_message,
+    get_user_trades_message,
+    parse_frame,
+    subscribe_message,
+    user_trades,
+)
+from runner.jsonnum import dumps
+
+DEFAULT_TIMEOUT = 10.0
+AUTH_TIMEOUT = 15.0  # QFEX's CLI waits 15 s for the auth answer; the server allows 60 s
+USER_AGENT = f"qfex-runner/{__version__}"
+DEFAULT_CHANNELS = (Channel.ORDER_RESPONSES, Channel.FILLS, Channel.STOP_ORDERS)
+#: `err` codes meaning "not processed, safe to send again" [D:/websocket/errors]
+RETRYABLE_ERRORS = frozenset({"RateLimited", "ServerError"})
+REQUEST_RETRIES = 4
+
+
+class ConnectionLost(RunAborted):
+    """The connection dropped after authentication; what was in flight is unknown until reconciled."""
+
+
+class NoAnswer(RunAborted):
+    """A request got no answer in time: its outcome is unknown until reconciled."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """A classified reply and the `client_order_id` it belongs to (None: not ours / not an order)."""
+
+    reply: Reply
+    client_order_id: str | None
+    received_at: float
+
+
+def check_url(url: str) -> str:
+    """The URL if it is a usable trade endpoint; `ConnectError` otherwise (plain ws only on loopback)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ConnectError(f"{url!r} is not a WebSocket URL (expected ws://host:port/ or wss://host/)")
+    if parts.scheme == "ws" and not is_loopback(parts.hostname):
+        raise ConnectError(
+            f"refusing unencrypted ws:// to {parts.hostname}: API keys and orders would travel in "
+            f"clear text; use wss:// (plain ws:// is allowed only for a local exchange on the loopback)")
+    return url
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _with_api_key(url: str, public_key: str) -> str:
+    """QFEX's docs connect to `wss://trade.qfex.com?api_key=<PUBLIC_KEY>`; keep any query already given."""
+    parts = urlsplit(url)
+    if "api_key=" in parts.query:
+        return url
+    query = "&".join(q for q in (parts.query, urlencode({"api_key": public_key})) if q)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, parts.fragment))
+
+
+class _Phase:
+    CONNECT = "connect"
+    RUN = "run"
+
+
+@contextlib.contextmanager
+def _translated(phase: str, url: str) -> Iterator[None]:
+    """The one place where library errors become ours (never with secrets: none reach these calls)."""
+    try:
+        yield
+    except ConnectError:
+        raise
+    except RunAborted as exc:
+        if phase == _Phase.CONNECT:
+            raise ConnectError(str(exc)) from exc
+        raise
+    except ssl.SSLCertVerificationError as exc:
+        raise ConnectError(
+            f"TLS certificate of {_host(url)} could not be verified: {exc.verify_message}") from exc
+    except websocket.WebSocketBadStatusException as exc:
+        raise ConnectError(f"{_host(url)} refused the WebSocket upgrade: HTTP {exc.status_code}") from exc
+    except (websocket.WebSocketException, OSError) as exc:
+        detail = str(exc) or type(exc).__name__
+        if phase == _Phase.CONNECT:
+            raise ConnectError(f"cannot connect to {_host(url)}: {detail}") from exc
+        raise ConnectionLost(f"connection to {_host(url)} lost: {detail}") from exc
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class TradeSession:
+    """One authenticated connection to a QFEX trade WebSocket (see the module docstring)."""
+
+    def __init__(self, ws: websocket.WebSocket, url: str, account_id: str | None) -> None:
+        self._ws = ws
+        self.url = url
+        self.account_id = account_id
+        self._backlog: deque[dict] = deque()
+        #: requests awaiting their first answer, oldest first: key -> request message
+        self._awaiting: OrderedDict[str, dict] = OrderedDict()
+        self._order_ids: dict[str, str] = {}  # exchange order_id -> client_order_id
+        self._seq = 0
+        self.closed = False
+        self.messages_sent = 0
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, url: str, credentials: Credentials, *, timeout: float = DEFAULT_TIMEOUT,
+                account_id: str | None = None, auth_timeout: float = AUTH_TIMEOUT) -> TradeSession:
+        """Open, authenticate (fresh nonce) and return the session; `ConnectError` on any failure."""
+        check_url(url)
+        account_id = account_id or credentials.account_id
+        dial = _with_api_key(url, credentials.public_key)
+        sslopt = {"cert_reqs": ssl.CERT_REQUIRED, "check_hostname": True}
+        with _translated(_Phase.CONNECT, url):
+            ws = websocket.create_connection(
+                dial, timeout=timeout, sslopt=sslopt, header=[f"User-Agent: {USER_AGENT}"],
+                enable_multithread=False, skip_utf8_validation=True)
+        session = cls(ws, url, account_id)
+        try:
+            session._authenticate(credentials, account_id, auth_timeout)
+        except BaseException:
+            session.abort()  # a refused or silent peer gets no closing handshake to wait for
+            raise
+        return session
+
+    def _authenticate(self, credentials: Credentials, account_id: str | None, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with _translated(_Phase.CONNECT, self.url):
+            self._send_raw(auth_message(hmac_fields(credentials), account_id))
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ConnectError(
+                        f"{_host(self.url)} did not answer the authentication within {timeout:g}s")
+                frame = self._read(remaining)
+                if frame is None:
+                    continue
+                reply = classify(frame)
+                if reply.kind is ReplyKind.AUTH:
+                    if reply.auth_ok:
+                        return
+                    raise ConnectError(f"authentication refused by {_host(self.url)} for public key "
+                                       f"{credentials.public_key} (check the key pair and account)")
+                if reply.kind is ReplyKind.ERROR:
+                    err: ErrorReply = reply.body
+                    raise ConnectError(f"authentication refused by {_host(self.url)}: "
+                                       f"{err.error_code}: {err.message or 'no message'}")
+                self._backlog.append(frame)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(Exception):
+            self._ws.close(timeout=1)
+
+    def abort(self) -> None:
+        """Drop the connection without a closing handshake (tests; an abnormal close)."""
+        self.closed = True
+        with contextlib.suppress(Exception):
+            self._ws.abort()
+        with contextlib.suppress(Exception):
+            self._ws.shutdown()
+
+    def __enter__(self) -> TradeSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- raw I/O -----------------------------------------------------------------------------------
+
+    def _send_raw(self, message: dict) -> None:
+        self._ws.send(dumps(message))
+        self.messages_sent += 1
+
+    def _read(self, timeout: float) -> dict | None:
+        """One data frame from the socket, or None once `timeout` seconds have passed.
+
+        Control frames are taken one at a time (`control_frame=True`; pings are answered inside
+        recv) so the deadline holds: websocket-client's own loop restarts the socket timeout after
+        every ping, and a server pinging more often than `timeout` would make a wait endless.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            self._ws.settimeout(max(deadline - time.monotonic(), 0.001))
+            try:
+                opcode, data = self._ws.recv_data(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                return None
+            if opcode not in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG):
+                break
+            if time.monotonic() >= deadline:
+                return None
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            raise ConnectionLost(f"{_host(self.url)} closed the connection{_close_reason(data)}")
+        try:
+            return parse_frame(data)
+        except ValueError:
+            return {"_unparsed": data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)}
+
+    def send(self, message: dict) -> None:
+        """Send one request. Order requests are remembered so their `err` can be attributed."""
+        with _translated(_Phase.RUN, self.url):
+            key = self._request_key(message)
+            self._awaiting[key] = message
+            self._send_raw(message)
+
+    def receive(self, timeout: float) -> dict | None:
+        """The next frame (kept backlog first), parsed with exact Decimals; None if none within timeout."""
+        if self._backlog:
+            return self._backlog.popleft()
+        with _translated(_Phase.RUN, self.url):
+            return self._read(timeout)
+
+    def next_event(self, timeout: float) -> Event | None:
+        """The next frame, classified and attributed to a client_order_id (see module docstring)."""
+        frame = self.receive(timeout)
+        if frame is None:
+            return None
+        reply = classify(frame)
+        return Event(reply, self._attribute(reply), time.time())
+
+    # --- correlation ---------------------------------------------------------------------------------
+
+    def _request_key(self, message: dict) -> str:
+        params = message.get("params") or {}
+        coid = params.get("client_order_id") if isinstance(params, dict) else None
+        if message.get("type") == "add_order" and coid:
+            return str(coid)
+        self._seq += 1
+        return f"#{self._seq}:{message.get('type')}"
+
+    def expect_order_id(self, order_id: str, client_order_id: str) -> None:
+        """Teach the correlator an order_id (e.g. an adopted order) so its updates are attributed."""
+        self._order_ids[order_id] = client_order_id
+
+    def _attribute(self, reply: Reply) -> str | None:
+        if reply.kind in (ReplyKind.ORDER, ReplyKind.FILL):
+            body = reply.body
+            coid = body.client_order_id
+            if coid is None and body.order_id:
+                coid = self._order_ids.get(body.order_id)
+            if coid is not None and body.order_id and coid in self._awaiting:
+                self._order_ids.setdefault(body.order_id, coid)
+            if coid is not None:
+                self._awaiting.pop(coid, None)
+            return coid
+        if reply.kind is ReplyKind.STOP_ORDER:
+            body = reply.body
+            if body.parent_order_id and body.parent_order_id in self._order_ids:
+                return self._order_ids[body.parent_order_id]
+            return body.client_order_id
+        if reply.kind is ReplyKind.ERROR:
+            key = self._error_owner(reply.body)
+            if key is not None:
+                self._awaiting.pop(key, None)
+                return None if key.startswith("#") else key
+        return None
+
+    def _error_owner(self, err: ErrorReply) -> str | None:
+        """Which awaiting request an `err` answers: by its echo, else the oldest awaiting (FIFO)."""
+        if err.incoming_message:
+            coid = err.echoed_params.get("client_order_id")
+            if coid and str(coid) in self._awaiting:
+                return str(coid)
+            for key, sent in self._awaiting.items():
+                if sent == err.incoming_message:
+                    return key
+            echoed = err.echoed_type
+            for key, sent in self._awaiting.items():
+                if echoed and sent.get("type") == echoed:
+                    return key
+            return None
+        return next(iter(self._awaiting), None)
+
+    # --- request / response helpers ---------------------------------------------------------------
+
+    def request(self, message: dict, kinds: Iterable[ReplyKind], timeout: float = DEFAULT_TIMEOUT) -> Reply:
+        """Send `message` and wait for the first reply of one of `kinds` (or an `err` that answers it).
+
+        `RateLimited`/`ServerError` answers mean "not processed": the request is sent again after a
+        short backoff (a few times). Other frames read meanwhile are kept for `receive`, in order.
+        """
+        for attempt in range(REQUEST_RETRIES + 1):
+            reply = self._request_once(message, set(kinds), timeout)
+            if reply.kind is not ReplyKind.ERROR or reply.body.error_code not in RETRYABLE_ERRORS \
+                    or attempt == REQUEST_RETRIES:
+                return reply
+            time.sleep(min(0.1 * 2 ** attempt, 2.0))
+        raise AssertionError("unreachable")
+
+    def _request_once(self, message: dict, wanted: set[ReplyKind], timeout: float) -> Reply:
+        with _translated(_Phase.RUN, self.url):
+            key = self._request_key(message)
+            self._awaiting[key] = message
+            self._send_raw(message)
+            deadline = time.monotonic() + timeout
+            held: list[dict] = []
+            try:
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        self._awaiting.pop(key, None)
+                        raise NoAnswer(f"no answer to {message.get('type')} within {timeout:g}s")
+                    frame = self._read(remaining)
+                    if frame is None:
+                        continue
+                    reply = classify(frame)
+                    if reply.kind in wanted:
+                        self._awaiting.pop(key, None)
+                        return reply
+                    if reply.kind is ReplyKind.ERROR and self._error_owner(reply.body) == key:
+                        self._awaiting.pop(key, None)
+                        return reply
+                    held.append(frame)
+            finally:
+                self._backlog.extend(held)
+
+    def subscribe(self, channels: Iterable[str | Channel] = DEFAULT_CHANNELS,
+                  timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Subscribe to each channel (one request each, as QFEX's CLI does) and wait for every ack."""
+        for channel in channels:
+            name = Channel(channel).value
+            reply = self.request(subscribe_message([name]), [ReplyKind.SUBSCRIBED], timeout)
+            if reply.kind is ReplyKind.ERROR:
+                err: ErrorReply = reply.body
+                raise ConnectError(f"subscribing to {name} failed: {err.error_code}: {err.message}")
+
+    def cancel_on_disconnect(self, enabled: bool, timeout: float = DEFAULT_TIMEOUT) -> None:
+        reply = self.request(cancel_on_disconnect_message(enabled), [ReplyKind.ACK], timeout)
+        if reply.kind is ReplyKind.ERROR:
+            raise ConnectError(f"cancel_on_disconnect refused: {reply.body.error_code}: {reply.body.message}")
+
+    def get_user_orders(self, limit: int = 1000, offset: int = 0, symbol: str | None = None,
+                        timeout: float = DEFAULT_TIMEOUT) -> list[dict]:
+        """Open orders (stop orders included) — one page."""
+        reply = self.request(get_user_orders_message(limit, offset, symbol), [ReplyKind.ALL_ORDERS], timeout)
+        _raise_if_error(reply, "get_user_orders")
+        return all_orders(reply.body)
+
+    def get_user_trades(self, limit: int = 1000, offset: int = 0, *, order_id: str | None = None,
+                        start_ts: int | None = None, end_ts: int | None = None,
+                        timeout: float = DEFAULT_TIMEOUT) -> list[dict]:
+        """Trades of the account — one page."""
+        message = get_user_trades_message(limit, offset, order_id=order_id, start_ts=start_ts, end_ts=end_ts)
+        reply = self.request(message, [ReplyKind.USER_TRADES], timeout)
+        _raise_if_error(reply, "get_user_trades")
+        return user_trades(reply.body)
+
+
+def _raise_if_error(reply: Reply, what: str) -> None:
+    if reply.kind is ReplyKind.ERROR:
+        err: ErrorReply = reply.body
+        raise ConnectionLost(f"{what} failed: {err.error_code}: {err.message or 'no message'}")
+
+
+def _close_reason(data: Any) -> str:
+    data = getattr(data, "data", data)  # recv_data returns the close frame itself
+    if isinstance(data, (bytes, bytearray)) and len(data) >= 2:
+        code = int.from_bytes(data[:2], "big")
+        reason = bytes(data[2:]).decode("utf-8", "replace")
+        return f" (code {code}{': ' + reason if reason else ''})"
+    return ""

@@ -1,0 +1,372 @@
+"""QFEX trade-WebSocket messages, client side: builders for what we send, a classifier for what we get.
+
+Requests are `{"type": <command>, "params": {...}}` (qfex-api.md §3.1); `add_order` is built by
+`runner.playbook.plan.add_order_message` so `plan` shows exactly what `run` sends. Replies have no request
+id; each is an object with one top-level key naming its kind. QFEX's docs drifted over time, so the
+classifier accepts every documented variant (qfex-api.md §9 "Documentation drift"):
+
+- auth success `{"authenticated": true}` and the older `{"type": "auth", "result": "success"}`;
+- errors `{"err": {...}}` and the older flat `{"type": "error", "error_code": ...}`, and any direct
+  reply carrying a top-level `error_code` (as QFEX's own CLI does);
+- `ack` and `ack_response`; `user_trades` (+ `count`) and `user_trades_response`;
+- `fill_response` with or without `remaining_quantity` (the first partial fill may lack it).
+
+Numbers arrive as Decimal (runner.jsonnum.loads); nothing here converts money to float.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from runner.enums import Channel, OrderStatus, OrderType, status_meaning
+from runner.jsonnum import loads
+
+# --- builders -----------------------------------------------------------------------------------
+
+
+def auth_message(hmac_fields: dict, account_id: str | None = None) -> dict:
+    """HMAC `auth` (fields from `credentials.hmac_fields`); `account_id` selects a subaccount."""
+    params: dict[str, Any] = {"hmac": dict(hmac_fields)}
+    if account_id:
+        params["account_id"] = account_id
+    return {"type": "auth", "params": params}
+
+
+def subscribe_message(channels: list[str | Channel]) -> dict:
+    return {"type": "subscribe", "params": {"channels": [Channel(c).value for c in channels]}}
+
+
+def cancel_on_disconnect_message(enabled: bool) -> dict:
+    return {"type": "cancel_on_disconnect", "params": {"cancel_on_disconnect": bool(enabled)}}
+
+
+def get_user_orders_message(limit: int = 1000, offset: int = 0, symbol: str | None = None) -> dict:
+    params: dict[str, Any] = {"limit": int(limit), "offset": int(offset)}
+    if symbol:
+        params["symbol"] = symbol
+    return {"type": "get_user_orders", "params": params}
+
+
+def get_user_trades_message(limit: int = 1000, offset: int = 0, *, order_id: str | None = None,
+                            start_ts: int | None = None, end_ts: int | None = None) -> dict:
+    params: dict[str, Any] = {"limit": int(limit), "offset": int(offset)}
+    if order_id:
+        params["order_id"] = order_id
+    if start_ts is not None:
+        params["start_ts"] = int(start_ts)
+    if end_ts is not None:
+        params["end_ts"] = int(end_ts)
+    return {"type": "get_user_trades", "params": params}
+
+
+def cancel_order_message(symbol: str, order_id: str, id_type: str = "order_id") -> dict:
+    """Current form: the id always travels in `order_id`; `cancel_order_id_type` says what it is."""
+    if id_type not in ("order_id", "client_order_id", "twap_id", "client_twap_id"):
+        raise ValueError(f"unknown cancel_order_id_type {id_type!r}")
+    return {"type": "cancel_order",
+            "params": {"symbol": symbol, "order_id": order_id, "cancel_order_id_type": id_type}}
+
+
+def cancel_stop_order_message(stop_order_id: str) -> dict:
+    return {"type": "cancel_stop_order", "params": {"stop_order_id": stop_order_id}}
+
+
+# --- replies --------------------------------------------------------------------------------------
+
+
+class ReplyKind(str, Enum):
+    AUTH = "auth"
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+    ORDER = "order"
+    FILL = "fill"
+    STOP_ORDER = "stop_order"
+    ALL_ORDERS = "all_orders"
+    USER_TRADES = "user_trades"
+    ACK = "ack"
+    ERROR = "error"
+    POSITION = "position"
+    BALANCE = "balance"
+    ENVELOPE = "envelope"
+    OTHER = "other"
+
+
+def wire_decimal(value: Any) -> Decimal | None:
+    """A wire number (Decimal, int or numeric string) as Decimal; None when absent or not a number.
+
+    The one place a received number becomes money: adoption, leg states and reconciliation use it too.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, (int, str)):
+        try:
+            return Decimal(value)
+        except ArithmeticError:
+            return None
+    if isinstance(value, float):  # only from a caller that parsed with floats; keep its shortest repr
+        return Decimal(repr(value))
+    return None
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text or None
+
+
+@dataclass(frozen=True)
+class OrderUpdate:
+    """One `order_response`: a status change of one order (or stop order)."""
+
+    status: str
+    order_id: str | None
+    client_order_id: str | None
+    symbol: str | None
+    side: str | None
+    order_type: str | None
+    time_in_force: str | None
+    quantity: Decimal | None
+    price: Decimal | None
+    quantity_remaining: Decimal | None
+    take_profit: Decimal | None
+    stop_loss: Decimal | None
+    update_time: Decimal | None
+    trade_id: str | None
+    raw: dict = field(repr=False, compare=False)
+
+    @property
+    def is_reject(self) -> bool:
+        """A reject code (anything but ACK/FILLED/MODIFIED/CANCELLED*); unknown statuses count as rejects."""
+        try:
+            return OrderStatus(self.status).is_reject
+        except ValueError:
+            return True
+
+    @property
+    def meaning(self) -> str:
+        return status_meaning(self.status)
+
+    @property
+    def is_stop_leg(self) -> bool:
+        return self.order_type in (OrderType.TAKE_PROFIT.value, OrderType.STOP_LOSS.value, "STOP_MARKET")
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One execution (`fill_response` on the fills channel)."""
+
+    trade_id: str | None
+    order_id: str | None
+    client_order_id: str | None
+    symbol: str | None
+    side: str | None
+    price: Decimal | None
+    quantity: Decimal | None
+    fee: Decimal | None
+    remaining_quantity: Decimal | None
+    order_type: str | None
+    timestamp: Decimal | None
+    raw: dict = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class StopOrder:
+    """A `stop_order_response` (AsyncAPI `StopOrder`): a staged TAKE_PROFIT/STOP_LOSS."""
+
+    stop_order_id: str | None
+    stop_order_type: str | None
+    symbol: str | None
+    side: str | None
+    price: Decimal | None
+    quantity: Decimal | None
+    client_order_id: str | None
+    parent_order_id: str | None
+    status: str | None
+    raw: dict = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    """An `err` frame (or the old flat error frame); `incoming_message` echoes the offending request."""
+
+    error_code: str
+    message: str | None
+    incoming_message: dict | None
+    raw: dict = field(repr=False, compare=False)
+
+    @property
+    def echoed_type(self) -> str | None:
+        return self.incoming_message.get("type") if isinstance(self.incoming_message, dict) else None
+
+    @property
+    def echoed_params(self) -> dict:
+        if isinstance(self.incoming_message, dict) and isinstance(self.incoming_message.get("params"), dict):
+            return self.incoming_message["params"]
+        return {}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A classified frame. `body` is the typed payload for ORDER/FILL/STOP_ORDER/ERROR, else raw data."""
+
+    kind: ReplyKind
+    body: Any
+    raw: dict = field(repr=False, compare=False)
+
+    @property
+    def auth_ok(self) -> bool:
+        return self.kind is ReplyKind.AUTH and self.body is True
+
+
+def parse_frame(text: str | bytes) -> dict:
+    """JSON text to a dict with exact Decimal numbers; a non-object frame is wrapped as `{"_": value}`."""
+    value = loads(text)
+    return value if isinstance(value, dict) else {"_": value}
+
+
+def order_update(payload: dict) -> OrderUpdate:
+    return OrderUpdate(
+        status=str(payload.get("status") or ""),
+        order_id=_str(payload.get("order_id")),
+        client_order_id=_str(payload.get("client_order_id")),
+        symbol=_str(payload.get("symbol")),
+        side=_str(payload.get("side")),
+        order_type=_str(payload.get("type", payload.get("order_type"))),
+        time_in_force=_str(payload.get("time_in_force", payload.get("order_time_in_force"))),
+        quantity=wire_decimal(payload.get("quantity")),
+        price=wire_decimal(payload.get("price")),
+        quantity_remaining=wire_decimal(payload.get("quantity_remaining", payload.get("remaining_quantity"))),
+        take_profit=wire_decimal(payload.get("take_profit")),
+        stop_loss=wire_decimal(payload.get("stop_loss")),
+        update_time=wire_decimal(payload.get("update_time")),
+        trade_id=_str(payload.get("trade_id")),
+        raw=payload,
+    )
+
+
+def fill(payload: dict) -> Fill:
+    return Fill(
+        trade_id=_str(payload.get("trade_id")),
+        order_id=_str(payload.get("order_id")),
+        client_order_id=_str(payload.get("client_order_id")),
+        symbol=_str(payload.get("symbol")),
+        side=_str(payload.get("side")),
+        price=wire_decimal(payload.get("price")),
+        quantity=wire_decimal(payload.get("quantity")),
+        fee=wire_decimal(payload.get("fee")),
+        remaining_quantity=wire_decimal(payload.get("remaining_quantity", payload.get("quantity_remaining"))),
+        order_type=_str(payload.get("order_type", payload.get("type"))),
+        timestamp=wire_decimal(payload.get("timestamp")),
+        raw=payload,
+    )
+
+
+def stop_order(payload: dict) -> StopOrder:
+    return StopOrder(
+        stop_order_id=_str(payload.get("stop_order_id", payload.get("order_id"))),
+        stop_order_type=_str(payload.get("stop_order_type", payload.get("type", payload.get("order_type")))),
+        symbol=_str(payload.get("symbol")),
+        side=_str(payload.get("direction", payload.get("side"))),
+        price=wire_decimal(payload.get("price")),
+        quantity=wire_decimal(payload.get("quantity")),
+        client_order_id=_str(payload.get("client_order_id")),
+        parent_order_id=_str(payload.get("parent_order_id", payload.get("order_id_parent"))),
+        status=_str(payload.get("status")),
+        raw=payload,
+    )
+
+
+def error_reply(payload: dict) -> ErrorReply:
+    incoming = payload.get("incoming_message")
+    if isinstance(incoming, str):  # some servers echo the raw text; parse it when we can
+        try:
+            incoming = parse_frame(incoming)
+        except ValueError:
+            incoming = {"_": incoming}
+    return ErrorReply(
+        error_code=str(payload.get("error_code") or "UnknownError"),
+        message=_str(payload.get("message")),
+        incoming_message=incoming if isinstance(incoming, dict) else None,
+        raw=payload,
+    )
+
+
+_SIMPLE_KINDS = {
+    "subscribed": ReplyKind.SUBSCRIBED,
+    "unsubscribed": ReplyKind.UNSUBSCRIBED,
+    "all_orders_response": ReplyKind.ALL_ORDERS,
+    "user_trades_response": ReplyKind.USER_TRADES,
+    "user_trades": ReplyKind.USER_TRADES,
+    "ack": ReplyKind.ACK,
+    "ack_response": ReplyKind.ACK,
+    "position_response": ReplyKind.POSITION,
+    "balance_response": ReplyKind.BALANCE,
+}
+
+
+def classify(frame: dict) -> Reply:
+    """Name the kind of a parsed frame and type its payload. Unknown shapes are OTHER, never an error."""
+    if "authenticated" in frame:
+        return Reply(ReplyKind.AUTH, frame.get("authenticated") is True, frame)
+    if frame.get("type") == "auth" and "result" in frame:
+        return Reply(ReplyKind.AUTH, str(frame.get("result")).lower() in ("success", "ok"), frame)
+    if isinstance(frame.get("err"), dict):
+        return Reply(ReplyKind.ERROR, error_reply(frame["err"]), frame)
+    if frame.get("type") == "error" or "error_code" in frame:
+        return Reply(ReplyKind.ERROR, error_reply(frame), frame)
+    if isinstance(frame.get("order_response"), dict):
+        return Reply(ReplyKind.ORDER, order_update(frame["order_response"]), frame)
+    if isinstance(frame.get("fill_response"), dict):
+        return Reply(ReplyKind.FILL, fill(frame["fill_response"]), frame)
+    if isinstance(frame.get("stop_order_response"), dict):
+        return Reply(ReplyKind.STOP_ORDER, stop_order(frame["stop_order_response"]), frame)
+    for key, kind in _SIMPLE_KINDS.items():
+        if key in frame:
+            return Reply(kind, frame[key], frame)
+    if "connection_id" in frame and "message_id" in frame:
+        return Reply(ReplyKind.ENVELOPE, frame.get("contents"), frame)
+    return Reply(ReplyKind.OTHER, frame, frame)
+
+
+def all_orders(body: Any) -> list[dict]:
+    """Open orders from an `all_orders_response` (stop orders may sit in `orders` or `stop_orders`)."""
+    if isinstance(body, list):
+        return [o for o in body if isinstance(o, dict)]
+    if not isinstance(body, dict):
+        return []
+    rows: list[dict] = []
+    for key in ("orders", "stop_orders"):
+        rows.extend(o for o in body.get(key) or [] if isinstance(o, dict))
+    return rows
+
+
+def user_trades(body: Any) -> list[dict]:
+    """Trades from `user_trades_response` (an array) or `user_trades` (+ `count`)."""
+    if isinstance(body, dict):
+        body = body.get("trades") or body.get("user_trades") or []
+    return [t for t in body or [] if isinstance(t, dict)]
+
+
+#: What each documented `err.error_code` means [D:/websocket/errors], for reports.
+ERROR_MEANINGS = {
+    "RateLimited": "message rate limit exceeded (retry after a delay)",
+    "InvalidJSONFormat": "the message was not JSON or did not match the schema",
+    "AlreadyAuthenticated": "the connection is already authenticated",
+    "InvalidParameter": "a parameter was missing or out of range",
+    "PermissionDenied": "the key or user lacks permission for this",
+    "ServerError": "the exchange failed internally (safe to retry after a delay)",
+    "InvalidOrder": "the order was malformed",
+    "AlreadySubscribedToLeaderboard": "already subscribed to the leaderboard",
+    "KycRequired": "the account must complete KYC first",
+    "TncRequired": "the account must accept the terms and conditions first",
+}
+
+
+def error_meaning(error_code: str) -> str:
+    return ERROR_MEANINGS.get(error_code, "error code not in QFEX's published list")

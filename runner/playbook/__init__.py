@@ -1,0 +1,1 @@
+"""The playbook language: a YAML file becomes a validated, planned playbook, offline."""

@@ -1,0 +1,226 @@
+"""File -> validated `Playbook`: YAML source, schema, model, trading rules; all problems collected.
+
+    validate_file(path, refdata)  -> ValidationResult (never raises for bad input)
+    load_playbook(path, refdata)  -> Playbook, or raises PlaybookInvalid with every problem
+
+Time-in-force resolution (documented in the schema and README): the order's own value, else
+`defaults.time_in_force` if QFEX allows it for the order's type, else the type's default
+(LIMIT/ALO: GTC; MARKET/TAKE_PROFIT/STOP_LOSS: IOC). An order-level value the type does not allow
+is kept so the `tif-allowed` rule reports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from runner.enums import ALLOWED_TIME_IN_FORCE, OrderType, Side, TimeInForce
+from runner.errors import PlaybookInvalid
+from runner.playbook import schema
+from runner.playbook.model import Bracket, BracketMode, Expect, Limits, OnReject, Order, Playbook, Wait
+from runner.playbook.refdata import RefData
+from runner.playbook.rules import RuleContext, run_rules
+from runner.playbook.yamlsource import DEFAULT_LIMITS, Document, SourceError, load_bytes, load_file
+from runner.playbook.yamlsource import Limits as SourceLimits
+from runner.problems import Problem, Severity
+
+_TYPES = {m.value: m for m in OrderType}
+_SIDES = {m.value: m for m in Side}
+_TIFS = {m.value: m for m in TimeInForce}
+_WAITS = {m.value: m for m in Wait}
+_EXPECTS = {m.value: m for m in Expect}
+_TYPE_DEFAULT_TIF = {
+    OrderType.LIMIT: TimeInForce.GTC,
+    OrderType.ALO: TimeInForce.GTC,
+    OrderType.MARKET: TimeInForce.IOC,
+    OrderType.TAKE_PROFIT: TimeInForce.IOC,
+    OrderType.STOP_LOSS: TimeInForce.IOC,
+}
+
+#: Problem classes found before the trading rules (`runner.playbook.rules.CHECKS` has the rule ids), with
+#: what each means; the README lists exactly these and a test keeps code, README and this in step.
+SOURCE_PROBLEMS: dict[str, str] = {
+    "file-unreadable": "the file cannot be read (missing, a directory, no permission)",
+    "yaml-encoding": "not UTF-8 (UTF-16/32, Latin-1), NUL or other control characters",
+    "yaml-limits": "over 10 MB, alias bombs (over 2,000,000 values), recursive aliases, nesting over 64 deep",
+    "yaml-syntax": "not well-formed YAML, or more than one document",
+    "yaml-tag": "a tag other than plain YAML (`!!python/...`, `!!binary`, `!custom`)",
+    "yaml-duplicate-key": "a key written twice in one mapping",
+    "yaml-merge": "a `<<:` merge of something other than a mapping or a list of mappings",
+    "yaml-key": "a mapping key that is not plain text",
+    "yaml-number": "NaN, infinity, out-of-range or ambiguous numbers (octal `010`, `0x10`, `1:30`)",
+    "yaml-value": "a value that cannot be read as its explicit tag says (`!!bool maybe`)",
+    "schema": "shape: unknown keys (with suggestions), missing keys, wrong types, values not allowed",
+}
+
+
+@dataclass
+class ValidationResult:
+    """Everything `validate` knows about one file."""
+
+    path: str
+    #: None when the file could not be modelled completely (unreadable, YAML or schema problems)
+    playbook: Playbook | None
+    #: sorted by location
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.WARNING]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing would stop a run (warnings allowed)."""
+        return not self.errors
+
+
+def validate_file(path: str | Path, refdata: RefData | None = None,
+                  limits: SourceLimits = DEFAULT_LIMITS) -> ValidationResult:
+    """Validate one playbook file; every problem is located, nothing is raised for bad input."""
+    try:
+        document = load_file(path, limits)
+    except SourceError as exc:
+        return ValidationResult(str(path), None, sorted(exc.problems))
+    return validate_document(document, refdata)
+
+
+def validate_bytes(data: bytes, name: str, refdata: RefData | None = None,
+                   limits: SourceLimits = DEFAULT_LIMITS) -> ValidationResult:
+    """Like `validate_file` for content already in memory (`name` is used in locations)."""
+    try:
+        document = load_bytes(data, name, limits)
+    except SourceError as exc:
+        return ValidationResult(name, None, sorted(exc.problems))
+    return validate_document(document, refdata)
+
+
+def validate_document(document: Document, refdata: RefData | None = None) -> ValidationResult:
+    error_paths: set[tuple] = set(document.bad_paths)
+    problems = list(document.problems)
+    problems += schema.check(document, error_paths)
+    data = document.data if isinstance(document.data, dict) else {}
+    built = _Builder(document, data, error_paths)
+    orders = built.orders()
+    limits = built.limits()
+    context = RuleContext(document, tuple(orders), limits, refdata)
+    problems += run_rules(context)
+    complete = isinstance(document.data, dict) and not any(
+        p.rule == schema.RULE or p.rule.startswith("yaml-") for p in problems)
+    playbook = built.playbook(orders, limits) if complete else None
+    return ValidationResult(document.path, playbook, sorted(problems))
+
+
+def load_playbook(path: str | Path, refdata: RefData | None = None) -> Playbook:
+    """The validated playbook, or `PlaybookInvalid` carrying every problem (warnings included)."""
+    result = validate_file(path, refdata)
+    if not result.ok or result.playbook is None:
+        message = f"{path}: {len(result.errors)} problem(s) found; nothing was sent"
+        raise PlaybookInvalid(result.problems, message)
+    return result.playbook
+
+
+# --- model ------------------------------------------------------------------------------------
+
+
+def _decimal(value: Any) -> Decimal | None:
+    """Schema-checked number or numeric string -> Decimal (int and Decimal pass through exactly)."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    return Decimal(value)
+
+
+class _Builder:
+    """Builds model values from data that passed the schema, skipping any part that did not."""
+
+    def __init__(self, document: Document, data: dict, error_paths: set[tuple]) -> None:
+        self.document = document
+        self.data = data
+        self.bad_orders = {p[1] for p in error_paths if len(p) >= 2 and p[0] == "orders"}
+        self.bad_top = {p[0] for p in error_paths if p}
+        self.orders_invalid = ("orders",) in error_paths
+
+    def defaults(self) -> dict[str, Any]:
+        value = self.data.get("defaults")
+        return value if isinstance(value, dict) and "defaults" not in self.bad_top else {}
+
+    def orders(self) -> list[tuple[int, Order]]:
+        raw = self.data.get("orders")
+        if not isinstance(raw, list) or self.orders_invalid:
+            return []
+        defaults = self.defaults()
+        return [(i, self.order(i, item, defaults)) for i, item in enumerate(raw)
+                if i not in self.bad_orders and isinstance(item, dict)]
+
+    def order(self, index: int, raw: dict[str, Any], defaults: dict[str, Any]) -> Order:
+        order_type = _TYPES[raw["type"]]
+        tif = raw.get("time_in_force")
+        if tif is None:
+            default = defaults.get("time_in_force")
+            use_default = default is not None and _TIFS[default] in ALLOWED_TIME_IN_FORCE[order_type]
+            tif = default if use_default else _TYPE_DEFAULT_TIF[order_type].value
+        bracket = None
+        b = raw.get("bracket")
+        if isinstance(b, dict):
+            bracket = Bracket(_decimal(b.get("take_profit")), _decimal(b.get("stop_loss")),
+                              BracketMode(b.get("mode", BracketMode.ATTACHED.value)))
+        fields = dict(
+            id=raw["id"],
+            symbol=raw["symbol"],
+            side=_SIDES[raw["side"]],
+            type=order_type,
+            quantity=_decimal(raw["quantity"]),
+            price=_decimal(raw.get("price")),
+            time_in_force=_TIFS[tif],
+            reduce_only=bool(raw.get("reduce_only", defaults.get("reduce_only", False))),
+            wait=_WAITS[raw.get("wait", defaults.get("wait", "ack"))],
+            expect=_EXPECTS[raw.get("expect", defaults.get("expect", "accepted"))],
+            bracket=bracket,
+        )
+        return Order(**fields, location=self.document.locate(("orders", index)),  # type: ignore[arg-type]
+                     fingerprint=_fingerprint(fields))
+
+    def limits(self) -> Limits | None:
+        raw = self.data.get("limits")
+        if raw is None:
+            return Limits()
+        if not isinstance(raw, dict) or "limits" in self.bad_top:
+            return None
+        symbols = raw.get("symbols")
+        return Limits(_decimal(raw.get("max_order_notional")), _decimal(raw.get("max_total_notional")),
+                      tuple(symbols) if symbols is not None else None)
+
+    def playbook(self, orders: list[tuple[int, Order]], limits: Limits | None) -> Playbook:
+        data = self.data
+        return Playbook(
+            path=self.document.path,
+            name=data["name"],
+            orders=tuple(order for _, order in orders),
+            run_id=data.get("run_id"),
+            account=data.get("account"),
+            on_reject=OnReject(data.get("on_reject", OnReject.STOP.value)),
+            cancel_on_disconnect=bool(data.get("cancel_on_disconnect", False)),
+            limits=limits if limits is not None else Limits(),
+            sha256=self.document.sha256,
+        )
+
+
+def _norm(value: Decimal | None) -> str:
+    return "" if value is None else format(value.normalize(), "f")
+
+
+def _fingerprint(fields: dict[str, Any]) -> str:
+    """sha256 of the order as it would be placed (defaults applied, numbers normalised: 10 == 10.0)."""
+    bracket = fields["bracket"]
+    parts = [fields["id"], fields["symbol"], fields["side"].value, fields["type"].value,
+             _norm(fields["quantity"]), _norm(fields["price"]), fields["time_in_force"].value,
+             str(fields["reduce_only"]), fields["wait"].value, fields["expect"].value]
+    if bracket is not None:
+        parts += [_norm(bracket.take_profit), _norm(bracket.stop_loss), bracket.mode.value]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

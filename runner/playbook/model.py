@@ -1,0 +1,90 @@
+"""The validated playbook as immutable values (Decimal everywhere money or size is involved).
+
+Built by `runner.playbook.load` from a file that passed the schema; trading rules and the planner read it.
+Every order keeps the `Location` of its YAML node so later checks can point at the right line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+
+from runner.enums import OrderType, Side, TimeInForce
+from runner.playbook.ids import Leg, client_order_id
+from runner.problems import Location
+
+
+class Wait(str, Enum):
+    """When the next order may be sent."""
+
+    ACK = "ack"
+    FILL = "fill"
+    NONE = "none"
+
+
+class Expect(str, Enum):
+    """What counts as success for an order."""
+
+    ACCEPTED = "accepted"
+    FILLED = "filled"
+    REJECTED = "rejected"
+
+
+class OnReject(str, Enum):
+    STOP = "stop"
+    CONTINUE = "continue"
+
+
+class BracketMode(str, Enum):
+    ATTACHED = "attached"
+    AFTER_FILL = "after_fill"
+
+
+@dataclass(frozen=True)
+class Bracket:
+    take_profit: Decimal | None
+    stop_loss: Decimal | None
+    mode: BracketMode = BracketMode.ATTACHED
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    symbol: str
+    side: Side
+    type: OrderType
+    quantity: Decimal
+    price: Decimal | None
+    time_in_force: TimeInForce
+    reduce_only: bool = False
+    wait: Wait = Wait.ACK
+    expect: Expect = Expect.ACCEPTED
+    bracket: Bracket | None = None
+    location: Location = field(default=Location("<memory>"), compare=False)
+    #: the exact mapping read from the file (after defaults), used to detect edits between runs
+    fingerprint: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_order_notional: Decimal | None = None
+    max_total_notional: Decimal | None = None
+    symbols: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Playbook:
+    path: str
+    name: str
+    orders: tuple[Order, ...]
+    run_id: str | None = None
+    account: str | None = None
+    on_reject: OnReject = OnReject.STOP
+    cancel_on_disconnect: bool = False
+    limits: Limits = Limits()
+    #: sha256 hex of the file's bytes, recorded in reports
+    sha256: str = ""
+
+    def client_order_id(self, order: Order, leg: Leg = Leg.ENTRY) -> str:
+        return client_order_id(self.name, self.run_id, order.id, leg)

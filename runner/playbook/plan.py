@@ -1,0 +1,175 @@
+"""What `run` would do, step by step, with the exact `add_order` messages (pure: no I/O, no clock).
+
+One step per leg the runner itself sends: the entry of every order, plus, for `after_fill`
+brackets, a TAKE_PROFIT and/or STOP_LOSS leg placed once the entry fills and sized to the filled
+quantity (so its message is only known at run time: `message` is None). Attached brackets travel
+inside the entry's message (`take_profit`/`stop_loss`) and are staged by QFEX: no extra step.
+
+Every step carries its deterministic client_order_id (runner.playbook.ids), so `plan` shows exactly the
+ids a run would use and a reviewer can search the exchange for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from runner import jsonnum
+from runner.enums import OrderType, Side, TimeInForce
+from runner.playbook.ids import Leg
+from runner.playbook.model import BracketMode, Order, Playbook
+
+AFTER_FILL_NOTE = "placed after the entry fills, sized to the filled quantity"
+
+
+def add_order_message(*, symbol: str, side: Side | str, order_type: OrderType | str, quantity: Decimal,
+                      price: Decimal | None, time_in_force: TimeInForce | str, client_order_id: str,
+                      reduce_only: bool = False, take_profit: Decimal | None = None,
+                      stop_loss: Decimal | None = None) -> dict[str, Any]:
+    """QFEX's `add_order` exactly as documented (qfex-api.md §3.3); serialise with runner.jsonnum.
+
+    `price` is always present (0 for MARKET: QFEX's schema wants the key and ignores the value);
+    `take_profit`/`stop_loss` only when set; `reduce_only` only when true.
+    """
+    order_type = OrderType(order_type)
+    params: dict[str, Any] = {
+        "symbol": symbol,
+        "side": Side(side).value,
+        "order_type": order_type.value,
+        "order_time_in_force": TimeInForce(time_in_force).value,
+        "quantity": quantity,
+        "price": Decimal(0) if order_type is OrderType.MARKET or price is None else price,
+        "client_order_id": client_order_id,
+    }
+    if take_profit is not None:
+        params["take_profit"] = take_profit
+    if stop_loss is not None:
+        params["stop_loss"] = stop_loss
+    if reduce_only:
+        params["reduce_only"] = True
+    return {"type": "add_order", "params": params}
+
+
+def bracket_leg_message(order: Order, leg: Leg, quantity: Decimal, client_order_id: str) -> dict[str, Any]:
+    """The standalone exit of an `after_fill` bracket, once `quantity` of the entry has filled.
+
+    Opposite side, TAKE_PROFIT/STOP_LOSS at the bracket's trigger, IOC (the only TIF QFEX allows
+    for stop orders) and reduce_only: an exit must never open a position.
+    """
+    bracket = order.bracket
+    if bracket is None or leg is Leg.ENTRY:
+        raise ValueError(f"order {order.id!r} has no {Leg(leg).value} bracket leg")
+    trigger = bracket.take_profit if leg is Leg.TAKE_PROFIT else bracket.stop_loss
+    if trigger is None:
+        raise ValueError(f"order {order.id!r} has no {Leg(leg).value} bracket leg")
+    return add_order_message(
+        symbol=order.symbol, side=order.side.opposite,
+        order_type=OrderType.TAKE_PROFIT if leg is Leg.TAKE_PROFIT else OrderType.STOP_LOSS,
+        quantity=quantity, price=trigger, time_in_force=TimeInForce.IOC,
+        client_order_id=client_order_id, reduce_only=True)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One message the runner would send (or, with `message` None, send later)."""
+
+    index: int
+    order: Order
+    leg: Leg
+    client_order_id: str
+    message: dict | None
+    note: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    playbook: Playbook
+    steps: tuple[Step, ...]
+
+
+def _entry_step(index: int, playbook: Playbook, order: Order) -> Step:
+    bracket = order.bracket
+    attached = bracket is not None and bracket.mode is BracketMode.ATTACHED
+    client_order_id = playbook.client_order_id(order, Leg.ENTRY)
+    message = add_order_message(
+        symbol=order.symbol, side=order.side, order_type=order.type, quantity=order.quantity,
+        price=order.price, time_in_force=order.time_in_force, client_order_id=client_order_id,
+        reduce_only=order.reduce_only,
+        take_profit=bracket.take_profit if attached and bracket else None,
+        stop_loss=bracket.stop_loss if attached and bracket else None)
+    notes = [f"then wait: {order.wait.value}; success means: {order.expect.value}"]
+    if attached and bracket is not None:
+        notes.append("take-profit/stop-loss attached: staged by QFEX with the entry")
+    return Step(index, order, Leg.ENTRY, client_order_id, message, "; ".join(notes))
+
+
+def _after_fill_steps(start: int, playbook: Playbook, order: Order) -> list[Step]:
+    bracket = order.bracket
+    if bracket is None or bracket.mode is not BracketMode.AFTER_FILL:
+        return []
+    legs = [(Leg.TAKE_PROFIT, "TAKE_PROFIT", bracket.take_profit),
+            (Leg.STOP_LOSS, "STOP_LOSS", bracket.stop_loss)]
+    steps = []
+    for leg, kind, trigger in legs:
+        if trigger is None:
+            continue
+        note = (f"{AFTER_FILL_NOTE}: {order.side.opposite.value} {kind} {order.symbol} trigger "
+                f"{format(trigger, 'f')}, IOC, reduce-only")
+        steps.append(Step(start + len(steps), order, leg, playbook.client_order_id(order, leg), None, note))
+    return steps
+
+
+def build_plan(playbook: Playbook) -> Plan:
+    """Every step `run` would take, in order, numbered from 1."""
+    steps: list[Step] = []
+    for order in playbook.orders:
+        steps.append(_entry_step(len(steps) + 1, playbook, order))
+        steps.extend(_after_fill_steps(len(steps) + 1, playbook, order))
+    return Plan(playbook, tuple(steps))
+
+
+def _step_json(step: Step) -> dict[str, Any]:
+    return {
+        "index": step.index,
+        "order_id": step.order.id,
+        "leg": step.leg.value,
+        "client_order_id": step.client_order_id,
+        "wait": step.order.wait.value if step.leg is Leg.ENTRY else None,
+        "expect": step.order.expect.value if step.leg is Leg.ENTRY else None,
+        "message": step.message,
+        "note": step.note,
+    }
+
+
+def plan_as_json(plan: Plan) -> dict[str, Any]:
+    """The plan as JSON-ready data (numbers stay Decimal: serialise with runner.jsonnum.dumps)."""
+    book = plan.playbook
+    return {
+        "playbook": {"path": book.path, "name": book.name, "run_id": book.run_id, "account": book.account,
+                     "sha256": book.sha256, "on_reject": book.on_reject.value,
+                     "cancel_on_disconnect": book.cancel_on_disconnect},
+        "steps": [_step_json(step) for step in plan.steps],
+    }
+
+
+def render_plan_text(plan: Plan) -> str:
+    """Human-readable plan: one block per step with the exact JSON that would go on the wire."""
+    book = plan.playbook
+    orders = len(book.orders)
+    run_id = f"run_id {book.run_id!r}" if book.run_id is not None else "no run_id"
+    lines = [
+        f"plan for {book.path}: name {book.name!r}, {run_id}, "
+        f"{orders} order{'s' * (orders != 1)}, {len(plan.steps)} step{'s' * (len(plan.steps) != 1)}",
+        f"on_reject: {book.on_reject.value}; cancel_on_disconnect: {str(book.cancel_on_disconnect).lower()}"
+        + (f"; account: {book.account}" if book.account else ""),
+        "nothing is sent by `plan`",
+    ]
+    for step in plan.steps:
+        lines.append("")
+        lines.append(f"step {step.index}: order {step.order.id!r} ({step.leg.value}), "
+                     f"client_order_id {step.client_order_id}")
+        if step.message is not None:
+            lines.append(f"  send: {jsonnum.dumps(step.message)}")
+        lines.append(f"  {step.note}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,171 @@
+"""Reference data (tick/lot sizes, quantity limits, price bands per symbol) as exact Decimals.
+
+QFEX publishes it at `GET /refdata` as `{"type": ..., "data": [RefdataSymbol, ...]}` with every
+number as a string (qfex-api.md §6); a bare list of RefdataSymbol objects is accepted too, so a
+hand-written file can stay small. Only the fields the checks need are required.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from runner import jsonnum
+from runner.errors import UsageError
+from runner.playbook.yamlsource import number_bounds_problem
+
+
+@dataclass(frozen=True)
+class SymbolSpec:
+    """What QFEX accepts for one symbol (RefdataSymbol, numbers parsed)."""
+
+    symbol: str
+    status: str
+    tick_size: Decimal
+    lot_size: Decimal
+    min_quantity: Decimal
+    max_quantity: Decimal
+    #: the current price band: QFEX rejects BUYs above max_price and SELLs below min_price
+    min_price: Decimal
+    max_price: Decimal
+    underlier_price: Decimal | None
+    order_types: tuple[str, ...]
+    time_in_force: tuple[str, ...]
+
+
+class RefData(Mapping[str, SymbolSpec]):
+    """Symbol -> SymbolSpec, remembering where the data came from (for messages and reports)."""
+
+    def __init__(self, symbols: Mapping[str, SymbolSpec], source: str) -> None:
+        self._symbols = dict(symbols)
+        self.source = source
+
+    def __getitem__(self, symbol: str) -> SymbolSpec:
+        return self._symbols[symbol]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._symbols)
+
+    def __len__(self) -> int:
+        return len(self._symbols)
+
+    def __repr__(self) -> str:
+        return f"RefData({len(self)} symbols from {self.source})"
+
+
+class RefDataError(ValueError):
+    """The reference data is not in a shape we understand (message names the symbol and field)."""
+
+
+_REQUIRED_DECIMALS = ("tick_size", "lot_size", "min_quantity", "max_quantity", "min_price", "max_price")
+
+
+def _decimal(item: dict, field: str, where: str, *, required: bool = True) -> Decimal | None:
+    raw = item.get(field)
+    if raw is None or raw == "":
+        if required:
+            raise RefDataError(f"{where}: missing {field}")
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal)):
+        raise RefDataError(f"{where}: {field} must be a number or a numeric string, got {raw!r}")
+    try:
+        value = Decimal(raw) if not isinstance(raw, Decimal) else raw
+    except InvalidOperation:
+        raise RefDataError(f"{where}: {field} {raw!r} is not a number") from None
+    if not value.is_finite():
+        raise RefDataError(f"{where}: {field} {raw!r} is not a finite number")
+    why = number_bounds_problem(value)
+    if why:
+        raise RefDataError(f"{where}: {field} {raw!r} {why}")
+    return value
+
+
+def _strings(item: dict, field: str, where: str) -> tuple[str, ...]:
+    raw = item.get(field, [])
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise RefDataError(f"{where}: {field} must be a list of strings")
+    return tuple(raw)
+
+
+def parse_symbol(item: Any, index: int) -> SymbolSpec:
+    """One RefdataSymbol object -> SymbolSpec (raises RefDataError naming what is wrong)."""
+    if not isinstance(item, dict):
+        raise RefDataError(f"entry {index}: expected an object, got {type(item).__name__}")
+    symbol = item.get("symbol")
+    if not isinstance(symbol, str) or not symbol:
+        raise RefDataError(f"entry {index}: missing symbol")
+    where = f"{symbol}"
+    values = {field: _decimal(item, field, where) for field in _REQUIRED_DECIMALS}
+    for field in ("tick_size", "lot_size"):
+        if values[field] <= 0:
+            raise RefDataError(f"{where}: {field} must be positive, got {values[field]}")
+    status = item.get("status", "ACTIVE")
+    if not isinstance(status, str):
+        raise RefDataError(f"{where}: status must be a string")
+    return SymbolSpec(
+        symbol=symbol,
+        status=status,
+        underlier_price=_decimal(item, "underlier_price", where, required=False),
+        order_types=_strings(item, "order_types", where),
+        time_in_force=_strings(item, "order_time_in_force", where) or _strings(item, "time_in_force", where),
+        **values,  # type: ignore[arg-type]
+    )
+
+
+def parse_refdata(obj: Any, source: str = "<memory>") -> RefData:
+    """QFEX's `GET /refdata` body (or its bare `data` list) -> RefData; RefDataError on a bad shape."""
+    items = obj.get("data") if isinstance(obj, dict) else obj
+    if not isinstance(items, list):
+        raise RefDataError("expected QFEX's /refdata body ({\"data\": [...]}) or a list of symbols")
+    symbols: dict[str, SymbolSpec] = {}
+    for index, item in enumerate(items):
+        spec = parse_symbol(item, index)
+        if spec.symbol in symbols:
+            raise RefDataError(f"{spec.symbol}: listed twice")
+        symbols[spec.symbol] = spec
+    return RefData(symbols, source)
+
+
+def load_refdata_file(path: str | Path) -> RefData:
+    """Read a reference-data JSON file; any problem is a UsageError naming the file (exit 2)."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--refdata {path}: cannot read file: {exc.strerror or exc}") from None
+    try:
+        obj = jsonnum.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--refdata {path}: not valid JSON: {exc}") from None
+    try:
+        return parse_refdata(obj, source=str(path))
+    except RefDataError as exc:
+        raise UsageError(f"--refdata {path}: {exc}") from None
+
+
+def fetch_refdata(url: str, timeout: float = 10.0) -> RefData:
+    """GET a target's `/refdata` (QFEX REST, the simulator, or any compatible server).
+
+    Raises RefDataError with a one-line reason; the caller decides whether that is fatal (`run`
+    only warns that exchange rules were not pre-checked). TLS certificates are verified.
+    """
+    import urllib.error
+    import urllib.request
+
+    if not url.startswith(("http://", "https://")):
+        raise RefDataError(f"{url}: only http(s) URLs can be fetched")
+    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "qfex-runner"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read(16 * 1024 * 1024)
+    except urllib.error.HTTPError as exc:
+        raise RefDataError(f"{url}: HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise RefDataError(f"{url}: {reason}") from None
+    try:
+        return parse_refdata(jsonnum.loads(body), source=url)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RefDataError(f"{url}: {exc}") from None

@@ -1,0 +1,70 @@
+"""`limits-notional`: order and total notional (quantity x price) within `limits`.
+
+- `max_order_notional` applies to every order (stop orders at their trigger price).
+- `max_total_notional` applies to the running sum over orders that can open exposure: all
+  except reduce_only orders and standalone TAKE_PROFIT/STOP_LOSS (exits only reduce a position).
+  Bracket exits are not counted either.
+- A MARKET order has no price: it is valued at the reference data's underlier_price. Without
+  reference data (or without that field) the limit cannot be checked, which is an error: a
+  guardrail that silently does nothing is worse than none. Pass `--refdata FILE`.
+
+Example::
+
+    limits: {max_order_notional: 1000}
+    orders: [{id: big, symbol: AAPL-USD, side: BUY, type: LIMIT, quantity: 10, price: 200}]
+    # -> notional 2000 (10 x 200) is above limits.max_order_notional 1000 [limits-notional]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+from runner.enums import OrderType
+from runner.playbook.model import Order
+from runner.playbook.rules import RuleContext, problem
+from runner.playbook.rules.exact import add, multiply, show
+from runner.problems import Problem
+
+ID = "limits-notional"
+
+
+def _price(ctx: RuleContext, order: Order) -> tuple[Decimal | None, str]:
+    if order.type is not OrderType.MARKET:
+        return order.price, ""
+    spec = ctx.spec(order)
+    if spec is not None and spec.underlier_price is not None:
+        return spec.underlier_price, " at the underlier price"
+    return None, ""
+
+
+def check(ctx: RuleContext) -> Iterator[Problem]:
+    limits = ctx.limits
+    if limits is None or (limits.max_order_notional is None and limits.max_total_notional is None):
+        return
+    total, breached = Decimal(0), False
+    for index, order in ctx.orders:
+        counts = not (order.reduce_only or order.type.is_stop)
+        price, how = _price(ctx, order)
+        if price is None:
+            needed = limits.max_order_notional is not None or (
+                counts and limits.max_total_notional is not None)
+            if order.type is OrderType.MARKET and needed:
+                source = "reference data has no underlier_price for it" if ctx.spec(order) else \
+                    "no reference data for its symbol (pass --refdata FILE)"
+                yield problem(ctx.at(index, "quantity"), f"cannot check notional limits for MARKET order "
+                              f"{order.id!r}: {source}", ID)
+            continue  # a missing LIMIT price is price-required's problem
+        notional = multiply(order.quantity, price)
+        what = f"{show(notional.normalize())} ({show(order.quantity)} x {show(price)}{how})"
+        if limits.max_order_notional is not None and notional > limits.max_order_notional:
+            yield problem(ctx.at(index, "quantity"), f"notional {what} is above limits.max_order_notional "
+                          f"{show(limits.max_order_notional)}", ID)
+        if not counts:
+            continue
+        total = add(total, notional)
+        if limits.max_total_notional is not None and total > limits.max_total_notional and not breached:
+            breached = True  # reported once, at the order that crosses the limit
+            message = (f"total notional reaches {show(total.normalize())} with this order, above "
+                       f"limits.max_total_notional {show(limits.max_total_notional)}")
+            yield problem(ctx.at(index, "quantity"), message, ID)

@@ -1,0 +1,167 @@
+"""A yes/no validator compiled from our JSON Schema into plain Python closures: the fast path.
+
+jsonschema walks the schema for every value (and resolves each `$ref` through its registry), which
+dominates `validate` on large playbooks. Valid playbooks are the common case and need no
+messages, so the schema is compiled once into closures that only answer "valid?"; jsonschema
+runs only where this says no, to produce the located messages (runner.playbook.schema).
+
+It supports exactly the keywords our schemas use and refuses to compile anything else (then
+jsonschema is used for everything), so it can never be more lenient than jsonschema by ignoring
+a keyword. Semantics follow jsonschema's: booleans are not numbers, `1 == 1.0 == Decimal(1)`,
+`true != 1`, `pattern` is a search. A property test compares the two on mutated playbooks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+Check = Callable[[Any], bool]
+
+#: keywords that never affect validity
+_ANNOTATIONS = frozenset({"description", "examples", "default", "title", "$schema", "$id", "$defs",
+                          "$comment", "deprecated", "readOnly", "writeOnly"})
+
+
+class Unsupported(Exception):
+    """The schema uses a keyword this compiler does not implement."""
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, Decimal)) and not isinstance(x, bool)
+
+
+_TYPES: dict[str, Check] = {
+    "object": lambda x: isinstance(x, dict),
+    "array": lambda x: isinstance(x, list),
+    "string": lambda x: isinstance(x, str),
+    "number": _is_number,
+    "integer": lambda x: (isinstance(x, int) and not isinstance(x, bool))
+    or (isinstance(x, float) and x.is_integer()),
+    "boolean": lambda x: isinstance(x, bool),
+    "null": lambda x: x is None,
+}
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    return a == b
+
+
+class _Compiler:
+    def __init__(self, root: dict[str, Any]) -> None:
+        self.root = root
+        self.refs: dict[str, Check] = {}
+
+    def ref(self, pointer: str) -> Check:
+        if pointer in self.refs:
+            return self.refs[pointer]
+        if not pointer.startswith("#/"):
+            raise Unsupported(f"$ref {pointer}")
+        target: Any = self.root
+        for part in pointer[2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        holder: list[Check] = []
+        self.refs[pointer] = lambda x: holder[0](x)  # recursion-safe forward reference
+        holder.append(self.compile(target))
+        self.refs[pointer] = holder[0]
+        return holder[0]
+
+    def compile(self, schema: Any) -> Check:
+        if schema is True or schema == {}:
+            return lambda x: True
+        if schema is False:
+            return lambda x: False
+        checks: list[Check] = []
+        for keyword, value in schema.items():
+            if keyword in _ANNOTATIONS or keyword.startswith("x-"):
+                continue
+            if keyword in ("properties", "patternProperties", "additionalProperties", "required"):
+                continue  # handled together below
+            if keyword == "$ref":
+                checks.append(self.ref(value))
+            elif keyword == "type":
+                types = [_TYPES[t] for t in ([value] if isinstance(value, str) else value)]
+                either = tuple(types)
+                checks.append(types[0] if len(types) == 1 else (lambda x, ts=either: any(t(x) for t in ts)))
+            elif keyword == "enum":
+                options = list(value)
+                checks.append(lambda x, o=options: any(_equal(x, v) for v in o))
+            elif keyword == "const":
+                checks.append(lambda x, c=value: _equal(x, c))
+            elif keyword == "pattern":
+                search = re.compile(value).search
+                checks.append(lambda x, s=search: not isinstance(x, str) or s(x) is not None)
+            elif keyword == "minLength":
+                checks.append(lambda x, n=value: not isinstance(x, str) or len(x) >= n)
+            elif keyword == "maxLength":
+                checks.append(lambda x, n=value: not isinstance(x, str) or len(x) <= n)
+            elif keyword == "exclusiveMinimum":
+                checks.append(lambda x, n=value: not _is_number(x) or x > n)
+            elif keyword == "minimum":
+                checks.append(lambda x, n=value: not _is_number(x) or x >= n)
+            elif keyword == "minItems":
+                checks.append(lambda x, n=value: not isinstance(x, list) or len(x) >= n)
+            elif keyword == "items":
+                item = self.compile(value)
+                checks.append(lambda x, f=item: not isinstance(x, list) or all(f(i) for i in x))
+            elif keyword == "uniqueItems":
+                if value:
+                    checks.append(lambda x: not isinstance(x, list) or all(
+                        not _equal(x[i], x[j]) for i in range(len(x)) for j in range(i + 1, len(x))))
+            elif keyword == "anyOf":
+                options = [self.compile(s) for s in value]
+                checks.append(lambda x, o=tuple(options): any(f(x) for f in o))
+            else:
+                raise Unsupported(keyword)
+        if any(k in schema for k in ("properties", "patternProperties", "additionalProperties", "required")):
+            checks.append(self.object(schema))
+        if not checks:
+            return lambda x: True
+        if len(checks) == 1:
+            return checks[0]
+        all_checks = tuple(checks)
+        return lambda x: all(f(x) for f in all_checks)
+
+    def object(self, schema: dict[str, Any]) -> Check:
+        properties = {name: self.compile(s) for name, s in schema.get("properties", {}).items()}
+        patterns = [(re.compile(p).search, self.compile(s))
+                    for p, s in schema.get("patternProperties", {}).items()]
+        additional = schema.get("additionalProperties", True)
+        extra = self.compile(additional) if additional is not True else None
+        required = tuple(schema.get("required", ()))
+
+        def check(x: Any) -> bool:
+            if not isinstance(x, dict):
+                return True
+            for name in required:
+                if name not in x:
+                    return False
+            for key, value in x.items():
+                prop = properties.get(key)
+                matched = prop is not None
+                if matched and not prop(value):
+                    return False
+                for search, sub in patterns:
+                    if search(key) is not None:
+                        matched = True
+                        if not sub(value):
+                            return False
+                if not matched and extra is not None and not extra(value):
+                    return False
+            return True
+
+        return check
+
+
+def compile_schema(schema: dict[str, Any], pointer: str = "") -> Check:
+    """A function telling whether an instance is valid against `schema` (or its `#/...` pointer)."""
+    compiler = _Compiler(schema)
+    return compiler.ref(pointer) if pointer else compiler.compile(schema)

@@ -1,0 +1,186 @@
+"""Exactly-once on a re-run: orders an earlier run already placed are adopted, never sent again.
+
+`Placements` (runner.state.placements) decides *whether* a client_order_id was placed (journal first, the
+exchange when unsure); this module makes the report show such an order as it was placed and as
+the exchange shows it now: its status, fills with prices, and what became of attached exits.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from runner.exchange.protocol import wire_decimal
+from runner.playbook.model import BracketMode
+from runner.report import FillRecord, LegResult, OrderResult, Outcome, StatusSeen
+from runner.run.verdict import LiveOrder
+from runner.state.legstate import NEVER_ARMED, PENDING
+
+
+class _Adoption:
+    """`_Run`'s adoption of placed orders (a mixin: `_Run` owns the state).
+
+    Uses: `placements` (runner.state.placements.Placements), `session` (to route the placed order's answers),
+    `live`, `_legs_by_order_id`; calls `_progress`.
+    """
+
+    placements: Any
+    session: Any
+    live: dict[str, LiveOrder]
+    _legs_by_order_id: dict[str, LegResult]
+
+    def already_placed(self, client_order_id: str) -> Any:
+        """Was this client_order_id placed by an earlier run? (journal; exchange lookup when unsure)
+
+        The exactly-once seam: returns the journal entry of a placed order (to adopt, never re-send)
+        or None (send it). Orders the journal marks rejected are sent again: they were never placed.
+        """
+        return self.placements.already_placed(client_order_id)
+
+    def _adopt(self, result: OrderResult, entry: Any) -> LiveOrder:
+        coid = result.client_order_id
+        differences = self.placements.placed_differences(coid)
+        if differences:
+            _show_as_placed(result, differences)
+        live = LiveOrder(coid, result, result.quantity, immediate=False)
+        live.answered = True
+        result.order_id = getattr(entry, "order_id", None)
+        status = getattr(entry, "last_status", None) or "unknown"
+        result.statuses.append(StatusSeen(status, time.time(), getattr(entry, "remaining", None), "journal"))
+        filled = getattr(entry, "filled_quantity", Decimal(0)) or Decimal(0)
+        live.remaining = result.quantity - filled
+        result.quantity_remaining = getattr(entry, "remaining", None)
+        result.filled_reported = filled
+        live.terminal = bool(getattr(entry, "settled", False))
+        result.outcome = Outcome.ALREADY_PLACED
+        result.verdict = f"placed by an earlier run (last status {status}); not sent again"
+        if result.differences:
+            shown = ", ".join(f"{key} {_word(placed)} as placed, {_word(wanted)} in the playbook"
+                              for key, (placed, wanted) in result.differences.items())
+            result.verdict = (f"placed by an earlier run with a different definition ({shown}); left as it "
+                              f"is, not sent again (last status {status})")
+        elif (change := self.placements.change_note(result.id)) is not None:
+            result.verdict += f"; {change}"
+        self.live[coid] = live
+        _add_journal_fills(result, entry)
+        self._exchange_view(result, coid)
+        if result.order_id:
+            self.session.expect_order_id(result.order_id, coid)
+        self._progress("judged", result.index, result.id, Outcome.ALREADY_PLACED.value, result.verdict)
+        return live
+
+    def _placed_quantity(self, coid: str, placed: Any) -> Decimal | None:
+        """The quantity an earlier run placed for `coid`: as the exchange shows it open, else as sent."""
+        state = self.placements.found.get(coid)
+        if state is not None and state.quantity:
+            return state.quantity
+        quantity = getattr(placed, "quantity", None)
+        if quantity:
+            return quantity
+        return state.filled_quantity if state is not None and state.filled_quantity else None
+
+    def _exchange_view(self, record: OrderResult | LegResult, coid: str) -> None:
+        """An adopted order as the exchange shows it now: its fills (with prices), and for an entry
+        with an attached bracket what became of each exit (runner.state.legstate)."""
+        state = self.placements.found.get(coid)
+        if state is None:
+            return
+        _add_trades(record, state.trades)
+        if not isinstance(record, OrderResult) or not any(x.mode == BracketMode.ATTACHED.value
+                                                          for x in record.legs):
+            return
+        from runner.state.legstate import attached_leg_states, visible_with
+        from runner.state.reconcile import Presence
+
+        triggers = {x.leg: x.trigger_price for x in record.legs if x.mode == BracketMode.ATTACHED.value}
+        known = self.placements.exit_order_ids(coid)
+        # the exchange's trades must at least show the entry's fills, else its history is cut short
+        visible = visible_with(self.placements.trades_visible, known, triggers) \
+            and state.filled_quantity >= record.filled_quantity
+        states = attached_leg_states(state.legs, triggers, record.filled_quantity, trades_visible=visible,
+                                     known_ids=known)
+        for leg in record.legs:
+            seen = states.get(leg.leg) if leg.mode == BracketMode.ATTACHED.value else None
+            if seen is None:
+                continue
+            leg.order_id = leg.order_id or seen.order_id
+            if seen.status is None:
+                if record.filled_quantity == 0:
+                    leg.note = PENDING if state.presence is Presence.OPEN else NEVER_ARMED
+                else:
+                    leg.note = seen.note
+                continue
+            leg.order_id = seen.order_id or leg.order_id
+            if seen.quantity is not None and seen.quantity > 0:
+                leg.quantity = seen.quantity
+            _add_trades(leg, seen.trades)
+            at = max((f.at for f in leg.fills), default=time.time())
+            leg.statuses.append(StatusSeen(seen.status, at, None, "exchange"))
+            leg.note = seen.note
+            if leg.order_id:
+                self._legs_by_order_id[leg.order_id] = leg
+
+
+_NUMERIC_FIELDS = frozenset({"quantity", "price", "take_profit", "stop_loss"})
+
+
+def _show_as_placed(result: OrderResult, differences: Mapping[str, tuple[Any, Any]]) -> None:
+    """Make `result` show an order as it was placed (what the exchange has), not as the playbook now
+    defines it; `result.differences` keeps the playbook's values for the report to name."""
+    typed = {key: (wire_decimal(placed) if key in _NUMERIC_FIELDS else placed,
+                   wire_decimal(wanted) if key in _NUMERIC_FIELDS else wanted)
+             for key, (placed, wanted) in differences.items()}
+    result.differences = typed
+    for key, (placed, _) in typed.items():
+        if key in ("take_profit", "stop_loss"):
+            for leg in result.legs:
+                if leg.leg == key:
+                    leg.trigger_price = placed
+        elif key == "quantity" and placed is not None:
+            result.quantity = placed
+        elif key in ("symbol", "side", "type", "time_in_force") and placed is not None:
+            setattr(result, key, str(placed))
+        elif key == "price":
+            result.price = placed
+        elif key == "reduce_only":
+            result.reduce_only = bool(placed)
+
+
+def _word(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+def _add_journal_fills(record: OrderResult | LegResult, entry: Any) -> None:
+    """The fills the journal recorded for an adopted order (prices included): a re-run reports the
+    same fills and average price as the run that saw them, without asking the exchange again."""
+    seen = {f.trade_id for f in record.fills}
+    for fill in getattr(entry, "fills", None) or ():
+        if fill.trade_id in seen:
+            continue
+        at = datetime.fromisoformat(fill.at).timestamp() if fill.at else time.time()
+        record.fills.append(FillRecord(fill.trade_id, fill.price, fill.quantity, fill.fee, at))
+        seen.add(fill.trade_id)
+
+
+def _add_trades(record: OrderResult | LegResult, trades: Iterable[Mapping[str, Any]]) -> None:
+    """Trade rows from the exchange's `get_user_trades` as fills of `record` (each trade once)."""
+    seen = {f.trade_id for f in record.fills}
+    for trade in trades:
+        quantity = wire_decimal(trade.get("quantity"))
+        key = str(trade.get("trade_id") or "") or None
+        if quantity is None or (key is not None and key in seen):
+            continue
+        stamp = wire_decimal(trade.get("timestamp"))
+        at = float(stamp) if stamp is not None else time.time()
+        price, fee = wire_decimal(trade.get("price")), wire_decimal(trade.get("fee"))
+        record.fills.append(FillRecord(key, price, quantity, fee, at))
+        seen.add(key)
+
+

@@ -1,0 +1,77 @@
+"""The end of a run: wait (bounded) for answers still owed, then give every order its final verdict.
+
+Whatever stopped the run (all sent, `on_reject: stop`, Ctrl-C, a lost connection), the report
+must say what really happened: an order still unanswered, an IOC not yet settled, an attached
+exit the exchange has not announced yet are awaited here up to `--timeout`, then judged.
+"""
+
+from __future__ import annotations
+
+import time
+
+from runner.playbook.model import BracketMode, Expect, Playbook
+from runner.report import OrderResult, Outcome
+from runner.run.verdict import LiveOrder, judge
+from runner.state.legstate import PENDING
+
+#: how long the end-of-run drain may wait for attached bracket legs to be announced
+LEG_ANNOUNCE_S = 0.5
+
+
+class _RunEnd:
+    """`_Run`'s drain and final judgement (a mixin: `_Run` owns the state).
+
+    Uses: `playbook`, `results`, `live`, `timeout`; calls `_pump` (runner.run.events) and
+    `_warn_open_sibling` (runner.run.brackets).
+    """
+
+    playbook: Playbook
+    results: list[OrderResult]
+    live: dict[str, LiveOrder]
+    timeout: float
+
+    def _drain(self, quick: bool = False) -> None:
+        """Wait (bounded) for answers still owed, so the report says what really happened."""
+        def owed() -> bool:
+            now = time.monotonic()
+            for index, result in enumerate(self.results):
+                live = self.live.get(result.client_order_id)
+                if live is None or result.outcome is Outcome.ALREADY_PLACED:
+                    continue
+                if not live.answered:
+                    return True
+                order = self.playbook.orders[index]
+                if (order.expect is Expect.FILLED or live.over(now)) and not live.settled(now):
+                    return True
+            return False
+
+        self._pump(lambda: not owed(), 0.5 if quick else self.timeout)
+        def legs_owed() -> bool:  # an entry filled: its attached exits should be announced shortly
+            return any(leg.mode == BracketMode.ATTACHED.value and not leg.statuses
+                       for r in self.results if r.reject is None and r.filled_quantity > 0
+                       and r.outcome is not Outcome.ALREADY_PLACED for leg in r.legs)
+
+        self._pump(lambda: not legs_owed(), 0 if quick else LEG_ANNOUNCE_S)
+
+    def _final_judgement(self, connection_lost: bool) -> None:
+        now = time.monotonic()
+        for index, result in enumerate(self.results):
+            order = self.playbook.orders[index]
+            live = self.live.get(result.client_order_id)
+            if live is None or result.outcome is Outcome.ALREADY_PLACED:
+                continue
+            if result.outcome is Outcome.FAILED:
+                continue  # a failure stays a failure
+            verdict = judge(order, result, live, final=True, now=now, timeout=self.timeout)
+            if verdict is not None:
+                result.outcome, result.verdict = verdict
+            if not live.answered and connection_lost:
+                result.verdict += " (connection lost: re-running reconciles it with the exchange)"
+        for result in self.results:
+            self._warn_open_sibling(result)
+            for leg in result.legs:
+                if leg.mode == BracketMode.ATTACHED.value and not leg.statuses and result.reject is None \
+                        and result.sent_at is not None and not leg.note:
+                    leg.note = (PENDING if result.filled_quantity == 0 else
+                                "the entry filled, but the exchange did not announce this leg on this "
+                                "connection")

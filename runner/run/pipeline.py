@@ -1,0 +1,197 @@
+"""Pipelined in-order submission: `run --max-in-flight N` sends order k+1 before order k's answer.
+
+Why: a sequential run pays one round trip per order (100-250 ms to QFEX from most places), while
+QFEX's rate limit allows ~200 orders/s. QFEX processes one connection's messages in the order
+they arrive, so sending in playbook order on one connection without waiting keeps the exchange's
+order of processing; only the waiting changes.
+
+Rules (the sequential run, `execute._Run._run_order`, stays the reference):
+- Window: at most N orders with `wait: ack` are sent and unanswered at once. `wait: none` never
+  waits (as in a sequential run) and takes no slot.
+- Barriers: an order with `wait: fill`, an `after_fill` bracket, or any order of a playbook with
+  `on_reject: stop` (a rejection must stop every later order, so none may leave before its
+  answer) is sent only when every earlier order is answered, and then runs exactly as it would
+  sequentially. With `on_reject: stop` every order is a barrier: the run is sequential, and a
+  warning says so.
+- Journal: the orders that fill the free slots are journaled together (`Journal.batch`: one
+  fsync) and only then sent, so every intent is still durable before its send; answers are not
+  fsync'd one by one (the next batch's fsync, or closing the journal, covers them: as in a
+  sequential run, see `Journal.sync_answers`).
+- Timeout: the oldest unanswered order gets `--timeout` from its send, then the run stops as a
+  sequential run does (its state unknown; a re-run reconciles it).
+- Retries: an order answered `RateLimited`/`ServerError` was not processed and is sent again after
+  its delay (`runner.run.events`); later orders already sent may then reach the book before it. The run
+  names it in a warning and continues one order at a time.
+- Pacing to QFEX's rate limit applies to every send (the session's pacer), as sequentially.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from runner.playbook.ids import Leg
+from runner.playbook.model import BracketMode, OnReject, Order, Playbook, Wait
+from runner.run.verdict import LiveOrder, is_immediate
+
+
+def is_barrier(order: Order, playbook: Playbook) -> bool:
+    """May nothing be in flight around this order? (see the module docstring)"""
+    after_fill = order.bracket is not None and order.bracket.mode is BracketMode.AFTER_FILL
+    return order.wait is Wait.FILL or after_fill or playbook.on_reject is OnReject.STOP
+
+
+@dataclass
+class _InFlight:
+    index: int
+    live: LiveOrder
+    deadline: float  # monotonic: sent + timeout
+
+
+class Pipeline:
+    """Drives `_Run` (runner.run.engine) through the playbook with a window of unanswered sends."""
+
+    def __init__(self, run: Any, max_in_flight: int) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be >= 1")
+        self.run = run
+        self.size = max_in_flight
+        self.initial_size = max_in_flight
+        self.in_flight: deque[_InFlight] = deque()
+
+    # --- the loop ---
+
+    def submit(self) -> None:
+        run = self.run
+        orders = run.playbook.orders
+        if self.size > 1 and run.playbook.on_reject is OnReject.STOP:
+            run.warnings.append(f"--max-in-flight {self.size} has no effect: with on_reject: stop every "
+                                f"order waits for the previous one's answer (a rejection must stop all "
+                                f"later orders); set on_reject: continue to pipeline")
+        index = 0
+        try:
+            while index < len(orders):
+                if is_barrier(orders[index], run.playbook):
+                    self.drain()
+                    run._run_order(index, orders[index])
+                    index += 1
+                    continue
+                self.make_room()
+                burst = self._burst_from(index)
+                self.submit_burst(burst)
+                index = burst[-1] + 1
+            self.drain()
+        finally:
+            if self.size < self.initial_size:
+                self.report_reordering()
+
+    def _burst_from(self, start: int) -> list[int]:
+        """The indices to send now: consecutive non-barrier orders, as many as there are free slots."""
+        orders, playbook = self.run.playbook.orders, self.run.playbook
+        room = max(self.size - len(self.in_flight), 1)
+        burst = [start]
+        index = start + 1
+        while index < len(orders) and len(burst) < room and not is_barrier(orders[index], playbook):
+            burst.append(index)
+            index += 1
+        return burst
+
+    def submit_burst(self, indices: list[int]) -> None:
+        """Adopt what an earlier run placed; journal the rest in one batch; then send them in order."""
+        run = self.run
+        to_send = []
+        for index in indices:
+            order = run.playbook.orders[index]
+            step = run._entry_steps[order.id]
+            placed = run.already_placed(step.client_order_id)
+            if placed is not None:
+                run._adopt(run.results[index], placed)
+            else:
+                to_send.append((index, order, step))
+        if to_send:
+            with run.interrupts.critical():  # never stop between the batch's fsync and its sends
+                with run.journal.batch():
+                    for index, order, step in to_send:
+                        run.journal.record_intent(step.client_order_id, index, order.id, Leg.ENTRY,
+                                                  step.message)
+                for index, order, step in to_send:
+                    live = run._send(step.client_order_id, run.results[index], step.message, index, order.id,
+                                     Leg.ENTRY, order.quantity, is_immediate(order), journaled=True)
+                    if order.wait is Wait.ACK:
+                        self.in_flight.append(_InFlight(index, live, time.monotonic() + run.timeout))
+        run._judge_sent(upto=indices[-1])
+
+    # --- the window ---
+
+    def _forget_answered(self) -> None:
+        if any(x.live.answered and x.live.retries for x in self.in_flight):
+            self.size = 1  # it was refused and sent again (see `_notice_retries`)
+        while self.in_flight and self.in_flight[0].live.answered:
+            self.in_flight.popleft()
+        if any(x.live.answered for x in self.in_flight):
+            self.in_flight = deque(x for x in self.in_flight if not x.live.answered)
+
+    def make_room(self, limit: int | None = None) -> None:
+        """Apply answers until fewer than `limit` (default: the window) orders are unanswered."""
+        run = self.run
+        limit = self.size if limit is None else limit
+        self._forget_answered()
+        self._notice_retries()
+        while len(self.in_flight) >= max(limit, 1) or (limit == 0 and self.in_flight):
+            oldest = self.in_flight[0]
+            remaining = oldest.deadline - time.monotonic()
+            if not run._pump(lambda live=oldest.live: live.answered, max(remaining, 0)):
+                self._no_answer(oldest)
+            self._forget_answered()
+            self._notice_retries()
+        # group commit: take every answer already here, so the next burst (one fsync) is larger
+        run._pump(lambda: False, 0)
+        self._forget_answered()
+
+    def drain(self) -> None:
+        """Every order sent so far answered (before a barrier, and at the end)."""
+        self.make_room(limit=0)
+
+    def _no_answer(self, entry: _InFlight) -> None:
+        from runner.exit_codes import ExitCode
+        from runner.report import Outcome
+        from runner.run.engine import _StopRun
+
+        run = self.run
+        order = run.playbook.orders[entry.index]
+        result = run.results[entry.index]
+        result.outcome, result.verdict = Outcome.UNKNOWN, f"no answer within {run.timeout:g}s"
+        raise _StopRun(f"no answer for order {order.id!r} within {run.timeout:g}s: its state is unknown "
+                       f"(re-running reconciles it with the exchange before sending anything)",
+                       ExitCode.ABORTED)
+
+    def _notice_retries(self) -> None:
+        """A refused order (RateLimited/ServerError: not processed) is being sent again: from now on
+        one order at a time, so no later order can overtake it again."""
+        if self.size > 1 and (self.run._retrying or any(x.live.retries for x in self.in_flight)):
+            self.size = 1
+
+    def report_reordering(self) -> None:
+        """Name every refused order that later orders overtook (answers come in processing order)."""
+        run = self.run
+        answered = [r.answered_at for r in run.results]
+        for index, result in enumerate(run.results):
+            live = run.live.get(result.client_order_id)
+            if live is None or not live.retries or answered[index] is None:
+                continue
+            overtaken_by = [run.playbook.orders[j].id for j in range(index + 1, len(run.results))
+                            if answered[j] is not None and answered[j] <= answered[index]]
+            if overtaken_by:
+                shown = ", ".join(repr(x) for x in overtaken_by[:3])
+                shown += " ..." if len(overtaken_by) > 3 else ""
+                run.warnings.append(
+                    f"order {result.id!r} was refused ({live.retries}x RateLimited/ServerError: not "
+                    f"processed) and sent again after later orders ({shown}) had reached the exchange, "
+                    f"which placed them first; the rest of the run sent one order at a time")
+
+
+def submit_pipelined(run: Any, max_in_flight: int) -> None:
+    """`execute`'s seam: submit every order of `run` with up to `max_in_flight` unanswered."""
+    Pipeline(run, max_in_flight).submit()

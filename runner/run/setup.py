@@ -1,0 +1,137 @@
+"""Everything `run` does before its first send: the embedded exchange, reference data,
+validation, the production confirmation, credentials, the journal; and where the report goes.
+
+Kept apart from the send loop so the rule "nothing leaves before the whole playbook validates"
+reads as one sequence of checks in `execute.run_playbook`, each raising a located `RunnerError`.
+Heavy modules (simulator, refdata fetch, loader, journal) are imported inside each function, so
+importing this module costs nothing for `--help`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runner.errors import PlaybookInvalid, UsageError
+from runner.exchange.credentials import Credentials, load_credentials
+from runner.exchange.targets import Target
+from runner.playbook.model import Playbook
+from runner.problems import Severity
+
+if TYPE_CHECKING:
+    from runner.run.engine import RunOptions
+
+
+@contextlib.contextmanager
+def _embedded_exchange(config: Any) -> Iterator[Any]:
+    from runner.simulator import Simulator
+
+    sim = Simulator(config) if config is not None else Simulator()
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+def _reference_data(options: RunOptions, target: Target, warnings: list[str]) -> Any:
+    from runner.playbook import refdata as rd
+    if options.refdata_file:
+        return rd.load_refdata_file(options.refdata_file)
+    if target.refdata_url:
+        try:
+            return rd.fetch_refdata(target.refdata_url, timeout=min(options.timeout, 10.0))
+        except Exception as exc:  # any failure only means fewer pre-checks, never a crash
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            warnings.append("exchange rules (tick/lot sizes, quantity limits, price bands) were not "
+                            "pre-checked: "
+                            f"reference data unavailable from {target.refdata_url} ({reason}); "
+                            f"pass --refdata FILE to check them")
+            return None
+    warnings.append("exchange rules (tick/lot sizes, quantity limits, price bands) were not pre-checked: "
+                    "no reference data for this target; pass --refdata FILE")
+    return None
+
+
+def _validate(path: str, refdata: Any, warnings: list[str]) -> Playbook:
+    from runner.playbook.load import validate_file
+
+    result = validate_file(path, refdata)
+    errors = [p for p in result.problems if p.severity is Severity.ERROR]
+    if errors or result.playbook is None:
+        raise PlaybookInvalid(result.problems)
+    warnings.extend(str(p) for p in result.problems if p.severity is not Severity.ERROR)
+    return result.playbook
+
+
+def _confirm_live(target: Target, playbook: Playbook, options: RunOptions) -> None:
+    if not target.live or options.yes:
+        return
+    if options.confirm is None:
+        raise UsageError(f"--target {target.name} places real orders with real money; pass --yes to confirm "
+                         f"(or run in a terminal and type the playbook name)")
+    if not options.confirm(playbook.name):
+        raise UsageError("not confirmed: nothing was sent")
+
+
+def _credentials(options: RunOptions, playbook: Playbook, sim: Any,
+                 env: Mapping[str, str]) -> Credentials:
+    if sim is not None and not options.credentials_file:
+        from runner.exchange.credentials import Secret
+
+        credentials = Credentials(sim.public_key, Secret(sim.secret_key), None,
+                                  "embedded exchange demo account")
+    else:
+        credentials = load_credentials(options.credentials_file, env)
+    if playbook.account and credentials.account_id and playbook.account != credentials.account_id:
+        raise UsageError(f"the playbook trades in account {playbook.account} but the credentials select "
+                         f"{credentials.account_id} ({credentials.source}); make them agree")
+    return credentials.with_account(playbook.account or credentials.account_id)
+
+
+@contextlib.contextmanager
+def _open_journal(options: RunOptions, playbook: Playbook, *, ephemeral: bool,
+                  warnings: list[str]) -> Iterator[Any]:
+    """The run journal (exactly-once). Kept in one function so its policy lives in one place.
+
+    The embedded exchange starts empty on every run, so its journal lives only as long as it does:
+    a journal kept across runs would "adopt" orders that exist on no exchange.
+    """
+    from runner.state.journal import Journal, default_state_dir
+
+    with contextlib.ExitStack() as stack:
+        if ephemeral:
+            if options.state_dir:
+                warnings.append("--state-dir is ignored with --target sim: the embedded exchange starts "
+                                "empty "
+                                "on every run, so there is nothing to resume")
+            state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qfex-runner-sim-")))
+        elif options.state_dir:
+            state_dir = Path(options.state_dir)
+        else:
+            state_dir = default_state_dir(playbook, options.runs_base)
+        journal = Journal.open(state_dir, playbook, replan=options.replan)
+        try:
+            yield journal
+        finally:
+            journal.close()
+
+
+def _report_dir(options: RunOptions, playbook: Playbook, started_at: float) -> Path:
+    if options.report_dir:
+        return Path(options.report_dir)
+    stamp = datetime.fromtimestamp(started_at, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    base = Path(options.runs_base) / _safe_name(playbook.name)
+    candidate, n = base / stamp, 1
+    while candidate.exists():
+        n += 1
+        candidate = base / f"{stamp}-{n}"
+    return candidate
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "_"
