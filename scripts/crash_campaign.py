@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.acceptance._exactly_once_kit import ORDER_IDS, Harness, coid  # noqa: E402
+from tests.acceptance.exactly_once_kit import ORDER_IDS, Harness, coid  # noqa: E402
 
 
 def campaign(rng: random.Random, directory: Path, span: float) -> tuple[int, int, int, str]:

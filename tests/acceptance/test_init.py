@@ -217,7 +217,7 @@ def test_example_rehearsal_on_the_skeleton_scenario(skeleton: Path, tmp_path: Pa
     from runner.simulator import Simulator
     from runner.simulator.config import EngineConfig
     from runner.simulator.scenario import load_scenario_file
-    from tests.acceptance._runhelp import position_once_realised
+    from tests.acceptance.run_kit import position_once_realised
 
     shipped = skeleton / "playbooks" / "scenarios" / "example-rally.yaml"
     load_scenario_file(shipped)  # the shipped file itself is a valid scenario

@@ -3,7 +3,7 @@
 What must not change when orders are pipelined: the report (same content as a sequential run of
 the same playbook, timings aside), playbook order at the exchange, barriers (`wait: fill`,
 `after_fill`, `on_reject: stop`), the journal's intent-before-send rule, and exactly-once across
-a SIGKILL (tests/acceptance/_exactly_once_kit.py counts accepted orders at the exchange).
+a SIGKILL (tests/acceptance/exactly_once_kit.py counts accepted orders at the exchange).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from runner.exit_codes import ExitCode
 from runner.simulator import Simulator
 from runner.simulator.config import EngineConfig
 from runner.simulator.server_config import FaultConfig, RateLimitConfig, ServerConfig
-from tests.acceptance._exactly_once_kit import NAME, RUN_ID, CountingExchange, Harness, coid
-from tests.acceptance._runhelp import MARGIN_REJECT, MARKET, RESTING, order, outcomes, run, write_playbook
+from tests.acceptance.exactly_once_kit import NAME, RUN_ID, CountingExchange, Harness, coid
+from tests.acceptance.run_kit import MARGIN_REJECT, MARKET, RESTING, order, outcomes, run, write_playbook
 
 ATTACHED_BID = RESTING.replace("220.00", "217.00")
 #: every kind of order and wait, with barriers in the middle, on_reject: continue

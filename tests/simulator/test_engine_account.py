@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from engine_kit import BOB_ACCOUNT, BOB_SUB, BOB_USER, DEMO_ACCOUNT_ID, D, Kit, caller, responses, statuses
 
 from runner.simulator.config import (
     DEMO_PUBLIC_KEY,
@@ -18,6 +17,17 @@ from runner.simulator.config import (
 )
 from runner.simulator.engine import Exchange
 from runner.simulator.errors import CommandError, ConfigError
+from tests.simulator.engine_kit import (
+    BOB_ACCOUNT,
+    BOB_SUB,
+    BOB_USER,
+    DEMO_ACCOUNT_ID,
+    D,
+    Kit,
+    caller,
+    responses,
+    statuses,
+)
 
 LEVERAGE_FIELDS = ["id", "symbol", "initial_margin", "maintenance_margin", "max_notional", "leverage"]
 

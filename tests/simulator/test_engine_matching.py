@@ -5,7 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from engine_kit import (
+
+from runner.simulator.marketmaker import MM_ACCOUNT_ID
+from tests.simulator.engine_kit import (
     BOB_ACCOUNT,
     DEMO_ACCOUNT_ID,
     FILL_RESPONSE_FIELDS,
@@ -17,8 +19,6 @@ from engine_kit import (
     responses,
     statuses,
 )
-
-from runner.simulator.marketmaker import MM_ACCOUNT_ID
 
 
 @pytest.fixture
@@ -178,7 +178,7 @@ def test_self_trade_prevention_cancels_the_resting_order(kit: Kit) -> None:
 
 
 def test_subaccounts_are_separate_for_stp() -> None:
-    from engine_kit import BOB_SUB, BOB_USER
+    from tests.simulator.engine_kit import BOB_SUB, BOB_USER
 
     kit = Kit(market_maker=False)
     sub = kit.ex.session(BOB_SUB, BOB_USER)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from engine_kit import (
+
+from runner.simulator.config import DEMO_USER_ID
+from runner.simulator.errors import CommandError
+from tests.simulator.engine_kit import (
     BOB_ACCOUNT,
     DEMO_ACCOUNT_ID,
     ORDER_RESPONSE_FIELDS,
@@ -14,9 +17,6 @@ from engine_kit import (
     responses,
     statuses,
 )
-
-from runner.simulator.config import DEMO_USER_ID
-from runner.simulator.errors import CommandError
 
 
 @pytest.fixture

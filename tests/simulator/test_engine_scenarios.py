@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from engine_kit import DEMO_ACCOUNT_ID, D, Kit, responses, statuses
 
 from runner.simulator.errors import ConfigError
 from runner.simulator.scenario import Scenario, StepsPath, WalkPath, load_scenario_file
+from tests.simulator.engine_kit import DEMO_ACCOUNT_ID, D, Kit, responses, statuses
 
 SCENARIOS = Path(__file__).parents[2] / "playbooks" / "scenarios"
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from engine_kit import (
+
+from tests.simulator.engine_kit import (
     DEMO_ACCOUNT_ID,
     ORDER_RESPONSE_FIELDS,
     D,

@@ -5,10 +5,19 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from engine_kit import DEMO_ACCOUNT_ID, ORDER_RESPONSE_FIELDS, D, Kit, bob, is_uuid4, responses, statuses
 
 from runner.simulator.config import DEMO_USER_ID, AccountConfig
 from runner.simulator.errors import CommandError
+from tests.simulator.engine_kit import (
+    DEMO_ACCOUNT_ID,
+    ORDER_RESPONSE_FIELDS,
+    D,
+    Kit,
+    bob,
+    is_uuid4,
+    responses,
+    statuses,
+)
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from runner.exit_codes import ExitCode
-from tests.acceptance._runhelp import MARGIN_REJECT, RESTING, order, write_playbook
+from tests.acceptance.run_kit import MARGIN_REJECT, RESTING, order, write_playbook
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def cli_env(extra: dict | None = None) -> dict:

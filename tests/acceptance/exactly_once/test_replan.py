@@ -20,8 +20,8 @@ from runner.playbook.ids import Leg
 from runner.playbook.load import load_playbook
 from runner.report import Report, render_text
 from runner.state.journal import Journal
-from tests.acceptance._exactly_once_kit import ORDER_IDS, ORDERS, Harness, coid
-from tests.acceptance.test_exactly_once_faults import assert_exactly_once, run_in_process
+from tests.acceptance.exactly_once.test_faults import assert_exactly_once, run_in_process
+from tests.acceptance.exactly_once_kit import ORDER_IDS, ORDERS, Harness, coid
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from runner.exit_codes import ExitCode
 from runner.playbook.ids import Leg, client_order_id
-from tests.acceptance._runhelp import order, run, write_playbook
+from tests.acceptance.run_kit import order, run, write_playbook
 
 
 def best_ask(sim) -> tuple[Decimal, Decimal]:

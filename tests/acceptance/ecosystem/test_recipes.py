@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from runner import jsonnum
-from tests.acceptance._runhelp import position_once_realised
+from tests.acceptance.run_kit import position_once_realised
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RECIPES = ROOT / "docs" / "recipes.md"
 
 

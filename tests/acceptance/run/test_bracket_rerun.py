@@ -14,7 +14,7 @@ from runner.exit_codes import ExitCode
 from runner.jsonnum import loads
 from runner.report import Outcome, render_markdown, render_text
 from runner.state.status import StatusOptions, collect_status
-from tests.acceptance._runhelp import order, run, write_playbook
+from tests.acceptance.run_kit import order, run, write_playbook
 
 
 def best_ask(sim) -> Decimal:

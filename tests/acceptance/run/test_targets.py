@@ -22,8 +22,8 @@ import pytest
 from runner.errors import UsageError
 from runner.exchange.targets import resolve_target
 from runner.exit_codes import ExitCode
-from tests.acceptance._runhelp import RESTING, order, write_playbook
-from tests.acceptance.test_run_cli import REPO, cli_env, qfex
+from tests.acceptance.run.test_cli import REPO, cli_env, qfex
+from tests.acceptance.run_kit import RESTING, order, write_playbook
 
 REFDATA = str(REPO / "runner/simulator/data/refdata.json")
 

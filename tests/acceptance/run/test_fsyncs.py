@@ -15,7 +15,7 @@ import pytest
 
 from runner.exit_codes import ExitCode
 from runner.state.journal import load_contents
-from tests.acceptance._runhelp import MARGIN_REJECT, RESTING, order, outcomes, run, write_playbook
+from tests.acceptance.run_kit import MARGIN_REJECT, RESTING, order, outcomes, run, write_playbook
 
 #: fsyncs a run makes besides its orders' intents: the journal's directory entry and first line,
 #: the reconciliation's lookups (one batch), the run_end note, and closing

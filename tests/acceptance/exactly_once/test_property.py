@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.acceptance._exactly_once_kit import ORDER_IDS, Harness, coid
+from tests.acceptance.exactly_once_kit import ORDER_IDS, Harness, coid
 
 crash = st.tuples(st.integers(min_value=1, max_value=len(ORDER_IDS)), st.booleans())
 

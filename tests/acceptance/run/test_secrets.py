@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from runner.simulator.config import AccountConfig
 from runner.simulator.server_config import FaultConfig
-from tests.acceptance._runhelp import MARGIN_REJECT, MARKET, RESTING, order, write_playbook
-from tests.acceptance.test_run_cli import cli_env
+from tests.acceptance.run.test_cli import cli_env
+from tests.acceptance.run_kit import MARGIN_REJECT, MARKET, RESTING, order, write_playbook
 
 SECRET = "qfex_secret_NEVER-SHOWN-4f1e9d"
 PUBLIC = "qfex_pub_never_shown_test"

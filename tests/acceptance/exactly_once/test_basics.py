@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance._exactly_once_kit import (
+from tests.acceptance.exactly_once_kit import (
     ORDER_IDS,
     WAITING,
     Harness,

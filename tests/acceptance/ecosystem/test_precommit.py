@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 if importlib.util.find_spec("pre_commit") is None:  # it is in the `test` extra; skip only without it
     pytest.skip("pre-commit is not installed (pip install -e '.[test]')", allow_module_level=True)

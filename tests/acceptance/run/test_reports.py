@@ -14,8 +14,8 @@ from jsonschema import Draft202012Validator
 from runner.jsonnum import loads
 from runner.playbook.schema import load_schema
 from runner.simulator.config import AccountConfig
-from tests.acceptance._runhelp import MARGIN_REJECT, MARKET, RESTING, order, write_playbook
-from tests.acceptance.test_run_cli import cli_env
+from tests.acceptance.run.test_cli import cli_env
+from tests.acceptance.run_kit import MARGIN_REJECT, MARKET, RESTING, order, write_playbook
 
 SECRET = "qfex_secret_UNIQUE-b7e1c0de-ZZZ"
 PUBLIC = "qfex_pub_secret_test"
@@ -86,7 +86,7 @@ def test_reports_validate_parse_and_carry_no_secret(tmp_path, simulator_factory)
 
 def test_report_json_round_trips_through_the_model(tmp_path, simulator):
     from runner.report import load_report, render_json
-    from tests.acceptance._runhelp import run
+    from tests.acceptance.run_kit import run
 
     book = write_playbook(tmp_path, [order("a", MARKET, wait="fill", expect="filled"), order("b", RESTING)])
     result = run(tmp_path, simulator, book)
@@ -98,7 +98,7 @@ def test_report_json_round_trips_through_the_model(tmp_path, simulator):
 
 def test_one_failed_order_is_counted_in_the_singular_everywhere(tmp_path, simulator):
     from runner.report import render_text
-    from tests.acceptance._runhelp import run
+    from tests.acceptance.run_kit import run
 
     book = write_playbook(tmp_path, [order("miss", MARGIN_REJECT)])
     done = run(tmp_path, simulator, book)

@@ -12,7 +12,7 @@ from runner.exit_codes import ExitCode
 from runner.report import Outcome, render_markdown, render_text
 from runner.simulator.config import EngineConfig
 from runner.simulator.engine import Exchange
-from tests.acceptance._runhelp import MARKET, order, run, write_playbook
+from tests.acceptance.run_kit import MARKET, order, run, write_playbook
 
 
 class QueryCountingExchange(Exchange):

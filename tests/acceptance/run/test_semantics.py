@@ -9,7 +9,7 @@ import pytest
 from runner.errors import CredentialsError, UsageError
 from runner.exit_codes import ExitCode
 from runner.run.engine import RunOptions, run_playbook
-from tests.acceptance._runhelp import MARGIN_REJECT, MARKET, RESTING, order, outcomes, run, write_playbook
+from tests.acceptance.run_kit import MARGIN_REJECT, MARKET, RESTING, order, outcomes, run, write_playbook
 
 # For each expectation: an order that meets it, and one that misses it.
 MEETS = {"accepted": RESTING, "filled": MARKET, "rejected": MARGIN_REJECT}
@@ -142,7 +142,7 @@ def test_server_errors_are_retried_not_reported_as_rejections(tmp_path, simulato
     assert coids == sorted(o.client_order_id for o in result.report.orders)  # each placed exactly once
 
 
-REFDATA = Path(__file__).resolve().parents[2] / "runner" / "simulator" / "data" / "refdata.json"
+REFDATA = Path(__file__).resolve().parents[3] / "runner" / "simulator" / "data" / "refdata.json"
 
 
 @pytest.mark.parametrize("typed, error", [("t", CredentialsError), ("nope", UsageError)])

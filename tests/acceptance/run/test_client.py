@@ -131,7 +131,7 @@ def test_a_wait_ends_at_its_deadline_although_the_server_pings_more_often(simula
 def test_after_fill_wait_on_a_resting_entry_ends_at_the_timeout_under_pings(tmp_path, simulator_factory):
     """bracket-entry.yaml's shape (GTC entry below the market, after_fill legs) with QFEX-like pings."""
     from runner.exit_codes import ExitCode
-    from tests.acceptance._runhelp import RESTING, order, run, write_playbook
+    from tests.acceptance.run_kit import RESTING, order, run, write_playbook
 
     sim = simulator_factory(server_config=ServerConfig(ping_interval_s=0.05, ping_timeout_s=1.0))
     bracket = "bracket: {take_profit: 260.00, stop_loss: 200.00, mode: after_fill}"

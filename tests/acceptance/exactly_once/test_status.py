@@ -14,7 +14,7 @@ import pytest
 from runner.playbook.ids import Leg
 from runner.playbook.load import load_playbook
 from runner.state.journal import Journal
-from tests.acceptance._exactly_once_kit import ORDERS, WAITING, Harness, when_accepted
+from tests.acceptance.exactly_once_kit import ORDERS, WAITING, Harness, when_accepted
 
 EXTRA = """\
   - {id: x, symbol: AAPL-USD, side: BUY, type: LIMIT, quantity: 1, price: 200.00, time_in_force: IOC}

@@ -7,9 +7,9 @@ import json
 import os
 
 from runner.exit_codes import ExitCode
-from tests.acceptance._runhelp import RESTING, order, write_playbook
-from tests.acceptance.test_run_cli import cli_env, qfex, sim_env
-from tests.acceptance.test_run_targets import run_on_a_terminal
+from tests.acceptance.run.test_cli import cli_env, qfex, sim_env
+from tests.acceptance.run.test_targets import run_on_a_terminal
+from tests.acceptance.run_kit import RESTING, order, write_playbook
 
 
 def test_on_a_terminal_progress_and_colour_by_default(tmp_path, simulator):

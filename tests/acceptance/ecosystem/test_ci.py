@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WORKFLOW = ROOT / "examples" / "github-actions" / "qfex-runner.yml"
 GITLAB = ROOT / "examples" / "gitlab-ci" / ".gitlab-ci.yml"
 VENV_BIN = Path(sys.executable).parent

@@ -13,7 +13,7 @@ import pytest
 from runner.exit_codes import ExitCode
 from runner.simulator.config import DEMO_ACCOUNT_ID
 from runner.simulator.server_config import FaultConfig
-from tests.acceptance._exactly_once_kit import ORDER_IDS, ORDERS, Harness, coid
+from tests.acceptance.exactly_once_kit import ORDER_IDS, ORDERS, Harness, coid
 
 
 def run_in_process(harness: Harness, **options: Any) -> Any:

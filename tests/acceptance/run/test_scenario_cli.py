@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance.test_run_cli import cli_env, qfex
-from tests.acceptance.test_run_reports import validate_report
+from tests.acceptance.run.test_cli import cli_env, qfex
+from tests.acceptance.run.test_reports import validate_report
 
 #: dips through 220.00 (fills both bids), then rallies through 240.00 (both take-profits trigger)
 SCENARIO = """\
