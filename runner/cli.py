@@ -202,7 +202,8 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
     from runner import jsonnum
     from runner.console import ProgressLine, use_color
     from runner.report import render_text
-    from runner.run.engine import RunOptions, run_playbook
+    from runner.run.engine import run_playbook
+    from runner.run.options import RunOptions
 
     def confirm(name: str) -> bool:
         typed = click.prompt(f"--target prod places REAL orders on QFEX. Type the playbook name ({name}) "

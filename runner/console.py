@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
-from runner.run.engine import Progress
+from runner.run.options import Progress
 
 
 def use_color(stream: TextIO, env: Mapping[str, str] | None = None) -> bool:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 
 class Bucket(str, Enum):
@@ -197,3 +198,11 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def rate_limit_callback(session: Any) -> Callable[[str, Any], None] | None:
+    """What a lookup calls when QFEX says RateLimited: slow the session's pacer down (None: no pacer)."""
+    pacer = getattr(session, "pacer", None)
+    if pacer is None:
+        return None
+    return lambda msg_type, err: pacer.note_rate_limited(msg_type, retry_after_hint(err.raw))

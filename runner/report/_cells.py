@@ -6,6 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from runner.report.model import LegResult, OrderResult, Report
+from runner.words import counted
 
 
 def num(value: Decimal | None) -> str:
@@ -88,11 +89,6 @@ def status(order: OrderResult) -> str:
 
 def seconds(value: float) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
-
-
-def counted(count: int, noun: str) -> str:
-    """`1 order`, `3 orders`, `0 orders`: a count with its noun agreeing."""
-    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def headline(report: Report) -> str:

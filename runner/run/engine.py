@@ -30,8 +30,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -51,12 +49,12 @@ from runner.report import (
     Summary,
     write_report_files,
 )
-from runner.report._cells import counted
 from runner.run.adopt import _Adoption
 from runner.run.brackets import _Brackets
 from runner.run.events import _EventPump
 from runner.run.finish import _RunEnd
 from runner.run.interrupts import _Interrupts
+from runner.run.options import Progress, RunOptions, RunResult
 from runner.run.setup import (
     _confirm_live,
     _credentials,
@@ -67,65 +65,9 @@ from runner.run.setup import (
     _validate,
 )
 from runner.run.verdict import LiveOrder, is_immediate, judge
-
-DEFAULT_TIMEOUT = 30.0
-
+from runner.words import counted
 
 # --- options, result, progress -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Progress:
-    """One thing the console may show: an order sent, answered, judged; the run finishing."""
-
-    kind: str  # connected | sent | answer | judged | leg | done
-    index: int  # 0-based order index (-1 for run-level events)
-    total: int
-    order_id: str = ""
-    status: str = ""
-    detail: str = ""
-
-
-@dataclass
-class RunOptions:
-    playbook: str
-    target: str | None = None
-    url: str | None = None
-    yes: bool = False
-    credentials_file: str | None = None
-    refdata_file: str | None = None
-    report_dir: str | None = None
-    state_dir: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
-    replan: bool = False
-    #: production confirmation: called with the playbook name, returns True if the user typed it
-    confirm: Callable[[str], bool] | None = None
-    on_progress: Callable[[Progress], None] | None = None
-    env: Mapping[str, str] | None = None
-    write_reports: bool = True
-    #: turn SIGINT into "stop sending, write the report, exit 130" (main thread only)
-    handle_sigint: bool = True
-    #: unanswered sends allowed at once (1 = strictly sequential; see issue 6)
-    max_in_flight: int = 1
-    #: EngineConfig for the embedded exchange of `--target sim` (None: the default demo exchange)
-    sim_config: Any = None
-    #: runs/ base for the default report dir (`runs/<name>/<UTC timestamp>/`)
-    runs_base: str = "runs"
-    #: reconnection after a dropped connection (runner.state.placements): attempts and total seconds
-    reconnect_attempts: int = 8
-    reconnect_max_seconds: float = 120.0
-
-
-@dataclass
-class RunResult:
-    report: Report
-    exit_code: ExitCode
-    report_dir: Path | None
-    files: dict[str, Path] = field(default_factory=dict)
-
-    @property
-    def warnings(self) -> list[str]:
-        return self.report.warnings
 
 
 class _StopRun(Exception):
@@ -164,7 +106,7 @@ def run_playbook(options: RunOptions) -> RunResult:
                                                     warnings=warnings))
         from runner.exchange.client import TradeSession
         from runner.exchange.pacing import Pacer
-        from runner.state.placements import ReconnectingSession, reconnect_policy
+        from runner.exchange.reconnect import ReconnectingSession, reconnect_policy
 
         def connect() -> TradeSession:  # every (re)connection authenticates with a fresh nonce
             return TradeSession.connect(target.url or "", credentials, timeout=min(options.timeout, 10.0),
@@ -255,7 +197,7 @@ class _Run(_Adoption, _Brackets, _EventPump, _RunEnd):
             self.interrupts.uninstall()
         self._final_judgement(connection_lost=lost)
         if lost:
-            from runner.state.placements import placement_summary
+            from runner.run.finish import placement_summary
 
             message = f"{message} — {placement_summary(self.results)}"
         failed = sum(1 for r in self.results if r.outcome in (Outcome.FAILED, Outcome.UNKNOWN))
@@ -355,7 +297,7 @@ class _Run(_Adoption, _Brackets, _EventPump, _RunEnd):
     def _on_reconnect(self, session: Any) -> None:
         """The connection came back (runner.state.placements): learn what became of every unfinished order;
         replay what was missed; send again what never reached the exchange."""
-        from runner.state.placements import catch_up
+        from runner.run.catch_up import catch_up
 
         for coid in catch_up(session, self.live, self.journal, self.placements.order_types):
             live = self.live[coid]

@@ -8,6 +8,8 @@ exit the exchange has not announced yet are awaited here up to `--timeout`, then
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from typing import Any
 
 from runner.playbook.model import BracketMode, Expect, Playbook
 from runner.report import OrderResult, Outcome
@@ -75,3 +77,17 @@ class _RunEnd:
                     leg.note = (PENDING if result.filled_quantity == 0 else
                                 "the entry filled, but the exchange did not announce this leg on this "
                                 "connection")
+
+
+def placement_summary(results: Iterable[Any]) -> str:
+    """`placed: a, b; not placed: c; unknown: d` — what a trader must know after an abort."""
+    groups: dict[str, list[str]] = {"placed": [], "not placed": [], "unknown": []}
+    for result in results:
+        outcome = getattr(result.outcome, "value", result.outcome)
+        if outcome == "not_sent" or (outcome == "failed" and result.reject is not None):
+            groups["not placed"].append(result.id)
+        elif outcome == "unknown":
+            groups["unknown"].append(result.id)
+        else:
+            groups["placed"].append(result.id)
+    return "; ".join(f"{name}: {', '.join(ids) if ids else 'none'}" for name, ids in groups.items())

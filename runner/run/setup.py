@@ -23,7 +23,7 @@ from runner.playbook.model import Playbook
 from runner.problems import Severity
 
 if TYPE_CHECKING:
-    from runner.run.engine import RunOptions
+    from runner.run.options import RunOptions
 
 
 @contextlib.contextmanager

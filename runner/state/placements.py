@@ -1,21 +1,12 @@
-"""Resuming safely: which orders are already placed, and how a run survives a dropped connection.
+"""Which orders are already placed: never placing an order twice, never silently skipping one.
 
-Two jobs, both about never placing an order twice and never silently skipping one:
-
-- `Placements` answers `execute`'s question "was this client_order_id already placed?" before
-  anything is sent. The journal answers for orders it knows are settled; every other order is
-  looked up at the exchange first (`runner.state.reconcile`), so a re-run on a fresh CI machine (no
-  journal) adopts what an earlier run placed. Orders the journal saw rejected are sent again:
-  they never existed. An order the exchange shows but the journal never recorded is compared
-  with the playbook where the exchange shows enough (open orders): a difference is refused like
-  any other change of a placed order (terraform's stale-plan rule) unless `--replan`.
-- `ReconnectingSession` wraps a `TradeSession`. When the socket drops it reconnects with
-  exponential backoff and jitter (bounded in attempts and total time), authenticates with a
-  fresh nonce (a new `TradeSession.connect`), re-subscribes, re-enables cancel-on-disconnect
-  when the playbook asked for it, and calls back into the run (`catch_up`) to reconcile every
-  order that was not over: what happened meanwhile is replayed as events, and orders that never
-  reached the exchange are sent again. Beyond the bound it raises `ReconnectFailed` (exit 5).
-  It also paces every message with QFEX's weights (`runner.exchange.pacing`).
+`Placements` answers the run's question "was this client_order_id already placed?" before
+anything is sent. The journal answers for orders it knows are settled; every other order is
+looked up at the exchange first (`runner.state.reconcile`), so a re-run on a fresh CI machine (no
+journal) adopts what an earlier run placed. Orders the journal saw rejected are sent again:
+they never existed. An order the exchange shows but the journal never recorded is compared
+with the playbook where the exchange shows enough (open orders): a difference is refused like
+any other change of a placed order (terraform's stale-plan rule) unless `--replan`.
 """
 
 from __future__ import annotations
@@ -23,29 +14,18 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from runner.errors import ConnectError, RunAborted
-from runner.exchange.backoff import Backoff, BackoffPolicy
-from runner.exchange.client import ConnectionLost, Event
-from runner.exchange.pacing import Pacer, retry_after_hint
-from runner.exchange.protocol import classify
+from runner.exchange.pacing import rate_limit_callback
 from runner.playbook.model import BracketMode, Order, Playbook
-from runner.report._cells import counted
-from runner.state.journal import (
-    ChangedOrder,
-    JournalContents,
-    JournalEntry,
-    PlanChanged,
-    definition_diff,
-    order_definition,
-    reconciled_record,
-)
+from runner.state.definitions import ChangedOrder, definition_diff, order_definition
+from runner.state.entries import JournalContents, JournalEntry
+from runner.state.journal import PlanChanged, reconciled_record
 from runner.state.reconcile import ExchangeOrderState, Presence, reconcile
+from runner.words import counted
 
 #: An unanswered send younger than this may still be on its way into the exchange (QFEX holds
 #: limit orders 100 ms in its speed bump); "not found" is only believed after it.
@@ -157,12 +137,12 @@ class Placements:
         exits = {c: list(self.exit_order_ids(c).values()) for c in coids if c in self.with_exits}
         found = reconcile(session, coids, known_order_ids=known, order_types=self.order_types,
                           with_exits=self.with_exits, entry_hints=self.entry_hints,
-                          on_rate_limited=_pacer_note(session), exit_order_ids=exits)
+                          on_rate_limited=rate_limit_callback(session), exit_order_ids=exits)
         recent = self._recent_unanswered([c for c in coids if not found[c].placed])
         if recent:
             self._sleep(recent)
             again = reconcile(session, [c for c in coids if not found[c].placed], known_order_ids=known,
-                              order_types=self.order_types, on_rate_limited=_pacer_note(session))
+                              order_types=self.order_types, on_rate_limited=rate_limit_callback(session))
             found = {**dict(found), **dict(again)}
         carry = getattr(found, "trades_carry_client_ids", None)
         self.trades_visible = carry is not False
@@ -309,281 +289,9 @@ def exchange_drift(order: Order, state: ExchangeOrderState) -> dict[str, tuple[s
             if value is not None and value != wanted[key]}
 
 
-def _pacer_note(session: Any) -> Callable[[str, Any], None] | None:
-    pacer = getattr(session, "pacer", None)
-    if pacer is None:
-        return None
-    return lambda msg_type, err: pacer.note_rate_limited(msg_type, retry_after_hint(err.raw))
-
-
 # --- after a reconnect: catch up -----------------------------------------------------------------------
-
-
-def catch_up(session: Any, live_orders: Mapping[str, Any], journal: Any,
-             order_types: Mapping[str, str] | None = None) -> list[str]:
-    """Reconcile every order that is not over; replay what was missed; return the coids to send again.
-
-    An unanswered order the exchange does not show never reached it (or was refused): sending it
-    again is safe. An answered one it no longer shows was cancelled or expired without a fill.
-    """
-    now = time.monotonic()
-    pending = {coid: live for coid, live in live_orders.items() if not live.over(now)}
-    if not pending:
-        return []
-    known = {coid: live.record.order_id for coid, live in pending.items() if live.record.order_id}
-    found = reconcile(session, list(pending), known_order_ids=known, order_types=order_types,
-                      on_rate_limited=_pacer_note(session))
-    resend: list[str] = []
-    for coid, live in pending.items():
-        state = found[coid]
-        journal.record_reconciled(coid, state.presence.value, order_id=state.order_id,
-                                  filled_quantity=state.filled_quantity, remaining=state.remaining,
-                                  quantity=live.quantity)
-        frames = missed_frames(coid, live, state)
-        if frames is None:
-            resend.append(coid)
-            continue
-        for frame in frames:
-            session.inject(coid, frame)
-    return resend
-
-
-def missed_frames(coid: str, live: Any, state: ExchangeOrderState) -> list[dict] | None:
-    """The answers a dropped connection swallowed, rebuilt from what the exchange shows now.
-
-    None means "not placed: send it again". Frames carry `"_source": "reconciliation"`.
-    """
-    seen = {f.trade_id for f in live.record.fills}
-    order_id = state.order_id or live.record.order_id
-    frames: list[dict] = []
-    for trade in state.trades:
-        trade_id = str(trade.get("trade_id") or "")
-        if trade_id and trade_id not in seen:
-            frames.append(_frame("fill_response", {
-                "trade_id": trade_id, "order_id": trade.get("order_id") or order_id, "client_order_id": coid,
-                "symbol": trade.get("symbol"), "price": trade.get("price"), "quantity": trade.get("quantity"),
-                "fee": trade.get("fee"), "timestamp": trade.get("timestamp"),
-                "side": trade.get("side") or trade.get("aggressor_side"),
-                "order_type": trade.get("order_type")}))
-    filled = max(state.filled_quantity, live.filled)
-    if state.presence is Presence.OPEN:
-        status = state.status or "ACK"
-        if not live.answered or frames or (state.remaining is not None and state.remaining != live.remaining
-                                          and filled > 0):
-            frames.append(_order_frame(coid, order_id, "FILLED" if filled > 0 else status, live.quantity,
-                                       state.remaining))
-        return frames
-    if state.presence is Presence.TRADED:
-        if filled >= live.quantity:
-            frames.append(_order_frame(coid, order_id, "FILLED", live.quantity, Decimal(0)))
-        else:
-            frames.append(_order_frame(coid, order_id, "CANCELLED", live.quantity, Decimal(0)))
-        return frames
-    if not live.answered:
-        return None
-    frames.append(_order_frame(coid, order_id, "CANCELLED", live.quantity, Decimal(0)))
-    return frames
-
-
-def _frame(key: str, payload: dict) -> dict:
-    return {key: {k: v for k, v in payload.items() if v is not None}, "_source": "reconciliation"}
-
-
-def _order_frame(coid: str, order_id: str | None, status: str, quantity: Decimal | None,
-                 remaining: Decimal | None) -> dict:
-    return _frame("order_response", {"order_id": order_id, "client_order_id": coid, "status": status,
-                                     "quantity": quantity, "quantity_remaining": remaining})
 
 
 # --- the connection that comes back -------------------------------------------------------------------
 
 
-class ReconnectFailed(ConnectionLost):
-    """The connection dropped and could not be re-established within the bounds (exit 5)."""
-
-
-def reconnect_policy(attempts: int = 8, max_seconds: float = 120.0) -> BackoffPolicy:
-    """`attempts` reconnection attempts (after the lost connection), within `max_seconds`."""
-    return BackoffPolicy(initial=0.5, factor=2.0, cap=15.0, jitter=0.3, max_attempts=attempts + 1,
-                         max_total=max_seconds)
-
-
-class ReconnectingSession:
-    """A `TradeSession` that comes back after a drop (see the module docstring); same methods."""
-
-    def __init__(self, session: Any, connect: Callable[[], Any], *, policy: BackoffPolicy | None = None,
-                 pacer: Pacer | None = None, sleep: Callable[[float], None] = time.sleep,
-                 on_reconnect: Callable[[ReconnectingSession], None] | None = None) -> None:
-        self._inner = session
-        self._connect = connect
-        self.policy = policy or reconnect_policy()
-        self.pacer = pacer
-        self._sleep = sleep
-        self.on_reconnect = on_reconnect
-        self._channels: list[str] = []
-        self._cancel_on_disconnect = False
-        self._order_ids: dict[str, str] = {}
-        self._injected: deque[Event] = deque()
-        self._recovering = False
-        self.reconnects = 0
-        self.losses: list[str] = []
-
-    # delegation ------------------------------------------------------------------------------------
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    @property
-    def inner(self) -> Any:
-        return self._inner
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def abort(self) -> None:
-        self._inner.abort()
-
-    def __enter__(self) -> ReconnectingSession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # pacing ----------------------------------------------------------------------------------------
-
-    def _pace(self, message: Mapping[str, Any]) -> None:
-        if self.pacer is not None:
-            self.pacer.acquire(str(message.get("type")))
-
-    def note_rate_limited(self, err: Any) -> None:
-        """The exchange said RateLimited to something we sent: hold that bucket back."""
-        if self.pacer is None:
-            return
-        echoed = getattr(err, "echoed_type", None) or "add_order"
-        self.pacer.note_rate_limited(echoed, retry_after_hint(getattr(err, "raw", {}) or {}))
-
-    # the trading surface ---------------------------------------------------------------------------
-
-    def send(self, message: dict) -> None:
-        """Send; if the connection is gone, recover (the run's catch-up decides about this message)."""
-        self._pace(message)
-        try:
-            self._inner.send(message)
-        except ConnectionLost as exc:
-            self._recover(exc)
-
-    def next_event(self, timeout: float) -> Event | None:
-        if self._injected:
-            return self._injected.popleft()
-        try:
-            return self._inner.next_event(timeout)
-        except ConnectionLost as exc:
-            self._recover(exc)
-            return self._injected.popleft() if self._injected else None
-
-    def receive(self, timeout: float) -> dict | None:
-        try:
-            return self._inner.receive(timeout)
-        except ConnectionLost as exc:
-            self._recover(exc)
-            return None
-
-    def inject(self, coid: str, frame: dict) -> None:
-        """Queue a rebuilt answer for `next_event` (catch-up after a reconnect)."""
-        self._injected.append(Event(classify(frame), coid, time.time()))
-
-    def request(self, message: dict, kinds: Iterable[Any], timeout: float = 10.0) -> Any:
-        """A query: paced, and asked again on the new connection if the old one dropped."""
-        kinds = list(kinds)
-        self._pace(message)
-        try:
-            return self._inner.request(message, kinds, timeout)
-        except ConnectionLost as exc:
-            if self._recovering:
-                raise
-            self._recover(exc)
-            self._pace(message)
-            return self._inner.request(message, kinds, timeout)
-
-    def subscribe(self, channels: Iterable[Any], timeout: float = 10.0) -> None:
-        names = [getattr(c, "value", c) for c in channels]
-        self._with_recovery(lambda: self._inner.subscribe(names, timeout=timeout))
-        self._channels.extend(n for n in names if n not in self._channels)
-
-    def cancel_on_disconnect(self, enabled: bool, timeout: float = 10.0) -> None:
-        self._with_recovery(lambda: self._inner.cancel_on_disconnect(enabled, timeout=timeout))
-        self._cancel_on_disconnect = enabled
-
-    def expect_order_id(self, order_id: str, client_order_id: str) -> None:
-        self._order_ids[order_id] = client_order_id
-        self._inner.expect_order_id(order_id, client_order_id)
-
-    def _with_recovery(self, action: Callable[[], Any]) -> Any:
-        try:
-            return action()
-        except ConnectionLost as exc:
-            if self._recovering:
-                raise
-            self._recover(exc)
-            return action()
-
-    # recovery --------------------------------------------------------------------------------------
-
-    def _recover(self, cause: BaseException) -> None:
-        if self._recovering:
-            raise cause
-        self.losses.append(str(cause))
-        with contextlib.suppress(Exception):
-            self._inner.abort()
-        backoff = Backoff(self.policy, sleep=self._sleep)
-        backoff.start()
-        started = time.monotonic()
-        last: BaseException = cause
-        while backoff.wait():
-            try:
-                fresh = self._connect()  # a new TradeSession: new socket, fresh nonce, auth
-            except ConnectError as exc:
-                last = exc
-                continue
-            self._inner = fresh
-            self._recovering = True
-            try:
-                self._restore(fresh)
-                if self.on_reconnect is not None:
-                    self.on_reconnect(self)
-            except (ConnectError, RunAborted) as exc:
-                last = exc
-                self._injected.clear()
-                with contextlib.suppress(Exception):
-                    fresh.abort()
-                continue
-            finally:
-                self._recovering = False
-            self.reconnects += 1
-            return
-        tried = max(backoff.attempts - 1, 0)  # the lost connection itself was the first attempt
-        raise ReconnectFailed(f"{cause}; could not reconnect ({tried} attempt(s) over "
-                              f"{time.monotonic() - started:.1f}s; last error: {last})") from last
-
-    def _restore(self, fresh: Any) -> None:
-        """What the old connection had set up, on the new one (QFEX scopes all of it to a connection)."""
-        if self._channels:
-            fresh.subscribe(list(self._channels))
-        if self._cancel_on_disconnect:
-            fresh.cancel_on_disconnect(True)
-        for order_id, coid in self._order_ids.items():
-            fresh.expect_order_id(order_id, coid)
-
-
-def placement_summary(results: Iterable[Any]) -> str:
-    """`placed: a, b; not placed: c; unknown: d` — what a trader must know after an abort."""
-    groups: dict[str, list[str]] = {"placed": [], "not placed": [], "unknown": []}
-    for result in results:
-        outcome = getattr(result.outcome, "value", result.outcome)
-        if outcome == "not_sent" or (outcome == "failed" and result.reject is not None):
-            groups["not placed"].append(result.id)
-        elif outcome == "unknown":
-            groups["unknown"].append(result.id)
-        else:
-            groups["placed"].append(result.id)
-    return "; ".join(f"{name}: {', '.join(ids) if ids else 'none'}" for name, ids in groups.items())

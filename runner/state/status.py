@@ -22,16 +22,12 @@ from typing import Any
 from runner.errors import UsageError
 from runner.exit_codes import ExitCode
 from runner.playbook.model import Playbook
-from runner.report._cells import counted
-from runner.state.journal import (
-    JournalContents,
-    JournalEntry,
-    changed_orders,
-    default_state_dir,
-    journal_path,
-)
+from runner.state.definitions import changed_orders
+from runner.state.entries import JournalContents, JournalEntry
+from runner.state.journal import default_state_dir, journal_path
 from runner.state.placements import Planned, planned_orders
 from runner.state.reconcile import ExchangeOrderState, Presence, Reconciliation, reconcile
+from runner.words import counted
 
 #: one word per state; "placed" says whether a `run` would adopt (True) or send (False) it
 STATES: Mapping[str, tuple[str, bool]] = {
@@ -267,7 +263,7 @@ def collect_status(options: StatusOptions) -> StatusReport:
 
 
 def _read_journal(path: Path) -> JournalContents | None:
-    from runner.state.journal import load_contents
+    from runner.state.entries import load_contents
 
     return load_contents(path) if path.exists() else None
 

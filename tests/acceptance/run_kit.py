@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runner.run.engine import RunOptions, RunResult, run_playbook
+from runner.run.engine import run_playbook
+from runner.run.options import RunOptions, RunResult
 
 #: an order the exchange accepts and rests (below the ~230 market)
 RESTING = "symbol: AAPL-USD\nside: BUY\ntype: LIMIT\nquantity: 1\nprice: 220.00"

@@ -189,7 +189,8 @@ def test_sigkill_mid_pipeline_then_rerun_places_each_order_once(tmp_path: Path, 
     FaultConfig(latency_ms=5, drop_after_messages=40, error_rate=0.1, seed=9),
 ], ids=["drop", "drop-after-reply", "server-errors", "latency-drop-errors"])
 def test_faults_mid_pipeline_place_every_order_exactly_once(tmp_path: Path, faults: FaultConfig) -> None:
-    from runner.run.engine import RunOptions, run_playbook
+    from runner.run.engine import run_playbook
+    from runner.run.options import RunOptions
 
     count = 60
     harness = Harness(tmp_path, faults=faults)

@@ -11,8 +11,8 @@ from runner.exchange.client import TradeSession
 from runner.exchange.credentials import Credentials, Secret
 from runner.exchange.pacing import Pacer
 from runner.exchange.protocol import ReplyKind, get_user_orders_message
+from runner.exchange.reconnect import ReconnectFailed, ReconnectingSession, reconnect_policy
 from runner.exit_codes import ExitCode
-from runner.state.placements import ReconnectFailed, ReconnectingSession, reconnect_policy
 
 
 def connector(sim: Any) -> Any:

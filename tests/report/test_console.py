@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from runner.console import ProgressLine, use_color
-from runner.run.engine import Progress
+from runner.run.options import Progress
 
 
 class FakeTTY(io.StringIO):

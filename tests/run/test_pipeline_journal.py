@@ -17,7 +17,8 @@ import pytest
 from runner.enums import OrderType, Side, TimeInForce
 from runner.playbook.ids import Leg
 from runner.playbook.model import Order, Playbook
-from runner.state.journal import Journal, NullJournal, journal_path, load_contents
+from runner.state.entries import load_contents
+from runner.state.journal import Journal, NullJournal, journal_path
 
 
 def _playbook(count: int = 4) -> Playbook:

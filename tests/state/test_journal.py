@@ -14,6 +14,8 @@ from runner.jsonnum import dumps, loads
 from runner.playbook.ids import Leg
 from runner.playbook.model import Bracket, Order, Playbook
 from runner.problems import Location
+from runner.state.definitions import order_definition
+from runner.state.entries import load_contents
 from runner.state.journal import (
     Journal,
     NullJournal,
@@ -21,8 +23,6 @@ from runner.state.journal import (
     default_state_dir,
     identity_slug,
     journal_path,
-    load_contents,
-    order_definition,
 )
 
 

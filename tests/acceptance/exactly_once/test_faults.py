@@ -17,7 +17,8 @@ from tests.acceptance.exactly_once_kit import ORDER_IDS, ORDERS, Harness, coid
 
 
 def run_in_process(harness: Harness, **options: Any) -> Any:
-    from runner.run.engine import RunOptions, run_playbook
+    from runner.run.engine import run_playbook
+    from runner.run.options import RunOptions
 
     harness.runs += 1
     options.setdefault("timeout", 5.0)

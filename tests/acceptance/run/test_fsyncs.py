@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from runner.exit_codes import ExitCode
-from runner.state.journal import load_contents
+from runner.state.entries import load_contents
 from tests.acceptance.run_kit import MARGIN_REJECT, RESTING, order, outcomes, run, write_playbook
 
 #: fsyncs a run makes besides its orders' intents: the journal's directory entry and first line,

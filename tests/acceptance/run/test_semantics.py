@@ -8,7 +8,8 @@ import pytest
 
 from runner.errors import CredentialsError, UsageError
 from runner.exit_codes import ExitCode
-from runner.run.engine import RunOptions, run_playbook
+from runner.run.engine import run_playbook
+from runner.run.options import RunOptions
 from tests.acceptance.run_kit import MARGIN_REJECT, MARKET, RESTING, order, outcomes, run, write_playbook
 
 # For each expectation: an order that meets it, and one that misses it.

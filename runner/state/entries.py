@@ -1,0 +1,330 @@
+"""What the journal knows: its records read back and folded into one entry per client_order_id.
+
+`read_records` reads the file (a torn last line is dropped, unknown kinds are kept for newer
+runners); `JournalContents` folds every record into a `JournalEntry` per client_order_id: the
+intent, the answers, fills, lookups at the exchange and exit ids. Readers ignore record kinds they
+do not know, so older journals load unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from runner.jsonnum import loads
+
+#: err codes that mean "the request was not processed: sending it again is the right thing".
+RETRYABLE_ERRORS = frozenset({"RateLimited", "ServerError"})
+
+
+#: statuses after which an order can no longer change (FILLED only when nothing remains).
+_FINAL_STATUSES = frozenset({"CANCELLED", "CANCELLED_STP"})
+
+
+_NON_REJECT_STATUSES = frozenset({"ACK", "FILLED", "MODIFIED", "CANCELLED", "CANCELLED_STP"})
+
+
+_RETRY_STATUSES = frozenset({"RATE_LIMITED"})
+
+
+@dataclass(frozen=True)
+class JournalFill:
+    """One execution as its `fill_response` was recorded: what a re-run reports without asking the
+    exchange again (the answers' frames have always been journaled whole, so old journals have it)."""
+
+    trade_id: str
+    quantity: Decimal
+    price: Decimal | None
+    fee: Decimal | None
+    at: str | None
+    """UTC ISO time the answer was recorded (when the first run saw the fill)."""
+
+
+@dataclass
+class JournalEntry:
+    """The journal's knowledge of one client_order_id, folded from its records."""
+
+    client_order_id: str
+    order_key: str | None = None
+    """The playbook order `id` this coid belongs to."""
+    leg: str | None = None
+    step_index: int | None = None
+    sent: bool = False
+    """An intent was recorded: the message may have left (assume it did)."""
+    answered: bool = False
+    """The exchange said something about this coid since the last intent."""
+    order_id: str | None = None
+    last_status: str | None = None
+    last_error: str | None = None
+    """error_code of the last `err` answer, if the last answer was one."""
+    quantity: Decimal | None = None
+    remaining: Decimal | None = None
+    fills_total: Decimal = Decimal(0)
+    """Sum of the distinct fills seen (by trade_id)."""
+    reported_filled: Decimal = Decimal(0)
+    """Filled as reported otherwise: quantity - quantity_remaining, or by reconciliation."""
+    trade_ids: set[str] = field(default_factory=set)
+    fills: list[JournalFill] = field(default_factory=list)
+    """The distinct fills seen (by trade_id), with their prices, in the order they arrived."""
+    exit_order_ids: dict[str, str] = field(default_factory=dict)
+    """Attached exits' own exchange order ids (leg name → order id), as the exchange announced them
+    when the entry filled: a re-run finds their trades by id when trade rows carry no client ids."""
+    definition: dict[str, Any] | None = None
+    """The order's definition as it was when the intent was recorded."""
+    intents: int = 0
+    last_intent_at: str | None = None
+    """UTC ISO time of the last intent (how long ago a crashed send may still be in flight)."""
+    reconciled: str | None = None
+    """Last presence found at the exchange by reconciliation (open/traded/not_found)."""
+
+    @property
+    def filled_quantity(self) -> Decimal:
+        """The same fills are reported twice (order_response remainder and fill_response): take the max."""
+        return max(self.fills_total, self.reported_filled)
+
+    @property
+    def accepted(self) -> bool:
+        """The exchange took the order (it exists or existed on its side)."""
+        if self.order_id and self.last_status in _NON_REJECT_STATUSES:
+            return True
+        return self.reconciled in ("open", "traded") or self.filled_quantity > 0
+
+    @property
+    def rejected(self) -> bool:
+        """Definitely not placed: a reject status or a non-retryable `err` after the last intent."""
+        if self.accepted:
+            return False
+        if self.last_error is not None:
+            return self.last_error not in RETRYABLE_ERRORS
+        return self.last_status is not None and self.last_status not in _NON_REJECT_STATUSES \
+            and self.last_status not in _RETRY_STATUSES
+
+    @property
+    def unsure(self) -> bool:
+        """Sent, but whether it reached the book is unknown: ask the exchange before anything else."""
+        return self.sent and not self.accepted and not self.rejected
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more can happen to this order at the exchange."""
+        if self.rejected:
+            return True
+        if not self.accepted:
+            return False
+        if self.last_status in _FINAL_STATUSES:
+            return True
+        if self.last_status == "FILLED" and self.remaining is not None and self.remaining == 0:
+            return True
+        return self.quantity is not None and self.filled_quantity >= self.quantity
+
+    @property
+    def state(self) -> str:
+        """One word for reports: not_sent / unsure / rejected / open / filled / cancelled."""
+        if not self.sent and not self.accepted:
+            return "not_sent"
+        if self.rejected:
+            return "rejected"
+        if self.unsure:
+            return "unsure"
+        if self.settled:
+            if self.last_status in _FINAL_STATUSES:
+                return "partially_filled" if self.filled_quantity > 0 else "cancelled"
+            return "filled"
+        return "partially_filled" if self.filled_quantity > 0 else "open"
+
+    # folding -----------------------------------------------------------------------------------------
+
+    def apply_intent(self, record: Mapping[str, Any]) -> None:
+        self.sent = True
+        self.answered = False
+        self.intents += 1
+        self.last_intent_at = record.get("at", self.last_intent_at)
+        self.order_key = record.get("order", self.order_key)
+        self.leg = record.get("leg", self.leg)
+        self.step_index = record.get("step", self.step_index)
+        if isinstance(record.get("definition"), dict):
+            self.definition = dict(record["definition"])
+        message = record.get("message")
+        params = message.get("params") if isinstance(message, dict) else None
+        if isinstance(params, dict) and isinstance(params.get("quantity"), (Decimal, int)):
+            self.quantity = Decimal(params["quantity"])
+        # a new intent after a rejection is a new attempt: forget the old verdict
+        if self.rejected:
+            self.last_status = None
+        self.last_error = None
+
+    def apply_answer(self, answer: Mapping[str, Any], at: str | None = None) -> None:
+        kind, payload = _unwrap(answer)
+        self.answered = True
+        if kind == "err":
+            self.last_error = str(payload.get("error_code") or "UnknownError")
+            return
+        order_id = payload.get("order_id")
+        if kind == "fill":
+            trade_id = payload.get("trade_id")
+            quantity = payload.get("quantity")
+            if trade_id is not None and str(trade_id) not in self.trade_ids and _is_num(quantity):
+                self.trade_ids.add(str(trade_id))
+                self.fills_total += Decimal(quantity)
+                price, fee = payload.get("price"), payload.get("fee")
+                self.fills.append(JournalFill(str(trade_id), Decimal(quantity),
+                                              Decimal(price) if _is_num(price) else None,
+                                              Decimal(fee) if _is_num(fee) else None,
+                                              at if isinstance(at, str) else None))
+            if order_id and not self.order_id:
+                self.order_id = str(order_id)
+            remaining = payload.get("remaining_quantity", payload.get("quantity_remaining"))
+            if _is_num(remaining):
+                self.remaining = Decimal(remaining)
+            if self.last_status is None:
+                self.last_status = "FILLED"
+            self.last_error = None
+            return
+        status = payload.get("status")
+        if status is None:
+            return
+        self.last_status = str(status)
+        self.last_error = None
+        if order_id and self.last_status in _NON_REJECT_STATUSES:
+            self.order_id = str(order_id)
+        if _is_num(payload.get("quantity")) and self.last_status in ("ACK", "MODIFIED"):
+            self.quantity = Decimal(payload["quantity"])
+        remaining = payload.get("quantity_remaining", payload.get("remaining_quantity"))
+        if _is_num(remaining):
+            self.remaining = Decimal(remaining)
+            if self.quantity is not None and self.last_status in ("FILLED", "CANCELLED", "CANCELLED_STP"):
+                self.reported_filled = max(self.reported_filled, self.quantity - self.remaining)
+
+    def apply_reconciled(self, record: Mapping[str, Any]) -> None:
+        presence = record.get("presence")
+        self.reconciled = str(presence) if presence else None
+        if self.quantity is None and _is_num(record.get("quantity")):
+            self.quantity = Decimal(record["quantity"])
+        if record.get("order_id"):
+            self.order_id = str(record["order_id"])
+        if _is_num(record.get("filled_quantity")):
+            self.reported_filled = max(self.reported_filled, Decimal(record["filled_quantity"]))
+        if _is_num(record.get("remaining")):
+            self.remaining = Decimal(record["remaining"])
+        if presence == "open" and self.last_status in (None, "RATE_LIMITED"):
+            self.last_status = "ACK"
+        if presence == "traded" and self.last_status in (None, "ACK", "RATE_LIMITED"):
+            # off the book with fills: filled, or partly filled then cancelled/expired
+            self.last_status = "FILLED" if self.quantity is None or self.filled_quantity >= self.quantity \
+                else "CANCELLED"
+            if self.quantity is not None:
+                self.remaining = self.quantity - self.filled_quantity if self.last_status == "FILLED" \
+                    else Decimal(0)
+        if presence == "not_found" and self.order_id and self.last_status in ("ACK", "MODIFIED"):
+            # it was on the book (we saw its ACK) and is gone without a trade: cancelled
+            self.last_status = "CANCELLED"
+
+
+def _is_num(value: Any) -> bool:
+    return isinstance(value, (Decimal, int)) and not isinstance(value, bool)
+
+
+def _unwrap(answer: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    """("order"|"fill"|"err", payload) from a whole frame or a bare payload."""
+    for key, kind in (("order_response", "order"), ("fill_response", "fill"), ("err", "err")):
+        if isinstance(answer.get(key), Mapping):
+            return kind, answer[key]
+    if answer.get("type") == "error" or ("error_code" in answer and "status" not in answer):
+        return "err", answer
+    if "status" not in answer and "trade_id" in answer:
+        return "fill", answer
+    return "order", answer
+
+
+@dataclass
+class JournalContents:
+    """Everything a journal file says, folded (no I/O)."""
+
+    entries: dict[str, JournalEntry] = field(default_factory=dict)
+    accepted_definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per playbook order id: the definition the user last confirmed (sent, or accepted by --replan)."""
+    runs: int = 0
+    damaged_lines: int = 0
+    """Unparseable lines in the middle of the file (never expected; the journal is then 'unsure')."""
+
+    def entry(self, client_order_id: str) -> JournalEntry:
+        found = self.entries.get(client_order_id)
+        if found is None:
+            found = self.entries[client_order_id] = JournalEntry(client_order_id)
+        return found
+
+    def apply(self, record: Mapping[str, Any]) -> None:
+        kind = record.get("kind")
+        coid = record.get("coid")
+        if kind == "open":
+            self.runs += 1
+        elif kind == "intent" and isinstance(coid, str):
+            self.entry(coid).apply_intent(record)
+            order_key, definition = record.get("order"), record.get("definition")
+            if isinstance(order_key, str) and isinstance(definition, dict):
+                self.accepted_definitions.setdefault(order_key, dict(definition))
+        elif kind == "answer" and isinstance(coid, str) and isinstance(record.get("answer"), Mapping):
+            self.entry(coid).apply_answer(record["answer"], record.get("at"))
+        elif kind == "reconciled" and isinstance(coid, str):
+            entry = self.entry(coid)
+            entry.apply_reconciled(record)
+            if entry.order_key is None and isinstance(record.get("order"), str):
+                entry.order_key = record["order"]
+        elif kind == "exit" and isinstance(coid, str) and isinstance(record.get("leg"), str) \
+                and record.get("order_id"):
+            self.entry(coid).exit_order_ids[record["leg"]] = str(record["order_id"])
+        elif kind in ("replan", "adopted") and isinstance(record.get("accepted"), Mapping):
+            for order_key, definition in record["accepted"].items():
+                if isinstance(definition, dict):
+                    self.accepted_definitions[str(order_key)] = dict(definition)
+                else:  # an order removed from the playbook, acknowledged
+                    self.accepted_definitions.pop(str(order_key), None)
+
+    def placed_order_keys(self) -> set[str]:
+        """Playbook order ids with a leg that was (or may have been) placed."""
+        return {e.order_key for e in self.entries.values()
+                if e.order_key and (e.accepted or e.unsure)}
+
+
+def read_records(path: Path) -> tuple[list[dict], int, int]:
+    """(records, damaged middle lines, byte length of the valid prefix) of a journal file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return [], 0, 0
+    records: list[dict] = []
+    damaged = 0
+    valid_end = 0
+    position = 0
+    lines = data.split(b"\n")
+    for index, raw in enumerate(lines):
+        is_last = index == len(lines) - 1
+        end = position + len(raw) + (0 if is_last else 1)
+        if is_last:  # text after the final newline: a torn write (or nothing)
+            break
+        try:
+            record = loads(raw)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            records.append(record)
+            valid_end = end
+        elif index == len(lines) - 2 and not lines[-1]:
+            break  # a complete but garbled last line (e.g. zeros after a crash): treat as torn
+        else:
+            damaged += 1
+            valid_end = end
+        position = end
+    return records, damaged, valid_end
+
+
+def load_contents(path: Path) -> JournalContents:
+    """Fold a journal file without locking or writing (for `status`)."""
+    records, damaged, _ = read_records(path)
+    contents = JournalContents(damaged_lines=damaged)
+    for record in records:
+        contents.apply(record)
+    return contents
