@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 from runner.errors import UsageError
-from runner.jsonnum import dumps, loads
-from runner.report.jsonfile import write_report_json
+from runner.jsonnum import loads
+from runner.report.jsonfile import render_json, write_report_json
 from runner.report.junit import render_junit
 from runner.report.markdown import render_markdown
 from runner.report.model import (
@@ -36,10 +36,6 @@ __all__ = [
 
 REPORT_JSON, REPORT_MD, JUNIT_XML = "report.json", "report.md", "junit.xml"
 FORMATS = ("text", "json", "md", "junit")
-
-
-def render_json(report: Report) -> str:
-    return dumps(report.to_json(), indent=2) + "\n"
 
 
 def render(report: Report, fmt: str, *, color: bool = False) -> str:

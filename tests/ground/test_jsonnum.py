@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 from decimal import Decimal
 
@@ -26,3 +27,64 @@ def test_hostile_nesting_is_a_value_error_not_a_recursion_error():
 def test_broken_json_is_a_value_error():
     with pytest.raises(json.JSONDecodeError):
         jsonnum.loads('{"a": ')
+
+
+class Colour(str, enum.Enum):
+    RED = "red"
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+PLAIN = [
+    {}, [], {"a": []}, [{}], {"n": None, "t": True, "f": False, "i": -3, "x": 1.25, "big": 10 ** 30},
+    {"nested": {"deeper": [1, [2, [3, {"k": "v"}]]]}}, ["ünïcode \"quoted\" \\ back\nslash\t"],
+    {"inf": float("inf"), "nan": float("nan")}, {"b": 1, "a": {"d": 2, "c": 3}},
+]
+
+
+@pytest.mark.parametrize("value", PLAIN, ids=repr)
+@pytest.mark.parametrize("indent", [None, 2])
+@pytest.mark.parametrize("sort_keys", [False, True])
+def test_without_decimals_the_text_is_the_standard_librarys(value: object, indent: int | None,
+                                                             sort_keys: bool) -> None:
+    """The one encoder lays JSON out exactly as `json.dumps` does (an oracle outside our code)."""
+    assert jsonnum.dumps(value, indent=indent, sort_keys=sort_keys) == json.dumps(value, indent=indent,
+                                                                                  sort_keys=sort_keys)
+
+
+def test_decimals_enums_and_tuples_are_written_exactly() -> None:
+    value = {"d": Decimal("0.000000010"), "e": Decimal("1E+3"), "neg": Decimal("-0"), Colour.RED: Colour.RED,
+             "levels": (Level.HIGH, [Colour.RED])}
+    assert jsonnum.dumps(value) == ('{"d": 0.000000010, "e": 1000, "neg": -0, "red": "red", '
+                                    '"levels": [3, ["red"]]}')
+    assert jsonnum.dumps(value, indent=2).splitlines()[1] == '  "d": 0.000000010,'
+
+
+def test_non_finite_decimals_and_unknown_types_are_refused() -> None:
+    with pytest.raises(ValueError, match="non-finite"):
+        jsonnum.dumps({"x": [Decimal("NaN")]})
+    with pytest.raises(TypeError, match="cannot serialise set"):
+        jsonnum.dumps({"x": {1}})
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_a_streamed_list_writes_what_the_whole_list_writes(indent: int | None) -> None:
+    """`Streamed` builds each item as it is written; the text is the whole document's."""
+    built: list[int] = []
+    after: list[int] = []
+
+    def build(i: int) -> dict:
+        built.append(i)
+        return {"i": i, "price": Decimal(f"{i}.50")}
+
+    items = [{"i": i, "price": Decimal(f"{i}.50")} for i in range(3)]
+    out: list[str] = []
+    jsonnum.write({"orders": jsonnum.Streamed(range(3), build, lambda: after.append(len(built))), "n": 3},
+                  out.append, indent=indent)
+    assert "".join(out) == jsonnum.dumps({"orders": items, "n": 3}, indent=indent)
+    assert after == [1, 2, 3], "after_each runs once per item, after it is written"
+    empty: list[str] = []
+    jsonnum.write({"orders": jsonnum.Streamed([])}, empty.append, indent=indent)
+    assert "".join(empty) == jsonnum.dumps({"orders": []}, indent=indent)
