@@ -23,11 +23,16 @@ from runner.playbook.model import Playbook
 from runner.problems import Severity
 
 if TYPE_CHECKING:
+    from runner.playbook.refdata import RefData
     from runner.run.options import RunOptions
+    from runner.simulator import Simulator
+    from runner.state.journal import Journal
 
 
 @contextlib.contextmanager
-def embedded_exchange(config: Any) -> Iterator[Any]:
+def embedded_exchange(config: Any) -> Iterator[Simulator]:
+    """The embedded exchange of `--target sim`; `config` is the simulator's EngineConfig (or None),
+    left untyped here: only this module may name the simulator, and it exports no EngineConfig."""
     from runner.simulator import Simulator
 
     sim = Simulator(config) if config is not None else Simulator()
@@ -38,7 +43,7 @@ def embedded_exchange(config: Any) -> Iterator[Any]:
         sim.stop()
 
 
-def reference_data(options: RunOptions, target: Target, warnings: list[str]) -> Any:
+def reference_data(options: RunOptions, target: Target, warnings: list[str]) -> RefData | None:
     from runner.playbook import refdata as rd
     if options.refdata_file:
         return rd.load_refdata_file(options.refdata_file)
@@ -57,7 +62,7 @@ def reference_data(options: RunOptions, target: Target, warnings: list[str]) -> 
     return None
 
 
-def validated_playbook(path: str, refdata: Any, warnings: list[str]) -> Playbook:
+def validated_playbook(path: str, refdata: RefData | None, warnings: list[str]) -> Playbook:
     from runner.playbook.load import validate_file
 
     result = validate_file(path, refdata)
@@ -78,7 +83,7 @@ def confirm_live(target: Target, playbook: Playbook, options: RunOptions) -> Non
         raise UsageError("not confirmed: nothing was sent")
 
 
-def run_credentials(options: RunOptions, playbook: Playbook, sim: Any,
+def run_credentials(options: RunOptions, playbook: Playbook, sim: Simulator | None,
                  env: Mapping[str, str]) -> Credentials:
     if sim is not None and not options.credentials_file:
         from runner.exchange.credentials import Secret
@@ -95,7 +100,7 @@ def run_credentials(options: RunOptions, playbook: Playbook, sim: Any,
 
 @contextlib.contextmanager
 def open_journal(options: RunOptions, playbook: Playbook, *, ephemeral: bool,
-                  warnings: list[str]) -> Iterator[Any]:
+                  warnings: list[str]) -> Iterator[Journal]:
     """The run journal (exactly-once). Kept in one function so its policy lives in one place.
 
     The embedded exchange starts empty on every run, so its journal lives only as long as it does:
