@@ -11,28 +11,30 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.exchange.protocol import wire_decimal
+from runner.exchange.session import Session
 from runner.playbook.model import BracketMode
 from runner.report import FillRecord, LegResult, OrderResult, Outcome, StatusSeen
+from runner.run.ledger import Ledger
 from runner.run.verdict import LiveOrder
+from runner.state.entries import JournalEntry
 from runner.state.legstate import NEVER_ARMED, PENDING
 
+if TYPE_CHECKING:
+    from runner.state.placements import Placements
 
-class _Adoption:
-    """`_Run`'s adoption of placed orders (a mixin: `_Run` owns the state).
 
-    Uses: `placements` (runner.state.placements.Placements), `session` (to route the placed order's answers),
-    `live`, `_legs_by_order_id`; calls `_progress`.
-    """
+class Adopter:
+    """Adopts what an earlier run placed: the report shows it as placed and as the exchange has it."""
 
-    placements: Any
-    session: Any
-    live: dict[str, LiveOrder]
-    _legs_by_order_id: dict[str, LegResult]
+    def __init__(self, placements: Placements, session: Session, ledger: Ledger) -> None:
+        self.placements = placements
+        self.session = session
+        self.ledger = ledger
 
-    def already_placed(self, client_order_id: str) -> Any:
+    def already_placed(self, client_order_id: str) -> JournalEntry | None:
         """Was this client_order_id placed by an earlier run? (journal; exchange lookup when unsure)
 
         The exactly-once seam: returns the journal entry of a placed order (to adopt, never re-send)
@@ -40,21 +42,21 @@ class _Adoption:
         """
         return self.placements.already_placed(client_order_id)
 
-    def _adopt(self, result: OrderResult, entry: Any) -> LiveOrder:
+    def adopt(self, result: OrderResult, entry: JournalEntry) -> LiveOrder:
         coid = result.client_order_id
         differences = self.placements.placed_differences(coid)
         if differences:
-            _show_as_placed(result, differences)
+            show_as_placed(result, differences)
         live = LiveOrder(coid, result, result.quantity, immediate=False)
         live.answered = True
-        result.order_id = getattr(entry, "order_id", None)
-        status = getattr(entry, "last_status", None) or "unknown"
-        result.statuses.append(StatusSeen(status, time.time(), getattr(entry, "remaining", None), "journal"))
-        filled = getattr(entry, "filled_quantity", Decimal(0)) or Decimal(0)
+        result.order_id = entry.order_id
+        status = entry.last_status or "unknown"
+        result.statuses.append(StatusSeen(status, time.time(), entry.remaining, "journal"))
+        filled = entry.filled_quantity or Decimal(0)
         live.remaining = result.quantity - filled
-        result.quantity_remaining = getattr(entry, "remaining", None)
+        result.quantity_remaining = entry.remaining
         result.filled_reported = filled
-        live.terminal = bool(getattr(entry, "settled", False))
+        live.terminal = entry.settled
         result.outcome = Outcome.ALREADY_PLACED
         result.verdict = f"placed by an earlier run (last status {status}); not sent again"
         if result.differences:
@@ -64,25 +66,25 @@ class _Adoption:
                               f"is, not sent again (last status {status})")
         elif (change := self.placements.change_note(result.id)) is not None:
             result.verdict += f"; {change}"
-        self.live[coid] = live
-        _add_journal_fills(result, entry)
-        self._exchange_view(result, coid)
+        self.ledger.live[coid] = live
+        add_journal_fills(result, entry)
+        self.exchange_view(result, coid)
         if result.order_id:
             self.session.expect_order_id(result.order_id, coid)
-        self._progress("judged", result.index, result.id, Outcome.ALREADY_PLACED.value, result.verdict)
+        self.ledger.progress("judged", result.index, result.id, Outcome.ALREADY_PLACED.value, result.verdict)
         return live
 
-    def _placed_quantity(self, coid: str, placed: Any) -> Decimal | None:
+    def placed_quantity(self, coid: str, placed: JournalEntry) -> Decimal | None:
         """The quantity an earlier run placed for `coid`: as the exchange shows it open, else as sent."""
         state = self.placements.found.get(coid)
         if state is not None and state.quantity:
             return state.quantity
-        quantity = getattr(placed, "quantity", None)
+        quantity = placed.quantity
         if quantity:
             return quantity
         return state.filled_quantity if state is not None and state.filled_quantity else None
 
-    def _exchange_view(self, record: OrderResult | LegResult, coid: str) -> None:
+    def exchange_view(self, record: OrderResult | LegResult, coid: str) -> None:
         """An adopted order as the exchange shows it now: its fills (with prices), and for an entry
         with an attached bracket what became of each exit (runner.state.legstate)."""
         state = self.placements.found.get(coid)
@@ -121,13 +123,13 @@ class _Adoption:
             leg.statuses.append(StatusSeen(seen.status, at, None, "exchange"))
             leg.note = seen.note
             if leg.order_id:
-                self._legs_by_order_id[leg.order_id] = leg
+                self.ledger.legs_by_order_id[leg.order_id] = leg
 
 
 _NUMERIC_FIELDS = frozenset({"quantity", "price", "take_profit", "stop_loss"})
 
 
-def _show_as_placed(result: OrderResult, differences: Mapping[str, tuple[Any, Any]]) -> None:
+def show_as_placed(result: OrderResult, differences: Mapping[str, tuple[Any, Any]]) -> None:
     """Make `result` show an order as it was placed (what the exchange has), not as the playbook now
     defines it; `result.differences` keeps the playbook's values for the report to name."""
     typed = {key: (wire_decimal(placed) if key in _NUMERIC_FIELDS else placed,
@@ -157,11 +159,11 @@ def _word(value: Any) -> str:
     return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
-def _add_journal_fills(record: OrderResult | LegResult, entry: Any) -> None:
+def add_journal_fills(record: OrderResult | LegResult, entry: JournalEntry) -> None:
     """The fills the journal recorded for an adopted order (prices included): a re-run reports the
     same fills and average price as the run that saw them, without asking the exchange again."""
     seen = {f.trade_id for f in record.fills}
-    for fill in getattr(entry, "fills", None) or ():
+    for fill in entry.fills:
         if fill.trade_id in seen:
             continue
         at = datetime.fromisoformat(fill.at).timestamp() if fill.at else time.time()

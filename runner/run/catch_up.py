@@ -2,7 +2,8 @@
 
 Every order that was not over is looked up (`runner.state.reconcile`); what happened meanwhile is
 replayed as ordinary events (frames tagged `"_source": "reconciliation"`), and orders that never
-reached the exchange are returned to be sent again.
+reached the exchange are returned to be sent again. `Reconnection` is what the reconnecting
+session calls back (its `on_reconnect`): catch up, then queue those orders with the sender.
 """
 
 from __future__ import annotations
@@ -13,10 +14,32 @@ from decimal import Decimal
 from typing import Any
 
 from runner.exchange.pacing import rate_limit_callback
+from runner.exchange.session import RecoveringSession
+from runner.run.ledger import Ledger
+from runner.run.send import Sender
+from runner.run.verdict import LiveOrder
 from runner.state.reconcile import ExchangeOrderState, Presence, reconcile
+from runner.state.writer import JournalWriter
 
 
-def catch_up(session: Any, live_orders: Mapping[str, Any], journal: Any,
+class Reconnection:
+    """The connection came back (runner.exchange.reconnect): learn what became of every unfinished
+    order; replay what was missed; send again what never reached the exchange."""
+
+    def __init__(self, journal: JournalWriter, ledger: Ledger, sender: Sender,
+                 order_types: Mapping[str, str]) -> None:
+        self.journal = journal
+        self.ledger = ledger
+        self.sender = sender
+        self.order_types = order_types
+
+    def __call__(self, session: RecoveringSession) -> None:
+        for coid in catch_up(session, self.ledger.live, self.journal, self.order_types):
+            self.sender.retry_now(self.ledger.live[coid])
+        self.ledger.warnings.append(f"connection lost ({session.losses[-1]}); reconnected and reconciled")
+
+
+def catch_up(session: RecoveringSession, live_orders: Mapping[str, LiveOrder], journal: JournalWriter,
              order_types: Mapping[str, str] | None = None) -> list[str]:
     """Reconcile every order that is not over; replay what was missed; return the coids to send again.
 
@@ -45,14 +68,14 @@ def catch_up(session: Any, live_orders: Mapping[str, Any], journal: Any,
     return resend
 
 
-def missed_frames(coid: str, live: Any, state: ExchangeOrderState) -> list[dict] | None:
+def missed_frames(coid: str, live: LiveOrder, state: ExchangeOrderState) -> list[dict[str, Any]] | None:
     """The answers a dropped connection swallowed, rebuilt from what the exchange shows now.
 
     None means "not placed: send it again". Frames carry `"_source": "reconciliation"`.
     """
     seen = {f.trade_id for f in live.record.fills}
     order_id = state.order_id or live.record.order_id
-    frames: list[dict] = []
+    frames: list[dict[str, Any]] = []
     for trade in state.trades:
         trade_id = str(trade.get("trade_id") or "")
         if trade_id and trade_id not in seen:
@@ -82,11 +105,11 @@ def missed_frames(coid: str, live: Any, state: ExchangeOrderState) -> list[dict]
     return frames
 
 
-def _frame(key: str, payload: dict) -> dict:
+def _frame(key: str, payload: dict[str, Any]) -> dict[str, Any]:
     return {key: {k: v for k, v in payload.items() if v is not None}, "_source": "reconciliation"}
 
 
 def _order_frame(coid: str, order_id: str | None, status: str, quantity: Decimal | None,
-                 remaining: Decimal | None) -> dict:
+                 remaining: Decimal | None) -> dict[str, Any]:
     return _frame("order_response", {"order_id": order_id, "client_order_id": coid, "status": status,
                                      "quantity": quantity, "quantity_remaining": remaining})

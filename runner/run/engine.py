@@ -16,13 +16,24 @@ Order of business (nothing leaves before the whole playbook validates):
 7. the report (report.json, report.md, junit.xml) is written whatever happened after step 4.
 
 Exit codes: 0 all passed; 3 some order failed its expectation; 5 stopped part-way
-(`on_reject: stop`, connection lost, no answer); 130 Ctrl-C. The send/wait loop keeps one
-`LiveOrder` record per client_order_id and one event pump (`_pump`), so pipelining (issue 6:
-`--max-in-flight`) adds a window of unanswered sends without changing how answers are applied.
+(`on_reject: stop`, connection lost, no answer); 130 Ctrl-C.
 
-Where the parts live: set-up before the first send in `runner.run.setup`, Ctrl-C in
-`runner.run.interrupts`, and `_Run`'s mixins (see its docstring); this module keeps the entry point,
-the options/result types and the per-order flow (send, wait, judge, on_reject).
+This module is the entry point and the one place the run's parts are put together
+(`build_run`): each is built once and handed what it uses, typed, in its constructor:
+
+    ledger  = Ledger(playbook, warnings, on_progress)       records, live orders, legs, progress (ledger)
+    sender  = Sender(session, journal, interrupts, ledger)  intent journaled, then sent; re-sends (send)
+    pump    = EventPump(session, journal, ledger, sender)   answers applied; timers (events)
+    adopter = Adopter(placements, session, ledger)          orders an earlier run placed (adopt)
+    legs    = Brackets(playbook, ledger, sender, pump, adopter, timeout)   after_fill exits (brackets)
+    flow    = OrderFlow(playbook, plan, ledger, sender, pump, adopter, legs, timeout)   per order (flow)
+    submit  = Pipeline(flow, ..., n) if n > 1 else flow     --max-in-flight (pipeline)
+    finish  = Finish(playbook, ledger, pump, timeout)       drain and final verdicts (finish)
+
+`Run` only sequences them: prepare the session -> reconcile -> submit -> drain -> judge. One
+`LiveOrder` per client_order_id and one event pump serve every way of waiting, so pipelining
+adds a window of unanswered sends without changing how answers are applied. Set-up before the
+first send is in `runner.run.setup`, Ctrl-C in `runner.run.interrupts`.
 """
 
 from __future__ import annotations
@@ -30,53 +41,42 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from runner import __version__
 from runner.errors import RunAborted, RunnerError, UsageError
+from runner.exchange.session import Session
 from runner.exchange.targets import SIM, Target, resolve_target
 from runner.exit_codes import ExitCode
-from runner.playbook.ids import Leg
-from runner.playbook.model import BracketMode, OnReject, Order, Playbook, Wait
-from runner.report import (
-    LegResult,
-    OrderResult,
-    Outcome,
-    Report,
-    RunOutcome,
-    Summary,
-    write_report_files,
-)
-from runner.run.adopt import _Adoption
-from runner.run.brackets import _Brackets
-from runner.run.events import _EventPump
-from runner.run.finish import _RunEnd
-from runner.run.interrupts import _Interrupts
-from runner.run.options import Progress, RunOptions, RunResult
+from runner.playbook.model import Playbook
+from runner.report import Outcome, Report, RunOutcome, Summary, write_report_files
+from runner.run.adopt import Adopter
+from runner.run.brackets import Brackets
+from runner.run.catch_up import Reconnection
+from runner.run.events import EventPump
+from runner.run.finish import Finish, placement_summary
+from runner.run.flow import OrderFlow, StopRun, Submission
+from runner.run.interrupts import Interrupts
+from runner.run.ledger import Ledger
+from runner.run.options import RunOptions, RunResult
+from runner.run.pipeline import Pipeline
+from runner.run.send import Sender
 from runner.run.setup import (
-    _confirm_live,
-    _credentials,
-    _embedded_exchange,
-    _open_journal,
-    _reference_data,
-    _report_dir,
-    _validate,
+    confirm_live,
+    embedded_exchange,
+    open_journal,
+    reference_data,
+    report_dir_for,
+    run_credentials,
+    validated_playbook,
 )
-from runner.run.verdict import LiveOrder, is_immediate, judge
+from runner.state.writer import JournalWriter
 from runner.words import counted
 
-# --- options, result, progress -------------------------------------------------------------------
-
-
-class _StopRun(Exception):
-    """Internal: leave the send loop (on_reject stop) and write the report."""
-
-    def __init__(self, message: str, exit_code: ExitCode) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
+if TYPE_CHECKING:
+    from runner.exchange.reconnect import ReconnectingSession
+    from runner.state.placements import Placements
 
 # --- the entry point ------------------------------------------------------------------------------
 
@@ -91,18 +91,18 @@ def run_playbook(options: RunOptions) -> RunResult:
     with contextlib.ExitStack() as stack:
         sim = None
         if target.name == SIM:
-            sim = stack.enter_context(_embedded_exchange(options.sim_config))
+            sim = stack.enter_context(embedded_exchange(options.sim_config))
             target = target.at(sim.url)
         else:
             from runner.exchange.client import check_url
 
             check_url(target.url or "")  # refuse plain ws:// to a remote host before any network use
         warnings: list[str] = []
-        refdata = _reference_data(options, target, warnings)
-        playbook = _validate(options.playbook, refdata, warnings)
-        _confirm_live(target, playbook, options)
-        credentials = _credentials(options, playbook, sim, env)
-        journal = stack.enter_context(_open_journal(options, playbook, ephemeral=sim is not None,
+        refdata = reference_data(options, target, warnings)
+        playbook = validated_playbook(options.playbook, refdata, warnings)
+        confirm_live(target, playbook, options)
+        credentials = run_credentials(options, playbook, sim, env)
+        journal = stack.enter_context(open_journal(options, playbook, ephemeral=sim is not None,
                                                     warnings=warnings))
         from runner.exchange.client import TradeSession
         from runner.exchange.pacing import Pacer
@@ -116,78 +116,87 @@ def run_playbook(options: RunOptions) -> RunResult:
             connect(), connect, pacer=Pacer(),
             policy=reconnect_policy(options.reconnect_attempts, options.reconnect_max_seconds))
         stack.callback(session.close)
-        run = _Run(playbook, target, session, journal, options, warnings, credentials.account_id, started_at)
+        run = build_run(playbook, target, session, journal, options, warnings, credentials.account_id,
+                        started_at)
         report, code = run.execute()
         report_dir = None
         files: dict[str, Path] = {}
         if options.write_reports:
-            report_dir = _report_dir(options, playbook, run.started_at)
+            report_dir = report_dir_for(options, playbook, started_at)
             files = write_report_files(report, report_dir, env=dict(env))
         return RunResult(report, code, report_dir, files)
+
+
+def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, journal: JournalWriter,
+              options: RunOptions, warnings: list[str], account_id: str | None, started_at: float) -> Run:
+    """The one place the run's parts are built, each once, and handed what it uses."""
+    from runner.playbook.plan import build_plan
+    from runner.state.placements import Placements  # exactly-once: journal + exchange reconciliation
+
+    timeout = options.timeout
+    interrupts = Interrupts()
+    placements = Placements(journal, playbook, replan=options.replan)
+    ledger = Ledger(playbook, warnings, options.on_progress)
+    sender = Sender(session, journal, interrupts, ledger)
+    pump = EventPump(session, journal, ledger, sender)
+    adopter = Adopter(placements, session, ledger)
+    legs = Brackets(playbook, ledger, sender, pump, adopter, timeout)
+    flow = OrderFlow(playbook, build_plan(playbook), ledger, sender, pump, adopter, legs, timeout)
+    submit: Submission = flow
+    if options.max_in_flight > 1:
+        submit = Pipeline(flow, ledger, sender, pump, adopter, journal, interrupts, options.max_in_flight)
+    finish = Finish(playbook, ledger, pump, timeout)
+    session.on_reconnect = Reconnection(journal, ledger, sender, placements.order_types)
+    summary = Summary(
+        playbook_path=playbook.path, playbook_name=playbook.name, playbook_sha256=playbook.sha256,
+        run_id=playbook.run_id, target=target.name, url=_display_url(target.url), account_id=account_id,
+        runner_version=__version__, started_at=started_at)
+    return Run(playbook, target, session, journal, placements, ledger, submit, finish, interrupts, summary,
+               timeout=timeout, handle_sigint=options.handle_sigint)
 
 
 # --- the run --------------------------------------------------------------------------------------
 
 
-class _Run(_Adoption, _Brackets, _EventPump, _RunEnd):
-    """One run's state and its top-level flow: prepare, submit in order, drain, judge, report.
+class Run:
+    """One run's top level: prepare the session, reconcile, submit, drain, judge; nothing else.
 
-    The state lives here (set in `__init__`); mixins hold the parts that act on it, each naming the
-    state it uses: adopting orders an earlier run placed (runner.run.adopt), bracket exits
-    (runner.run.brackets), the event pump and retries (runner.run.events), the drain and final verdicts
-    (runner.run.finish).
+    Its parts are built by `build_run` (see the module docstring); this only puts them in order
+    and turns how the run ended (all sent, on_reject stop, Ctrl-C, connection lost) into the
+    summary and exit code.
     """
 
-    def __init__(self, playbook: Playbook, target: Target, session: Any, journal: Any, options: RunOptions,
-                 warnings: list[str], account_id: str | None, started_at: float) -> None:
-        from runner.playbook.plan import build_plan
-
+    def __init__(self, playbook: Playbook, target: Target, session: Session, journal: JournalWriter,
+                 placements: Placements, ledger: Ledger, submit: Submission, finish: Finish,
+                 interrupts: Interrupts, summary: Summary, *, timeout: float, handle_sigint: bool) -> None:
         self.playbook = playbook
         self.target = target
         self.session = session
         self.journal = journal
-        self.options = options
-        self.timeout = options.timeout
-        self.plan = build_plan(playbook)
-        self.started_at = started_at
-        self.total = len(playbook.orders)
-        self.live: dict[str, LiveOrder] = {}
-        self.results: list[OrderResult] = [self._blank_result(i, o) for i, o in enumerate(playbook.orders)]
-        self._entry_steps = {s.order.id: s for s in self.plan.steps if s.leg is Leg.ENTRY}
-        self._legs_by_order_id: dict[str, LegResult] = {}
-        self._judged: set[int] = set()
-        self._judged_below = 0  # every order before this index is judged or adopted
-        self._timers: list[tuple[float, str]] = []
-        self._retrying: dict[str, LiveOrder] = {}
-        self.warnings = warnings
-        self.summary = Summary(
-            playbook_path=playbook.path, playbook_name=playbook.name, playbook_sha256=playbook.sha256,
-            run_id=playbook.run_id, target=target.name, url=_display_url(target.url), account_id=account_id,
-            runner_version=__version__, started_at=self.started_at)
-        self.interrupts = _Interrupts()
-        from runner.state.placements import Placements  # exactly-once: journal + exchange reconciliation
-
-        self.placements = Placements(journal, playbook, replan=options.replan)
-        if hasattr(session, "on_reconnect"):
-            session.on_reconnect = self._on_reconnect
-
-    # --- top level ---
+        self.placements = placements
+        self.ledger = ledger
+        self.submission = submit
+        self.finish = finish
+        self.interrupts = interrupts
+        self.summary = summary
+        self.timeout = timeout
+        self.handle_sigint = handle_sigint
 
     def execute(self) -> tuple[Report, ExitCode]:
         code, message, outcome = ExitCode.OK, "", RunOutcome.PASSED
         lost = False
-        if self.options.handle_sigint:
+        if self.handle_sigint:
             self.interrupts.install()
         try:
             try:
                 self._prepare_session()
                 self.placements.reconcile(self.session)  # before anything is sent
-                self.warnings.extend(self.placements.warnings)
-                self._submit()
-                self._drain()
-            except _StopRun as stop:
+                self.ledger.warnings.extend(self.placements.warnings)
+                self.submission.submit()
+                self.finish.drain()
+            except StopRun as stop:
                 code, message, outcome = stop.exit_code, str(stop), RunOutcome.ABORTED
-                self._drain(quick=True)
+                self.finish.drain(quick=True)
             except KeyboardInterrupt:
                 code, outcome = ExitCode.INTERRUPTED, RunOutcome.INTERRUPTED
                 message = "interrupted by the user: sending stopped; later orders were not sent"
@@ -195,12 +204,10 @@ class _Run(_Adoption, _Brackets, _EventPump, _RunEnd):
                 code, message, outcome, lost = ExitCode.ABORTED, str(exc), RunOutcome.ABORTED, True
         finally:
             self.interrupts.uninstall()
-        self._final_judgement(connection_lost=lost)
+        self.finish.final_judgement(connection_lost=lost)
         if lost:
-            from runner.run.finish import placement_summary
-
-            message = f"{message} — {placement_summary(self.results)}"
-        failed = sum(1 for r in self.results if r.outcome in (Outcome.FAILED, Outcome.UNKNOWN))
+            message = f"{message} — {placement_summary(self.ledger.results)}"
+        failed = sum(1 for r in self.ledger.results if r.outcome in (Outcome.FAILED, Outcome.UNKNOWN))
         if code == ExitCode.OK and failed:
             code, outcome = ExitCode.ORDERS_FAILED, RunOutcome.FAILED
             message = f"{counted(failed, 'order')} rejected or missed {'its' if failed == 1 else 'their'} " \
@@ -211,8 +218,8 @@ class _Run(_Adoption, _Brackets, _EventPump, _RunEnd):
         self.summary.message = message
         with contextlib.suppress(Exception):
             self.journal.note("run_end", exit_code=int(code), outcome=outcome.value)
-        self._progress("done", -1, status=outcome.value, detail=message)
-        return Report(self.summary, self.results, self.warnings), code
+        self.ledger.progress("done", -1, status=outcome.value, detail=message)
+        return Report(self.summary, self.ledger.results, self.ledger.warnings), code
 
     def _prepare_session(self) -> None:
         from runner.enums import Channel
@@ -221,127 +228,11 @@ class _Run(_Adoption, _Brackets, _EventPump, _RunEnd):
         try:
             self.session.subscribe([Channel.STOP_ORDERS], timeout=min(self.timeout, 5.0))
         except RunnerError as exc:  # optional: only enriches bracket reporting
-            self.warnings.append(f"could not subscribe to stop_orders ({exc}); bracket legs are reported "
-                                 f"from order_responses only")
+            self.ledger.warnings.append(f"could not subscribe to stop_orders ({exc}); bracket legs are "
+                                        f"reported from order_responses only")
         if self.playbook.cancel_on_disconnect:
             self.session.cancel_on_disconnect(True, timeout=min(self.timeout, 10.0))
-        self._progress("connected", -1, detail=_display_url(self.target.url))
-
-    def _submit(self) -> None:
-        """Every order in playbook order: one at a time, or pipelined (`--max-in-flight`, run.pipeline)."""
-        if self.options.max_in_flight > 1:
-            from runner.run.pipeline import submit_pipelined
-
-            submit_pipelined(self, self.options.max_in_flight)
-            return
-        for index, order in enumerate(self.playbook.orders):
-            self._run_order(index, order)
-
-    # --- one playbook order ---
-
-    def _run_order(self, index: int, order: Order) -> None:
-        result = self.results[index]
-        step = self._entry_steps[order.id]
-        after_fill = order.bracket is not None and order.bracket.mode is BracketMode.AFTER_FILL
-        placed = self.already_placed(step.client_order_id)
-        if placed is not None:
-            live = self._adopt(result, placed)
-            if after_fill:
-                self._place_after_fill_legs(index, order, result, live)
-            return
-        live = self._send(step.client_order_id, result, step.message, index, order.id, Leg.ENTRY,
-                          order.quantity, is_immediate(order))
-        if order.wait is Wait.FILL or after_fill:
-            self._pump(lambda: live.settled(time.monotonic()), self.timeout)
-        elif order.wait is Wait.ACK:
-            if not self._pump(lambda: live.answered, self.timeout):
-                result.outcome, result.verdict = Outcome.UNKNOWN, f"no answer within {self.timeout:g}s"
-                raise _StopRun(f"no answer for order {order.id!r} within {self.timeout:g}s: its state is "
-                               f"unknown "
-                               f"(re-running reconciles it with the exchange before sending anything)",
-                               ExitCode.ABORTED)
-        else:
-            self._pump(lambda: False, 0)  # take whatever already arrived, never block
-        if after_fill:
-            self._place_after_fill_legs(index, order, result, live)
-        self._judge_sent(upto=index, waited_for_fill=order.wait is Wait.FILL or after_fill)
-
-    def _judge_sent(self, upto: int, waited_for_fill: bool = False) -> None:
-        """Judge every sent order whose outcome is now known; apply `on_reject` to the failures.
-
-        Called after each order's wait, so a rejection that arrives while a later order is awaited
-        (e.g. after `wait: none`) still stops the run before anything else is sent.
-        """
-        while self._judged_below <= upto and (  # skip what is settled: O(n) per run, not O(n^2)
-                self._judged_below in self._judged
-                or self.results[self._judged_below].outcome is Outcome.ALREADY_PLACED):
-            self._judged_below += 1
-        for index in range(self._judged_below, upto + 1):
-            result = self.results[index]
-            live = self.live.get(result.client_order_id)
-            if live is None or index in self._judged or result.outcome is Outcome.ALREADY_PLACED:
-                continue
-            order = self.playbook.orders[index]
-            final = waited_for_fill and index == upto  # its wait is over: "not filled yet" is the answer
-            verdict = judge(order, result, live, final=final, timeout=self.timeout)
-            if verdict is None:
-                continue
-            self._judged.add(index)
-            result.outcome, result.verdict = verdict
-            self._progress("judged", index, order.id, result.outcome.value, result.verdict)
-            stop = self.playbook.on_reject is OnReject.STOP and upto < self.total - 1
-            if result.outcome is Outcome.FAILED and stop:
-                raise _StopRun(f"on_reject: stop — order {order.id!r} {result.verdict}; "
-                               f"later orders were not sent", ExitCode.ABORTED)
-
-    def _on_reconnect(self, session: Any) -> None:
-        """The connection came back (runner.state.placements): learn what became of every unfinished order;
-        replay what was missed; send again what never reached the exchange."""
-        from runner.run.catch_up import catch_up
-
-        for coid in catch_up(session, self.live, self.journal, self.placements.order_types):
-            live = self.live[coid]
-            live.retry_at = time.monotonic()
-            self._retrying[coid] = live
-        self.warnings.append(f"connection lost ({session.losses[-1]}); reconnected and reconciled")
-
-    def _send(self, coid: str, record: OrderResult | LegResult, message: dict | None, index: int,
-              order_key: str, leg: Leg, quantity: Decimal, immediate: bool,
-              journaled: bool = False) -> LiveOrder:
-        """Journal the intent (unless the caller already did, in a batch) and send; never split by Ctrl-C."""
-        if message is None:
-            raise RunnerError(f"internal: no message for {order_key} {leg.value}")
-        live = LiveOrder(coid, record, quantity, immediate)
-        live.resend = (message, index, order_key, leg)
-        self.live[coid] = live
-        with self.interrupts.critical():
-            if not journaled:
-                self.journal.record_intent(coid, index, order_key, leg, message)
-            if isinstance(record, OrderResult):
-                record.sent_at = time.time()
-                record.outcome, record.verdict = Outcome.UNKNOWN, "sent; no answer yet"
-            self.session.send(message)
-        self._progress("sent", index, order_key, "", leg.value)
-        return live
-
-    def _blank_result(self, index: int, order: Order) -> OrderResult:
-        result = OrderResult(
-            index=index, id=order.id, symbol=order.symbol, side=order.side.value, type=order.type.value,
-            quantity=order.quantity, price=order.price, time_in_force=order.time_in_force.value,
-            reduce_only=order.reduce_only, wait=order.wait.value, expect=order.expect.value,
-            client_order_id=self.playbook.client_order_id(order, Leg.ENTRY))
-        bracket = order.bracket
-        if bracket is not None and bracket.mode is BracketMode.ATTACHED:
-            for name, trigger in (("take_profit", bracket.take_profit), ("stop_loss", bracket.stop_loss)):
-                if trigger is not None:
-                    result.legs.append(LegResult(name, BracketMode.ATTACHED.value, trigger,
-                                                 order.side.opposite.value))
-        return result
-
-    def _progress(self, kind: str, index: int, order_id: str = "", status: str = "",
-                  detail: str = "") -> None:
-        if self.options.on_progress is not None:
-            self.options.on_progress(Progress(kind, index, self.total, order_id, status, detail))
+        self.ledger.progress("connected", -1, detail=_display_url(self.target.url))
 
 
 def _display_url(url: str | None) -> str:

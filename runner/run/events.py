@@ -1,10 +1,12 @@
 """The run's one event pump: every answer from the exchange (order update, fill, stop order,
 error) is applied here to the `LiveOrder` of its client_order_id and to the report's records.
 
-One pump serves the sequential run, the pipelined window (runner.run.pipeline) and the final drain,
-so how an answer is applied never depends on how the run waits for it. Time-driven changes
-(IOC settle, fill-detail grace, the delay before re-sending a RateLimited/ServerError refusal)
-are kept on a heap so waiting costs O(log n), not a scan of every order.
+One pump serves the sequential run (runner.run.flow), the pipelined window (runner.run.pipeline)
+and the final drain (runner.run.finish), so how an answer is applied never depends on how the run
+waits for it. Time-driven changes (IOC settle, fill-detail grace, the delay before re-sending a
+RateLimited/ServerError refusal, runner.run.send) are kept on a heap so waiting costs O(log n),
+not a scan of every order. Attached bracket exits are recognised here too: the exchange announces
+them as stop-type updates tied to the entry.
 """
 
 from __future__ import annotations
@@ -15,72 +17,52 @@ from collections.abc import Callable
 from typing import Any
 
 from runner.enums import OrderType
-from runner.exchange.pacing import retry_after_hint
+from runner.exchange.client import Event
 from runner.exchange.protocol import ErrorReply, Fill, OrderUpdate, ReplyKind, StopOrder, error_meaning
+from runner.exchange.session import Session
 from runner.playbook.model import BracketMode
 from runner.report import FillRecord, LegResult, OrderResult, Reject, StatusSeen
+from runner.run.ledger import Ledger
+from runner.run.send import Sender
 from runner.run.verdict import TERMINAL_STATUSES, LiveOrder
+from runner.state.writer import JournalWriter
 
-#: `err` codes that mean "not processed, send again" (QFEX: RateLimited; ServerError "safe to retry")
-_RETRYABLE = frozenset({"RateLimited", "ServerError"})
-MAX_RETRIES = 5
 _STOP_TYPES = (OrderType.TAKE_PROFIT.value, OrderType.STOP_LOSS.value)
 
 
-class _EventPump:
-    """`_Run`'s event handling (a mixin: `_Run` owns the state).
+class EventPump:
+    """Reads the session and applies each event to the ledger's records (see the module docstring)."""
 
-    Uses: `session` (next_event, send, note_rate_limited), `journal` (answers, re-sent intents),
-    `interrupts`, `live`, `warnings`, `_timers`, `_retrying`, `_legs_by_order_id`; calls
-    `_attached_leg`/`_record_leg_status` (runner.run.brackets) and `_progress`.
-    """
+    def __init__(self, session: Session, journal: JournalWriter, ledger: Ledger, sender: Sender) -> None:
+        self.session = session
+        self.journal = journal
+        self.ledger = ledger
+        self.live = ledger.live
+        self.sender = sender
+        self._timers: list[tuple[float, str]] = []
 
-    session: Any
-    journal: Any
-    interrupts: Any
-    live: dict[str, LiveOrder]
-    warnings: list[str]
-    _timers: list[tuple[float, str]]
-    _retrying: dict[str, LiveOrder]
-    _legs_by_order_id: dict[str, LegResult]
-
-    def _resend_due(self, now: float) -> None:
-        """Send again what a retryable `err` refused (the exchange placed nothing), once its delay is up."""
-        for coid, live in list(self._retrying.items()):  # refused in send order: resent in that order
-            if live.retry_at is not None and live.retry_at > now:
-                break  # a later refusal never overtakes an earlier one (pipelined runs)
-            if live.retry_at is None or live.resend is None:
-                continue
-            del self._retrying[coid]
-            live.retry_at = None
-            message, index, order_key, leg = live.resend
-            with self.interrupts.critical():
-                self.journal.record_intent(coid, index, order_key, leg, message)
-                self.session.send(message)
-            self._progress("sent", index, order_key, "", f"{leg.value} (retry {live.retries})")
-
-    def _pump(self, done: Callable[[], bool], timeout: float) -> bool:
+    def pump(self, done: Callable[[], bool], timeout: float) -> bool:
         """Apply incoming events until `done()` or `timeout` seconds pass; True if done."""
         deadline = time.monotonic() + timeout
         while True:
             if done():
                 return True
             now = time.monotonic()
-            if self._retrying:
-                self._resend_due(now)
+            if self.sender.retrying:
+                self.sender.resend_due(now)
             remaining = deadline - now
             if remaining <= 0:
                 # collect what is already buffered without blocking
                 event = self.session.next_event(0.0) if timeout == 0 else None
                 if event is None:
                     return done()
-                self._apply(event)
+                self.apply(event)
                 continue
             event = self.session.next_event(min(remaining, self._next_timer(now)))
             if event is not None:
-                self._apply(event)
+                self.apply(event)
 
-    def _watch(self, live: LiveOrder) -> None:
+    def watch(self, live: LiveOrder) -> None:
         """Remember when `live` may change by itself (IOC settle, fill-detail grace) for `_next_timer`."""
         moment = live.next_deadline()
         if moment is not None:
@@ -100,12 +82,9 @@ class _EventPump:
             else:
                 wait = moment - now
             break
-        for live in self._retrying.values():
-            if live.retry_at is not None:
-                wait = min(wait, max(live.retry_at - now, 0.001))
-        return wait
+        return self.sender.next_retry_in(now, wait)
 
-    def _apply(self, event: Any) -> None:
+    def apply(self, event: Event) -> None:
         reply = event.reply
         coid = event.client_order_id
         if reply.kind is ReplyKind.ORDER:
@@ -120,9 +99,35 @@ class _EventPump:
             return
         live = self.live.get(coid) if coid else None
         if live is not None:
-            self._watch(live)
+            self.watch(live)
 
-    def _apply_order(self, coid: str | None, update: OrderUpdate, at: float, raw: dict) -> None:
+    def _attached_leg(self, live: LiveOrder | None, update: OrderUpdate) -> LegResult | None:
+        """An attached TP/SL leg announced by the exchange (stop type, parent's coid or known id)."""
+        if update.order_id and update.order_id in self.ledger.legs_by_order_id:
+            return self.ledger.legs_by_order_id[update.order_id]
+        if live is None or not update.is_stop_leg or not isinstance(live.record, OrderResult):
+            return None
+        name = "take_profit" if update.order_type == OrderType.TAKE_PROFIT.value else "stop_loss"
+        for leg in live.record.legs:
+            attached = leg.mode == BracketMode.ATTACHED.value
+            if leg.leg == name and attached and leg.order_id in (None, update.order_id):
+                if update.order_id:
+                    leg.order_id = update.order_id
+                    self.ledger.legs_by_order_id[update.order_id] = leg
+                    self.journal.record_exit_id(live.coid, leg.leg, update.order_id)
+                return leg
+        return None
+
+    def _record_leg_status(self, leg: LegResult, update: OrderUpdate, at: float) -> None:
+        leg.statuses.append(StatusSeen(update.status, at, update.quantity_remaining))
+        if update.quantity is not None and update.quantity > 0:
+            leg.quantity = update.quantity
+        if leg.side is None and update.side:
+            leg.side = update.side
+        if update.is_reject:
+            leg.reject = Reject(update.status, update.meaning, None)
+
+    def _apply_order(self, coid: str | None, update: OrderUpdate, at: float, raw: dict[str, Any]) -> None:
         live = self.live.get(coid) if coid else None
         if live is None or (update.is_stop_leg and isinstance(live.record, OrderResult)
                             and not OrderType(live.record.type).is_stop):
@@ -162,13 +167,13 @@ class _EventPump:
         if live.fully_filled and isinstance(record, OrderResult) and record.filled_at is None:
             record.filled_at = at
         if isinstance(record, OrderResult):
-            self._progress("answer" if first else "update", record.index, record.id, update.status)
+            self.ledger.progress("answer" if first else "update", record.index, record.id, update.status)
 
-    def _apply_fill(self, coid: str | None, fill: Fill, at: float, raw: dict) -> None:
+    def _apply_fill(self, coid: str | None, fill: Fill, at: float, raw: dict[str, Any]) -> None:
         live = self.live.get(coid) if coid else None
         target: OrderResult | LegResult | None = live.record if live else None
-        if fill.order_id and fill.order_id in self._legs_by_order_id:
-            target, live = self._legs_by_order_id[fill.order_id], None
+        if fill.order_id and fill.order_id in self.ledger.legs_by_order_id:
+            target, live = self.ledger.legs_by_order_id[fill.order_id], None
         elif live is not None and fill.order_type in _STOP_TYPES \
                 and isinstance(live.record, OrderResult) and not OrderType(live.record.type).is_stop:
             name = "take_profit" if fill.order_type == OrderType.TAKE_PROFIT.value else "stop_loss"
@@ -202,14 +207,14 @@ class _EventPump:
 
     def _apply_stop(self, coid: str | None, stop: StopOrder, at: float) -> None:
         live = self.live.get(coid) if coid else None
-        leg = self._legs_by_order_id.get(stop.stop_order_id or "")
+        leg = self.ledger.legs_by_order_id.get(stop.stop_order_id or "")
         if leg is None and live is not None and isinstance(live.record, OrderResult):
             name = "take_profit" if stop.stop_order_type == OrderType.TAKE_PROFIT.value else "stop_loss"
             leg = next((x for x in live.record.legs
                         if x.leg == name and x.order_id in (None, stop.stop_order_id)), None)
             if leg is not None and stop.stop_order_id:
                 leg.order_id = stop.stop_order_id
-                self._legs_by_order_id[stop.stop_order_id] = leg
+                self.ledger.legs_by_order_id[stop.stop_order_id] = leg
                 if leg.mode == BracketMode.ATTACHED.value:
                     self.journal.record_exit_id(live.coid, leg.leg, stop.stop_order_id)
         if leg is None:
@@ -221,25 +226,17 @@ class _EventPump:
         elif not leg.statuses:
             leg.statuses.append(StatusSeen("STAGED", at, None, "stop_order_response"))
 
-    def _apply_error(self, coid: str | None, err: ErrorReply, at: float, raw: dict) -> None:
+    def _apply_error(self, coid: str | None, err: ErrorReply, at: float, raw: dict[str, Any]) -> None:
         live = self.live.get(coid) if coid else None
         if live is None:
             text = f"exchange error not tied to an order: {err.error_code}: {err.message or ''}"
-            self.warnings.append(text.strip())
+            self.ledger.warnings.append(text.strip())
             return
         self.journal.record_answer(live.coid, raw)
         record = live.record
         record.statuses.append(StatusSeen(err.error_code, at, None, "err"))
-        if err.error_code in _RETRYABLE and live.resend is not None and live.retries < MAX_RETRIES \
-                and not live.answered:
-            # not a rejection: the exchange placed nothing; send the same message again after a delay
-            live.retries += 1
-            hint = retry_after_hint(err.raw)
-            if err.error_code == "RateLimited" and hasattr(self.session, "note_rate_limited"):
-                self.session.note_rate_limited(err)  # the pacer holds the bucket back too
-            live.retry_at = time.monotonic() + (hint if hint else min(0.05 * 2 ** live.retries, 2.0))
-            self._retrying[live.coid] = live
-            return
+        if self.sender.retry_refused(live, err):
+            return  # not a rejection: the exchange placed nothing; the same message goes again
         record.reject = Reject(err.error_code, error_meaning(err.error_code), err.message)
         live.answered = True
         live.terminal = True
@@ -248,4 +245,4 @@ class _EventPump:
         if isinstance(record, OrderResult):
             if record.answered_at is None:
                 record.answered_at = at
-            self._progress("answer", record.index, record.id, err.error_code)
+            self.ledger.progress("answer", record.index, record.id, err.error_code)

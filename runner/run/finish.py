@@ -9,30 +9,31 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
 
 from runner.playbook.model import BracketMode, Expect, Playbook
 from runner.report import OrderResult, Outcome
-from runner.run.verdict import LiveOrder, judge
+from runner.run.brackets import warn_open_sibling
+from runner.run.events import EventPump
+from runner.run.ledger import Ledger
+from runner.run.verdict import judge
 from runner.state.legstate import PENDING
 
 #: how long the end-of-run drain may wait for attached bracket legs to be announced
 LEG_ANNOUNCE_S = 0.5
 
 
-class _RunEnd:
-    """`_Run`'s drain and final judgement (a mixin: `_Run` owns the state).
+class Finish:
+    """The drain and the final verdicts of every order (see the module docstring)."""
 
-    Uses: `playbook`, `results`, `live`, `timeout`; calls `_pump` (runner.run.events) and
-    `_warn_open_sibling` (runner.run.brackets).
-    """
+    def __init__(self, playbook: Playbook, ledger: Ledger, pump: EventPump, timeout: float) -> None:
+        self.playbook = playbook
+        self.ledger = ledger
+        self.results = ledger.results
+        self.live = ledger.live
+        self.pump = pump
+        self.timeout = timeout
 
-    playbook: Playbook
-    results: list[OrderResult]
-    live: dict[str, LiveOrder]
-    timeout: float
-
-    def _drain(self, quick: bool = False) -> None:
+    def drain(self, quick: bool = False) -> None:
         """Wait (bounded) for answers still owed, so the report says what really happened."""
         def owed() -> bool:
             now = time.monotonic()
@@ -47,15 +48,15 @@ class _RunEnd:
                     return True
             return False
 
-        self._pump(lambda: not owed(), 0.5 if quick else self.timeout)
+        self.pump.pump(lambda: not owed(), 0.5 if quick else self.timeout)
         def legs_owed() -> bool:  # an entry filled: its attached exits should be announced shortly
             return any(leg.mode == BracketMode.ATTACHED.value and not leg.statuses
                        for r in self.results if r.reject is None and r.filled_quantity > 0
                        and r.outcome is not Outcome.ALREADY_PLACED for leg in r.legs)
 
-        self._pump(lambda: not legs_owed(), 0 if quick else LEG_ANNOUNCE_S)
+        self.pump.pump(lambda: not legs_owed(), 0 if quick else LEG_ANNOUNCE_S)
 
-    def _final_judgement(self, connection_lost: bool) -> None:
+    def final_judgement(self, connection_lost: bool) -> None:
         now = time.monotonic()
         for index, result in enumerate(self.results):
             order = self.playbook.orders[index]
@@ -70,7 +71,7 @@ class _RunEnd:
             if not live.answered and connection_lost:
                 result.verdict += " (connection lost: re-running reconciles it with the exchange)"
         for result in self.results:
-            self._warn_open_sibling(result)
+            warn_open_sibling(result, self.ledger.warnings)
             for leg in result.legs:
                 if leg.mode == BracketMode.ATTACHED.value and not leg.statuses and result.reject is None \
                         and result.sent_at is not None and not leg.note:
@@ -79,11 +80,11 @@ class _RunEnd:
                                 "connection")
 
 
-def placement_summary(results: Iterable[Any]) -> str:
+def placement_summary(results: Iterable[OrderResult]) -> str:
     """`placed: a, b; not placed: c; unknown: d` — what a trader must know after an abort."""
     groups: dict[str, list[str]] = {"placed": [], "not placed": [], "unknown": []}
     for result in results:
-        outcome = getattr(result.outcome, "value", result.outcome)
+        outcome = result.outcome.value
         if outcome == "not_sent" or (outcome == "failed" and result.reject is not None):
             groups["not placed"].append(result.id)
         elif outcome == "unknown":

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 
-class _Interrupts:
+class Interrupts:
     """SIGINT stops sending at a safe point: never between a journal intent and its send."""
 
     def __init__(self) -> None:

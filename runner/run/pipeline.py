@@ -5,7 +5,7 @@ QFEX's rate limit allows ~200 orders/s. QFEX processes one connection's messages
 they arrive, so sending in playbook order on one connection without waiting keeps the exchange's
 order of processing; only the waiting changes.
 
-Rules (the sequential run, `execute._Run._run_order`, stays the reference):
+Rules (the sequential run, `runner.run.flow.OrderFlow.run_order`, stays the reference):
 - Window: at most N orders with `wait: ack` are sent and unanswered at once. `wait: none` never
   waits (as in a sequential run) and takes no slot.
 - Barriers: an order with `wait: fill`, an `after_fill` bracket, or any order of a playbook with
@@ -20,7 +20,7 @@ Rules (the sequential run, `execute._Run._run_order`, stays the reference):
 - Timeout: the oldest unanswered order gets `--timeout` from its send, then the run stops as a
   sequential run does (its state unknown; a re-run reconciles it).
 - Retries: an order answered `RateLimited`/`ServerError` was not processed and is sent again after
-  its delay (`runner.run.events`); later orders already sent may then reach the book before it. The run
+  its delay (`runner.run.send`); later orders already sent may then reach the book before it. The run
   names it in a warning and continues one order at a time.
 - Pacing to QFEX's rate limit applies to every send (the session's pacer), as sequentially.
 """
@@ -29,18 +29,31 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from runner.exit_codes import ExitCode
 from runner.playbook.ids import Leg
 from runner.playbook.model import BracketMode, OnReject, Order, Playbook, Wait
+from runner.report import Outcome
+from runner.run.adopt import Adopter
+from runner.run.events import EventPump
+from runner.run.flow import OrderFlow, StopRun
+from runner.run.interrupts import Interrupts
+from runner.run.ledger import Ledger
+from runner.run.send import Sender
 from runner.run.verdict import LiveOrder, is_immediate
+from runner.state.writer import JournalWriter
 
 
 def is_barrier(order: Order, playbook: Playbook) -> bool:
     """May nothing be in flight around this order? (see the module docstring)"""
     after_fill = order.bracket is not None and order.bracket.mode is BracketMode.AFTER_FILL
     return order.wait is Wait.FILL or after_fill or playbook.on_reject is OnReject.STOP
+
+
+def _answered(live: LiveOrder) -> Callable[[], bool]:
+    return lambda: live.answered
 
 
 @dataclass
@@ -51,12 +64,21 @@ class _InFlight:
 
 
 class Pipeline:
-    """Drives `_Run` (runner.run.engine) through the playbook with a window of unanswered sends."""
+    """Sends the playbook's orders with a window of unanswered sends; barriers go through `OrderFlow`."""
 
-    def __init__(self, run: Any, max_in_flight: int) -> None:
+    def __init__(self, flow: OrderFlow, ledger: Ledger, sender: Sender, pump: EventPump, adopter: Adopter,
+                 journal: JournalWriter, interrupts: Interrupts, max_in_flight: int) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be >= 1")
-        self.run = run
+        self.flow = flow
+        self.playbook = flow.playbook
+        self.timeout = flow.timeout
+        self.ledger = ledger
+        self.sender = sender
+        self.pump = pump
+        self.adopter = adopter
+        self.journal = journal
+        self.interrupts = interrupts
         self.size = max_in_flight
         self.initial_size = max_in_flight
         self.in_flight: deque[_InFlight] = deque()
@@ -64,18 +86,18 @@ class Pipeline:
     # --- the loop ---
 
     def submit(self) -> None:
-        run = self.run
-        orders = run.playbook.orders
-        if self.size > 1 and run.playbook.on_reject is OnReject.STOP:
-            run.warnings.append(f"--max-in-flight {self.size} has no effect: with on_reject: stop every "
-                                f"order waits for the previous one's answer (a rejection must stop all "
-                                f"later orders); set on_reject: continue to pipeline")
+        orders = self.playbook.orders
+        if self.size > 1 and self.playbook.on_reject is OnReject.STOP:
+            self.ledger.warnings.append(
+                f"--max-in-flight {self.size} has no effect: with on_reject: stop every order waits for the "
+                f"previous one's answer (a rejection must stop all later orders); set on_reject: continue "
+                f"to pipeline")
         index = 0
         try:
             while index < len(orders):
-                if is_barrier(orders[index], run.playbook):
+                if is_barrier(orders[index], self.playbook):
                     self.drain()
-                    run._run_order(index, orders[index])
+                    self.flow.run_order(index, orders[index])
                     index += 1
                     continue
                 self.make_room()
@@ -89,7 +111,7 @@ class Pipeline:
 
     def _burst_from(self, start: int) -> list[int]:
         """The indices to send now: consecutive non-barrier orders, as many as there are free slots."""
-        orders, playbook = self.run.playbook.orders, self.run.playbook
+        orders, playbook = self.playbook.orders, self.playbook
         room = max(self.size - len(self.in_flight), 1)
         burst = [start]
         index = start + 1
@@ -100,28 +122,29 @@ class Pipeline:
 
     def submit_burst(self, indices: list[int]) -> None:
         """Adopt what an earlier run placed; journal the rest in one batch; then send them in order."""
-        run = self.run
+        results = self.ledger.results
         to_send = []
         for index in indices:
-            order = run.playbook.orders[index]
-            step = run._entry_steps[order.id]
-            placed = run.already_placed(step.client_order_id)
+            order = self.playbook.orders[index]
+            step = self.flow.entry_step(order)
+            placed = self.adopter.already_placed(step.client_order_id)
             if placed is not None:
-                run._adopt(run.results[index], placed)
+                self.adopter.adopt(results[index], placed)
             else:
                 to_send.append((index, order, step))
         if to_send:
-            with run.interrupts.critical():  # never stop between the batch's fsync and its sends
-                with run.journal.batch():
+            with self.interrupts.critical():  # never stop between the batch's fsync and its sends
+                with self.journal.batch():
                     for index, order, step in to_send:
-                        run.journal.record_intent(step.client_order_id, index, order.id, Leg.ENTRY,
-                                                  step.message)
+                        self.journal.record_intent(step.client_order_id, index, order.id, Leg.ENTRY,
+                                                   step.message)
                 for index, order, step in to_send:
-                    live = run._send(step.client_order_id, run.results[index], step.message, index, order.id,
-                                     Leg.ENTRY, order.quantity, is_immediate(order), journaled=True)
+                    live = self.sender.send(step.client_order_id, results[index], step.message, index,
+                                            order.id, Leg.ENTRY, order.quantity, is_immediate(order),
+                                            journaled=True)
                     if order.wait is Wait.ACK:
-                        self.in_flight.append(_InFlight(index, live, time.monotonic() + run.timeout))
-        run._judge_sent(upto=indices[-1])
+                        self.in_flight.append(_InFlight(index, live, time.monotonic() + self.timeout))
+        self.flow.judge_sent(upto=indices[-1])
 
     # --- the window ---
 
@@ -135,19 +158,18 @@ class Pipeline:
 
     def make_room(self, limit: int | None = None) -> None:
         """Apply answers until fewer than `limit` (default: the window) orders are unanswered."""
-        run = self.run
         limit = self.size if limit is None else limit
         self._forget_answered()
         self._notice_retries()
         while len(self.in_flight) >= max(limit, 1) or (limit == 0 and self.in_flight):
             oldest = self.in_flight[0]
             remaining = oldest.deadline - time.monotonic()
-            if not run._pump(lambda live=oldest.live: live.answered, max(remaining, 0)):
+            if not self.pump.pump(_answered(oldest.live), max(remaining, 0)):
                 self._no_answer(oldest)
             self._forget_answered()
             self._notice_retries()
         # group commit: take every answer already here, so the next burst (one fsync) is larger
-        run._pump(lambda: False, 0)
+        self.pump.pump(lambda: False, 0)
         self._forget_answered()
 
     def drain(self) -> None:
@@ -155,43 +177,35 @@ class Pipeline:
         self.make_room(limit=0)
 
     def _no_answer(self, entry: _InFlight) -> None:
-        from runner.exit_codes import ExitCode
-        from runner.report import Outcome
-        from runner.run.engine import _StopRun
-
-        run = self.run
-        order = run.playbook.orders[entry.index]
-        result = run.results[entry.index]
-        result.outcome, result.verdict = Outcome.UNKNOWN, f"no answer within {run.timeout:g}s"
-        raise _StopRun(f"no answer for order {order.id!r} within {run.timeout:g}s: its state is unknown "
-                       f"(re-running reconciles it with the exchange before sending anything)",
-                       ExitCode.ABORTED)
+        order = self.playbook.orders[entry.index]
+        result = self.ledger.results[entry.index]
+        result.outcome, result.verdict = Outcome.UNKNOWN, f"no answer within {self.timeout:g}s"
+        raise StopRun(f"no answer for order {order.id!r} within {self.timeout:g}s: its state is unknown "
+                      f"(re-running reconciles it with the exchange before sending anything)",
+                      ExitCode.ABORTED)
 
     def _notice_retries(self) -> None:
         """A refused order (RateLimited/ServerError: not processed) is being sent again: from now on
         one order at a time, so no later order can overtake it again."""
-        if self.size > 1 and (self.run._retrying or any(x.live.retries for x in self.in_flight)):
+        if self.size > 1 and (self.sender.retrying or any(x.live.retries for x in self.in_flight)):
             self.size = 1
 
     def report_reordering(self) -> None:
         """Name every refused order that later orders overtook (answers come in processing order)."""
-        run = self.run
-        answered = [r.answered_at for r in run.results]
-        for index, result in enumerate(run.results):
-            live = run.live.get(result.client_order_id)
-            if live is None or not live.retries or answered[index] is None:
+        results = self.ledger.results
+        answered = [r.answered_at for r in results]
+        for index, result in enumerate(results):
+            live = self.ledger.live.get(result.client_order_id)
+            at = answered[index]
+            if live is None or not live.retries or at is None:
                 continue
-            overtaken_by = [run.playbook.orders[j].id for j in range(index + 1, len(run.results))
-                            if answered[j] is not None and answered[j] <= answered[index]]
+            overtaken_by = [self.playbook.orders[j].id for j in range(index + 1, len(results))
+                            if (later := answered[j]) is not None and later <= at]
             if overtaken_by:
                 shown = ", ".join(repr(x) for x in overtaken_by[:3])
                 shown += " ..." if len(overtaken_by) > 3 else ""
-                run.warnings.append(
+                self.ledger.warnings.append(
                     f"order {result.id!r} was refused ({live.retries}x RateLimited/ServerError: not "
                     f"processed) and sent again after later orders ({shown}) had reached the exchange, "
                     f"which placed them first; the rest of the run sent one order at a time")
 
-
-def submit_pipelined(run: Any, max_in_flight: int) -> None:
-    """`execute`'s seam: submit every order of `run` with up to `max_in_flight` unanswered."""
-    Pipeline(run, max_in_flight).submit()

@@ -2,7 +2,7 @@
 validation, the production confirmation, credentials, the journal; and where the report goes.
 
 Kept apart from the send loop so the rule "nothing leaves before the whole playbook validates"
-reads as one sequence of checks in `execute.run_playbook`, each raising a located `RunnerError`.
+reads as one sequence of checks in `runner.run.engine.run_playbook`, each raising a located `RunnerError`.
 Heavy modules (simulator, refdata fetch, loader, journal) are imported inside each function, so
 importing this module costs nothing for `--help`.
 """
@@ -23,11 +23,16 @@ from runner.playbook.model import Playbook
 from runner.problems import Severity
 
 if TYPE_CHECKING:
+    from runner.playbook.refdata import RefData
     from runner.run.options import RunOptions
+    from runner.simulator import Simulator
+    from runner.state.journal import Journal
 
 
 @contextlib.contextmanager
-def _embedded_exchange(config: Any) -> Iterator[Any]:
+def embedded_exchange(config: Any) -> Iterator[Simulator]:
+    """The embedded exchange of `--target sim`; `config` is the simulator's EngineConfig (or None),
+    left untyped here: only this module may name the simulator, and it exports no EngineConfig."""
     from runner.simulator import Simulator
 
     sim = Simulator(config) if config is not None else Simulator()
@@ -38,7 +43,7 @@ def _embedded_exchange(config: Any) -> Iterator[Any]:
         sim.stop()
 
 
-def _reference_data(options: RunOptions, target: Target, warnings: list[str]) -> Any:
+def reference_data(options: RunOptions, target: Target, warnings: list[str]) -> RefData | None:
     from runner.playbook import refdata as rd
     if options.refdata_file:
         return rd.load_refdata_file(options.refdata_file)
@@ -57,7 +62,7 @@ def _reference_data(options: RunOptions, target: Target, warnings: list[str]) ->
     return None
 
 
-def _validate(path: str, refdata: Any, warnings: list[str]) -> Playbook:
+def validated_playbook(path: str, refdata: RefData | None, warnings: list[str]) -> Playbook:
     from runner.playbook.load import validate_file
 
     result = validate_file(path, refdata)
@@ -68,7 +73,7 @@ def _validate(path: str, refdata: Any, warnings: list[str]) -> Playbook:
     return result.playbook
 
 
-def _confirm_live(target: Target, playbook: Playbook, options: RunOptions) -> None:
+def confirm_live(target: Target, playbook: Playbook, options: RunOptions) -> None:
     if not target.live or options.yes:
         return
     if options.confirm is None:
@@ -78,7 +83,7 @@ def _confirm_live(target: Target, playbook: Playbook, options: RunOptions) -> No
         raise UsageError("not confirmed: nothing was sent")
 
 
-def _credentials(options: RunOptions, playbook: Playbook, sim: Any,
+def run_credentials(options: RunOptions, playbook: Playbook, sim: Simulator | None,
                  env: Mapping[str, str]) -> Credentials:
     if sim is not None and not options.credentials_file:
         from runner.exchange.credentials import Secret
@@ -94,8 +99,8 @@ def _credentials(options: RunOptions, playbook: Playbook, sim: Any,
 
 
 @contextlib.contextmanager
-def _open_journal(options: RunOptions, playbook: Playbook, *, ephemeral: bool,
-                  warnings: list[str]) -> Iterator[Any]:
+def open_journal(options: RunOptions, playbook: Playbook, *, ephemeral: bool,
+                  warnings: list[str]) -> Iterator[Journal]:
     """The run journal (exactly-once). Kept in one function so its policy lives in one place.
 
     The embedded exchange starts empty on every run, so its journal lives only as long as it does:
@@ -121,7 +126,7 @@ def _open_journal(options: RunOptions, playbook: Playbook, *, ephemeral: bool,
             journal.close()
 
 
-def _report_dir(options: RunOptions, playbook: Playbook, started_at: float) -> Path:
+def report_dir_for(options: RunOptions, playbook: Playbook, started_at: float) -> Path:
     if options.report_dir:
         return Path(options.report_dir)
     stamp = datetime.fromtimestamp(started_at, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
+from typing import Any
 
 from runner.enums import OrderType, TimeInForce
 from runner.exchange.protocol import ErrorReply
+from runner.playbook.ids import Leg
 from runner.playbook.model import Expect, Order
 from runner.report import LegResult, OrderResult, Outcome
 
@@ -23,6 +25,9 @@ FILL_DETAIL_GRACE_S = 0.5
 
 TERMINAL_STATUSES = frozenset({"CANCELLED", "CANCELLED_STP"})
 _IMMEDIATE_TIF = frozenset({TimeInForce.IOC.value, TimeInForce.FOK.value})
+
+#: what a refused send needs to go again: the message, its order's index and id, and the leg
+Resend = tuple[dict[str, Any], int, str, Leg]
 
 
 class LiveOrder:
@@ -41,7 +46,7 @@ class LiveOrder:
         self.remaining: Decimal | None = None
         self.error: ErrorReply | None = None
         #: what to send again after a retryable `err` (RateLimited, ServerError): nothing was placed
-        self.resend: tuple | None = None
+        self.resend: Resend | None = None
         self.retry_at: float | None = None
         self.retries = 0
 

@@ -1,0 +1,122 @@
+"""One playbook order at a time: adopt or send it, wait as it says (`ack`, `fill`, `none`), place
+its `after_fill` exits, judge it against `expect`, and apply `on_reject`.
+
+`OrderFlow` is the sequential run, and the reference the pipelined one (runner.run.pipeline)
+follows: an order that must not overlap others (a barrier) runs through `run_order` there too.
+`StopRun` leaves the send loop (on_reject stop, no answer in time) so the run can write its report.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Protocol
+
+from runner.exit_codes import ExitCode
+from runner.playbook.ids import Leg
+from runner.playbook.model import BracketMode, OnReject, Order, Playbook, Wait
+from runner.report import Outcome
+from runner.run.adopt import Adopter
+from runner.run.brackets import Brackets
+from runner.run.events import EventPump
+from runner.run.ledger import Ledger
+from runner.run.send import Sender
+from runner.run.verdict import is_immediate, judge
+
+if TYPE_CHECKING:
+    from runner.playbook.plan import Plan, Step
+
+
+class StopRun(Exception):
+    """Leave the send loop (on_reject stop, no answer in time) and write the report."""
+
+    def __init__(self, message: str, exit_code: ExitCode) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Submission(Protocol):
+    """Sends every order of the playbook in order: `OrderFlow` one at a time, or `Pipeline`."""
+
+    def submit(self) -> None: ...
+
+
+class OrderFlow:
+    """Each playbook order in turn: adopt or send, wait, place after_fill exits, judge, on_reject."""
+
+    def __init__(self, playbook: Playbook, plan: Plan, ledger: Ledger, sender: Sender, pump: EventPump,
+                 adopter: Adopter, legs: Brackets, timeout: float) -> None:
+        self.playbook = playbook
+        self.ledger = ledger
+        self.sender = sender
+        self.pump = pump
+        self.adopter = adopter
+        self.legs = legs
+        self.timeout = timeout
+        self._entry_steps = {s.order.id: s for s in plan.steps if s.leg is Leg.ENTRY}
+        self._judged: set[int] = set()
+        self._judged_below = 0  # every order before this index is judged or adopted
+
+    def entry_step(self, order: Order) -> Step:
+        """The planned step that sends `order` itself (its client_order_id and message)."""
+        return self._entry_steps[order.id]
+
+    def submit(self) -> None:
+        """Every order in playbook order, one at a time."""
+        for index, order in enumerate(self.playbook.orders):
+            self.run_order(index, order)
+
+    def run_order(self, index: int, order: Order) -> None:
+        result = self.ledger.results[index]
+        step = self._entry_steps[order.id]
+        after_fill = order.bracket is not None and order.bracket.mode is BracketMode.AFTER_FILL
+        placed = self.adopter.already_placed(step.client_order_id)
+        if placed is not None:
+            live = self.adopter.adopt(result, placed)
+            if after_fill:
+                self.legs.place_after_fill_legs(index, order, result, live)
+            return
+        live = self.sender.send(step.client_order_id, result, step.message, index, order.id, Leg.ENTRY,
+                                order.quantity, is_immediate(order))
+        if order.wait is Wait.FILL or after_fill:
+            self.pump.pump(lambda: live.settled(time.monotonic()), self.timeout)
+        elif order.wait is Wait.ACK:
+            if not self.pump.pump(lambda: live.answered, self.timeout):
+                result.outcome, result.verdict = Outcome.UNKNOWN, f"no answer within {self.timeout:g}s"
+                raise StopRun(f"no answer for order {order.id!r} within {self.timeout:g}s: its state is "
+                              f"unknown "
+                              f"(re-running reconciles it with the exchange before sending anything)",
+                              ExitCode.ABORTED)
+        else:
+            self.pump.pump(lambda: False, 0)  # take whatever already arrived, never block
+        if after_fill:
+            self.legs.place_after_fill_legs(index, order, result, live)
+        self.judge_sent(upto=index, waited_for_fill=order.wait is Wait.FILL or after_fill)
+
+    def judge_sent(self, upto: int, waited_for_fill: bool = False) -> None:
+        """Judge every sent order whose outcome is now known; apply `on_reject` to the failures.
+
+        Called after each order's wait, so a rejection that arrives while a later order is awaited
+        (e.g. after `wait: none`) still stops the run before anything else is sent.
+        """
+        results = self.ledger.results
+        while self._judged_below <= upto and (  # skip what is settled: O(n) per run, not O(n^2)
+                self._judged_below in self._judged
+                or results[self._judged_below].outcome is Outcome.ALREADY_PLACED):
+            self._judged_below += 1
+        for index in range(self._judged_below, upto + 1):
+            result = results[index]
+            live = self.ledger.live.get(result.client_order_id)
+            if live is None or index in self._judged or result.outcome is Outcome.ALREADY_PLACED:
+                continue
+            order = self.playbook.orders[index]
+            final = waited_for_fill and index == upto  # its wait is over: "not filled yet" is the answer
+            verdict = judge(order, result, live, final=final, timeout=self.timeout)
+            if verdict is None:
+                continue
+            self._judged.add(index)
+            result.outcome, result.verdict = verdict
+            self.ledger.progress("judged", index, order.id, result.outcome.value, result.verdict)
+            stop = self.playbook.on_reject is OnReject.STOP and upto < self.ledger.total - 1
+            if result.outcome is Outcome.FAILED and stop:
+                raise StopRun(f"on_reject: stop — order {order.id!r} {result.verdict}; "
+                              f"later orders were not sent", ExitCode.ABORTED)

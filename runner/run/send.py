@@ -1,0 +1,102 @@
+"""Sending: journal the intent, then send, with nothing (not even Ctrl-C) in between; and send
+again what the exchange refused unprocessed (`RateLimited`, `ServerError`), after its delay.
+
+The exactly-once rule lives here: every message that leaves has a durable intent first
+(`JournalWriter.record_intent`, fsync'd, or a batch the caller fsync'd), inside
+`Interrupts.critical()`. A refusal that placed nothing is re-sent under the same rule, in the
+order the refusals came, so a later refusal never overtakes an earlier one.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+from runner.errors import RunnerError
+from runner.exchange.pacing import retry_after_hint
+from runner.exchange.protocol import ErrorReply
+from runner.exchange.session import RecoveringSession
+from runner.playbook.ids import Leg
+from runner.report import LegResult, OrderResult, Outcome
+from runner.run.interrupts import Interrupts
+from runner.run.ledger import Ledger
+from runner.run.verdict import LiveOrder
+from runner.state.writer import JournalWriter
+
+#: `err` codes that mean "not processed, send again" (QFEX: RateLimited; ServerError "safe to retry")
+RETRYABLE = frozenset({"RateLimited", "ServerError"})
+MAX_RETRIES = 5
+
+
+class Sender:
+    """The one way a message leaves: intent journaled, then sent; refusals sent again when due."""
+
+    def __init__(self, session: RecoveringSession, journal: JournalWriter, interrupts: Interrupts,
+                 ledger: Ledger) -> None:
+        self.session = session
+        self.journal = journal
+        self.interrupts = interrupts
+        self.ledger = ledger
+        #: refused (or lost in a reconnect) and waiting to go again, in the order they were refused
+        self.retrying: dict[str, LiveOrder] = {}
+
+    def send(self, coid: str, record: OrderResult | LegResult, message: dict[str, Any] | None, index: int,
+             order_key: str, leg: Leg, quantity: Decimal, immediate: bool,
+             journaled: bool = False) -> LiveOrder:
+        """Journal the intent (unless the caller already did, in a batch) and send; never split by Ctrl-C."""
+        if message is None:
+            raise RunnerError(f"internal: no message for {order_key} {leg.value}")
+        live = LiveOrder(coid, record, quantity, immediate)
+        live.resend = (message, index, order_key, leg)
+        self.ledger.live[coid] = live
+        with self.interrupts.critical():
+            if not journaled:
+                self.journal.record_intent(coid, index, order_key, leg, message)
+            if isinstance(record, OrderResult):
+                record.sent_at = time.time()
+                record.outcome, record.verdict = Outcome.UNKNOWN, "sent; no answer yet"
+            self.session.send(message)
+        self.ledger.progress("sent", index, order_key, "", leg.value)
+        return live
+
+    def retry_refused(self, live: LiveOrder, err: ErrorReply) -> bool:
+        """A refusal that placed nothing (RateLimited/ServerError, unanswered, retries left): schedule
+        the same message again after a delay and say True; False means it is a real rejection."""
+        if err.error_code in RETRYABLE and live.resend is not None and live.retries < MAX_RETRIES \
+                and not live.answered:
+            live.retries += 1
+            hint = retry_after_hint(err.raw)
+            if err.error_code == "RateLimited":
+                self.session.note_rate_limited(err)  # the pacer holds the bucket back too
+            live.retry_at = time.monotonic() + (hint if hint else min(0.05 * 2 ** live.retries, 2.0))
+            self.retrying[live.coid] = live
+            return True
+        return False
+
+    def retry_now(self, live: LiveOrder) -> None:
+        """Send `live` again at the next chance (it never reached the exchange before a reconnect)."""
+        live.retry_at = time.monotonic()
+        self.retrying[live.coid] = live
+
+    def resend_due(self, now: float) -> None:
+        """Send again what a retryable `err` refused (the exchange placed nothing), once its delay is up."""
+        for coid, live in list(self.retrying.items()):  # refused in send order: resent in that order
+            if live.retry_at is not None and live.retry_at > now:
+                break  # a later refusal never overtakes an earlier one (pipelined runs)
+            if live.retry_at is None or live.resend is None:
+                continue
+            del self.retrying[coid]
+            live.retry_at = None
+            message, index, order_key, leg = live.resend
+            with self.interrupts.critical():
+                self.journal.record_intent(coid, index, order_key, leg, message)
+                self.session.send(message)
+            self.ledger.progress("sent", index, order_key, "", f"{leg.value} (retry {live.retries})")
+
+    def next_retry_in(self, now: float, wait: float) -> float:
+        """`wait`, or less if a refused order is due to go again sooner."""
+        for live in self.retrying.values():
+            if live.retry_at is not None:
+                wait = min(wait, max(live.retry_at - now, 0.001))
+        return wait

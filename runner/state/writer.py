@@ -1,0 +1,45 @@
+"""The journal as the run engine writes and reads it: a typed seam (`JournalWriter`).
+
+`runner.state.journal.Journal` is the one implementation; the run engine (runner.run) is written
+against this Protocol, so every call that crosses into the journal is named and checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from runner.playbook.ids import Leg
+    from runner.state.entries import JournalEntry
+
+
+class JournalWriter(Protocol):
+    """Record before sending (intent), record what came back, read what is known per order."""
+
+    def record_intent(self, client_order_id: str, step_index: int, order_id_in_playbook: str, leg: Leg,
+                      message: Mapping[str, Any] | None) -> None:
+        """Durably note that `message` is about to be sent; returns after fsync (or at a batch's end)."""
+
+    def record_answer(self, client_order_id: str, answer: Mapping[str, Any]) -> None: ...
+
+    def record_exit_id(self, client_order_id: str, leg: str, order_id: str) -> None: ...
+
+    def record_reconciled(self, client_order_id: str, presence: str, *, order_id: str | None = None,
+                          filled_quantity: Decimal | None = None, remaining: Decimal | None = None,
+                          quantity: Decimal | None = None, order_key: str | None = None) -> None: ...
+
+    def record_adopted(self, order_key: str) -> None: ...
+
+    def note(self, event: str, **details: Any) -> None: ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Group commit: the records inside are fsync'd together when the block ends."""
+
+    def entry(self, client_order_id: str) -> JournalEntry | None: ...
+
+    def entries(self) -> Iterable[JournalEntry]: ...
+
+    def close(self) -> None: ...
