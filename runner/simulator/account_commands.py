@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from runner.simulator import validation as v
 from runner.simulator.accounts import Account, Position
-from runner.simulator.entry import _Synthetic
+from runner.simulator.entry import SyntheticRequest
 from runner.simulator.errors import CommandError
 from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market, initial_fraction, lev_text, maintenance_fraction
@@ -61,7 +61,7 @@ class AccountCommandsMixin:
             out.append(Outbound("account", ORDER_RESPONSES, account.account_id, {"order_response": payload}))
             return
         if self._closed(market):
-            req = _Synthetic(symbol, "SELL" if pos.qty > ZERO else BUY, abs(pos.qty), client_order_id)
+            req = SyntheticRequest(symbol, "SELL" if pos.qty > ZERO else BUY, abs(pos.qty), client_order_id)
             self._reject(account, req, "REJECTED_MARKET_CLOSED", out)
             return
         side = "SELL" if pos.qty > ZERO else BUY

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from runner.enums import OrderStatus
 from runner.simulator import validation as v
 from runner.simulator.accounts import Account
 from runner.simulator.errors import CommandError
@@ -21,19 +22,16 @@ from runner.simulator.orders import (
     SELL,
     ZERO,
     Order,
+    by_arrival,
     order_payload,
     orderless_payload,
     stop_payload,
 )
-from runner.simulator.outbound import _CANCELLED, ORDER_RESPONSES, Outbound, order_event
+from runner.simulator.outbound import ORDER_RESPONSES, Outbound, order_event
 
 if TYPE_CHECKING:
     from runner.simulator.config import EngineConfig
     from runner.simulator.twap import Twap
-
-
-def _by_seq(order: Order) -> int:
-    return order.seq
 
 
 class AmendMixin:
@@ -78,19 +76,19 @@ class AmendMixin:
         if id_type == "order_id":
             order = account.orders.get(ident)
             if order is not None and order.symbol == symbol:
-                self._finish(order, _CANCELLED, out)
+                self._finish(order, OrderStatus.CANCELLED.value, out)
                 return
             stop = account.stops.get(ident)
             if stop is not None and stop.symbol == symbol:
-                self._remove_stop(stop, _CANCELLED, out)
+                self._remove_stop(stop, OrderStatus.CANCELLED.value, out)
                 return
         elif id_type == "client_order_id":
             matches = sorted(
                 (o for o in account.orders.values() if o.symbol == symbol and o.client_order_id == ident),
-                key=_by_seq,
+                key=by_arrival,
             )
             for order in matches:
-                self._finish(order, _CANCELLED, out)
+                self._finish(order, OrderStatus.CANCELLED.value, out)
             if matches:
                 return
         else:
@@ -218,11 +216,11 @@ class AmendMixin:
         return v.bracket_reject(order.side, price, tp, sl, market)
 
     def _cancel_all_orders(self, account: Account, params: dict, out: list[Outbound]) -> None:
-        for order in sorted(account.orders.values(), key=_by_seq):
-            self._finish(order, _CANCELLED, out)
+        for order in sorted(account.orders.values(), key=by_arrival):
+            self._finish(order, OrderStatus.CANCELLED.value, out)
         if self.config.cancel_all_includes_stops:
             for stop in sorted(account.stops.values(), key=lambda s: s.seq):
-                self._remove_stop(stop, _CANCELLED, out)
+                self._remove_stop(stop, OrderStatus.CANCELLED.value, out)
         shape = self.config.cancel_all_ack_shape
         if shape != "none":
             out.append(self._ack(account, shape))
@@ -235,7 +233,7 @@ class AmendMixin:
                 self._no_such(account, v.text(params, "symbol") or "", "NO_SUCH_ORDER", "order_id", stop_id)
             )
             return
-        self._remove_stop(stop, _CANCELLED, out)
+        self._remove_stop(stop, OrderStatus.CANCELLED.value, out)
         if self.config.stop_ops_ack:
             out.append(self._ack(account, "ack"))
 

@@ -21,9 +21,10 @@ import heapq
 from collections.abc import Callable
 from decimal import Decimal
 
+from runner.enums import OrderStatus
 from runner.simulator.account_commands import AccountCommandsMixin
 from runner.simulator.accounts import Account
-from runner.simulator.amend import AmendMixin, _by_seq
+from runner.simulator.amend import AmendMixin
 from runner.simulator.config import AccountConfig, EngineConfig
 from runner.simulator.entry import EntryMixin
 from runner.simulator.errors import CommandError, ConfigError
@@ -31,8 +32,8 @@ from runner.simulator.execution import ExecutionMixin
 from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market
 from runner.simulator.marketmaker import MM_ACCOUNT_ID, MM_USER_ID
-from runner.simulator.orders import ALO, ZERO, Order, StopOrder
-from runner.simulator.outbound import _CANCELLED, BALANCES, POSITIONS, Outbound, Session
+from runner.simulator.orders import ALO, ZERO, Order, StopOrder, by_arrival
+from runner.simulator.outbound import BALANCES, POSITIONS, Outbound, Session
 from runner.simulator.queries import QueriesMixin
 from runner.simulator.quoting import QuotingMixin
 from runner.simulator.stop_orders import StopOrdersMixin
@@ -222,8 +223,8 @@ class Exchange(
         if not cancel_on_disconnect:
             return out
         account = self._accounts[session.account_id]
-        for order in sorted(account.orders.values(), key=_by_seq):
-            self._finish(order, _CANCELLED, out)
+        for order in sorted(account.orders.values(), key=by_arrival):
+            self._finish(order, OrderStatus.CANCELLED.value, out)
         for twap in list(self._twaps.values()):
             if twap.account_id == account.account_id and twap.active:
                 twap.cancel(self._clock())

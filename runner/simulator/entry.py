@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from runner.simulator.config import EngineConfig
 
 
-class _Synthetic(v.OrderRequest):
+class SyntheticRequest(v.OrderRequest):
     """An order request built by the engine itself (close_position, TWAP children)."""
 
     def __init__(self, symbol: str, side: str, quantity: Decimal, client_order_id: str) -> None:

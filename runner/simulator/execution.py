@@ -11,12 +11,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from runner.enums import OrderStatus
 from runner.simulator.accounts import Account
 from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market
 from runner.simulator.matching import FILL, fillable, sweep, would_cross
 from runner.simulator.orders import ALO, BUY, GTC, LIMIT, ZERO, Order, StopOrder
-from runner.simulator.outbound import _CANCELLED, _FILLED, FILLS, Outbound, order_event
+from runner.simulator.outbound import FILLS, Outbound, order_event
 
 if TYPE_CHECKING:
     from runner.simulator.config import EngineConfig
@@ -63,10 +64,10 @@ class ExecutionMixin:
         if order.reduce_only:
             qty = min(qty, self._accounts[order.account_id].position(market.symbol).reducible(order.side))
             if qty <= ZERO:
-                self._finish(order, _CANCELLED, out)
+                self._finish(order, OrderStatus.CANCELLED.value, out)
                 return
         if order.tif == "FOK" and not fillable(book, order.side, limit, qty, order.account_id):
-            self._finish(order, _CANCELLED, out)
+            self._finish(order, OrderStatus.CANCELLED.value, out)
             return
         traded = self._trade(order, market, limit, qty, out)
         if order.remaining == ZERO:
@@ -75,7 +76,7 @@ class ExecutionMixin:
             book.add(order)
             self._book_changed(market.symbol)
         elif traded == ZERO:
-            self._finish(order, _CANCELLED, out)
+            self._finish(order, OrderStatus.CANCELLED.value, out)
         else:  # IOC partly filled: its last FILLED shows quantity_remaining > 0; nothing rests
             self._close(order)
 
@@ -122,9 +123,9 @@ class ExecutionMixin:
                     pos.open_sell -= qty
                 increasing = min(order.remaining, max(ZERO, order.quantity - order.reducible_at_accept))
                 account.set_order_margin(order, increasing * order.margin_rate)
-            order.status = _FILLED
+            order.status = OrderStatus.FILLED.value
             order.update_time = now
-            out.append(order_event(order, _FILLED, now, trade_id))
+            out.append(order_event(order, OrderStatus.FILLED.value, now, trade_id))
             out.append(
                 Outbound(
                     "account",
@@ -221,4 +222,4 @@ class ExecutionMixin:
         pos = account.positions.get(symbol)
         for order in [o for o in account.reduce_only.values() if o.symbol == symbol]:
             if pos is None or pos.reducible(order.side) == ZERO:
-                self._finish(order, _CANCELLED, out)
+                self._finish(order, OrderStatus.CANCELLED.value, out)

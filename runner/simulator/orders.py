@@ -117,6 +117,11 @@ class Order:
         )
 
 
+def by_arrival(order: Order) -> int:
+    """Sort key: the order orders arrived in (cancel-all and cancel-on-disconnect go oldest first)."""
+    return order.seq
+
+
 class StopOrder:
     """A TAKE_PROFIT / STOP_LOSS order waiting for the mark price to reach its trigger."""
 

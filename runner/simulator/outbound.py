@@ -17,9 +17,6 @@ POSITIONS = "positions"
 BALANCES = "balances"
 STOP_ORDERS = "stop_orders"
 
-_CANCELLED = "CANCELLED"
-_FILLED = "FILLED"
-
 
 @dataclass(frozen=True)
 class Session:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from runner.enums import OrderStatus
 from runner.simulator import validation as v
 from runner.simulator.accounts import Account
 from runner.simulator.idgen import IdGen
@@ -28,7 +29,7 @@ from runner.simulator.orders import (
     stop_order_message,
     stop_payload,
 )
-from runner.simulator.outbound import _CANCELLED, ORDER_RESPONSES, STOP_ORDERS, Outbound, order_event
+from runner.simulator.outbound import ORDER_RESPONSES, STOP_ORDERS, Outbound, order_event
 from runner.simulator.stops import cap_excess, same_bucket, to_cancel_for, triggered
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class StopOrdersMixin:
         if policy == "reject" or qty > cap:
             return "REJECTED"
         for stop in to_cancel_for(bucket, excess):
-            self._remove_stop(stop, _CANCELLED, out)
+            self._remove_stop(stop, OrderStatus.CANCELLED.value, out)
         return None
 
     def _new_stop(
@@ -258,9 +259,9 @@ class StopOrdersMixin:
             limit = market.max_price if stop.side == BUY else market.min_price
             traded = self._trade(order, market, limit, qty, out)
         if traded == ZERO:
-            order.status = _CANCELLED
-            out.append(order_event(order, _CANCELLED, self._clock()))
+            order.status = OrderStatus.CANCELLED.value
+            out.append(order_event(order, OrderStatus.CANCELLED.value, self._clock()))
             return
         sibling = self._stops.get(stop.sibling_id) if stop.sibling_id else None
         if sibling is not None:  # one bracket leg filled: cancel the other (OCO)
-            self._remove_stop(sibling, _CANCELLED, out)
+            self._remove_stop(sibling, OrderStatus.CANCELLED.value, out)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from runner.simulator import validation as v
 from runner.simulator.accounts import Account
-from runner.simulator.entry import _Synthetic
+from runner.simulator.entry import SyntheticRequest
 from runner.simulator.errors import CommandError
 from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market
@@ -58,7 +58,7 @@ class TwapCommandsMixin:
         qty = twap.next_child_quantity()
         client_order_id = f"{twap.client_twap_id or twap.twap_id}-{twap.children_sent}"
         twap.child_sent(self._clock())
-        req = _Synthetic(market.symbol, twap.side, qty, client_order_id[:64])
+        req = SyntheticRequest(market.symbol, twap.side, qty, client_order_id[:64])
         req.reduce_only = twap.reduce_only
         req.order_type, req.tif = MARKET, IOC
         status = v.static_reject(req, market) or self._risk_reject(account, req, market)
