@@ -28,6 +28,7 @@ from runner.simulator.orders import (
     stop_payload,
 )
 from runner.simulator.outbound import ORDER_RESPONSES, Outbound, order_event
+from runner.simulator.wire import JsonObject
 
 if TYPE_CHECKING:
     from runner.simulator.config import EngineConfig
@@ -51,7 +52,7 @@ class AmendMixin:
     _bump: float
     _touched: set[str]
 
-    def _cancel_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    def _cancel_order(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         symbol = v.text(params, "symbol", required=True)
         # required by the current page and the AsyncAPI: a missing one must not quietly mean order_id
         # (a client omitting it would pass here, then fail on QFEX) [D:/websocket/channels/trade/cancel_order]
@@ -131,7 +132,7 @@ class AmendMixin:
         )
         return Outbound("account", ORDER_RESPONSES, account.account_id, {"order_response": payload})
 
-    def _modify_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    def _modify_order(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         order_id = v.text(params, "order_id", required=True)
         symbol = v.text(params, "symbol", required=True)
         side = v.side(params)
@@ -215,7 +216,7 @@ class AmendMixin:
                 return "REJECTED_WOULD_BREACH_MAX_NOTIONAL"
         return v.bracket_reject(order.side, price, tp, sl, market)
 
-    def _cancel_all_orders(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    def _cancel_all_orders(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         for order in sorted(account.orders.values(), key=by_arrival):
             self._finish(order, OrderStatus.CANCELLED.value, out)
         if self.config.cancel_all_includes_stops:
@@ -225,7 +226,7 @@ class AmendMixin:
         if shape != "none":
             out.append(self._ack(account, shape))
 
-    def _cancel_stop_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    def _cancel_stop_order(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         stop_id = v.text(params, "stop_order_id", required=True)
         stop = account.stops.get(stop_id)
         if stop is None:
@@ -237,7 +238,7 @@ class AmendMixin:
         if self.config.stop_ops_ack:
             out.append(self._ack(account, "ack"))
 
-    def _modify_stop_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    def _modify_stop_order(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         """Both documented variants: {stop_order_id, symbol, price, quantity} (AsyncAPI, CLI) and
         {stop_order_id, symbol, side, order_type, price?, quantity?} (docs page); side/order_type, when
         given, must match the stop. Only trigger price and quantity can change."""

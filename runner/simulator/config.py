@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.simulator import yamlnodes as yn
 from runner.simulator.errors import ConfigError
+from runner.simulator.wire import JsonObject
 
 if TYPE_CHECKING:
     from runner.simulator.scenario import Scenario
@@ -55,7 +56,7 @@ def _default_refdata_text() -> str:
     return (Path(__file__).parent / "data" / "refdata.json").read_text(encoding="utf-8")
 
 
-def default_refdata() -> list[dict]:
+def default_refdata() -> list[JsonObject]:
     """The shipped illustrative fixture (`data/refdata.json`), as RefdataSymbol dicts (a fresh copy)."""
     return json.loads(_default_refdata_text())["data"]
 
@@ -72,7 +73,7 @@ CANCEL_ALL_ACK_SHAPES = ("ack", "ack_response", "none")
 class EngineConfig:
     """Everything the engine needs; defaults give the documented QFEX behaviour with a demo account."""
 
-    refdata: list[dict] = field(default_factory=default_refdata)
+    refdata: list[JsonObject] = field(default_factory=default_refdata)
     accounts: list[AccountConfig] = field(default_factory=lambda: [demo_account()])
     seed: int = 0
     speed_bump_ms: int = 100
@@ -198,7 +199,7 @@ def load_accounts_file(path: str | Path) -> list[AccountConfig]:
     return accounts
 
 
-def _uuid_field(name: str, fields: dict, key: str, what: str) -> str | None:
+def _uuid_field(name: str, fields: JsonObject, key: str, what: str) -> str | None:
     if key not in fields:
         return None
     return _uuid(name, fields[key][1], f"{what}.{key}")

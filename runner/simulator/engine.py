@@ -39,6 +39,7 @@ from runner.simulator.quoting import QuotingMixin
 from runner.simulator.stop_orders import StopOrdersMixin
 from runner.simulator.twap import Twap
 from runner.simulator.twap_commands import TwapCommandsMixin
+from runner.simulator.wire import JsonObject
 
 
 class Exchange(
@@ -114,7 +115,7 @@ class Exchange(
         if config.market_maker:
             for market in self._markets.values():
                 self._requote(market, [])
-        self._handlers: dict[str, Callable[[Account, dict, list[Outbound]], None]] = {
+        self._handlers: dict[str, Callable[[Account, JsonObject, list[Outbound]], None]] = {
             "add_order": self._add_order,
             "cancel_order": self._cancel_order,
             "modify_order": self._modify_order,
@@ -147,7 +148,7 @@ class Exchange(
             raise CommandError("PermissionDenied", f"account {account_id} is not an account of this user")
         return Session(account_id, user_id)
 
-    def handle(self, session: Session, msg_type: str, params: dict) -> list[Outbound]:
+    def handle(self, session: Session, msg_type: str, params: JsonObject) -> list[Outbound]:
         """Run one trading command; raises CommandError for requests QFEX answers with an `err` frame."""
         handler = self._handlers.get(msg_type)
         if handler is None:
@@ -243,7 +244,7 @@ class Exchange(
         )
         return out
 
-    def refdata_body(self, ticker: str | None = None) -> dict:
+    def refdata_body(self, ticker: str | None = None) -> JsonObject:
         """REST `GET /refdata[?ticker=]` body; `underlier_price` follows the simulated fair price."""
         data = []
         for market in self._markets.values():
@@ -255,15 +256,15 @@ class Exchange(
         return {"type": "refdata", "data": data}
 
     # ============================================================================== inspection (tests)
-    def orders(self, account_id: str) -> list[dict]:
+    def orders(self, account_id: str) -> list[JsonObject]:
         """Open orders (regular and stop) of an account, in `order_response` form, oldest first."""
         account = self._accounts[account_id]
         return [payload for _, payload in self._open_order_rows(account, None)]
 
-    def position(self, account_id: str, symbol: str) -> dict:
+    def position(self, account_id: str, symbol: str) -> JsonObject:
         return self._position_row(self._accounts[account_id], self._market(symbol))
 
-    def balance(self, account_id: str) -> dict:
+    def balance(self, account_id: str) -> JsonObject:
         return self._balance_row(self._accounts[account_id])
 
     def book(self, symbol: str, levels: int = 10) -> dict[str, list[tuple[Decimal, Decimal]]]:

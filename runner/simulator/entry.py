@@ -19,6 +19,7 @@ from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market
 from runner.simulator.orders import BUY, IOC, LIMIT, MARKET, STOP_TYPES, ZERO, Order
 from runner.simulator.outbound import ORDER_RESPONSES, Outbound, order_event
+from runner.simulator.wire import JsonObject
 
 if TYPE_CHECKING:
     from runner.simulator.config import EngineConfig
@@ -52,7 +53,7 @@ class EntryMixin:
     _seq: int
     _pending: list[tuple[float, int, Order]]
 
-    def _add_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    def _add_order(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         req = v.OrderRequest(params, self._accept_strings)
         self._check_client_id(req.client_order_id)
         market = self._markets.get(req.symbol)

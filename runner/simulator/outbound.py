@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runner.simulator.orders import Order, order_payload
+from runner.simulator.wire import JsonObject
 
 ORDER_RESPONSES = "order_responses"
 FILLS = "fills"
@@ -33,7 +34,7 @@ class Outbound:
     to: str
     channel: str | None
     account_id: str | None
-    message: dict
+    message: JsonObject
 
 
 def order_event(order: Order, status: str, now: float, trade_id: str | None = None) -> Outbound:

@@ -43,6 +43,7 @@ from runner.simulator.auth import Authenticator, AuthRefused, Identity
 from runner.simulator.faults import DelayLine, FaultInjector
 from runner.simulator.ratelimit import RateLimiter
 from runner.simulator.server_config import ServerConfig
+from runner.simulator.wire import JsonObject
 
 log = logging.getLogger("runner.simulator")
 
@@ -194,7 +195,7 @@ class ExchangeServer:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_deadline: float | None = None
         self._pulse: asyncio.TimerHandle | None = None
-        self._commands: dict[str, Callable[[Connection, dict, dict], None]] = {
+        self._commands: dict[str, Callable[[Connection, JsonObject, JsonObject], None]] = {
             "subscribe": self._subscribe,
             "unsubscribe": self._unsubscribe,
             "cancel_on_disconnect": self._cancel_on_disconnect,
@@ -380,7 +381,7 @@ class ExchangeServer:
             log.exception("failed to handle %s", msg_type)
             self._error(conn, "ServerError", "internal error in the simulator", msg)
 
-    def _engine_command(self, conn: Connection, msg: dict, params: dict) -> None:
+    def _engine_command(self, conn: Connection, msg: JsonObject, params: JsonObject) -> None:
         try:
             outs = self.exchange.handle(conn.session, msg["type"], params)
         except Exception as exc:
@@ -396,7 +397,7 @@ class ExchangeServer:
         self._schedule_timer()
 
     # --- auth ------------------------------------------------------------------------------------
-    def _authenticate(self, conn: Connection, msg: dict, params: dict) -> None:
+    def _authenticate(self, conn: Connection, msg: JsonObject, params: JsonObject) -> None:
         if conn.identity is not None:
             self._error(conn, "AlreadyAuthenticated", "this connection is already authenticated", msg)
             return
@@ -447,7 +448,7 @@ class ExchangeServer:
             asyncio.get_running_loop().create_task(conn.ws.close(1008, reason))
 
     # --- server-side commands ----------------------------------------------------------------------
-    def _channels(self, conn: Connection, msg: dict, params: dict) -> list[str] | None:
+    def _channels(self, conn: Connection, msg: JsonObject, params: JsonObject) -> list[str] | None:
         channels = params.get("channels")
         if type(channels) is not list or not all(type(c) is str for c in channels):
             self._error(conn, "InvalidJSONFormat", 'params.channels must be a list of channel names', msg)
@@ -462,19 +463,19 @@ class ExchangeServer:
             return None
         return channels
 
-    def _subscribe(self, conn: Connection, msg: dict, params: dict) -> None:
+    def _subscribe(self, conn: Connection, msg: JsonObject, params: JsonObject) -> None:
         channels = self._channels(conn, msg, params)
         for channel in channels or ():
             conn.subscriptions.add(channel)
             conn.send({"subscribed": channel})
 
-    def _unsubscribe(self, conn: Connection, msg: dict, params: dict) -> None:
+    def _unsubscribe(self, conn: Connection, msg: JsonObject, params: JsonObject) -> None:
         channels = self._channels(conn, msg, params)
         for channel in channels or ():
             conn.subscriptions.discard(channel)
             conn.send({"unsubscribed": channel})
 
-    def _cancel_on_disconnect(self, conn: Connection, msg: dict, params: dict) -> None:
+    def _cancel_on_disconnect(self, conn: Connection, msg: JsonObject, params: JsonObject) -> None:
         flag = params.get("cancel_on_disconnect")
         if type(flag) is not bool:
             self._error(conn, "InvalidJSONFormat", "params.cancel_on_disconnect must be true or false", msg)
@@ -606,7 +607,7 @@ class ExchangeServer:
                extra: dict[str, Any] | None = None) -> None:
         conn.send(error_frame(code, message, incoming, legacy=self.config.compat.legacy_errors, extra=extra))
 
-    def _rate_limited(self, conn: Connection, msg: dict, retry_after_s: float, bucket: str) -> None:
+    def _rate_limited(self, conn: Connection, msg: JsonObject, retry_after_s: float, bucket: str) -> None:
         retry_ms = max(1, math.ceil(retry_after_s * 1000))
         with_field = self.config.retry_after_field or self.config.compat.retry_after_field
         extra = {"retry_after_ms": retry_ms} if with_field else None
@@ -641,7 +642,7 @@ def _is_outbound(value: Any) -> bool:
     return hasattr(value, "to") and hasattr(value, "message") and hasattr(value, "channel")
 
 
-def _redact_auth(msg: dict) -> dict:
+def _redact_auth(msg: JsonObject) -> JsonObject:
     """A JWT is a bearer credential: never echo it back, even to its sender."""
     params = msg.get("params")
     if isinstance(params, dict) and "jwt" in params:

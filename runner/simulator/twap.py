@@ -13,6 +13,7 @@ from runner.simulator import validation as v
 from runner.simulator.errors import CommandError
 from runner.simulator.market import Market
 from runner.simulator.orders import ZERO
+from runner.simulator.wire import JsonObject
 
 
 class TwapSpec:
@@ -28,7 +29,7 @@ class TwapSpec:
 
 
 def validate_twap(
-    params: dict, markets: dict[str, Market], accept_strings: bool, max_id_length: int | None
+    params: JsonObject, markets: dict[str, Market], accept_strings: bool, max_id_length: int | None
 ) -> tuple[Market, TwapSpec]:
     """Check an add_twap request; problems raise CommandError(InvalidParameter) naming the field."""
     spec = TwapSpec()
@@ -129,7 +130,7 @@ class Twap:
         self.next_at = None
         self.updated_at = now
 
-    def payload(self) -> dict:
+    def payload(self) -> JsonObject:
         average = self._notional / self.filled_quantity if self.filled_quantity else ZERO
         return {
             "twap_id": self.twap_id,

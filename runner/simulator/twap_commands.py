@@ -18,6 +18,7 @@ from runner.simulator.market import Market
 from runner.simulator.orders import IOC, MARKET, ZERO
 from runner.simulator.outbound import Outbound
 from runner.simulator.twap import Twap, validate_twap
+from runner.simulator.wire import JsonObject
 
 if TYPE_CHECKING:
     from runner.simulator.config import EngineConfig
@@ -39,7 +40,7 @@ class TwapCommandsMixin:
     _ids: IdGen
     _twaps: dict[str, Twap]
 
-    def _add_twap(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    def _add_twap(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         market, spec = validate_twap(
             params, self._markets, self._accept_strings, self.config.max_client_order_id_length
         )
