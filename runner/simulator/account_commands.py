@@ -24,6 +24,7 @@ from runner.simulator.wire import JsonObject
 
 if TYPE_CHECKING:
     from runner.simulator.config import EngineConfig
+    from runner.simulator.orders import Order
 
 _ID_NS = uuid.UUID("9b2f4a61-5c3d-5e7f-8a9b-0c1d2e3f4a5b")
 
@@ -44,6 +45,18 @@ class AccountCommandsMixin:
     _markets: dict[str, Market]
     _clock: Callable[[], float]
     _ids: IdGen
+
+    if TYPE_CHECKING:  # the other parts of `Exchange` this one calls; mypy checks they match there
+
+        def _accept(self, account: Account, market: Market, side: str, type_: str, tif: str, qty: Decimal,
+                    price: Decimal, client_order_id: str, out: list[Outbound], *,
+                    take_profit: Decimal = ZERO, stop_loss: Decimal = ZERO, reduce_only: bool = False,
+                    twap_id: str | None = None, generate_client_id: bool = True) -> Order: ...
+        def _ack(self, account: Account, shape: str) -> Outbound: ...
+        def _check_client_id(self, client_order_id: str) -> None: ...
+        def _closed(self, market: Market) -> bool: ...
+        def _reject(self, account: Account, req: v.OrderRequest, status: str,
+                    out: list[Outbound]) -> None: ...
 
     def _close_position(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         """A reduce-only LIMIT IOC for the whole position on the opposite side, priced at the mark plus

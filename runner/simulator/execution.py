@@ -20,6 +20,7 @@ from runner.simulator.orders import ALO, BUY, GTC, LIMIT, ZERO, Order, StopOrder
 from runner.simulator.outbound import FILLS, Outbound, order_event
 
 if TYPE_CHECKING:
+    from runner.simulator.accounts import Position
     from runner.simulator.config import EngineConfig
     from runner.simulator.twap import Twap
 
@@ -44,6 +45,13 @@ class ExecutionMixin:
     _touched: set[str]
     _stops_by_symbol: dict[str, dict[str, StopOrder]]
     _clock: Callable[[], float]
+
+    if TYPE_CHECKING:  # the other parts of `Exchange` this one calls; mypy checks they match there
+
+        def _grow_bracket(self, account: Account, entry: Order, qty: Decimal,
+                          out: list[Outbound]) -> None: ...
+        @staticmethod
+        def _track_open(pos: Position, order: Order, sign: int) -> None: ...
 
     def _arrive(self, order: Order, market: Market, out: list[Outbound]) -> None:
         """The order reaches the matching engine (after the speed bump, if any)."""

@@ -30,6 +30,11 @@ class QueriesMixin:
     _accept_strings: bool
     _twaps: dict[str, Twap]
 
+    if TYPE_CHECKING:  # the other parts of `Exchange` this one calls; mypy checks they match there
+
+        def _no_such(self, account: Account, symbol: str, status: str, id_type: str, ident: str,
+                     side: str | None = None, type_: str | None = None) -> Outbound: ...
+
     def _open_order_rows(self, account: Account, symbol: str | None) -> list[tuple[int, JsonObject]]:
         rows = [
             (o.seq, order_payload(o, o.status, o.update_time))

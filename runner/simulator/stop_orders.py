@@ -56,6 +56,13 @@ class StopOrdersMixin:
     _stops_by_symbol: dict[str, dict[str, StopOrder]]
     _touched: set[str]
 
+    if TYPE_CHECKING:  # the other parts of `Exchange` this one calls; mypy checks they match there
+
+        def _closed(self, market: Market) -> bool: ...
+        def _too_many_open(self, account: Account) -> bool: ...
+        def _trade(self, taker: Order, market: Market, limit: Decimal | None, qty: Decimal,
+                   out: list[Outbound]) -> Decimal: ...
+
     def _stop_reject(
         self, account: Account, req: v.OrderRequest, market: Market, out: list[Outbound]
     ) -> str | None:

@@ -21,7 +21,10 @@ from runner.simulator.twap import Twap, validate_twap
 from runner.simulator.wire import JsonObject
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from runner.simulator.config import EngineConfig
+    from runner.simulator.orders import Order
 
 
 class TwapCommandsMixin:
@@ -39,6 +42,17 @@ class TwapCommandsMixin:
     _clock: Callable[[], float]
     _ids: IdGen
     _twaps: dict[str, Twap]
+
+    if TYPE_CHECKING:  # the other parts of `Exchange` this one calls; mypy checks they match there
+
+        def _accept(self, account: Account, market: Market, side: str, type_: str, tif: str, qty: Decimal,
+                    price: Decimal, client_order_id: str, out: list[Outbound], *,
+                    take_profit: Decimal = ZERO, stop_loss: Decimal = ZERO, reduce_only: bool = False,
+                    twap_id: str | None = None, generate_client_id: bool = True) -> Order: ...
+        def _closed(self, market: Market) -> bool: ...
+        def _reject(self, account: Account, req: v.OrderRequest, status: str,
+                    out: list[Outbound]) -> None: ...
+        def _risk_reject(self, account: Account, req: v.OrderRequest, market: Market) -> str | None: ...
 
     def _add_twap(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         market, spec = validate_twap(
