@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,10 +37,13 @@ class Account(Protocol):
     """What auth needs to know about an account (the engine's AccountConfig satisfies it)."""
 
     public_key: str
-    secret_key: Any
     user_id: str
     account_id: str
-    subaccounts: Any
+
+    @property
+    def secret_key(self) -> object: ...  # a str, or a redacting wrapper (see `secret_text`)
+    @property
+    def subaccounts(self) -> Sequence[str] | None: ...
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def _denied(message: str) -> AuthRefused:
     return AuthRefused("PermissionDenied", message)
 
 
-def secret_text(secret: Any) -> str:
+def secret_text(secret: object) -> str:
     """The secret's characters, whether configured as a plain str or a redacting wrapper."""
     if isinstance(secret, str):
         return secret
@@ -172,7 +175,8 @@ class Authenticator:
         wanted = params.get("account_id")
         if wanted is None:
             return account.account_id
-        if wanted == account.account_id or wanted in (account.subaccounts or ()):
+        if isinstance(wanted, str) and (wanted == account.account_id
+                                        or wanted in (account.subaccounts or ())):
             return wanted
         raise _denied("account_id is not an account of this user")
 

@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from runner.simulator import yamlnodes as yn
 from runner.simulator.errors import ConfigError
 from runner.simulator.wire import JsonObject
@@ -58,7 +60,8 @@ def _default_refdata_text() -> str:
 
 def default_refdata() -> list[JsonObject]:
     """The shipped illustrative fixture (`data/refdata.json`), as RefdataSymbol dicts (a fresh copy)."""
-    return json.loads(_default_refdata_text())["data"]
+    rows: list[JsonObject] = json.loads(_default_refdata_text())["data"]
+    return rows
 
 
 STOP_CAP_POLICIES = ("reject", "cancel_others", "off")
@@ -155,7 +158,7 @@ def load_accounts_file(path: str | Path) -> list[AccountConfig]:
     """
     name, root = yn.compose_file(path)
     items = root
-    if not isinstance(root, yn.yaml.SequenceNode):
+    if not isinstance(root, yaml.SequenceNode):
         top = yn.mapping(name, root, "accounts file")
         yn.reject_unknown(name, top, {"accounts"}, "accounts file")
         if "accounts" not in top:

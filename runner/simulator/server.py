@@ -27,10 +27,11 @@ import logging
 import math
 import time
 import uuid
+import weakref
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import parse_qs
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -39,13 +40,15 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from runner.simulator import wire
-from runner.simulator.auth import Authenticator, AuthRefused, Identity
+from runner.simulator.auth import Account, Authenticator, AuthRefused, Identity
 from runner.simulator.faults import DelayLine, FaultInjector
+from runner.simulator.outbound import Session
 from runner.simulator.ratelimit import RateLimiter
 from runner.simulator.server_config import ServerConfig
 from runner.simulator.wire import JsonObject
 
 log = logging.getLogger("runner.simulator")
+T = TypeVar("T")
 
 #: Commands the engine answers (interfaces.md §B); the server answers the others itself.
 ENGINE_COMMANDS: frozenset[str] = frozenset({
@@ -72,6 +75,35 @@ def _envelope_position(row: dict[str, Any], user_id: str | None, stamp: str) -> 
 _PAYLOAD_KEY = {"positions": "position_response", "balances": "balance_response"}
 
 
+class Event(Protocol):
+    """One engine event to deliver (the engine's `outbound.Outbound`): to "caller" or "account"."""
+
+    @property
+    def to(self) -> str: ...
+    @property
+    def channel(self) -> str | None: ...
+    @property
+    def account_id(self) -> str | None: ...
+    @property
+    def message(self) -> JsonObject: ...
+
+
+class Engine(Protocol):
+    """The engine as the server drives it (interfaces.md §B): `engine.Exchange`, or a test's stand-in.
+
+    Synchronous and socket-free; every call happens on the server's loop, one at a time.
+    """
+
+    def account_for_key(self, public_key: str) -> Account | None: ...
+    def session(self, account_id: str, user_id: str) -> Session: ...
+    def handle(self, session: Session, msg_type: str, params: JsonObject) -> Sequence[Event]: ...
+    def on_disconnect(self, session: Session, cancel_on_disconnect: bool) -> Sequence[Event]: ...
+    def on_time(self) -> Sequence[Event]: ...
+    def next_deadline(self) -> float | None: ...
+    def pulse(self, account_id: str) -> Sequence[Event]: ...
+    def refdata_body(self, ticker: str | None = None) -> JsonObject: ...
+
+
 class Connection:
     """One client socket: its identity, subscriptions, flags and ordered outbox."""
 
@@ -80,14 +112,14 @@ class Connection:
         self.ws = ws
         self.id = str(uuid.uuid4())
         self.identity: Identity | None = None
-        self.session: Any = None
+        self.session: Session | None = None  # set with `identity` by a successful auth
         self.subscriptions: set[str] = set()
         self.cancel_on_disconnect = False
         self.inbound = 0
-        self.upgrade: dict[str, Any] = getattr(ws, "qfex_upgrade", {})
+        self.upgrade: dict[str, Any] = server.upgrades.get(ws, {})
         self._message_id = 0
         self._enveloped: set[str] = set()
-        self._outbox: deque[str] = deque()
+        self._outbox: deque[str | tuple[float, str]] = deque()  # (due, frame) under a latency fault
         self._ready = asyncio.Event()
         self._delay = server.faults.latency_s
         self._writing = False
@@ -104,7 +136,7 @@ class Connection:
         if not (self._outbox or self._delay or self._writing or self.hold) and self._write_now(text):
             return
         if self._delay:
-            self._outbox.append((asyncio.get_running_loop().time() + self._delay, text))  # type: ignore[arg-type]
+            self._outbox.append((asyncio.get_running_loop().time() + self._delay, text))
         else:
             self._outbox.append(text)
         self._ready.set()
@@ -141,8 +173,8 @@ class Connection:
                 self._writing = True
                 while outbox:
                     item = outbox.popleft()
-                    if self._delay:
-                        due, item = item  # type: ignore[misc]
+                    if isinstance(item, tuple):
+                        due, item = item
                         if due > loop.time():
                             await asyncio.sleep(due - loop.time())
                     await ws.send(item)
@@ -175,9 +207,9 @@ class Connection:
 
 
 class ExchangeServer:
-    """Serves one `Exchange` (duck-typed, see interfaces.md §B) over WebSocket + HTTP."""
+    """Serves one engine (`Engine`: an `Exchange` or a stand-in) over WebSocket + HTTP."""
 
-    def __init__(self, exchange: Any, config: ServerConfig | None = None, *,
+    def __init__(self, exchange: Engine, config: ServerConfig | None = None, *,
                  auth_clock: Callable[[], float] = time.time) -> None:
         self.exchange = exchange
         self.config = config or ServerConfig()
@@ -191,6 +223,9 @@ class ExchangeServer:
         self.by_account: dict[str, list[Connection]] = {}
         #: upgrade requests seen (path, api_key query, x-qfex-* headers, user agent) — for tests
         self.handshakes: deque[dict[str, Any]] = deque(maxlen=1000)
+        #: each open socket's upgrade request, for its `Connection` (dropped with the socket)
+        self.upgrades: weakref.WeakKeyDictionary[ServerConnection, dict[str, Any]] = (
+            weakref.WeakKeyDictionary())
         self._server: Server | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_deadline: float | None = None
@@ -225,7 +260,8 @@ class ExchangeServer:
     @property
     def port(self) -> int:
         assert self._server is not None, "server not started"
-        return self._server.sockets[0].getsockname()[1]
+        bound: int = self._server.sockets[0].getsockname()[1]
+        return bound
 
     async def close(self) -> None:
         for handle in (self._timer, self._pulse):
@@ -258,17 +294,17 @@ class ExchangeServer:
         headers = request.headers
         info = {
             "path": request.path.split("?")[0],
-            "api_key": (params.get("api_key") or [None])[0],
+            "api_key": _first(params, "api_key"),
             "user_agent": headers.get("User-Agent"),
             "authorization": "<redacted>" if "Authorization" in headers else None,
             "x_qfex": {k.lower(): v for k, v in headers.raw_items() if k.lower().startswith("x-qfex-")},
         }
-        connection.qfex_upgrade = info  # type: ignore[attr-defined]
+        self.upgrades[connection] = info
         self.handshakes.append(info)
         return None
 
     def _refdata_response(self, connection: ServerConnection, params: dict[str, list[str]]) -> Response:
-        ticker = (params.get("ticker") or [None])[0]
+        ticker = _first(params, "ticker")
         try:
             body = self.exchange.refdata_body(ticker)
         except KeyError:
@@ -382,8 +418,10 @@ class ExchangeServer:
             self._error(conn, "ServerError", "internal error in the simulator", msg)
 
     def _engine_command(self, conn: Connection, msg: JsonObject, params: JsonObject) -> None:
+        session = conn.session
+        assert session is not None  # commands reach the engine only after auth, which sets the session
         try:
-            outs = self.exchange.handle(conn.session, msg["type"], params)
+            outs = self.exchange.handle(session, msg["type"], params)
         except Exception as exc:
             code = getattr(exc, "error_code", None)
             if isinstance(code, str):
@@ -496,6 +534,8 @@ class ExchangeServer:
                 peers.remove(conn)
             if not peers:
                 del self.by_account[conn.identity.account_id]
+        if conn.session is None:  # set together with identity; nothing to tell the engine without it
+            return
         cancel = conn.cancel_on_disconnect and (
             self.config.cancel_on_disconnect_trigger == "any" or not _clean_client_close(conn.ws))
         try:
@@ -507,7 +547,7 @@ class ExchangeServer:
         self._schedule_timer()
 
     # --- routing ---------------------------------------------------------------------------------
-    def route(self, outs: Iterable[Any] | None, caller: Connection | None) -> None:
+    def route(self, outs: Iterable[Event] | None, caller: Connection | None) -> None:
         """Deliver engine events: `caller` to the requester, `account` to subscribed connections."""
         if not outs:
             return
@@ -517,7 +557,7 @@ class ExchangeServer:
                 if caller is not None:
                     caller.send(out.message)
                 continue
-            targets = self.by_account.get(out.account_id)
+            targets = self.by_account.get(out.account_id) if out.account_id is not None else None
             if not targets:
                 continue
             channel = out.channel
@@ -577,7 +617,7 @@ class ExchangeServer:
             else:
                 self.route(outs, None)
 
-    def _deliver_enveloped(self, conns: list[Connection], outs: list[Any]) -> None:
+    def _deliver_enveloped(self, conns: list[Connection], outs: Sequence[Event]) -> None:
         rows: dict[str, list[Any]] = {channel: [] for channel in _PULSED}
         identity = next((c.identity for c in conns if c.identity is not None), None)
         stamp = datetime.fromtimestamp(self.clock(), tz=timezone.utc).isoformat()
@@ -616,8 +656,12 @@ class ExchangeServer:
                     f"retry after {retry_ms} ms.", msg, extra)
 
     # --- test hooks ------------------------------------------------------------------------------
-    def call(self, fn: Callable[[Any], Any]) -> Any:
-        """Run `fn(exchange)` on the loop; deliver any events it returns; re-arm timers."""
+    def call(self, fn: Callable[[Any], T]) -> T:
+        """Run `fn(exchange)` on the loop; deliver any events it returns; re-arm timers.
+
+        `fn` gets the engine as the test knows it (an `Exchange` or its own stand-in), so its
+        argument stays untyped here.
+        """
         result = fn(self.exchange)
         if isinstance(result, list) and result and all(_is_outbound(o) for o in result):
             self.route(result, None)
@@ -664,9 +708,15 @@ def _json_response(connection: ServerConnection, status: int, body: Any) -> Resp
     return response
 
 
-def _engine_clock(exchange: Any) -> Callable[[], float]:
+def _first(params: dict[str, list[str]], key: str) -> str | None:
+    """A query parameter's first value (None when absent or empty)."""
+    values = params.get(key)
+    return values[0] if values else None
+
+
+def _engine_clock(exchange: Engine) -> Callable[[], float]:
     for owner in (exchange, getattr(exchange, "config", None)):
         clock = getattr(owner, "clock", None)
         if callable(clock):
-            return clock
+            return cast("Callable[[], float]", clock)  # an engine's clock, found by name
     return time.time

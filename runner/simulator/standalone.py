@@ -9,16 +9,13 @@ once listening, and the signal handling live here, next to the exchange they des
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from runner.errors import UsageError
 from runner.simulator.config import DEMO_SECRET_KEY, EngineConfig, load_accounts_file
 from runner.simulator.server_config import FaultConfig, RateLimitConfig, ServerConfig, split_compat
-
-if TYPE_CHECKING:
-    from runner.simulator.config import RefdataRow
+from runner.simulator.wire import JsonObject
 
 
 @dataclass(frozen=True)
@@ -35,7 +32,7 @@ def config_from_options(*, host: str, port: int, refdata_file: str | None = None
                         speed_bump_ms: int = 100, latency_ms: float = 0, no_rate_limit: bool = False,
                         drop_after: int | None = None, error_rate: float = 0, stall_after: int | None = None,
                         stall_seconds: float | None = None, auth_timeout: float = 60,
-                        compat: Sequence[str] = ()) -> StandaloneConfig:
+                        compat: Iterable[str] = ()) -> StandaloneConfig:
     """The engine and server configurations for `qfex-runner sim`'s options.
 
     Raises UsageError for an unknown --compat name or an unreadable reference data, accounts or
@@ -90,7 +87,7 @@ def banner(config: StandaloneConfig, bound_port: int) -> str:
     return "\n".join(lines)
 
 
-def load_refdata_rows(path: str) -> list[RefdataRow]:
+def load_refdata_rows(path: str) -> list[JsonObject]:
     """Reference data for the engine from a JSON file: QFEX's `GET /refdata` body or a bare list."""
     import json
 

@@ -139,6 +139,7 @@ class StopOrdersMixin:
         return stop
 
     def _place_stop(self, account: Account, req: v.OrderRequest, market: Market, out: list[Outbound]) -> None:
+        assert req.price is not None  # static_reject answers PRICE_LESS_THAN_MIN_PRICE for a stop without one
         self._new_stop(
             account,
             market.symbol,
@@ -212,10 +213,10 @@ class StopOrdersMixin:
                 setattr(entry, attr, stop.stop_order_id)
                 created.append(stop)
             else:
-                stop = self._stops.get(stop_id)
-                if stop is not None:  # still open (not cancelled or triggered): grow it
-                    stop.quantity += qty
-                    self._stop_event(stop, "MODIFIED", out)
+                open_stop = self._stops.get(stop_id)
+                if open_stop is not None:  # still open (not cancelled or triggered): grow it
+                    open_stop.quantity += qty
+                    self._stop_event(open_stop, "MODIFIED", out)
         if entry.bracket_tp and entry.bracket_sl and created:
             tp = self._stops.get(entry.bracket_tp)
             sl = self._stops.get(entry.bracket_sl)

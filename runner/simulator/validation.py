@@ -194,6 +194,7 @@ def static_reject(req: OrderRequest, market: Market | None) -> str | None:
     if qty > market.max_qty:
         return "QUANTITY_GREATER_THAN_MAX_QUANTITY"
     if order_type != MARKET:
+        assert price is not None  # OrderRequest requires a price for LIMIT and ALO
         return band_reject(req.side, price, market)
     return None
 

@@ -82,7 +82,7 @@ def _key(key: Any) -> str:
 
 
 def _object(value: JsonObject) -> str:
-    parts = []
+    parts: list[str] = []
     append = parts.append
     for key, item in value.items():
         kind = type(item)
