@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -138,7 +138,7 @@ class EngineConfig:
             raise ConfigError("two accounts share an account_id")
 
 
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
@@ -208,7 +208,7 @@ def _uuid_field(name: str, fields: JsonObject, key: str, what: str) -> str | Non
     return _uuid(name, fields[key][1], f"{what}.{key}")
 
 
-def _uuid(name: str, node: Any, what: str) -> str:
+def _uuid(name: str, node: yaml.Node, what: str) -> str:
     text = yn.string(name, node, what)
     try:
         return str(uuid.UUID(text))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Context, Decimal, InvalidOperation
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from runner.simulator.book import Book
@@ -71,7 +70,7 @@ class Market:
         "underlier",
     )
 
-    def __init__(self, raw: dict[str, Any]) -> None:
+    def __init__(self, raw: JsonObject) -> None:
         missing = [k for k in _REQUIRED if k not in raw]
         where = f"refdata symbol {raw.get('symbol', '?')!r}"
         if missing:

@@ -65,10 +65,10 @@ _SHAPE = 'expected an object {"type": "<command>", "params": {...}} ("params" pr
 _ENVELOPE_CHANNEL = {"positions": "v4_positions", "balances": "v4_balances"}
 
 
-def _envelope_position(row: dict[str, Any], user_id: str | None, stamp: str) -> dict[str, Any]:
+def _envelope_position(row: JsonObject, user_id: str | None, stamp: str) -> JsonObject:
     """A position row as the AsyncAPI's v4_positions example shows it: `id` is the symbol, `user_id`
     follows the symbol and an ISO `timestamp` ends the row [AE:asyncapi] (PositionUpdate)."""
-    shaped: dict[str, Any] = {"id": row.get("symbol"), "symbol": row.get("symbol"), "user_id": user_id}
+    shaped: JsonObject = {"id": row.get("symbol"), "symbol": row.get("symbol"), "user_id": user_id}
     shaped.update((k, v) for k, v in row.items() if k not in ("id", "symbol"))
     shaped["timestamp"] = stamp
     return shaped
@@ -116,7 +116,7 @@ class Connection:
         self.subscriptions: set[str] = set()
         self.cancel_on_disconnect = False
         self.inbound = 0
-        self.upgrade: dict[str, Any] = server.upgrades.get(ws, {})
+        self.upgrade: JsonObject = server.upgrades.get(ws, {})
         self._message_id = 0
         self._enveloped: set[str] = set()
         self._outbox: deque[str | tuple[float, str]] = deque()  # (due, frame) under a latency fault
@@ -141,7 +141,7 @@ class Connection:
             self._outbox.append(text)
         self._ready.set()
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: JsonObject) -> None:
         self.post(wire.encode(message))
 
     def _write_now(self, text: str) -> bool:
@@ -188,7 +188,7 @@ class Connection:
         self._message_id += 1
         return self._message_id
 
-    def envelope(self, channel: str, rows: list[Any]) -> dict[str, Any]:
+    def envelope(self, channel: str, rows: list[JsonObject]) -> JsonObject:
         """dYdX-style push envelope (compat `envelope-pulses`); first one per channel is "subscribed"."""
         first = channel not in self._enveloped
         self._enveloped.add(channel)
@@ -222,9 +222,9 @@ class ExchangeServer:
         self.connections: set[Connection] = set()
         self.by_account: dict[str, list[Connection]] = {}
         #: upgrade requests seen (path, api_key query, x-qfex-* headers, user agent) — for tests
-        self.handshakes: deque[dict[str, Any]] = deque(maxlen=1000)
+        self.handshakes: deque[JsonObject] = deque(maxlen=1000)
         #: each open socket's upgrade request, for its `Connection` (dropped with the socket)
-        self.upgrades: weakref.WeakKeyDictionary[ServerConnection, dict[str, Any]] = (
+        self.upgrades: weakref.WeakKeyDictionary[ServerConnection, JsonObject] = (
             weakref.WeakKeyDictionary())
         self._server: Server | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -618,7 +618,7 @@ class ExchangeServer:
                 self.route(outs, None)
 
     def _deliver_enveloped(self, conns: list[Connection], outs: Sequence[Event]) -> None:
-        rows: dict[str, list[Any]] = {channel: [] for channel in _PULSED}
+        rows: dict[str, list[JsonObject]] = {channel: [] for channel in _PULSED}
         identity = next((c.identity for c in conns if c.identity is not None), None)
         stamp = datetime.fromtimestamp(self.clock(), tz=timezone.utc).isoformat()
         for out in outs:
@@ -643,8 +643,8 @@ class ExchangeServer:
             return bytes(frame).decode("utf-8", errors="replace")
         return frame
 
-    def _error(self, conn: Connection, code: str, message: str | None, incoming: Any,
-               extra: dict[str, Any] | None = None) -> None:
+    def _error(self, conn: Connection, code: str, message: str | None, incoming: object,
+               extra: JsonObject | None = None) -> None:
         conn.send(error_frame(code, message, incoming, legacy=self.config.compat.legacy_errors, extra=extra))
 
     def _rate_limited(self, conn: Connection, msg: JsonObject, retry_after_s: float, bucket: str) -> None:
@@ -670,10 +670,10 @@ class ExchangeServer:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-def error_frame(code: str, message: str | None, incoming: Any, *, legacy: bool = False,
-                extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_frame(code: str, message: str | None, incoming: object, *, legacy: bool = False,
+                extra: JsonObject | None = None) -> JsonObject:
     """`{"err": {error_code, message, incoming_message}}` [D:/websocket/errors] (or the old flat frame)."""
-    body: dict[str, Any] = {"error_code": code, "message": message,
+    body: JsonObject = {"error_code": code, "message": message,
                             "incoming_message": incoming if isinstance(incoming, (dict, str)) else None}
     if extra:
         body.update(extra)
@@ -682,7 +682,7 @@ def error_frame(code: str, message: str | None, incoming: Any, *, legacy: bool =
     return {"err": body}
 
 
-def _is_outbound(value: Any) -> bool:
+def _is_outbound(value: object) -> bool:
     return hasattr(value, "to") and hasattr(value, "message") and hasattr(value, "channel")
 
 
@@ -701,7 +701,7 @@ def _clean_client_close(ws: ServerConnection) -> bool:
     return received is not None and received.code == 1000 and bool(protocol.close_rcvd_then_sent)
 
 
-def _json_response(connection: ServerConnection, status: int, body: Any) -> Response:
+def _json_response(connection: ServerConnection, status: int, body: JsonObject) -> Response:
     response = connection.respond(status, wire.encode(body))
     del response.headers["Content-Type"]
     response.headers["Content-Type"] = "application/json"
