@@ -300,57 +300,18 @@ def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | Non
     A real WebSocket server speaking QFEX's trade API (HMAC auth, orders, stops, fills, positions,
     balances, rate limits) plus GET /refdata, on one port. Prints its URL and credentials.
     """
-    import dataclasses
+    from runner.simulator.standalone import config_from_options, serve_forever
 
-    from runner.errors import UsageError
-    from runner.simulator.api import load_refdata_rows, serve_forever
-    from runner.simulator.config import DEMO_SECRET_KEY, EngineConfig, load_accounts_file
-    from runner.simulator.server_config import FaultConfig, RateLimitConfig, ServerConfig, split_compat
-
-    try:
-        compat_options, engine_compat = split_compat(compat)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    engine = EngineConfig(seed=seed, speed_bump_ms=speed_bump_ms)
-    if refdata_file:
-        engine.refdata = load_refdata_rows(refdata_file)
-    if accounts_file:
-        engine.accounts = load_accounts_file(accounts_file)
-    if scenario_file:
-        from runner.simulator.scenario import load_scenario_file
-
-        engine.scenario = load_scenario_file(scenario_file)
-    engine = dataclasses.replace(engine, **engine_compat)
-    faults = FaultConfig(latency_ms=latency_ms, drop_after_messages=drop_after, error_rate=error_rate,
-                         stall_after_messages=stall_after, stall_seconds=stall_seconds, seed=seed)
-    server = ServerConfig(host=host, port=port, auth_timeout_s=auth_timeout, faults=faults,
-                          compat=compat_options, rate_limit=None if no_rate_limit else RateLimitConfig())
-
-    def announce(running: object) -> None:
-        bound = running.port  # type: ignore[attr-defined]
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
-        symbols = ", ".join(row.get("symbol", "?") for row in engine.refdata)
-        lines = [
-            "qfex-runner sim: local QFEX-compatible exchange (simulated; never connected to QFEX)",
-            f"  trade WebSocket  ws://{shown}:{bound}/",
-            f"  reference data   http://{shown}:{bound}/refdata",
-        ]
-        for account in engine.accounts:
-            demo = account.secret_key == DEMO_SECRET_KEY
-            secret = account.secret_key if demo else "(from the accounts file)"
-            lines.append(f"  credentials      public key {account.public_key}  secret key {secret}")
-        faults_on = [name for name, on in (("latency", latency_ms), ("drop", drop_after is not None),
-                                           ("errors", error_rate), ("stall", stall_after is not None)) if on]
-        lines += [
-            f"  symbols          {symbols}",
-            f"  speed bump {speed_bump_ms} ms; rate limit {'off' if no_rate_limit else 'on'}; "
-            f"faults {', '.join(faults_on) or 'off'}; compat {', '.join(compat) or 'none'}",
-            "Ready. Press Ctrl-C to stop.",
-        ]
-        click.echo("\n".join(lines))
+    def announce(banner: str) -> None:
+        click.echo(banner)
         sys.stdout.flush()
 
-    serve_forever(engine, server, announce)
+    config = config_from_options(
+        host=host, port=port, refdata_file=refdata_file, scenario_file=scenario_file,
+        accounts_file=accounts_file, seed=seed, speed_bump_ms=speed_bump_ms, latency_ms=latency_ms,
+        no_rate_limit=no_rate_limit, drop_after=drop_after, error_rate=error_rate, stall_after=stall_after,
+        stall_seconds=stall_seconds, auth_timeout=auth_timeout, compat=compat)
+    serve_forever(config, announce=announce)
     click.echo("qfex-runner sim: stopped")
     return ExitCode.OK
 

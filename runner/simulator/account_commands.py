@@ -14,15 +14,17 @@ from typing import TYPE_CHECKING
 
 from runner.simulator import validation as v
 from runner.simulator.accounts import Account, Position
-from runner.simulator.entry import _Synthetic
+from runner.simulator.entry import SyntheticRequest
 from runner.simulator.errors import CommandError
 from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market, initial_fraction, lev_text, maintenance_fraction
 from runner.simulator.orders import BUY, IOC, LIMIT, ZERO, orderless_payload
 from runner.simulator.outbound import ORDER_RESPONSES, Outbound
+from runner.simulator.wire import JsonObject
 
 if TYPE_CHECKING:
     from runner.simulator.config import EngineConfig
+    from runner.simulator.orders import Order
 
 _ID_NS = uuid.UUID("9b2f4a61-5c3d-5e7f-8a9b-0c1d2e3f4a5b")
 
@@ -44,7 +46,19 @@ class AccountCommandsMixin:
     _clock: Callable[[], float]
     _ids: IdGen
 
-    def _close_position(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    if TYPE_CHECKING:  # the other parts of `Exchange` this one calls; mypy checks they match there
+
+        def _accept(self, account: Account, market: Market, side: str, type_: str, tif: str, qty: Decimal,
+                    price: Decimal, client_order_id: str, out: list[Outbound], *,
+                    take_profit: Decimal = ZERO, stop_loss: Decimal = ZERO, reduce_only: bool = False,
+                    twap_id: str | None = None, generate_client_id: bool = True) -> Order: ...
+        def _ack(self, account: Account, shape: str) -> Outbound: ...
+        def _check_client_id(self, client_order_id: str) -> None: ...
+        def _closed(self, market: Market) -> bool: ...
+        def _reject(self, account: Account, req: v.OrderRequest, status: str,
+                    out: list[Outbound]) -> None: ...
+
+    def _close_position(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         """A reduce-only LIMIT IOC for the whole position on the opposite side, priced at the mark plus
         `close_position_slippage` (rounded to the tick, kept inside the price band)."""
         symbol = v.text(params, "symbol", required=True)
@@ -61,7 +75,7 @@ class AccountCommandsMixin:
             out.append(Outbound("account", ORDER_RESPONSES, account.account_id, {"order_response": payload}))
             return
         if self._closed(market):
-            req = _Synthetic(symbol, "SELL" if pos.qty > ZERO else BUY, abs(pos.qty), client_order_id)
+            req = SyntheticRequest(symbol, "SELL" if pos.qty > ZERO else BUY, abs(pos.qty), client_order_id)
             self._reject(account, req, "REJECTED_MARKET_CLOSED", out)
             return
         side = "SELL" if pos.qty > ZERO else BUY
@@ -88,7 +102,7 @@ class AccountCommandsMixin:
     def _leverage(self, account: Account, market: Market) -> Decimal:
         return account.leverage.get(market.symbol, market.default_leverage)
 
-    def _get_user_leverage(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    def _get_user_leverage(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         limit, offset = v.paging(params)
         rows = [
             m.leverage_row(self._leverage(account, m), _row_id(account.account_id, m.symbol))
@@ -96,7 +110,8 @@ class AccountCommandsMixin:
         ][offset : offset + limit]
         out.append(Outbound("caller", None, account.account_id, {"user_leverage_response": rows}))
 
-    def _get_available_leverage_levels(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    def _get_available_leverage_levels(self, account: Account, params: JsonObject,
+                                       out: list[Outbound]) -> None:
         limit, offset = v.paging(params)
         rows = [
             m.leverage_row(level, _row_id(m.symbol, lev_text(level)))
@@ -105,7 +120,7 @@ class AccountCommandsMixin:
         ][offset : offset + limit]
         out.append(Outbound("caller", None, account.account_id, {"available_leverage_levels_response": rows}))
 
-    def _set_user_leverage(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    def _set_user_leverage(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         symbol = v.text(params, "symbol", required=True)
         leverage = v.number(params, "leverage", accept_strings=True, required=True)
         market = self._markets.get(symbol)
@@ -129,7 +144,7 @@ class AccountCommandsMixin:
         account.leverage[symbol] = leverage
         out.append(self._ack(account, self.config.leverage_ack_shape))
 
-    def _position_row(self, account: Account, market: Market) -> dict:
+    def _position_row(self, account: Account, market: Market) -> JsonObject:
         pos = account.positions.get(market.symbol) or Position(market.symbol)
         leverage = self._leverage(account, market)
         mark = market.mark()
@@ -178,7 +193,7 @@ class AccountCommandsMixin:
             - account.order_margin
         )
 
-    def _balance_row(self, account: Account) -> dict:
+    def _balance_row(self, account: Account) -> JsonObject:
         unrealised, position_margin = self._unrealised_and_margin(account)
         return {
             "id": account.account_id,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from runner.simulator.orders import BUY, ZERO, Order, StopOrder
+from runner.simulator.wire import JsonObject
 
 
 class Position:
@@ -97,7 +98,7 @@ class Account:
         self.orders: dict[str, Order] = {}  # open regular orders (resting or speed-bumped), by order_id
         self.reduce_only: dict[str, Order] = {}  # the open orders that are reduce-only
         self.stops: dict[str, StopOrder] = {}  # open stop orders, by stop_order_id
-        self.trades: list[dict] = []  # executed fills, oldest first
+        self.trades: list[JsonObject] = []  # executed fills, oldest first
         self.twaps: dict[str, object] = {}
         self.order_margin = ZERO
         self.realised_pnl = ZERO

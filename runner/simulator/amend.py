@@ -11,6 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from runner.enums import OrderStatus
 from runner.simulator import validation as v
 from runner.simulator.accounts import Account
 from runner.simulator.errors import CommandError
@@ -21,19 +22,19 @@ from runner.simulator.orders import (
     SELL,
     ZERO,
     Order,
+    by_arrival,
     order_payload,
     orderless_payload,
     stop_payload,
 )
-from runner.simulator.outbound import _CANCELLED, ORDER_RESPONSES, Outbound, order_event
+from runner.simulator.outbound import ORDER_RESPONSES, Outbound, order_event
+from runner.simulator.wire import JsonObject
 
 if TYPE_CHECKING:
+    from runner.simulator.accounts import Position
     from runner.simulator.config import EngineConfig
+    from runner.simulator.orders import StopOrder
     from runner.simulator.twap import Twap
-
-
-def _by_seq(order: Order) -> int:
-    return order.seq
 
 
 class AmendMixin:
@@ -53,7 +54,29 @@ class AmendMixin:
     _bump: float
     _touched: set[str]
 
-    def _cancel_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    if TYPE_CHECKING:  # the other parts of `Exchange` this one calls; mypy checks they match there
+
+        def _ack(self, account: Account, shape: str) -> Outbound: ...
+        def _apply_cap(self, account: Account, symbol: str, side: str, type_: str, qty: Decimal,
+                       exclude: str | None, out: list[Outbound]) -> str | None: ...
+        def _arrive(self, order: Order, market: Market, out: list[Outbound]) -> None: ...
+        def _available(self, account: Account) -> Decimal: ...
+        def _breaches_notional(self, pos: Position, side: str, qty: Decimal, price: Decimal,
+                               market: Market) -> bool: ...
+        def _closed(self, market: Market) -> bool: ...
+        def _finish(self, order: Order, status: str, out: list[Outbound]) -> None: ...
+        @staticmethod
+        def _free_reducible(pos: Position, side: str) -> Decimal: ...
+        def _hold(self, order: Order, now: float) -> None: ...
+        def _leverage(self, account: Account, market: Market) -> Decimal: ...
+        def _order_margin(self, account: Account, market: Market, order: Order, ref: Decimal) -> Decimal: ...
+        def _remove_stop(self, stop: StopOrder, status: str, out: list[Outbound]) -> None: ...
+        def _stop_event(self, stop: StopOrder, status: str, out: list[Outbound], *,
+                        gone: bool = False) -> None: ...
+        @staticmethod
+        def _track_open(pos: Position, order: Order, sign: int) -> None: ...
+
+    def _cancel_order(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         symbol = v.text(params, "symbol", required=True)
         # required by the current page and the AsyncAPI: a missing one must not quietly mean order_id
         # (a client omitting it would pass here, then fail on QFEX) [D:/websocket/channels/trade/cancel_order]
@@ -78,19 +101,19 @@ class AmendMixin:
         if id_type == "order_id":
             order = account.orders.get(ident)
             if order is not None and order.symbol == symbol:
-                self._finish(order, _CANCELLED, out)
+                self._finish(order, OrderStatus.CANCELLED.value, out)
                 return
             stop = account.stops.get(ident)
             if stop is not None and stop.symbol == symbol:
-                self._remove_stop(stop, _CANCELLED, out)
+                self._remove_stop(stop, OrderStatus.CANCELLED.value, out)
                 return
         elif id_type == "client_order_id":
             matches = sorted(
                 (o for o in account.orders.values() if o.symbol == symbol and o.client_order_id == ident),
-                key=_by_seq,
+                key=by_arrival,
             )
             for order in matches:
-                self._finish(order, _CANCELLED, out)
+                self._finish(order, OrderStatus.CANCELLED.value, out)
             if matches:
                 return
         else:
@@ -133,7 +156,7 @@ class AmendMixin:
         )
         return Outbound("account", ORDER_RESPONSES, account.account_id, {"order_response": payload})
 
-    def _modify_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    def _modify_order(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         order_id = v.text(params, "order_id", required=True)
         symbol = v.text(params, "symbol", required=True)
         side = v.side(params)
@@ -217,17 +240,17 @@ class AmendMixin:
                 return "REJECTED_WOULD_BREACH_MAX_NOTIONAL"
         return v.bracket_reject(order.side, price, tp, sl, market)
 
-    def _cancel_all_orders(self, account: Account, params: dict, out: list[Outbound]) -> None:
-        for order in sorted(account.orders.values(), key=_by_seq):
-            self._finish(order, _CANCELLED, out)
+    def _cancel_all_orders(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
+        for order in sorted(account.orders.values(), key=by_arrival):
+            self._finish(order, OrderStatus.CANCELLED.value, out)
         if self.config.cancel_all_includes_stops:
             for stop in sorted(account.stops.values(), key=lambda s: s.seq):
-                self._remove_stop(stop, _CANCELLED, out)
+                self._remove_stop(stop, OrderStatus.CANCELLED.value, out)
         shape = self.config.cancel_all_ack_shape
         if shape != "none":
             out.append(self._ack(account, shape))
 
-    def _cancel_stop_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    def _cancel_stop_order(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         stop_id = v.text(params, "stop_order_id", required=True)
         stop = account.stops.get(stop_id)
         if stop is None:
@@ -235,11 +258,11 @@ class AmendMixin:
                 self._no_such(account, v.text(params, "symbol") or "", "NO_SUCH_ORDER", "order_id", stop_id)
             )
             return
-        self._remove_stop(stop, _CANCELLED, out)
+        self._remove_stop(stop, OrderStatus.CANCELLED.value, out)
         if self.config.stop_ops_ack:
             out.append(self._ack(account, "ack"))
 
-    def _modify_stop_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    def _modify_stop_order(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         """Both documented variants: {stop_order_id, symbol, price, quantity} (AsyncAPI, CLI) and
         {stop_order_id, symbol, side, order_type, price?, quantity?} (docs page); side/order_type, when
         given, must match the stop. Only trigger price and quantity can change."""

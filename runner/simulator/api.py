@@ -22,8 +22,8 @@ from runner.simulator.server_config import FaultConfig, RateLimitConfig, ServerC
 if TYPE_CHECKING:
     import asyncio
 
-    from runner.simulator.config import EngineConfig
-    from runner.simulator.server import ExchangeServer
+    from runner.simulator.config import AccountConfig, EngineConfig
+    from runner.simulator.server import Engine, ExchangeServer
 
 T = TypeVar("T")
 
@@ -37,7 +37,7 @@ class Simulator:
 
     def __init__(self, engine_config: EngineConfig | None = None, *, host: str = "127.0.0.1", port: int = 0,
                  latency_ms: float = 0, rate_limit: bool | None = None, faults: FaultConfig | None = None,
-                 server_config: ServerConfig | None = None, exchange: Any = None,
+                 server_config: ServerConfig | None = None, exchange: Engine | None = None,
                  start_timeout_s: float = 10.0) -> None:
         """`server_config` gives every server option; the keyword shortcuts override its fields.
 
@@ -82,7 +82,7 @@ class Simulator:
             raise SimulatorError(f"the simulator could not start: {self._failure}") from self._failure
         return self
 
-    def _build_exchange(self) -> Any:
+    def _build_exchange(self) -> Engine:
         from runner.simulator.config import EngineConfig
         from runner.simulator.engine import Exchange
 
@@ -90,7 +90,7 @@ class Simulator:
         self.engine_config = config
         return Exchange(config)
 
-    def _run(self, exchange: Any) -> None:
+    def _run(self, exchange: Engine) -> None:
         import asyncio
 
         loop = asyncio.new_event_loop()
@@ -104,7 +104,7 @@ class Simulator:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-    async def _main(self, exchange: Any) -> None:
+    async def _main(self, exchange: Engine) -> None:
         import asyncio
 
         from runner.simulator.server import ExchangeServer
@@ -156,7 +156,7 @@ class Simulator:
         return self._first_account().secret_key
 
     @property
-    def exchange(self) -> Any:
+    def exchange(self) -> Engine | None:
         """The engine object — only touch it through `call` while the simulator runs."""
         return self._exchange
 
@@ -166,13 +166,14 @@ class Simulator:
             raise SimulatorError("the simulator is not running")
         return self._server
 
-    def _first_account(self) -> Any:
+    def _first_account(self) -> AccountConfig:
         accounts = getattr(self.engine_config, "accounts", None)
-        if not accounts:
+        if not accounts:  # an injected engine brings its own configuration
             accounts = getattr(getattr(self._exchange, "config", None), "accounts", None)
         if not accounts:
             raise SimulatorError("the simulator has no accounts configured")
-        return accounts[0]
+        first: AccountConfig = accounts[0]
+        return first
 
     def _require_port(self) -> int:
         if self.port is None:
@@ -209,65 +210,3 @@ class Simulator:
     def __repr__(self) -> str:
         where = self.url if self.port is not None else "not started"
         return f"<Simulator {where}>"
-
-
-# --- standalone (`qfex-runner sim`) -----------------------------------------------------------------
-
-def load_refdata_rows(path: str) -> list[dict]:
-    """Reference data for the engine from a JSON file: QFEX's `GET /refdata` body or a bare list."""
-    import json
-
-    from runner.errors import UsageError
-
-    try:
-        with open(path, encoding="utf-8") as handle:
-            body = json.load(handle)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read reference data: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
-    rows = body.get("data") if isinstance(body, dict) else body
-    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
-        raise UsageError(f"{path}: expected QFEX's /refdata body {{\"data\": [...]}} or a non-empty list "
-                         "of symbol objects")
-    return rows
-
-
-def serve_forever(engine_config: EngineConfig, server_config: ServerConfig,
-                  on_ready: Callable[[ExchangeServer], None]) -> None:
-    """Run the exchange in the foreground until SIGINT or SIGTERM, then close cleanly.
-
-    Raises UsageError when the address cannot be bound (port in use, bad host).
-    """
-    import asyncio
-
-    asyncio.run(_serve_forever(engine_config, server_config, on_ready))
-
-
-async def _serve_forever(engine_config: EngineConfig, server_config: ServerConfig,
-                         on_ready: Callable[[ExchangeServer], None]) -> None:
-    import asyncio
-    import signal
-
-    from runner.errors import UsageError
-    from runner.simulator.engine import Exchange
-    from runner.simulator.server import ExchangeServer
-
-    server = ExchangeServer(Exchange(engine_config), server_config)
-    try:
-        await server.start()
-    except OSError as exc:
-        where = f"{server_config.host}:{server_config.port}"
-        raise UsageError(f"cannot listen on {where}: {exc.strerror or exc} (choose another --port/--host)") \
-            from exc
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        on_ready(server)
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        await server.close()

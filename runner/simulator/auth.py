@@ -24,11 +24,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from runner.simulator.server_config import ServerConfig
+from runner.simulator.wire import JsonObject
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 
@@ -37,10 +38,13 @@ class Account(Protocol):
     """What auth needs to know about an account (the engine's AccountConfig satisfies it)."""
 
     public_key: str
-    secret_key: Any
     user_id: str
     account_id: str
-    subaccounts: Any
+
+    @property
+    def secret_key(self) -> object: ...  # a str, or a redacting wrapper (see `secret_text`)
+    @property
+    def subaccounts(self) -> Sequence[str] | None: ...
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ def _denied(message: str) -> AuthRefused:
     return AuthRefused("PermissionDenied", message)
 
 
-def secret_text(secret: Any) -> str:
+def secret_text(secret: object) -> str:
     """The secret's characters, whether configured as a plain str or a redacting wrapper."""
     if isinstance(secret, str):
         return secret
@@ -103,7 +107,7 @@ class Authenticator:
         self._nonces: dict[str, dict[str, float]] = {}
 
     # --- entry point -------------------------------------------------------------------------
-    def authenticate(self, params: dict[str, Any]) -> Identity:
+    def authenticate(self, params: JsonObject) -> Identity:
         """Return the Identity, or raise AuthRefused."""
         if "account_id" in params and not isinstance(params["account_id"], (str, type(None))):
             raise _malformed("account_id must be a string (UUID)")
@@ -119,7 +123,7 @@ class Authenticator:
         return Identity(account.public_key, account.user_id, self._account_id(account, params), method)
 
     # --- forms ---------------------------------------------------------------------------------
-    def _hmac(self, block: Any) -> Account:
+    def _hmac(self, block: object) -> Account:
         if not isinstance(block, dict):
             raise _malformed('"hmac" must be an object {public_key, nonce, unix_ts, signature}')
         for name in ("public_key", "nonce", "signature"):
@@ -147,7 +151,7 @@ class Authenticator:
         self._use_nonce(public_key, nonce, now)
         return account
 
-    def _jwt(self, token: Any) -> Account:
+    def _jwt(self, token: object) -> Account:
         if not isinstance(token, str):
             raise _malformed('"jwt" must be a string')
         public_key = self.config.jwt_tokens.get(token)
@@ -156,7 +160,7 @@ class Authenticator:
             raise _denied("JWT not accepted by this server")
         return account
 
-    def _api_key(self, key: Any) -> Account:
+    def _api_key(self, key: object) -> Account:
         if not self.config.compat.legacy_api_key_auth:
             raise _malformed('the {"api_key": ...} auth form is the pre-HMAC one; sign with "hmac" '
                              "(or start the simulator with --compat legacy-api-key-auth)")
@@ -168,11 +172,12 @@ class Authenticator:
         return account
 
     # --- helpers -------------------------------------------------------------------------------
-    def _account_id(self, account: Account, params: dict[str, Any]) -> str:
+    def _account_id(self, account: Account, params: JsonObject) -> str:
         wanted = params.get("account_id")
         if wanted is None:
             return account.account_id
-        if wanted == account.account_id or wanted in (account.subaccounts or ()):
+        if isinstance(wanted, str) and (wanted == account.account_id
+                                        or wanted in (account.subaccounts or ())):
             return wanted
         raise _denied("account_id is not an account of this user")
 

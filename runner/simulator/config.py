@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import yaml
 
 from runner.simulator import yamlnodes as yn
 from runner.simulator.errors import ConfigError
+from runner.simulator.wire import JsonObject
 
 if TYPE_CHECKING:
     from runner.simulator.scenario import Scenario
@@ -55,9 +58,10 @@ def _default_refdata_text() -> str:
     return (Path(__file__).parent / "data" / "refdata.json").read_text(encoding="utf-8")
 
 
-def default_refdata() -> list[dict]:
+def default_refdata() -> list[JsonObject]:
     """The shipped illustrative fixture (`data/refdata.json`), as RefdataSymbol dicts (a fresh copy)."""
-    return json.loads(_default_refdata_text())["data"]
+    rows: list[JsonObject] = json.loads(_default_refdata_text())["data"]
+    return rows
 
 
 STOP_CAP_POLICIES = ("reject", "cancel_others", "off")
@@ -72,7 +76,7 @@ CANCEL_ALL_ACK_SHAPES = ("ack", "ack_response", "none")
 class EngineConfig:
     """Everything the engine needs; defaults give the documented QFEX behaviour with a demo account."""
 
-    refdata: list[dict] = field(default_factory=default_refdata)
+    refdata: list[JsonObject] = field(default_factory=default_refdata)
     accounts: list[AccountConfig] = field(default_factory=lambda: [demo_account()])
     seed: int = 0
     speed_bump_ms: int = 100
@@ -134,7 +138,7 @@ class EngineConfig:
             raise ConfigError("two accounts share an account_id")
 
 
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
@@ -154,7 +158,7 @@ def load_accounts_file(path: str | Path) -> list[AccountConfig]:
     """
     name, root = yn.compose_file(path)
     items = root
-    if not isinstance(root, yn.yaml.SequenceNode):
+    if not isinstance(root, yaml.SequenceNode):
         top = yn.mapping(name, root, "accounts file")
         yn.reject_unknown(name, top, {"accounts"}, "accounts file")
         if "accounts" not in top:
@@ -198,13 +202,13 @@ def load_accounts_file(path: str | Path) -> list[AccountConfig]:
     return accounts
 
 
-def _uuid_field(name: str, fields: dict, key: str, what: str) -> str | None:
+def _uuid_field(name: str, fields: JsonObject, key: str, what: str) -> str | None:
     if key not in fields:
         return None
     return _uuid(name, fields[key][1], f"{what}.{key}")
 
 
-def _uuid(name: str, node: Any, what: str) -> str:
+def _uuid(name: str, node: yaml.Node, what: str) -> str:
     text = yn.string(name, node, what)
     try:
         return str(uuid.UUID(text))

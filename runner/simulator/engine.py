@@ -21,9 +21,10 @@ import heapq
 from collections.abc import Callable
 from decimal import Decimal
 
+from runner.enums import OrderStatus
 from runner.simulator.account_commands import AccountCommandsMixin
 from runner.simulator.accounts import Account
-from runner.simulator.amend import AmendMixin, _by_seq
+from runner.simulator.amend import AmendMixin
 from runner.simulator.config import AccountConfig, EngineConfig
 from runner.simulator.entry import EntryMixin
 from runner.simulator.errors import CommandError, ConfigError
@@ -31,13 +32,14 @@ from runner.simulator.execution import ExecutionMixin
 from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market
 from runner.simulator.marketmaker import MM_ACCOUNT_ID, MM_USER_ID
-from runner.simulator.orders import ALO, ZERO, Order, StopOrder
-from runner.simulator.outbound import _CANCELLED, BALANCES, POSITIONS, Outbound, Session
+from runner.simulator.orders import ALO, ZERO, Order, StopOrder, by_arrival
+from runner.simulator.outbound import BALANCES, POSITIONS, Outbound, Session
 from runner.simulator.queries import QueriesMixin
 from runner.simulator.quoting import QuotingMixin
 from runner.simulator.stop_orders import StopOrdersMixin
 from runner.simulator.twap import Twap
 from runner.simulator.twap_commands import TwapCommandsMixin
+from runner.simulator.wire import JsonObject
 
 
 class Exchange(
@@ -113,7 +115,7 @@ class Exchange(
         if config.market_maker:
             for market in self._markets.values():
                 self._requote(market, [])
-        self._handlers: dict[str, Callable[[Account, dict, list[Outbound]], None]] = {
+        self._handlers: dict[str, Callable[[Account, JsonObject, list[Outbound]], None]] = {
             "add_order": self._add_order,
             "cancel_order": self._cancel_order,
             "modify_order": self._modify_order,
@@ -146,7 +148,7 @@ class Exchange(
             raise CommandError("PermissionDenied", f"account {account_id} is not an account of this user")
         return Session(account_id, user_id)
 
-    def handle(self, session: Session, msg_type: str, params: dict) -> list[Outbound]:
+    def handle(self, session: Session, msg_type: str, params: JsonObject) -> list[Outbound]:
         """Run one trading command; raises CommandError for requests QFEX answers with an `err` frame."""
         handler = self._handlers.get(msg_type)
         if handler is None:
@@ -222,8 +224,8 @@ class Exchange(
         if not cancel_on_disconnect:
             return out
         account = self._accounts[session.account_id]
-        for order in sorted(account.orders.values(), key=_by_seq):
-            self._finish(order, _CANCELLED, out)
+        for order in sorted(account.orders.values(), key=by_arrival):
+            self._finish(order, OrderStatus.CANCELLED.value, out)
         for twap in list(self._twaps.values()):
             if twap.account_id == account.account_id and twap.active:
                 twap.cancel(self._clock())
@@ -242,7 +244,7 @@ class Exchange(
         )
         return out
 
-    def refdata_body(self, ticker: str | None = None) -> dict:
+    def refdata_body(self, ticker: str | None = None) -> JsonObject:
         """REST `GET /refdata[?ticker=]` body; `underlier_price` follows the simulated fair price."""
         data = []
         for market in self._markets.values():
@@ -254,15 +256,15 @@ class Exchange(
         return {"type": "refdata", "data": data}
 
     # ============================================================================== inspection (tests)
-    def orders(self, account_id: str) -> list[dict]:
+    def orders(self, account_id: str) -> list[JsonObject]:
         """Open orders (regular and stop) of an account, in `order_response` form, oldest first."""
         account = self._accounts[account_id]
         return [payload for _, payload in self._open_order_rows(account, None)]
 
-    def position(self, account_id: str, symbol: str) -> dict:
+    def position(self, account_id: str, symbol: str) -> JsonObject:
         return self._position_row(self._accounts[account_id], self._market(symbol))
 
-    def balance(self, account_id: str) -> dict:
+    def balance(self, account_id: str) -> JsonObject:
         return self._balance_row(self._accounts[account_id])
 
     def book(self, symbol: str, levels: int = 10) -> dict[str, list[tuple[Decimal, Decimal]]]:

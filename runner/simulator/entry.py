@@ -19,12 +19,13 @@ from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market
 from runner.simulator.orders import BUY, IOC, LIMIT, MARKET, STOP_TYPES, ZERO, Order
 from runner.simulator.outbound import ORDER_RESPONSES, Outbound, order_event
+from runner.simulator.wire import JsonObject
 
 if TYPE_CHECKING:
     from runner.simulator.config import EngineConfig
 
 
-class _Synthetic(v.OrderRequest):
+class SyntheticRequest(v.OrderRequest):
     """An order request built by the engine itself (close_position, TWAP children)."""
 
     def __init__(self, symbol: str, side: str, quantity: Decimal, client_order_id: str) -> None:
@@ -52,16 +53,29 @@ class EntryMixin:
     _seq: int
     _pending: list[tuple[float, int, Order]]
 
-    def _add_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    if TYPE_CHECKING:  # the other parts of `Exchange` this one calls; mypy checks they match there
+
+        def _arrive(self, order: Order, market: Market, out: list[Outbound]) -> None: ...
+        def _available(self, account: Account) -> Decimal: ...
+        def _leverage(self, account: Account, market: Market) -> Decimal: ...
+        def _place_stop(self, account: Account, req: v.OrderRequest, market: Market,
+                        out: list[Outbound]) -> None: ...
+        def _stop_reject(self, account: Account, req: v.OrderRequest, market: Market,
+                         out: list[Outbound]) -> str | None: ...
+
+    def _add_order(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         req = v.OrderRequest(params, self._accept_strings)
         self._check_client_id(req.client_order_id)
         market = self._markets.get(req.symbol)
         status = v.static_reject(req, market)
-        if status is None:
-            if req.order_type in STOP_TYPES:
-                status = self._stop_reject(account, req, market, out)
-            else:
-                status = self._risk_reject(account, req, market)
+        if status is not None:
+            self._reject(account, req, status, out)
+            return
+        assert market is not None  # an unknown symbol is static_reject's BAD_SYMBOL
+        if req.order_type in STOP_TYPES:
+            status = self._stop_reject(account, req, market, out)
+        else:
+            status = self._risk_reject(account, req, market)
         if status is not None:
             self._reject(account, req, status, out)
             return
@@ -93,7 +107,8 @@ class EntryMixin:
         if self._closed(market):
             return "REJECTED_MARKET_CLOSED"
         pos = account.position(market.symbol)
-        ref = req.price if req.order_type != MARKET else self._market_price(market, req.side)
+        ref = (req.price if req.order_type != MARKET and req.price is not None  # only MARKET lacks a price
+               else self._market_price(market, req.side))
         increasing = req.quantity - self._free_reducible(pos, req.side)
         if increasing > ZERO:
             if increasing * ref / self._leverage(account, market) > self._available(account):
@@ -103,7 +118,7 @@ class EntryMixin:
         if self._too_many_open(account):
             return "REJECTED_TOO_MANY_OPEN_ORDERS"
         if req.take_profit != ZERO or req.stop_loss != ZERO:
-            reference = req.price if req.order_type != MARKET else market.mark()
+            reference = req.price if req.order_type != MARKET and req.price is not None else market.mark()
             status = v.bracket_reject(req.side, reference, req.take_profit, req.stop_loss, market)
             if status:
                 return status

@@ -11,14 +11,16 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from runner.enums import OrderStatus
 from runner.simulator.accounts import Account
 from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market
 from runner.simulator.matching import FILL, fillable, sweep, would_cross
 from runner.simulator.orders import ALO, BUY, GTC, LIMIT, ZERO, Order, StopOrder
-from runner.simulator.outbound import _CANCELLED, _FILLED, FILLS, Outbound, order_event
+from runner.simulator.outbound import FILLS, Outbound, order_event
 
 if TYPE_CHECKING:
+    from runner.simulator.accounts import Position
     from runner.simulator.config import EngineConfig
     from runner.simulator.twap import Twap
 
@@ -44,6 +46,13 @@ class ExecutionMixin:
     _stops_by_symbol: dict[str, dict[str, StopOrder]]
     _clock: Callable[[], float]
 
+    if TYPE_CHECKING:  # the other parts of `Exchange` this one calls; mypy checks they match there
+
+        def _grow_bracket(self, account: Account, entry: Order, qty: Decimal,
+                          out: list[Outbound]) -> None: ...
+        @staticmethod
+        def _track_open(pos: Position, order: Order, sign: int) -> None: ...
+
     def _arrive(self, order: Order, market: Market, out: list[Outbound]) -> None:
         """The order reaches the matching engine (after the speed bump, if any)."""
         book = market.book
@@ -63,10 +72,10 @@ class ExecutionMixin:
         if order.reduce_only:
             qty = min(qty, self._accounts[order.account_id].position(market.symbol).reducible(order.side))
             if qty <= ZERO:
-                self._finish(order, _CANCELLED, out)
+                self._finish(order, OrderStatus.CANCELLED.value, out)
                 return
         if order.tif == "FOK" and not fillable(book, order.side, limit, qty, order.account_id):
-            self._finish(order, _CANCELLED, out)
+            self._finish(order, OrderStatus.CANCELLED.value, out)
             return
         traded = self._trade(order, market, limit, qty, out)
         if order.remaining == ZERO:
@@ -75,7 +84,7 @@ class ExecutionMixin:
             book.add(order)
             self._book_changed(market.symbol)
         elif traded == ZERO:
-            self._finish(order, _CANCELLED, out)
+            self._finish(order, OrderStatus.CANCELLED.value, out)
         else:  # IOC partly filled: its last FILLED shows quantity_remaining > 0; nothing rests
             self._close(order)
 
@@ -122,9 +131,9 @@ class ExecutionMixin:
                     pos.open_sell -= qty
                 increasing = min(order.remaining, max(ZERO, order.quantity - order.reducible_at_accept))
                 account.set_order_margin(order, increasing * order.margin_rate)
-            order.status = _FILLED
+            order.status = OrderStatus.FILLED.value
             order.update_time = now
-            out.append(order_event(order, _FILLED, now, trade_id))
+            out.append(order_event(order, OrderStatus.FILLED.value, now, trade_id))
             out.append(
                 Outbound(
                     "account",
@@ -221,4 +230,4 @@ class ExecutionMixin:
         pos = account.positions.get(symbol)
         for order in [o for o in account.reduce_only.values() if o.symbol == symbol]:
             if pos is None or pos.reducible(order.side) == ZERO:
-                self._finish(order, _CANCELLED, out)
+                self._finish(order, OrderStatus.CANCELLED.value, out)

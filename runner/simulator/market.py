@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Context, Decimal, InvalidOperation
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from runner.simulator.book import Book
 from runner.simulator.errors import ConfigError
 from runner.simulator.orders import ZERO
+from runner.simulator.wire import JsonObject
 
 _ONE = Decimal(1)
 _LADDER = (1, 2, 3, 5, 10, 20, 25, 30, 50, 100)
@@ -70,7 +70,7 @@ class Market:
         "underlier",
     )
 
-    def __init__(self, raw: dict[str, Any]) -> None:
+    def __init__(self, raw: JsonObject) -> None:
         missing = [k for k in _REQUIRED if k not in raw]
         where = f"refdata symbol {raw.get('symbol', '?')!r}"
         if missing:
@@ -89,7 +89,7 @@ class Market:
         self.underlier = _dec(raw, "underlier_price", where, positive=True)
         self.order_types = frozenset(raw.get("order_types") or ("LIMIT", "MARKET", "ALO"))
         self.tifs = frozenset(raw.get("order_time_in_force") or ("GTC", "IOC", "FOK"))
-        self.market_hours: dict = raw.get("market_hours") or {}
+        self.market_hours: JsonObject = raw.get("market_hours") or {}
         max_lev = raw.get("default_max_leverage", 10)
         try:
             self.default_leverage = Decimal(str(max_lev))
@@ -149,7 +149,7 @@ class Market:
         now = local.strftime("%H:%M:%S")
         return str(day.get("open", "00:00:00")) <= now <= str(day.get("close", "23:59:59"))
 
-    def leverage_row(self, leverage: Decimal, row_id: str) -> dict:
+    def leverage_row(self, leverage: Decimal, row_id: str) -> JsonObject:
         """A LeveragePublic item: initial/maintenance margin fractions, max notional, leverage as string."""
         return {
             "id": row_id,
@@ -165,7 +165,7 @@ def _lev_text(leverage: Decimal) -> str:
     return str(int(leverage)) if leverage == leverage.to_integral_value() else str(leverage.normalize())
 
 
-def _dec(raw: dict, key: str, where: str, *, positive: bool = False) -> Decimal:
+def _dec(raw: JsonObject, key: str, where: str, *, positive: bool = False) -> Decimal:
     value = raw[key]
     if isinstance(value, float):
         value = repr(value)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from runner.simulator.wire import JsonObject
+
 ZERO = Decimal(0)
 BUY = "BUY"
 SELL = "SELL"
@@ -117,6 +119,11 @@ class Order:
         )
 
 
+def by_arrival(order: Order) -> int:
+    """Sort key: the order orders arrived in (cancel-all and cancel-on-disconnect go oldest first)."""
+    return order.seq
+
+
 class StopOrder:
     """A TAKE_PROFIT / STOP_LOSS order waiting for the mark price to reach its trigger."""
 
@@ -180,7 +187,7 @@ class StopOrder:
 # ------------------------------------------------------------------------------------- message shapes
 
 
-def order_payload(o: Order, status: str, now: float, trade_id: str | None = None) -> dict:
+def order_payload(o: Order, status: str, now: float, trade_id: str | None = None) -> JsonObject:
     """The documented `order_response` body: every field, take_profit/stop_loss 0 when unset."""
     return {
         "order_id": o.order_id,
@@ -202,7 +209,7 @@ def order_payload(o: Order, status: str, now: float, trade_id: str | None = None
 
 
 def orderless_payload(*, order_id: str, client_order_id: str, symbol: str, status: str, user_id: str,
-                       now: float, side: str = BUY, type_: str = LIMIT, tif: str = GTC) -> dict:
+                       now: float, side: str = BUY, type_: str = LIMIT, tif: str = GTC) -> JsonObject:
     """An `order_response` body about no order (NO_SUCH_ORDER, a close_position with nothing to close).
 
     QFEX's OrderResponse schema (AsyncAPI) makes only `trade_id` nullable, so every other field
@@ -228,7 +235,7 @@ def orderless_payload(*, order_id: str, client_order_id: str, symbol: str, statu
     }
 
 
-def stop_payload(s: StopOrder, status: str, now: float, *, quantity: Decimal | None = None) -> dict:
+def stop_payload(s: StopOrder, status: str, now: float, *, quantity: Decimal | None = None) -> JsonObject:
     """A stop order in `order_response` form (type TAKE_PROFIT/STOP_LOSS, price = trigger)."""
     qty = s.quantity if quantity is None else quantity
     return {
@@ -254,7 +261,7 @@ def iso_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
 
 
-def stop_order_message(s: StopOrder, now: float, *, quantity: Decimal | None = None) -> dict:
+def stop_order_message(s: StopOrder, now: float, *, quantity: Decimal | None = None) -> JsonObject:
     """`stop_order_response` (AsyncAPI `StopOrder`): update_time is a date-time string there."""
     return {
         "stop_order_response": {

@@ -10,15 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runner.simulator.orders import Order, order_payload
+from runner.simulator.wire import JsonObject
 
 ORDER_RESPONSES = "order_responses"
 FILLS = "fills"
 POSITIONS = "positions"
 BALANCES = "balances"
 STOP_ORDERS = "stop_orders"
-
-_CANCELLED = "CANCELLED"
-_FILLED = "FILLED"
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ class Outbound:
     to: str
     channel: str | None
     account_id: str | None
-    message: dict
+    message: JsonObject
 
 
 def order_event(order: Order, status: str, now: float, trade_id: str | None = None) -> Outbound:

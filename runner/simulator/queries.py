@@ -12,6 +12,7 @@ from runner.simulator import validation as v
 from runner.simulator.accounts import Account
 from runner.simulator.orders import order_payload, stop_payload
 from runner.simulator.outbound import Outbound
+from runner.simulator.wire import JsonObject
 
 if TYPE_CHECKING:
     from runner.simulator.config import EngineConfig
@@ -29,7 +30,12 @@ class QueriesMixin:
     _accept_strings: bool
     _twaps: dict[str, Twap]
 
-    def _open_order_rows(self, account: Account, symbol: str | None) -> list[tuple[int, dict]]:
+    if TYPE_CHECKING:  # the other parts of `Exchange` this one calls; mypy checks they match there
+
+        def _no_such(self, account: Account, symbol: str, status: str, id_type: str, ident: str,
+                     side: str | None = None, type_: str | None = None) -> Outbound: ...
+
+    def _open_order_rows(self, account: Account, symbol: str | None) -> list[tuple[int, JsonObject]]:
         rows = [
             (o.seq, order_payload(o, o.status, o.update_time))
             for o in account.orders.values()
@@ -43,7 +49,7 @@ class QueriesMixin:
         rows.sort(key=lambda r: r[0])
         return rows
 
-    def _get_order(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    def _get_order(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         symbol = v.text(params, "symbol", required=True)
         order_id = v.text(params, "order_id", required=True)
         order = account.orders.get(order_id)
@@ -66,7 +72,7 @@ class QueriesMixin:
             message = {"all_orders_response": {"orders": [payload] if payload else [], "stop_orders": []}}
         out.append(Outbound("caller", None, account.account_id, message))
 
-    def _get_user_orders(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    def _get_user_orders(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         limit, offset = v.paging(params)
         symbol = v.text(params, "symbol")
         rows = self._open_order_rows(account, symbol)[offset : offset + limit]
@@ -84,7 +90,7 @@ class QueriesMixin:
             )
         )
 
-    def _get_user_trades(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    def _get_user_trades(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         """Newest first; start_ts/end_ts are inclusive whole seconds; `count` = trades matching the
         filters before paging (so clients can page)."""
         limit, offset = v.paging(params)
@@ -116,7 +122,7 @@ class QueriesMixin:
                 }
                 for t in page
             ]
-            message: dict = {"user_trades_response": rows}
+            message: JsonObject = {"user_trades_response": rows}
         else:
             rows = [
                 {

@@ -38,6 +38,11 @@ class QuotingMixin:
     _touched: set[str]
     _clock: Callable[[], float]
 
+    if TYPE_CHECKING:  # the other parts of `Exchange` this one calls; mypy checks they match there
+
+        def _trade(self, taker: Order, market: Market, limit: Decimal | None, qty: Decimal,
+                   out: list[Outbound]) -> Decimal: ...
+
     def _move_fair(self, market: Market, mid: Decimal, out: list[Outbound]) -> None:
         """New fair price (kept on the tick and inside the symbol's price band)."""
         mid = min(max(mid, market.min_price, market.tick), market.max_price)

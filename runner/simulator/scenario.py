@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import yaml
+
 from runner.simulator import yamlnodes as yn
 
 _WALK_PLACES = Decimal("0.000000000001")
@@ -149,7 +151,7 @@ def load_scenario_file(path: str | Path) -> Scenario:
     return Scenario(paths, title, description, source=name)
 
 
-def _path(name: str, symbol: str, node: yn.yaml.Node) -> StepsPath | WalkPath:
+def _path(name: str, symbol: str, node: yaml.Node) -> StepsPath | WalkPath:
     fields = yn.mapping(name, node, symbol)
     yn.reject_unknown(name, fields, _SYMBOL_KEYS, symbol)
     start = (

@@ -27,10 +27,11 @@ import logging
 import math
 import time
 import uuid
+import weakref
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import parse_qs
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -39,12 +40,15 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from runner.simulator import wire
-from runner.simulator.auth import Authenticator, AuthRefused, Identity
+from runner.simulator.auth import Account, Authenticator, AuthRefused, Identity
 from runner.simulator.faults import DelayLine, FaultInjector
+from runner.simulator.outbound import Session
 from runner.simulator.ratelimit import RateLimiter
 from runner.simulator.server_config import ServerConfig
+from runner.simulator.wire import JsonObject
 
 log = logging.getLogger("runner.simulator")
+T = TypeVar("T")
 
 #: Commands the engine answers (interfaces.md §B); the server answers the others itself.
 ENGINE_COMMANDS: frozenset[str] = frozenset({
@@ -61,14 +65,43 @@ _SHAPE = 'expected an object {"type": "<command>", "params": {...}} ("params" pr
 _ENVELOPE_CHANNEL = {"positions": "v4_positions", "balances": "v4_balances"}
 
 
-def _envelope_position(row: dict[str, Any], user_id: str | None, stamp: str) -> dict[str, Any]:
+def _envelope_position(row: JsonObject, user_id: str | None, stamp: str) -> JsonObject:
     """A position row as the AsyncAPI's v4_positions example shows it: `id` is the symbol, `user_id`
     follows the symbol and an ISO `timestamp` ends the row [AE:asyncapi] (PositionUpdate)."""
-    shaped: dict[str, Any] = {"id": row.get("symbol"), "symbol": row.get("symbol"), "user_id": user_id}
+    shaped: JsonObject = {"id": row.get("symbol"), "symbol": row.get("symbol"), "user_id": user_id}
     shaped.update((k, v) for k, v in row.items() if k not in ("id", "symbol"))
     shaped["timestamp"] = stamp
     return shaped
 _PAYLOAD_KEY = {"positions": "position_response", "balances": "balance_response"}
+
+
+class Event(Protocol):
+    """One engine event to deliver (the engine's `outbound.Outbound`): to "caller" or "account"."""
+
+    @property
+    def to(self) -> str: ...
+    @property
+    def channel(self) -> str | None: ...
+    @property
+    def account_id(self) -> str | None: ...
+    @property
+    def message(self) -> JsonObject: ...
+
+
+class Engine(Protocol):
+    """The engine as the server drives it (interfaces.md §B): `engine.Exchange`, or a test's stand-in.
+
+    Synchronous and socket-free; every call happens on the server's loop, one at a time.
+    """
+
+    def account_for_key(self, public_key: str) -> Account | None: ...
+    def session(self, account_id: str, user_id: str) -> Session: ...
+    def handle(self, session: Session, msg_type: str, params: JsonObject) -> Sequence[Event]: ...
+    def on_disconnect(self, session: Session, cancel_on_disconnect: bool) -> Sequence[Event]: ...
+    def on_time(self) -> Sequence[Event]: ...
+    def next_deadline(self) -> float | None: ...
+    def pulse(self, account_id: str) -> Sequence[Event]: ...
+    def refdata_body(self, ticker: str | None = None) -> JsonObject: ...
 
 
 class Connection:
@@ -79,14 +112,14 @@ class Connection:
         self.ws = ws
         self.id = str(uuid.uuid4())
         self.identity: Identity | None = None
-        self.session: Any = None
+        self.session: Session | None = None  # set with `identity` by a successful auth
         self.subscriptions: set[str] = set()
         self.cancel_on_disconnect = False
         self.inbound = 0
-        self.upgrade: dict[str, Any] = getattr(ws, "qfex_upgrade", {})
+        self.upgrade: JsonObject = server.upgrades.get(ws, {})
         self._message_id = 0
         self._enveloped: set[str] = set()
-        self._outbox: deque[str] = deque()
+        self._outbox: deque[str | tuple[float, str]] = deque()  # (due, frame) under a latency fault
         self._ready = asyncio.Event()
         self._delay = server.faults.latency_s
         self._writing = False
@@ -103,12 +136,12 @@ class Connection:
         if not (self._outbox or self._delay or self._writing or self.hold) and self._write_now(text):
             return
         if self._delay:
-            self._outbox.append((asyncio.get_running_loop().time() + self._delay, text))  # type: ignore[arg-type]
+            self._outbox.append((asyncio.get_running_loop().time() + self._delay, text))
         else:
             self._outbox.append(text)
         self._ready.set()
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: JsonObject) -> None:
         self.post(wire.encode(message))
 
     def _write_now(self, text: str) -> bool:
@@ -140,8 +173,8 @@ class Connection:
                 self._writing = True
                 while outbox:
                     item = outbox.popleft()
-                    if self._delay:
-                        due, item = item  # type: ignore[misc]
+                    if isinstance(item, tuple):
+                        due, item = item
                         if due > loop.time():
                             await asyncio.sleep(due - loop.time())
                     await ws.send(item)
@@ -155,7 +188,7 @@ class Connection:
         self._message_id += 1
         return self._message_id
 
-    def envelope(self, channel: str, rows: list[Any]) -> dict[str, Any]:
+    def envelope(self, channel: str, rows: list[JsonObject]) -> JsonObject:
         """dYdX-style push envelope (compat `envelope-pulses`); first one per channel is "subscribed"."""
         first = channel not in self._enveloped
         self._enveloped.add(channel)
@@ -174,9 +207,9 @@ class Connection:
 
 
 class ExchangeServer:
-    """Serves one `Exchange` (duck-typed, see interfaces.md §B) over WebSocket + HTTP."""
+    """Serves one engine (`Engine`: an `Exchange` or a stand-in) over WebSocket + HTTP."""
 
-    def __init__(self, exchange: Any, config: ServerConfig | None = None, *,
+    def __init__(self, exchange: Engine, config: ServerConfig | None = None, *,
                  auth_clock: Callable[[], float] = time.time) -> None:
         self.exchange = exchange
         self.config = config or ServerConfig()
@@ -189,12 +222,15 @@ class ExchangeServer:
         self.connections: set[Connection] = set()
         self.by_account: dict[str, list[Connection]] = {}
         #: upgrade requests seen (path, api_key query, x-qfex-* headers, user agent) — for tests
-        self.handshakes: deque[dict[str, Any]] = deque(maxlen=1000)
+        self.handshakes: deque[JsonObject] = deque(maxlen=1000)
+        #: each open socket's upgrade request, for its `Connection` (dropped with the socket)
+        self.upgrades: weakref.WeakKeyDictionary[ServerConnection, JsonObject] = (
+            weakref.WeakKeyDictionary())
         self._server: Server | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_deadline: float | None = None
         self._pulse: asyncio.TimerHandle | None = None
-        self._commands: dict[str, Callable[[Connection, dict, dict], None]] = {
+        self._commands: dict[str, Callable[[Connection, JsonObject, JsonObject], None]] = {
             "subscribe": self._subscribe,
             "unsubscribe": self._unsubscribe,
             "cancel_on_disconnect": self._cancel_on_disconnect,
@@ -224,7 +260,8 @@ class ExchangeServer:
     @property
     def port(self) -> int:
         assert self._server is not None, "server not started"
-        return self._server.sockets[0].getsockname()[1]
+        bound: int = self._server.sockets[0].getsockname()[1]
+        return bound
 
     async def close(self) -> None:
         for handle in (self._timer, self._pulse):
@@ -257,17 +294,17 @@ class ExchangeServer:
         headers = request.headers
         info = {
             "path": request.path.split("?")[0],
-            "api_key": (params.get("api_key") or [None])[0],
+            "api_key": _first(params, "api_key"),
             "user_agent": headers.get("User-Agent"),
             "authorization": "<redacted>" if "Authorization" in headers else None,
             "x_qfex": {k.lower(): v for k, v in headers.raw_items() if k.lower().startswith("x-qfex-")},
         }
-        connection.qfex_upgrade = info  # type: ignore[attr-defined]
+        self.upgrades[connection] = info
         self.handshakes.append(info)
         return None
 
     def _refdata_response(self, connection: ServerConnection, params: dict[str, list[str]]) -> Response:
-        ticker = (params.get("ticker") or [None])[0]
+        ticker = _first(params, "ticker")
         try:
             body = self.exchange.refdata_body(ticker)
         except KeyError:
@@ -380,9 +417,11 @@ class ExchangeServer:
             log.exception("failed to handle %s", msg_type)
             self._error(conn, "ServerError", "internal error in the simulator", msg)
 
-    def _engine_command(self, conn: Connection, msg: dict, params: dict) -> None:
+    def _engine_command(self, conn: Connection, msg: JsonObject, params: JsonObject) -> None:
+        session = conn.session
+        assert session is not None  # commands reach the engine only after auth, which sets the session
         try:
-            outs = self.exchange.handle(conn.session, msg["type"], params)
+            outs = self.exchange.handle(session, msg["type"], params)
         except Exception as exc:
             code = getattr(exc, "error_code", None)
             if isinstance(code, str):
@@ -396,7 +435,7 @@ class ExchangeServer:
         self._schedule_timer()
 
     # --- auth ------------------------------------------------------------------------------------
-    def _authenticate(self, conn: Connection, msg: dict, params: dict) -> None:
+    def _authenticate(self, conn: Connection, msg: JsonObject, params: JsonObject) -> None:
         if conn.identity is not None:
             self._error(conn, "AlreadyAuthenticated", "this connection is already authenticated", msg)
             return
@@ -447,7 +486,7 @@ class ExchangeServer:
             asyncio.get_running_loop().create_task(conn.ws.close(1008, reason))
 
     # --- server-side commands ----------------------------------------------------------------------
-    def _channels(self, conn: Connection, msg: dict, params: dict) -> list[str] | None:
+    def _channels(self, conn: Connection, msg: JsonObject, params: JsonObject) -> list[str] | None:
         channels = params.get("channels")
         if type(channels) is not list or not all(type(c) is str for c in channels):
             self._error(conn, "InvalidJSONFormat", 'params.channels must be a list of channel names', msg)
@@ -462,19 +501,19 @@ class ExchangeServer:
             return None
         return channels
 
-    def _subscribe(self, conn: Connection, msg: dict, params: dict) -> None:
+    def _subscribe(self, conn: Connection, msg: JsonObject, params: JsonObject) -> None:
         channels = self._channels(conn, msg, params)
         for channel in channels or ():
             conn.subscriptions.add(channel)
             conn.send({"subscribed": channel})
 
-    def _unsubscribe(self, conn: Connection, msg: dict, params: dict) -> None:
+    def _unsubscribe(self, conn: Connection, msg: JsonObject, params: JsonObject) -> None:
         channels = self._channels(conn, msg, params)
         for channel in channels or ():
             conn.subscriptions.discard(channel)
             conn.send({"unsubscribed": channel})
 
-    def _cancel_on_disconnect(self, conn: Connection, msg: dict, params: dict) -> None:
+    def _cancel_on_disconnect(self, conn: Connection, msg: JsonObject, params: JsonObject) -> None:
         flag = params.get("cancel_on_disconnect")
         if type(flag) is not bool:
             self._error(conn, "InvalidJSONFormat", "params.cancel_on_disconnect must be true or false", msg)
@@ -495,6 +534,8 @@ class ExchangeServer:
                 peers.remove(conn)
             if not peers:
                 del self.by_account[conn.identity.account_id]
+        if conn.session is None:  # set together with identity; nothing to tell the engine without it
+            return
         cancel = conn.cancel_on_disconnect and (
             self.config.cancel_on_disconnect_trigger == "any" or not _clean_client_close(conn.ws))
         try:
@@ -506,7 +547,7 @@ class ExchangeServer:
         self._schedule_timer()
 
     # --- routing ---------------------------------------------------------------------------------
-    def route(self, outs: Iterable[Any] | None, caller: Connection | None) -> None:
+    def route(self, outs: Iterable[Event] | None, caller: Connection | None) -> None:
         """Deliver engine events: `caller` to the requester, `account` to subscribed connections."""
         if not outs:
             return
@@ -516,7 +557,7 @@ class ExchangeServer:
                 if caller is not None:
                     caller.send(out.message)
                 continue
-            targets = self.by_account.get(out.account_id)
+            targets = self.by_account.get(out.account_id) if out.account_id is not None else None
             if not targets:
                 continue
             channel = out.channel
@@ -576,8 +617,8 @@ class ExchangeServer:
             else:
                 self.route(outs, None)
 
-    def _deliver_enveloped(self, conns: list[Connection], outs: list[Any]) -> None:
-        rows: dict[str, list[Any]] = {channel: [] for channel in _PULSED}
+    def _deliver_enveloped(self, conns: list[Connection], outs: Sequence[Event]) -> None:
+        rows: dict[str, list[JsonObject]] = {channel: [] for channel in _PULSED}
         identity = next((c.identity for c in conns if c.identity is not None), None)
         stamp = datetime.fromtimestamp(self.clock(), tz=timezone.utc).isoformat()
         for out in outs:
@@ -602,11 +643,11 @@ class ExchangeServer:
             return bytes(frame).decode("utf-8", errors="replace")
         return frame
 
-    def _error(self, conn: Connection, code: str, message: str | None, incoming: Any,
-               extra: dict[str, Any] | None = None) -> None:
+    def _error(self, conn: Connection, code: str, message: str | None, incoming: object,
+               extra: JsonObject | None = None) -> None:
         conn.send(error_frame(code, message, incoming, legacy=self.config.compat.legacy_errors, extra=extra))
 
-    def _rate_limited(self, conn: Connection, msg: dict, retry_after_s: float, bucket: str) -> None:
+    def _rate_limited(self, conn: Connection, msg: JsonObject, retry_after_s: float, bucket: str) -> None:
         retry_ms = max(1, math.ceil(retry_after_s * 1000))
         with_field = self.config.retry_after_field or self.config.compat.retry_after_field
         extra = {"retry_after_ms": retry_ms} if with_field else None
@@ -615,8 +656,12 @@ class ExchangeServer:
                     f"retry after {retry_ms} ms.", msg, extra)
 
     # --- test hooks ------------------------------------------------------------------------------
-    def call(self, fn: Callable[[Any], Any]) -> Any:
-        """Run `fn(exchange)` on the loop; deliver any events it returns; re-arm timers."""
+    def call(self, fn: Callable[[Any], T]) -> T:
+        """Run `fn(exchange)` on the loop; deliver any events it returns; re-arm timers.
+
+        `fn` gets the engine as the test knows it (an `Exchange` or its own stand-in), so its
+        argument stays untyped here.
+        """
         result = fn(self.exchange)
         if isinstance(result, list) and result and all(_is_outbound(o) for o in result):
             self.route(result, None)
@@ -625,10 +670,10 @@ class ExchangeServer:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-def error_frame(code: str, message: str | None, incoming: Any, *, legacy: bool = False,
-                extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_frame(code: str, message: str | None, incoming: object, *, legacy: bool = False,
+                extra: JsonObject | None = None) -> JsonObject:
     """`{"err": {error_code, message, incoming_message}}` [D:/websocket/errors] (or the old flat frame)."""
-    body: dict[str, Any] = {"error_code": code, "message": message,
+    body: JsonObject = {"error_code": code, "message": message,
                             "incoming_message": incoming if isinstance(incoming, (dict, str)) else None}
     if extra:
         body.update(extra)
@@ -637,11 +682,11 @@ def error_frame(code: str, message: str | None, incoming: Any, *, legacy: bool =
     return {"err": body}
 
 
-def _is_outbound(value: Any) -> bool:
+def _is_outbound(value: object) -> bool:
     return hasattr(value, "to") and hasattr(value, "message") and hasattr(value, "channel")
 
 
-def _redact_auth(msg: dict) -> dict:
+def _redact_auth(msg: JsonObject) -> JsonObject:
     """A JWT is a bearer credential: never echo it back, even to its sender."""
     params = msg.get("params")
     if isinstance(params, dict) and "jwt" in params:
@@ -656,16 +701,22 @@ def _clean_client_close(ws: ServerConnection) -> bool:
     return received is not None and received.code == 1000 and bool(protocol.close_rcvd_then_sent)
 
 
-def _json_response(connection: ServerConnection, status: int, body: Any) -> Response:
+def _json_response(connection: ServerConnection, status: int, body: JsonObject) -> Response:
     response = connection.respond(status, wire.encode(body))
     del response.headers["Content-Type"]
     response.headers["Content-Type"] = "application/json"
     return response
 
 
-def _engine_clock(exchange: Any) -> Callable[[], float]:
+def _first(params: dict[str, list[str]], key: str) -> str | None:
+    """A query parameter's first value (None when absent or empty)."""
+    values = params.get(key)
+    return values[0] if values else None
+
+
+def _engine_clock(exchange: Engine) -> Callable[[], float]:
     for owner in (exchange, getattr(exchange, "config", None)):
         clock = getattr(owner, "clock", None)
         if callable(clock):
-            return clock
+            return cast("Callable[[], float]", clock)  # an engine's clock, found by name
     return time.time

@@ -8,8 +8,9 @@ every place where the docs are silent is a field here, so a test can pick the ot
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
-from typing import Literal
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
 
 #: The `--compat` names, each switching one documented-but-older (or ambiguous) shape on.
 COMPAT_FLAGS: dict[str, str] = {
@@ -46,10 +47,10 @@ ENGINE_COMPAT: dict[str, tuple[str, object, str]] = {
 }
 
 
-def split_compat(names: list[str] | tuple[str, ...]) -> tuple[CompatOptions, dict[str, object]]:
+def split_compat(names: Iterable[str]) -> tuple[CompatOptions, dict[str, Any]]:
     """`--compat` values → (server CompatOptions, EngineConfig field overrides); unknown names raise."""
     server_names: list[str] = []
-    engine: dict[str, object] = {}
+    engine: dict[str, Any] = {}  # EngineConfig field -> value; each field has its own type
     for raw in names:
         for name in filter(None, (part.strip() for part in raw.split(","))):
             if name in ENGINE_COMPAT:
@@ -156,5 +157,3 @@ class ServerConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     compat: CompatOptions = field(default_factory=CompatOptions)
 
-    def with_(self, **changes: object) -> ServerConfig:
-        return replace(self, **changes)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from runner.enums import OrderStatus
 from runner.simulator import validation as v
 from runner.simulator.accounts import Account
 from runner.simulator.idgen import IdGen
@@ -28,7 +29,7 @@ from runner.simulator.orders import (
     stop_order_message,
     stop_payload,
 )
-from runner.simulator.outbound import _CANCELLED, ORDER_RESPONSES, STOP_ORDERS, Outbound, order_event
+from runner.simulator.outbound import ORDER_RESPONSES, STOP_ORDERS, Outbound, order_event
 from runner.simulator.stops import cap_excess, same_bucket, to_cancel_for, triggered
 
 if TYPE_CHECKING:
@@ -54,6 +55,13 @@ class StopOrdersMixin:
     _stops: dict[str, StopOrder]
     _stops_by_symbol: dict[str, dict[str, StopOrder]]
     _touched: set[str]
+
+    if TYPE_CHECKING:  # the other parts of `Exchange` this one calls; mypy checks they match there
+
+        def _closed(self, market: Market) -> bool: ...
+        def _too_many_open(self, account: Account) -> bool: ...
+        def _trade(self, taker: Order, market: Market, limit: Decimal | None, qty: Decimal,
+                   out: list[Outbound]) -> Decimal: ...
 
     def _stop_reject(
         self, account: Account, req: v.OrderRequest, market: Market, out: list[Outbound]
@@ -90,7 +98,7 @@ class StopOrdersMixin:
         if policy == "reject" or qty > cap:
             return "REJECTED"
         for stop in to_cancel_for(bucket, excess):
-            self._remove_stop(stop, _CANCELLED, out)
+            self._remove_stop(stop, OrderStatus.CANCELLED.value, out)
         return None
 
     def _new_stop(
@@ -131,6 +139,7 @@ class StopOrdersMixin:
         return stop
 
     def _place_stop(self, account: Account, req: v.OrderRequest, market: Market, out: list[Outbound]) -> None:
+        assert req.price is not None  # static_reject answers PRICE_LESS_THAN_MIN_PRICE for a stop without one
         self._new_stop(
             account,
             market.symbol,
@@ -204,10 +213,10 @@ class StopOrdersMixin:
                 setattr(entry, attr, stop.stop_order_id)
                 created.append(stop)
             else:
-                stop = self._stops.get(stop_id)
-                if stop is not None:  # still open (not cancelled or triggered): grow it
-                    stop.quantity += qty
-                    self._stop_event(stop, "MODIFIED", out)
+                open_stop = self._stops.get(stop_id)
+                if open_stop is not None:  # still open (not cancelled or triggered): grow it
+                    open_stop.quantity += qty
+                    self._stop_event(open_stop, "MODIFIED", out)
         if entry.bracket_tp and entry.bracket_sl and created:
             tp = self._stops.get(entry.bracket_tp)
             sl = self._stops.get(entry.bracket_sl)
@@ -258,9 +267,9 @@ class StopOrdersMixin:
             limit = market.max_price if stop.side == BUY else market.min_price
             traded = self._trade(order, market, limit, qty, out)
         if traded == ZERO:
-            order.status = _CANCELLED
-            out.append(order_event(order, _CANCELLED, self._clock()))
+            order.status = OrderStatus.CANCELLED.value
+            out.append(order_event(order, OrderStatus.CANCELLED.value, self._clock()))
             return
         sibling = self._stops.get(stop.sibling_id) if stop.sibling_id else None
         if sibling is not None:  # one bracket leg filled: cancel the other (OCO)
-            self._remove_stop(sibling, _CANCELLED, out)
+            self._remove_stop(sibling, OrderStatus.CANCELLED.value, out)

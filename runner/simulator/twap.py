@@ -7,72 +7,70 @@ are not published by QFEX (its example says "ENGINE_STATUS"); we use ACTIVE, COM
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
 from runner.simulator import validation as v
 from runner.simulator.errors import CommandError
 from runner.simulator.market import Market
 from runner.simulator.orders import ZERO
+from runner.simulator.wire import JsonObject
 
 
+@dataclass(frozen=True)
 class TwapSpec:
-    __slots__ = (
-        "client_twap_id",
-        "interval",
-        "num_orders",
-        "reduce_only",
-        "side",
-        "symbol",
-        "total_quantity",
-    )
+    """A checked add_twap request: what `Twap` is built from."""
+
+    symbol: str
+    side: str
+    total_quantity: Decimal
+    num_orders: int
+    interval: int
+    reduce_only: bool
+    client_twap_id: str | None
 
 
 def validate_twap(
-    params: dict, markets: dict[str, Market], accept_strings: bool, max_id_length: int | None
+    params: JsonObject, markets: dict[str, Market], accept_strings: bool, max_id_length: int | None
 ) -> tuple[Market, TwapSpec]:
     """Check an add_twap request; problems raise CommandError(InvalidParameter) naming the field."""
-    spec = TwapSpec()
-    spec.symbol = v.text(params, "symbol", required=True)
-    spec.side = v.side(params)
-    spec.total_quantity = v.number(params, "total_quantity", accept_strings=accept_strings, required=True)
+    symbol = v.text(params, "symbol", required=True)
+    side = v.side(params)
+    total_quantity = v.number(params, "total_quantity", accept_strings=accept_strings, required=True)
     num = v.number(params, "num_orders", accept_strings=accept_strings, required=True)
     interval = v.number(params, "order_interval_secs", accept_strings=accept_strings, required=True)
     if "reduce_only" not in params:
         raise CommandError(v.INVALID_PARAMETER, "missing required parameter 'reduce_only'")
-    spec.reduce_only = v.flag(params, "reduce_only")
-    spec.client_twap_id = v.text(params, "client_twap_id")
-    market = markets.get(spec.symbol)
+    reduce_only = v.flag(params, "reduce_only")
+    client_twap_id = v.text(params, "client_twap_id")
+    market = markets.get(symbol)
     if market is None:
-        raise CommandError(v.INVALID_PARAMETER, f"unknown symbol {spec.symbol!r}")
+        raise CommandError(v.INVALID_PARAMETER, f"unknown symbol {symbol!r}")
     if market.status != "ACTIVE":
-        raise CommandError(v.INVALID_PARAMETER, f"{spec.symbol} is not active")
+        raise CommandError(v.INVALID_PARAMETER, f"{symbol} is not active")
     if num != num.to_integral_value() or num < 2:
         raise CommandError(v.INVALID_PARAMETER, f"'num_orders' must be a whole number >= 2, got {num}")
     if interval != interval.to_integral_value() or interval < 30:
         raise CommandError(
             v.INVALID_PARAMETER, f"'order_interval_secs' must be a whole number >= 30, got {interval}"
         )
-    spec.num_orders = int(num)
-    spec.interval = int(interval)
-    if spec.total_quantity <= ZERO or not v.on_grid(spec.total_quantity, market.lot):
+    num_orders = int(num)
+    if total_quantity <= ZERO or not v.on_grid(total_quantity, market.lot):
         raise CommandError(
             v.INVALID_PARAMETER,
             f"'total_quantity' must be a positive multiple of the lot size "
-            f"{market.lot}, got {spec.total_quantity}",
+            f"{market.lot}, got {total_quantity}",
         )
-    if spec.total_quantity / spec.num_orders < market.min_qty:
+    if total_quantity / num_orders < market.min_qty:
         raise CommandError(
             v.INVALID_PARAMETER,
-            f"average child quantity {spec.total_quantity / spec.num_orders} "
+            f"average child quantity {total_quantity / num_orders} "
             f"is below the minimum quantity {market.min_qty}",
         )
-    if (
-        spec.client_twap_id is not None
-        and max_id_length is not None
-        and len(spec.client_twap_id) > max_id_length
-    ):
+    if client_twap_id is not None and max_id_length is not None and len(client_twap_id) > max_id_length:
         raise CommandError(v.INVALID_PARAMETER, f"client_twap_id is longer than {max_id_length} characters")
-    return market, spec
+    return market, TwapSpec(symbol, side, total_quantity, num_orders, int(interval), reduce_only,
+                            client_twap_id)
 
 
 class Twap:
@@ -129,7 +127,7 @@ class Twap:
         self.next_at = None
         self.updated_at = now
 
-    def payload(self) -> dict:
+    def payload(self) -> JsonObject:
         average = self._notional / self.filled_quantity if self.filled_quantity else ZERO
         return {
             "twap_id": self.twap_id,

@@ -11,16 +11,20 @@ from typing import TYPE_CHECKING
 
 from runner.simulator import validation as v
 from runner.simulator.accounts import Account
-from runner.simulator.entry import _Synthetic
+from runner.simulator.entry import SyntheticRequest
 from runner.simulator.errors import CommandError
 from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market
 from runner.simulator.orders import IOC, MARKET, ZERO
 from runner.simulator.outbound import Outbound
 from runner.simulator.twap import Twap, validate_twap
+from runner.simulator.wire import JsonObject
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from runner.simulator.config import EngineConfig
+    from runner.simulator.orders import Order
 
 
 class TwapCommandsMixin:
@@ -39,7 +43,18 @@ class TwapCommandsMixin:
     _ids: IdGen
     _twaps: dict[str, Twap]
 
-    def _add_twap(self, account: Account, params: dict, out: list[Outbound]) -> None:
+    if TYPE_CHECKING:  # the other parts of `Exchange` this one calls; mypy checks they match there
+
+        def _accept(self, account: Account, market: Market, side: str, type_: str, tif: str, qty: Decimal,
+                    price: Decimal, client_order_id: str, out: list[Outbound], *,
+                    take_profit: Decimal = ZERO, stop_loss: Decimal = ZERO, reduce_only: bool = False,
+                    twap_id: str | None = None, generate_client_id: bool = True) -> Order: ...
+        def _closed(self, market: Market) -> bool: ...
+        def _reject(self, account: Account, req: v.OrderRequest, status: str,
+                    out: list[Outbound]) -> None: ...
+        def _risk_reject(self, account: Account, req: v.OrderRequest, market: Market) -> str | None: ...
+
+    def _add_twap(self, account: Account, params: JsonObject, out: list[Outbound]) -> None:
         market, spec = validate_twap(
             params, self._markets, self._accept_strings, self.config.max_client_order_id_length
         )
@@ -58,7 +73,7 @@ class TwapCommandsMixin:
         qty = twap.next_child_quantity()
         client_order_id = f"{twap.client_twap_id or twap.twap_id}-{twap.children_sent}"
         twap.child_sent(self._clock())
-        req = _Synthetic(market.symbol, twap.side, qty, client_order_id[:64])
+        req = SyntheticRequest(market.symbol, twap.side, qty, client_order_id[:64])
         req.reduce_only = twap.reduce_only
         req.order_type, req.tif = MARKET, IOC
         status = v.static_reject(req, market) or self._risk_reject(account, req, market)

@@ -9,12 +9,13 @@ order of the fidelity checklist; all arithmetic is Decimal (`0.1 + 0.2` lots are
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation, localcontext
-from typing import Any
+from typing import Literal, overload
 
 from runner.enums import ALLOWED_TIME_IN_FORCE, OrderType
 from runner.simulator.errors import CommandError
 from runner.simulator.market import Market
 from runner.simulator.orders import ALO, BUY, LIMIT, MARKET, SELL, STOP_TYPES, ZERO
+from runner.simulator.wire import JsonObject
 
 INVALID_PARAMETER = "InvalidParameter"
 INVALID_ORDER = "InvalidOrder"
@@ -23,7 +24,12 @@ _ALLOWED_TIF = {t.value: frozenset(x.value for x in tifs) for t, tifs in ALLOWED
 _ORDER_TYPES = frozenset(t.value for t in OrderType)
 
 
-def number(params: dict, key: str, *, accept_strings: bool, required: bool = False) -> Decimal | None:
+@overload
+def number(params: JsonObject, key: str, *, accept_strings: bool, required: Literal[True]) -> Decimal: ...
+@overload
+def number(params: JsonObject, key: str, *, accept_strings: bool,
+           required: bool = False) -> Decimal | None: ...
+def number(params: JsonObject, key: str, *, accept_strings: bool, required: bool = False) -> Decimal | None:
     """A JSON number as Decimal (ints, Decimals; numeric strings if allowed); None when absent/null."""
     value = params.get(key)
     if value is None:
@@ -50,7 +56,13 @@ def number(params: dict, key: str, *, accept_strings: bool, required: bool = Fal
     return result
 
 
-def text(params: dict, key: str, *, required: bool = False, default: str | None = None) -> str | None:
+@overload
+def text(params: JsonObject, key: str, *, required: Literal[True]) -> str: ...
+@overload
+def text(params: JsonObject, key: str, *, required: bool = False,
+         default: str | None = None) -> str | None: ...
+def text(params: JsonObject, key: str, *, required: bool = False, default: str | None = None) -> str | None:
+    """A string param; None (or `default`) when absent/null, CommandError when required or ill-typed."""
     value = params.get(key)
     if value is None:
         if required:
@@ -61,7 +73,12 @@ def text(params: dict, key: str, *, required: bool = False, default: str | None 
     return value
 
 
-def side(params: dict, key: str = "side", *, required: bool = True) -> str | None:
+@overload
+def side(params: JsonObject, key: str = "side", *, required: Literal[True] = True) -> str: ...
+@overload
+def side(params: JsonObject, key: str = "side", *, required: bool) -> str | None: ...
+def side(params: JsonObject, key: str = "side", *, required: bool = True) -> str | None:
+    """BUY or SELL (required unless told otherwise)."""
     value = text(params, key, required=required)
     if value is None:
         return None
@@ -70,7 +87,7 @@ def side(params: dict, key: str = "side", *, required: bool = True) -> str | Non
     return value
 
 
-def flag(params: dict, key: str, default: bool = False) -> bool:
+def flag(params: JsonObject, key: str, default: bool = False) -> bool:
     value = params.get(key)
     if value is None:
         return default
@@ -79,7 +96,7 @@ def flag(params: dict, key: str, default: bool = False) -> bool:
     return value
 
 
-def paging(params: dict, *, default_limit: int = 1000) -> tuple[int, int]:
+def paging(params: JsonObject, *, default_limit: int = 1000) -> tuple[int, int]:
     """`limit` (default 1000) and `offset` (default 0) as non-negative integers."""
     out = []
     for key, default in (("limit", default_limit), ("offset", 0)):
@@ -123,7 +140,7 @@ class OrderRequest:
         "tif",
     )
 
-    def __init__(self, params: dict[str, Any], accept_strings: bool) -> None:
+    def __init__(self, params: JsonObject, accept_strings: bool) -> None:
         if not isinstance(params, dict):
             raise CommandError(INVALID_PARAMETER, "'params' must be an object")
         self.symbol = text(params, "symbol", required=True)
@@ -177,6 +194,7 @@ def static_reject(req: OrderRequest, market: Market | None) -> str | None:
     if qty > market.max_qty:
         return "QUANTITY_GREATER_THAN_MAX_QUANTITY"
     if order_type != MARKET:
+        assert price is not None  # OrderRequest requires a price for LIMIT and ALO
         return band_reject(req.side, price, market)
     return None
 

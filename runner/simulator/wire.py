@@ -19,6 +19,10 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+#: A JSON object as this codec reads and writes it: QFEX's messages, params and refdata rows. Values
+#: stay dynamic because the engine checks each field as it reads it (validation.py), in QFEX's order.
+JsonObject = dict[str, Any]
+
 _encode_str = json.encoder.encode_basestring_ascii  # C-accelerated
 
 
@@ -77,8 +81,8 @@ def _key(key: Any) -> str:
     return text
 
 
-def _object(value: dict) -> str:
-    parts = []
+def _object(value: JsonObject) -> str:
+    parts: list[str] = []
     append = parts.append
     for key, item in value.items():
         kind = type(item)

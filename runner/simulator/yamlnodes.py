@@ -13,6 +13,7 @@ import yaml
 
 from runner.simulator.errors import ConfigError
 
+_Loader: type[yaml.CSafeLoader] | type[yaml.SafeLoader]
 try:  # the C loader is much faster, but optional
     _Loader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
@@ -78,7 +79,8 @@ def reject_unknown(
 def string(name: str, node: yaml.Node, what: str) -> str:
     if not isinstance(node, yaml.ScalarNode) or node.tag.endswith((":null", ":bool")) or node.value == "":
         raise error(name, node, f"{what} must be a non-empty string")
-    return node.value
+    value: str = node.value
+    return value
 
 
 def decimal(name: str, node: yaml.Node, what: str, *, positive: bool = False) -> Decimal:

@@ -135,3 +135,34 @@ def test_engine_compat_names_map_to_engine_fields():
     config = EngineConfig(**engine)
     config.validate()
     assert config.alo_cross_status == "CANCELLED" and config.stop_ops_ack is True
+
+
+def test_config_from_options_builds_the_engine_and_server_configs():
+    from runner.simulator.standalone import config_from_options
+
+    config = config_from_options(host="0.0.0.0", port=0, seed=7, speed_bump_ms=50, no_rate_limit=True,
+                                 drop_after=3, compat=("legacy-errors,alo-cancelled",))
+    assert config.engine.seed == 7 and config.engine.speed_bump_ms == 50
+    assert config.engine.alo_cross_status == "CANCELLED"
+    assert config.server.compat.legacy_errors and config.server.rate_limit is None
+    assert config.server.faults.drop_after_messages == 3 and config.server.faults.seed == 7
+
+
+def test_config_from_options_refuses_an_unknown_compat_name_as_a_usage_error():
+    from runner.errors import UsageError
+    from runner.simulator.standalone import config_from_options
+
+    with pytest.raises(UsageError, match="no-such-shape"):
+        config_from_options(host="127.0.0.1", port=0, compat=("no-such-shape",))
+
+
+def test_banner_shows_urls_demo_credentials_and_what_is_on():
+    from runner.simulator.standalone import banner, config_from_options
+
+    text = banner(config_from_options(host="0.0.0.0", port=0, latency_ms=5, compat=("legacy-errors",)), 4321)
+    lines = text.splitlines()
+    assert lines[1].split() == ["trade", "WebSocket", "ws://127.0.0.1:4321/"]
+    assert lines[2].split() == ["reference", "data", "http://127.0.0.1:4321/refdata"]
+    assert "secret key qfex_secret_demo" in text
+    assert "rate limit on; faults latency; compat legacy-errors" in text
+    assert lines[-1] == "Ready. Press Ctrl-C to stop."
