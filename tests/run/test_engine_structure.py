@@ -59,14 +59,6 @@ def test_each_collaborator_is_built_once_in_the_wiring_function() -> None:
         assert places == ["engine.py:build_run"], f"{name} is built at {places or 'no place'}"
 
 
-def test_no_private_name_is_imported_across_modules_of_run() -> None:
-    for file, tree in _trees().items():
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("runner"):
-                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.endswith("__")]
-                assert not private, f"{file} imports {private} from {node.module}"
-
-
 def test_run_reads_its_own_types_without_getattr() -> None:
     for file, tree in _trees().items():
         for node in ast.walk(tree):
