@@ -54,6 +54,7 @@ def validate(playbooks: tuple[str, ...], refdata_path: str | None, fmt: str) -> 
     """
     from runner.playbook.load import validate_file
     from runner.playbook.refdata import load_refdata_file
+    from runner.problems import errors_in
     from runner.report.problems import render, summary
 
     refdata = load_refdata_file(refdata_path) if refdata_path else None
@@ -63,8 +64,7 @@ def validate(playbooks: tuple[str, ...], refdata_path: str | None, fmt: str) -> 
     click.echo(render(problems, fmt), nl=False)
     if fmt == "text":
         click.echo(summary(len(playbooks), problems), err=True)
-    failed = any(p.severity.value == "error" for p in problems)
-    return ExitCode.INVALID_PLAYBOOK if failed else ExitCode.OK
+    return ExitCode.INVALID_PLAYBOOK if errors_in(problems) else ExitCode.OK
 
 
 @cli.command()

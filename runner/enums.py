@@ -101,10 +101,11 @@ class OrderStatus(str, Enum):
 
     @property
     def is_reject(self) -> bool:
-        return self not in _NOT_REJECTS
+        return self not in NOT_REJECT_STATUSES
 
 
-_NOT_REJECTS = frozenset(
+#: statuses that say the exchange took the order (every other status is a reject of some kind)
+NOT_REJECT_STATUSES: frozenset[str] = frozenset(
     {
         OrderStatus.ACK,
         OrderStatus.FILLED,
@@ -113,6 +114,10 @@ _NOT_REJECTS = frozenset(
         OrderStatus.CANCELLED_STP,
     }
 )
+
+#: statuses after which an order can no longer change, whatever it filled (FILLED is final only
+#: when nothing remains)
+CANCELLED_STATUSES: frozenset[str] = frozenset({OrderStatus.CANCELLED, OrderStatus.CANCELLED_STP})
 
 
 def status_meaning(status: str) -> str:
@@ -136,6 +141,19 @@ class ErrorCode(str, Enum):
     ALREADY_SUBSCRIBED_TO_LEADERBOARD = "AlreadySubscribedToLeaderboard"
     KYC_REQUIRED = "KycRequired"
     TNC_REQUIRED = "TncRequired"
+
+    @property
+    def is_retryable(self) -> bool:
+        return self in RETRYABLE_ERRORS
+
+
+#: `err` codes meaning "the request was not processed: sending it again is right" [D:/websocket/errors]
+RETRYABLE_ERRORS: frozenset[str] = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.SERVER_ERROR})
+
+
+def is_retryable(error_code: str | None) -> bool:
+    """Whether an `err` answer's code (a plain string off the wire, possibly unknown) says "send again"."""
+    return error_code in RETRYABLE_ERRORS
 
 
 class Channel(str, Enum):

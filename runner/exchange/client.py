@@ -39,7 +39,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import websocket
 
 from runner import __version__
-from runner.enums import Channel
+from runner.enums import Channel, is_retryable
 from runner.errors import ConnectError, RunAborted
 from runner.exchange.credentials import Credentials, hmac_fields
 from runner.exchange.protocol import (
@@ -62,8 +62,6 @@ DEFAULT_TIMEOUT = 10.0
 AUTH_TIMEOUT = 15.0  # QFEX's CLI waits 15 s for the auth answer; the server allows 60 s
 USER_AGENT = f"qfex-runner/{__version__}"
 DEFAULT_CHANNELS = (Channel.ORDER_RESPONSES, Channel.FILLS, Channel.STOP_ORDERS)
-#: `err` codes meaning "not processed, safe to send again" [D:/websocket/errors]
-RETRYABLE_ERRORS = frozenset({"RateLimited", "ServerError"})
 REQUEST_RETRIES = 4
 
 
@@ -345,7 +343,7 @@ class TradeSession:
         """
         for attempt in range(REQUEST_RETRIES + 1):
             reply = self._request_once(message, set(kinds), timeout)
-            if reply.kind is not ReplyKind.ERROR or reply.body.error_code not in RETRYABLE_ERRORS \
+            if reply.kind is not ReplyKind.ERROR or not is_retryable(reply.body.error_code) \
                     or attempt == REQUEST_RETRIES:
                 return reply
             time.sleep(min(0.1 * 2 ** attempt, 2.0))

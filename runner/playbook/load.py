@@ -11,7 +11,6 @@ is kept so the `tif-allowed` rule reports it.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +24,7 @@ from runner.playbook.refdata import RefData
 from runner.playbook.rules import RuleContext, run_rules
 from runner.playbook.yamlsource import DEFAULT_LIMITS, Document, SourceError, load_bytes, load_file
 from runner.playbook.yamlsource import Limits as SourceLimits
-from runner.problems import Problem, Severity
+from runner.problems import Problem, errors_in, warnings_in
 
 _TYPES = {m.value: m for m in OrderType}
 _SIDES = {m.value: m for m in Side}
@@ -69,11 +68,11 @@ class ValidationResult:
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity is Severity.ERROR]
+        return errors_in(self.problems)
 
     @property
     def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity is Severity.WARNING]
+        return warnings_in(self.problems)
 
     @property
     def ok(self) -> bool:
@@ -183,8 +182,7 @@ class _Builder:
             expect=_EXPECTS[raw.get("expect", defaults.get("expect", "accepted"))],
             bracket=bracket,
         )
-        return Order(**fields, location=self.document.locate(("orders", index)),  # type: ignore[arg-type]
-                     fingerprint=_fingerprint(fields))
+        return Order(**fields, location=self.document.locate(("orders", index)))  # type: ignore[arg-type]
 
     def limits(self) -> Limits | None:
         raw = self.data.get("limits")
@@ -209,18 +207,3 @@ class _Builder:
             limits=limits if limits is not None else Limits(),
             sha256=self.document.sha256,
         )
-
-
-def _norm(value: Decimal | None) -> str:
-    return "" if value is None else format(value.normalize(), "f")
-
-
-def _fingerprint(fields: dict[str, Any]) -> str:
-    """sha256 of the order as it would be placed (defaults applied, numbers normalised: 10 == 10.0)."""
-    bracket = fields["bracket"]
-    parts = [fields["id"], fields["symbol"], fields["side"].value, fields["type"].value,
-             _norm(fields["quantity"]), _norm(fields["price"]), fields["time_in_force"].value,
-             str(fields["reduce_only"]), fields["wait"].value, fields["expect"].value]
-    if bracket is not None:
-        parts += [_norm(bracket.take_profit), _norm(bracket.stop_loss), bracket.mode.value]
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

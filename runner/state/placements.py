@@ -14,18 +14,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from runner.exchange.pacing import rate_limit_callback
+from runner.playbook.ids import Leg
 from runner.playbook.model import BracketMode, Order, Playbook
 from runner.state.definitions import ChangedOrder, definition_diff, order_definition
 from runner.state.entries import JournalContents, JournalEntry
 from runner.state.journal import PlanChanged, reconciled_record
 from runner.state.reconcile import ExchangeOrderState, Presence, reconcile
-from runner.words import counted
+from runner.words import counted, number_text
 
 #: An unanswered send younger than this may still be on its way into the exchange (QFEX holds
 #: limit orders 100 ms in its speed bump); "not found" is only believed after it.
@@ -49,8 +50,8 @@ class Planned:
 
 
 def planned_orders(playbook: Playbook) -> list[Planned]:
-    from runner.playbook.ids import Leg
-
+    """Every client_order_id the playbook may place, in playbook order: each entry, then its
+    after_fill exits (attached exits are not orders of ours: the exchange stages them on the entry)."""
     planned: list[Planned] = []
     for order in playbook.orders:
         planned.append(Planned(playbook.client_order_id(order, Leg.ENTRY), order, Leg.ENTRY.value,
@@ -63,6 +64,37 @@ def planned_orders(playbook: Playbook) -> list[Planned]:
                     coid = playbook.client_order_id(order, leg)
                     planned.append(Planned(coid, order, leg.value, None, kind))
     return planned
+
+
+class PlannedOrders:
+    """A playbook's planned orders and what a lookup at the exchange needs to know of them: derived
+    once, the same for `run` (Placements) and `status`.
+
+    Only entries with an *attached* bracket are looked up "with exits": the exchange stages those
+    exits under the entry's client_order_id, so they are found through it (and their trades by a scan
+    of the account's trades). An after_fill entry's exits are orders of their own, with their own
+    client_order_ids, looked up like any other order.
+    """
+
+    def __init__(self, playbook: Playbook) -> None:
+        self.by_coid: dict[str, Planned] = {p.client_order_id: p for p in planned_orders(playbook)}
+        #: coid → the order's type (tells an entry's rows from its attached exits' rows)
+        self.order_types: dict[str, str] = {coid: p.order_type for coid, p in self.by_coid.items()}
+        #: entries whose exits the exchange stages (attached brackets): only it knows their fate
+        self.with_exits: set[str] = {coid for coid, p in self.by_coid.items() if p.leg == Leg.ENTRY.value
+                                     and p.order.bracket is not None
+                                     and p.order.bracket.mode is BracketMode.ATTACHED}
+        #: the side and limit price of those entries (tells their trades from their exits')
+        self.entry_hints: dict[str, tuple[str, Decimal | None]] = {
+            coid: (p.order.side.value, p.order.price) for coid, p in self.by_coid.items()
+            if coid in self.with_exits}
+
+    def __iter__(self) -> Iterator[Planned]:
+        return iter(self.by_coid.values())
+
+    @property
+    def coids(self) -> list[str]:
+        return list(self.by_coid)
 
 
 def _age_seconds(iso: str | None, now: float) -> float | None:
@@ -85,13 +117,11 @@ class Placements:
         self.journal = journal
         self.playbook = playbook
         self.replan = replan
-        self.planned = {p.client_order_id: p for p in planned_orders(playbook)}
-        self.order_types = {coid: p.order_type for coid, p in self.planned.items()}
-        #: entries whose exits the exchange stages (attached brackets): only it knows their fate
-        self.with_exits = {coid for coid, p in self.planned.items() if p.leg == "entry"
-                           and p.order.bracket is not None and p.order.bracket.mode is BracketMode.ATTACHED}
-        self.entry_hints = {coid: (p.order.side.value, p.order.price) for coid, p in self.planned.items()
-                            if coid in self.with_exits}
+        plan = PlannedOrders(playbook)
+        self.planned = plan.by_coid
+        self.order_types = plan.order_types
+        self.with_exits = plan.with_exits
+        self.entry_hints = plan.entry_hints
         self.settle_s = settle_s
         self._clock = clock
         self._sleep = sleep
@@ -263,7 +293,7 @@ def _num(value: Any) -> str | None:
         number = value if isinstance(value, Decimal) else Decimal(str(value))
     except ArithmeticError:
         return None
-    return format(number.normalize(), "f")
+    return number_text(number)
 
 
 def _exchange_view(row: Mapping[str, Any]) -> dict[str, str | None]:

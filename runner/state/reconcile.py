@@ -32,6 +32,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Protocol
 
+from runner.enums import ErrorCode, is_retryable
 from runner.errors import RunAborted
 from runner.exchange.backoff import Backoff, BackoffPolicy
 from runner.exchange.protocol import (
@@ -43,12 +44,12 @@ from runner.exchange.protocol import (
     user_trades,
     wire_decimal,
 )
+from runner.words import number_text
 
 PAGE_SIZE = 1000
 """QFEX's default and documented page size for both queries."""
 MAX_PAGES = 10_000
 """A guard against a server that never returns a short page."""
-TRANSIENT_ERRORS = frozenset({"RateLimited", "ServerError"})
 
 
 class ReconcileError(RunAborted):
@@ -99,17 +100,14 @@ class ExchangeOrderState:
         if self.presence is Presence.OPEN:
             total = self.quantity if self.quantity is not None else planned_quantity
             if self.filled_quantity > 0 and total is not None:
-                return f"open ({_q(self.filled_quantity)} of {_q(total)} filled)"
+                return f"open ({number_text(self.filled_quantity)} of {number_text(total)} filled)"
             return "open"
         if self.presence is Presence.TRADED:
             if planned_quantity is not None and self.filled_quantity < planned_quantity:
-                return f"partially filled ({_q(self.filled_quantity)} of {_q(planned_quantity)}), then closed"
+                return (f"partially filled ({number_text(self.filled_quantity)} of "
+                        f"{number_text(planned_quantity)}), then closed")
             return "filled"
         return "not found"
-
-
-def _q(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 class Reconciliation(dict[str, ExchangeOrderState]):
@@ -148,10 +146,10 @@ class _Lookup:
             if reply.kind is not ReplyKind.ERROR:
                 return reply.body
             err: ErrorReply = reply.body
-            if err.error_code not in TRANSIENT_ERRORS:
+            if not is_retryable(err.error_code):
                 raise ReconcileError(f"{message['type']} refused by the exchange: {err.error_code}: "
                                      f"{err.message or 'no message'}; orders' state is unknown")
-            if self.on_rate_limited is not None and err.error_code == "RateLimited":
+            if self.on_rate_limited is not None and err.error_code == ErrorCode.RATE_LIMITED:
                 self.on_rate_limited(str(message["type"]), err)
             if not backoff.wait():
                 raise ReconcileError(f"{message['type']} kept failing with {err.error_code} "
