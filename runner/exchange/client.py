@@ -1,13 +1,11 @@
 """A QFEX trade-WebSocket session: connect, authenticate, subscribe, send, receive — with timeouts.
 
 The only module that imports websocket-client. Its exceptions (and OSError/SSL errors) are
-translated here, in `_translated`, into ours:
+translated here, in `_translated`, into ours (`runner.errors` draws the whole tree):
 
-    RunnerError
-    ├── ConnectError (4)       could not connect, TLS failed, auth refused or timed out: nothing sent
-    └── RunAborted (5)
-        ├── ConnectionLost     the socket dropped (or failed) after auth, mid-run
-        └── NoAnswer           a request got no answer in time (its outcome is unknown)
+- ConnectError (4): could not connect, TLS failed, auth refused or timed out: nothing sent;
+- ConnectionLost (5): the socket dropped (or failed) after auth, mid-run;
+- NoAnswer (5): a request got no answer in time (its outcome is unknown).
 
 Design choices:
 - Synchronous and single-threaded: the caller reads when it waits, so there is no hand-off
@@ -40,7 +38,7 @@ import websocket
 
 from runner import __version__
 from runner.enums import Channel, is_retryable
-from runner.errors import ConnectError, RunAborted
+from runner.errors import ConnectError, ConnectionLost, NoAnswer, RunAborted
 from runner.exchange.credentials import Credentials, hmac_fields
 from runner.exchange.protocol import (
     ErrorReply,
@@ -63,14 +61,6 @@ AUTH_TIMEOUT = 15.0  # QFEX's CLI waits 15 s for the auth answer; the server all
 USER_AGENT = f"qfex-runner/{__version__}"
 DEFAULT_CHANNELS = (Channel.ORDER_RESPONSES, Channel.FILLS, Channel.STOP_ORDERS)
 REQUEST_RETRIES = 4
-
-
-class ConnectionLost(RunAborted):
-    """The connection dropped after authentication; what was in flight is unknown until reconciled."""
-
-
-class NoAnswer(RunAborted):
-    """A request got no answer in time: its outcome is unknown until reconciled."""
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from runner.errors import ConnectError, RunAborted
+from runner.errors import ConnectError, ConnectionLost, ReconnectFailed, RunAborted
 from runner.exchange.backoff import Backoff, BackoffPolicy
-from runner.exchange.client import ConnectionLost, Event
+from runner.exchange.client import Event
 from runner.exchange.pacing import Pacer, retry_after_hint
 from runner.exchange.protocol import classify
-
-
-class ReconnectFailed(ConnectionLost):
-    """The connection dropped and could not be re-established within the bounds (exit 5)."""
 
 
 def reconnect_policy(attempts: int = 8, max_seconds: float = 120.0) -> BackoffPolicy:

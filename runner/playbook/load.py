@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from runner.enums import ALLOWED_TIME_IN_FORCE, OrderType, Side, TimeInForce
-from runner.errors import PlaybookInvalid
+from runner.errors import PlaybookInvalid, SourceError
 from runner.playbook import schema
 from runner.playbook.model import Bracket, BracketMode, Expect, Limits, OnReject, Order, Playbook, Wait
 from runner.playbook.refdata import RefData
 from runner.playbook.rules import RuleContext, run_rules
-from runner.playbook.yamlsource import DEFAULT_LIMITS, Document, SourceError, load_bytes, load_file
+from runner.playbook.yamlsource import DEFAULT_LIMITS, Document, load_bytes, load_file
 from runner.playbook.yamlsource import Limits as SourceLimits
 from runner.problems import Problem, errors_in, warnings_in
 

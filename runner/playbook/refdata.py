@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runner import jsonnum
-from runner.errors import UsageError
+from runner.errors import RefDataError, UsageError
 from runner.playbook.yamlsource import number_bounds_problem
 
 
@@ -54,10 +54,6 @@ class RefData(Mapping[str, SymbolSpec]):
 
     def __repr__(self) -> str:
         return f"RefData({len(self)} symbols from {self.source})"
-
-
-class RefDataError(ValueError):
-    """The reference data is not in a shape we understand (message names the symbol and field)."""
 
 
 _REQUIRED_DECIMALS = ("tick_size", "lot_size", "min_quantity", "max_quantity", "min_price", "max_price")
@@ -167,5 +163,5 @@ def fetch_refdata(url: str, timeout: float = 10.0) -> RefData:
         raise RefDataError(f"{url}: {reason}") from None
     try:
         return parse_refdata(jsonnum.loads(body), source=url)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (RefDataError, ValueError, UnicodeDecodeError) as exc:
         raise RefDataError(f"{url}: {exc}") from None

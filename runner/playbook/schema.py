@@ -17,8 +17,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from runner.errors import UsageError
-from runner.playbook.schema_compile import Check, Unsupported, compile_schema
+from runner.errors import Unsupported, UsageError
+from runner.playbook.schema_compile import Check, compile_schema
 from runner.playbook.yamlsource import Document
 from runner.problems import Problem
 

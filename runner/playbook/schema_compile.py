@@ -18,15 +18,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from runner.errors import Unsupported
+
 Check = Callable[[Any], bool]
 
 #: keywords that never affect validity
 _ANNOTATIONS = frozenset({"description", "examples", "default", "title", "$schema", "$id", "$defs",
                           "$comment", "deprecated", "readOnly", "writeOnly"})
-
-
-class Unsupported(Exception):
-    """The schema uses a keyword this compiler does not implement."""
 
 
 def _is_number(x: Any) -> bool:

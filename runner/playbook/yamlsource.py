@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from runner.errors import PlaybookInvalid
+from runner.errors import SourceError
 from runner.problems import Location, Problem
 
 try:  # libyaml's composer is ~10x faster than the pure-Python one and keeps the same marks
@@ -78,10 +78,6 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
-
-
-class SourceError(PlaybookInvalid):
-    """The file could not be read as YAML at all; carries the located problem(s)."""
 
 
 @dataclass

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from runner.errors import PlanChanged
 from runner.exchange.pacing import rate_limit_callback
 from runner.playbook.ids import Leg
 from runner.playbook.model import BracketMode, Order, Playbook
 from runner.state.definitions import ChangedOrder, definition_diff, order_definition
 from runner.state.entries import JournalContents, JournalEntry
-from runner.state.journal import PlanChanged, reconciled_record
+from runner.state.journal import reconciled_record
 from runner.state.reconcile import ExchangeOrderState, Presence, reconcile
 from runner.words import counted, number_text
 
@@ -129,7 +130,7 @@ class Placements:
         self.warnings: list[str] = []
         self.changed: list[ChangedOrder] = []
         """Placed orders that differ from the playbook as the exchange shows them (with --replan)."""
-        self._local = JournalContents()  # knowledge when the journal records nothing (NullJournal)
+        self._local = JournalContents()  # what was found but the journal did not record
         #: False when the exchange's trade rows carry no client_order_id (exits' fills cannot be found)
         self.trades_visible = True
         self.looked_up = False

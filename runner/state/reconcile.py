@@ -33,7 +33,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from runner.enums import ErrorCode, is_retryable
-from runner.errors import RunAborted
+from runner.errors import ReconcileError
 from runner.exchange.backoff import Backoff, BackoffPolicy
 from runner.exchange.protocol import (
     ErrorReply,
@@ -50,10 +50,6 @@ PAGE_SIZE = 1000
 """QFEX's default and documented page size for both queries."""
 MAX_PAGES = 10_000
 """A guard against a server that never returns a short page."""
-
-
-class ReconcileError(RunAborted):
-    """The exchange refused a lookup (not transiently): the state of orders is unknown."""
 
 
 class Presence(str, Enum):
