@@ -21,7 +21,8 @@ from runner.errors import PlaybookInvalid, SourceError
 from runner.playbook import schema
 from runner.playbook.model import Bracket, BracketMode, Expect, Limits, OnReject, Order, Playbook, Wait
 from runner.playbook.refdata import RefData
-from runner.playbook.rules import RuleContext, run_rules
+from runner.playbook.rules import run_rules
+from runner.playbook.rules.context import RuleContext
 from runner.playbook.yamlsource import DEFAULT_LIMITS, Document, load_bytes, load_file
 from runner.playbook.yamlsource import Limits as SourceLimits
 from runner.problems import Problem, errors_in, warnings_in
