@@ -49,6 +49,9 @@ ALLOWED_TIME_IN_FORCE: dict[OrderType, frozenset[TimeInForce]] = {
 class OrderStatus(str, Enum):
     """`order_response.status` values, with the proto code (None where QFEX publishes none) and meaning."""
 
+    code: int | None
+    meaning: str
+
     def __new__(cls, name: str, code: int | None, meaning: str) -> OrderStatus:
         obj = str.__new__(cls, name)
         obj._value_ = name
@@ -122,10 +125,8 @@ CANCELLED_STATUSES: frozenset[str] = frozenset({OrderStatus.CANCELLED, OrderStat
 
 def status_meaning(status: str) -> str:
     """The documented meaning of a status name; unknown names (newer exchange versions) are said so."""
-    try:
-        return OrderStatus(status).meaning
-    except ValueError:
-        return "status not in QFEX's published list"
+    known = OrderStatus.__members__.get(status)  # each member's name is its wire value
+    return known.meaning if known is not None else "status not in QFEX's published list"
 
 
 class ErrorCode(str, Enum):

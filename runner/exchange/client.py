@@ -142,9 +142,9 @@ class TradeSession:
         self._ws = ws
         self.url = url
         self.account_id = account_id
-        self._backlog: deque[dict] = deque()
+        self._backlog: deque[dict[str, Any]] = deque()
         #: requests awaiting their first answer, oldest first: key -> request message
-        self._awaiting: OrderedDict[str, dict] = OrderedDict()
+        self._awaiting: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._order_ids: dict[str, str] = {}  # exchange order_id -> client_order_id
         self._seq = 0
         self.closed = False
@@ -219,11 +219,11 @@ class TradeSession:
 
     # --- raw I/O -----------------------------------------------------------------------------------
 
-    def _send_raw(self, message: dict) -> None:
+    def _send_raw(self, message: dict[str, Any]) -> None:
         self._ws.send(dumps(message))
         self.messages_sent += 1
 
-    def _read(self, timeout: float) -> dict | None:
+    def _read(self, timeout: float) -> dict[str, Any] | None:
         """One data frame from the socket, or None once `timeout` seconds have passed.
 
         Control frames are taken one at a time (`control_frame=True`; pings are answered inside
@@ -248,14 +248,14 @@ class TradeSession:
         except ValueError:
             return {"_unparsed": data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)}
 
-    def send(self, message: dict) -> None:
+    def send(self, message: dict[str, Any]) -> None:
         """Send one request. Order requests are remembered so their `err` can be attributed."""
         with _translated(_Phase.RUN, self.url):
             key = self._request_key(message)
             self._awaiting[key] = message
             self._send_raw(message)
 
-    def receive(self, timeout: float) -> dict | None:
+    def receive(self, timeout: float) -> dict[str, Any] | None:
         """The next frame (kept backlog first), parsed with exact Decimals; None if none within timeout."""
         if self._backlog:
             return self._backlog.popleft()
@@ -272,7 +272,7 @@ class TradeSession:
 
     # --- correlation ---------------------------------------------------------------------------------
 
-    def _request_key(self, message: dict) -> str:
+    def _request_key(self, message: dict[str, Any]) -> str:
         params = message.get("params") or {}
         coid = params.get("client_order_id") if isinstance(params, dict) else None
         if message.get("type") == "add_order" and coid:
@@ -325,7 +325,8 @@ class TradeSession:
 
     # --- request / response helpers ---------------------------------------------------------------
 
-    def request(self, message: dict, kinds: Iterable[ReplyKind], timeout: float = DEFAULT_TIMEOUT) -> Reply:
+    def request(self, message: dict[str, Any], kinds: Iterable[ReplyKind],
+                timeout: float = DEFAULT_TIMEOUT) -> Reply:
         """Send `message` and wait for the first reply of one of `kinds` (or an `err` that answers it).
 
         `RateLimited`/`ServerError` answers mean "not processed": the request is sent again after a
@@ -339,13 +340,13 @@ class TradeSession:
             time.sleep(min(0.1 * 2 ** attempt, 2.0))
         raise AssertionError("unreachable")
 
-    def _request_once(self, message: dict, wanted: set[ReplyKind], timeout: float) -> Reply:
+    def _request_once(self, message: dict[str, Any], wanted: set[ReplyKind], timeout: float) -> Reply:
         with _translated(_Phase.RUN, self.url):
             key = self._request_key(message)
             self._awaiting[key] = message
             self._send_raw(message)
             deadline = time.monotonic() + timeout
-            held: list[dict] = []
+            held: list[dict[str, Any]] = []
             try:
                 while True:
                     remaining = deadline - time.monotonic()
@@ -382,7 +383,7 @@ class TradeSession:
             raise ConnectError(f"cancel_on_disconnect refused: {reply.body.error_code}: {reply.body.message}")
 
     def get_user_orders(self, limit: int = 1000, offset: int = 0, symbol: str | None = None,
-                        timeout: float = DEFAULT_TIMEOUT) -> list[dict]:
+                        timeout: float = DEFAULT_TIMEOUT) -> list[dict[str, Any]]:
         """Open orders (stop orders included) — one page."""
         reply = self.request(get_user_orders_message(limit, offset, symbol), [ReplyKind.ALL_ORDERS], timeout)
         _raise_if_error(reply, "get_user_orders")
@@ -390,7 +391,7 @@ class TradeSession:
 
     def get_user_trades(self, limit: int = 1000, offset: int = 0, *, order_id: str | None = None,
                         start_ts: int | None = None, end_ts: int | None = None,
-                        timeout: float = DEFAULT_TIMEOUT) -> list[dict]:
+                        timeout: float = DEFAULT_TIMEOUT) -> list[dict[str, Any]]:
         """Trades of the account — one page."""
         message = get_user_trades_message(limit, offset, order_id=order_id, start_ts=start_ts, end_ts=end_ts)
         reply = self.request(message, [ReplyKind.USER_TRADES], timeout)

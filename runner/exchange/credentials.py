@@ -22,6 +22,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runner.errors import CredentialsError
 
@@ -193,7 +194,8 @@ def sign(secret: Secret, nonce: str, unix_ts: int) -> str:
     return hmac.new(secret.reveal().encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
-def hmac_fields(credentials: Credentials, *, nonce: str | None = None, unix_ts: int | None = None) -> dict:
+def hmac_fields(credentials: Credentials, *, nonce: str | None = None,
+                unix_ts: int | None = None) -> dict[str, Any]:
     """The `params.hmac` object of QFEX's `auth` message, with a fresh nonce unless one is given."""
     nonce = nonce if nonce is not None else new_nonce()
     unix_ts = int(time.time()) if unix_ts is None else int(unix_ts)

@@ -170,7 +170,7 @@ _HINT_TEXT = re.compile(
     r"retry[ _-]?after\D{0,5}(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec|secs|seconds?)?", re.I)
 
 
-def retry_after_hint(err: Mapping) -> float | None:
+def retry_after_hint(err: Mapping[str, Any]) -> float | None:
     """The retry-after hint of a RateLimited `err` payload, in seconds, if one can be found.
 
     QFEX documents that the error carries a hint but not its field name or unit, so this looks

@@ -85,7 +85,7 @@ class ReconnectingSession:
 
     # the trading surface ---------------------------------------------------------------------------
 
-    def send(self, message: dict) -> None:
+    def send(self, message: dict[str, Any]) -> None:
         """Send; if the connection is gone, recover (the run's catch-up decides about this message)."""
         self._pace(message)
         try:
@@ -102,18 +102,18 @@ class ReconnectingSession:
             self._recover(exc)
             return self._injected.popleft() if self._injected else None
 
-    def receive(self, timeout: float) -> dict | None:
+    def receive(self, timeout: float) -> dict[str, Any] | None:
         try:
             return self._inner.receive(timeout)
         except ConnectionLost as exc:
             self._recover(exc)
             return None
 
-    def inject(self, coid: str, frame: dict) -> None:
+    def inject(self, coid: str, frame: dict[str, Any]) -> None:
         """Queue a rebuilt answer for `next_event` (catch-up after a reconnect)."""
         self._injected.append(Event(classify(frame), coid, time.time()))
 
-    def request(self, message: dict, kinds: Iterable[Any], timeout: float = 10.0) -> Any:
+    def request(self, message: dict[str, Any], kinds: Iterable[Any], timeout: float = 10.0) -> Any:
         """A query: paced, and asked again on the new connection if the old one dropped."""
         kinds = list(kinds)
         self._pace(message)

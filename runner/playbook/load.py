@@ -102,7 +102,7 @@ def validate_bytes(data: bytes, name: str, refdata: RefData | None = None,
 
 
 def validate_document(document: Document, refdata: RefData | None = None) -> ValidationResult:
-    error_paths: set[tuple] = set(document.bad_paths)
+    error_paths: set[tuple[Any, ...]] = set(document.bad_paths)
     problems = list(document.problems)
     problems += schema.check(document, error_paths)
     data = document.data if isinstance(document.data, dict) else {}
@@ -139,7 +139,7 @@ def _decimal(value: Any) -> Decimal | None:
 class _Builder:
     """Builds model values from data that passed the schema, skipping any part that did not."""
 
-    def __init__(self, document: Document, data: dict, error_paths: set[tuple]) -> None:
+    def __init__(self, document: Document, data: dict[str, Any], error_paths: set[tuple[Any, ...]]) -> None:
         self.document = document
         self.data = data
         self.bad_orders = {p[1] for p in error_paths if len(p) >= 2 and p[0] == "orders"}

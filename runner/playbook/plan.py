@@ -78,7 +78,7 @@ class Step:
     order: Order
     leg: Leg
     client_order_id: str
-    message: dict | None
+    message: dict[str, Any] | None
     note: str
 
 

@@ -59,7 +59,7 @@ class RefData(Mapping[str, SymbolSpec]):
 _REQUIRED_DECIMALS = ("tick_size", "lot_size", "min_quantity", "max_quantity", "min_price", "max_price")
 
 
-def _decimal(item: dict, field: str, where: str, *, required: bool = True) -> Decimal | None:
+def _decimal(item: dict[str, Any], field: str, where: str, *, required: bool = True) -> Decimal | None:
     raw = item.get(field)
     if raw is None or raw == "":
         if required:
@@ -79,7 +79,7 @@ def _decimal(item: dict, field: str, where: str, *, required: bool = True) -> De
     return value
 
 
-def _strings(item: dict, field: str, where: str) -> tuple[str, ...]:
+def _strings(item: dict[str, Any], field: str, where: str) -> tuple[str, ...]:
     raw = item.get(field, [])
     if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
         raise RefDataError(f"{where}: {field} must be a list of strings")

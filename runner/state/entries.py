@@ -283,13 +283,13 @@ class JournalContents:
                 if e.order_key and (e.accepted or e.unsure)}
 
 
-def read_records(path: Path) -> tuple[list[dict], int, int]:
+def read_records(path: Path) -> tuple[list[dict[str, Any]], int, int]:
     """(records, damaged middle lines, byte length of the valid prefix) of a journal file."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return [], 0, 0
-    records: list[dict] = []
+    records: list[dict[str, Any]] = []
     damaged = 0
     valid_end = 0
     position = 0

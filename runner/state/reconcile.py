@@ -66,15 +66,15 @@ class ExchangeOrderState:
     presence: Presence
     order_ids: tuple[str, ...] = ()
     """Every exchange order id found for this coid (more than one = placed more than once)."""
-    open_rows: tuple[dict, ...] = field(default=(), repr=False)
-    trades: tuple[dict, ...] = field(default=(), repr=False)
+    open_rows: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+    trades: tuple[dict[str, Any], ...] = field(default=(), repr=False)
     filled_quantity: Decimal = Decimal(0)
     remaining: Decimal | None = None
     """Quantity still resting (open orders only)."""
     quantity: Decimal | None = None
     """The order's quantity as the exchange shows it (open orders only)."""
     status: str | None = None
-    legs: tuple[dict, ...] = field(default=(), repr=False)
+    legs: tuple[dict[str, Any], ...] = field(default=(), repr=False)
     """Rows of the order's attached take-profit/stop-loss exits (open stop rows, their trades): QFEX
     tags them with the entry's client_order_id, but they are not the entry."""
 
@@ -119,7 +119,7 @@ class Reconciliation(dict[str, ExchangeOrderState]):
 
 
 class _Requester(Protocol):
-    def request(self, message: dict, kinds: Iterable[ReplyKind], timeout: float = ...) -> Any: ...
+    def request(self, message: dict[str, Any], kinds: Iterable[ReplyKind], timeout: float = ...) -> Any: ...
 
 
 @dataclass
@@ -131,7 +131,7 @@ class _Lookup:
     on_rate_limited: Callable[[str, ErrorReply], None] | None
     requests: int = 0
 
-    def ask(self, message: dict, kind: ReplyKind) -> Any:
+    def ask(self, message: dict[str, Any], kind: ReplyKind) -> Any:
         """Send one query, retrying transient refusals; the reply body."""
         backoff = Backoff(self.backoff_policy) if self.sleep is None else Backoff(self.backoff_policy,
                                                                                    sleep=self.sleep)
@@ -193,8 +193,8 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
             exit_owner.update((str(order_id), coid) for order_id in ids if order_id)
 
     open_rows = _open_orders(lookup, page_size)
-    found_open: dict[str, list[dict]] = {}
-    own_open: dict[str, list[dict]] = {}  # without the rows of attached exits
+    found_open: dict[str, list[dict[str, Any]]] = {}
+    own_open: dict[str, list[dict[str, Any]]] = {}  # without the rows of attached exits
     for row in open_rows:
         coid = _coid_of(row, owner, wanted_set)
         if coid is None:
@@ -211,7 +211,7 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
     exits = set(with_exits) & (wanted_set - quiet)
     trades, carry_ids = _trades(lookup, owner, wanted_set - quiet, since, page_size, scan=bool(exits))
     result.trades_carry_client_ids = carry_ids
-    found_trades: dict[str, list[dict]] = {}
+    found_trades: dict[str, list[dict[str, Any]]] = {}
     for trade in trades:
         coid = _coid_of(trade, {**exit_owner, **owner}, wanted_set)
         if coid is not None:
@@ -235,11 +235,11 @@ def _coid_of(row: Mapping[str, Any], owner: Mapping[str, str], wanted: set[str])
     return owner.get(str(order_id)) if order_id is not None else None
 
 
-def _open_orders(lookup: _Lookup, page_size: int) -> list[dict]:
+def _open_orders(lookup: _Lookup, page_size: int) -> list[dict[str, Any]]:
     """Every open order, paging with overlap so rows shifted by concurrent fills are not skipped."""
     overlap = max(1, page_size // 10) if page_size > 1 else 0
-    rows: dict[str, dict] = {}
-    anonymous: list[dict] = []
+    rows: dict[str, dict[str, Any]] = {}
+    anonymous: list[dict[str, Any]] = []
     offset = 0
     for _ in range(MAX_PAGES):
         page = all_orders(lookup.ask(get_user_orders_message(page_size, offset), ReplyKind.ALL_ORDERS))
@@ -266,14 +266,14 @@ def _untraded(row: Mapping[str, Any]) -> bool:
 
 
 def _trades(lookup: _Lookup, owner: dict[str, str], need: set[str], since: int | None,
-            page_size: int, scan: bool = False) -> tuple[list[dict], bool | None]:
+            page_size: int, scan: bool = False) -> tuple[list[dict[str, Any]], bool | None]:
     """Trades that may belong to the `need` coids (those not resting untouched on the book): per
     known order id when there are few (and no exits of unknown id are wanted: `scan`), else one
     scan of the account's trades."""
-    trades: dict[str, dict] = {}
+    trades: dict[str, dict[str, Any]] = {}
     carry: bool | None = None
 
-    def take(page: list[dict]) -> None:
+    def take(page: list[dict[str, Any]]) -> None:
         nonlocal carry
         for trade in page:
             key = str(trade.get("trade_id") or id(trade))
@@ -292,7 +292,7 @@ def _trades(lookup: _Lookup, owner: dict[str, str], need: set[str], since: int |
     return list(trades.values()), carry
 
 
-def _page_through(lookup: _Lookup, page_size: int, take: Callable[[list[dict]], None], *,
+def _page_through(lookup: _Lookup, page_size: int, take: Callable[[list[dict[str, Any]]], None], *,
                   order_id: str | None = None, start_ts: int | None = None) -> None:
     offset = 0
     for _ in range(MAX_PAGES):
@@ -312,10 +312,10 @@ def _row_type(row: Mapping[str, Any]) -> str | None:
     return str(value) if value is not None else None
 
 
-def _split_legs(open_rows: list[dict], trades: list[dict], order_type: str | None,
+def _split_legs(open_rows: list[dict[str, Any]], trades: list[dict[str, Any]], order_type: str | None,
                 known_ids: set[str], hint: tuple[str, Decimal | None] | None = None,
                 exit_ids: set[str] | frozenset[str] = frozenset(),
-                ) -> tuple[list[dict], list[dict], list[dict]]:
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """(the order's own open rows, its own trades, rows of its attached exits).
 
     An entry (LIMIT/MARKET/ALO) and the stop orders QFEX attaches to it share a client_order_id.
@@ -343,11 +343,11 @@ def _split_legs(open_rows: list[dict], trades: list[dict], order_type: str | Non
     return own_open, own_trades, legs
 
 
-def _entry_rank(trade: Mapping[str, Any], hint: tuple[str, Decimal | None] | None) -> tuple:
+def _entry_rank(trade: Mapping[str, Any], hint: tuple[str, Decimal | None] | None) -> tuple[Any, ...]:
     """Sort key: the entry traded first; on a tie (whole-second timestamps), the trade on the entry's
     side (an exit trades on the other), then the one nearest the entry's limit price."""
     stamp = wire_decimal(trade.get("timestamp"))
-    key: tuple = (stamp if stamp is not None else Decimal("Infinity"),)
+    key: tuple[Any, ...] = (stamp if stamp is not None else Decimal("Infinity"),)
     if hint is not None:
         side, price = hint
         own_side = trade.get("side")
@@ -357,7 +357,8 @@ def _entry_rank(trade: Mapping[str, Any], hint: tuple[str, Decimal | None] | Non
     return key
 
 
-def _state(coid: str, open_rows: list[dict], trades: list[dict], order_type: str | None = None,
+def _state(coid: str, open_rows: list[dict[str, Any]], trades: list[dict[str, Any]],
+           order_type: str | None = None,
            known_ids: set[str] | None = None,
            hint: tuple[str, Decimal | None] | None = None,
            exit_ids: set[str] | frozenset[str] = frozenset()) -> ExchangeOrderState:
