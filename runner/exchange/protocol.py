@@ -203,9 +203,8 @@ class ErrorReply:
 
     @property
     def echoed_params(self) -> dict[str, Any]:
-        if isinstance(self.incoming_message, dict) and isinstance(self.incoming_message.get("params"), dict):
-            return self.incoming_message["params"]
-        return {}
+        params = self.incoming_message.get("params") if isinstance(self.incoming_message, dict) else None
+        return params if isinstance(params, dict) else {}
 
 
 @dataclass(frozen=True)

@@ -286,8 +286,16 @@ class Summary:
             return self.saved_duration_s
         return round(self.ended_at - self.started_at, 3) if self.ended_at else None
 
+    @staticmethod
+    def counts(orders: list[OrderResult]) -> dict[str, int]:
+        """How many orders in all, per outcome, sent, rejected and (partly) filled."""
+        by_outcome = {o.value: sum(1 for r in orders if r.outcome is o) for o in Outcome}
+        return {"orders": len(orders), **by_outcome,
+                "sent": sum(1 for r in orders if r.sent_at is not None),
+                "rejected": sum(1 for r in orders if r.reject is not None),
+                "filled": sum(1 for r in orders if r.filled_quantity > 0)}
+
     def to_json(self, orders: list[OrderResult]) -> dict[str, Any]:
-        counts = {o.value: sum(1 for r in orders if r.outcome is o) for o in Outcome}
         return {
             "playbook": {"path": self.playbook_path, "name": self.playbook_name,
                          "sha256": self.playbook_sha256, "run_id": self.run_id},
@@ -296,10 +304,7 @@ class Summary:
             "started_at": iso(self.started_at), "ended_at": iso(self.ended_at),
             "duration_s": self.duration_s,
             "outcome": self.outcome.value, "exit_code": self.exit_code, "message": self.message,
-            "counts": {"orders": len(orders), **counts,
-                       "sent": sum(1 for r in orders if r.sent_at is not None),
-                       "rejected": sum(1 for r in orders if r.reject is not None),
-                       "filled": sum(1 for r in orders if r.filled_quantity > 0)},
+            "counts": self.counts(orders),
         }
 
     @classmethod
@@ -318,8 +323,8 @@ class Report:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def counts(self) -> dict[str, Any]:
-        return self.summary.to_json(self.orders)["counts"]
+    def counts(self) -> dict[str, int]:
+        return Summary.counts(self.orders)
 
     def to_json(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, "summary": self.summary.to_json(self.orders),

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from runner.enums import CANCELLED_STATUSES, NOT_REJECT_STATUSES, OrderStatus, is_retryable
 from runner.jsonnum import loads
@@ -217,7 +217,8 @@ class JournalEntry:
             self.last_status = "CANCELLED"
 
 
-def _is_num(value: Any) -> bool:
+def _is_num(value: object) -> TypeGuard[Decimal | int]:
+    """An exact number as the journal reads it back (floats never occur: runner.jsonnum)."""
     return isinstance(value, (Decimal, int)) and not isinstance(value, bool)
 
 

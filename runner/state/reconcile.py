@@ -37,6 +37,7 @@ from runner.errors import ReconcileError
 from runner.exchange.backoff import Backoff, BackoffPolicy
 from runner.exchange.protocol import (
     ErrorReply,
+    Reply,
     ReplyKind,
     all_orders,
     get_user_orders_message,
@@ -118,13 +119,16 @@ class Reconciliation(dict[str, ExchangeOrderState]):
         return {coid: state for coid, state in self.items() if state.copies > 1}
 
 
-class _Requester(Protocol):
-    def request(self, message: dict[str, Any], kinds: Iterable[ReplyKind], timeout: float = ...) -> Any: ...
+class LookupSession(Protocol):
+    """What a lookup needs of a session: ask and wait for the answer (`TradeSession` and
+    `ReconnectingSession` both are one)."""
+
+    def request(self, message: dict[str, Any], kinds: Iterable[ReplyKind], timeout: float = ...) -> Reply: ...
 
 
 @dataclass
 class _Lookup:
-    session: _Requester
+    session: LookupSession
     timeout: float
     backoff_policy: BackoffPolicy
     sleep: Callable[[float], None] | None
@@ -152,7 +156,7 @@ class _Lookup:
                                      f"({backoff.describe()}); orders' state is unknown")
 
 
-def reconcile(session: _Requester, coids: Iterable[str], *,
+def reconcile(session: LookupSession, coids: Iterable[str], *,
               known_order_ids: Mapping[str, str | Iterable[str]] | None = None,
               order_types: Mapping[str, str] | None = None,
               since: int | None = None, page_size: int = PAGE_SIZE, timeout: float = 10.0,
@@ -196,16 +200,16 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
     found_open: dict[str, list[dict[str, Any]]] = {}
     own_open: dict[str, list[dict[str, Any]]] = {}  # without the rows of attached exits
     for row in open_rows:
-        coid = _coid_of(row, owner, wanted_set)
-        if coid is None:
+        row_coid = _coid_of(row, owner, wanted_set)
+        if row_coid is None:
             continue
-        found_open.setdefault(coid, []).append(row)
-        kind = (order_types or {}).get(coid)
+        found_open.setdefault(row_coid, []).append(row)
+        kind = (order_types or {}).get(row_coid)
         is_exit_row = kind is not None and kind not in STOP_TYPES and _row_type(row) in STOP_TYPES
         if not is_exit_row:
-            own_open.setdefault(coid, []).append(row)
+            own_open.setdefault(row_coid, []).append(row)
             if row.get("order_id"):
-                owner.setdefault(str(row["order_id"]), coid)
+                owner.setdefault(str(row["order_id"]), row_coid)
 
     quiet = {c for c, rows in own_open.items() if all(_untraded(r) for r in rows)}
     exits = set(with_exits) & (wanted_set - quiet)
@@ -213,9 +217,9 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
     result.trades_carry_client_ids = carry_ids
     found_trades: dict[str, list[dict[str, Any]]] = {}
     for trade in trades:
-        coid = _coid_of(trade, {**exit_owner, **owner}, wanted_set)
-        if coid is not None:
-            found_trades.setdefault(coid, []).append(trade)
+        trade_coid = _coid_of(trade, {**exit_owner, **owner}, wanted_set)
+        if trade_coid is not None:
+            found_trades.setdefault(trade_coid, []).append(trade)
 
     for coid in wanted:
         own_ids = {order_id for order_id, owner_coid in owner.items() if owner_coid == coid}

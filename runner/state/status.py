@@ -134,6 +134,7 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
     lines: list[OrderStatusLine] = []
     warnings: list[str] = []
     index = {o.id: i for i, o in enumerate(playbook.orders, 1)}
+    trades_carry_ids = not (isinstance(found, Reconciliation) and found.trades_carry_client_ids is False)
     for planned in PlannedOrders(playbook):
         state = found[planned.client_order_id]
         entry = contents.entries.get(planned.client_order_id) if contents else None
@@ -157,7 +158,7 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
             index[planned.order.id], planned.order.id, planned.leg, planned.client_order_id, word,
             tuple(order_ids), planned.quantity if planned.quantity is not None else state.quantity,
             filled, remaining, entry.state if entry is not None else None, "; ".join(notes),
-            _exits(planned, state, filled, getattr(found, "trades_carry_client_ids", None) is not False,
+            _exits(planned, state, filled, trades_carry_ids,
                    state.filled_quantity >= filled, entry.exit_order_ids if entry is not None else {})))
     if contents is not None:
         for change in changed_orders(contents, playbook):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from runner.exchange.credentials import Credentials, Secret
 from runner.playbook.load import validate_bytes
 from runner.playbook.model import Playbook
 from runner.playbook.plan import add_order_message
+from runner.state.journal import Journal
 from runner.state.placements import Placements, PlannedOrders
 from runner.state.reconcile import Presence, reconcile
 
@@ -54,9 +56,10 @@ def test_only_attached_entries_are_looked_up_with_exits() -> None:
     assert set(plan.order_types.values()) == {"LIMIT", "TAKE_PROFIT", "STOP_LOSS"}
 
 
-def test_run_and_status_share_the_derivation() -> None:
+def test_run_and_status_share_the_derivation(tmp_path: Path) -> None:
     book = playbook()
-    plan, placements = PlannedOrders(book), Placements(None, book)
+    with Journal.open(tmp_path, book) as journal:
+        plan, placements = PlannedOrders(book), Placements(journal, book)
     assert placements.with_exits == plan.with_exits and placements.entry_hints == plan.entry_hints
     assert placements.order_types == plan.order_types and list(placements.planned) == plan.coids
 
