@@ -31,7 +31,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import websocket
@@ -42,8 +42,11 @@ from runner.errors import ConnectError, ConnectionLost, NoAnswer, RunAborted
 from runner.exchange.credentials import Credentials, hmac_fields
 from runner.exchange.protocol import (
     ErrorReply,
+    Fill,
+    OrderUpdate,
     Reply,
     ReplyKind,
+    StopOrder,
     all_orders,
     auth_message,
     cancel_on_disconnect_message,
@@ -135,10 +138,26 @@ def _host(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+class _Socket(Protocol):
+    """What a session uses of websocket-client's `WebSocket` (some of whose methods are unannotated)."""
+
+    def close(self, *, timeout: int) -> None: ...
+
+    def abort(self) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+    def send(self, payload: str) -> int: ...
+
+    def settimeout(self, timeout: float | None) -> None: ...
+
+    def recv_data(self, control_frame: bool = ...) -> tuple[int, bytes]: ...
+
+
 class TradeSession:
     """One authenticated connection to a QFEX trade WebSocket (see the module docstring)."""
 
-    def __init__(self, ws: websocket.WebSocket, url: str, account_id: str | None) -> None:
+    def __init__(self, ws: _Socket, url: str, account_id: str | None) -> None:
         self._ws = ws
         self.url = url
         self.account_id = account_id
@@ -286,7 +305,7 @@ class TradeSession:
 
     def _attribute(self, reply: Reply) -> str | None:
         if reply.kind in (ReplyKind.ORDER, ReplyKind.FILL):
-            body = reply.body
+            body: OrderUpdate | Fill = reply.body
             coid = body.client_order_id
             if coid is None and body.order_id:
                 coid = self._order_ids.get(body.order_id)
@@ -296,10 +315,10 @@ class TradeSession:
                 self._awaiting.pop(coid, None)
             return coid
         if reply.kind is ReplyKind.STOP_ORDER:
-            body = reply.body
-            if body.parent_order_id and body.parent_order_id in self._order_ids:
-                return self._order_ids[body.parent_order_id]
-            return body.client_order_id
+            stop: StopOrder = reply.body
+            if stop.parent_order_id and stop.parent_order_id in self._order_ids:
+                return self._order_ids[stop.parent_order_id]
+            return stop.client_order_id
         if reply.kind is ReplyKind.ERROR:
             key = self._error_owner(reply.body)
             if key is not None:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from runner.errors import CredentialsError
 
@@ -44,6 +44,7 @@ class Secret:
     """A string that refuses to be shown. Compare with `==` (constant time); use `.reveal()` to sign."""
 
     __slots__ = ("_value",)
+    _value: str
 
     def __init__(self, value: str) -> None:
         if not isinstance(value, str):
@@ -76,7 +77,7 @@ class Secret:
     def __bool__(self) -> bool:
         return bool(self._value)
 
-    def __reduce__(self) -> None:  # pickling would write the value somewhere we do not control
+    def __reduce__(self) -> NoReturn:  # pickling would write the value somewhere we do not control
         raise TypeError("a Secret cannot be pickled")
 
 

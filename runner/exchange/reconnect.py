@@ -16,11 +16,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from runner.enums import Channel
 from runner.errors import ConnectError, ConnectionLost, ReconnectFailed, RunAborted
 from runner.exchange.backoff import Backoff, BackoffPolicy
-from runner.exchange.client import Event
+from runner.exchange.client import Event, TradeSession
 from runner.exchange.pacing import Pacer, retry_after_hint
-from runner.exchange.protocol import classify
+from runner.exchange.protocol import ErrorReply, Reply, ReplyKind, classify
 
 
 def reconnect_policy(attempts: int = 8, max_seconds: float = 120.0) -> BackoffPolicy:
@@ -32,8 +33,9 @@ def reconnect_policy(attempts: int = 8, max_seconds: float = 120.0) -> BackoffPo
 class ReconnectingSession:
     """A `TradeSession` that comes back after a drop (see the module docstring); same methods."""
 
-    def __init__(self, session: Any, connect: Callable[[], Any], *, policy: BackoffPolicy | None = None,
-                 pacer: Pacer | None = None, sleep: Callable[[float], None] = time.sleep,
+    def __init__(self, session: TradeSession, connect: Callable[[], TradeSession], *,
+                 policy: BackoffPolicy | None = None, pacer: Pacer | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
                  on_reconnect: Callable[[ReconnectingSession], None] | None = None) -> None:
         self._inner = session
         self._connect = connect
@@ -55,7 +57,7 @@ class ReconnectingSession:
         return getattr(self._inner, name)
 
     @property
-    def inner(self) -> Any:
+    def inner(self) -> TradeSession:
         return self._inner
 
     def close(self) -> None:
@@ -76,12 +78,11 @@ class ReconnectingSession:
         if self.pacer is not None:
             self.pacer.acquire(str(message.get("type")))
 
-    def note_rate_limited(self, err: Any) -> None:
+    def note_rate_limited(self, err: ErrorReply) -> None:
         """The exchange said RateLimited to something we sent: hold that bucket back."""
         if self.pacer is None:
             return
-        echoed = getattr(err, "echoed_type", None) or "add_order"
-        self.pacer.note_rate_limited(echoed, retry_after_hint(getattr(err, "raw", {}) or {}))
+        self.pacer.note_rate_limited(err.echoed_type or "add_order", retry_after_hint(err.raw or {}))
 
     # the trading surface ---------------------------------------------------------------------------
 
@@ -113,7 +114,7 @@ class ReconnectingSession:
         """Queue a rebuilt answer for `next_event` (catch-up after a reconnect)."""
         self._injected.append(Event(classify(frame), coid, time.time()))
 
-    def request(self, message: dict[str, Any], kinds: Iterable[Any], timeout: float = 10.0) -> Any:
+    def request(self, message: dict[str, Any], kinds: Iterable[ReplyKind], timeout: float = 10.0) -> Reply:
         """A query: paced, and asked again on the new connection if the old one dropped."""
         kinds = list(kinds)
         self._pace(message)
@@ -126,8 +127,8 @@ class ReconnectingSession:
             self._pace(message)
             return self._inner.request(message, kinds, timeout)
 
-    def subscribe(self, channels: Iterable[Any], timeout: float = 10.0) -> None:
-        names = [getattr(c, "value", c) for c in channels]
+    def subscribe(self, channels: Iterable[str | Channel], timeout: float = 10.0) -> None:
+        names = [c.value if isinstance(c, Channel) else c for c in channels]
         self._with_recovery(lambda: self._inner.subscribe(names, timeout=timeout))
         self._channels.extend(n for n in names if n not in self._channels)
 
@@ -139,7 +140,7 @@ class ReconnectingSession:
         self._order_ids[order_id] = client_order_id
         self._inner.expect_order_id(order_id, client_order_id)
 
-    def _with_recovery(self, action: Callable[[], Any]) -> Any:
+    def _with_recovery(self, action: Callable[[], None]) -> None:
         try:
             return action()
         except ConnectionLost as exc:
@@ -186,7 +187,7 @@ class ReconnectingSession:
         raise ReconnectFailed(f"{cause}; could not reconnect ({tried} attempt(s) over "
                               f"{time.monotonic() - started:.1f}s; last error: {last})") from last
 
-    def _restore(self, fresh: Any) -> None:
+    def _restore(self, fresh: TradeSession) -> None:
         """What the old connection had set up, on the new one (QFEX scopes all of it to a connection)."""
         if self._channels:
             fresh.subscribe(list(self._channels))
