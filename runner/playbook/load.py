@@ -129,6 +129,17 @@ def load_playbook(path: str | Path, refdata: RefData | None = None) -> Playbook:
 # --- model ------------------------------------------------------------------------------------
 
 
+def _time_in_force(raw: dict[str, Any], defaults: dict[str, Any], order_type: OrderType) -> TimeInForce:
+    """As given; else the playbook's default where the order type allows it; else the type's own."""
+    given = raw.get("time_in_force")
+    if given is not None:
+        return _TIFS[given]
+    default = defaults.get("time_in_force")
+    if default is not None and _TIFS[default] in ALLOWED_TIME_IN_FORCE[order_type]:
+        return _TIFS[default]
+    return _TYPE_DEFAULT_TIF[order_type]
+
+
 def _decimal(value: Any) -> Decimal | None:
     """Schema-checked number or numeric string -> Decimal (int and Decimal pass through exactly)."""
     if value is None or isinstance(value, Decimal):
@@ -160,30 +171,25 @@ class _Builder:
 
     def order(self, index: int, raw: dict[str, Any], defaults: dict[str, Any]) -> Order:
         order_type = _TYPES[raw["type"]]
-        tif = raw.get("time_in_force")
-        if tif is None:
-            default = defaults.get("time_in_force")
-            use_default = default is not None and _TIFS[default] in ALLOWED_TIME_IN_FORCE[order_type]
-            tif = default if use_default else _TYPE_DEFAULT_TIF[order_type].value
         bracket = None
         b = raw.get("bracket")
         if isinstance(b, dict):
             bracket = Bracket(_decimal(b.get("take_profit")), _decimal(b.get("stop_loss")),
                               BracketMode(b.get("mode", BracketMode.ATTACHED.value)))
-        fields = dict(
+        return Order(
             id=raw["id"],
             symbol=raw["symbol"],
             side=_SIDES[raw["side"]],
             type=order_type,
-            quantity=_decimal(raw["quantity"]),
+            quantity=Decimal(raw["quantity"]),  # required and schema-checked: never None
             price=_decimal(raw.get("price")),
-            time_in_force=_TIFS[tif],
+            time_in_force=_time_in_force(raw, defaults, order_type),
             reduce_only=bool(raw.get("reduce_only", defaults.get("reduce_only", False))),
             wait=_WAITS[raw.get("wait", defaults.get("wait", "ack"))],
             expect=_EXPECTS[raw.get("expect", defaults.get("expect", "accepted"))],
             bracket=bracket,
+            location=self.document.locate(("orders", index)),
         )
-        return Order(**fields, location=self.document.locate(("orders", index)))  # type: ignore[arg-type]
 
     def limits(self) -> Limits | None:
         raw = self.data.get("limits")

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from runner import jsonnum
 from runner.errors import RefDataError, UsageError
@@ -59,7 +59,16 @@ class RefData(Mapping[str, SymbolSpec]):
 _REQUIRED_DECIMALS = ("tick_size", "lot_size", "min_quantity", "max_quantity", "min_price", "max_price")
 
 
+@overload
+def _decimal(item: dict[str, Any], field: str, where: str) -> Decimal: ...
+
+
+@overload
+def _decimal(item: dict[str, Any], field: str, where: str, *, required: bool) -> Decimal | None: ...
+
+
 def _decimal(item: dict[str, Any], field: str, where: str, *, required: bool = True) -> Decimal | None:
+    """A reference-data number, exact; a missing one is an error unless not `required`."""
     raw = item.get(field)
     if raw is None or raw == "":
         if required:
@@ -107,7 +116,7 @@ def parse_symbol(item: Any, index: int) -> SymbolSpec:
         underlier_price=_decimal(item, "underlier_price", where, required=False),
         order_types=_strings(item, "order_types", where),
         time_in_force=_strings(item, "order_time_in_force", where) or _strings(item, "time_in_force", where),
-        **values,  # type: ignore[arg-type]
+        **values,
     )
 
 

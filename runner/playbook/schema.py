@@ -33,7 +33,7 @@ def schema_bytes(name: str = PLAYBOOK) -> bytes:
     if name not in NAMES:
         raise UsageError(f"no schema named {name!r} is installed (available: {', '.join(NAMES)})")
     try:
-        return resources.files("runner").joinpath("_schemas", f"{name}.schema.json").read_bytes()
+        return resources.files("runner").joinpath("_schemas").joinpath(f"{name}.schema.json").read_bytes()
     except (FileNotFoundError, NotADirectoryError):
         raise UsageError(f"no schema named {name!r} is installed") from None
 
@@ -41,7 +41,8 @@ def schema_bytes(name: str = PLAYBOOK) -> bytes:
 @cache
 def load_schema(name: str = PLAYBOOK) -> dict[str, Any]:
     """The parsed schema (cached; treat it as read-only)."""
-    return json.loads(schema_bytes(name))
+    schema: dict[str, Any] = json.loads(schema_bytes(name))
+    return schema
 
 
 @cache

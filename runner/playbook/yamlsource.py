@@ -286,7 +286,7 @@ class _Converter:
                 self.problem(node, _unsupported(node.tag), "yaml-tag", path)
                 return None
             return [self.convert(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
-        if node.tag != _MAP:
+        if node.tag != _MAP or not isinstance(node, yaml.MappingNode):  # the only node kind left
             self.problem(node, _unsupported(node.tag), "yaml-tag", path)
             return None
         return self.mapping(node, path, depth)
@@ -325,8 +325,8 @@ class _Converter:
                 self.problem(key, message, "yaml-merge", path)
                 continue
             merged = self.mapping(source, path, depth + 1)
-            for key, value in merged.items():
-                result.setdefault(key, value)
+            for name, value in merged.items():
+                result.setdefault(name, value)
 
     def scalar(self, node: yaml.ScalarNode, path: tuple[str | int, ...]) -> Any:
         tag, text = node.tag, node.value
@@ -361,9 +361,9 @@ class _Converter:
             self.problem(node, message, "yaml-number", path)
             return None
         value = int(text.replace("_", ""))
-        why = number_bounds_problem(Decimal(value))
-        if why:
-            self.problem(node, f"number {text!r} {why}", _NUMBER, path)
+        too_big = number_bounds_problem(Decimal(value))
+        if too_big:
+            self.problem(node, f"number {text!r} {too_big}", _NUMBER, path)
             return None
         return value
 
