@@ -53,9 +53,6 @@ class ReconnectingSession:
 
     # delegation ------------------------------------------------------------------------------------
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
     @property
     def inner(self) -> TradeSession:
         return self._inner

@@ -43,6 +43,7 @@ from typing import Any
 from runner import __version__
 from runner.errors import JournalError, PlanChanged
 from runner.jsonnum import dumps
+from runner.playbook.ids import Leg
 from runner.playbook.model import Playbook
 from runner.state.definitions import ChangedOrder, changed_orders, order_definition
 from runner.state.entries import JournalContents, JournalEntry, read_records
@@ -178,11 +179,11 @@ class Journal:
 
     # recording ----------------------------------------------------------------------------------------
 
-    def record_intent(self, client_order_id: str, step_index: int, order_id_in_playbook: str, leg: Any,
+    def record_intent(self, client_order_id: str, step_index: int, order_id_in_playbook: str, leg: Leg | str,
                       message: Mapping[str, Any] | None) -> None:
         """Durably note that `message` is about to be sent. Call BEFORE sending; returns after fsync."""
         record = {"kind": "intent", "coid": client_order_id, "step": step_index,
-                  "order": order_id_in_playbook, "leg": getattr(leg, "value", leg),
+                  "order": order_id_in_playbook, "leg": leg.value if isinstance(leg, Leg) else leg,
                   "definition": self._definitions.get(order_id_in_playbook),
                   "message": dict(message) if message is not None else None}
         self._append(record)
