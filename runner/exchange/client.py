@@ -424,7 +424,7 @@ def _raise_if_error(reply: Reply, what: str) -> None:
         raise ConnectionLost(f"{what} failed: {err.error_code}: {err.message or 'no message'}")
 
 
-def _close_reason(data: Any) -> str:
+def _close_reason(data: object) -> str:
     data = getattr(data, "data", data)  # recv_data returns the close frame itself
     if isinstance(data, (bytes, bytearray)) and len(data) >= 2:
         code = int.from_bytes(data[:2], "big")

@@ -94,7 +94,7 @@ class ReplyKind(str, Enum):
     OTHER = "other"
 
 
-def wire_decimal(value: Any) -> Decimal | None:
+def wire_decimal(value: object) -> Decimal | None:
     """A wire number (Decimal, int or numeric string) as Decimal; None when absent or not a number.
 
     The one place a received number becomes money: adoption, leg states and reconciliation use it too.
@@ -113,7 +113,7 @@ def wire_decimal(value: Any) -> Decimal | None:
     return None
 
 
-def _str(value: Any) -> str | None:
+def _str(value: object) -> str | None:
     if value is None:
         return None
     text = str(value)

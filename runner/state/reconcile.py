@@ -347,11 +347,12 @@ def _split_legs(open_rows: list[dict[str, Any]], trades: list[dict[str, Any]], o
     return own_open, own_trades, legs
 
 
-def _entry_rank(trade: Mapping[str, Any], hint: tuple[str, Decimal | None] | None) -> tuple[Any, ...]:
+def _entry_rank(trade: Mapping[str, Any],
+                hint: tuple[str, Decimal | None] | None) -> tuple[Decimal | int, ...]:
     """Sort key: the entry traded first; on a tie (whole-second timestamps), the trade on the entry's
     side (an exit trades on the other), then the one nearest the entry's limit price."""
     stamp = wire_decimal(trade.get("timestamp"))
-    key: tuple[Any, ...] = (stamp if stamp is not None else Decimal("Infinity"),)
+    key: tuple[Decimal | int, ...] = (stamp if stamp is not None else Decimal("Infinity"),)
     if hint is not None:
         side, price = hint
         own_side = trade.get("side")
