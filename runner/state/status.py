@@ -21,11 +21,12 @@ from typing import Any
 
 from runner.errors import UsageError
 from runner.exit_codes import ExitCode
-from runner.playbook.model import Playbook
+from runner.playbook.model import BracketMode, Playbook
 from runner.state.definitions import changed_orders
-from runner.state.entries import JournalContents, JournalEntry
+from runner.state.entries import JournalContents, JournalEntry, load_contents
 from runner.state.journal import default_state_dir, journal_path
-from runner.state.placements import Planned, PlannedOrders
+from runner.state.legstate import attached_leg_states, visible_with
+from runner.state.placements import Planned, PlannedOrders, exchange_drift
 from runner.state.reconcile import ExchangeOrderState, Presence, Reconciliation, reconcile
 from runner.words import counted, number_text
 
@@ -173,8 +174,6 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
 def _drift(planned: Planned, state: ExchangeOrderState) -> str:
     """How an open entry on the exchange differs from its playbook definition
     (`price 220 on the exchange, 219 in the playbook`), or "" — also after `--replan` accepted it."""
-    from runner.state.placements import exchange_drift
-
     if planned.leg != "entry":
         return ""
     return ", ".join(f"{key} {shown} on the exchange, {wanted} in the playbook"
@@ -185,9 +184,6 @@ def _exits(planned: Planned, state: ExchangeOrderState, entry_filled: Decimal,
            trades_carry_ids: bool = True, history_shown: bool = True,
            known_ids: Mapping[str, str] | None = None) -> tuple[ExitLine, ...]:
     """The attached exits of an entry (none for other orders)."""
-    from runner.playbook.model import BracketMode
-    from runner.state.legstate import attached_leg_states, visible_with
-
     bracket = planned.order.bracket
     if planned.leg != "entry" or bracket is None or bracket.mode is not BracketMode.ATTACHED \
             or (not state.placed and entry_filled == 0):
@@ -259,8 +255,6 @@ def collect_status(options: StatusOptions) -> StatusReport:
 
 
 def _read_journal(path: Path) -> JournalContents | None:
-    from runner.state.entries import load_contents
-
     return load_contents(path) if path.exists() else None
 
 
