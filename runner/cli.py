@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import sys
 import traceback
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from runner import __version__
 from runner.errors import PlaybookInvalid, RunnerError
 from runner.exit_codes import ExitCode
+
+if TYPE_CHECKING:  # annotations only: the run engine is imported inside `run` (fast --help)
+    from runner.run.options import RunResult
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -54,6 +58,7 @@ def validate(playbooks: tuple[str, ...], refdata_path: str | None, fmt: str) -> 
     """
     from runner.playbook.load import validate_file
     from runner.playbook.refdata import load_refdata_file
+    from runner.problems import errors_in
     from runner.report.problems import render, summary
 
     refdata = load_refdata_file(refdata_path) if refdata_path else None
@@ -63,8 +68,7 @@ def validate(playbooks: tuple[str, ...], refdata_path: str | None, fmt: str) -> 
     click.echo(render(problems, fmt), nl=False)
     if fmt == "text":
         click.echo(summary(len(playbooks), problems), err=True)
-    failed = any(p.severity.value == "error" for p in problems)
-    return ExitCode.INVALID_PLAYBOOK if failed else ExitCode.OK
+    return ExitCode.INVALID_PLAYBOOK if errors_in(problems) else ExitCode.OK
 
 
 @cli.command()
@@ -222,21 +226,19 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
             click.echo(f"warning: {warning}", err=True)
         click.echo(jsonnum.dumps(_run_summary_json(result), indent=2))
     else:
-        out = click.get_text_stream("stdout")
-        click.echo(render_text(result.report, color=use_color(out)), nl=False)
+        click.echo(render_text(result.report, color=use_color(sys.stdout)), nl=False)
         if result.report_dir is not None:
             click.echo(f"reports: {result.report_dir}/ (report.json, report.md, junit.xml)")
     return result.exit_code
 
 
-def _run_summary_json(result: object) -> dict:
+def _run_summary_json(result: RunResult) -> dict[str, Any]:
     """`run --format json`: the summary, where the reports are, and one line per order."""
-    report = result.report  # type: ignore[attr-defined]
-    data = report.to_json()
+    data = result.report.to_json()
     orders = [{k: o[k] for k in ("id", "client_order_id", "order_id", "outcome", "verdict", "last_status",
                                  "filled_quantity", "reject", "latency_ms", "legs")} for o in data["orders"]]
-    return {**data["summary"], "report_dir": str(result.report_dir) if result.report_dir else None,  # type: ignore[attr-defined]
-            "files": {k: str(v) for k, v in result.files.items()},  # type: ignore[attr-defined]
+    return {**data["summary"], "report_dir": str(result.report_dir) if result.report_dir else None,
+            "files": {k: str(v) for k, v in result.files.items()},
             "warnings": data["warnings"], "orders": orders}
 
 
@@ -250,7 +252,7 @@ def report(source: str, fmt: str) -> int:
     from runner.report import load_report, render
 
     saved = load_report(source)
-    color = fmt == "text" and use_color(click.get_text_stream("stdout"))
+    color = fmt == "text" and use_color(sys.stdout)
     click.echo(render(saved, fmt, color=color), nl=False)
     return ExitCode.OK
 

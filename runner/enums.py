@@ -49,6 +49,9 @@ ALLOWED_TIME_IN_FORCE: dict[OrderType, frozenset[TimeInForce]] = {
 class OrderStatus(str, Enum):
     """`order_response.status` values, with the proto code (None where QFEX publishes none) and meaning."""
 
+    code: int | None
+    meaning: str
+
     def __new__(cls, name: str, code: int | None, meaning: str) -> OrderStatus:
         obj = str.__new__(cls, name)
         obj._value_ = name
@@ -101,10 +104,11 @@ class OrderStatus(str, Enum):
 
     @property
     def is_reject(self) -> bool:
-        return self not in _NOT_REJECTS
+        return self not in NOT_REJECT_STATUSES
 
 
-_NOT_REJECTS = frozenset(
+#: statuses that say the exchange took the order (every other status is a reject of some kind)
+NOT_REJECT_STATUSES: frozenset[str] = frozenset(
     {
         OrderStatus.ACK,
         OrderStatus.FILLED,
@@ -114,13 +118,15 @@ _NOT_REJECTS = frozenset(
     }
 )
 
+#: statuses after which an order can no longer change, whatever it filled (FILLED is final only
+#: when nothing remains)
+CANCELLED_STATUSES: frozenset[str] = frozenset({OrderStatus.CANCELLED, OrderStatus.CANCELLED_STP})
+
 
 def status_meaning(status: str) -> str:
     """The documented meaning of a status name; unknown names (newer exchange versions) are said so."""
-    try:
-        return OrderStatus(status).meaning
-    except ValueError:
-        return "status not in QFEX's published list"
+    known = OrderStatus.__members__.get(status)  # each member's name is its wire value
+    return known.meaning if known is not None else "status not in QFEX's published list"
 
 
 class ErrorCode(str, Enum):
@@ -136,6 +142,19 @@ class ErrorCode(str, Enum):
     ALREADY_SUBSCRIBED_TO_LEADERBOARD = "AlreadySubscribedToLeaderboard"
     KYC_REQUIRED = "KycRequired"
     TNC_REQUIRED = "TncRequired"
+
+    @property
+    def is_retryable(self) -> bool:
+        return self in RETRYABLE_ERRORS
+
+
+#: `err` codes meaning "the request was not processed: sending it again is right" [D:/websocket/errors]
+RETRYABLE_ERRORS: frozenset[str] = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.SERVER_ERROR})
+
+
+def is_retryable(error_code: str | None) -> bool:
+    """Whether an `err` answer's code (a plain string off the wire, possibly unknown) says "send again"."""
+    return error_code in RETRYABLE_ERRORS
 
 
 class Channel(str, Enum):

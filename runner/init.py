@@ -44,7 +44,7 @@ class InitResult:
 
 def render_template(name: str) -> str:
     """A template from runner/templates/ with the running version filled in."""
-    text = resources.files("runner").joinpath("templates", name).read_text(encoding="utf-8")
+    text = resources.files("runner").joinpath("templates").joinpath(name).read_text(encoding="utf-8")
     return text.replace(VERSION_PLACEHOLDER, __version__)
 
 

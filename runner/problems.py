@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -34,3 +35,13 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.location}: {self.message} [{self.rule}]"
+
+
+def errors_in(problems: Iterable[Problem]) -> list[Problem]:
+    """The problems that stop a run (warnings do not), in their order."""
+    return [p for p in problems if p.severity is Severity.ERROR]
+
+
+def warnings_in(problems: Iterable[Problem]) -> list[Problem]:
+    """The problems that are only said: a run goes ahead."""
+    return [p for p in problems if p.severity is Severity.WARNING]

@@ -1,13 +1,11 @@
 """A QFEX trade-WebSocket session: connect, authenticate, subscribe, send, receive — with timeouts.
 
 The only module that imports websocket-client. Its exceptions (and OSError/SSL errors) are
-translated here, in `_translated`, into ours:
+translated here, in `_translated`, into ours (`runner.errors` draws the whole tree):
 
-    RunnerError
-    ├── ConnectError (4)       could not connect, TLS failed, auth refused or timed out: nothing sent
-    └── RunAborted (5)
-        ├── ConnectionLost     the socket dropped (or failed) after auth, mid-run
-        └── NoAnswer           a request got no answer in time (its outcome is unknown)
+- ConnectError (4): could not connect, TLS failed, auth refused or timed out: nothing sent;
+- ConnectionLost (5): the socket dropped (or failed) after auth, mid-run;
+- NoAnswer (5): a request got no answer in time (its outcome is unknown).
 
 Design choices:
 - Synchronous and single-threaded: the caller reads when it waits, so there is no hand-off
@@ -33,19 +31,22 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import websocket
 
 from runner import __version__
-from runner.enums import Channel
-from runner.errors import ConnectError, RunAborted
+from runner.enums import Channel, is_retryable
+from runner.errors import ConnectError, ConnectionLost, NoAnswer, RunAborted
 from runner.exchange.credentials import Credentials, hmac_fields
 from runner.exchange.protocol import (
     ErrorReply,
+    Fill,
+    OrderUpdate,
     Reply,
     ReplyKind,
+    StopOrder,
     all_orders,
     auth_message,
     cancel_on_disconnect_message,
@@ -62,17 +63,7 @@ DEFAULT_TIMEOUT = 10.0
 AUTH_TIMEOUT = 15.0  # QFEX's CLI waits 15 s for the auth answer; the server allows 60 s
 USER_AGENT = f"qfex-runner/{__version__}"
 DEFAULT_CHANNELS = (Channel.ORDER_RESPONSES, Channel.FILLS, Channel.STOP_ORDERS)
-#: `err` codes meaning "not processed, safe to send again" [D:/websocket/errors]
-RETRYABLE_ERRORS = frozenset({"RateLimited", "ServerError"})
 REQUEST_RETRIES = 4
-
-
-class ConnectionLost(RunAborted):
-    """The connection dropped after authentication; what was in flight is unknown until reconciled."""
-
-
-class NoAnswer(RunAborted):
-    """A request got no answer in time: its outcome is unknown until reconciled."""
 
 
 @dataclass(frozen=True)
@@ -147,16 +138,32 @@ def _host(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+class _Socket(Protocol):
+    """What a session uses of websocket-client's `WebSocket` (some of whose methods are unannotated)."""
+
+    def close(self, *, timeout: int) -> None: ...
+
+    def abort(self) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+    def send(self, payload: str) -> int: ...
+
+    def settimeout(self, timeout: float | None) -> None: ...
+
+    def recv_data(self, control_frame: bool = ...) -> tuple[int, bytes]: ...
+
+
 class TradeSession:
     """One authenticated connection to a QFEX trade WebSocket (see the module docstring)."""
 
-    def __init__(self, ws: websocket.WebSocket, url: str, account_id: str | None) -> None:
+    def __init__(self, ws: _Socket, url: str, account_id: str | None) -> None:
         self._ws = ws
         self.url = url
         self.account_id = account_id
-        self._backlog: deque[dict] = deque()
+        self._backlog: deque[dict[str, Any]] = deque()
         #: requests awaiting their first answer, oldest first: key -> request message
-        self._awaiting: OrderedDict[str, dict] = OrderedDict()
+        self._awaiting: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._order_ids: dict[str, str] = {}  # exchange order_id -> client_order_id
         self._seq = 0
         self.closed = False
@@ -231,11 +238,11 @@ class TradeSession:
 
     # --- raw I/O -----------------------------------------------------------------------------------
 
-    def _send_raw(self, message: dict) -> None:
+    def _send_raw(self, message: dict[str, Any]) -> None:
         self._ws.send(dumps(message))
         self.messages_sent += 1
 
-    def _read(self, timeout: float) -> dict | None:
+    def _read(self, timeout: float) -> dict[str, Any] | None:
         """One data frame from the socket, or None once `timeout` seconds have passed.
 
         Control frames are taken one at a time (`control_frame=True`; pings are answered inside
@@ -260,14 +267,14 @@ class TradeSession:
         except ValueError:
             return {"_unparsed": data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)}
 
-    def send(self, message: dict) -> None:
+    def send(self, message: dict[str, Any]) -> None:
         """Send one request. Order requests are remembered so their `err` can be attributed."""
         with _translated(_Phase.RUN, self.url):
             key = self._request_key(message)
             self._awaiting[key] = message
             self._send_raw(message)
 
-    def receive(self, timeout: float) -> dict | None:
+    def receive(self, timeout: float) -> dict[str, Any] | None:
         """The next frame (kept backlog first), parsed with exact Decimals; None if none within timeout."""
         if self._backlog:
             return self._backlog.popleft()
@@ -284,7 +291,7 @@ class TradeSession:
 
     # --- correlation ---------------------------------------------------------------------------------
 
-    def _request_key(self, message: dict) -> str:
+    def _request_key(self, message: dict[str, Any]) -> str:
         params = message.get("params") or {}
         coid = params.get("client_order_id") if isinstance(params, dict) else None
         if message.get("type") == "add_order" and coid:
@@ -298,7 +305,7 @@ class TradeSession:
 
     def _attribute(self, reply: Reply) -> str | None:
         if reply.kind in (ReplyKind.ORDER, ReplyKind.FILL):
-            body = reply.body
+            body: OrderUpdate | Fill = reply.body
             coid = body.client_order_id
             if coid is None and body.order_id:
                 coid = self._order_ids.get(body.order_id)
@@ -308,10 +315,10 @@ class TradeSession:
                 self._awaiting.pop(coid, None)
             return coid
         if reply.kind is ReplyKind.STOP_ORDER:
-            body = reply.body
-            if body.parent_order_id and body.parent_order_id in self._order_ids:
-                return self._order_ids[body.parent_order_id]
-            return body.client_order_id
+            stop: StopOrder = reply.body
+            if stop.parent_order_id and stop.parent_order_id in self._order_ids:
+                return self._order_ids[stop.parent_order_id]
+            return stop.client_order_id
         if reply.kind is ReplyKind.ERROR:
             key = self._error_owner(reply.body)
             if key is not None:
@@ -337,7 +344,8 @@ class TradeSession:
 
     # --- request / response helpers ---------------------------------------------------------------
 
-    def request(self, message: dict, kinds: Iterable[ReplyKind], timeout: float = DEFAULT_TIMEOUT) -> Reply:
+    def request(self, message: dict[str, Any], kinds: Iterable[ReplyKind],
+                timeout: float = DEFAULT_TIMEOUT) -> Reply:
         """Send `message` and wait for the first reply of one of `kinds` (or an `err` that answers it).
 
         `RateLimited`/`ServerError` answers mean "not processed": the request is sent again after a
@@ -345,19 +353,19 @@ class TradeSession:
         """
         for attempt in range(REQUEST_RETRIES + 1):
             reply = self._request_once(message, set(kinds), timeout)
-            if reply.kind is not ReplyKind.ERROR or reply.body.error_code not in RETRYABLE_ERRORS \
+            if reply.kind is not ReplyKind.ERROR or not is_retryable(reply.body.error_code) \
                     or attempt == REQUEST_RETRIES:
                 return reply
             time.sleep(min(0.1 * 2 ** attempt, 2.0))
         raise AssertionError("unreachable")
 
-    def _request_once(self, message: dict, wanted: set[ReplyKind], timeout: float) -> Reply:
+    def _request_once(self, message: dict[str, Any], wanted: set[ReplyKind], timeout: float) -> Reply:
         with _translated(_Phase.RUN, self.url):
             key = self._request_key(message)
             self._awaiting[key] = message
             self._send_raw(message)
             deadline = time.monotonic() + timeout
-            held: list[dict] = []
+            held: list[dict[str, Any]] = []
             try:
                 while True:
                     remaining = deadline - time.monotonic()
@@ -394,7 +402,7 @@ class TradeSession:
             raise ConnectError(f"cancel_on_disconnect refused: {reply.body.error_code}: {reply.body.message}")
 
     def get_user_orders(self, limit: int = 1000, offset: int = 0, symbol: str | None = None,
-                        timeout: float = DEFAULT_TIMEOUT) -> list[dict]:
+                        timeout: float = DEFAULT_TIMEOUT) -> list[dict[str, Any]]:
         """Open orders (stop orders included) — one page."""
         reply = self.request(get_user_orders_message(limit, offset, symbol), [ReplyKind.ALL_ORDERS], timeout)
         _raise_if_error(reply, "get_user_orders")
@@ -402,7 +410,7 @@ class TradeSession:
 
     def get_user_trades(self, limit: int = 1000, offset: int = 0, *, order_id: str | None = None,
                         start_ts: int | None = None, end_ts: int | None = None,
-                        timeout: float = DEFAULT_TIMEOUT) -> list[dict]:
+                        timeout: float = DEFAULT_TIMEOUT) -> list[dict[str, Any]]:
         """Trades of the account — one page."""
         message = get_user_trades_message(limit, offset, order_id=order_id, start_ts=start_ts, end_ts=end_ts)
         reply = self.request(message, [ReplyKind.USER_TRADES], timeout)
@@ -416,7 +424,7 @@ def _raise_if_error(reply: Reply, what: str) -> None:
         raise ConnectionLost(f"{what} failed: {err.error_code}: {err.message or 'no message'}")
 
 
-def _close_reason(data: Any) -> str:
+def _close_reason(data: object) -> str:
     data = getattr(data, "data", data)  # recv_data returns the close frame itself
     if isinstance(data, (bytes, bytearray)) and len(data) >= 2:
         code = int.from_bytes(data[:2], "big")

@@ -22,6 +22,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NoReturn
 
 from runner.errors import CredentialsError
 
@@ -43,6 +44,7 @@ class Secret:
     """A string that refuses to be shown. Compare with `==` (constant time); use `.reveal()` to sign."""
 
     __slots__ = ("_value",)
+    _value: str
 
     def __init__(self, value: str) -> None:
         if not isinstance(value, str):
@@ -75,7 +77,7 @@ class Secret:
     def __bool__(self) -> bool:
         return bool(self._value)
 
-    def __reduce__(self) -> None:  # pickling would write the value somewhere we do not control
+    def __reduce__(self) -> NoReturn:  # pickling would write the value somewhere we do not control
         raise TypeError("a Secret cannot be pickled")
 
 
@@ -193,7 +195,8 @@ def sign(secret: Secret, nonce: str, unix_ts: int) -> str:
     return hmac.new(secret.reveal().encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
-def hmac_fields(credentials: Credentials, *, nonce: str | None = None, unix_ts: int | None = None) -> dict:
+def hmac_fields(credentials: Credentials, *, nonce: str | None = None,
+                unix_ts: int | None = None) -> dict[str, Any]:
     """The `params.hmac` object of QFEX's `auth` message, with a fresh nonce unless one is given."""
     nonce = nonce if nonce is not None else new_nonce()
     unix_ts = int(time.time()) if unix_ts is None else int(unix_ts)

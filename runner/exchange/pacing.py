@@ -21,8 +21,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
+
+from runner.exchange.protocol import ErrorReply
 
 
 class Bucket(str, Enum):
@@ -170,7 +173,7 @@ _HINT_TEXT = re.compile(
     r"retry[ _-]?after\D{0,5}(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec|secs|seconds?)?", re.I)
 
 
-def retry_after_hint(err: Mapping) -> float | None:
+def retry_after_hint(err: Mapping[str, Any]) -> float | None:
     """The retry-after hint of a RateLimited `err` payload, in seconds, if one can be found.
 
     QFEX documents that the error carries a hint but not its field name or unit, so this looks
@@ -181,7 +184,7 @@ def retry_after_hint(err: Mapping) -> float | None:
         if isinstance(value, (int, float)) or (isinstance(value, str) and _is_number(value)):
             seconds = float(value)
             return seconds / 1000.0 if key.endswith("_ms") else seconds
-        if hasattr(value, "is_finite"):  # Decimal from runner.jsonnum
+        if isinstance(value, Decimal):  # numbers come as Decimal from runner.jsonnum
             seconds = float(value)
             return seconds / 1000.0 if key.endswith("_ms") else seconds
     message = err.get("message")
@@ -200,9 +203,16 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def rate_limit_callback(session: Any) -> Callable[[str, Any], None] | None:
+@runtime_checkable
+class Paced(Protocol):
+    """A session that paces what it sends (`ReconnectingSession`); a bare `TradeSession` does not."""
+
+    pacer: Pacer | None
+
+
+def rate_limit_callback(session: object) -> Callable[[str, ErrorReply], None] | None:
     """What a lookup calls when QFEX says RateLimited: slow the session's pacer down (None: no pacer)."""
-    pacer = getattr(session, "pacer", None)
+    pacer = session.pacer if isinstance(session, Paced) else None
     if pacer is None:
         return None
     return lambda msg_type, err: pacer.note_rate_limited(msg_type, retry_after_hint(err.raw))

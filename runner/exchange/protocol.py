@@ -21,13 +21,13 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from runner.enums import Channel, OrderStatus, OrderType, status_meaning
+from runner.enums import NOT_REJECT_STATUSES, Channel, OrderType, status_meaning
 from runner.jsonnum import loads
 
 # --- builders -----------------------------------------------------------------------------------
 
 
-def auth_message(hmac_fields: dict, account_id: str | None = None) -> dict:
+def auth_message(hmac_fields: dict[str, Any], account_id: str | None = None) -> dict[str, Any]:
     """HMAC `auth` (fields from `credentials.hmac_fields`); `account_id` selects a subaccount."""
     params: dict[str, Any] = {"hmac": dict(hmac_fields)}
     if account_id:
@@ -35,15 +35,15 @@ def auth_message(hmac_fields: dict, account_id: str | None = None) -> dict:
     return {"type": "auth", "params": params}
 
 
-def subscribe_message(channels: list[str | Channel]) -> dict:
+def subscribe_message(channels: list[str | Channel]) -> dict[str, Any]:
     return {"type": "subscribe", "params": {"channels": [Channel(c).value for c in channels]}}
 
 
-def cancel_on_disconnect_message(enabled: bool) -> dict:
+def cancel_on_disconnect_message(enabled: bool) -> dict[str, Any]:
     return {"type": "cancel_on_disconnect", "params": {"cancel_on_disconnect": bool(enabled)}}
 
 
-def get_user_orders_message(limit: int = 1000, offset: int = 0, symbol: str | None = None) -> dict:
+def get_user_orders_message(limit: int = 1000, offset: int = 0, symbol: str | None = None) -> dict[str, Any]:
     params: dict[str, Any] = {"limit": int(limit), "offset": int(offset)}
     if symbol:
         params["symbol"] = symbol
@@ -51,7 +51,7 @@ def get_user_orders_message(limit: int = 1000, offset: int = 0, symbol: str | No
 
 
 def get_user_trades_message(limit: int = 1000, offset: int = 0, *, order_id: str | None = None,
-                            start_ts: int | None = None, end_ts: int | None = None) -> dict:
+                            start_ts: int | None = None, end_ts: int | None = None) -> dict[str, Any]:
     params: dict[str, Any] = {"limit": int(limit), "offset": int(offset)}
     if order_id:
         params["order_id"] = order_id
@@ -62,7 +62,7 @@ def get_user_trades_message(limit: int = 1000, offset: int = 0, *, order_id: str
     return {"type": "get_user_trades", "params": params}
 
 
-def cancel_order_message(symbol: str, order_id: str, id_type: str = "order_id") -> dict:
+def cancel_order_message(symbol: str, order_id: str, id_type: str = "order_id") -> dict[str, Any]:
     """Current form: the id always travels in `order_id`; `cancel_order_id_type` says what it is."""
     if id_type not in ("order_id", "client_order_id", "twap_id", "client_twap_id"):
         raise ValueError(f"unknown cancel_order_id_type {id_type!r}")
@@ -70,7 +70,7 @@ def cancel_order_message(symbol: str, order_id: str, id_type: str = "order_id") 
             "params": {"symbol": symbol, "order_id": order_id, "cancel_order_id_type": id_type}}
 
 
-def cancel_stop_order_message(stop_order_id: str) -> dict:
+def cancel_stop_order_message(stop_order_id: str) -> dict[str, Any]:
     return {"type": "cancel_stop_order", "params": {"stop_order_id": stop_order_id}}
 
 
@@ -94,7 +94,7 @@ class ReplyKind(str, Enum):
     OTHER = "other"
 
 
-def wire_decimal(value: Any) -> Decimal | None:
+def wire_decimal(value: object) -> Decimal | None:
     """A wire number (Decimal, int or numeric string) as Decimal; None when absent or not a number.
 
     The one place a received number becomes money: adoption, leg states and reconciliation use it too.
@@ -113,7 +113,7 @@ def wire_decimal(value: Any) -> Decimal | None:
     return None
 
 
-def _str(value: Any) -> str | None:
+def _str(value: object) -> str | None:
     if value is None:
         return None
     text = str(value)
@@ -138,15 +138,12 @@ class OrderUpdate:
     stop_loss: Decimal | None
     update_time: Decimal | None
     trade_id: str | None
-    raw: dict = field(repr=False, compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
 
     @property
     def is_reject(self) -> bool:
         """A reject code (anything but ACK/FILLED/MODIFIED/CANCELLED*); unknown statuses count as rejects."""
-        try:
-            return OrderStatus(self.status).is_reject
-        except ValueError:
-            return True
+        return self.status not in NOT_REJECT_STATUSES
 
     @property
     def meaning(self) -> str:
@@ -172,7 +169,7 @@ class Fill:
     remaining_quantity: Decimal | None
     order_type: str | None
     timestamp: Decimal | None
-    raw: dict = field(repr=False, compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -188,7 +185,7 @@ class StopOrder:
     client_order_id: str | None
     parent_order_id: str | None
     status: str | None
-    raw: dict = field(repr=False, compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -197,18 +194,17 @@ class ErrorReply:
 
     error_code: str
     message: str | None
-    incoming_message: dict | None
-    raw: dict = field(repr=False, compare=False)
+    incoming_message: dict[str, Any] | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
 
     @property
     def echoed_type(self) -> str | None:
         return self.incoming_message.get("type") if isinstance(self.incoming_message, dict) else None
 
     @property
-    def echoed_params(self) -> dict:
-        if isinstance(self.incoming_message, dict) and isinstance(self.incoming_message.get("params"), dict):
-            return self.incoming_message["params"]
-        return {}
+    def echoed_params(self) -> dict[str, Any]:
+        params = self.incoming_message.get("params") if isinstance(self.incoming_message, dict) else None
+        return params if isinstance(params, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -217,20 +213,20 @@ class Reply:
 
     kind: ReplyKind
     body: Any
-    raw: dict = field(repr=False, compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
 
     @property
     def auth_ok(self) -> bool:
         return self.kind is ReplyKind.AUTH and self.body is True
 
 
-def parse_frame(text: str | bytes) -> dict:
+def parse_frame(text: str | bytes) -> dict[str, Any]:
     """JSON text to a dict with exact Decimal numbers; a non-object frame is wrapped as `{"_": value}`."""
     value = loads(text)
     return value if isinstance(value, dict) else {"_": value}
 
 
-def order_update(payload: dict) -> OrderUpdate:
+def order_update(payload: dict[str, Any]) -> OrderUpdate:
     return OrderUpdate(
         status=str(payload.get("status") or ""),
         order_id=_str(payload.get("order_id")),
@@ -250,7 +246,7 @@ def order_update(payload: dict) -> OrderUpdate:
     )
 
 
-def fill(payload: dict) -> Fill:
+def fill(payload: dict[str, Any]) -> Fill:
     return Fill(
         trade_id=_str(payload.get("trade_id")),
         order_id=_str(payload.get("order_id")),
@@ -267,7 +263,7 @@ def fill(payload: dict) -> Fill:
     )
 
 
-def stop_order(payload: dict) -> StopOrder:
+def stop_order(payload: dict[str, Any]) -> StopOrder:
     return StopOrder(
         stop_order_id=_str(payload.get("stop_order_id", payload.get("order_id"))),
         stop_order_type=_str(payload.get("stop_order_type", payload.get("type", payload.get("order_type")))),
@@ -282,7 +278,7 @@ def stop_order(payload: dict) -> StopOrder:
     )
 
 
-def error_reply(payload: dict) -> ErrorReply:
+def error_reply(payload: dict[str, Any]) -> ErrorReply:
     incoming = payload.get("incoming_message")
     if isinstance(incoming, str):  # some servers echo the raw text; parse it when we can
         try:
@@ -310,7 +306,7 @@ _SIMPLE_KINDS = {
 }
 
 
-def classify(frame: dict) -> Reply:
+def classify(frame: dict[str, Any]) -> Reply:
     """Name the kind of a parsed frame and type its payload. Unknown shapes are OTHER, never an error."""
     if "authenticated" in frame:
         return Reply(ReplyKind.AUTH, frame.get("authenticated") is True, frame)
@@ -334,19 +330,19 @@ def classify(frame: dict) -> Reply:
     return Reply(ReplyKind.OTHER, frame, frame)
 
 
-def all_orders(body: Any) -> list[dict]:
+def all_orders(body: Any) -> list[dict[str, Any]]:
     """Open orders from an `all_orders_response` (stop orders may sit in `orders` or `stop_orders`)."""
     if isinstance(body, list):
         return [o for o in body if isinstance(o, dict)]
     if not isinstance(body, dict):
         return []
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for key in ("orders", "stop_orders"):
         rows.extend(o for o in body.get(key) or [] if isinstance(o, dict))
     return rows
 
 
-def user_trades(body: Any) -> list[dict]:
+def user_trades(body: Any) -> list[dict[str, Any]]:
     """Trades from `user_trades_response` (an array) or `user_trades` (+ `count`)."""
     if isinstance(body, dict):
         body = body.get("trades") or body.get("user_trades") or []

@@ -16,15 +16,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from runner.errors import ConnectError, RunAborted
+from runner.enums import Channel
+from runner.errors import ConnectError, ConnectionLost, ReconnectFailed, RunAborted
 from runner.exchange.backoff import Backoff, BackoffPolicy
-from runner.exchange.client import ConnectionLost, Event
+from runner.exchange.client import Event, TradeSession
 from runner.exchange.pacing import Pacer, retry_after_hint
-from runner.exchange.protocol import classify
-
-
-class ReconnectFailed(ConnectionLost):
-    """The connection dropped and could not be re-established within the bounds (exit 5)."""
+from runner.exchange.protocol import ErrorReply, Reply, ReplyKind, classify
 
 
 def reconnect_policy(attempts: int = 8, max_seconds: float = 120.0) -> BackoffPolicy:
@@ -36,8 +33,9 @@ def reconnect_policy(attempts: int = 8, max_seconds: float = 120.0) -> BackoffPo
 class ReconnectingSession:
     """A `TradeSession` that comes back after a drop (see the module docstring); same methods."""
 
-    def __init__(self, session: Any, connect: Callable[[], Any], *, policy: BackoffPolicy | None = None,
-                 pacer: Pacer | None = None, sleep: Callable[[float], None] = time.sleep,
+    def __init__(self, session: TradeSession, connect: Callable[[], TradeSession], *,
+                 policy: BackoffPolicy | None = None, pacer: Pacer | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
                  on_reconnect: Callable[[ReconnectingSession], None] | None = None) -> None:
         self._inner = session
         self._connect = connect
@@ -55,11 +53,8 @@ class ReconnectingSession:
 
     # delegation ------------------------------------------------------------------------------------
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
     @property
-    def inner(self) -> Any:
+    def inner(self) -> TradeSession:
         return self._inner
 
     def close(self) -> None:
@@ -80,16 +75,15 @@ class ReconnectingSession:
         if self.pacer is not None:
             self.pacer.acquire(str(message.get("type")))
 
-    def note_rate_limited(self, err: Any) -> None:
+    def note_rate_limited(self, err: ErrorReply) -> None:
         """The exchange said RateLimited to something we sent: hold that bucket back."""
         if self.pacer is None:
             return
-        echoed = getattr(err, "echoed_type", None) or "add_order"
-        self.pacer.note_rate_limited(echoed, retry_after_hint(getattr(err, "raw", {}) or {}))
+        self.pacer.note_rate_limited(err.echoed_type or "add_order", retry_after_hint(err.raw or {}))
 
     # the trading surface ---------------------------------------------------------------------------
 
-    def send(self, message: dict) -> None:
+    def send(self, message: dict[str, Any]) -> None:
         """Send; if the connection is gone, recover (the run's catch-up decides about this message)."""
         self._pace(message)
         try:
@@ -106,18 +100,18 @@ class ReconnectingSession:
             self._recover(exc)
             return self._injected.popleft() if self._injected else None
 
-    def receive(self, timeout: float) -> dict | None:
+    def receive(self, timeout: float) -> dict[str, Any] | None:
         try:
             return self._inner.receive(timeout)
         except ConnectionLost as exc:
             self._recover(exc)
             return None
 
-    def inject(self, coid: str, frame: dict) -> None:
+    def inject(self, coid: str, frame: dict[str, Any]) -> None:
         """Queue a rebuilt answer for `next_event` (catch-up after a reconnect)."""
         self._injected.append(Event(classify(frame), coid, time.time()))
 
-    def request(self, message: dict, kinds: Iterable[Any], timeout: float = 10.0) -> Any:
+    def request(self, message: dict[str, Any], kinds: Iterable[ReplyKind], timeout: float = 10.0) -> Reply:
         """A query: paced, and asked again on the new connection if the old one dropped."""
         kinds = list(kinds)
         self._pace(message)
@@ -130,8 +124,8 @@ class ReconnectingSession:
             self._pace(message)
             return self._inner.request(message, kinds, timeout)
 
-    def subscribe(self, channels: Iterable[Any], timeout: float = 10.0) -> None:
-        names = [getattr(c, "value", c) for c in channels]
+    def subscribe(self, channels: Iterable[str | Channel], timeout: float = 10.0) -> None:
+        names = [c.value if isinstance(c, Channel) else c for c in channels]
         self._with_recovery(lambda: self._inner.subscribe(names, timeout=timeout))
         self._channels.extend(n for n in names if n not in self._channels)
 
@@ -143,7 +137,7 @@ class ReconnectingSession:
         self._order_ids[order_id] = client_order_id
         self._inner.expect_order_id(order_id, client_order_id)
 
-    def _with_recovery(self, action: Callable[[], Any]) -> Any:
+    def _with_recovery(self, action: Callable[[], None]) -> None:
         try:
             return action()
         except ConnectionLost as exc:
@@ -190,7 +184,7 @@ class ReconnectingSession:
         raise ReconnectFailed(f"{cause}; could not reconnect ({tried} attempt(s) over "
                               f"{time.monotonic() - started:.1f}s; last error: {last})") from last
 
-    def _restore(self, fresh: Any) -> None:
+    def _restore(self, fresh: TradeSession) -> None:
         """What the old connection had set up, on the new one (QFEX scopes all of it to a connection)."""
         if self._channels:
             fresh.subscribe(list(self._channels))

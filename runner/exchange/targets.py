@@ -55,3 +55,10 @@ def refdata_url_for(ws_url: str) -> str | None:
     scheme = "https" if parts.scheme == "wss" else "http"
     netloc = parts.netloc.rsplit("@", 1)[-1]
     return f"{scheme}://{netloc}/refdata"
+
+
+def display_url(url: str | None) -> str:
+    """A URL as reports and messages show it: without its query string, where credentials could ride."""
+    if not url:
+        return ""
+    return url.split("?", 1)[0]

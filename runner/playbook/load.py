@@ -11,21 +11,21 @@ is kept so the `tif-allowed` rule reports it.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from runner.enums import ALLOWED_TIME_IN_FORCE, OrderType, Side, TimeInForce
-from runner.errors import PlaybookInvalid
+from runner.errors import PlaybookInvalid, SourceError
 from runner.playbook import schema
 from runner.playbook.model import Bracket, BracketMode, Expect, Limits, OnReject, Order, Playbook, Wait
 from runner.playbook.refdata import RefData
-from runner.playbook.rules import RuleContext, run_rules
-from runner.playbook.yamlsource import DEFAULT_LIMITS, Document, SourceError, load_bytes, load_file
+from runner.playbook.rules import run_rules
+from runner.playbook.rules.context import RuleContext
+from runner.playbook.yamlsource import DEFAULT_LIMITS, Document, load_bytes, load_file
 from runner.playbook.yamlsource import Limits as SourceLimits
-from runner.problems import Problem, Severity
+from runner.problems import Problem, errors_in, warnings_in
 
 _TYPES = {m.value: m for m in OrderType}
 _SIDES = {m.value: m for m in Side}
@@ -69,11 +69,11 @@ class ValidationResult:
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity is Severity.ERROR]
+        return errors_in(self.problems)
 
     @property
     def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity is Severity.WARNING]
+        return warnings_in(self.problems)
 
     @property
     def ok(self) -> bool:
@@ -102,7 +102,7 @@ def validate_bytes(data: bytes, name: str, refdata: RefData | None = None,
 
 
 def validate_document(document: Document, refdata: RefData | None = None) -> ValidationResult:
-    error_paths: set[tuple] = set(document.bad_paths)
+    error_paths: set[tuple[Any, ...]] = set(document.bad_paths)
     problems = list(document.problems)
     problems += schema.check(document, error_paths)
     data = document.data if isinstance(document.data, dict) else {}
@@ -129,6 +129,17 @@ def load_playbook(path: str | Path, refdata: RefData | None = None) -> Playbook:
 # --- model ------------------------------------------------------------------------------------
 
 
+def _time_in_force(raw: dict[str, Any], defaults: dict[str, Any], order_type: OrderType) -> TimeInForce:
+    """As given; else the playbook's default where the order type allows it; else the type's own."""
+    given = raw.get("time_in_force")
+    if given is not None:
+        return _TIFS[given]
+    default = defaults.get("time_in_force")
+    if default is not None and _TIFS[default] in ALLOWED_TIME_IN_FORCE[order_type]:
+        return _TIFS[default]
+    return _TYPE_DEFAULT_TIF[order_type]
+
+
 def _decimal(value: Any) -> Decimal | None:
     """Schema-checked number or numeric string -> Decimal (int and Decimal pass through exactly)."""
     if value is None or isinstance(value, Decimal):
@@ -139,7 +150,7 @@ def _decimal(value: Any) -> Decimal | None:
 class _Builder:
     """Builds model values from data that passed the schema, skipping any part that did not."""
 
-    def __init__(self, document: Document, data: dict, error_paths: set[tuple]) -> None:
+    def __init__(self, document: Document, data: dict[str, Any], error_paths: set[tuple[Any, ...]]) -> None:
         self.document = document
         self.data = data
         self.bad_orders = {p[1] for p in error_paths if len(p) >= 2 and p[0] == "orders"}
@@ -160,31 +171,25 @@ class _Builder:
 
     def order(self, index: int, raw: dict[str, Any], defaults: dict[str, Any]) -> Order:
         order_type = _TYPES[raw["type"]]
-        tif = raw.get("time_in_force")
-        if tif is None:
-            default = defaults.get("time_in_force")
-            use_default = default is not None and _TIFS[default] in ALLOWED_TIME_IN_FORCE[order_type]
-            tif = default if use_default else _TYPE_DEFAULT_TIF[order_type].value
         bracket = None
         b = raw.get("bracket")
         if isinstance(b, dict):
             bracket = Bracket(_decimal(b.get("take_profit")), _decimal(b.get("stop_loss")),
                               BracketMode(b.get("mode", BracketMode.ATTACHED.value)))
-        fields = dict(
+        return Order(
             id=raw["id"],
             symbol=raw["symbol"],
             side=_SIDES[raw["side"]],
             type=order_type,
-            quantity=_decimal(raw["quantity"]),
+            quantity=Decimal(raw["quantity"]),  # required and schema-checked: never None
             price=_decimal(raw.get("price")),
-            time_in_force=_TIFS[tif],
+            time_in_force=_time_in_force(raw, defaults, order_type),
             reduce_only=bool(raw.get("reduce_only", defaults.get("reduce_only", False))),
             wait=_WAITS[raw.get("wait", defaults.get("wait", "ack"))],
             expect=_EXPECTS[raw.get("expect", defaults.get("expect", "accepted"))],
             bracket=bracket,
+            location=self.document.locate(("orders", index)),
         )
-        return Order(**fields, location=self.document.locate(("orders", index)),  # type: ignore[arg-type]
-                     fingerprint=_fingerprint(fields))
 
     def limits(self) -> Limits | None:
         raw = self.data.get("limits")
@@ -209,18 +214,3 @@ class _Builder:
             limits=limits if limits is not None else Limits(),
             sha256=self.document.sha256,
         )
-
-
-def _norm(value: Decimal | None) -> str:
-    return "" if value is None else format(value.normalize(), "f")
-
-
-def _fingerprint(fields: dict[str, Any]) -> str:
-    """sha256 of the order as it would be placed (defaults applied, numbers normalised: 10 == 10.0)."""
-    bracket = fields["bracket"]
-    parts = [fields["id"], fields["symbol"], fields["side"].value, fields["type"].value,
-             _norm(fields["quantity"]), _norm(fields["price"]), fields["time_in_force"].value,
-             str(fields["reduce_only"]), fields["wait"].value, fields["expect"].value]
-    if bracket is not None:
-        parts += [_norm(bracket.take_profit), _norm(bracket.stop_loss), bracket.mode.value]
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

@@ -62,8 +62,6 @@ class Order:
     expect: Expect = Expect.ACCEPTED
     bracket: Bracket | None = None
     location: Location = field(default=Location("<memory>"), compare=False)
-    #: the exact mapping read from the file (after defaults), used to detect edits between runs
-    fingerprint: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ class Step:
     order: Order
     leg: Leg
     client_order_id: str
-    message: dict | None
+    message: dict[str, Any] | None
     note: str
 
 
@@ -110,7 +110,7 @@ def _after_fill_steps(start: int, playbook: Playbook, order: Order) -> list[Step
         return []
     legs = [(Leg.TAKE_PROFIT, "TAKE_PROFIT", bracket.take_profit),
             (Leg.STOP_LOSS, "STOP_LOSS", bracket.stop_loss)]
-    steps = []
+    steps: list[Step] = []
     for leg, kind, trigger in legs:
         if trigger is None:
             continue

@@ -11,10 +11,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from runner import jsonnum
-from runner.errors import UsageError
+from runner.errors import RefDataError, UsageError
 from runner.playbook.yamlsource import number_bounds_problem
 
 
@@ -56,14 +56,19 @@ class RefData(Mapping[str, SymbolSpec]):
         return f"RefData({len(self)} symbols from {self.source})"
 
 
-class RefDataError(ValueError):
-    """The reference data is not in a shape we understand (message names the symbol and field)."""
-
-
 _REQUIRED_DECIMALS = ("tick_size", "lot_size", "min_quantity", "max_quantity", "min_price", "max_price")
 
 
-def _decimal(item: dict, field: str, where: str, *, required: bool = True) -> Decimal | None:
+@overload
+def _decimal(item: dict[str, Any], field: str, where: str) -> Decimal: ...
+
+
+@overload
+def _decimal(item: dict[str, Any], field: str, where: str, *, required: bool) -> Decimal | None: ...
+
+
+def _decimal(item: dict[str, Any], field: str, where: str, *, required: bool = True) -> Decimal | None:
+    """A reference-data number, exact; a missing one is an error unless not `required`."""
     raw = item.get(field)
     if raw is None or raw == "":
         if required:
@@ -83,7 +88,7 @@ def _decimal(item: dict, field: str, where: str, *, required: bool = True) -> De
     return value
 
 
-def _strings(item: dict, field: str, where: str) -> tuple[str, ...]:
+def _strings(item: dict[str, Any], field: str, where: str) -> tuple[str, ...]:
     raw = item.get(field, [])
     if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
         raise RefDataError(f"{where}: {field} must be a list of strings")
@@ -111,7 +116,7 @@ def parse_symbol(item: Any, index: int) -> SymbolSpec:
         underlier_price=_decimal(item, "underlier_price", where, required=False),
         order_types=_strings(item, "order_types", where),
         time_in_force=_strings(item, "order_time_in_force", where) or _strings(item, "time_in_force", where),
-        **values,  # type: ignore[arg-type]
+        **values,
     )
 
 
@@ -167,5 +172,5 @@ def fetch_refdata(url: str, timeout: float = 10.0) -> RefData:
         raise RefDataError(f"{url}: {reason}") from None
     try:
         return parse_refdata(jsonnum.loads(body), source=url)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (RefDataError, ValueError, UnicodeDecodeError) as exc:
         raise RefDataError(f"{url}: {exc}") from None

@@ -17,8 +17,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from runner.errors import UsageError
-from runner.playbook.schema_compile import Check, Unsupported, compile_schema
+from runner.errors import Unsupported, UsageError
+from runner.playbook.schema_compile import Check, compile_schema
 from runner.playbook.yamlsource import Document
 from runner.problems import Problem
 
@@ -33,7 +33,7 @@ def schema_bytes(name: str = PLAYBOOK) -> bytes:
     if name not in NAMES:
         raise UsageError(f"no schema named {name!r} is installed (available: {', '.join(NAMES)})")
     try:
-        return resources.files("runner").joinpath("_schemas", f"{name}.schema.json").read_bytes()
+        return resources.files("runner").joinpath("_schemas").joinpath(f"{name}.schema.json").read_bytes()
     except (FileNotFoundError, NotADirectoryError):
         raise UsageError(f"no schema named {name!r} is installed") from None
 
@@ -41,7 +41,8 @@ def schema_bytes(name: str = PLAYBOOK) -> bytes:
 @cache
 def load_schema(name: str = PLAYBOOK) -> dict[str, Any]:
     """The parsed schema (cached; treat it as read-only)."""
-    return json.loads(schema_bytes(name))
+    schema: dict[str, Any] = json.loads(schema_bytes(name))
+    return schema
 
 
 @cache
@@ -62,7 +63,7 @@ def fast_checks(name: str = PLAYBOOK) -> tuple[Check, Check] | None:
         return None
 
 
-def check(document: Document, error_paths: set[tuple] | None = None) -> list[Problem]:
+def check(document: Document, error_paths: set[tuple[Any, ...]] | None = None) -> list[Problem]:
     """Validate a loaded document against the playbook schema; every error located.
 
     `error_paths`, when given, receives the JSON path of every failing value, so callers can
@@ -88,7 +89,7 @@ def check(document: Document, error_paths: set[tuple] | None = None) -> list[Pro
     return list(problems)
 
 
-def _failing_part(data: dict) -> tuple[dict | None, list[int] | None]:
+def _failing_part(data: dict[str, Any]) -> tuple[dict[str, Any] | None, list[int] | None]:
     """What jsonschema must look at: None when valid, else the playbook with only its failing orders.
 
     Large playbooks are mostly valid orders; running jsonschema (slow) on the few that fail keeps
@@ -150,14 +151,14 @@ def _suggest(word: Any, choices: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _field(path: tuple) -> str:
+def _field(path: tuple[Any, ...]) -> str:
     for part in reversed(path):
         if isinstance(part, str):
             return part
     return "value"
 
 
-def _problems(document: Document, error: Any, path: tuple) -> list[Problem]:
+def _problems(document: Document, error: Any, path: tuple[Any, ...]) -> list[Problem]:
     kind, schema, value = error.validator, error.schema, error.instance
     at = document.locate(path)
     if kind == "additionalProperties":
@@ -183,7 +184,7 @@ def _problems(document: Document, error: Any, path: tuple) -> list[Problem]:
     return [Problem(at, _message(kind, schema, value, error, path), RULE)]
 
 
-def _message(kind: str, schema: dict, value: Any, error: Any, path: tuple) -> str:
+def _message(kind: str, schema: dict[str, Any], value: Any, error: Any, path: tuple[Any, ...]) -> str:
     name = _field(path)
     if kind == "type":
         expected = error.validator_value

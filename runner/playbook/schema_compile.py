@@ -18,15 +18,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from runner.errors import Unsupported
+
 Check = Callable[[Any], bool]
 
 #: keywords that never affect validity
 _ANNOTATIONS = frozenset({"description", "examples", "default", "title", "$schema", "$id", "$defs",
                           "$comment", "deprecated", "readOnly", "writeOnly"})
-
-
-class Unsupported(Exception):
-    """The schema uses a keyword this compiler does not implement."""
 
 
 def _is_number(x: Any) -> bool:
@@ -52,7 +50,36 @@ def _equal(a: Any, b: Any) -> bool:
         return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    return a == b
+    return bool(a == b)
+
+
+def _any_of(checks: tuple[Check, ...]) -> Check:
+    return lambda x: any(check(x) for check in checks)
+
+
+def _one_of(values: tuple[Any, ...]) -> Check:
+    return lambda x: any(_equal(x, v) for v in values)
+
+
+def _matches(pattern: re.Pattern[str]) -> Check:
+    return lambda x: not isinstance(x, str) or pattern.search(x) is not None
+
+
+def _length(kind: type[str] | type[list[Any]], *, minimum: int = 0, maximum: int | None = None) -> Check:
+    return lambda x: not isinstance(x, kind) or (len(x) >= minimum and (maximum is None or len(x) <= maximum))
+
+
+def _above(bound: Any, *, inclusive: bool) -> Check:
+    return lambda x: not _is_number(x) or (x >= bound if inclusive else x > bound)
+
+
+def _each_item(check: Check) -> Check:
+    return lambda x: not isinstance(x, list) or all(check(i) for i in x)
+
+
+def _unique_items(x: Any) -> bool:
+    return not isinstance(x, list) or all(
+        not _equal(x[i], x[j]) for i in range(len(x)) for j in range(i + 1, len(x)))
 
 
 class _Compiler:
@@ -89,36 +116,30 @@ class _Compiler:
                 checks.append(self.ref(value))
             elif keyword == "type":
                 types = [_TYPES[t] for t in ([value] if isinstance(value, str) else value)]
-                either = tuple(types)
-                checks.append(types[0] if len(types) == 1 else (lambda x, ts=either: any(t(x) for t in ts)))
+                checks.append(types[0] if len(types) == 1 else _any_of(tuple(types)))
             elif keyword == "enum":
-                options = list(value)
-                checks.append(lambda x, o=options: any(_equal(x, v) for v in o))
+                checks.append(_one_of(tuple(value)))
             elif keyword == "const":
-                checks.append(lambda x, c=value: _equal(x, c))
+                checks.append(_one_of((value,)))
             elif keyword == "pattern":
-                search = re.compile(value).search
-                checks.append(lambda x, s=search: not isinstance(x, str) or s(x) is not None)
+                checks.append(_matches(re.compile(value)))
             elif keyword == "minLength":
-                checks.append(lambda x, n=value: not isinstance(x, str) or len(x) >= n)
+                checks.append(_length(str, minimum=value))
             elif keyword == "maxLength":
-                checks.append(lambda x, n=value: not isinstance(x, str) or len(x) <= n)
+                checks.append(_length(str, maximum=value))
             elif keyword == "exclusiveMinimum":
-                checks.append(lambda x, n=value: not _is_number(x) or x > n)
+                checks.append(_above(value, inclusive=False))
             elif keyword == "minimum":
-                checks.append(lambda x, n=value: not _is_number(x) or x >= n)
+                checks.append(_above(value, inclusive=True))
             elif keyword == "minItems":
-                checks.append(lambda x, n=value: not isinstance(x, list) or len(x) >= n)
+                checks.append(_length(list, minimum=value))
             elif keyword == "items":
-                item = self.compile(value)
-                checks.append(lambda x, f=item: not isinstance(x, list) or all(f(i) for i in x))
+                checks.append(_each_item(self.compile(value)))
             elif keyword == "uniqueItems":
                 if value:
-                    checks.append(lambda x: not isinstance(x, list) or all(
-                        not _equal(x[i], x[j]) for i in range(len(x)) for j in range(i + 1, len(x))))
+                    checks.append(_unique_items)
             elif keyword == "anyOf":
-                options = [self.compile(s) for s in value]
-                checks.append(lambda x, o=tuple(options): any(f(x) for f in o))
+                checks.append(_any_of(tuple(self.compile(s) for s in value)))
             else:
                 raise Unsupported(keyword)
         if any(k in schema for k in ("properties", "patternProperties", "additionalProperties", "required")):
@@ -147,7 +168,7 @@ class _Compiler:
             for key, value in x.items():
                 prop = properties.get(key)
                 matched = prop is not None
-                if matched and not prop(value):
+                if prop is not None and not prop(value):
                     return False
                 for search, sub in patterns:
                     if search(key) is not None:

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from runner.errors import PlaybookInvalid
+from runner.errors import SourceError
 from runner.problems import Location, Problem
 
 try:  # libyaml's composer is ~10x faster than the pure-Python one and keeps the same marks
@@ -78,10 +78,6 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
-
-
-class SourceError(PlaybookInvalid):
-    """The file could not be read as YAML at all; carries the located problem(s)."""
 
 
 @dataclass
@@ -290,7 +286,7 @@ class _Converter:
                 self.problem(node, _unsupported(node.tag), "yaml-tag", path)
                 return None
             return [self.convert(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
-        if node.tag != _MAP:
+        if node.tag != _MAP or not isinstance(node, yaml.MappingNode):  # the only node kind left
             self.problem(node, _unsupported(node.tag), "yaml-tag", path)
             return None
         return self.mapping(node, path, depth)
@@ -329,8 +325,8 @@ class _Converter:
                 self.problem(key, message, "yaml-merge", path)
                 continue
             merged = self.mapping(source, path, depth + 1)
-            for key, value in merged.items():
-                result.setdefault(key, value)
+            for name, value in merged.items():
+                result.setdefault(name, value)
 
     def scalar(self, node: yaml.ScalarNode, path: tuple[str | int, ...]) -> Any:
         tag, text = node.tag, node.value
@@ -365,9 +361,9 @@ class _Converter:
             self.problem(node, message, "yaml-number", path)
             return None
         value = int(text.replace("_", ""))
-        why = number_bounds_problem(Decimal(value))
-        if why:
-            self.problem(node, f"number {text!r} {why}", _NUMBER, path)
+        too_big = number_bounds_problem(Decimal(value))
+        if too_big:
+            self.problem(node, f"number {text!r} {too_big}", _NUMBER, path)
             return None
         return value
 

@@ -8,6 +8,7 @@ report.json (or a run dir holding one) back into the model for `qfex-runner repo
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from runner.errors import UsageError
@@ -50,7 +51,8 @@ def render(report: Report, fmt: str, *, color: bool = False) -> str:
     raise UsageError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
-def write_report_files(report: Report, report_dir: Path, *, env: dict | None = None) -> dict[str, Path]:
+def write_report_files(report: Report, report_dir: Path, *,
+                       env: Mapping[str, str] | None = None) -> dict[str, Path]:
     """Write the three report files (atomically each) and the GitHub step summary if asked for."""
     report_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": report_dir / REPORT_JSON, "md": report_dir / REPORT_MD, "junit": report_dir / JUNIT_XML}

@@ -65,12 +65,12 @@ class StatusSeen:
     def meaning(self) -> str:
         return status_meaning(self.status) if self.source != "err" else "error frame from the exchange"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "at": iso(self.at), "meaning": self.meaning,
                 "quantity_remaining": self.quantity_remaining, "source": self.source}
 
     @classmethod
-    def from_json(cls, d: dict) -> StatusSeen:
+    def from_json(cls, d: dict[str, Any]) -> StatusSeen:
         return cls(d["status"], from_iso(d["at"]) or 0.0, _dec(d.get("quantity_remaining")),
                    d.get("source", "order_response"))
 
@@ -85,12 +85,12 @@ class FillRecord:
     fee: Decimal | None
     at: float
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"trade_id": self.trade_id, "price": self.price, "quantity": self.quantity, "fee": self.fee,
                 "at": iso(self.at)}
 
     @classmethod
-    def from_json(cls, d: dict) -> FillRecord:
+    def from_json(cls, d: dict[str, Any]) -> FillRecord:
         return cls(d.get("trade_id"), _dec(d.get("price")), Decimal(str(d["quantity"])), _dec(d.get("fee")),
                    from_iso(d["at"]) or 0.0)
 
@@ -103,11 +103,11 @@ class Reject:
     meaning: str
     message: str | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "meaning": self.meaning, "message": self.message}
 
     @classmethod
-    def from_json(cls, d: dict | None) -> Reject | None:
+    def from_json(cls, d: dict[str, Any] | None) -> Reject | None:
         return None if d is None else cls(d["code"], d["meaning"], d.get("message"))
 
 
@@ -131,14 +131,14 @@ class LegResult:
     def last_status(self) -> str | None:
         return self.statuses[-1].status if self.statuses else None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"leg": self.leg, "mode": self.mode, "trigger_price": self.trigger_price, "side": self.side,
                 "quantity": self.quantity, "client_order_id": self.client_order_id, "order_id": self.order_id,
                 "statuses": [s.to_json() for s in self.statuses], "fills": [f.to_json() for f in self.fills],
                 "reject": self.reject.to_json() if self.reject else None, "note": self.note}
 
     @classmethod
-    def from_json(cls, d: dict) -> LegResult:
+    def from_json(cls, d: dict[str, Any]) -> LegResult:
         return cls(d["leg"], d["mode"], _dec(d.get("trigger_price")), d.get("side"), _dec(d.get("quantity")),
                    d.get("client_order_id"), d.get("order_id"),
                    [StatusSeen.from_json(s) for s in d.get("statuses", [])],
@@ -218,7 +218,7 @@ class OrderResult:
             return None
         return round((self.filled_at - self.sent_at) * 1000, 3)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         avg = self.average_price
         return {
             "index": self.index, "id": self.id, "symbol": self.symbol, "side": self.side, "type": self.type,
@@ -242,7 +242,7 @@ class OrderResult:
         }
 
     @classmethod
-    def from_json(cls, d: dict) -> OrderResult:
+    def from_json(cls, d: dict[str, Any]) -> OrderResult:
         return cls(
             index=d["index"], id=d["id"], symbol=d["symbol"], side=d["side"], type=d["type"],
             quantity=Decimal(str(d["quantity"])), price=_dec(d.get("price")),
@@ -286,8 +286,16 @@ class Summary:
             return self.saved_duration_s
         return round(self.ended_at - self.started_at, 3) if self.ended_at else None
 
-    def to_json(self, orders: list[OrderResult]) -> dict:
-        counts = {o.value: sum(1 for r in orders if r.outcome is o) for o in Outcome}
+    @staticmethod
+    def counts(orders: list[OrderResult]) -> dict[str, int]:
+        """How many orders in all, per outcome, sent, rejected and (partly) filled."""
+        by_outcome = {o.value: sum(1 for r in orders if r.outcome is o) for o in Outcome}
+        return {"orders": len(orders), **by_outcome,
+                "sent": sum(1 for r in orders if r.sent_at is not None),
+                "rejected": sum(1 for r in orders if r.reject is not None),
+                "filled": sum(1 for r in orders if r.filled_quantity > 0)}
+
+    def to_json(self, orders: list[OrderResult]) -> dict[str, Any]:
         return {
             "playbook": {"path": self.playbook_path, "name": self.playbook_name,
                          "sha256": self.playbook_sha256, "run_id": self.run_id},
@@ -296,14 +304,11 @@ class Summary:
             "started_at": iso(self.started_at), "ended_at": iso(self.ended_at),
             "duration_s": self.duration_s,
             "outcome": self.outcome.value, "exit_code": self.exit_code, "message": self.message,
-            "counts": {"orders": len(orders), **counts,
-                       "sent": sum(1 for r in orders if r.sent_at is not None),
-                       "rejected": sum(1 for r in orders if r.reject is not None),
-                       "filled": sum(1 for r in orders if r.filled_quantity > 0)},
+            "counts": self.counts(orders),
         }
 
     @classmethod
-    def from_json(cls, d: dict) -> Summary:
+    def from_json(cls, d: dict[str, Any]) -> Summary:
         pb = d["playbook"]
         return cls(pb["path"], pb["name"], pb["sha256"], pb.get("run_id"), d["target"], d["url"],
                    d.get("account_id"), d["runner_version"], from_iso(d["started_at"]) or 0.0,
@@ -318,15 +323,15 @@ class Report:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def counts(self) -> dict:
-        return self.summary.to_json(self.orders)["counts"]
+    def counts(self) -> dict[str, int]:
+        return Summary.counts(self.orders)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, "summary": self.summary.to_json(self.orders),
                 "orders": [o.to_json() for o in self.orders], "warnings": list(self.warnings)}
 
     @classmethod
-    def from_json(cls, d: dict) -> Report:
+    def from_json(cls, d: dict[str, Any]) -> Report:
         if d.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"unsupported report schema_version {d.get('schema_version')!r}")
         return cls(Summary.from_json(d["summary"]), [OrderResult.from_json(o) for o in d["orders"]],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from runner.problems import Problem, Severity
 
@@ -35,7 +36,7 @@ def github_line(problem: Problem) -> str:
             f"title={_escape_property(problem.rule)}::{_escape_data(problem.message)}")
 
 
-def as_json(problem: Problem) -> dict:
+def as_json(problem: Problem) -> dict[str, Any]:
     loc = problem.location
     return {"file": loc.file, "line": loc.line, "col": loc.col, "severity": problem.severity.value,
             "rule": problem.rule, "message": problem.message}

@@ -17,14 +17,12 @@ from runner.jsonnum import dumps
 from runner.playbook.model import Order, Playbook
 from runner.problems import Location, Problem
 from runner.state.entries import JournalContents
+from runner.words import number_text, shown
 
 
-def _num(value: Decimal | None) -> str | None:
-    """Canonical text of a number: 10, 10.0 and 1E+1 are the same order."""
-    if value is None:
-        return None
-    text = format(value.normalize(), "f")
-    return text
+def _text_or_none(value: Decimal | None) -> str | None:
+    """10, 10.0 and 1E+1 are the same order."""
+    return None if value is None else number_text(value)
 
 
 def order_definition(order: Order, account: str | None = None) -> dict[str, Any]:
@@ -34,12 +32,12 @@ def order_definition(order: Order, account: str | None = None) -> dict[str, Any]
         "symbol": order.symbol,
         "side": order.side.value,
         "type": order.type.value,
-        "quantity": _num(order.quantity),
-        "price": _num(order.price),
+        "quantity": _text_or_none(order.quantity),
+        "price": _text_or_none(order.price),
         "time_in_force": order.time_in_force.value,
         "reduce_only": bool(order.reduce_only),
-        "take_profit": _num(bracket.take_profit) if bracket else None,
-        "stop_loss": _num(bracket.stop_loss) if bracket else None,
+        "take_profit": _text_or_none(bracket.take_profit) if bracket else None,
+        "stop_loss": _text_or_none(bracket.stop_loss) if bracket else None,
         "bracket_mode": bracket.mode.value if bracket else None,
         "account": account,
     }
@@ -55,12 +53,8 @@ def definition_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     parts = []
     for key in sorted(set(old) | set(new)):
         if old.get(key) != new.get(key):
-            parts.append(f"{key} {_show(old.get(key))} → {_show(new.get(key))}")
+            parts.append(f"{key} {shown(old.get(key))} → {shown(new.get(key))}")
     return ", ".join(parts) or "definition changed"
-
-
-def _show(value: Any) -> str:
-    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 @dataclass(frozen=True)

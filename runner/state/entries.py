@@ -12,22 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
+from runner.enums import CANCELLED_STATUSES, NOT_REJECT_STATUSES, OrderStatus, is_retryable
 from runner.jsonnum import loads
 
-#: err codes that mean "the request was not processed: sending it again is the right thing".
-RETRYABLE_ERRORS = frozenset({"RateLimited", "ServerError"})
+#: a status that says "not processed" (like a retryable `err`): neither placed nor rejected
+_RETRY_STATUSES = frozenset({OrderStatus.RATE_LIMITED})
 
-
-#: statuses after which an order can no longer change (FILLED only when nothing remains).
-_FINAL_STATUSES = frozenset({"CANCELLED", "CANCELLED_STP"})
-
-
-_NON_REJECT_STATUSES = frozenset({"ACK", "FILLED", "MODIFIED", "CANCELLED", "CANCELLED_STP"})
-
-
-_RETRY_STATUSES = frozenset({"RATE_LIMITED"})
+#: statuses whose `quantity_remaining` says how much filled (the order stopped trading, or traded)
+_ENDED_STATUSES = CANCELLED_STATUSES | {OrderStatus.FILLED}
 
 
 @dataclass(frozen=True)
@@ -88,7 +82,7 @@ class JournalEntry:
     @property
     def accepted(self) -> bool:
         """The exchange took the order (it exists or existed on its side)."""
-        if self.order_id and self.last_status in _NON_REJECT_STATUSES:
+        if self.order_id and self.last_status in NOT_REJECT_STATUSES:
             return True
         return self.reconciled in ("open", "traded") or self.filled_quantity > 0
 
@@ -98,8 +92,8 @@ class JournalEntry:
         if self.accepted:
             return False
         if self.last_error is not None:
-            return self.last_error not in RETRYABLE_ERRORS
-        return self.last_status is not None and self.last_status not in _NON_REJECT_STATUSES \
+            return not is_retryable(self.last_error)
+        return self.last_status is not None and self.last_status not in NOT_REJECT_STATUSES \
             and self.last_status not in _RETRY_STATUSES
 
     @property
@@ -114,7 +108,7 @@ class JournalEntry:
             return True
         if not self.accepted:
             return False
-        if self.last_status in _FINAL_STATUSES:
+        if self.last_status in CANCELLED_STATUSES:
             return True
         if self.last_status == "FILLED" and self.remaining is not None and self.remaining == 0:
             return True
@@ -130,7 +124,7 @@ class JournalEntry:
         if self.unsure:
             return "unsure"
         if self.settled:
-            if self.last_status in _FINAL_STATUSES:
+            if self.last_status in CANCELLED_STATUSES:
                 return "partially_filled" if self.filled_quantity > 0 else "cancelled"
             return "filled"
         return "partially_filled" if self.filled_quantity > 0 else "open"
@@ -188,14 +182,14 @@ class JournalEntry:
             return
         self.last_status = str(status)
         self.last_error = None
-        if order_id and self.last_status in _NON_REJECT_STATUSES:
+        if order_id and self.last_status in NOT_REJECT_STATUSES:
             self.order_id = str(order_id)
         if _is_num(payload.get("quantity")) and self.last_status in ("ACK", "MODIFIED"):
             self.quantity = Decimal(payload["quantity"])
         remaining = payload.get("quantity_remaining", payload.get("remaining_quantity"))
         if _is_num(remaining):
             self.remaining = Decimal(remaining)
-            if self.quantity is not None and self.last_status in ("FILLED", "CANCELLED", "CANCELLED_STP"):
+            if self.quantity is not None and self.last_status in _ENDED_STATUSES:
                 self.reported_filled = max(self.reported_filled, self.quantity - self.remaining)
 
     def apply_reconciled(self, record: Mapping[str, Any]) -> None:
@@ -223,7 +217,8 @@ class JournalEntry:
             self.last_status = "CANCELLED"
 
 
-def _is_num(value: Any) -> bool:
+def _is_num(value: object) -> TypeGuard[Decimal | int]:
+    """An exact number as the journal reads it back (floats never occur: runner.jsonnum)."""
     return isinstance(value, (Decimal, int)) and not isinstance(value, bool)
 
 
@@ -289,13 +284,13 @@ class JournalContents:
                 if e.order_key and (e.accepted or e.unsure)}
 
 
-def read_records(path: Path) -> tuple[list[dict], int, int]:
+def read_records(path: Path) -> tuple[list[dict[str, Any]], int, int]:
     """(records, damaged middle lines, byte length of the valid prefix) of a journal file."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return [], 0, 0
-    records: list[dict] = []
+    records: list[dict[str, Any]] = []
     damaged = 0
     valid_end = 0
     position = 0

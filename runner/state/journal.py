@@ -35,14 +35,15 @@ import hashlib
 import os
 import re
 import socket
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from runner import __version__
-from runner.errors import PlaybookInvalid, RunnerError
+from runner.errors import JournalError, PlanChanged
 from runner.jsonnum import dumps
+from runner.playbook.ids import Leg
 from runner.playbook.model import Playbook
 from runner.state.definitions import ChangedOrder, changed_orders, order_definition
 from runner.state.entries import JournalContents, JournalEntry, read_records
@@ -52,14 +53,6 @@ from runner.words import counted
 FORMAT_VERSION = 1
 JOURNAL_SUFFIX = ".journal.jsonl"
 LOCK_SUFFIX = ".lock"
-
-
-class JournalError(RunnerError):
-    """The journal cannot be used (unreadable state dir, foreign file)."""
-
-
-class PlanChanged(PlaybookInvalid):
-    """Orders already placed under this identity are defined differently now (exit 1, nothing sent)."""
 
 
 # --- identity and paths -----------------------------------------------------------------------------
@@ -186,11 +179,11 @@ class Journal:
 
     # recording ----------------------------------------------------------------------------------------
 
-    def record_intent(self, client_order_id: str, step_index: int, order_id_in_playbook: str, leg: Any,
+    def record_intent(self, client_order_id: str, step_index: int, order_id_in_playbook: str, leg: Leg | str,
                       message: Mapping[str, Any] | None) -> None:
         """Durably note that `message` is about to be sent. Call BEFORE sending; returns after fsync."""
         record = {"kind": "intent", "coid": client_order_id, "step": step_index,
-                  "order": order_id_in_playbook, "leg": getattr(leg, "value", leg),
+                  "order": order_id_in_playbook, "leg": leg.value if isinstance(leg, Leg) else leg,
                   "definition": self._definitions.get(order_id_in_playbook),
                   "message": dict(message) if message is not None else None}
         self._append(record)
@@ -368,53 +361,3 @@ def _fsync_dir(directory: Path) -> None:
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-class NullJournal:
-    """The journal API recording nothing: for `--no-journal` and until a real journal is opened."""
-
-    path = None
-    changed: list[ChangedOrder] = []  # noqa: RUF012 - immutable by convention, shared empty list
-    damaged = False
-    took_over_stale_lock = None
-
-    def __init__(self, *_: Any, **__: Any) -> None:
-        self.contents = JournalContents()
-
-    def record_intent(self, client_order_id: str, step_index: int, order_id_in_playbook: str, leg: Any,
-                      message: Mapping[str, Any] | None) -> None:
-        return None
-
-    def record_answer(self, client_order_id: str, answer: Mapping[str, Any]) -> None:
-        return None
-
-    def record_reconciled(self, client_order_id: str, presence: str, **_: Any) -> None:
-        return None
-
-    def record_exit_id(self, client_order_id: str, leg: str, order_id: str) -> None:
-        return None
-
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        yield
-
-    def record_adopted(self, order_key: str) -> None:
-        return None
-
-    def note(self, event: str, **details: Any) -> None:
-        return None
-
-    def entry(self, client_order_id: str) -> JournalEntry | None:
-        return None
-
-    def entries(self) -> Iterable[JournalEntry]:
-        return ()
-
-    def close(self) -> None:
-        return None
-
-    def __enter__(self) -> NullJournal:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None

@@ -11,21 +11,22 @@ any other change of a placed order (terraform's stale-plan rule) unless `--repla
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from runner.errors import PlanChanged
 from runner.exchange.pacing import rate_limit_callback
+from runner.playbook.ids import Leg
 from runner.playbook.model import BracketMode, Order, Playbook
 from runner.state.definitions import ChangedOrder, definition_diff, order_definition
-from runner.state.entries import JournalContents, JournalEntry
-from runner.state.journal import PlanChanged, reconciled_record
-from runner.state.reconcile import ExchangeOrderState, Presence, reconcile
-from runner.words import counted
+from runner.state.entries import JournalEntry
+from runner.state.journal import Journal
+from runner.state.reconcile import ExchangeOrderState, LookupSession, Presence, reconcile
+from runner.words import counted, number_text
 
 #: An unanswered send younger than this may still be on its way into the exchange (QFEX holds
 #: limit orders 100 ms in its speed bump); "not found" is only believed after it.
@@ -49,8 +50,8 @@ class Planned:
 
 
 def planned_orders(playbook: Playbook) -> list[Planned]:
-    from runner.playbook.ids import Leg
-
+    """Every client_order_id the playbook may place, in playbook order: each entry, then its
+    after_fill exits (attached exits are not orders of ours: the exchange stages them on the entry)."""
     planned: list[Planned] = []
     for order in playbook.orders:
         planned.append(Planned(playbook.client_order_id(order, Leg.ENTRY), order, Leg.ENTRY.value,
@@ -63,6 +64,37 @@ def planned_orders(playbook: Playbook) -> list[Planned]:
                     coid = playbook.client_order_id(order, leg)
                     planned.append(Planned(coid, order, leg.value, None, kind))
     return planned
+
+
+class PlannedOrders:
+    """A playbook's planned orders and what a lookup at the exchange needs to know of them: derived
+    once, the same for `run` (Placements) and `status`.
+
+    Only entries with an *attached* bracket are looked up "with exits": the exchange stages those
+    exits under the entry's client_order_id, so they are found through it (and their trades by a scan
+    of the account's trades). An after_fill entry's exits are orders of their own, with their own
+    client_order_ids, looked up like any other order.
+    """
+
+    def __init__(self, playbook: Playbook) -> None:
+        self.by_coid: dict[str, Planned] = {p.client_order_id: p for p in planned_orders(playbook)}
+        #: coid → the order's type (tells an entry's rows from its attached exits' rows)
+        self.order_types: dict[str, str] = {coid: p.order_type for coid, p in self.by_coid.items()}
+        #: entries whose exits the exchange stages (attached brackets): only it knows their fate
+        self.with_exits: set[str] = {coid for coid, p in self.by_coid.items() if p.leg == Leg.ENTRY.value
+                                     and p.order.bracket is not None
+                                     and p.order.bracket.mode is BracketMode.ATTACHED}
+        #: the side and limit price of those entries (tells their trades from their exits')
+        self.entry_hints: dict[str, tuple[str, Decimal | None]] = {
+            coid: (p.order.side.value, p.order.price) for coid, p in self.by_coid.items()
+            if coid in self.with_exits}
+
+    def __iter__(self) -> Iterator[Planned]:
+        return iter(self.by_coid.values())
+
+    @property
+    def coids(self) -> list[str]:
+        return list(self.by_coid)
 
 
 def _age_seconds(iso: str | None, now: float) -> float | None:
@@ -78,20 +110,19 @@ def _age_seconds(iso: str | None, now: float) -> float | None:
 
 
 class Placements:
-    """The exactly-once oracle behind `execute`'s `already_placed` (see the module docstring)."""
+    """The exactly-once oracle behind the run's `already_placed` (see the module docstring)."""
 
-    def __init__(self, journal: Any, playbook: Playbook, *, replan: bool = False, settle_s: float = SETTLE_S,
+    def __init__(self, journal: Journal, playbook: Playbook, *, replan: bool = False,
+                 settle_s: float = SETTLE_S,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
         self.journal = journal
         self.playbook = playbook
         self.replan = replan
-        self.planned = {p.client_order_id: p for p in planned_orders(playbook)}
-        self.order_types = {coid: p.order_type for coid, p in self.planned.items()}
-        #: entries whose exits the exchange stages (attached brackets): only it knows their fate
-        self.with_exits = {coid for coid, p in self.planned.items() if p.leg == "entry"
-                           and p.order.bracket is not None and p.order.bracket.mode is BracketMode.ATTACHED}
-        self.entry_hints = {coid: (p.order.side.value, p.order.price) for coid, p in self.planned.items()
-                            if coid in self.with_exits}
+        plan = PlannedOrders(playbook)
+        self.planned = plan.by_coid
+        self.order_types = plan.order_types
+        self.with_exits = plan.with_exits
+        self.entry_hints = plan.entry_hints
         self.settle_s = settle_s
         self._clock = clock
         self._sleep = sleep
@@ -99,33 +130,28 @@ class Placements:
         self.warnings: list[str] = []
         self.changed: list[ChangedOrder] = []
         """Placed orders that differ from the playbook as the exchange shows them (with --replan)."""
-        self._local = JournalContents()  # knowledge when the journal records nothing (NullJournal)
         #: False when the exchange's trade rows carry no client_order_id (exits' fills cannot be found)
         self.trades_visible = True
         self.looked_up = False
 
-    def _entry(self, coid: str) -> JournalEntry | None:
-        entry = self.journal.entry(coid)
-        return entry if entry is not None else self._local.entries.get(coid)
-
     def to_look_up(self) -> list[str]:
         """Every planned coid not known (from an intact journal) to be settled, and every placed entry
         with an attached bracket (its exits live on at the exchange after the entry settles)."""
-        damaged = bool(getattr(self.journal, "damaged", False))
+        damaged = self.journal.damaged
         coids = []
         for coid in self.planned:
-            entry = self._entry(coid)
+            entry = self.journal.entry(coid)
             if damaged or entry is None or not entry.settled or (coid in self.with_exits and entry.accepted):
                 coids.append(coid)
         return coids
 
-    def reconcile(self, session: Any) -> None:
+    def reconcile(self, session: LookupSession) -> None:
         """Look up every order not known to be settled; believe "not found" for a recent send only
         after it has had time to arrive. Raises PlanChanged for an adopted order that differs."""
-        for change in getattr(self.journal, "changed", None) or ():
+        for change in self.journal.changed:
             self.warnings.append(f"order {change.order_key!r} was placed with another definition: "
                                  f"{change.change}; left as it is on the exchange (--replan)")
-        stale = getattr(self.journal, "took_over_stale_lock", None)
+        stale = self.journal.took_over_stale_lock
         if stale:
             self.warnings.append(f"took over the state lock of a run that ended without releasing it "
                                  f"({stale})")
@@ -133,7 +159,7 @@ class Placements:
         self.looked_up = True
         if not coids:
             return
-        known = {c: e.order_id for c in coids if (e := self._entry(c)) is not None and e.order_id}
+        known = {c: e.order_id for c in coids if (e := self.journal.entry(c)) is not None and e.order_id}
         exits = {c: list(self.exit_order_ids(c).values()) for c in coids if c in self.with_exits}
         found = reconcile(session, coids, known_order_ids=known, order_types=self.order_types,
                           with_exits=self.with_exits, entry_hints=self.entry_hints,
@@ -143,11 +169,12 @@ class Placements:
             self._sleep(recent)
             again = reconcile(session, [c for c in coids if not found[c].placed], known_order_ids=known,
                               order_types=self.order_types, on_rate_limited=rate_limit_callback(session))
-            found = {**dict(found), **dict(again)}
-        carry = getattr(found, "trades_carry_client_ids", None)
-        self.trades_visible = carry is not False
-        batch = getattr(self.journal, "batch", contextlib.nullcontext)
-        with batch():  # one fsync for every lookup (group commit), all durable before any send
+            found.update(again)
+            # unchanged behaviour: a second lookup has always left the visibility of trades unknown
+            # (treated as visible), whatever either lookup saw
+            found.trades_carry_client_ids = None
+        self.trades_visible = found.trades_carry_client_ids is not False
+        with self.journal.batch():  # one fsync for every lookup (group commit), all durable before any send
             for coid in coids:
                 self._note(coid, found[coid])
         self._check_drift()
@@ -157,7 +184,7 @@ class Placements:
         now = self._clock()
         wait = 0.0
         for coid in not_found:
-            entry = self._entry(coid)
+            entry = self.journal.entry(coid)
             if entry is None or not entry.unsure:
                 continue
             age = _age_seconds(entry.last_intent_at, now)
@@ -168,12 +195,9 @@ class Placements:
     def _note(self, coid: str, state: ExchangeOrderState) -> None:
         self.found[coid] = state
         planned = self.planned[coid]
-        fields = {"order_id": state.order_id, "filled_quantity": state.filled_quantity,
-                  "remaining": state.remaining, "quantity": planned.quantity,
-                  "order_key": planned.order.id}
-        self.journal.record_reconciled(coid, state.presence.value, **fields)
-        if self.journal.entry(coid) is None:
-            self._local.apply(reconciled_record(coid, state.presence.value, **fields))
+        self.journal.record_reconciled(coid, state.presence.value, order_id=state.order_id,
+                                       filled_quantity=state.filled_quantity, remaining=state.remaining,
+                                       quantity=planned.quantity, order_key=planned.order.id)
         if state.copies > 1:
             self.warnings.append(
                 f"order {planned.order.id!r} ({planned.leg}): client_order_id {coid} exists "
@@ -182,8 +206,7 @@ class Placements:
 
     def _check_drift(self) -> None:
         """Adopted open orders the journal never saw placed: compare what the exchange shows."""
-        contents = getattr(self.journal, "contents", None)
-        accepted = contents.accepted_definitions if contents is not None else {}
+        accepted = self.journal.contents.accepted_definitions
         changed: list[ChangedOrder] = []
         for coid, state in self.found.items():
             planned = self.planned[coid]
@@ -206,21 +229,19 @@ class Placements:
         for c in changed:
             self.warnings.append(f"order {c.order_key!r} was placed with a different definition: {c.change}; "
                                  f"left as it is (--replan)")
-        record_adopted = getattr(self.journal, "record_adopted", None)
-        if record_adopted is not None:
-            for coid, state in self.found.items():
-                if state.placed and self.planned[coid].leg == "entry":
-                    record_adopted(self.planned[coid].order.id)
+        for coid, state in self.found.items():
+            if state.placed and self.planned[coid].leg == "entry":
+                self.journal.record_adopted(self.planned[coid].order.id)
 
     def change_note(self, order_key: str) -> str | None:
         """For the report: how a placed order's definition differs from the playbook (--replan)."""
-        changes = [*(getattr(self.journal, "changed", None) or ()), *self.changed]
+        changes = [*self.journal.changed, *self.changed]
         found = next((c for c in changes if c.order_key == order_key), None)
         return f"placed with another definition ({found.change})" if found else None
 
     def exit_order_ids(self, coid: str) -> dict[str, str]:
         """An entry's attached exits' own order ids as an earlier run recorded them (leg → id)."""
-        entry = self._entry(coid)
+        entry = self.journal.entry(coid)
         return dict(entry.exit_order_ids) if entry is not None else {}
 
     def placed_differences(self, coid: str) -> dict[str, tuple[Any, Any]]:
@@ -234,7 +255,7 @@ class Placements:
         if planned is None or planned.leg != "entry":
             return {}
         differences: dict[str, tuple[Any, Any]] = {}
-        entry = self._entry(coid)
+        entry = self.journal.entry(coid)
         if entry is not None and entry.definition:
             today = order_definition(planned.order, self.playbook.account)
             differences = {key: (entry.definition.get(key), today.get(key)) for key in DEFINITION_FIELDS
@@ -246,7 +267,7 @@ class Placements:
 
     def already_placed(self, coid: str) -> JournalEntry | None:
         """The entry to adopt (never re-send) for a placed order; None when it must be sent."""
-        entry = self._entry(coid)
+        entry = self.journal.entry(coid)
         state = self.found.get(coid)
         if state is None:  # not looked up: the journal knows it settled (placed, or rejected)
             return entry if entry is not None and entry.accepted else None
@@ -256,14 +277,14 @@ class Placements:
         return entry if entry is not None and entry.accepted else None
 
 
-def _num(value: Any) -> str | None:
+def _num(value: object) -> str | None:
     if value is None or isinstance(value, bool):
         return None
     try:
         number = value if isinstance(value, Decimal) else Decimal(str(value))
     except ArithmeticError:
         return None
-    return format(number.normalize(), "f")
+    return number_text(number)
 
 
 def _exchange_view(row: Mapping[str, Any]) -> dict[str, str | None]:

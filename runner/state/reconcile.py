@@ -32,10 +32,12 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Protocol
 
-from runner.errors import RunAborted
+from runner.enums import ErrorCode, is_retryable
+from runner.errors import ReconcileError
 from runner.exchange.backoff import Backoff, BackoffPolicy
 from runner.exchange.protocol import (
     ErrorReply,
+    Reply,
     ReplyKind,
     all_orders,
     get_user_orders_message,
@@ -43,16 +45,12 @@ from runner.exchange.protocol import (
     user_trades,
     wire_decimal,
 )
+from runner.words import number_text
 
 PAGE_SIZE = 1000
 """QFEX's default and documented page size for both queries."""
 MAX_PAGES = 10_000
 """A guard against a server that never returns a short page."""
-TRANSIENT_ERRORS = frozenset({"RateLimited", "ServerError"})
-
-
-class ReconcileError(RunAborted):
-    """The exchange refused a lookup (not transiently): the state of orders is unknown."""
 
 
 class Presence(str, Enum):
@@ -69,15 +67,15 @@ class ExchangeOrderState:
     presence: Presence
     order_ids: tuple[str, ...] = ()
     """Every exchange order id found for this coid (more than one = placed more than once)."""
-    open_rows: tuple[dict, ...] = field(default=(), repr=False)
-    trades: tuple[dict, ...] = field(default=(), repr=False)
+    open_rows: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+    trades: tuple[dict[str, Any], ...] = field(default=(), repr=False)
     filled_quantity: Decimal = Decimal(0)
     remaining: Decimal | None = None
     """Quantity still resting (open orders only)."""
     quantity: Decimal | None = None
     """The order's quantity as the exchange shows it (open orders only)."""
     status: str | None = None
-    legs: tuple[dict, ...] = field(default=(), repr=False)
+    legs: tuple[dict[str, Any], ...] = field(default=(), repr=False)
     """Rows of the order's attached take-profit/stop-loss exits (open stop rows, their trades): QFEX
     tags them with the entry's client_order_id, but they are not the entry."""
 
@@ -99,17 +97,14 @@ class ExchangeOrderState:
         if self.presence is Presence.OPEN:
             total = self.quantity if self.quantity is not None else planned_quantity
             if self.filled_quantity > 0 and total is not None:
-                return f"open ({_q(self.filled_quantity)} of {_q(total)} filled)"
+                return f"open ({number_text(self.filled_quantity)} of {number_text(total)} filled)"
             return "open"
         if self.presence is Presence.TRADED:
             if planned_quantity is not None and self.filled_quantity < planned_quantity:
-                return f"partially filled ({_q(self.filled_quantity)} of {_q(planned_quantity)}), then closed"
+                return (f"partially filled ({number_text(self.filled_quantity)} of "
+                        f"{number_text(planned_quantity)}), then closed")
             return "filled"
         return "not found"
-
-
-def _q(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 class Reconciliation(dict[str, ExchangeOrderState]):
@@ -124,20 +119,23 @@ class Reconciliation(dict[str, ExchangeOrderState]):
         return {coid: state for coid, state in self.items() if state.copies > 1}
 
 
-class _Requester(Protocol):
-    def request(self, message: dict, kinds: Iterable[ReplyKind], timeout: float = ...) -> Any: ...
+class LookupSession(Protocol):
+    """What a lookup needs of a session: ask and wait for the answer (`TradeSession` and
+    `ReconnectingSession` both are one)."""
+
+    def request(self, message: dict[str, Any], kinds: Iterable[ReplyKind], timeout: float = ...) -> Reply: ...
 
 
 @dataclass
 class _Lookup:
-    session: _Requester
+    session: LookupSession
     timeout: float
     backoff_policy: BackoffPolicy
     sleep: Callable[[float], None] | None
     on_rate_limited: Callable[[str, ErrorReply], None] | None
     requests: int = 0
 
-    def ask(self, message: dict, kind: ReplyKind) -> Any:
+    def ask(self, message: dict[str, Any], kind: ReplyKind) -> Any:
         """Send one query, retrying transient refusals; the reply body."""
         backoff = Backoff(self.backoff_policy) if self.sleep is None else Backoff(self.backoff_policy,
                                                                                    sleep=self.sleep)
@@ -148,17 +146,17 @@ class _Lookup:
             if reply.kind is not ReplyKind.ERROR:
                 return reply.body
             err: ErrorReply = reply.body
-            if err.error_code not in TRANSIENT_ERRORS:
+            if not is_retryable(err.error_code):
                 raise ReconcileError(f"{message['type']} refused by the exchange: {err.error_code}: "
                                      f"{err.message or 'no message'}; orders' state is unknown")
-            if self.on_rate_limited is not None and err.error_code == "RateLimited":
+            if self.on_rate_limited is not None and err.error_code == ErrorCode.RATE_LIMITED:
                 self.on_rate_limited(str(message["type"]), err)
             if not backoff.wait():
                 raise ReconcileError(f"{message['type']} kept failing with {err.error_code} "
                                      f"({backoff.describe()}); orders' state is unknown")
 
 
-def reconcile(session: _Requester, coids: Iterable[str], *,
+def reconcile(session: LookupSession, coids: Iterable[str], *,
               known_order_ids: Mapping[str, str | Iterable[str]] | None = None,
               order_types: Mapping[str, str] | None = None,
               since: int | None = None, page_size: int = PAGE_SIZE, timeout: float = 10.0,
@@ -199,29 +197,29 @@ def reconcile(session: _Requester, coids: Iterable[str], *,
             exit_owner.update((str(order_id), coid) for order_id in ids if order_id)
 
     open_rows = _open_orders(lookup, page_size)
-    found_open: dict[str, list[dict]] = {}
-    own_open: dict[str, list[dict]] = {}  # without the rows of attached exits
+    found_open: dict[str, list[dict[str, Any]]] = {}
+    own_open: dict[str, list[dict[str, Any]]] = {}  # without the rows of attached exits
     for row in open_rows:
-        coid = _coid_of(row, owner, wanted_set)
-        if coid is None:
+        row_coid = _coid_of(row, owner, wanted_set)
+        if row_coid is None:
             continue
-        found_open.setdefault(coid, []).append(row)
-        kind = (order_types or {}).get(coid)
+        found_open.setdefault(row_coid, []).append(row)
+        kind = (order_types or {}).get(row_coid)
         is_exit_row = kind is not None and kind not in STOP_TYPES and _row_type(row) in STOP_TYPES
         if not is_exit_row:
-            own_open.setdefault(coid, []).append(row)
+            own_open.setdefault(row_coid, []).append(row)
             if row.get("order_id"):
-                owner.setdefault(str(row["order_id"]), coid)
+                owner.setdefault(str(row["order_id"]), row_coid)
 
     quiet = {c for c, rows in own_open.items() if all(_untraded(r) for r in rows)}
     exits = set(with_exits) & (wanted_set - quiet)
     trades, carry_ids = _trades(lookup, owner, wanted_set - quiet, since, page_size, scan=bool(exits))
     result.trades_carry_client_ids = carry_ids
-    found_trades: dict[str, list[dict]] = {}
+    found_trades: dict[str, list[dict[str, Any]]] = {}
     for trade in trades:
-        coid = _coid_of(trade, {**exit_owner, **owner}, wanted_set)
-        if coid is not None:
-            found_trades.setdefault(coid, []).append(trade)
+        trade_coid = _coid_of(trade, {**exit_owner, **owner}, wanted_set)
+        if trade_coid is not None:
+            found_trades.setdefault(trade_coid, []).append(trade)
 
     for coid in wanted:
         own_ids = {order_id for order_id, owner_coid in owner.items() if owner_coid == coid}
@@ -241,11 +239,11 @@ def _coid_of(row: Mapping[str, Any], owner: Mapping[str, str], wanted: set[str])
     return owner.get(str(order_id)) if order_id is not None else None
 
 
-def _open_orders(lookup: _Lookup, page_size: int) -> list[dict]:
+def _open_orders(lookup: _Lookup, page_size: int) -> list[dict[str, Any]]:
     """Every open order, paging with overlap so rows shifted by concurrent fills are not skipped."""
     overlap = max(1, page_size // 10) if page_size > 1 else 0
-    rows: dict[str, dict] = {}
-    anonymous: list[dict] = []
+    rows: dict[str, dict[str, Any]] = {}
+    anonymous: list[dict[str, Any]] = []
     offset = 0
     for _ in range(MAX_PAGES):
         page = all_orders(lookup.ask(get_user_orders_message(page_size, offset), ReplyKind.ALL_ORDERS))
@@ -272,14 +270,14 @@ def _untraded(row: Mapping[str, Any]) -> bool:
 
 
 def _trades(lookup: _Lookup, owner: dict[str, str], need: set[str], since: int | None,
-            page_size: int, scan: bool = False) -> tuple[list[dict], bool | None]:
+            page_size: int, scan: bool = False) -> tuple[list[dict[str, Any]], bool | None]:
     """Trades that may belong to the `need` coids (those not resting untouched on the book): per
     known order id when there are few (and no exits of unknown id are wanted: `scan`), else one
     scan of the account's trades."""
-    trades: dict[str, dict] = {}
+    trades: dict[str, dict[str, Any]] = {}
     carry: bool | None = None
 
-    def take(page: list[dict]) -> None:
+    def take(page: list[dict[str, Any]]) -> None:
         nonlocal carry
         for trade in page:
             key = str(trade.get("trade_id") or id(trade))
@@ -298,7 +296,7 @@ def _trades(lookup: _Lookup, owner: dict[str, str], need: set[str], since: int |
     return list(trades.values()), carry
 
 
-def _page_through(lookup: _Lookup, page_size: int, take: Callable[[list[dict]], None], *,
+def _page_through(lookup: _Lookup, page_size: int, take: Callable[[list[dict[str, Any]]], None], *,
                   order_id: str | None = None, start_ts: int | None = None) -> None:
     offset = 0
     for _ in range(MAX_PAGES):
@@ -318,10 +316,10 @@ def _row_type(row: Mapping[str, Any]) -> str | None:
     return str(value) if value is not None else None
 
 
-def _split_legs(open_rows: list[dict], trades: list[dict], order_type: str | None,
+def _split_legs(open_rows: list[dict[str, Any]], trades: list[dict[str, Any]], order_type: str | None,
                 known_ids: set[str], hint: tuple[str, Decimal | None] | None = None,
                 exit_ids: set[str] | frozenset[str] = frozenset(),
-                ) -> tuple[list[dict], list[dict], list[dict]]:
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """(the order's own open rows, its own trades, rows of its attached exits).
 
     An entry (LIMIT/MARKET/ALO) and the stop orders QFEX attaches to it share a client_order_id.
@@ -349,11 +347,12 @@ def _split_legs(open_rows: list[dict], trades: list[dict], order_type: str | Non
     return own_open, own_trades, legs
 
 
-def _entry_rank(trade: Mapping[str, Any], hint: tuple[str, Decimal | None] | None) -> tuple:
+def _entry_rank(trade: Mapping[str, Any],
+                hint: tuple[str, Decimal | None] | None) -> tuple[Decimal | int, ...]:
     """Sort key: the entry traded first; on a tie (whole-second timestamps), the trade on the entry's
     side (an exit trades on the other), then the one nearest the entry's limit price."""
     stamp = wire_decimal(trade.get("timestamp"))
-    key: tuple = (stamp if stamp is not None else Decimal("Infinity"),)
+    key: tuple[Decimal | int, ...] = (stamp if stamp is not None else Decimal("Infinity"),)
     if hint is not None:
         side, price = hint
         own_side = trade.get("side")
@@ -363,7 +362,8 @@ def _entry_rank(trade: Mapping[str, Any], hint: tuple[str, Decimal | None] | Non
     return key
 
 
-def _state(coid: str, open_rows: list[dict], trades: list[dict], order_type: str | None = None,
+def _state(coid: str, open_rows: list[dict[str, Any]], trades: list[dict[str, Any]],
+           order_type: str | None = None,
            known_ids: set[str] | None = None,
            hint: tuple[str, Decimal | None] | None = None,
            exit_ids: set[str] | frozenset[str] = frozenset()) -> ExchangeOrderState:

@@ -24,18 +24,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.errors import RunnerError
-from runner.exit_codes import ExitCode
-
-
-class StateLocked(RunnerError):
-    """Another run of the same playbook identity holds the state lock; nothing was sent."""
-
-    exit_code = ExitCode.LOCKED
-
-    def __init__(self, message: str, holder: LockHolder | None = None) -> None:
-        super().__init__(message)
-        self.holder = holder
+from runner.errors import RunnerError, StateLocked
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,14 @@ from typing import Any
 
 from runner.errors import UsageError
 from runner.exit_codes import ExitCode
-from runner.playbook.model import Playbook
+from runner.playbook.model import BracketMode, Playbook
 from runner.state.definitions import changed_orders
-from runner.state.entries import JournalContents, JournalEntry
+from runner.state.entries import JournalContents, JournalEntry, load_contents
 from runner.state.journal import default_state_dir, journal_path
-from runner.state.placements import Planned, planned_orders
+from runner.state.legstate import attached_leg_states, visible_with
+from runner.state.placements import Planned, PlannedOrders, exchange_drift
 from runner.state.reconcile import ExchangeOrderState, Presence, Reconciliation, reconcile
-from runner.words import counted
+from runner.words import counted, number_text
 
 #: one word per state; "placed" says whether a `run` would adopt (True) or send (False) it
 STATES: Mapping[str, tuple[str, bool]] = {
@@ -134,7 +135,8 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
     lines: list[OrderStatusLine] = []
     warnings: list[str] = []
     index = {o.id: i for i, o in enumerate(playbook.orders, 1)}
-    for planned in planned_orders(playbook):
+    trades_carry_ids = not (isinstance(found, Reconciliation) and found.trades_carry_client_ids is False)
+    for planned in PlannedOrders(playbook):
         state = found[planned.client_order_id]
         entry = contents.entries.get(planned.client_order_id) if contents else None
         word = classify(planned, state, entry)
@@ -157,7 +159,7 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
             index[planned.order.id], planned.order.id, planned.leg, planned.client_order_id, word,
             tuple(order_ids), planned.quantity if planned.quantity is not None else state.quantity,
             filled, remaining, entry.state if entry is not None else None, "; ".join(notes),
-            _exits(planned, state, filled, getattr(found, "trades_carry_client_ids", None) is not False,
+            _exits(planned, state, filled, trades_carry_ids,
                    state.filled_quantity >= filled, entry.exit_order_ids if entry is not None else {})))
     if contents is not None:
         for change in changed_orders(contents, playbook):
@@ -172,8 +174,6 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
 def _drift(planned: Planned, state: ExchangeOrderState) -> str:
     """How an open entry on the exchange differs from its playbook definition
     (`price 220 on the exchange, 219 in the playbook`), or "" — also after `--replan` accepted it."""
-    from runner.state.placements import exchange_drift
-
     if planned.leg != "entry":
         return ""
     return ", ".join(f"{key} {shown} on the exchange, {wanted} in the playbook"
@@ -184,9 +184,6 @@ def _exits(planned: Planned, state: ExchangeOrderState, entry_filled: Decimal,
            trades_carry_ids: bool = True, history_shown: bool = True,
            known_ids: Mapping[str, str] | None = None) -> tuple[ExitLine, ...]:
     """The attached exits of an entry (none for other orders)."""
-    from runner.playbook.model import BracketMode
-    from runner.state.legstate import attached_leg_states, visible_with
-
     bracket = planned.order.bracket
     if planned.leg != "entry" or bracket is None or bracket.mode is not BracketMode.ATTACHED \
             or (not state.placed and entry_filled == 0):
@@ -218,7 +215,7 @@ class StatusOptions:
 def collect_status(options: StatusOptions) -> StatusReport:
     """Load and validate the playbook, connect, reconcile, read the journal. Sends no order."""
     from runner.exchange.credentials import load_credentials
-    from runner.exchange.targets import SIM, resolve_target
+    from runner.exchange.targets import SIM, display_url, resolve_target
     from runner.playbook.load import load_playbook
 
     target = resolve_target(options.target, options.url)
@@ -238,18 +235,13 @@ def collect_status(options: StatusOptions) -> StatusReport:
 
     with TradeSession.connect(target.url or "", credentials, timeout=options.timeout,
                               account_id=credentials.account_id) as session:
-        coids = [p.client_order_id for p in planned_orders(playbook)]
-        known = {c: e.order_id for c in coids
+        plan = PlannedOrders(playbook)
+        known = {c: e.order_id for c in plan.coids
                  if contents is not None and (e := contents.entries.get(c)) is not None and e.order_id}
-        order_types = {p.client_order_id: p.order_type for p in planned_orders(playbook)}
-        with_exits = [p.client_order_id for p in planned_orders(playbook)
-                      if p.leg == "entry" and p.order.bracket is not None]
-        hints = {p.client_order_id: (p.order.side.value, p.order.price) for p in planned_orders(playbook)
-                 if p.client_order_id in with_exits}
-        exits = {c: list(e.exit_order_ids.values()) for c in with_exits
+        exits = {c: list(e.exit_order_ids.values()) for c in plan.with_exits
                  if contents is not None and (e := contents.entries.get(c)) is not None}
-        found = reconcile(session, coids, known_order_ids=known, order_types=order_types,
-                          timeout=options.timeout, with_exits=with_exits, entry_hints=hints,
+        found = reconcile(session, plan.coids, known_order_ids=known, order_types=plan.order_types,
+                          timeout=options.timeout, with_exits=plan.with_exits, entry_hints=plan.entry_hints,
                           exit_order_ids=exits)
     lines, warnings = build_status(playbook, found, contents)
     if contents is None:
@@ -258,13 +250,11 @@ def collect_status(options: StatusOptions) -> StatusReport:
     elif contents.damaged_lines:
         warnings.insert(0, f"the journal {path} has "
                            f"{counted(contents.damaged_lines, 'unreadable line')}")
-    return StatusReport(playbook, target.name, (target.url or "").split("?", 1)[0], lines, warnings,
+    return StatusReport(playbook, target.name, display_url(target.url), lines, warnings,
                         str(path) if contents is not None else None)
 
 
 def _read_journal(path: Path) -> JournalContents | None:
-    from runner.state.entries import load_contents
-
     return load_contents(path) if path.exists() else None
 
 
@@ -279,7 +269,7 @@ def exit_code(report: StatusReport, detailed: bool) -> ExitCode:
 def _q(value: Decimal | None) -> str:
     if value is None:
         return "-"
-    return format(value.normalize(), "f")
+    return number_text(value)
 
 
 def render_text(report: StatusReport) -> str:

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from runner.errors import ConnectError
+from runner.errors import ConnectError, ReconnectFailed
 from runner.exchange.client import TradeSession
 from runner.exchange.credentials import Credentials, Secret
 from runner.exchange.pacing import Pacer
 from runner.exchange.protocol import ReplyKind, get_user_orders_message
-from runner.exchange.reconnect import ReconnectFailed, ReconnectingSession, reconnect_policy
+from runner.exchange.reconnect import ReconnectingSession, reconnect_policy
 from runner.exit_codes import ExitCode
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.errors import UsageError
-from runner.playbook.refdata import RefDataError, SymbolSpec, load_refdata_file, parse_refdata
+from runner.errors import RefDataError, UsageError
+from runner.playbook.refdata import SymbolSpec, load_refdata_file, parse_refdata
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOG = {

@@ -8,7 +8,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from runner.playbook.refdata import RefDataError, fetch_refdata
+from runner.errors import RefDataError
+from runner.playbook.refdata import fetch_refdata
 
 BODIES = {
     "deep": b"[" * 100_000,

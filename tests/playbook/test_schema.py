@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from runner.errors import UsageError
+from runner.errors import Unsupported, UsageError
 from runner.playbook.load import validate_bytes
 from runner.playbook.schema import load_schema, schema_bytes
-from runner.playbook.schema_compile import Unsupported, compile_schema
+from runner.playbook.schema_compile import compile_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 HINT = 'a positive decimal number such as 10 or "0.001" (below 1e18, at most 18 decimal places)'

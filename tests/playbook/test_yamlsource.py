@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from runner.playbook.yamlsource import Limits, SourceError, load_bytes, load_file
+from runner.errors import SourceError
+from runner.playbook.yamlsource import Limits, load_bytes, load_file
 from runner.problems import Location
 
 

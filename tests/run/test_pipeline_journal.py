@@ -18,7 +18,7 @@ from runner.enums import OrderType, Side, TimeInForce
 from runner.playbook.ids import Leg
 from runner.playbook.model import Order, Playbook
 from runner.state.entries import load_contents
-from runner.state.journal import Journal, NullJournal, journal_path
+from runner.state.journal import Journal, journal_path
 
 
 def _playbook(count: int = 4) -> Playbook:
@@ -146,10 +146,3 @@ def test_an_answer_lost_to_a_machine_crash_leaves_the_order_unsure(tmp_path: Pat
     path.write_bytes(path.read_bytes()[:durable])  # the page cache never reached the disk
     entry = load_contents(path).entries[first]
     assert entry.sent and entry.unsure and not entry.accepted
-
-
-def test_null_journal_has_the_same_surface() -> None:
-    null = NullJournal()
-    null.sync_answers = False
-    with null.batch():
-        null.record_intent("c", 0, "o", Leg.ENTRY, None)

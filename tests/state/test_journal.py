@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from runner.enums import OrderType, Side, TimeInForce
+from runner.errors import PlanChanged
 from runner.exit_codes import ExitCode
 from runner.jsonnum import dumps, loads
 from runner.playbook.ids import Leg
@@ -18,8 +19,6 @@ from runner.state.definitions import order_definition
 from runner.state.entries import load_contents
 from runner.state.journal import (
     Journal,
-    NullJournal,
-    PlanChanged,
     default_state_dir,
     identity_slug,
     journal_path,
@@ -237,14 +236,6 @@ def test_each_identity_has_its_own_journal(tmp_path: Path) -> None:
     with Journal.open(tmp_path, one) as j1, Journal.open(tmp_path, two) as j2:
         place(j1, one, one.orders[0])
         assert j2.entry(one.client_order_id(one.orders[0])) is None
-
-
-def test_null_journal_records_nothing() -> None:
-    journal = NullJournal()
-    journal.record_intent("c", 0, "a", Leg.ENTRY, {"type": "add_order"})
-    journal.record_answer("c", {"order_response": {"status": "ACK"}})
-    assert journal.entry("c") is None and list(journal.entries()) == [] and journal.changed == []
-    journal.close()
 
 
 def test_a_fill_reported_twice_is_counted_once(tmp_path: Path) -> None:

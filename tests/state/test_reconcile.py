@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from runner.errors import ReconcileError
 from runner.exchange.client import TradeSession
 from runner.exchange.credentials import Credentials, Secret
 from runner.exchange.protocol import ReplyKind
 from runner.playbook.plan import add_order_message
-from runner.state.reconcile import Presence, ReconcileError, reconcile
+from runner.state.reconcile import Presence, reconcile
 
 
 def coid() -> str:

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from runner.errors import StateLocked
 from runner.exit_codes import ExitCode
 from runner.playbook.model import Playbook
 from runner.state.journal import Journal
-from runner.state.statelock import StateLock, StateLocked, read_holder
+from runner.state.statelock import StateLock, read_holder
 
 HOLD_SCRIPT = """
 import sys, time

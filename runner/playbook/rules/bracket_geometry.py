@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from runner.enums import Side
 from runner.playbook.model import Order
-from runner.playbook.rules import RuleContext, problem
+from runner.playbook.rules.context import RuleContext, problem
 from runner.playbook.rules.exact import show
 from runner.problems import Problem, Severity
 

@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from runner.enums import OrderType
 from runner.playbook.model import Order
-from runner.playbook.rules import RuleContext, problem
+from runner.playbook.rules.context import RuleContext, problem
 from runner.playbook.rules.exact import add, multiply, show
 from runner.problems import Problem
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from runner.playbook.rules import RuleContext, problem
+from runner.playbook.rules.context import RuleContext, problem
 from runner.playbook.rules.exact import is_multiple, neighbours, show
 from runner.problems import Problem
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from runner.enums import OrderType, Side
-from runner.playbook.rules import RuleContext, problem
+from runner.playbook.rules.context import RuleContext, problem
 from runner.playbook.rules.exact import show
 from runner.problems import Problem
 

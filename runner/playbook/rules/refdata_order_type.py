@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from runner.playbook.rules import RuleContext, problem
+from runner.playbook.rules.context import RuleContext, problem
 from runner.problems import Problem
 
 ID = "refdata-order-type"

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from runner.enums import ALLOWED_TIME_IN_FORCE, OrderType
-from runner.playbook.rules import RuleContext, problem
+from runner.playbook.rules.context import RuleContext, problem
 from runner.problems import Problem
 
 ID = "tif-allowed"

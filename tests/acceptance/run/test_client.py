@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from runner.errors import ConnectError
-from runner.exchange.client import ConnectionLost, TradeSession, check_url
+from runner.errors import ConnectError, ConnectionLost
+from runner.exchange.client import TradeSession, check_url
 from runner.exchange.credentials import Credentials, Secret
 from runner.exchange.protocol import ReplyKind
 from runner.playbook.plan import add_order_message

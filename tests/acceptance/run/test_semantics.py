@@ -103,10 +103,11 @@ def test_exchange_rules_are_checked_before_anything_is_sent(tmp_path, simulator)
 
 
 def test_refdata_unavailable_is_a_warning_not_a_failure(tmp_path, simulator, monkeypatch):
+    import runner.errors
     import runner.playbook.refdata
 
     def unavailable(url, timeout=10.0):
-        raise runner.playbook.refdata.RefDataError(f"{url}: connection refused")
+        raise runner.errors.RefDataError(f"{url}: connection refused")
 
     monkeypatch.setattr(runner.playbook.refdata, "fetch_refdata", unavailable)
     book = write_playbook(tmp_path, [order("a", RESTING)])
