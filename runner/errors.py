@@ -18,6 +18,8 @@
     │   │   └── ReconcileError       (5)  the exchange refused a lookup: orders' state is unknown
     │   ├── StateLocked              (75) another run of the same playbook identity holds the lock
     │   └── JournalError             (70) the journal cannot be used (unreadable state dir, foreign file)
+    ├── StopRun                      (3, 5) the run engine leaves its send loop (on_reject: stop, no
+    │                                     answer in time) and writes the report (never reaches a user)
     └── Unsupported                       the schema compiler met a keyword it does not implement
                                           (never reaches a user: the full validator is used instead)
 
@@ -120,6 +122,15 @@ class StateLocked(RunnerError):
 
 class JournalError(RunnerError):
     """The journal cannot be used (unreadable state dir, foreign file)."""
+
+
+class StopRun(Exception):
+    """Leave the run's send loop (on_reject stop, no answer in time) and write the report: control flow
+    inside the run engine, which turns it into the run's exit code."""
+
+    def __init__(self, message: str, exit_code: ExitCode) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class Unsupported(Exception):

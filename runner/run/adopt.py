@@ -21,6 +21,7 @@ from runner.run.ledger import Ledger
 from runner.run.verdict import LiveOrder
 from runner.state.entries import JournalEntry
 from runner.state.legstate import NEVER_ARMED, PENDING
+from runner.words import shown
 
 if TYPE_CHECKING:
     from runner.state.placements import Placements
@@ -60,9 +61,9 @@ class Adopter:
         result.outcome = Outcome.ALREADY_PLACED
         result.verdict = f"placed by an earlier run (last status {status}); not sent again"
         if result.differences:
-            shown = ", ".join(f"{key} {_word(placed)} as placed, {_word(wanted)} in the playbook"
-                              for key, (placed, wanted) in result.differences.items())
-            result.verdict = (f"placed by an earlier run with a different definition ({shown}); left as it "
+            changes = ", ".join(f"{key} {shown(placed)} as placed, {shown(wanted)} in the playbook"
+                                for key, (placed, wanted) in result.differences.items())
+            result.verdict = (f"placed by an earlier run with a different definition ({changes}); left as it "
                               f"is, not sent again (last status {status})")
         elif (change := self.placements.change_note(result.id)) is not None:
             result.verdict += f"; {change}"
@@ -150,13 +151,6 @@ def show_as_placed(result: OrderResult, differences: Mapping[str, tuple[Any, Any
         elif key == "reduce_only":
             result.reduce_only = bool(placed)
 
-
-def _word(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return str(value).lower()
-    return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
 def add_journal_fills(record: OrderResult | LegResult, entry: JournalEntry) -> None:

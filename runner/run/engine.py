@@ -45,9 +45,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner import __version__
-from runner.errors import RunAborted, RunnerError, UsageError
+from runner.errors import RunAborted, RunnerError, StopRun, UsageError
 from runner.exchange.session import Session
-from runner.exchange.targets import SIM, Target, resolve_target
+from runner.exchange.targets import SIM, Target, display_url, resolve_target
 from runner.exit_codes import ExitCode
 from runner.playbook.model import Playbook
 from runner.report import Outcome, Report, RunOutcome, Summary, write_report_files
@@ -56,7 +56,7 @@ from runner.run.brackets import Brackets
 from runner.run.catch_up import Reconnection
 from runner.run.events import EventPump
 from runner.run.finish import Finish, placement_summary
-from runner.run.flow import OrderFlow, StopRun, Submission
+from runner.run.flow import OrderFlow, Submission
 from runner.run.interrupts import Interrupts
 from runner.run.ledger import Ledger
 from runner.run.options import RunOptions, RunResult
@@ -76,6 +76,7 @@ from runner.words import counted
 
 if TYPE_CHECKING:
     from runner.exchange.reconnect import ReconnectingSession
+    from runner.state.journal import Journal
     from runner.state.placements import Placements
 
 # --- the entry point ------------------------------------------------------------------------------
@@ -127,7 +128,7 @@ def run_playbook(options: RunOptions) -> RunResult:
         return RunResult(report, code, report_dir, files)
 
 
-def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, journal: JournalWriter,
+def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, journal: Journal,
               options: RunOptions, warnings: list[str], account_id: str | None, started_at: float) -> Run:
     """The one place the run's parts are built, each once, and handed what it uses."""
     from runner.playbook.plan import build_plan
@@ -149,7 +150,7 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     session.on_reconnect = Reconnection(journal, ledger, sender, placements.order_types)
     summary = Summary(
         playbook_path=playbook.path, playbook_name=playbook.name, playbook_sha256=playbook.sha256,
-        run_id=playbook.run_id, target=target.name, url=_display_url(target.url), account_id=account_id,
+        run_id=playbook.run_id, target=target.name, url=display_url(target.url), account_id=account_id,
         runner_version=__version__, started_at=started_at)
     return Run(playbook, target, session, journal, placements, ledger, submit, finish, interrupts, summary,
                timeout=timeout, handle_sigint=options.handle_sigint)
@@ -232,11 +233,5 @@ class Run:
                                         f"reported from order_responses only")
         if self.playbook.cancel_on_disconnect:
             self.session.cancel_on_disconnect(True, timeout=min(self.timeout, 10.0))
-        self.ledger.progress("connected", -1, detail=_display_url(self.target.url))
+        self.ledger.progress("connected", -1, detail=display_url(self.target.url))
 
-
-def _display_url(url: str | None) -> str:
-    """A URL as shown in reports: without query strings (never credentials)."""
-    if not url:
-        return ""
-    return url.split("?", 1)[0]

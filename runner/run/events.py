@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from runner.enums import OrderType
+from runner.enums import CANCELLED_STATUSES, OrderType
 from runner.exchange.client import Event
 from runner.exchange.protocol import ErrorReply, Fill, OrderUpdate, ReplyKind, StopOrder, error_meaning
 from runner.exchange.session import Session
@@ -24,7 +24,7 @@ from runner.playbook.model import BracketMode
 from runner.report import FillRecord, LegResult, OrderResult, Reject, StatusSeen
 from runner.run.ledger import Ledger
 from runner.run.send import Sender
-from runner.run.verdict import TERMINAL_STATUSES, LiveOrder
+from runner.run.verdict import LiveOrder
 from runner.state.writer import JournalWriter
 
 _STOP_TYPES = (OrderType.TAKE_PROFIT.value, OrderType.STOP_LOSS.value)
@@ -155,7 +155,7 @@ class EventPump:
         if update.is_reject:
             record.reject = Reject(update.status, update.meaning, None)
             live.terminal = True
-        elif update.status in TERMINAL_STATUSES:
+        elif update.status in CANCELLED_STATUSES:
             live.terminal = True
         elif update.status == "FILLED":
             if live.fully_filled:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Protocol
 
+from runner.errors import StopRun
 from runner.exit_codes import ExitCode
 from runner.playbook.ids import Leg
 from runner.playbook.model import BracketMode, OnReject, Order, Playbook, Wait
@@ -24,14 +25,6 @@ from runner.run.verdict import is_immediate, judge
 
 if TYPE_CHECKING:
     from runner.playbook.plan import Plan, Step
-
-
-class StopRun(Exception):
-    """Leave the send loop (on_reject stop, no answer in time) and write the report."""
-
-    def __init__(self, message: str, exit_code: ExitCode) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 class Submission(Protocol):

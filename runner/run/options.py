@@ -53,7 +53,7 @@ class RunOptions:
     sim_config: Any = None
     #: runs/ base for the default report dir (`runs/<name>/<UTC timestamp>/`)
     runs_base: str = "runs"
-    #: reconnection after a dropped connection (runner.state.placements): attempts and total seconds
+    #: reconnection after a dropped connection (runner.exchange.reconnect): attempts and total seconds
     reconnect_attempts: int = 8
     reconnect_max_seconds: float = 120.0
 

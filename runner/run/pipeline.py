@@ -32,13 +32,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from runner.errors import StopRun
 from runner.exit_codes import ExitCode
 from runner.playbook.ids import Leg
 from runner.playbook.model import BracketMode, OnReject, Order, Playbook, Wait
 from runner.report import Outcome
 from runner.run.adopt import Adopter
 from runner.run.events import EventPump
-from runner.run.flow import OrderFlow, StopRun
+from runner.run.flow import OrderFlow
 from runner.run.interrupts import Interrupts
 from runner.run.ledger import Ledger
 from runner.run.send import Sender

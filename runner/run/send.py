@@ -13,6 +13,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from runner.enums import ErrorCode, is_retryable
 from runner.errors import RunnerError
 from runner.exchange.pacing import retry_after_hint
 from runner.exchange.protocol import ErrorReply
@@ -24,8 +25,6 @@ from runner.run.ledger import Ledger
 from runner.run.verdict import LiveOrder
 from runner.state.writer import JournalWriter
 
-#: `err` codes that mean "not processed, send again" (QFEX: RateLimited; ServerError "safe to retry")
-RETRYABLE = frozenset({"RateLimited", "ServerError"})
 MAX_RETRIES = 5
 
 
@@ -63,11 +62,11 @@ class Sender:
     def retry_refused(self, live: LiveOrder, err: ErrorReply) -> bool:
         """A refusal that placed nothing (RateLimited/ServerError, unanswered, retries left): schedule
         the same message again after a delay and say True; False means it is a real rejection."""
-        if err.error_code in RETRYABLE and live.resend is not None and live.retries < MAX_RETRIES \
+        if is_retryable(err.error_code) and live.resend is not None and live.retries < MAX_RETRIES \
                 and not live.answered:
             live.retries += 1
             hint = retry_after_hint(err.raw)
-            if err.error_code == "RateLimited":
+            if err.error_code == ErrorCode.RATE_LIMITED:
                 self.session.note_rate_limited(err)  # the pacer holds the bucket back too
             live.retry_at = time.monotonic() + (hint if hint else min(0.05 * 2 ** live.retries, 2.0))
             self.retrying[live.coid] = live

@@ -20,7 +20,7 @@ from runner.errors import PlaybookInvalid, UsageError
 from runner.exchange.credentials import Credentials, load_credentials
 from runner.exchange.targets import Target
 from runner.playbook.model import Playbook
-from runner.problems import Severity
+from runner.problems import errors_in, warnings_in
 
 if TYPE_CHECKING:
     from runner.playbook.refdata import RefData
@@ -66,10 +66,10 @@ def validated_playbook(path: str, refdata: RefData | None, warnings: list[str]) 
     from runner.playbook.load import validate_file
 
     result = validate_file(path, refdata)
-    errors = [p for p in result.problems if p.severity is Severity.ERROR]
+    errors = errors_in(result.problems)
     if errors or result.playbook is None:
         raise PlaybookInvalid(result.problems)
-    warnings.extend(str(p) for p in result.problems if p.severity is not Severity.ERROR)
+    warnings.extend(str(p) for p in warnings_in(result.problems))
     return result.playbook
 
 

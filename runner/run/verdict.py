@@ -11,7 +11,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from runner.enums import OrderType, TimeInForce
+from runner.enums import CANCELLED_STATUSES, OrderType, TimeInForce
 from runner.exchange.protocol import ErrorReply
 from runner.playbook.ids import Leg
 from runner.playbook.model import Expect, Order
@@ -23,7 +23,6 @@ IOC_SETTLE_S = 0.25
 #: fills are reported on their own channel; once an order is over, how long its fill details may lag
 FILL_DETAIL_GRACE_S = 0.5
 
-TERMINAL_STATUSES = frozenset({"CANCELLED", "CANCELLED_STP"})
 _IMMEDIATE_TIF = frozenset({TimeInForce.IOC.value, TimeInForce.FOK.value})
 
 #: what a refused send needs to go again: the message, its order's index and id, and the leg
@@ -130,7 +129,7 @@ def judge(order: Order, result: OrderResult, live: LiveOrder, *, final: bool, ti
     if leg_problem:
         return Outcome.FAILED, f"entry accepted, but the {leg_problem}"
     if order.expect is Expect.ACCEPTED:
-        if live.terminal and filled == 0 and result.last_status in TERMINAL_STATUSES:
+        if live.terminal and filled == 0 and result.last_status in CANCELLED_STATUSES:
             return Outcome.PASSED, f"accepted; ended {result.last_status} without a fill"
         if filled >= quantity:
             return Outcome.PASSED, "accepted and filled"

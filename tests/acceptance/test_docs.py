@@ -342,7 +342,8 @@ def test_quick_start_has_exactly_two_setup_commands_the_second_is_what_ci_runs()
 
 
 def test_ci_script_runs_the_readme_command_and_fails_when_pytest_collects_nothing(tmp_path: Path) -> None:
-    """`.ci/run` with a stand-in `python3` whose venv's pytest exits with a chosen code."""
+    """`.ci/run` with a stand-in `python3` whose venv's lint-imports, mypy and pytest exit with chosen
+    codes: each of the three gates the build."""
     import os
     import shutil
     import subprocess
@@ -359,13 +360,16 @@ def test_ci_script_runs_the_readme_command_and_fails_when_pytest_collects_nothin
         'mkdir -p .venv/bin\n'
         "printf '#!/bin/sh\\nexit 0\\n' > .venv/bin/pip\n"
         "printf '#!/bin/sh\\necho \"$*\" > ran.txt\\nexit %s\\n' \"$PYTEST_CODE\" > .venv/bin/python\n"
-        "chmod +x .venv/bin/pip .venv/bin/python\n",
+        "printf '#!/bin/sh\\necho lint >> gates.txt\\nexit %s\\n' \"$LINT_CODE\" > .venv/bin/lint-imports\n"
+        "printf '#!/bin/sh\\necho mypy >> gates.txt\\nexit %s\\n' \"$MYPY_CODE\" > .venv/bin/mypy\n"
+        "chmod +x .venv/bin/pip .venv/bin/python .venv/bin/lint-imports .venv/bin/mypy\n",
         encoding="utf-8",
     )
     python3.chmod(0o755)
 
-    def ci(code: int) -> subprocess.CompletedProcess:
-        env = {**os.environ, "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}", "PYTEST_CODE": str(code)}
+    def ci(code: int, lint: int = 0, mypy: int = 0) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}", "PYTEST_CODE": str(code),
+               "LINT_CODE": str(lint), "MYPY_CODE": str(mypy)}
         return subprocess.run(["bash", str(tmp_path / ".ci" / "run")], env=env, capture_output=True,
                               text=True, timeout=60)
 
@@ -375,6 +379,10 @@ def test_ci_script_runs_the_readme_command_and_fails_when_pytest_collects_nothin
     no_tests = ci(5)
     assert no_tests.returncode == 5 and "collected no tests" in no_tests.stderr
     assert ci(1).returncode == 1
+    assert (tmp_path / "gates.txt").read_text().split()[:2] == ["lint", "mypy"]
+    (tmp_path / "ran.txt").unlink()
+    assert ci(0, lint=1).returncode == 1 and not (tmp_path / "ran.txt").exists(), "a broken contract fails"
+    assert ci(0, mypy=1).returncode == 1 and not (tmp_path / "ran.txt").exists(), "a type error fails"
 
 
 def test_exit_code_table_is_exactly_runner_exit_codes() -> None:
