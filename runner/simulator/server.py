@@ -11,6 +11,9 @@ than about the market (the engine, `Exchange`, is synchronous and knows nothing 
 - subscriptions with one ack per channel, and routing of the engine's `Outbound` events:
   `caller` → the requesting connection, `account` → every authenticated connection of that
   account subscribed to the event's channel;
+- a bounded outbox per connection: a client that stops reading while its replies pile up past
+  `ServerConfig.max_outbox_bytes` is cut off (logged), so one stalled reader cannot make the
+  simulator's memory grow without bound;
 - the per-connection cancel_on_disconnect flag; the per-user rate limit (ratelimit.py);
   fault injection (faults.py); the engine's timers (`on_time` at `next_deadline`) and the 1 s
   positions/balances pulses.
@@ -120,6 +123,8 @@ class Connection:
         self._message_id = 0
         self._enveloped: set[str] = set()
         self._outbox: deque[str | tuple[float, str]] = deque()  # (due, frame) under a latency fault
+        self._queued_chars = 0  # text waiting in the outbox (frames are ASCII: characters = bytes)
+        self._outbox_limit = server.config.max_outbox_bytes
         self._ready = asyncio.Event()
         self._delay = server.faults.latency_s
         self._writing = False
@@ -135,11 +140,25 @@ class Connection:
             return
         if not (self._outbox or self._delay or self._writing or self.hold) and self._write_now(text):
             return
+        self._queued_chars += len(text)
+        if self._queued_chars > self._outbox_limit:
+            self._drop_slow_reader()
+            return
         if self._delay:
             self._outbox.append((asyncio.get_running_loop().time() + self._delay, text))
         else:
             self._outbox.append(text)
         self._ready.set()
+
+    def _drop_slow_reader(self) -> None:
+        """The client is not reading what it is sent: cut it off, as an exchange drops a slow consumer.
+
+        A close frame could not reach it past the unread data, so the TCP connection is aborted
+        (the client sees 1006, which also counts as an unexpected drop for cancel_on_disconnect).
+        """
+        log.warning("connection %s dropped: more than %d bytes of replies waiting, the client is not "
+                    "reading", self.id, self._outbox_limit)
+        self.abort()
 
     def send(self, message: JsonObject) -> None:
         self.post(wire.encode(message))
@@ -175,8 +194,11 @@ class Connection:
                     item = outbox.popleft()
                     if isinstance(item, tuple):
                         due, item = item
+                        self._queued_chars -= len(item)
                         if due > loop.time():
                             await asyncio.sleep(due - loop.time())
+                    else:
+                        self._queued_chars -= len(item)
                     await ws.send(item)
                 self._writing = False
         except (ConnectionClosed, asyncio.CancelledError):
@@ -204,6 +226,14 @@ class Connection:
     def drop_output(self) -> None:
         self.open = False
         self._outbox.clear()
+        self._queued_chars = 0
+
+    def abort(self) -> None:
+        """Cut the TCP connection with no close frame (the client sees 1006)."""
+        self.drop_output()
+        transport = self.ws.transport
+        if transport is not None:
+            transport.abort()
 
 
 class ExchangeServer:
@@ -364,19 +394,21 @@ class ExchangeServer:
                 if faults.config.drop_before_reply:
                     conn.hold = True  # queue this frame's replies (to be discarded) instead of writing them
                     self._process(conn, frame)
-                self._abort(conn)
+                conn.abort()
                 return
         self._process(conn, frame)
 
-    def _abort(self, conn: Connection) -> None:
-        """Cut the TCP connection with no close frame (the client sees 1006)."""
-        conn.drop_output()
-        transport = conn.ws.transport
-        if transport is not None:
-            transport.abort()
-
     # --- dispatch ----------------------------------------------------------------------------------
     def _process(self, conn: Connection, frame: str | bytes) -> None:
+        """Answer one frame; whatever fails inside costs that frame an err, never the connection."""
+        try:
+            self._dispatch(conn, frame)
+        except Exception:
+            log.exception("failed to process a frame on connection %s", conn.id)
+            with contextlib.suppress(Exception):
+                self._error(conn, "ServerError", "internal error in the simulator", None)
+
+    def _dispatch(self, conn: Connection, frame: str | bytes) -> None:
         try:
             msg = wire.decode(frame)
         except wire.FrameError as exc:

@@ -146,7 +146,10 @@ class ServerConfig:
     ping_interval_s: float | None = 20.0  # protocol-level pings, started after auth
     ping_timeout_s: float | None = 20.0
     pulse_interval_s: float = 1.0  # positions / balances cadence [D:/websocket/channels/trade/positions]
-    max_message_bytes: int = 1 << 20
+    max_message_bytes: int = 1 << 20  # largest inbound frame (websockets' max_size); larger → close 1009
+    #: replies waiting for a client that does not read (beyond the socket's own buffers); past this
+    #: the connection is dropped, as an exchange drops a slow consumer
+    max_outbox_bytes: int = 8 << 20
     #: cancel-on-disconnect fires on "abnormal" closes (anything but a client close frame with
     #: code 1000) or on "any" close
     cancel_on_disconnect_trigger: Literal["abnormal", "any"] = "abnormal"
