@@ -62,3 +62,27 @@ def test_floats_enums_and_subclasses_are_normalised():
     assert wire.encode(frame) == '{"t":1795643957.540976,"side":"BUY","q":2.5,"tuple":[1,2],"BUY":true}'
     with pytest.raises(ValueError):
         wire.encode({"x": float("inf")})
+
+
+@pytest.mark.parametrize("frame", [
+    '{"p":1e300000000}', '{"p":-1E+309}', '{"p":1e-325}', '{"p":0e-300000000}',
+    '{"p":1e99999999999999999999999999}', '{"p":' + "9" * 5000 + "}", '{"p":0.' + "1" * 200 + "}",
+    '{"p":' + "[" * 33 + "]" * 33 + "}", "[" * 100_000 + "]" * 100_000,
+])
+def test_decode_refuses_numbers_and_nesting_beyond_its_bounds(frame):
+    with pytest.raises(wire.FrameError):
+        wire.decode(frame)
+
+
+def test_decode_accepts_numbers_at_its_bounds():
+    msg = wire.decode('{"a":1e308,"b":5e-324,"c":' + "9" * 100 + ',"d":' + "[" * 31 + "]" * 31 + "}")
+    assert msg["a"] == Decimal("1e308") and msg["b"] == Decimal("5e-324")
+    assert msg["c"] == int("9" * 100)
+
+
+def test_extreme_magnitudes_are_written_with_an_exponent_never_expanded():
+    assert wire.number_text(Decimal("1e300")) == "1e300"
+    assert wire.number_text(Decimal("-2.50E-30")) == "-2.5e-30"
+    assert wire.number_text(Decimal("0E-300")) == "0.0"
+    assert wire.number_text(Decimal("1E+20")) == "100000000000000000000.0"  # ordinary sizes unchanged
+    assert wire.number_text(Decimal("1E-20")) == "0.00000000000000000001"
