@@ -182,3 +182,19 @@ def test_a_client_that_never_reads_is_dropped_while_another_is_served(
     while len(sim.server.connections) != 1 and time.monotonic() < deadline:
         time.sleep(0.01)  # the loop forgets the aborted socket as soon as it notices the reset
     assert len(sim.server.connections) == 1
+
+
+def test_a_failure_anywhere_in_answering_a_frame_costs_an_err_not_the_connection(
+        simulator: Simulator, raw_client: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Auth is answered outside the command handlers' guard; a bug there used to close the socket (1011)."""
+    def broken(params: Any) -> Any:
+        raise RuntimeError("simulated bug in auth")
+
+    monkeypatch.setattr(simulator.server.auth, "authenticate", broken)
+    client = raw_client(simulator, auth=False)
+    err = client.request({"type": "auth", "params": {}})["err"]
+    assert err["error_code"] == "ServerError"
+    monkeypatch.undo()
+    assert client.auth(simulator.public_key, simulator.secret_key) == {"authenticated": True}
+    assert any("failed to process a frame" in r.getMessage() for r in caplog.records)
