@@ -27,3 +27,9 @@ def shown(value: object) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+def os_reason(exc: OSError) -> str:
+    """`Permission denied: /path`, `No space left on device`: the OS's words, with the file it names."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{reason}: {exc.filename}" if exc.filename else reason
