@@ -18,7 +18,7 @@ import click
 from runner import __version__
 from runner.errors import PlaybookInvalid, RunnerError
 from runner.exit_codes import ExitCode
-from runner.words import os_reason
+from runner.words import os_reason, printable
 
 if TYPE_CHECKING:  # annotations only: the run engine is imported inside `run` (fast --help)
     from runner.run.options import RunResult
@@ -226,7 +226,7 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
     result = run_playbook(options)  # PlaybookInvalid: its problems are shown by main()
     if fmt == "json":  # stdout is for machines: warnings go to stderr (the text summary lists them itself)
         for warning in result.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(f"warning: {printable(warning)}", err=True)
         click.echo(jsonnum.dumps(_run_summary_json(result), indent=2))
     else:
         click.echo(render_text(result.report, color=use_color(sys.stdout)), nl=False)
@@ -358,8 +358,14 @@ def status(playbook: str, target: str | None, url: str | None, credentials_file:
     if fmt == "json":
         click.echo(jsonnum.dumps(as_json(report), indent=2))
     else:
-        click.echo(render_text(report), nl=False)
+        click.echo(_printable_lines(render_text(report)), nl=False)
     return exit_code(report, detailed_exitcode)
+
+
+def _printable_lines(text: str) -> str:
+    """Multi-line text holding outside words (the exchange's statuses, reference data), each line made
+    safe for the terminal (`runner.words.printable`)."""
+    return "".join(printable(line) + "\n" for line in text.splitlines())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -384,11 +390,11 @@ def main(argv: list[str] | None = None) -> None:
     except PlaybookInvalid as exc:  # every problem, located, then the one-line reason
         from runner.report.problems import render
 
-        click.echo(render(exc.problems, "text"), nl=False, err=True)
-        click.echo(f"qfex-runner: {exc}", err=True)
+        click.echo(_printable_lines(render(exc.problems, "text")), nl=False, err=True)
+        click.echo(f"qfex-runner: {printable(str(exc))}", err=True)
         code = exc.exit_code
-    except RunnerError as exc:
-        click.echo(f"qfex-runner: {exc}", err=True)
+    except RunnerError as exc:  # messages can quote the exchange: never raw to the terminal
+        click.echo(f"qfex-runner: {printable(str(exc))}", err=True)
         code = exc.exit_code
     except OSError as exc:  # the machine's, not a bug: a full disk, no permission, a closed pipe
         if debug:
