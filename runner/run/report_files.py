@@ -8,6 +8,7 @@ notices the files are not where it asked. The summary on stdout is printed whate
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,10 +53,13 @@ def save_report(report: Report, wanted: Path, env: Mapping[str, str]) -> SavedRe
 def _fallback(report: Report, problem: str) -> SavedReport:
     _tell(report, problem)
     report.summary.exit_code = int(ExitCode.IO_ERROR)
+    where: Path | None = None
     try:
         where = Path(tempfile.mkdtemp(prefix=FALLBACK_PREFIX))
         files = write_report_dir(report, where)
     except OSError as exc:
+        if where is not None:  # no half-written report left behind to be mistaken for one
+            shutil.rmtree(where, ignore_errors=True)
         return SavedReport(None, {}, [f"{problem}, nor to a temporary directory ({os_reason(exc)}): "
                                       f"the summary printed is this run's only report"])
     return SavedReport(where, files, [f"{problem}; written to {where}/ instead"])

@@ -64,6 +64,7 @@ def test_a_journal_that_cannot_be_written_stops_sending_prints_the_summary_exit_
     assert "ABORTED: 5 orders" in done.stdout and "(exit 74)" in done.stdout
     # report.json is bigger than the limit too: neither the report dir nor a temporary one takes it
     assert "could not write the report to" in done.stderr and "nor to a temporary directory" in done.stderr
+    assert list((harness.directory / "report-1").iterdir()) == []  # no half-written file left behind
     assert_exactly_once_after_a_rerun(harness)
 
 
