@@ -2,12 +2,13 @@
 
 Each command parses its options, calls one core function and exits with an `ExitCode`. Heavy
 modules (jsonschema, websocket, the simulator) are imported inside the commands so `--help`
-stays fast. One error boundary (`main`) turns expected errors into one line, Ctrl-C into 130
-and bugs into "internal error" (traceback only with --debug).
+stays fast. One error boundary (`main`) turns expected errors into one line, Ctrl-C into 130, the
+machine's OSError into 74 and bugs into "internal error" (traceback only with --debug).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ import click
 from runner import __version__
 from runner.errors import PlaybookInvalid, RunnerError
 from runner.exit_codes import ExitCode
+from runner.words import os_reason, printable
 
 if TYPE_CHECKING:  # annotations only: the run engine is imported inside `run` (fast --help)
     from runner.run.options import RunResult
@@ -30,8 +32,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """Validate, plan, run and report QFEX order playbooks (YAML files in git).
 
     Exit codes: 0 ok, 1 playbook invalid, 2 usage, 3 orders rejected/missed expectation,
-    4 connect/auth failed, 5 run aborted part-way, 75 another run holds the lock,
-    130 interrupted, 70 internal error.
+    4 connect/auth failed, 5 run aborted part-way, 74 journal/report/file could not be written,
+    75 another run holds the lock, 130 interrupted, 70 internal error.
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
@@ -201,7 +203,8 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
     Nothing is sent unless the whole playbook validates. Reports: report.json, report.md and
     junit.xml in the report dir (and the GitHub job summary when GITHUB_STEP_SUMMARY is set).
     Exit 0 all orders as expected, 1 invalid, 3 some order rejected/missed its expectation,
-    4 cannot connect/authenticate, 5 stopped part-way, 130 interrupted.
+    4 cannot connect/authenticate, 5 stopped part-way, 74 the journal or the report could not be
+    written (the report then goes to a temporary directory, named), 130 interrupted.
     """
     from runner import jsonnum
     from runner.console import ProgressLine, use_color
@@ -223,12 +226,14 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
     result = run_playbook(options)  # PlaybookInvalid: its problems are shown by main()
     if fmt == "json":  # stdout is for machines: warnings go to stderr (the text summary lists them itself)
         for warning in result.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(f"warning: {printable(warning)}", err=True)
         click.echo(jsonnum.dumps(_run_summary_json(result), indent=2))
     else:
         click.echo(render_text(result.report, color=use_color(sys.stdout)), nl=False)
         if result.report_dir is not None:
             click.echo(f"reports: {result.report_dir}/ (report.json, report.md, junit.xml)")
+    for problem in result.report_problems:  # exit 74: the files are not where they were asked to go
+        click.echo(f"qfex-runner: {problem}", err=True)
     return result.exit_code
 
 
@@ -238,7 +243,7 @@ def _run_summary_json(result: RunResult) -> dict[str, Any]:
     orders = [{k: o[k] for k in ("id", "client_order_id", "order_id", "outcome", "verdict", "last_status",
                                  "filled_quantity", "reject", "latency_ms", "legs")} for o in data["orders"]]
     return {**data["summary"], "report_dir": str(result.report_dir) if result.report_dir else None,
-            "files": {k: str(v) for k, v in result.files.items()},
+            "files": {k: str(v) for k, v in result.files.items()}, "report_problems": result.report_problems,
             "warnings": data["warnings"], "orders": orders}
 
 
@@ -353,8 +358,14 @@ def status(playbook: str, target: str | None, url: str | None, credentials_file:
     if fmt == "json":
         click.echo(jsonnum.dumps(as_json(report), indent=2))
     else:
-        click.echo(render_text(report), nl=False)
+        click.echo(_printable_lines(render_text(report)), nl=False)
     return exit_code(report, detailed_exitcode)
+
+
+def _printable_lines(text: str) -> str:
+    """Multi-line text holding outside words (the exchange's statuses, reference data), each line made
+    safe for the terminal (`runner.words.printable`)."""
+    return "".join(printable(line) + "\n" for line in text.splitlines())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -379,12 +390,18 @@ def main(argv: list[str] | None = None) -> None:
     except PlaybookInvalid as exc:  # every problem, located, then the one-line reason
         from runner.report.problems import render
 
-        click.echo(render(exc.problems, "text"), nl=False, err=True)
-        click.echo(f"qfex-runner: {exc}", err=True)
+        click.echo(_printable_lines(render(exc.problems, "text")), nl=False, err=True)
+        click.echo(f"qfex-runner: {printable(str(exc))}", err=True)
         code = exc.exit_code
-    except RunnerError as exc:
-        click.echo(f"qfex-runner: {exc}", err=True)
+    except RunnerError as exc:  # messages can quote the exchange: never raw to the terminal
+        click.echo(f"qfex-runner: {printable(str(exc))}", err=True)
         code = exc.exit_code
+    except OSError as exc:  # the machine's, not a bug: a full disk, no permission, a closed pipe
+        if debug:
+            traceback.print_exc()
+        with contextlib.suppress(OSError):
+            click.echo(f"qfex-runner: input/output error: {os_reason(exc)}", err=True)
+        code = ExitCode.IO_ERROR
     except Exception as exc:  # the boundary: anything else is a bug
         if debug:
             traceback.print_exc()

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from runner.run.options import Progress
+from runner.words import printable
 
 
 def use_color(stream: TextIO, env: Mapping[str, str] | None = None) -> bool:
@@ -44,6 +45,7 @@ class ProgressLine:
         text = self._describe(event)
         if text is None:
             return
+        text = printable(text)  # statuses and details can carry the exchange's own text
         if self.tty:
             if event.kind == "done":  # leave a clean line for the summary table
                 self.stream.write("\r" + " " * self._width + "\r")

@@ -17,16 +17,17 @@
     │   │   ├── NoAnswer             (5)  a request got no answer in time
     │   │   └── ReconcileError       (5)  the exchange refused a lookup: orders' state is unknown
     │   ├── StateLocked              (75) another run of the same playbook identity holds the lock
-    │   └── JournalError             (70) the journal cannot be used (unreadable state dir, foreign file)
+    │   └── JournalError             (74) the journal cannot be used (state dir not writable, disk
+    │                                     full, foreign file): an input/output error, not a bug
     ├── StopRun                      (3, 5) the run engine leaves its send loop (on_reject: stop, no
     │                                     answer in time) and writes the report (never reaches a user)
     └── Unsupported                       the schema compiler met a keyword it does not implement
                                           (never reaches a user: the full validator is used instead)
 
 Library errors (websocket, yaml, jsonschema, OS) are translated into these at one boundary each
-(`raise ... from exc`; websocket-client's in `runner.exchange.client._translated`); anything else
-reaching the CLI is a bug (exit 70). Ctrl-C is Python's KeyboardInterrupt, turned into exit 130 by
-the CLI.
+(`raise ... from exc`; websocket-client's in `runner.exchange.client._translated`); an `OSError`
+reaching the CLI is the machine's, not ours (exit 74); anything else reaching the CLI is a bug
+(exit 70). Ctrl-C is Python's KeyboardInterrupt, turned into exit 130 by the CLI.
 """
 
 from __future__ import annotations
@@ -121,7 +122,10 @@ class StateLocked(RunnerError):
 
 
 class JournalError(RunnerError):
-    """The journal cannot be used (unreadable state dir, foreign file)."""
+    """The journal cannot be used (state dir not writable, disk full, foreign file); after the first send
+    the run stops sending at once and still writes its report (exit 74)."""
+
+    exit_code = ExitCode.IO_ERROR
 
 
 class StopRun(Exception):

@@ -18,6 +18,10 @@ class ExitCode(IntEnum):
     """The run stopped part-way; report and journal written; re-running resumes without duplicates."""
     INTERNAL = 70
     """A bug in qfex-runner."""
+    IO_ERROR = 74
+    """A file could not be written or read: the journal (sending stopped at once), the report where asked
+    (then written to a temporary directory and named), the state dir (74 is sysexits' EX_IOERR). The
+    summary is still printed; re-running reconciles with the exchange, without duplicates."""
     LOCKED = 75
     """Another run of the same playbook identity holds the state-dir lock; nothing was sent; retry later
     (75 is sysexits' EX_TEMPFAIL, as 70 is its EX_SOFTWARE)."""

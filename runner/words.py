@@ -1,9 +1,11 @@
-"""Small shared wording: how counts and numbers read in every message, report and journal note.
+"""Small shared wording: how counts and numbers read in every message, report and journal note, and
+how outside text is made safe to print (`printable`).
 
 The ground: imported by every package, imports nothing of the runner."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 
@@ -27,3 +29,27 @@ def shown(value: object) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+def os_reason(exc: OSError) -> str:
+    """`Permission denied: /path`, `No space left on device`: the OS's words, with the file it names."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{reason}: {exc.filename}" if exc.filename else reason
+
+
+#: what must not reach a terminal raw: C0/C1 controls (ESC sequences, BEL, CR, line breaks), DEL, and the
+#: invisible or reordering marks (zero-width, bidirectional overrides) that make text read otherwise
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def printable(text: str) -> str:
+    """Text from outside (an exchange's messages and reasons) made safe for one terminal line: each
+    unprintable character shown as its escape (`\\x1b`, `\\x07`, `\\n`), so a message cannot clear the
+    screen, ring the bell, recolour the output or fake a line of the summary."""
+    return _UNPRINTABLE.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}.get(code) or (
+        f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")

@@ -20,7 +20,9 @@ Fatal input (unreadable, not UTF-8, NUL bytes, YAML syntax, too large, alias bom
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -141,14 +143,38 @@ def load_file(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Document:
     """Read and load one YAML file; every failure is a located `SourceError`, never a traceback."""
     name = str(path)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(limits.max_bytes + 1)
-    except IsADirectoryError:
-        raise _fatal(Location(name), "is a directory, not a playbook file", "file-unreadable") from None
+        # O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever; it is refused below
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise _fatal(Location(name), f"cannot read file: {reason}", "file-unreadable") from None
+    not_regular = _not_a_regular_file(os.fstat(fd).st_mode)
+    if not_regular:
+        os.close(fd)
+        raise _fatal(Location(name), f"is {not_regular}, not a playbook file", "file-unreadable")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            data = handle.read(limits.max_bytes + 1)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise _fatal(Location(name), f"cannot read file: {reason}", "file-unreadable") from None
     return load_bytes(data, name, limits)
+
+
+def _not_a_regular_file(mode: int) -> str | None:
+    """What a path is when it is not a regular file: reading a FIFO or a device could block forever
+    or never end, so only regular files are read."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def load_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> Document:
@@ -166,6 +192,11 @@ def load_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> Docum
         _check_expansion(root, name, limits)
     document.data = _Converter(document, limits).convert(root, (), 0)
     return document
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A number's source text for a message, cut short: a 5,000-digit typo should not fill the screen."""
+    return repr(text) if len(text) <= limit else f"{text[:limit // 2]!r}…({len(text)} characters)"
 
 
 def _size(n: int) -> str:
@@ -360,6 +391,11 @@ class _Converter:
             message = f"number {text!r}: {why}; write it in plain decimal or quote it"
             self.problem(node, message, "yaml-number", path)
             return None
+        digits = text.replace("_", "").lstrip("+-")
+        if len(digits) > MAX_ADJUSTED_EXPONENT + 1:  # before int(): Python refuses over 4,300 digits
+            self.problem(node, f"number {_shown(text)} is out of range (must be below "
+                               f"1e{MAX_ADJUSTED_EXPONENT + 1})", _NUMBER, path)
+            return None
         value = int(text.replace("_", ""))
         too_big = number_bounds_problem(Decimal(value))
         if too_big:
@@ -384,6 +420,6 @@ class _Converter:
             return None
         why = number_bounds_problem(value)
         if why:
-            self.problem(node, f"number {text!r} {why}", _NUMBER, path)
+            self.problem(node, f"number {_shown(text)} {why}", _NUMBER, path)
             return None
         return value

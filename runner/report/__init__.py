@@ -1,8 +1,9 @@
 """Run reports: one model (`model.py`), four renderers (text, json, markdown, junit), and the files.
 
-`write_report_files` writes report.json, report.md and junit.xml into the run's report dir and,
-when `GITHUB_STEP_SUMMARY` is set, appends the Markdown there. `load_report` reads a saved
-report.json (or a run dir holding one) back into the model for `qfex-runner report`.
+`write_report_files` writes report.json, report.md and junit.xml into the run's report dir
+(`write_report_dir`) and, when `GITHUB_STEP_SUMMARY` is set, appends the Markdown there
+(`append_step_summary`); each raises OSError, so a run can put its report elsewhere and say so.
+`load_report` reads a saved report.json (or a run dir holding one) back for `qfex-runner report`.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from runner.report.text import render_text
 
 __all__ = [
     "FORMATS", "FillRecord", "LegResult", "OrderResult", "Outcome", "Reject", "Report", "RunOutcome",
-    "StatusSeen", "Summary", "load_report", "render", "render_json", "render_junit", "render_markdown",
-    "render_text", "write_report_files",
+    "StatusSeen", "Summary", "append_step_summary", "load_report", "render", "render_json", "render_junit",
+    "render_markdown", "render_text", "step_summary_path", "write_report_dir", "write_report_files",
 ]
 
 REPORT_JSON, REPORT_MD, JUNIT_XML = "report.json", "report.md", "junit.xml"
@@ -54,23 +55,44 @@ def render(report: Report, fmt: str, *, color: bool = False) -> str:
 def write_report_files(report: Report, report_dir: Path, *,
                        env: Mapping[str, str] | None = None) -> dict[str, Path]:
     """Write the three report files (atomically each) and the GitHub step summary if asked for."""
+    paths = write_report_dir(report, report_dir)
+    append_step_summary(paths["md"], env)
+    return paths
+
+
+def write_report_dir(report: Report, report_dir: Path) -> dict[str, Path]:
+    """report.json, report.md and junit.xml in `report_dir` (created), each written atomically.
+    Raises OSError (no permission, disk full): the caller decides where else the report goes."""
     report_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": report_dir / REPORT_JSON, "md": report_dir / REPORT_MD, "junit": report_dir / JUNIT_XML}
     write_report_json(report, paths["json"])  # streamed order by order: the same text as render_json
-    markdown = render_markdown(report)
-    for key, text in (("md", markdown), ("junit", render_junit(report))):
+    for key, text in (("md", render_markdown(report)), ("junit", render_junit(report))):
         _write_atomic(paths[key], text)
-    summary = (os.environ if env is None else env).get("GITHUB_STEP_SUMMARY")
+    return paths
+
+
+def step_summary_path(env: Mapping[str, str] | None = None) -> str | None:
+    """The GitHub job summary file, when the run is a GitHub Actions step."""
+    return (os.environ if env is None else env).get("GITHUB_STEP_SUMMARY") or None
+
+
+def append_step_summary(markdown_file: Path, env: Mapping[str, str] | None = None) -> None:
+    """Append the written report.md to the GitHub job summary, if there is one (raises OSError)."""
+    summary = step_summary_path(env)
     if summary:
+        markdown = markdown_file.read_text(encoding="utf-8")
         with open(summary, "a", encoding="utf-8") as fh:
             fh.write(markdown + "\n")
-    return paths
 
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a disk-full write leaves no half file behind
+        raise
 
 
 def load_report(path: str | os.PathLike[str]) -> Report:

@@ -26,18 +26,22 @@ _INDENT = 2
 def write_report_json(report: Report, path: Path) -> None:
     """Write report.json atomically (a temporary file renamed into place), streaming the orders."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        out: list[str] = []
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            out: list[str] = []
 
-        def flush() -> None:
-            if len(out) >= _CHUNK:
-                fh.write("".join(out))
-                out.clear()
+            def flush() -> None:
+                if len(out) >= _CHUNK:
+                    fh.write("".join(out))
+                    out.clear()
 
-        jsonnum.write(_document(report, after_each=flush), out.append, indent=_INDENT)
-        out.append("\n")
-        fh.write("".join(out))
-    os.replace(tmp, path)
+            jsonnum.write(_document(report, after_each=flush), out.append, indent=_INDENT)
+            out.append("\n")
+            fh.write("".join(out))
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a disk-full write leaves no half file behind
+        raise
 
 
 def render_json(report: Report) -> str:

@@ -6,6 +6,7 @@ error = sent but outcome unknown. Timing is the order's send → settle time.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from runner.report import _cells
@@ -56,4 +57,17 @@ def render_junit(report: Report) -> str:
         out = ET.SubElement(case, "system-out")
         out.text = f"{_cells.outcome(o)}: {o.verdict}\n{detail}"
     ET.indent(suite)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+    xml = _well_formed(ET.tostring(suite, encoding="unicode"))
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml + "\n"
+
+
+#: characters XML 1.0 forbids (ElementTree writes them anyway, and the file no longer parses), plus DEL
+#: and the C1 controls, which are legal but would reach a terminal printing the failure messages
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _well_formed(xml: str) -> str:
+    """The one place junit.xml is made parseable whatever the exchange said: each forbidden character
+    shown as its escape (`\\x1b`); `<`, `&` and `]]>` are already escaped by ElementTree."""
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                        else f"\\u{ord(m.group()):04x}", xml)

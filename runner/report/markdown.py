@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import re
+
 from runner.report import _cells
 from runner.report.model import Outcome, Report
+from runner.words import printable
 
 _ICON = {Outcome.PASSED: "✅", Outcome.FAILED: "❌", Outcome.ALREADY_PLACED: "↩️", Outcome.NOT_SENT: "⏸️",
          Outcome.UNKNOWN: "❓"}
 
 
+#: Markdown that text from outside could use: code spans, table cells, links and images (`[`, `![`),
+#: raw HTML (`<img>`), escapes themselves; each is shown as written, backslash-escaped (emphasis is
+#: harmless and left alone, so `reduce_only` stays readable in the file)
+_ACTIVE = re.compile(r"[\\`|\[\]<>]")
+#: what GitHub turns into a link by itself (`https://…`, `www.…`): broken by an escape, shown the same
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(:)(?=//)|(?<=\bwww)(\.)")
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """The one place text becomes Markdown: inert (no image, link, HTML or table break), on one line."""
+    text = _ACTIVE.sub(lambda m: "\\" + m.group(), printable(text))
+    return _AUTOLINK.sub(lambda m: "\\" + m.group(), text)
 
 
 def render_markdown(report: Report) -> str:
@@ -23,14 +36,14 @@ def render_markdown(report: Report) -> str:
            f"- runner: qfex-runner {s.runner_version}",
            ""]
     if s.message:
-        out += [f"> {s.message}", ""]
+        out += [f"> {_cell(s.message)}", ""]
     out.append("| " + " | ".join(_cells.COLUMNS) + " |")
     out.append("|" + "|".join("---" for _ in _cells.COLUMNS) + "|")
     for o in report.orders:
-        cells = _cells.row(o)
+        cells = [_cell(c) for c in _cells.row(o)]
         cells[-1] = f"{_ICON[o.outcome]} {cells[-1]}"
-        cells[1] = f"`{cells[1]}`"
-        out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        cells[1] = "`" + o.id.replace("|", "\\|") + "`"  # letters, digits, . _ : - (the schema)
+        out.append("| " + " | ".join(cells) + " |")
     notes = _cells.leg_notes(report)
     if notes:
         out += ["", "### Bracket legs", ""]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from runner.report import _cells
 from runner.report.model import Outcome, Report
+from runner.words import printable
 
 
 def render_text(report: Report, *, color: bool = False) -> str:
     s = report.summary
-    lines = [f"qfex-runner {s.runner_version} · playbook {s.playbook_name} ({s.playbook_path}) · "
-             f"target {s.target} {s.url}"]
-    rows = [list(_cells.COLUMNS)] + [_cells.row(o) for o in report.orders]
+    lines = [printable(f"qfex-runner {s.runner_version} · playbook {s.playbook_name} ({s.playbook_path}) · "
+                       f"target {s.target} {s.url}")]
+    # exchange text (statuses, reasons) never reaches a terminal raw: cells here, the notes below
+    rows = [list(_cells.COLUMNS)] + [[printable(c) for c in _cells.row(o)] for o in report.orders]
     widths = [max(len(r[i]) for r in rows) for i in range(len(_cells.COLUMNS))]
     for n, r in enumerate(rows):
         line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip()
@@ -18,16 +20,16 @@ def render_text(report: Report, *, color: bool = False) -> str:
             line = _paint(line, report.orders[n - 1].outcome)
         lines.append(line)
     for o, legs, note in _cells.leg_notes(report):
-        lines.append(f"  {o.id} {legs}: {note}")
+        lines.append(printable(f"  {o.id} {legs}: {note}"))
     for o in _cells.definition_notes(report):
-        lines.append(f"  {o.id}: {o.verdict}")
+        lines.append(printable(f"  {o.id}: {o.verdict}"))
     problems = [o for o in report.orders if o.outcome in (Outcome.FAILED, Outcome.UNKNOWN)]
     for o in problems:
-        lines.append(f"  {o.id}: {o.verdict}")
+        lines.append(printable(f"  {o.id}: {o.verdict}"))
     for w in report.warnings:
-        lines.append(f"warning: {w}")
+        lines.append(printable(f"warning: {w}"))
     if s.message:
-        lines.append(s.message)
+        lines.append(printable(s.message))
     head = _cells.headline(report)
     lines.append(_paint(head, None, s.exit_code) if color else head)
     return "\n".join(lines) + "\n"

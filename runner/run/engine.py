@@ -13,10 +13,13 @@ Order of business (nothing leaves before the whole playbook validates):
    `none`) -> judge against `expect` -> `on_reject` (stop: exit 5 if orders remain unsent);
    `after_fill` brackets then place TAKE_PROFIT/STOP_LOSS sized to the filled quantity;
 6. drain: answers still owed (wait `none`, deferred expectations) are awaited up to `--timeout`;
-7. the report (report.json, report.md, junit.xml) is written whatever happened after step 4.
+7. the report (report.json, report.md, junit.xml) is written whatever happened after step 4 (to a
+   temporary directory if the report dir cannot be written) and the summary is always returned.
 
 Exit codes: 0 all passed; 3 some order failed its expectation; 5 stopped part-way
-(`on_reject: stop`, connection lost, no answer); 130 Ctrl-C.
+(`on_reject: stop`, connection lost, no answer, an OS error with the journal intact); 74 the journal
+could not be written (sending stops at once) or the report not where asked (`runner.run.report_files`
+puts it in a temporary directory and says where); 130 Ctrl-C.
 
 This module is the entry point and the one place the run's parts are put together
 (`build_run`): each is built once and handed what it uses, typed, in its constructor:
@@ -41,16 +44,15 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner import __version__
-from runner.errors import RunAborted, RunnerError, StopRun, UsageError
+from runner.errors import JournalError, RunAborted, RunnerError, StopRun, UsageError
 from runner.exchange.session import Session
 from runner.exchange.targets import SIM, Target, display_url, resolve_target
 from runner.exit_codes import ExitCode
 from runner.playbook.model import Playbook
-from runner.report import Outcome, Report, RunOutcome, Summary, write_report_files
+from runner.report import Outcome, Report, RunOutcome, Summary
 from runner.run.adopt import Adopter
 from runner.run.brackets import Brackets
 from runner.run.catch_up import Reconnection
@@ -61,6 +63,7 @@ from runner.run.interrupts import Interrupts
 from runner.run.ledger import Ledger
 from runner.run.options import RunOptions, RunResult
 from runner.run.pipeline import Pipeline
+from runner.run.report_files import save_report
 from runner.run.send import Sender
 from runner.run.setup import (
     confirm_live,
@@ -72,7 +75,7 @@ from runner.run.setup import (
     validated_playbook,
 )
 from runner.state.writer import JournalWriter
-from runner.words import counted
+from runner.words import counted, os_reason
 
 if TYPE_CHECKING:
     from runner.exchange.reconnect import ReconnectingSession
@@ -120,12 +123,13 @@ def run_playbook(options: RunOptions) -> RunResult:
         run = build_run(playbook, target, session, journal, options, warnings, credentials.account_id,
                         started_at)
         report, code = run.execute()
-        report_dir = None
-        files: dict[str, Path] = {}
-        if options.write_reports:
-            report_dir = report_dir_for(options, playbook, started_at)
-            files = write_report_files(report, report_dir, env=dict(env))
-        return RunResult(report, code, report_dir, files)
+        if not options.write_reports:
+            return RunResult(report, code, None)
+        saved = save_report(report, report_dir_for(options, playbook, started_at), env)
+        if saved.problems:
+            code = ExitCode.IO_ERROR
+            report.summary.exit_code = int(code)
+        return RunResult(report, code, saved.report_dir, saved.files, saved.problems)
 
 
 def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, journal: Journal,
@@ -185,7 +189,7 @@ class Run:
 
     def execute(self) -> tuple[Report, ExitCode]:
         code, message, outcome = ExitCode.OK, "", RunOutcome.PASSED
-        lost = False
+        lost = stopped = False  # stopped: by the machine or the link, what was placed is told
         if self.handle_sigint:
             self.interrupts.install()
         try:
@@ -203,10 +207,15 @@ class Run:
                 message = "interrupted by the user: sending stopped; later orders were not sent"
             except RunAborted as exc:  # connection lost, no answer to a query
                 code, message, outcome, lost = ExitCode.ABORTED, str(exc), RunOutcome.ABORTED, True
+            except JournalError as exc:  # disk full, state dir gone: nothing may be sent without it
+                code, message, outcome, stopped = ExitCode.IO_ERROR, str(exc), RunOutcome.ABORTED, True
+            except OSError as exc:  # the machine's (a full disk under stderr): the journal is intact
+                code, outcome, stopped = ExitCode.ABORTED, RunOutcome.ABORTED, True
+                message = f"stopped: {os_reason(exc)}; sending stopped"
         finally:
             self.interrupts.uninstall()
         self.finish.final_judgement(connection_lost=lost)
-        if lost:
+        if lost or stopped:
             message = f"{message} — {placement_summary(self.ledger.results)}"
         failed = sum(1 for r in self.ledger.results if r.outcome in (Outcome.FAILED, Outcome.UNKNOWN))
         if code == ExitCode.OK and failed:
@@ -219,7 +228,8 @@ class Run:
         self.summary.message = message
         with contextlib.suppress(Exception):
             self.journal.note("run_end", exit_code=int(code), outcome=outcome.value)
-        self.ledger.progress("done", -1, status=outcome.value, detail=message)
+        with contextlib.suppress(OSError):  # stderr on a full disk must not cost the report
+            self.ledger.progress("done", -1, status=outcome.value, detail=message)
         return Report(self.summary, self.ledger.results, self.ledger.warnings), code
 
     def _prepare_session(self) -> None:

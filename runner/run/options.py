@@ -64,6 +64,8 @@ class RunResult:
     exit_code: ExitCode
     report_dir: Path | None
     files: dict[str, Path] = field(default_factory=dict)
+    #: why the report is not (all) where it was asked to go (then the exit code is 74)
+    report_problems: list[str] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:

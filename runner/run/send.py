@@ -48,10 +48,10 @@ class Sender:
             raise RunnerError(f"internal: no message for {order_key} {leg.value}")
         live = LiveOrder(coid, record, quantity, immediate)
         live.resend = (message, index, order_key, leg)
-        self.ledger.live[coid] = live
         with self.interrupts.critical():
-            if not journaled:
+            if not journaled:  # a journal that cannot be written (JournalError) leaves it not sent
                 self.journal.record_intent(coid, index, order_key, leg, message)
+            self.ledger.live[coid] = live
             if isinstance(record, OrderResult):
                 record.sent_at = time.time()
                 record.outcome, record.verdict = Outcome.UNKNOWN, "sent; no answer yet"

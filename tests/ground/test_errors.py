@@ -23,7 +23,7 @@ EXIT_CODES = {
     errors.NoAnswer: ExitCode.ABORTED,
     errors.ReconcileError: ExitCode.ABORTED,
     errors.StateLocked: ExitCode.LOCKED,
-    errors.JournalError: ExitCode.INTERNAL,
+    errors.JournalError: ExitCode.IO_ERROR,
 }
 
 

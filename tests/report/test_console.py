@@ -48,3 +48,11 @@ def test_no_color():
     assert use_color(FakeTTY(), {"NO_COLOR": "1"}) is False
     assert use_color(FakeTTY(), {"TERM": "dumb"}) is False
     assert use_color(io.StringIO(), {}) is False
+
+
+def test_exchange_text_in_progress_is_shown_not_obeyed():
+    from runner.run.options import Progress
+
+    out = io.StringIO()
+    ProgressLine(out, enabled=True)(Progress("answer", 0, 1, "a", "\x1b[2J\x07REJECTED\nfake"))
+    assert out.getvalue() == "[1/1] a: \\x1b[2J\\x07REJECTED\\nfake\n"

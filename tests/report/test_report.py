@@ -159,3 +159,38 @@ def test_the_headline_counts_orders_in_good_english(tmp_path, orders, shown):
     for text in (render(done, "text"), paths["md"].read_text(), step_summary.read_text()):
         assert shown + " in 1.00 s (exit 0)" in text
         assert "1 orders" not in text
+
+
+HOSTILE = ("\x1b[2J\x07 ]]> \x00\x0b\ufffe a|b `c` ![i](http://evil/x.png) <img src=x> [l](https://e/) "
+           "www.e.com\nX")
+
+
+@pytest.fixture
+def hostile(report):
+    report.orders[1].reject = Reject("FAILED_MARGIN_CHECK", "insufficient available balance", HOSTILE)
+    report.orders[1].verdict = f"rejected: {HOSTILE}"
+    report.warnings.append(HOSTILE)
+    report.summary.message = HOSTILE
+    return report
+
+
+def test_junit_parses_whatever_the_exchange_said(hostile):
+    suite = ET.fromstring(render(hostile, "junit"))
+    message = suite.find("testcase[@name='refused']/failure").get("message")
+    assert "\\x1b[2J\\x07 ]]> \\x00\\x0b\\ufffe a|b `c` ![i](http://evil/x.png) <img src=x>" in message
+
+
+def test_markdown_shows_outside_text_inert(hostile):
+    md = render(hostile, "md")
+    escaped = (r"\\x1b\[2J\\x07 \]\]\> \\x00\\x0b" + "\ufffe" + r" a\|b \`c\` !\[i\](http\://evil/x.png) "
+               r"\<img src=x\> \[l\](https\://e/) www\.e.com\\nX")
+    assert md.count(escaped) == 3  # the verdict, the warning, the run's message
+    assert "> " + escaped in md
+    assert "\x1b" not in md and "\x00" not in md
+
+
+def test_text_shows_outside_text_on_one_line(hostile):
+    text = render(hostile, "text", color=True)
+    assert text.count("\\x1b[2J\\x07 ]]> \\x00\\x0b") == 3
+    assert "\x07" not in text and "\x00" not in text and "\nX" not in text
+    assert "\x1b[2J" not in text and "\x1b[3" in text  # our own colours stay
