@@ -7,7 +7,8 @@ fsync'd here; every answer is appended after. A re-run reads the journal to know
 were placed, which were rejected, and which are *unsure* (intent written, no answer: looked up at
 the exchange before anything is sent).
 
-Format: one JSON object per line (`runner.jsonnum`, exact numbers), in
+Format: one JSON object per line (`runner.jsonnum`, exact numbers), each ending with a checksum
+of the line (`runner.state.entries.sealed_line`; lines written before checksums still load), in
 `<state-dir>/<identity>.journal.jsonl`, one file per playbook identity (`name` + `run_id`).
 Each line is written with one `write` on an O_APPEND descriptor the moment it is recorded, so
 `kill -9` at any instant leaves at worst a torn last line; opening the journal drops that torn
@@ -42,11 +43,10 @@ from typing import Any
 
 from runner import __version__
 from runner.errors import JournalError, PlanChanged
-from runner.jsonnum import dumps
 from runner.playbook.ids import Leg
 from runner.playbook.model import Playbook
 from runner.state.definitions import ChangedOrder, changed_orders, order_definition
-from runner.state.entries import JournalContents, JournalEntry, read_records
+from runner.state.entries import JournalContents, JournalEntry, read_records, sealed_line
 from runner.state.statelock import StateLock
 from runner.words import counted
 
@@ -154,10 +154,8 @@ class Journal:
     @classmethod
     def _open_locked(cls, state_dir: Path, playbook: Playbook, lock: StateLock, replan: bool) -> Journal:
         path = journal_path(state_dir, playbook)
-        records, damaged, valid_end = read_records(path)
-        contents = JournalContents(damaged_lines=damaged)
-        for record in records:
-            contents.apply(record)
+        read = read_records(path)
+        contents, valid_end = read.fold(), read.valid_end
         changed = changed_orders(contents, playbook)
         if changed and not replan:
             raise PlanChanged(
@@ -270,7 +268,7 @@ class Journal:
 
     @property
     def damaged(self) -> bool:
-        """Lines in the middle of the file could not be read: treat every entry as unsure."""
+        """Lines of the file cannot be trusted: look every order up at the exchange."""
         return self.contents.damaged_lines > 0
 
     @property
@@ -298,8 +296,7 @@ class Journal:
     def _append(self, record: dict[str, Any]) -> None:
         if self._fd is None:
             raise JournalError(f"journal {self.path} is closed")
-        record = {"at": _now(), **record}
-        line = (dumps(record) + "\n").encode("utf-8")
+        line = sealed_line({"at": _now(), **record})
         try:
             written = os.write(self._fd, line)
             while written < len(line):  # a short write is rare but legal
