@@ -22,7 +22,7 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
 from runner.exit_codes import ExitCode
-from tests.acceptance.exactly_once_kit import Harness, coid
+from tests.acceptance.exactly_once_kit import Harness, coid, run_in_process_at
 
 MARKET = "  - {id: m, symbol: AAPL-USD, side: BUY, type: MARKET, quantity: 0.5}\n"
 
@@ -96,15 +96,7 @@ class BareErrorProxy:
 
 
 def run_through(harness: Harness, url: str) -> Any:
-    from runner.run.engine import run_playbook
-    from runner.run.options import RunOptions
-
-    harness.runs += 1
-    return run_playbook(RunOptions(
-        playbook=str(harness.playbook), url=url, handle_sigint=False, timeout=2.0,
-        env={"QFEX_PUBLIC_KEY": harness.sim.public_key, "QFEX_SECRET_KEY": harness.sim.secret_key},
-        state_dir=str(harness.state_dir), report_dir=str(harness.directory / f"report-{harness.runs}"),
-        runs_base=str(harness.directory / "runs")))
+    return run_in_process_at(harness, url, timeout=2.0)
 
 
 @pytest.fixture
