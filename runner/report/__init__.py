@@ -13,6 +13,7 @@ from pathlib import Path
 
 from runner.errors import UsageError
 from runner.jsonnum import loads
+from runner.report.atomic import write_atomic
 from runner.report.jsonfile import render_json, write_report_json
 from runner.report.junit import render_junit
 from runner.report.markdown import render_markdown
@@ -59,18 +60,12 @@ def write_report_files(report: Report, report_dir: Path, *,
     write_report_json(report, paths["json"])  # streamed order by order: the same text as render_json
     markdown = render_markdown(report)
     for key, text in (("md", markdown), ("junit", render_junit(report))):
-        _write_atomic(paths[key], text)
+        write_atomic(paths[key], text)
     summary = (os.environ if env is None else env).get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as fh:
             fh.write(markdown + "\n")
     return paths
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def load_report(path: str | os.PathLike[str]) -> Report:

@@ -10,12 +10,12 @@ byte-identical to the whole document's (tests compare them): readers, the schema
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from runner import jsonnum
+from runner.report.atomic import atomic_text
 from runner.report.model import OrderResult, Report
 
 #: buffered fragments are handed to the file (between two orders) once there are this many
@@ -25,8 +25,7 @@ _INDENT = 2
 
 def write_report_json(report: Report, path: Path) -> None:
     """Write report.json atomically (a temporary file renamed into place), streaming the orders."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_text(path) as fh:  # a fresh temporary file (never a symlink left there), renamed
         out: list[str] = []
 
         def flush() -> None:
@@ -37,7 +36,6 @@ def write_report_json(report: Report, path: Path) -> None:
         jsonnum.write(_document(report, after_each=flush), out.append, indent=_INDENT)
         out.append("\n")
         fh.write("".join(out))
-    os.replace(tmp, path)
 
 
 def render_json(report: Report) -> str:

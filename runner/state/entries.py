@@ -18,6 +18,7 @@ from typing import Any, TypeGuard
 
 from runner.enums import CANCELLED_STATUSES, NOT_REJECT_STATUSES, OrderStatus, is_retryable
 from runner.jsonnum import dumps, loads
+from runner.state.statedir import read_state_file
 
 #: a status that says "not processed" (like a retryable `err`): neither placed nor rejected
 _RETRY_STATUSES = frozenset({OrderStatus.RATE_LIMITED})
@@ -387,9 +388,8 @@ _NO_ORDER_KINDS = frozenset({"open", "note"})
 
 def read_records(path: Path) -> JournalRead:
     """Every line of a journal file, checked (see `JournalRead`)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    data = read_state_file(path, "journal")  # never through a symlink
+    if data is None:
         return JournalRead([], [], 0)
     records: list[dict[str, Any]] = []
     damaged: list[dict[str, Any] | None] = []

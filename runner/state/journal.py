@@ -47,6 +47,7 @@ from runner.playbook.ids import Leg
 from runner.playbook.model import Playbook
 from runner.state.definitions import ChangedOrder, changed_orders, order_definition
 from runner.state.entries import JournalContents, JournalEntry, read_records, sealed_line
+from runner.state.statedir import open_state_file, prepare_state_dir
 from runner.state.statelock import StateLock
 from runner.words import counted
 
@@ -137,13 +138,11 @@ class Journal:
     def open(cls, state_dir: Path | str, playbook: Playbook, *, replan: bool = False) -> Journal:
         """Lock the identity, read the journal (dropping a torn tail), apply the stale-plan rule.
 
-        Raises `StateLocked` (another run holds the lock) or `PlanChanged` (unless `replan`).
+        Raises `StateLocked` (another run holds the lock), `PlanChanged` (unless `replan`) or
+        `UnsafeStateDir` (others may write to the state dir; a symlink at the lock or journal path).
         """
         state_dir = Path(state_dir)
-        try:
-            state_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise JournalError(f"cannot create the state dir {state_dir}: {exc.strerror}") from exc
+        prepare_state_dir(state_dir)  # private; refused when others may write to it
         lock = StateLock.acquire(lock_path(state_dir, playbook), identity_of(playbook))
         try:
             return cls._open_locked(state_dir, playbook, lock, replan)
@@ -334,7 +333,7 @@ def reconciled_record(client_order_id: str, presence: str, *, order_id: str | No
 def _open_for_append(path: Path, valid_end: int) -> int:
     """Open for appending, cutting a torn tail first so the next line starts on a fresh line."""
     existed = path.exists()
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o644)
+    fd = open_state_file(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, "journal")  # never via a symlink
     try:
         if os.fstat(fd).st_size != valid_end:
             os.ftruncate(fd, valid_end)
