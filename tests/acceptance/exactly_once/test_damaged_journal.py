@@ -9,6 +9,7 @@ stops (exit 5) before sending anything and says how to resolve it.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from runner.exit_codes import ExitCode
 from runner.jsonnum import dumps, loads
 from runner.report import Outcome
+from tests.acceptance.exactly_once.test_status import status
 from tests.acceptance.exactly_once_kit import Harness, coid, journal_file, run_in_process_at
 
 RESTING = "  - {id: r, symbol: AAPL-USD, side: BUY, type: LIMIT, quantity: 1, price: 220.00}\n"
@@ -101,6 +103,9 @@ def test_an_order_the_exchange_no_longer_shows_is_not_sent_again_on_a_damaged_li
     message = again.report.summary.message
     assert "'g'" in message and "damaged" in message and "move the journal aside" in message
     assert "unknown: g" in message and again.report.orders[0].outcome is Outcome.UNKNOWN
+    shown = status(harness, "--format", "json")
+    assert shown.returncode == 0, shown.stderr  # `status` shows it, and that a run would send nothing
+    assert [o["state"] for o in json.loads(shown.stdout)["orders"]] == ["unproven"]
     again_twice = run_in_process_at(harness)  # still refused: nothing proves it unplaced
     assert again_twice.exit_code is ExitCode.ABORTED and harness.counts() == {coid("g"): 1}
 
