@@ -63,7 +63,11 @@ def open_state_file(path: Path, flags: int, what: str) -> int:
                                  f"remove it (nothing was sent)")
         os.set_blocking(fd, True)
         if flags & (os.O_WRONLY | os.O_RDWR) and stat.S_IMODE(info.st_mode) != 0o600:
-            os.fchmod(fd, 0o600)
+            try:
+                os.fchmod(fd, 0o600)
+            except OSError as exc:  # e.g. another user's file
+                raise UnsafeStateDir(f"the {what} file {path} cannot be made private ({exc.strerror}): "
+                                     f"it is not yours; remove it (nothing was sent)") from exc
     except BaseException:
         os.close(fd)
         raise
