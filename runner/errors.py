@@ -15,10 +15,14 @@
     │   │   ├── ConnectionLost       (5)  the connection dropped after authentication
     │   │   │   └── ReconnectFailed  (5)  ... and could not be re-established within the bounds
     │   │   ├── NoAnswer             (5)  a request got no answer in time
-    │   │   └── ReconcileError       (5)  the exchange refused a lookup: orders' state is unknown
+    │   │   ├── ReconcileError       (5)  the exchange refused a lookup: orders' state is unknown
+    │   │   └── OrdersUnsure         (5)  orders not on the exchange that the journal cannot prove
+    │   │                                 unplaced (a damaged line): nothing sent
     │   ├── StateLocked              (75) another run of the same playbook identity holds the lock
     │   └── JournalError             (74) the journal cannot be used (state dir not writable, disk
     │                                     full, foreign file): an input/output error, not a bug
+    │       └── UnsafeStateDir       (2)  the state dir is writable by others, or a state file is a
+    │                                     symlink: refused before anything is read or sent
     ├── StopRun                      (3, 5) the run engine leaves its send loop (on_reject: stop, no
     │                                     answer in time) and writes the report (never reaches a user)
     └── Unsupported                       the schema compiler met a keyword it does not implement
@@ -103,6 +107,11 @@ class ReconcileError(RunAborted):
     """The exchange refused a lookup (not transiently): the state of orders is unknown."""
 
 
+class OrdersUnsure(RunAborted):
+    """Orders the exchange does not show, which the journal cannot prove were never placed (a damaged
+    line may have been their answer): none is sent again; the user resolves them (exit 5)."""
+
+
 class LockOwner(Protocol):
     """What a `StateLocked` tells of the run holding the lock (`runner.state.statelock.LockHolder`)."""
 
@@ -126,6 +135,13 @@ class JournalError(RunnerError):
     the run stops sending at once and still writes its report (exit 74)."""
 
     exit_code = ExitCode.IO_ERROR
+
+
+class UnsafeStateDir(JournalError):
+    """The state dir is group- or world-writable, or its lock/journal path is a symlink: another user
+    could rewrite what the runner believes was placed, or have it overwrite their target (exit 2)."""
+
+    exit_code = ExitCode.USAGE
 
 
 class StopRun(Exception):

@@ -14,8 +14,11 @@ Design choices:
 - Every wait has a deadline; a partial frame survives a timeout (websocket-client buffers it).
 - QFEX replies carry no request id. `next_event` attributes each reply to a `client_order_id`:
   order/fill frames by their `client_order_id`, else by the `order_id` learned from an earlier
-  answer; `err` frames by the request echoed in `incoming_message`, else to the oldest request
-  still awaiting its first answer (FIFO, as QFEX's own CLI does).
+  answer; `err` frames by the request echoed in `incoming_message` (its `client_order_id`, or
+  the exact request). An `err` without that echo is never pinned on an order (it may answer a
+  query, FIFO, only while no order awaits an answer): a rejection believed for the wrong order
+  would have it re-sent while it lives at the exchange. Such an `err` reaches the caller
+  unattributed (client_order_id None), to be reported.
 - Frames read while waiting for a specific reply (e.g. `get_user_orders`) are kept, in order, for
   the next `receive`/`next_event`: nothing is dropped.
 - TLS certificates and host names are always verified; plain `ws://` is refused unless the host is
@@ -323,11 +326,18 @@ class TradeSession:
             key = self._error_owner(reply.body)
             if key is not None:
                 self._awaiting.pop(key, None)
-                return None if key.startswith("#") else key
+                return None if _is_query_key(key) else key
         return None
 
     def _error_owner(self, err: ErrorReply) -> str | None:
-        """Which awaiting request an `err` answers: by its echo, else the oldest awaiting (FIFO)."""
+        """Which awaiting request an `err` answers, only where the exchange tied it to one.
+
+        An order is owned only by an echo of its `client_order_id` or of the exact request: a
+        rejection pinned on the wrong order would have it re-sent while it rests or fills at the
+        exchange (placed twice). A bare `err` (no echo), or one echoing only a request type, may
+        answer a query (the oldest awaiting; a wrong guess there only fails the lookup) but never
+        an order: while an order awaits its first answer it is left unjudged (unsure).
+        """
         if err.incoming_message:
             coid = err.echoed_params.get("client_order_id")
             if coid and str(coid) in self._awaiting:
@@ -337,9 +347,11 @@ class TradeSession:
                     return key
             echoed = err.echoed_type
             for key, sent in self._awaiting.items():
-                if echoed and sent.get("type") == echoed:
+                if echoed and sent.get("type") == echoed and _is_query_key(key):
                     return key
             return None
+        if any(not _is_query_key(key) for key in self._awaiting):
+            return None  # it may be an order's: nobody's
         return next(iter(self._awaiting), None)
 
     # --- request / response helpers ---------------------------------------------------------------
@@ -416,6 +428,11 @@ class TradeSession:
         reply = self.request(message, [ReplyKind.USER_TRADES], timeout)
         _raise_if_error(reply, "get_user_trades")
         return user_trades(reply.body)
+
+
+def _is_query_key(key: str) -> bool:
+    """Requests without a client_order_id (queries, subscriptions) are keyed `#<n>:<type>`."""
+    return key.startswith("#")
 
 
 def _raise_if_error(reply: Reply, what: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from runner.errors import UsageError
 from runner.jsonnum import loads
+from runner.report.atomic import write_atomic
 from runner.report.jsonfile import render_json, write_report_json
 from runner.report.junit import render_junit
 from runner.report.markdown import render_markdown
@@ -67,7 +68,7 @@ def write_report_dir(report: Report, report_dir: Path) -> dict[str, Path]:
     paths = {"json": report_dir / REPORT_JSON, "md": report_dir / REPORT_MD, "junit": report_dir / JUNIT_XML}
     write_report_json(report, paths["json"])  # streamed order by order: the same text as render_json
     for key, text in (("md", render_markdown(report)), ("junit", render_junit(report))):
-        _write_atomic(paths[key], text)
+        write_atomic(paths[key], text)
     return paths
 
 
@@ -83,16 +84,6 @@ def append_step_summary(markdown_file: Path, env: Mapping[str, str] | None = Non
         markdown = markdown_file.read_text(encoding="utf-8")
         with open(summary, "a", encoding="utf-8") as fh:
             fh.write(markdown + "\n")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)  # a disk-full write leaves no half file behind
-        raise
 
 
 def load_report(path: str | os.PathLike[str]) -> Report:

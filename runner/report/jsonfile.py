@@ -10,12 +10,12 @@ byte-identical to the whole document's (tests compare them): readers, the schema
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from runner import jsonnum
+from runner.report.atomic import atomic_text
 from runner.report.model import OrderResult, Report
 
 #: buffered fragments are handed to the file (between two orders) once there are this many
@@ -25,23 +25,17 @@ _INDENT = 2
 
 def write_report_json(report: Report, path: Path) -> None:
     """Write report.json atomically (a temporary file renamed into place), streaming the orders."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            out: list[str] = []
+    with atomic_text(path) as fh:  # a fresh temporary file (never a symlink left there), renamed
+        out: list[str] = []
 
-            def flush() -> None:
-                if len(out) >= _CHUNK:
-                    fh.write("".join(out))
-                    out.clear()
+        def flush() -> None:
+            if len(out) >= _CHUNK:
+                fh.write("".join(out))
+                out.clear()
 
-            jsonnum.write(_document(report, after_each=flush), out.append, indent=_INDENT)
-            out.append("\n")
-            fh.write("".join(out))
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)  # a disk-full write leaves no half file behind
-        raise
+        jsonnum.write(_document(report, after_each=flush), out.append, indent=_INDENT)
+        out.append("\n")
+        fh.write("".join(out))
 
 
 def render_json(report: Report) -> str:

@@ -47,7 +47,7 @@ import time
 from typing import TYPE_CHECKING
 
 from runner import __version__
-from runner.errors import JournalError, RunAborted, RunnerError, StopRun, UsageError
+from runner.errors import JournalError, OrdersUnsure, RunAborted, RunnerError, StopRun, UsageError
 from runner.exchange.session import Session
 from runner.exchange.targets import SIM, Target, display_url, resolve_target
 from runner.exit_codes import ExitCode
@@ -195,7 +195,11 @@ class Run:
         try:
             try:
                 self._prepare_session()
-                self.placements.reconcile(self.session)  # before anything is sent
+                try:
+                    self.placements.reconcile(self.session)  # before anything is sent
+                except OrdersUnsure:
+                    self._show_unproven()
+                    raise
                 self.ledger.warnings.extend(self.placements.warnings)
                 self.submission.submit()
                 self.finish.drain()
@@ -231,6 +235,16 @@ class Run:
         with contextlib.suppress(OSError):  # stderr on a full disk must not cost the report
             self.ledger.progress("done", -1, status=outcome.value, detail=message)
         return Report(self.summary, self.ledger.results, self.ledger.warnings), code
+
+    def _show_unproven(self) -> None:
+        """Orders a damaged journal cannot prove unplaced show as unknown, not as "not sent"."""
+        by_id = {r.id: r for r in self.ledger.results}
+        for planned in self.placements.unproven():
+            result = by_id.get(planned.order.id)
+            if result is not None and result.outcome is Outcome.NOT_SENT:
+                result.outcome = Outcome.UNKNOWN
+                result.verdict = ("may have been placed by an earlier run (a damaged journal line concerns "
+                                  "it) and the exchange does not show it: not sent again")
 
     def _prepare_session(self) -> None:
         from runner.enums import Channel

@@ -229,8 +229,11 @@ class EventPump:
     def _apply_error(self, coid: str | None, err: ErrorReply, at: float, raw: dict[str, Any]) -> None:
         live = self.live.get(coid) if coid else None
         if live is None:
-            text = f"exchange error not tied to an order: {err.error_code}: {err.message or ''}"
-            self.ledger.warnings.append(text.strip())
+            # the exchange did not say which request it answers: judging any order by it could
+            # have a placed order re-sent; orders still unanswered end "unknown", looked up on a re-run
+            text = f"exchange error not tied to an order: {err.error_code}: {err.message or 'no message'}" \
+                   f" (no order was judged by it)"
+            self.ledger.warnings.append(text)
             return
         self.journal.record_answer(live.coid, raw)
         record = live.record

@@ -8,6 +8,8 @@ do not know, so older journals load unchanged.
 
 from __future__ import annotations
 
+import re
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -15,7 +17,8 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from runner.enums import CANCELLED_STATUSES, NOT_REJECT_STATUSES, OrderStatus, is_retryable
-from runner.jsonnum import loads
+from runner.jsonnum import dumps, loads
+from runner.state.statedir import read_state_file
 
 #: a status that says "not processed" (like a retryable `err`): neither placed nor rejected
 _RETRY_STATUSES = frozenset({OrderStatus.RATE_LIMITED})
@@ -73,6 +76,9 @@ class JournalEntry:
     """UTC ISO time of the last intent (how long ago a crashed send may still be in flight)."""
     reconciled: str | None = None
     """Last presence found at the exchange by reconciliation (open/traded/not_found)."""
+    damaged: bool = False
+    """A line about this order could not be trusted (bad checksum, unknown status): it may have said
+    anything, so the order is never known rejected or unplaced from the journal again (unsure)."""
 
     @property
     def filled_quantity(self) -> Decimal:
@@ -89,7 +95,7 @@ class JournalEntry:
     @property
     def rejected(self) -> bool:
         """Definitely not placed: a reject status or a non-retryable `err` after the last intent."""
-        if self.accepted:
+        if self.accepted or self.damaged:
             return False
         if self.last_error is not None:
             return not is_retryable(self.last_error)
@@ -243,13 +249,27 @@ class JournalContents:
     """Per playbook order id: the definition the user last confirmed (sent, or accepted by --replan)."""
     runs: int = 0
     damaged_lines: int = 0
-    """Unparseable lines in the middle of the file (never expected; the journal is then 'unsure')."""
+    """Lines that cannot be trusted (unparseable, bad checksum, unknown status; never expected): the
+    journal is then 'damaged', every order looked up at the exchange."""
+    unattributed_damage: int = 0
+    """Damaged lines that name no order: they may have been about any order, placed or not."""
 
     def entry(self, client_order_id: str) -> JournalEntry:
         found = self.entries.get(client_order_id)
         if found is None:
             found = self.entries[client_order_id] = JournalEntry(client_order_id)
         return found
+
+    def apply_damaged(self, coid: str | None) -> None:
+        """A line that cannot be trusted, naming `coid` if it could be read that far: that order may
+        have been sent and answered anything (unsure); without a coid, any order may have been."""
+        self.damaged_lines += 1
+        if coid is None:
+            self.unattributed_damage += 1
+            return
+        entry = self.entry(coid)
+        entry.damaged = True
+        entry.sent = True
 
     def apply(self, record: Mapping[str, Any]) -> None:
         kind = record.get("kind")
@@ -284,14 +304,95 @@ class JournalContents:
                 if e.order_key and (e.accepted or e.unsure)}
 
 
-def read_records(path: Path) -> tuple[list[dict[str, Any]], int, int]:
-    """(records, damaged middle lines, byte length of the valid prefix) of a journal file."""
+#: every line the runner writes ends with this field: a CRC-32 of the line's text before it
+CHECKSUM_KEY = "sum"
+_SEAL = re.compile(rb', ?"' + CHECKSUM_KEY.encode() + rb'": "([0-9a-f]{8})"\}$')
+
+
+def sealed_line(record: Mapping[str, Any]) -> bytes:
+    """One journal line: the record as JSON with its checksum as the last field, and a newline.
+
+    Why: a flipped byte (`"ACK"` read back as `"ACC"`) must never turn into a known state such as
+    "rejected" (which a re-run would send again): a line whose checksum fails is damaged (unsure).
+    The line stays one JSON object, so any JSON reader still reads the journal.
+    """
+    body = dumps(dict(record)).encode("utf-8")
+    mark = f'"{CHECKSUM_KEY}": "{zlib.crc32(body):08x}"}}'.encode()
+    return body[:-1] + (b", " if len(body) > 2 else b"") + mark + b"\n"
+
+
+def _checked(raw: bytes) -> tuple[dict[str, Any] | None, bool]:
+    """(the record, whether its checksum holds) of one line; (None, False) if it is not a JSON object.
+    A line without a checksum (journals written before checksums) holds: it is judged by its contents."""
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return [], 0, 0
+        record = loads(raw)
+    except ValueError:
+        return None, False
+    if not isinstance(record, dict):
+        return None, False
+    if CHECKSUM_KEY not in record:
+        return record, True
+    sealed = record.pop(CHECKSUM_KEY)
+    match = _SEAL.search(raw.rstrip(b"\r"))
+    if match is None or match.group(1).decode() != sealed:
+        return record, False
+    body = raw[:match.start()] + b"}"
+    return record, f"{zlib.crc32(body):08x}" == sealed
+
+
+def _statuses_known(record: Mapping[str, Any]) -> bool:
+    """False when a record states an order's status or presence in a word the runner does not know
+    (a damaged line, e.g. "ACC" for "ACK"): such a line must never read as a known state."""
+    kind = record.get("kind")
+    if kind == "answer" and isinstance(record.get("answer"), Mapping):
+        answer_kind, payload = _unwrap(record["answer"])
+        status = payload.get("status")
+        return answer_kind != "order" or status is None \
+            or (isinstance(status, str) and status in OrderStatus._value2member_map_)
+    if kind == "reconciled":
+        return record.get("presence") in _PRESENCES
+    return True
+
+
+_PRESENCES = frozenset({"open", "traded", "not_found"})
+
+
+@dataclass
+class JournalRead:
+    """A journal file as read: its trusted records, its damaged lines (by the coid each names, None
+    when it names none) and the byte length of the valid prefix (a torn tail is cut there)."""
+
+    records: list[dict[str, Any]]
+    damaged: list[dict[str, Any] | None]
+    """The damaged lines as far as they could be read (None: not even JSON)."""
+    valid_end: int
+
+    def fold(self) -> JournalContents:
+        """The contents: trusted records applied, then each damaged line counted against the order it
+        names — only an order the trusted lines know (a flipped byte may have changed the name too)."""
+        contents = JournalContents()
+        for record in self.records:
+            contents.apply(record)
+        for line in self.damaged:
+            coid = line.get("coid") if line is not None else None
+            if line is not None and coid is None and line.get("kind") in _NO_ORDER_KINDS:
+                contents.damaged_lines += 1  # a run's start or a note: about no order
+                continue
+            contents.apply_damaged(coid if isinstance(coid, str) and coid in contents.entries else None)
+        return contents
+
+
+#: record kinds that say nothing about any order (one damaged byte cannot make an intent read as these)
+_NO_ORDER_KINDS = frozenset({"open", "note"})
+
+
+def read_records(path: Path) -> JournalRead:
+    """Every line of a journal file, checked (see `JournalRead`)."""
+    data = read_state_file(path, "journal")  # never through a symlink
+    if data is None:
+        return JournalRead([], [], 0)
     records: list[dict[str, Any]] = []
-    damaged = 0
+    damaged: list[dict[str, Any] | None] = []
     valid_end = 0
     position = 0
     lines = data.split(b"\n")
@@ -300,26 +401,25 @@ def read_records(path: Path) -> tuple[list[dict[str, Any]], int, int]:
         end = position + len(raw) + (0 if is_last else 1)
         if is_last:  # text after the final newline: a torn write (or nothing)
             break
-        try:
-            record = loads(raw)
-        except ValueError:
-            record = None
-        if isinstance(record, dict):
+        record, intact = _checked(raw)
+        if record is not None and intact and _statuses_known(record):
             records.append(record)
             valid_end = end
-        elif index == len(lines) - 2 and not lines[-1]:
-            break  # a complete but garbled last line (e.g. zeros after a crash): treat as torn
+        elif record is None and index == len(lines) - 2 and not lines[-1] and _torn(raw):
+            break  # a complete but garbled last line (zeros after a crash): treat as torn
         else:
-            damaged += 1
+            damaged.append(record)
             valid_end = end
         position = end
-    return records, damaged, valid_end
+    return JournalRead(records, damaged, valid_end)
+
+
+def _torn(raw: bytes) -> bool:
+    """A last line a crash can leave (zeros where the data never reached the disk, or cut short),
+    as opposed to a complete line damaged later: the latter is kept and counted as damaged."""
+    return b"\x00" in raw or not raw.rstrip().endswith(b"}")
 
 
 def load_contents(path: Path) -> JournalContents:
     """Fold a journal file without locking or writing (for `status`)."""
-    records, damaged, _ = read_records(path)
-    contents = JournalContents(damaged_lines=damaged)
-    for record in records:
-        contents.apply(record)
-    return contents
+    return read_records(path).fold()

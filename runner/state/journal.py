@@ -7,7 +7,8 @@ fsync'd here; every answer is appended after. A re-run reads the journal to know
 were placed, which were rejected, and which are *unsure* (intent written, no answer: looked up at
 the exchange before anything is sent).
 
-Format: one JSON object per line (`runner.jsonnum`, exact numbers), in
+Format: one JSON object per line (`runner.jsonnum`, exact numbers), each ending with a checksum
+of the line (`runner.state.entries.sealed_line`; lines written before checksums still load), in
 `<state-dir>/<identity>.journal.jsonl`, one file per playbook identity (`name` + `run_id`).
 Each line is written with one `write` on an O_APPEND descriptor the moment it is recorded, so
 `kill -9` at any instant leaves at worst a torn last line; opening the journal drops that torn
@@ -42,11 +43,11 @@ from typing import Any
 
 from runner import __version__
 from runner.errors import JournalError, PlanChanged
-from runner.jsonnum import dumps
 from runner.playbook.ids import Leg
 from runner.playbook.model import Playbook
 from runner.state.definitions import ChangedOrder, changed_orders, order_definition
-from runner.state.entries import JournalContents, JournalEntry, read_records
+from runner.state.entries import JournalContents, JournalEntry, read_records, sealed_line
+from runner.state.statedir import open_state_file, prepare_state_dir
 from runner.state.statelock import StateLock
 from runner.words import counted
 
@@ -137,13 +138,11 @@ class Journal:
     def open(cls, state_dir: Path | str, playbook: Playbook, *, replan: bool = False) -> Journal:
         """Lock the identity, read the journal (dropping a torn tail), apply the stale-plan rule.
 
-        Raises `StateLocked` (another run holds the lock) or `PlanChanged` (unless `replan`).
+        Raises `StateLocked` (another run holds the lock), `PlanChanged` (unless `replan`) or
+        `UnsafeStateDir` (others may write to the state dir; a symlink at the lock or journal path).
         """
         state_dir = Path(state_dir)
-        try:
-            state_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise JournalError(f"cannot create the state dir {state_dir}: {exc.strerror}") from exc
+        prepare_state_dir(state_dir)  # private; refused when others may write to it
         lock = StateLock.acquire(lock_path(state_dir, playbook), identity_of(playbook))
         try:
             return cls._open_locked(state_dir, playbook, lock, replan)
@@ -154,10 +153,8 @@ class Journal:
     @classmethod
     def _open_locked(cls, state_dir: Path, playbook: Playbook, lock: StateLock, replan: bool) -> Journal:
         path = journal_path(state_dir, playbook)
-        records, damaged, valid_end = read_records(path)
-        contents = JournalContents(damaged_lines=damaged)
-        for record in records:
-            contents.apply(record)
+        read = read_records(path)
+        contents, valid_end = read.fold(), read.valid_end
         changed = changed_orders(contents, playbook)
         if changed and not replan:
             raise PlanChanged(
@@ -270,7 +267,7 @@ class Journal:
 
     @property
     def damaged(self) -> bool:
-        """Lines in the middle of the file could not be read: treat every entry as unsure."""
+        """Lines of the file cannot be trusted: look every order up at the exchange."""
         return self.contents.damaged_lines > 0
 
     @property
@@ -298,8 +295,7 @@ class Journal:
     def _append(self, record: dict[str, Any]) -> None:
         if self._fd is None:
             raise JournalError(f"journal {self.path} is closed")
-        record = {"at": _now(), **record}
-        line = (dumps(record) + "\n").encode("utf-8")
+        line = sealed_line({"at": _now(), **record})
         try:
             written = os.write(self._fd, line)
             while written < len(line):  # a short write is rare but legal
@@ -337,7 +333,7 @@ def reconciled_record(client_order_id: str, presence: str, *, order_id: str | No
 def _open_for_append(path: Path, valid_end: int) -> int:
     """Open for appending, cutting a torn tail first so the next line starts on a fresh line."""
     existed = path.exists()
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o644)
+    fd = open_state_file(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, "journal")  # never via a symlink
     try:
         if os.fstat(fd).st_size != valid_end:
             os.ftruncate(fd, valid_end)

@@ -3,10 +3,14 @@
 `Placements` answers the run's question "was this client_order_id already placed?" before
 anything is sent. The journal answers for orders it knows are settled; every other order is
 looked up at the exchange first (`runner.state.reconcile`), so a re-run on a fresh CI machine (no
-journal) adopts what an earlier run placed. Orders the journal saw rejected are sent again:
-they never existed. An order the exchange shows but the journal never recorded is compared
-with the playbook where the exchange shows enough (open orders): a difference is refused like
-any other change of a placed order (terraform's stale-plan rule) unless `--replan`.
+journal) adopts what an earlier run placed. Orders the journal saw rejected (by an answer the
+exchange tied to them) are looked up too, and sent again only if the exchange shows none: they
+never existed. A journal line that cannot be trusted (bad checksum, unknown status) proves
+nothing: an order it may concern that the exchange does not show is never sent again — the run
+stops before sending anything (`OrdersUnsure`, exit 5). An order the exchange shows but the
+journal never recorded is compared with the playbook where the exchange shows enough (open
+orders): a difference is refused like any other change of a placed order (terraform's
+stale-plan rule) unless `--replan`.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from runner.errors import PlanChanged
+from runner.errors import OrdersUnsure, PlanChanged
 from runner.exchange.pacing import rate_limit_callback
 from runner.playbook.ids import Leg
 from runner.playbook.model import BracketMode, Order, Playbook
@@ -135,13 +139,15 @@ class Placements:
         self.looked_up = False
 
     def to_look_up(self) -> list[str]:
-        """Every planned coid not known (from an intact journal) to be settled, and every placed entry
-        with an attached bracket (its exits live on at the exchange after the entry settles)."""
+        """Every planned coid not known (from an intact journal) to be settled, every one the journal
+        saw rejected (it is sent again: the exchange must confirm it has none), and every placed
+        entry with an attached bracket (its exits live on at the exchange after the entry settles)."""
         damaged = self.journal.damaged
         coids = []
         for coid in self.planned:
             entry = self.journal.entry(coid)
-            if damaged or entry is None or not entry.settled or (coid in self.with_exits and entry.accepted):
+            if damaged or entry is None or not entry.settled or entry.rejected \
+                    or (coid in self.with_exits and entry.accepted):
                 coids.append(coid)
         return coids
 
@@ -178,6 +184,38 @@ class Placements:
             for coid in coids:
                 self._note(coid, found[coid])
         self._check_drift()
+        self._refuse_unproven()
+
+    def unproven(self) -> list[Planned]:
+        """Planned orders the exchange does not show that the journal cannot prove were never placed:
+        a damaged line names them, or names no order at all (then it may have been any order's ACK
+        before a cancel, which leaves no trace at the exchange). None of these may be sent."""
+        if not self.journal.damaged:
+            return []
+        anyone = self.journal.contents.unattributed_damage > 0
+        unproven = []
+        for coid, planned in self.planned.items():
+            state = self.found.get(coid)
+            entry = self.journal.entry(coid)
+            if state is None or state.placed or (entry is not None and entry.accepted):
+                continue
+            if anyone or (entry is not None and entry.damaged):
+                unproven.append(planned)
+        return unproven
+
+    def _refuse_unproven(self) -> None:
+        unproven = self.unproven()
+        if not unproven:
+            return
+        names = ", ".join(f"{p.order.id!r}" + (f" ({p.leg})" if p.leg != Leg.ENTRY.value else "")
+                          for p in unproven)
+        raise OrdersUnsure(
+            f"the journal {self.journal.path} has "
+            f"{counted(self.journal.contents.damaged_lines, 'damaged line')}, and "
+            f"{counted(len(unproven), 'order')} the exchange does not show may have been placed "
+            f"({names}): nothing was sent. Check them on the exchange (`qfex-runner status`); if none "
+            f"was placed, move the journal aside and re-run (orders the exchange shows are adopted), "
+            f"or use a new run_id")
 
     def _recent_unanswered(self, not_found: Iterable[str]) -> float:
         """Seconds to wait until every unanswered send among `not_found` is older than settle_s."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import RunnerError, StateLocked
+from runner.state.statedir import open_state_file
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,19 @@ class LockHolder:
 def read_holder(path: Path) -> LockHolder | None:
     """The holder recorded in a lock file, or None if there is none (empty, missing, unreadable)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8") or "null")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        return _holder_in(fd)
+    finally:
+        os.close(fd)
+
+
+def _holder_in(fd: int) -> LockHolder | None:
+    """The holder recorded in an open lock file (read from its start)."""
+    try:
+        data = json.loads(os.pread(fd, 4096, 0).decode("utf-8") or "null")
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict):
@@ -79,7 +92,7 @@ class StateLock:
     def acquire(cls, path: Path, identity: str) -> StateLock:
         """Take the lock or raise `StateLocked` saying who holds it. Never waits."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        fd = open_state_file(path, os.O_RDWR | os.O_CREAT, "lock")  # never through a symlink
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -93,7 +106,7 @@ class StateLock:
                 f"Wait for it to finish (lock: {path})",
                 holder,
             ) from None
-        previous = read_holder(path)
+        previous = _holder_in(fd)
         stale = previous if previous is not None and previous.pid is not None else None
         record = {
             "pid": os.getpid(),

@@ -41,6 +41,8 @@ STATES: Mapping[str, tuple[str, bool]] = {
     "unknown": ("sent without an answer and not on the exchange: never arrived, rejected, or cancelled "
                 "unfilled (a run would send it again)", False),
     "not_placed": ("not on the exchange", False),
+    "unproven": ("not on the exchange, but a damaged journal line may be about it (accepted, then cancelled "
+                 "unfilled?): a run sends nothing until it is resolved (exit 5)", False),
 }
 
 
@@ -107,12 +109,16 @@ class StatusReport:
 
     @property
     def to_place(self) -> list[OrderStatusLine]:
-        """Orders a `run` would send now."""
+        """Orders a `run` would send now (none while an order is unproven: the run stops first)."""
+        if any(line.state == "unproven" for line in self.lines):
+            return []
         return [line for line in self.lines if not line.placed]
 
 
-def classify(planned: Planned, state: ExchangeOrderState, entry: JournalEntry | None) -> str:
-    """One state word from what the exchange shows and what the journal knows."""
+def classify(planned: Planned, state: ExchangeOrderState, entry: JournalEntry | None,
+             damaged_anywhere: bool = False) -> str:
+    """One state word from what the exchange shows and what the journal knows (`damaged_anywhere`:
+    the journal has a damaged line naming no known order, which may have been about this one)."""
     if state.presence is Presence.OPEN:
         return "partially_filled" if state.filled_quantity > 0 else "open"
     if state.presence is Presence.TRADED:
@@ -122,6 +128,8 @@ def classify(planned: Planned, state: ExchangeOrderState, entry: JournalEntry | 
         return "filled"
     if entry is not None and entry.accepted:
         return "cancelled" if entry.filled_quantity == 0 else "partially_filled_closed"
+    if damaged_anywhere or (entry is not None and entry.damaged):
+        return "unproven"
     if entry is not None and entry.rejected:
         return "rejected"
     if entry is not None and entry.unsure:
@@ -139,7 +147,7 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
     for planned in PlannedOrders(playbook):
         state = found[planned.client_order_id]
         entry = contents.entries.get(planned.client_order_id) if contents else None
-        word = classify(planned, state, entry)
+        word = classify(planned, state, entry, contents is not None and contents.unattributed_damage > 0)
         notes = []
         if state.copies > 1:
             notes.append(f"exists {state.copies} times on the exchange")

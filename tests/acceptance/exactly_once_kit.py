@@ -183,6 +183,24 @@ class Harness:
         self.sim.call(lambda ex: ex.set_mid("AAPL-USD", Decimal(price)))
 
 
+def run_in_process_at(harness: Harness, url: str | None = None, **options: Any) -> Any:
+    """Run the playbook in this process against the harness's exchange (or `url`, e.g. a proxy)."""
+    from runner.run.engine import run_playbook
+    from runner.run.options import RunOptions
+
+    harness.runs += 1
+    options.setdefault("timeout", 5.0)
+    return run_playbook(RunOptions(
+        playbook=str(harness.playbook), url=url or harness.sim.url, handle_sigint=False,
+        env={"QFEX_PUBLIC_KEY": harness.sim.public_key, "QFEX_SECRET_KEY": harness.sim.secret_key},
+        state_dir=str(harness.state_dir), report_dir=str(harness.directory / f"report-{harness.runs}"),
+        runs_base=str(harness.directory / "runs"), **options))
+
+
+def journal_file(harness: Harness) -> Path:
+    return harness.state_dir / (identity_slug(NAME, RUN_ID) + JOURNAL_SUFFIX)
+
+
 def when_accepted(harness: Harness, count: int) -> threading.Event:
     """An Event set when the exchange accepts its count-th order."""
     event = threading.Event()

@@ -22,8 +22,10 @@ EXIT_CODES = {
     errors.ReconnectFailed: ExitCode.ABORTED,
     errors.NoAnswer: ExitCode.ABORTED,
     errors.ReconcileError: ExitCode.ABORTED,
+    errors.OrdersUnsure: ExitCode.ABORTED,
     errors.StateLocked: ExitCode.LOCKED,
     errors.JournalError: ExitCode.IO_ERROR,
+    errors.UnsafeStateDir: ExitCode.USAGE,
 }
 
 

@@ -281,3 +281,94 @@ def test_fills_keep_their_prices_and_come_back_from_an_older_journal(tmp_path: P
         latest = journal.entry(coid).fills[-1]
         assert (latest.trade_id, latest.price, latest.fee) == ("t3", Decimal("201"), None)
         assert latest.at is not None
+
+
+# --- issue 13: checksums; a damaged line is never a known state --------------------------------------
+
+
+def test_every_line_carries_a_checksum_and_stays_one_json_object(tmp_path: Path) -> None:
+    pb = playbook()
+    with Journal.open(tmp_path, pb) as journal:
+        place(journal, pb, pb.orders[0])
+    lines = journal_path(tmp_path, pb).read_bytes().splitlines()
+    assert lines and all(isinstance(loads(line).get("sum"), str) for line in lines)
+
+
+def test_a_journal_written_before_checksums_still_loads(tmp_path: Path) -> None:
+    pb = playbook()
+    with Journal.open(tmp_path, pb) as journal:
+        coid = place(journal, pb, pb.orders[0])
+    path = journal_path(tmp_path, pb)
+    legacy = []
+    for line in path.read_bytes().splitlines():
+        record = loads(line)
+        record.pop("sum")
+        legacy.append(dumps(record))
+    path.write_text("\n".join(legacy) + "\n")
+    with Journal.open(tmp_path, pb) as journal:
+        assert not journal.damaged and journal.entry(coid).state == "open"
+
+
+@pytest.mark.parametrize("edit", [
+    lambda line: line.replace(b'"ACK"', b'"ACC"'),  # an unknown status, checksum broken too
+    lambda line: line.replace(b'"ex-1"', b'"ex-3"'),  # still JSON, only the checksum can tell
+    lambda line: line.replace(b'"ACK"', b'"REJECTED"'),  # a "known" status, but not what was written
+])
+def test_a_damaged_answer_leaves_its_order_unsure_never_rejected(tmp_path: Path, edit) -> None:
+    pb = playbook()
+    with Journal.open(tmp_path, pb) as journal:
+        coid = place(journal, pb, pb.orders[0])
+    path = journal_path(tmp_path, pb)
+    lines = path.read_bytes().split(b"\n")
+    index = next(i for i, line in enumerate(lines) if b'"kind": "answer"' in line)
+    lines[index] = edit(lines[index])
+    path.write_bytes(b"\n".join(lines))
+    contents = load_contents(path)
+    entry = contents.entries[coid]
+    assert (contents.damaged_lines, entry.damaged, entry.rejected, entry.state) == (1, True, False, "unsure")
+    assert contents.unattributed_damage == 0
+
+
+def test_an_unknown_status_in_a_line_without_checksum_is_damaged(tmp_path: Path) -> None:
+    pb = playbook()
+    with Journal.open(tmp_path, pb) as journal:
+        coid = place(journal, pb, pb.orders[0])
+    path = journal_path(tmp_path, pb)
+    legacy = []
+    for line in path.read_bytes().splitlines():
+        record = loads(line)
+        record.pop("sum")
+        legacy.append(dumps(record).replace('"ACK"', '"ACC"'))
+    path.write_text("\n".join(legacy) + "\n")
+    entry = load_contents(path).entries[coid]
+    assert entry.state == "unsure" and not entry.rejected
+
+
+def test_a_damaged_line_naming_no_known_order_may_concern_any(tmp_path: Path) -> None:
+    pb = playbook()
+    with Journal.open(tmp_path, pb) as journal:
+        place(journal, pb, pb.orders[0])
+    path = journal_path(tmp_path, pb)
+    lines = path.read_bytes().split(b"\n")
+    lines.insert(1, b'{"kind": "answer", "coid": "garbled')  # not JSON: names nobody for sure
+    lines.insert(1, b'{"kind": "answer", "coid": "not-one-of-ours", "sum": "00000000"}')
+    lines.insert(1, b'{"kind": "open", "sum": "00000000"}')  # damaged, but about no order
+    path.write_bytes(b"\n".join(lines))
+    contents = load_contents(path)
+    assert (contents.damaged_lines, contents.unattributed_damage) == (3, 2)
+
+
+def test_a_complete_last_line_with_a_bad_checksum_is_damaged_not_torn(tmp_path: Path) -> None:
+    pb = playbook()
+    with Journal.open(tmp_path, pb) as journal:
+        coid = place(journal, pb, pb.orders[0])
+    path = journal_path(tmp_path, pb)
+    with Journal.open(tmp_path, pb) as journal:  # a later run's lines, then the ACK's line damaged
+        pass
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    index = next(i for i, line in enumerate(lines) if b'"kind": "answer"' in line)
+    answer = lines.pop(index).replace(b'"ex-1"', b'"ex-3"')
+    path.write_bytes(b"\n".join([*lines[:-1], answer, b""]))
+    with Journal.open(tmp_path, pb) as journal:
+        assert journal.damaged and journal.entry(coid).state == "unsure"
