@@ -14,9 +14,12 @@ Design choices:
 - Every wait has a deadline on the monotonic clock, not just a socket timeout that a peer sending
   one byte at a time would reset for ever (`runner.deadlines`): connecting (TCP, TLS, the HTTP
   upgrade) has one total deadline, kept by a `Watchdog`; each read sets its socket timeout to
-  what is left of its wait (`_BoundedWebSocket`). A partial frame survives a timeout
-  (websocket-client buffers it), but a frame that has started must end within the session's
-  timeout and be at most `MAX_FRAME_BYTES`; otherwise the connection is treated as lost.
+  what is left of its wait, and each message we send must be taken within the session's timeout
+  (`_BoundedWebSocket`). A partial frame survives a timeout (websocket-client buffers it), but
+  a frame that has started must end within the session's timeout and be at most
+  `MAX_FRAME_BYTES`; otherwise the connection is treated as lost.
+- Connecting opens the socket (and TLS, verified; `WEBSOCKET_CLIENT_CA_BUNDLE` honoured) here, so
+  the watchdog can reach it; websocket-client only upgrades it. Proxy variables are not used.
 - Redirects on the upgrade are refused: the URL asked for is the one checked (`check_url`).
 - QFEX replies carry no request id. `next_event` attributes each reply to a `client_order_id`:
   order/fill frames by their `client_order_id`, else by the `order_id` learned from an earlier
@@ -164,6 +167,8 @@ class _BoundedWebSocket(websocket.WebSocket):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.wait_until: float | None = None
+        #: set while one of our messages is being sent: a peer that stops reading cannot hold it
+        self.send_until: float | None = None
         self.frame_timeout = DEFAULT_TIMEOUT
         self.frame_started: float | None = None
         self.message_bytes = 0
@@ -199,6 +204,25 @@ class _BoundedWebSocket(websocket.WebSocket):
         if self.message_bytes > MAX_FRAME_BYTES:
             raise _FrameRefused(f"the exchange sent a message larger than {MAX_FRAME_BYTES} bytes")
         return data
+
+    def _send(self, data: str | bytes) -> int:
+        if self.send_until is None:  # a pong answered inside a read: the read's timeout applies
+            sent: int = super()._send(data)
+            return sent
+        left = self.send_until - time.monotonic()
+        if left <= 0:
+            raise self._unread()
+        if self.sock is not None:
+            self.sock.settimeout(left)
+        try:
+            sent = super()._send(data)
+        except websocket.WebSocketTimeoutException:
+            raise self._unread() from None
+        return sent
+
+    def _unread(self) -> _FrameRefused:
+        return _FrameRefused(f"the exchange stopped reading: a message could not be sent within "
+                             f"{self.frame_timeout:g}s")
 
     def _timed_out(self, frame_until: float | None) -> None:
         if frame_until is not None and time.monotonic() >= frame_until:
@@ -267,6 +291,8 @@ class _Socket(Protocol):
     def recv_data(self, control_frame: bool = ...) -> tuple[int, bytes]: ...
 
     wait_until: float | None
+    send_until: float | None
+    frame_timeout: float
 
     def frame_done(self, *, data: bool) -> None: ...
 
@@ -285,6 +311,7 @@ class TradeSession:
         self._seq = 0
         self.closed = False
         self.messages_sent = 0
+        self._frame_timeout = getattr(ws, "frame_timeout", DEFAULT_TIMEOUT)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -336,7 +363,7 @@ class TradeSession:
             return
         self.closed = True
         with contextlib.suppress(Exception):
-            self._ws.wait_until = Deadline(1.0).at  # the closing handshake gets a second, however sent
+            self._ws.wait_until = self._ws.send_until = Deadline(1.0).at  # the closing handshake: 1 s
             self._ws.close(timeout=1)
 
     def abort(self) -> None:
@@ -356,7 +383,11 @@ class TradeSession:
     # --- raw I/O -----------------------------------------------------------------------------------
 
     def _send_raw(self, message: dict[str, Any]) -> None:
-        self._ws.send(dumps(message))
+        self._ws.send_until = Deadline(self._frame_timeout).at
+        try:
+            self._ws.send(dumps(message))
+        finally:
+            self._ws.send_until = None
         self.messages_sent += 1
 
     def _read(self, timeout: float) -> dict[str, Any] | None:

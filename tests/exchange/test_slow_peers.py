@@ -113,3 +113,26 @@ def test_a_dribbled_refdata_answer_ends_at_the_deadline(start):
     assert isinstance(error, RefDataError), error
     assert "no complete answer within 2s" in str(error)
     assert took < BOUND
+
+
+def test_a_peer_that_stops_reading_cannot_hold_a_send():
+    def deaf(peer: Peer) -> None:
+        peer.read_head()
+        peer.upgrade()
+        peer.receive()
+        peer.send({"authenticated": True})
+        peer.stop.wait(30)  # reads nothing more: the runner's sends fill the socket buffers
+
+    padding = "x" * 256 * 1024
+    with fake_exchange(deaf) as ex:
+        session = TradeSession.connect(ex.url, CREDS, timeout=2)
+
+        def flood() -> None:
+            for _ in range(10_000):  # far beyond what the loopback's buffers hold
+                session.send({"type": "get_user_orders", "params": {"padding": padding}})
+
+        error, took = timed(flood)
+        session.abort()
+    assert isinstance(error, ConnectionLost), error
+    assert "stopped reading" in str(error) and "within 2s" in str(error)
+    assert took < BOUND
