@@ -397,7 +397,7 @@ class TradeSession:
         recv) so the deadline holds: websocket-client's own loop restarts the socket timeout after
         every ping, and a server pinging more often than `timeout` would make a wait endless.
         """
-        deadline = Deadline(timeout)
+        deadline = Deadline(max(timeout, 0.001))  # 0: take what is already buffered, never block
         self._ws.wait_until = deadline.at  # every low-level read stops there (`_BoundedWebSocket`)
         while True:
             try:
