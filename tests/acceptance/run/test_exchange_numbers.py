@@ -75,3 +75,28 @@ def test_impossible_numbers_make_the_outcome_unknown_not_a_crash(tmp_path: Path,
             assert path.stat().st_size < 20_000_000, path
             with path.open("rb") as lines:
                 assert max((len(line) for line in lines), default=0) < 10_000, path
+
+
+def test_an_overfilled_entry_never_sizes_its_after_fill_exits_in_this_run_or_the_next(tmp_path: Path):
+    """Fills of 5 on an entry of 1 must not become a take-profit and a stop-loss of 5: not when
+    they arrive, and not when a re-run adopts the entry from its journal."""
+    received: list[dict[str, Any]] = []
+
+    def on_order(peer: Peer, message: dict[str, Any]) -> None:
+        peer.send(order_response(message, "ACK"))
+        peer.send(fill_response(message, quantity=5))
+
+    bracket = "bracket: {take_profit: 260.00, stop_loss: 200.00, mode: after_fill}"
+    book = write_playbook(tmp_path, [order("a", RESTING + "\n" + bracket, wait="fill", expect="filled")])
+    args = ["run", str(book), "--timeout", "5", "--refdata", REFDATA, "--state-dir", "state"]
+    for attempt in ("first", "re-run"):
+        with fake_exchange(qfex_like(on_order, received)) as ex:
+            done = qfex([*args, "--url", ex.url, "--report-dir", attempt], tmp_path, ENV, timeout=120)
+        assert done.returncode in (ExitCode.OK, ExitCode.ORDERS_FAILED), done.stdout + done.stderr
+        report = json.loads((tmp_path / attempt / "report.json").read_text())
+        entry = report["orders"][0]
+        assert entry["outcome"] != "passed", entry["verdict"]
+        assert all(not leg.get("order_id") for leg in entry["legs"]), entry["legs"]
+        assert any("more than" in w for w in report["warnings"]), report["warnings"]
+    placed = [m for m in received if m.get("type") == "add_order"]
+    assert len(placed) == 1, placed  # the entry, once; no exit of any size
