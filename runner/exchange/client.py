@@ -42,7 +42,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import websocket
@@ -197,7 +197,6 @@ class _BoundedWebSocket(websocket.WebSocket):
             data: bytes = super()._recv(bufsize)  # type: ignore[no-untyped-call]
         except websocket.WebSocketTimeoutException:
             self._timed_out(frame_until)
-            raise
         if self.frame_started is None:
             self.frame_started = time.monotonic()
         self.message_bytes += len(data)
@@ -224,7 +223,8 @@ class _BoundedWebSocket(websocket.WebSocket):
         return _FrameRefused(f"the exchange stopped reading: a message could not be sent within "
                              f"{self.frame_timeout:g}s")
 
-    def _timed_out(self, frame_until: float | None) -> None:
+    def _timed_out(self, frame_until: float | None) -> NoReturn:
+        """The frame stalled (`_FrameRefused`), or only this wait is over (the library's timeout)."""
         if frame_until is not None and time.monotonic() >= frame_until:
             raise _FrameRefused(f"a frame stalled part-way for more than {self.frame_timeout:g}s "
                                 f"(the peer is too slow or hostile)")

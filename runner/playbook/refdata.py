@@ -225,7 +225,7 @@ def _get(url: str, deadline: Deadline) -> tuple[int, str | None, bytes]:
             except (OSError, http.client.HTTPException) as exc:
                 if dog.expired or deadline.passed or isinstance(exc, TimeoutError):
                     raise RefDataError(f"{url}: no complete answer within {deadline.seconds:g}s") from None
-                reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+                reason = str(exc) or type(exc).__name__
                 raise RefDataError(f"{url}: {reason}") from None
     finally:
         conn.close()
