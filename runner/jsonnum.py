@@ -168,9 +168,18 @@ def _encoder(emit: Emit, indent: str | None, sort_keys: bool) -> Callable[[Any, 
     return encode
 
 
+#: beyond this exponent a Decimal keeps its exponent form (`1E+999999999`, valid JSON) instead of
+#: being written out digit by digit: a hostile number must not become a gigabyte journal line.
+#: No real price, quantity or timestamp comes near it, so their text is unchanged.
+PLAIN_EXPONENT_LIMIT = 64
+
+
 def _decimal(value: Decimal) -> str:
     if not value.is_finite():
         raise ValueError(f"non-finite number {value} cannot be serialised")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and not -PLAIN_EXPONENT_LIMIT <= exponent <= PLAIN_EXPONENT_LIMIT:
+        return str(value)
     return format(value, "f")
 
 

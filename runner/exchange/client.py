@@ -11,7 +11,16 @@ Design choices:
 - Synchronous and single-threaded: the caller reads when it waits, so there is no hand-off
   between threads on the hot path. websocket-client answers the server's ping frames inside
   `recv`, and every wait here is a bounded `recv`, so pings are answered while we wait.
-- Every wait has a deadline; a partial frame survives a timeout (websocket-client buffers it).
+- Every wait has a deadline on the monotonic clock, not just a socket timeout that a peer sending
+  one byte at a time would reset for ever (`runner.deadlines`): connecting (TCP, TLS, the HTTP
+  upgrade) has one total deadline, kept by a `Watchdog`; each read sets its socket timeout to
+  what is left of its wait, and each message we send must be taken within the session's timeout
+  (`_BoundedWebSocket`). A partial frame survives a timeout (websocket-client buffers it), but
+  a frame that has started must end within the session's timeout and be at most
+  `MAX_FRAME_BYTES`; otherwise the connection is treated as lost.
+- Connecting opens the socket (and TLS, verified; `WEBSOCKET_CLIENT_CA_BUNDLE` honoured) here, so
+  the watchdog can reach it; websocket-client only upgrades it. Proxy variables are not used.
+- Redirects on the upgrade are refused: the URL asked for is the one checked (`check_url`).
 - QFEX replies carry no request id. `next_event` attributes each reply to a `client_order_id`:
   order/fill frames by their `client_order_id`, else by the `order_id` learned from an earlier
   answer; `err` frames by the request echoed in `incoming_message` (its `client_order_id`, or
@@ -29,17 +38,20 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
+import socket
 import ssl
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import websocket
 
 from runner import __version__
+from runner.deadlines import Deadline, Watchdog
 from runner.enums import Channel, is_retryable
 from runner.errors import ConnectError, ConnectionLost, NoAnswer, RunAborted
 from runner.exchange.credentials import Credentials, hmac_fields
@@ -63,7 +75,8 @@ from runner.exchange.protocol import (
 from runner.jsonnum import dumps
 
 DEFAULT_TIMEOUT = 10.0
-AUTH_TIMEOUT = 15.0  # QFEX's CLI waits 15 s for the auth answer; the server allows 60 s
+#: the largest inbound message accepted (a 1000-order page is well under 1 MiB)
+MAX_FRAME_BYTES = 16 * 1024 * 1024
 USER_AGENT = f"qfex-runner/{__version__}"
 DEFAULT_CHANNELS = (Channel.ORDER_RESPONSES, Channel.FILLS, Channel.STOP_ORDERS)
 REQUEST_RETRIES = 4
@@ -141,6 +154,130 @@ def _host(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+class _FrameRefused(websocket.WebSocketException):
+    """A frame that stalled part-way or is too large: the connection cannot be trusted further."""
+
+
+class _BoundedWebSocket(websocket.WebSocket):
+    """websocket-client's socket with deadlines on every low-level read (see the module docstring).
+
+    `wait_until` (monotonic) bounds the current wait: past it, a read raises the library's timeout
+    (the wait returns "nothing yet" and a partial frame stays buffered). A frame whose first byte
+    has arrived must be complete within `frame_timeout`, and no message may exceed
+    `MAX_FRAME_BYTES`; either breach raises `_FrameRefused`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.wait_until: float | None = None
+        #: set while one of our messages is being sent: a peer that stops reading cannot hold it
+        self.send_until: float | None = None
+        self.frame_timeout = DEFAULT_TIMEOUT
+        self.frame_started: float | None = None
+        self.message_bytes = 0
+
+    def frame_done(self, *, data: bool) -> None:
+        """A whole frame was read (a whole message too, if `data`): restart the frame's clock."""
+        self.frame_started = None
+        if data:
+            self.message_bytes = 0
+
+    def _recv(self, bufsize: int) -> bytes:
+        declared = getattr(self.frame_buffer, "length", None)
+        if isinstance(declared, int) and declared > MAX_FRAME_BYTES:
+            raise _FrameRefused(f"the exchange sent a frame of {declared} bytes (at most "
+                                f"{MAX_FRAME_BYTES} are accepted)")
+        frame_until = None if self.frame_started is None else self.frame_started + self.frame_timeout
+        limits = [t for t in (self.wait_until, frame_until) if t is not None]
+        until = min(limits) if limits else None
+        if until is not None:
+            left = until - time.monotonic()
+            if left <= 0:
+                self._timed_out(frame_until)
+            if self.sock is not None:
+                self.sock.settimeout(left)
+        try:
+            data: bytes = super()._recv(bufsize)  # type: ignore[no-untyped-call]
+        except websocket.WebSocketTimeoutException:
+            self._timed_out(frame_until)
+        if self.frame_started is None:
+            self.frame_started = time.monotonic()
+        self.message_bytes += len(data)
+        if self.message_bytes > MAX_FRAME_BYTES:
+            raise _FrameRefused(f"the exchange sent a message larger than {MAX_FRAME_BYTES} bytes")
+        return data
+
+    def _send(self, data: str | bytes) -> int:
+        if self.send_until is None:  # a pong answered inside a read: the read's timeout applies
+            sent: int = super()._send(data)
+            return sent
+        left = self.send_until - time.monotonic()
+        if left <= 0:
+            raise self._unread()
+        if self.sock is not None:
+            self.sock.settimeout(left)
+        try:
+            sent = super()._send(data)
+        except websocket.WebSocketTimeoutException:
+            raise self._unread() from None
+        return sent
+
+    def _unread(self) -> _FrameRefused:
+        return _FrameRefused(f"the exchange stopped reading: a message could not be sent within "
+                             f"{self.frame_timeout:g}s")
+
+    def _timed_out(self, frame_until: float | None) -> NoReturn:
+        """The frame stalled (`_FrameRefused`), or only this wait is over (the library's timeout)."""
+        if frame_until is not None and time.monotonic() >= frame_until:
+            raise _FrameRefused(f"a frame stalled part-way for more than {self.frame_timeout:g}s "
+                                f"(the peer is too slow or hostile)")
+        raise websocket.WebSocketTimeoutException("timed out")
+
+
+def _tls_context() -> ssl.SSLContext:
+    """Certificates and host names verified; `WEBSOCKET_CLIENT_CA_BUNDLE` (a file or a folder)
+    replaces the system's trusted authorities, as it does for websocket-client's own connect."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname by default
+    bundle = os.environ.get("WEBSOCKET_CLIENT_CA_BUNDLE")
+    if bundle and os.path.isfile(bundle):
+        context.load_verify_locations(cafile=bundle)
+    elif bundle and os.path.isdir(bundle):
+        context.load_verify_locations(capath=bundle)
+    else:
+        context.load_default_certs(ssl.Purpose.SERVER_AUTH)
+    return context
+
+
+def _open(dial: str, url: str, timeout: float) -> _BoundedWebSocket:
+    """TCP, TLS and the WebSocket upgrade, together within `timeout` seconds (see module docstring)."""
+    parts = urlsplit(dial)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "wss" else 80)
+    opened: list[socket.socket] = []
+    ws = _BoundedWebSocket(enable_multithread=False, skip_utf8_validation=True)
+    with _translated(_Phase.CONNECT, url), Watchdog(timeout, lambda: opened[-1] if opened else None) as dog:
+        try:
+            opened.append(socket.create_connection((host, port), timeout=timeout))
+            if parts.scheme == "wss":
+                opened.append(_tls_context().wrap_socket(opened[-1], server_hostname=host))
+            ws.settimeout(timeout)
+            ws.connect(dial, socket=opened[-1], header=[f"User-Agent: {USER_AGENT}"],  # type: ignore[no-untyped-call]
+                       redirect_limit=0)
+        except BaseException as exc:
+            for sock in opened:
+                with contextlib.suppress(OSError):
+                    sock.close()
+            if dog.expired and isinstance(exc, Exception):
+                raise ConnectError(f"{_host(url)} did not complete the connection (TCP, TLS and the "
+                                   f"WebSocket upgrade) within {timeout:g}s") from exc
+            raise
+    if dog.expired:  # it fired just as the upgrade completed: the socket is shut, give up cleanly
+        ws.abort()  # type: ignore[no-untyped-call]
+        raise ConnectError(f"{_host(url)} did not complete the connection within {timeout:g}s")
+    ws.frame_timeout = timeout
+    return ws
+
+
 class _Socket(Protocol):
     """What a session uses of websocket-client's `WebSocket` (some of whose methods are unannotated)."""
 
@@ -155,6 +292,12 @@ class _Socket(Protocol):
     def settimeout(self, timeout: float | None) -> None: ...
 
     def recv_data(self, control_frame: bool = ...) -> tuple[int, bytes]: ...
+
+    wait_until: float | None
+    send_until: float | None
+    frame_timeout: float
+
+    def frame_done(self, *, data: bool) -> None: ...
 
 
 class TradeSession:
@@ -171,24 +314,24 @@ class TradeSession:
         self._seq = 0
         self.closed = False
         self.messages_sent = 0
+        self._frame_timeout = getattr(ws, "frame_timeout", DEFAULT_TIMEOUT)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
     @classmethod
     def connect(cls, url: str, credentials: Credentials, *, timeout: float = DEFAULT_TIMEOUT,
-                account_id: str | None = None, auth_timeout: float = AUTH_TIMEOUT) -> TradeSession:
-        """Open, authenticate (fresh nonce) and return the session; `ConnectError` on any failure."""
+                account_id: str | None = None, auth_timeout: float | None = None) -> TradeSession:
+        """Open, authenticate (fresh nonce) and return the session; `ConnectError` on any failure.
+
+        Connecting must end within `timeout`, and so must the auth answer (`auth_timeout`, by
+        default the same: a run's `--timeout` bounds every wait).
+        """
         check_url(url)
         account_id = account_id or credentials.account_id
-        dial = _with_api_key(url, credentials.public_key)
-        sslopt = {"cert_reqs": ssl.CERT_REQUIRED, "check_hostname": True}
-        with _translated(_Phase.CONNECT, url):
-            ws = websocket.create_connection(
-                dial, timeout=timeout, sslopt=sslopt, header=[f"User-Agent: {USER_AGENT}"],
-                enable_multithread=False, skip_utf8_validation=True)
+        ws = _open(_with_api_key(url, credentials.public_key), url, timeout)
         session = cls(ws, url, account_id)
         try:
-            session._authenticate(credentials, account_id, auth_timeout)
+            session._authenticate(credentials, account_id, timeout if auth_timeout is None else auth_timeout)
         except BaseException:
             session.abort()  # a refused or silent peer gets no closing handshake to wait for
             raise
@@ -223,6 +366,7 @@ class TradeSession:
             return
         self.closed = True
         with contextlib.suppress(Exception):
+            self._ws.wait_until = self._ws.send_until = Deadline(1.0).at  # the closing handshake: 1 s
             self._ws.close(timeout=1)
 
     def abort(self) -> None:
@@ -242,7 +386,11 @@ class TradeSession:
     # --- raw I/O -----------------------------------------------------------------------------------
 
     def _send_raw(self, message: dict[str, Any]) -> None:
-        self._ws.send(dumps(message))
+        self._ws.send_until = Deadline(self._frame_timeout).at
+        try:
+            self._ws.send(dumps(message))
+        finally:
+            self._ws.send_until = None
         self.messages_sent += 1
 
     def _read(self, timeout: float) -> dict[str, Any] | None:
@@ -252,16 +400,18 @@ class TradeSession:
         recv) so the deadline holds: websocket-client's own loop restarts the socket timeout after
         every ping, and a server pinging more often than `timeout` would make a wait endless.
         """
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(max(timeout, 0.001))  # 0: take what is already buffered, never block
+        self._ws.wait_until = deadline.at  # every low-level read stops there (`_BoundedWebSocket`)
         while True:
-            self._ws.settimeout(max(deadline - time.monotonic(), 0.001))
             try:
                 opcode, data = self._ws.recv_data(control_frame=True)
             except websocket.WebSocketTimeoutException:
                 return None
-            if opcode not in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG):
+            control = opcode in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG)
+            self._ws.frame_done(data=not control)
+            if not control:
                 break
-            if time.monotonic() >= deadline:
+            if deadline.passed:
                 return None
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             raise ConnectionLost(f"{_host(self.url)} closed the connection{_close_reason(data)}")

@@ -94,23 +94,91 @@ class ReplyKind(str, Enum):
     OTHER = "other"
 
 
-def wire_decimal(value: object) -> Decimal | None:
-    """A wire number (Decimal, int or numeric string) as Decimal; None when absent or not a number.
+#: the widest number taken from the exchange: timestamps in nanoseconds reach 1e18, prices and
+#: quantities are far smaller. Past this a frame is broken or hostile, and its number is refused
+#: rather than carried (a `1e999999999` would otherwise be written out digit by digit).
+WIRE_MAX_ADJUSTED_EXPONENT = 24
+WIRE_MAX_DECIMAL_PLACES = 24
 
-    The one place a received number becomes money: adoption, leg states and reconciliation use it too.
+
+def wire_number(value: object) -> tuple[Decimal | None, str | None]:
+    """A wire number (Decimal, int or numeric string) checked: `(number, None)`; `(None, None)` when
+    absent; `(None, why)` when present but unusable (not a number, NaN/Infinity, out of range).
+
+    The one place a received number becomes money: adoption, leg states and reconciliation use it
+    too (through `wire_decimal`), so no NaN or giant exponent gets past the protocol boundary.
     """
-    if value is None or isinstance(value, bool):
-        return None
+    if value is None or value == "":
+        return None, None
+    number: Decimal
+    if isinstance(value, bool):
+        return None, f"{value!r} is not a number"
     if isinstance(value, Decimal):
-        return value
-    if isinstance(value, (int, str)):
+        number = value
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, str):
         try:
-            return Decimal(value)
+            number = Decimal(value[:200])
         except ArithmeticError:
+            return None, f"{_shown(value)} is not a number"
+        if len(value) > 200:
+            return None, f"a number of {len(value)} characters is out of range"
+    elif isinstance(value, float):  # NaN/Infinity literals, or a caller that parsed with floats
+        number = Decimal(repr(value))
+    else:
+        return None, f"a {type(value).__name__} is not a number"
+    if not number.is_finite():
+        return None, f"{_shown(value)} is not a finite number"
+    exponent = int(number.as_tuple().exponent)  # finite: an int
+    if not number:  # zero, whatever its exponent (0E+999999999 is 0, not a billion digits)
+        in_range = -WIRE_MAX_DECIMAL_PLACES <= exponent <= WIRE_MAX_ADJUSTED_EXPONENT
+        return (number if in_range else Decimal(0)), None
+    if number.adjusted() > WIRE_MAX_ADJUSTED_EXPONENT:
+        return None, f"{number:.3E} is out of range (must be below 1e{WIRE_MAX_ADJUSTED_EXPONENT + 1})"
+    if exponent < -WIRE_MAX_DECIMAL_PLACES:
+        return None, f"{number:.3E} has more than {WIRE_MAX_DECIMAL_PLACES} decimal places"
+    return number, None
+
+
+def wire_decimal(value: object) -> Decimal | None:
+    """A usable wire number as Decimal; None when absent or unusable (see `wire_number`)."""
+    return wire_number(value)[0]
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, float):  # as the wire spells it: NaN, Infinity, -Infinity
+        return {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}.get(repr(value), repr(value))
+    text = str(value) if isinstance(value, Decimal) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class _Numbers:
+    """Reads the numeric fields of one payload, noting each that is present but unusable or of the
+    wrong sign: those notes are the reply's `anomalies`, which the run reports on the order."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        self.payload = payload
+        self.anomalies: list[str] = []
+
+    def get(self, *names: str, minimum: Decimal | None = None, above: bool = False,
+            checked: bool = True) -> Decimal | None:
+        """The first of `names` present; with `minimum`, smaller (or equal, if `above`) is an anomaly.
+        `checked` False: an unusable value is only dropped (fields nothing is judged by)."""
+        name = next((n for n in names if n in self.payload), names[0])
+        number, why = wire_number(self.payload.get(name))
+        if why is not None:
+            if checked:
+                self.anomalies.append(f"{name} {why}")
             return None
-    if isinstance(value, float):  # only from a caller that parsed with floats; keep its shortest repr
-        return Decimal(repr(value))
-    return None
+        if number is not None and minimum is not None and (number < minimum or (above and number == minimum)):
+            self.anomalies.append(f"{name} {_q(number)} is {'not positive' if above else 'negative'}")
+            return None
+        return number
+
+
+def _q(value: Decimal) -> str:
+    return format(value, "f") if -30 < value.adjusted() < 30 else f"{value:.3E}"
 
 
 def _str(value: object) -> str | None:
@@ -139,6 +207,9 @@ class OrderUpdate:
     update_time: Decimal | None
     trade_id: str | None
     raw: dict[str, Any] = field(repr=False, compare=False)
+    #: numbers that cannot be right (NaN, out of range, negative quantities): the order's outcome
+    #: cannot be trusted, and the run reports it so
+    anomalies: tuple[str, ...] = ()
 
     @property
     def is_reject(self) -> bool:
@@ -170,6 +241,8 @@ class Fill:
     order_type: str | None
     timestamp: Decimal | None
     raw: dict[str, Any] = field(repr=False, compare=False)
+    #: numbers that cannot be right (see `OrderUpdate.anomalies`)
+    anomalies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -227,6 +300,8 @@ def parse_frame(text: str | bytes) -> dict[str, Any]:
 
 
 def order_update(payload: dict[str, Any]) -> OrderUpdate:
+    numbers = _Numbers(payload)
+    zero = Decimal(0)
     return OrderUpdate(
         status=str(payload.get("status") or ""),
         order_id=_str(payload.get("order_id")),
@@ -235,31 +310,35 @@ def order_update(payload: dict[str, Any]) -> OrderUpdate:
         side=_str(payload.get("side")),
         order_type=_str(payload.get("type", payload.get("order_type"))),
         time_in_force=_str(payload.get("time_in_force", payload.get("order_time_in_force"))),
-        quantity=wire_decimal(payload.get("quantity")),
-        price=wire_decimal(payload.get("price")),
-        quantity_remaining=wire_decimal(payload.get("quantity_remaining", payload.get("remaining_quantity"))),
-        take_profit=wire_decimal(payload.get("take_profit")),
-        stop_loss=wire_decimal(payload.get("stop_loss")),
-        update_time=wire_decimal(payload.get("update_time")),
+        quantity=numbers.get("quantity", minimum=zero),
+        price=numbers.get("price", minimum=zero),
+        quantity_remaining=numbers.get("quantity_remaining", "remaining_quantity", minimum=zero),
+        take_profit=numbers.get("take_profit", checked=False),
+        stop_loss=numbers.get("stop_loss", checked=False),
+        update_time=numbers.get("update_time", checked=False),
         trade_id=_str(payload.get("trade_id")),
         raw=payload,
+        anomalies=tuple(numbers.anomalies),
     )
 
 
 def fill(payload: dict[str, Any]) -> Fill:
+    numbers = _Numbers(payload)
+    zero = Decimal(0)
     return Fill(
         trade_id=_str(payload.get("trade_id")),
         order_id=_str(payload.get("order_id")),
         client_order_id=_str(payload.get("client_order_id")),
         symbol=_str(payload.get("symbol")),
         side=_str(payload.get("side")),
-        price=wire_decimal(payload.get("price")),
-        quantity=wire_decimal(payload.get("quantity")),
-        fee=wire_decimal(payload.get("fee")),
-        remaining_quantity=wire_decimal(payload.get("remaining_quantity", payload.get("quantity_remaining"))),
+        price=numbers.get("price", minimum=zero),
+        quantity=numbers.get("quantity", minimum=zero, above=True),
+        fee=numbers.get("fee"),
+        remaining_quantity=numbers.get("remaining_quantity", "quantity_remaining", minimum=zero),
         order_type=_str(payload.get("order_type", payload.get("type"))),
-        timestamp=wire_decimal(payload.get("timestamp")),
+        timestamp=numbers.get("timestamp", checked=False),
         raw=payload,
+        anomalies=tuple(numbers.anomalies),
     )
 
 

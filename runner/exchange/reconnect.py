@@ -36,8 +36,11 @@ class ReconnectingSession:
     def __init__(self, session: TradeSession, connect: Callable[[], TradeSession], *,
                  policy: BackoffPolicy | None = None, pacer: Pacer | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 on_reconnect: Callable[[ReconnectingSession], None] | None = None) -> None:
+                 on_reconnect: Callable[[ReconnectingSession], None] | None = None,
+                 timeout: float = 10.0) -> None:
         self._inner = session
+        #: how long restoring a new connection waits for each answer (the run's --timeout, capped)
+        self.timeout = timeout
         self._connect = connect
         self.policy = policy or reconnect_policy()
         self.pacer = pacer
@@ -187,8 +190,8 @@ class ReconnectingSession:
     def _restore(self, fresh: TradeSession) -> None:
         """What the old connection had set up, on the new one (QFEX scopes all of it to a connection)."""
         if self._channels:
-            fresh.subscribe(list(self._channels))
+            fresh.subscribe(list(self._channels), timeout=self.timeout)
         if self._cancel_on_disconnect:
-            fresh.cancel_on_disconnect(True)
+            fresh.cancel_on_disconnect(True, timeout=self.timeout)
         for order_id, coid in self._order_ids.items():
             fresh.expect_order_id(order_id, coid)

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, overload
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from runner import jsonnum
+from runner.deadlines import Deadline, Watchdog
 from runner.errors import RefDataError, UsageError
 from runner.playbook.yamlsource import number_bounds_problem
 
@@ -150,27 +152,80 @@ def load_refdata_file(path: str | Path) -> RefData:
         raise UsageError(f"--refdata {path}: {exc}") from None
 
 
+MAX_REFDATA_BYTES = 16 * 1024 * 1024
+REDIRECTS = 3
+
+
 def fetch_refdata(url: str, timeout: float = 10.0) -> RefData:
     """GET a target's `/refdata` (QFEX REST, the simulator, or any compatible server).
 
     Raises RefDataError with a one-line reason; the caller decides whether that is fatal (`run`
-    only warns that exchange rules were not pre-checked). TLS certificates are verified.
+    only warns that exchange rules were not pre-checked). TLS certificates are verified. The
+    whole fetch (connect, TLS, headers, body, redirects) ends within `timeout` seconds however
+    slowly the server sends: the body is read in chunks against the deadline, and a `Watchdog`
+    cuts a server that dribbles its TLS handshake or headers.
     """
-    import urllib.error
-    import urllib.request
-
-    if not url.startswith(("http://", "https://")):
-        raise RefDataError(f"{url}: only http(s) URLs can be fetched")
-    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "qfex-runner"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read(16 * 1024 * 1024)
-    except urllib.error.HTTPError as exc:
-        raise RefDataError(f"{url}: HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise RefDataError(f"{url}: {reason}") from None
+    deadline = Deadline(timeout)
+    for _ in range(REDIRECTS + 1):
+        status, location, body = _get(url, deadline)
+        if location is None:
+            break
+        target = urljoin(url, location)
+        if not target.startswith("https://" if url.startswith("https://") else ("http://", "https://")):
+            raise RefDataError(f"{url}: refusing the redirect to {target} (not https)")
+        url = target
+    else:
+        raise RefDataError(f"{url}: more than {REDIRECTS} redirects")
+    if status != 200:
+        raise RefDataError(f"{url}: HTTP {status}")
     try:
         return parse_refdata(jsonnum.loads(body), source=url)
     except (RefDataError, ValueError, UnicodeDecodeError) as exc:
         raise RefDataError(f"{url}: {exc}") from None
+
+
+def _get(url: str, deadline: Deadline) -> tuple[int, str | None, bytes]:
+    """One GET: (status, redirect location or None, body); RefDataError when it fails or is too slow."""
+    import http.client
+    import ssl
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RefDataError(f"{url}: only http(s) URLs can be fetched")
+    left = max(deadline.remaining(), 0.001)
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=left,
+                                           context=ssl.create_default_context())
+    else:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=left)
+    path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    try:
+        with Watchdog(left, lambda: conn.sock) as dog:
+            try:
+                conn.request("GET", path, headers={"Accept": "application/json", "User-Agent": "qfex-runner"})
+                response = conn.getresponse()
+                if response.status in (301, 302, 303, 307, 308) and response.getheader("Location"):
+                    return response.status, response.getheader("Location"), b""
+                chunks: list[bytes] = []
+                size = 0
+                while True:
+                    if deadline.passed:
+                        raise TimeoutError
+                    if conn.sock is not None:
+                        conn.sock.settimeout(max(deadline.remaining(), 0.001))
+                    chunk = response.read1(64 * 1024)
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > MAX_REFDATA_BYTES:
+                        raise RefDataError(f"{url}: larger than {MAX_REFDATA_BYTES} bytes")
+                    chunks.append(chunk)
+                return response.status, None, b"".join(chunks)
+            except (OSError, http.client.HTTPException) as exc:
+                if dog.expired or deadline.passed or isinstance(exc, TimeoutError):
+                    raise RefDataError(f"{url}: no complete answer within {deadline.seconds:g}s") from None
+                reason = str(exc) or type(exc).__name__
+                raise RefDataError(f"{url}: {reason}") from None
+    finally:
+        conn.close()

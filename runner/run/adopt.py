@@ -70,6 +70,12 @@ class Adopter:
         self.ledger.live[coid] = live
         add_journal_fills(result, entry)
         self.exchange_view(result, coid)
+        if max(result.filled_quantity, live.filled) > result.quantity:  # never size an exit from it
+            live.note_anomaly(f"fills add up to more than the order's quantity {result.quantity}")
+            result.verdict += "; its fills add up to more than its quantity (check it on the exchange)"
+            self.ledger.warnings.append(
+                f"order {result.id!r}: the exchange reported fills adding up to more than its quantity "
+                f"{result.quantity}; no after_fill exit is sized from them (check it on the exchange)")
         if result.order_id:
             self.session.expect_order_id(result.order_id, coid)
         self.ledger.progress("judged", result.index, result.id, Outcome.ALREADY_PLACED.value, result.verdict)

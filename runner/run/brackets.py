@@ -68,6 +68,10 @@ class Brackets:
                         f"earlier run) cover {record.quantity}: {filled - record.quantity} is unprotected; "
                         f"placed exits are never resized (add an order for the rest)")
                 continue
+            if entry.anomalies:  # never size an exit from numbers that cannot be right
+                record.note = ("not placed: the exchange's answers about the entry cannot be right, so "
+                               "what it filled is unknown")
+                continue
             if filled <= 0:
                 if entry.over(time.monotonic()):
                     record.note = "not placed: the entry did not fill"

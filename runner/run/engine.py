@@ -117,7 +117,7 @@ def run_playbook(options: RunOptions) -> RunResult:
                                         account_id=credentials.account_id)
 
         session = ReconnectingSession(
-            connect(), connect, pacer=Pacer(),
+            connect(), connect, pacer=Pacer(), timeout=min(options.timeout, 10.0),
             policy=reconnect_policy(options.reconnect_attempts, options.reconnect_max_seconds))
         stack.callback(session.close)
         run = build_run(playbook, target, session, journal, options, warnings, credentials.account_id,

@@ -40,6 +40,7 @@ class EventPump:
         self.live = ledger.live
         self.sender = sender
         self._timers: list[tuple[float, str]] = []
+        self._warned: set[int] = set()  # records already warned about an impossible answer
 
     def pump(self, done: Callable[[], bool], timeout: float) -> bool:
         """Apply incoming events until `done()` or `timeout` seconds pass; True if done."""
@@ -136,6 +137,11 @@ class EventPump:
                 self._record_leg_status(leg, update, at)
             return
         self.journal.record_answer(live.coid, raw)
+        for text in update.anomalies:
+            self._anomaly(live, f"order_response {update.status}: {text}")
+        if update.quantity_remaining is not None and update.quantity_remaining > live.quantity:
+            self._anomaly(live, f"order_response {update.status}: quantity_remaining is more than the "
+                                f"order's quantity {live.quantity}")
         record = live.record
         record.statuses.append(StatusSeen(update.status, at, update.quantity_remaining))
         if record.order_id is None and update.order_id:
@@ -179,7 +185,15 @@ class EventPump:
             name = "take_profit" if fill.order_type == OrderType.TAKE_PROFIT.value else "stop_loss"
             target = next((x for x in live.record.legs if x.leg == name), None)
             live = None
-        if target is None or fill.quantity is None:
+        if target is None:
+            return
+        if fill.anomalies:
+            if live is not None:
+                self.journal.record_answer(live.coid, raw)
+                live.answered = True
+            for text in fill.anomalies:
+                self._anomaly(live, f"fill_response: {text}", target)
+        if fill.quantity is None:
             return
         key = fill.trade_id or f"{fill.order_id}:{fill.timestamp}:{fill.quantity}"
         seen = {f.trade_id for f in target.fills}
@@ -188,8 +202,15 @@ class EventPump:
         target.fills.append(FillRecord(key, fill.price, fill.quantity, fill.fee, at))
         if live is None:
             return
-        self.journal.record_answer(live.coid, raw)
+        if not fill.anomalies:
+            self.journal.record_answer(live.coid, raw)
         live.answered = True
+        if live.filled_by_fills > live.quantity:
+            self._anomaly(live, f"fill_response: fills add up to more than the order's quantity "
+                                f"{live.quantity}")
+        if fill.remaining_quantity is not None and fill.remaining_quantity > live.quantity:
+            self._anomaly(live, f"fill_response: remaining_quantity is more than the order's quantity "
+                                f"{live.quantity}")
         if fill.remaining_quantity is not None:
             live.remaining = fill.remaining_quantity if live.remaining is None \
                 else min(live.remaining, fill.remaining_quantity)
@@ -204,6 +225,20 @@ class EventPump:
             live.mark_done()
         elif live.immediate:
             live.partial_at = time.monotonic()
+
+    def _anomaly(self, live: LiveOrder | None, text: str,
+                 target: OrderResult | LegResult | None = None) -> None:
+        """An answer that cannot be right: the order's outcome becomes unknown (runner.run.verdict);
+        one warning per order says so (a flood of bad answers is not a flood of warnings)."""
+        if live is not None:
+            live.note_anomaly(text)
+        record = live.record if live is not None else target
+        if record is None or id(record) in self._warned:
+            return
+        self._warned.add(id(record))
+        name = record.id if isinstance(record, OrderResult) else record.client_order_id
+        self.ledger.warnings.append(f"order {name!r}: the exchange sent {text}; its outcome is reported as "
+                                    f"unknown (check it on the exchange)")
 
     def _apply_stop(self, coid: str | None, stop: StopOrder, at: float) -> None:
         live = self.live.get(coid) if coid else None

@@ -48,6 +48,16 @@ class LiveOrder:
         self.resend: Resend | None = None
         self.retry_at: float | None = None
         self.retries = 0
+        #: what the exchange said about it that cannot be right (NaN, overfills, negative remainders):
+        #: its outcome is then unknown, whatever else was said, and nothing is sized from its fills
+        self.anomalies: list[str] = []
+
+    def note_anomaly(self, text: str) -> bool:
+        """Remember an impossible answer (once per text, the first few); True if it is new."""
+        if text in self.anomalies or len(self.anomalies) >= 10:
+            return False
+        self.anomalies.append(text)
+        return True
 
     @property
     def rejected(self) -> bool:
@@ -71,8 +81,9 @@ class LiveOrder:
             self.done_at = time.monotonic()
 
     def over(self, now: float) -> bool:
-        """The exchange is done with it: rejected, cancelled, fully filled, or an IOC past its fills."""
-        if self.terminal or self.fully_filled:
+        """The exchange is done with it: rejected, cancelled, fully filled, an IOC past its fills, or its
+        answers are impossible (waiting longer cannot make them right)."""
+        if self.terminal or self.fully_filled or self.anomalies:
             return True
         return self.partial_at is not None and now - self.partial_at >= IOC_SETTLE_S
 
@@ -111,6 +122,11 @@ def judge(order: Order, result: OrderResult, live: LiveOrder, *, final: bool, ti
     now = time.monotonic() if now is None else now
     if not live.answered:
         return (Outcome.UNKNOWN, "sent, but no answer arrived") if final else None
+    if live.anomalies:
+        return Outcome.UNKNOWN, ("outcome unknown: the exchange's answers cannot be right ("
+                                 + "; ".join(live.anomalies[:3])
+                                 + (f"; {len(live.anomalies) - 3} more" if len(live.anomalies) > 3 else "")
+                                 + "); check the order on the exchange")
     reject = result.reject
     filled, quantity = live.filled, live.quantity
     leg_problem = next((f"{x.leg.replace('_', '-')} leg rejected: {x.reject.code} ({x.reject.meaning})"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from runner.enums import CANCELLED_STATUSES, NOT_REJECT_STATUSES, OrderStatus, is_retryable
+from runner.exchange.protocol import wire_decimal
 from runner.jsonnum import dumps, loads
 from runner.state.statedir import read_state_file
 
@@ -224,8 +225,10 @@ class JournalEntry:
 
 
 def _is_num(value: object) -> TypeGuard[Decimal | int]:
-    """An exact number as the journal reads it back (floats never occur: runner.jsonnum)."""
-    return isinstance(value, (Decimal, int)) and not isinstance(value, bool)
+    """An exact, usable number as the journal reads it back: finite and within the wire's range
+    (`wire_decimal`: an exchange's NaN or `1e999999999` is journaled as sent, never folded)."""
+    exact = isinstance(value, (Decimal, int)) and not isinstance(value, bool)
+    return exact and wire_decimal(value) is not None
 
 
 def _unwrap(answer: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:

@@ -88,3 +88,13 @@ def test_a_streamed_list_writes_what_the_whole_list_writes(indent: int | None) -
     empty: list[str] = []
     jsonnum.write({"orders": jsonnum.Streamed([])}, empty.append, indent=indent)
     assert "".join(empty) == jsonnum.dumps({"orders": []}, indent=indent)
+
+
+def test_a_huge_exponent_keeps_its_exponent_form_and_normal_numbers_their_text() -> None:
+    """A hostile `1e999999999` must not become a billion digits; everyday numbers are unchanged."""
+    huge = Decimal("1e999999999")
+    assert jsonnum.dumps({"q": huge}) == '{"q": 1E+999999999}'
+    assert jsonnum.loads(jsonnum.dumps(huge)) == huge
+    assert jsonnum.dumps(Decimal("-1E-999999999")) == "-1E-999999999"
+    for text in ("0.30", "230.125", "1000000", "0.000000000000000001", "1733380000000000000", "1E+64"):
+        assert jsonnum.dumps(Decimal(text)) == format(Decimal(text), "f")

@@ -45,3 +45,34 @@ def test_hostile_refdata_endpoint_is_a_refdata_error(server: str, name: str) -> 
     with pytest.raises(RefDataError, match=f"^{server}/{name}: ") as info:
         fetch_refdata(f"{server}/{name}")
     assert "\n" not in str(info.value)
+
+
+def _http(status: str, body: bytes = b"", location: str | None = None) -> bytes:
+    head = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n"
+    if location:
+        head += f"Location: {location}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+def test_a_redirect_is_followed_within_http_and_never_to_another_scheme() -> None:
+    from pathlib import Path
+
+    from tests.exchange.fake_exchange_kit import Peer, fake_exchange
+
+    body = (Path(__file__).resolve().parents[2] / "runner/simulator/data/refdata.json").read_bytes()
+
+    def script(peer: Peer) -> None:
+        path = peer.read_head().split(" ", 2)[1]
+        answers = {"/refdata": _http("302 Found", location="/v2/refdata"),
+                   "/v2/refdata": _http("200 OK", body),
+                   "/elsewhere": _http("301 Moved", location="ftp://127.0.0.1/refdata")}
+        peer.conn.sendall(answers.get(path, _http("404 Not Found")))
+
+    with fake_exchange(script) as ex:
+        base = f"http://127.0.0.1:{ex.port}"
+        refdata = fetch_refdata(f"{base}/refdata", timeout=5)
+        assert refdata.source == f"{base}/v2/refdata" and len(refdata) > 0
+        with pytest.raises(RefDataError, match="refusing the redirect to ftp://"):
+            fetch_refdata(f"{base}/elsewhere", timeout=5)
+        with pytest.raises(RefDataError, match="HTTP 404"):
+            fetch_refdata(f"{base}/missing", timeout=5)

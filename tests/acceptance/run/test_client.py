@@ -180,3 +180,13 @@ def test_check_url(url, ok):
     else:
         with pytest.raises(ConnectError):
             check_url(url)
+
+
+def test_a_zero_wait_still_takes_what_has_already_arrived(simulator):
+    """`next_event(0)` never blocks, but an answer already on the socket is read, not left there."""
+    with TradeSession.connect(simulator.url, creds(simulator)) as s:
+        s.subscribe()
+        s.send(limit("buffered"))
+        time.sleep(0.5)  # the answer is on the socket by now
+        events = [s.next_event(0) for _ in range(5)]
+    assert any(e is not None and e.client_order_id == "buffered" for e in events), events
