@@ -362,6 +362,38 @@ def status(playbook: str, target: str | None, url: str | None, credentials_file:
     return exit_code(report, detailed_exitcode)
 
 
+@cli.command()
+@click.argument("playbook", metavar="[PLAYBOOK]", required=False)
+@click.option("--target", type=click.Choice(["sim", "uat", "prod"]), default=None,
+              help="sim (default): the embedded exchange; uat: wss://trade.qfex.io; prod: wss://trade.qfex.com.")
+@click.option("--url", metavar="URL", help="Any QFEX-compatible trade WebSocket, e.g. a standalone `sim`.")
+@click.option("--credentials", "credentials_file", metavar="FILE",
+              help="API keys file (as for run). Default: QFEX_PUBLIC_KEY, QFEX_SECRET_KEY, QFEX_ACCOUNT_ID.")
+@click.option("--state-dir", metavar="DIR",
+              help="Where run keeps its journal (default runs/<playbook name>/.state/); read, never written.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              metavar="S", help="Longest wait for each network step, in seconds.")
+def doctor(playbook: str | None, target: str | None, url: str | None, credentials_file: str | None,
+           state_dir: str | None, fmt: str, timeout: float) -> int:
+    """Check, read-only, that a run could work: network, TLS, clock, keys, symbols, margin, leftovers.
+
+    One line per check (ok / warn / fail, and what to do). Places, changes and cancels nothing.
+    Exit 0 when nothing failed, 3 when a check failed that would make the run fail, 4 when the
+    exchange cannot be used (unreachable, TLS, clock, credentials, authentication).
+    """
+    from runner import jsonnum
+    from runner.run.doctor import DoctorOptions, as_json, diagnose, render_text
+
+    report = diagnose(DoctorOptions(playbook=playbook, target=target, url=url,
+                                    credentials_file=credentials_file, state_dir=state_dir, timeout=timeout))
+    if fmt == "json":
+        click.echo(jsonnum.dumps(as_json(report), indent=2))
+    else:
+        click.echo(_printable_lines(render_text(report)), nl=False)
+    return int(report.exit_code)
+
+
 def _printable_lines(text: str) -> str:
     """Multi-line text holding outside words (the exchange's statuses, reference data), each line made
     safe for the terminal (`runner.words.printable`)."""
