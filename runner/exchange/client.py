@@ -60,6 +60,7 @@ from runner.exchange.protocol import (
     subscribe_message,
     user_trades,
 )
+from runner.exchange.wirelog import FrameRecorder
 from runner.jsonnum import dumps
 
 DEFAULT_TIMEOUT = 10.0
@@ -160,8 +161,11 @@ class _Socket(Protocol):
 class TradeSession:
     """One authenticated connection to a QFEX trade WebSocket (see the module docstring)."""
 
-    def __init__(self, ws: _Socket, url: str, account_id: str | None) -> None:
+    def __init__(self, ws: _Socket, url: str, account_id: str | None,
+                 recorder: FrameRecorder | None = None) -> None:
         self._ws = ws
+        self._recorder = recorder
+        self._connection = recorder.opened(url) if recorder is not None else 0
         self.url = url
         self.account_id = account_id
         self._backlog: deque[dict[str, Any]] = deque()
@@ -176,7 +180,8 @@ class TradeSession:
 
     @classmethod
     def connect(cls, url: str, credentials: Credentials, *, timeout: float = DEFAULT_TIMEOUT,
-                account_id: str | None = None, auth_timeout: float = AUTH_TIMEOUT) -> TradeSession:
+                account_id: str | None = None, auth_timeout: float = AUTH_TIMEOUT,
+                recorder: FrameRecorder | None = None) -> TradeSession:
         """Open, authenticate (fresh nonce) and return the session; `ConnectError` on any failure."""
         check_url(url)
         account_id = account_id or credentials.account_id
@@ -186,7 +191,7 @@ class TradeSession:
             ws = websocket.create_connection(
                 dial, timeout=timeout, sslopt=sslopt, header=[f"User-Agent: {USER_AGENT}"],
                 enable_multithread=False, skip_utf8_validation=True)
-        session = cls(ws, url, account_id)
+        session = cls(ws, url, account_id, recorder)
         try:
             session._authenticate(credentials, account_id, auth_timeout)
         except BaseException:
@@ -224,9 +229,13 @@ class TradeSession:
         self.closed = True
         with contextlib.suppress(Exception):
             self._ws.close(timeout=1)
+        if self._recorder is not None:
+            self._recorder.closed(self._connection)
 
     def abort(self) -> None:
         """Drop the connection without a closing handshake (tests; an abnormal close)."""
+        if self._recorder is not None and not self.closed:
+            self._recorder.closed(self._connection)
         self.closed = True
         with contextlib.suppress(Exception):
             self._ws.abort()
@@ -242,7 +251,10 @@ class TradeSession:
     # --- raw I/O -----------------------------------------------------------------------------------
 
     def _send_raw(self, message: dict[str, Any]) -> None:
-        self._ws.send(dumps(message))
+        text = dumps(message)
+        if self._recorder is not None:  # before the socket: a kill between the two leaves the line
+            self._recorder.sent(self._connection, text)
+        self._ws.send(text)
         self.messages_sent += 1
 
     def _read(self, timeout: float) -> dict[str, Any] | None:
@@ -263,6 +275,8 @@ class TradeSession:
                 break
             if time.monotonic() >= deadline:
                 return None
+        if self._recorder is not None and opcode != websocket.ABNF.OPCODE_CLOSE:
+            self._recorder.received(self._connection, data)
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             raise ConnectionLost(f"{_host(self.url)} closed the connection{_close_reason(data)}")
         try:
