@@ -127,6 +127,9 @@ def run_playbook(options: RunOptions) -> RunResult:
         run = build_run(playbook, target, session, journal, options, warnings, credentials.account_id,
                         started_at)
         report, code = run.execute()
+        from runner.run.provenance import collect_provenance
+
+        report.provenance = collect_provenance(options.playbook, env)
         if not options.write_reports:
             return RunResult(report, code, None)
         saved = save_report(report, report_dir, env)
