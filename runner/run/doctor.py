@@ -229,7 +229,7 @@ def _refdata_and_clock(report: DoctorReport, target: Target, timeout: float) -> 
                     "keep the clock synchronised (NTP): HMAC auth fails beyond about ±5 minutes")
         return None
     fetched = probe.fetch_refdata_with_clock(target.refdata_url, timeout)
-    _clock(report, fetched.skew_seconds)
+    judge_clock(report, fetched.skew_seconds)
     if fetched.error is not None:
         report.warn("refdata", f"{target.refdata_url}: {fetched.error}",
                     "a run then cannot pre-check tick and lot sizes; pass --refdata FILE to run")
@@ -243,7 +243,8 @@ def _refdata_and_clock(report: DoctorReport, target: Target, timeout: float) -> 
     return refdata
 
 
-def _clock(report: DoctorReport, skew: float | None) -> None:
+def judge_clock(report: DoctorReport, skew: float | None) -> None:
+    """ok within 30 s; warn from 30 s; fail (exchange unusable) from QFEX's documented ±5 minutes."""
     if skew is None:
         report.warn("clock", "the exchange sent no usable Date header: clock skew not measured",
                     "keep the clock synchronised (NTP): HMAC auth fails beyond about ±5 minutes")

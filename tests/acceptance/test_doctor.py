@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from runner.exit_codes import ExitCode
-from runner.run.doctor import DoctorOptions, DoctorReport, Outcome, diagnose
+from runner.run.doctor import DoctorOptions, DoctorReport, Outcome, diagnose, judge_clock
 from runner.simulator.config import EngineConfig
 from runner.simulator.engine import Exchange
 from tests.acceptance.run.test_cli import cli_env, qfex
@@ -190,3 +190,14 @@ def test_the_command_line_prints_one_line_per_check_and_json(simulator, tmp_path
     assert body["exit_code"] == 4 and body["checks"][-1]["name"] == "auth"
     assert "qfex_secret_nope" not in done.stdout + done.stderr
     assert accepted(simulator) == 0
+
+
+@pytest.mark.parametrize(("skew", "expected", "code"), [
+    (0.4, Outcome.OK, ExitCode.OK), (-45.0, Outcome.WARN, ExitCode.OK), (29.0, Outcome.OK, ExitCode.OK),
+    (301.0, Outcome.FAIL, ExitCode.CONNECT_FAILED), (None, Outcome.WARN, ExitCode.OK)])
+def test_clock_skew_warns_well_before_hmac_auth_would_fail(skew, expected, code):
+    report = DoctorReport("uat", "wss://trade.qfex.io/", None)
+    judge_clock(report, skew)
+    assert report.checks[0].outcome is expected and report.exit_code is code
+    if skew == -45.0:
+        assert report.checks[0].message.startswith("local clock 45.0s ahead of the exchange")

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from runner.exchange.wirelog import REDACTED, WireLog
 from runner.exit_codes import ExitCode
+from runner.simulator.server_config import FaultConfig, ServerConfig
 from tests.acceptance.run.test_cli import qfex, sim_env
-from tests.acceptance.run_kit import RESTING, order, write_playbook
+from tests.acceptance.run_kit import RESTING, order, run, write_playbook
 
 HEX_SIGNATURE = re.compile(r"\b[0-9a-f]{64}\b")
 
@@ -93,3 +94,17 @@ def test_an_echoed_auth_request_is_redacted_too(tmp_path):
     text = (tmp_path / "w.jsonl").read_text()
     assert signature not in text and "eyJhbGciOi" not in text and "api_key" not in text
     assert text.count(REDACTED) == 4
+
+
+def test_a_reconnection_is_a_second_connection_in_the_same_log(simulator_factory, tmp_path):
+    sim = simulator_factory(server_config=ServerConfig(faults=FaultConfig(drop_after_messages=8)))
+    book = write_playbook(tmp_path, [order(f"o{i}", RESTING) for i in range(6)])
+    log = tmp_path / "wire.jsonl"
+    assert run(tmp_path, sim, book, wire_log=str(log)).exit_code == ExitCode.OK
+    entries = lines(log)
+    assert {e["conn"] for e in entries} == {1, 2}
+    opens = [e for e in entries if e["dir"] == "open"]
+    assert [e["conn"] for e in opens] == [1, 2]
+    auths = [e for e in entries if e["dir"] == "sent" and e["frame"].get("type") == "auth"]
+    assert [e["conn"] for e in auths] == [1, 2]
+    assert all(e["frame"]["params"]["hmac"]["signature"] == REDACTED for e in auths)
