@@ -194,10 +194,13 @@ def completion(shell: str) -> int:
 @click.option("--max-in-flight", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
               help="Send up to N orders before their answers, in playbook order on one connection (1: one "
                    "at a time). wait: fill, after_fill brackets and on_reject: stop still wait.")
+@click.option("--wire-log", metavar="FILE",
+              help="Append every frame sent and received to FILE as JSON lines, secrets redacted "
+                   "(default for uat/prod: wire.jsonl in the report dir).")
 def run(playbook: str, target: str | None, url: str | None, yes: bool, credentials_file: str | None,
         refdata_file: str | None, report_dir: str | None, state_dir: str | None, replan: bool, fmt: str,
         progress: bool | None, timeout: float, reconnect_attempts: int, reconnect_max_seconds: float,
-        max_in_flight: int) -> int:
+        max_in_flight: int, wire_log: str | None) -> int:
     """Validate PLAYBOOK, then place its orders in order, wait, and report.
 
     Nothing is sent unless the whole playbook validates. Reports: report.json, report.md and
@@ -222,7 +225,7 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
         refdata_file=refdata_file, report_dir=report_dir, state_dir=state_dir, replan=replan,
         timeout=timeout, confirm=confirm if sys.stdin.isatty() else None,
         on_progress=ProgressLine(sys.stderr, enabled=progress), reconnect_attempts=reconnect_attempts,
-        reconnect_max_seconds=reconnect_max_seconds, max_in_flight=max_in_flight)
+        reconnect_max_seconds=reconnect_max_seconds, max_in_flight=max_in_flight, wire_log=wire_log)
     result = run_playbook(options)  # PlaybookInvalid: its problems are shown by main()
     if fmt == "json":  # stdout is for machines: warnings go to stderr (the text summary lists them itself)
         for warning in result.warnings:
@@ -249,13 +252,18 @@ def _run_summary_json(result: RunResult) -> dict[str, Any]:
 
 @cli.command()
 @click.argument("source", metavar="RUN_DIR_OR_JSON")
-@click.option("--format", "fmt", type=click.Choice(["md", "junit", "json", "text"]), default="text",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "junit", "json", "text", "wire"]), default="text",
+              show_default=True, help="wire: the run's audit trail of frames (wire.jsonl), one line each.")
 def report(source: str, fmt: str) -> int:
-    """Re-render a saved run report (a run directory or its report.json)."""
+    """Re-render a saved run report (a run directory or its report.json), or its wire log."""
     from runner.console import use_color
     from runner.report import load_report, render
 
+    if fmt == "wire":
+        from runner.report.wire import render_wire
+
+        click.echo(_printable_lines(render_wire(source)), nl=False)
+        return ExitCode.OK
     saved = load_report(source)
     color = fmt == "text" and use_color(sys.stdout)
     click.echo(render(saved, fmt, color=color), nl=False)
@@ -360,6 +368,38 @@ def status(playbook: str, target: str | None, url: str | None, credentials_file:
     else:
         click.echo(_printable_lines(render_text(report)), nl=False)
     return exit_code(report, detailed_exitcode)
+
+
+@cli.command()
+@click.argument("playbook", metavar="[PLAYBOOK]", required=False)
+@click.option("--target", type=click.Choice(["sim", "uat", "prod"]), default=None,
+              help="sim (default): the embedded exchange; uat: wss://trade.qfex.io; prod: wss://trade.qfex.com.")
+@click.option("--url", metavar="URL", help="Any QFEX-compatible trade WebSocket, e.g. a standalone `sim`.")
+@click.option("--credentials", "credentials_file", metavar="FILE",
+              help="API keys file (as for run). Default: QFEX_PUBLIC_KEY, QFEX_SECRET_KEY, QFEX_ACCOUNT_ID.")
+@click.option("--state-dir", metavar="DIR",
+              help="Where run keeps its journal (default runs/<playbook name>/.state/); read, never written.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              metavar="S", help="Longest wait for each network step, in seconds.")
+def doctor(playbook: str | None, target: str | None, url: str | None, credentials_file: str | None,
+           state_dir: str | None, fmt: str, timeout: float) -> int:
+    """Check, read-only, that a run could work: network, TLS, clock, keys, symbols, margin, leftovers.
+
+    One line per check (ok / warn / fail, and what to do). Places, changes and cancels nothing.
+    Exit 0 when nothing failed, 3 when a check failed that would make the run fail, 4 when the
+    exchange cannot be used (unreachable, TLS, clock, credentials, authentication).
+    """
+    from runner import jsonnum
+    from runner.run.doctor import DoctorOptions, as_json, diagnose, render_text
+
+    report = diagnose(DoctorOptions(playbook=playbook, target=target, url=url,
+                                    credentials_file=credentials_file, state_dir=state_dir, timeout=timeout))
+    if fmt == "json":
+        click.echo(jsonnum.dumps(as_json(report), indent=2))
+    else:
+        click.echo(_printable_lines(render_text(report)), nl=False)
+    return int(report.exit_code)
 
 
 def _printable_lines(text: str) -> str:

@@ -72,6 +72,7 @@ from runner.exchange.protocol import (
     subscribe_message,
     user_trades,
 )
+from runner.exchange.wirelog import FrameRecorder
 from runner.jsonnum import dumps
 
 DEFAULT_TIMEOUT = 10.0
@@ -303,8 +304,11 @@ class _Socket(Protocol):
 class TradeSession:
     """One authenticated connection to a QFEX trade WebSocket (see the module docstring)."""
 
-    def __init__(self, ws: _Socket, url: str, account_id: str | None) -> None:
+    def __init__(self, ws: _Socket, url: str, account_id: str | None,
+                 recorder: FrameRecorder | None = None) -> None:
         self._ws = ws
+        self._recorder = recorder
+        self._connection = recorder.opened(url) if recorder is not None else 0
         self.url = url
         self.account_id = account_id
         self._backlog: deque[dict[str, Any]] = deque()
@@ -320,7 +324,8 @@ class TradeSession:
 
     @classmethod
     def connect(cls, url: str, credentials: Credentials, *, timeout: float = DEFAULT_TIMEOUT,
-                account_id: str | None = None, auth_timeout: float | None = None) -> TradeSession:
+                account_id: str | None = None, auth_timeout: float | None = None,
+                recorder: FrameRecorder | None = None) -> TradeSession:
         """Open, authenticate (fresh nonce) and return the session; `ConnectError` on any failure.
 
         Connecting must end within `timeout`, and so must the auth answer (`auth_timeout`, by
@@ -329,7 +334,7 @@ class TradeSession:
         check_url(url)
         account_id = account_id or credentials.account_id
         ws = _open(_with_api_key(url, credentials.public_key), url, timeout)
-        session = cls(ws, url, account_id)
+        session = cls(ws, url, account_id, recorder)
         try:
             session._authenticate(credentials, account_id, timeout if auth_timeout is None else auth_timeout)
         except BaseException:
@@ -368,9 +373,13 @@ class TradeSession:
         with contextlib.suppress(Exception):
             self._ws.wait_until = self._ws.send_until = Deadline(1.0).at  # the closing handshake: 1 s
             self._ws.close(timeout=1)
+        if self._recorder is not None:
+            self._recorder.closed(self._connection)
 
     def abort(self) -> None:
         """Drop the connection without a closing handshake (tests; an abnormal close)."""
+        if self._recorder is not None and not self.closed:
+            self._recorder.closed(self._connection)
         self.closed = True
         with contextlib.suppress(Exception):
             self._ws.abort()
@@ -386,9 +395,12 @@ class TradeSession:
     # --- raw I/O -----------------------------------------------------------------------------------
 
     def _send_raw(self, message: dict[str, Any]) -> None:
+        text = dumps(message)
+        if self._recorder is not None:  # before the socket: a kill between the two leaves the line
+            self._recorder.sent(self._connection, text)
         self._ws.send_until = Deadline(self._frame_timeout).at
         try:
-            self._ws.send(dumps(message))
+            self._ws.send(text)
         finally:
             self._ws.send_until = None
         self.messages_sent += 1
@@ -413,6 +425,8 @@ class TradeSession:
                 break
             if deadline.passed:
                 return None
+        if self._recorder is not None and opcode != websocket.ABNF.OPCODE_CLOSE:
+            self._recorder.received(self._connection, data)
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             raise ConnectionLost(f"{_host(self.url)} closed the connection{_close_reason(data)}")
         try:

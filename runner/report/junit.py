@@ -28,7 +28,8 @@ def render_junit(report: Report) -> str:
     props = ET.SubElement(suite, "properties")
     for name, value in (("target", s.target), ("url", s.url), ("playbook", s.playbook_path),
                         ("playbook_sha256", s.playbook_sha256), ("run_id", s.run_id or ""),
-                        ("runner_version", s.runner_version), ("exit_code", str(s.exit_code))):
+                        ("runner_version", s.runner_version), ("exit_code", str(s.exit_code)),
+                        *(report.provenance.properties() if report.provenance is not None else [])):
         ET.SubElement(props, "property", {"name": name, "value": value})
     for o in report.orders:
         settle_ms = o.fill_latency_ms if o.fill_latency_ms is not None else o.latency_ms

@@ -6,6 +6,7 @@ import re
 
 from runner.report import _cells
 from runner.report.model import Outcome, Report
+from runner.report.provenance import Provenance
 from runner.words import printable
 
 _ICON = {Outcome.PASSED: "✅", Outcome.FAILED: "❌", Outcome.ALREADY_PLACED: "↩️", Outcome.NOT_SENT: "⏸️",
@@ -34,6 +35,7 @@ def render_markdown(report: Report) -> str:
            + (f", run_id `{s.run_id}`" if s.run_id else ""),
            f"- target: {s.target} `{s.url}`" + (f", account `{s.account_id}`" if s.account_id else ""),
            f"- runner: qfex-runner {s.runner_version}",
+           *([_source(report.provenance)] if report.provenance is not None else []),
            ""]
     if s.message:
         out += [f"> {_cell(s.message)}", ""]
@@ -59,3 +61,20 @@ def render_markdown(report: Report) -> str:
     if report.warnings:
         out += ["", "### Warnings", ""] + [f"- {_cell(w)}" for w in report.warnings]
     return "\n".join(out) + "\n"
+
+
+def _source(p: Provenance) -> str:
+    """`- source: git `abc1234` on `main` (uncommitted changes), last change by …; CI: …`."""
+    parts: list[str] = []
+    if p.git_commit:
+        state = " (the playbook has uncommitted changes)" if p.playbook_modified else \
+            (" (uncommitted changes in the repository)" if p.git_dirty else "")
+        branch = f" on `{p.git_branch.replace('`', '')}`" if p.git_branch else ""
+        author = f", last change by {_cell(p.git_author)}" if p.git_author else ""
+        parts.append(f"git `{p.git_commit[:12]}`{branch}{state}{author}")
+    else:
+        parts.append("not in a git repository")
+    if p.ci_system:
+        url = f" `{p.ci_url.replace('`', '')}`" if p.ci_url else ""
+        parts.append(f"CI: {p.ci_system} run {_cell(p.ci_run_id or '?')}{url}")
+    return "- source: " + "; ".join(parts)

@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 from runner.enums import status_meaning
+from runner.report.provenance import Provenance
 
 SCHEMA_VERSION = 1
 
@@ -321,18 +322,25 @@ class Report:
     summary: Summary
     orders: list[OrderResult]
     warnings: list[str] = field(default_factory=list)
+    #: git commit and CI run behind this run (None: not collected, e.g. an older report.json)
+    provenance: Provenance | None = None
 
     @property
     def counts(self) -> dict[str, int]:
         return Summary.counts(self.orders)
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "summary": self.summary.to_json(self.orders),
+        body = {"schema_version": SCHEMA_VERSION, "summary": self.summary.to_json(self.orders),
                 "orders": [o.to_json() for o in self.orders], "warnings": list(self.warnings)}
+        if self.provenance is not None:
+            body["provenance"] = self.provenance.to_json()
+        return body
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Report:
         if d.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"unsupported report schema_version {d.get('schema_version')!r}")
+        provenance = d.get("provenance")
         return cls(Summary.from_json(d["summary"]), [OrderResult.from_json(o) for o in d["orders"]],
-                   list(d.get("warnings", [])))
+                   list(d.get("warnings", [])),
+                   Provenance.from_json(provenance) if isinstance(provenance, dict) else None)

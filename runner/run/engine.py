@@ -111,10 +111,14 @@ def run_playbook(options: RunOptions) -> RunResult:
         from runner.exchange.client import TradeSession
         from runner.exchange.pacing import Pacer
         from runner.exchange.reconnect import ReconnectingSession, reconnect_policy
+        from runner.run.wiretrail import wire_log, wire_log_path
+
+        report_dir = report_dir_for(options, playbook, started_at)
+        recorder = stack.enter_context(wire_log(wire_log_path(options, target, report_dir)))
 
         def connect() -> TradeSession:  # every (re)connection authenticates with a fresh nonce
             return TradeSession.connect(target.url or "", credentials, timeout=min(options.timeout, 10.0),
-                                        account_id=credentials.account_id)
+                                        account_id=credentials.account_id, recorder=recorder)
 
         session = ReconnectingSession(
             connect(), connect, pacer=Pacer(), timeout=min(options.timeout, 10.0),
@@ -123,9 +127,12 @@ def run_playbook(options: RunOptions) -> RunResult:
         run = build_run(playbook, target, session, journal, options, warnings, credentials.account_id,
                         started_at)
         report, code = run.execute()
+        from runner.run.provenance import collect_provenance
+
+        report.provenance = collect_provenance(options.playbook, env)
         if not options.write_reports:
             return RunResult(report, code, None)
-        saved = save_report(report, report_dir_for(options, playbook, started_at), env)
+        saved = save_report(report, report_dir, env)
         if saved.problems:
             code = ExitCode.IO_ERROR
             report.summary.exit_code = int(code)

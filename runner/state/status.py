@@ -27,7 +27,7 @@ from runner.state.entries import JournalContents, JournalEntry, load_contents
 from runner.state.journal import default_state_dir, journal_path
 from runner.state.legstate import attached_leg_states, visible_with
 from runner.state.placements import Planned, PlannedOrders, exchange_drift
-from runner.state.reconcile import ExchangeOrderState, Presence, Reconciliation, reconcile
+from runner.state.reconcile import ExchangeOrderState, LookupSession, Presence, Reconciliation, reconcile
 from runner.words import counted, number_text
 
 #: one word per state; "placed" says whether a `run` would adopt (True) or send (False) it
@@ -243,14 +243,7 @@ def collect_status(options: StatusOptions) -> StatusReport:
 
     with TradeSession.connect(target.url or "", credentials, timeout=options.timeout,
                               account_id=credentials.account_id) as session:
-        plan = PlannedOrders(playbook)
-        known = {c: e.order_id for c in plan.coids
-                 if contents is not None and (e := contents.entries.get(c)) is not None and e.order_id}
-        exits = {c: list(e.exit_order_ids.values()) for c in plan.with_exits
-                 if contents is not None and (e := contents.entries.get(c)) is not None}
-        found = reconcile(session, plan.coids, known_order_ids=known, order_types=plan.order_types,
-                          timeout=options.timeout, with_exits=plan.with_exits, entry_hints=plan.entry_hints,
-                          exit_order_ids=exits)
+        found = reconcile_playbook(session, playbook, contents, options.timeout)
     lines, warnings = build_status(playbook, found, contents)
     if contents is None:
         warnings.insert(0, f"no journal at {path}: the exchange is the only source (orders cancelled or "
@@ -260,6 +253,19 @@ def collect_status(options: StatusOptions) -> StatusReport:
                            f"{counted(contents.damaged_lines, 'unreadable line')}")
     return StatusReport(playbook, target.name, display_url(target.url), lines, warnings,
                         str(path) if contents is not None else None)
+
+
+def reconcile_playbook(session: LookupSession, playbook: Playbook, contents: JournalContents | None,
+                       timeout: float) -> Reconciliation:
+    """Every client_order_id of the playbook looked up at the exchange (reads only)."""
+    plan = PlannedOrders(playbook)
+    known = {c: e.order_id for c in plan.coids
+             if contents is not None and (e := contents.entries.get(c)) is not None and e.order_id}
+    exits = {c: list(e.exit_order_ids.values()) for c in plan.with_exits
+             if contents is not None and (e := contents.entries.get(c)) is not None}
+    return reconcile(session, plan.coids, known_order_ids=known, order_types=plan.order_types,
+                     timeout=timeout, with_exits=plan.with_exits, entry_hints=plan.entry_hints,
+                     exit_order_ids=exits)
 
 
 def _read_journal(path: Path) -> JournalContents | None:
