@@ -182,6 +182,10 @@ class OrderResult:
     #: a placed order the playbook now defines otherwise (`--replan`): {field: (as placed, in the
     #: playbook)}; the fields above then show it as placed, i.e. what the exchange has
     differences: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    #: `expect: {rejected: ...}`: the statuses a rejection must carry
+    expect_statuses: list[str] = field(default_factory=list)
+    #: what became of the order, in QFEX's terms for its type ("IOC: rest cancelled, 0.3 of 1 filled")
+    end_state: str = ""
 
     # --- derived ---
     @property
@@ -236,6 +240,8 @@ class OrderResult:
             "sent_at": iso(self.sent_at), "answered_at": iso(self.answered_at),
             "filled_at": iso(self.filled_at),
             "latency_ms": self.latency_ms, "fill_latency_ms": self.fill_latency_ms,
+            **({"expect_statuses": list(self.expect_statuses)} if self.expect_statuses else {}),
+            **({"end_state": self.end_state} if self.end_state else {}),
             **({"placed_with_different_definition": {key: {"placed": placed, "playbook": wanted}
                                                      for key, (placed, wanted) in self.differences.items()}}
                if self.differences else {}),
@@ -259,6 +265,7 @@ class OrderResult:
             saved_latency_ms=d.get("latency_ms"), saved_fill_latency_ms=d.get("fill_latency_ms"),
             differences={key: (x.get("placed"), x.get("playbook"))
                          for key, x in (d.get("placed_with_different_definition") or {}).items()},
+            expect_statuses=list(d.get("expect_statuses") or []), end_state=d.get("end_state", ""),
         )
 
 

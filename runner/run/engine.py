@@ -28,7 +28,8 @@ This module is the entry point and the one place the run's parts are put togethe
     legs    = Brackets(playbook, ledger, sender, pump, adopter, timeout)   after_fill exits (brackets)
     flow    = OrderFlow(playbook, plan, ledger, sender, pump, adopter, legs, timeout)   per order (flow)
     submit  = Pipeline(flow, ..., n) if n > 1 else flow     --max-in-flight (pipeline)
-    finish  = Finish(playbook, ledger, pump, timeout)       drain and final verdicts (finish)
+    ends    = EndStates(session, ledger, pump)              end states past the speed bump (endstate)
+    finish  = Finish(playbook, ledger, pump, ends, timeout) drain and final verdicts (finish)
 
 `Run` only sequences them: prepare the session -> reconcile -> submit -> drain -> judge. One
 `LiveOrder` per client_order_id and one event pump serve every way of waiting, so pipelining
@@ -54,6 +55,7 @@ from runner.report import Outcome, Report, RunOutcome, Summary, write_report_fil
 from runner.run.adopt import Adopter
 from runner.run.brackets import Brackets
 from runner.run.catch_up import Reconnection
+from runner.run.endstate import EndStates
 from runner.run.events import EventPump
 from runner.run.finish import Finish, placement_summary
 from runner.run.flow import OrderFlow, Submission
@@ -146,7 +148,7 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     submit: Submission = flow
     if options.max_in_flight > 1:
         submit = Pipeline(flow, ledger, sender, pump, adopter, journal, interrupts, options.max_in_flight)
-    finish = Finish(playbook, ledger, pump, timeout)
+    finish = Finish(playbook, ledger, pump, EndStates(session, ledger, pump), timeout)
     session.on_reconnect = Reconnection(journal, ledger, sender, placements.order_types)
     summary = Summary(
         playbook_path=playbook.path, playbook_name=playbook.name, playbook_sha256=playbook.sha256,

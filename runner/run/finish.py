@@ -2,7 +2,8 @@
 
 Whatever stopped the run (all sent, `on_reject: stop`, Ctrl-C, a lost connection), the report
 must say what really happened: an order still unanswered, an IOC not yet settled, an attached
-exit the exchange has not announced yet are awaited here up to `--timeout`, then judged.
+exit the exchange has not announced yet, an order still inside QFEX's speed bump (runner.run.endstate)
+are awaited here up to `--timeout`, then judged on their end state.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable
 from runner.playbook.model import BracketMode, Expect, Playbook
 from runner.report import OrderResult, Outcome
 from runner.run.brackets import warn_open_sibling
+from runner.run.endstate import EndStates
 from runner.run.events import EventPump
 from runner.run.ledger import Ledger
 from runner.run.verdict import judge
@@ -20,13 +22,17 @@ from runner.state.legstate import PENDING
 
 #: how long the end-of-run drain may wait for attached bracket legs to be announced
 LEG_ANNOUNCE_S = 0.5
+#: after a stop part-way, how long the end states of what was sent may still be awaited
+QUICK_END_STATE_S = 0.5
 
 
 class Finish:
     """The drain and the final verdicts of every order (see the module docstring)."""
 
-    def __init__(self, playbook: Playbook, ledger: Ledger, pump: EventPump, timeout: float) -> None:
+    def __init__(self, playbook: Playbook, ledger: Ledger, pump: EventPump, end_states: EndStates,
+                 timeout: float) -> None:
         self.playbook = playbook
+        self.end_states = end_states
         self.ledger = ledger
         self.results = ledger.results
         self.live = ledger.live
@@ -55,6 +61,7 @@ class Finish:
                        and r.outcome is not Outcome.ALREADY_PLACED for leg in r.legs)
 
         self.pump.pump(lambda: not legs_owed(), 0 if quick else LEG_ANNOUNCE_S)
+        self.end_states.settle(QUICK_END_STATE_S if quick else self.timeout)
 
     def final_judgement(self, connection_lost: bool) -> None:
         now = time.monotonic()
