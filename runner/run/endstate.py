@@ -11,9 +11,18 @@ every order meant to rest is still live (`LiveOrder.open_at_end`), as the exchan
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 from runner.errors import RunnerError
-from runner.exchange.protocol import ErrorReply, ReplyKind, all_orders, get_user_orders_message, wire_decimal
+from runner.exchange.protocol import (
+    ErrorReply,
+    ReplyKind,
+    all_orders,
+    get_user_orders_message,
+    get_user_trades_message,
+    user_trades,
+    wire_decimal,
+)
 from runner.exchange.session import Session
 from runner.report import OrderResult, Outcome
 from runner.run.events import EventPump
@@ -40,8 +49,7 @@ class EndStates:
         out = []
         for result in self.ledger.results:
             live = self.ledger.live.get(result.client_order_id)
-            if live is None or result.outcome is Outcome.ALREADY_PLACED or not live.answered \
-                    or live.rejected or live.terminal or live.fully_filled:
+            if live is None or not live.answered or live.rejected or live.terminal or live.fully_filled:
                 continue
             if not live.end_known(now) or live.open_at_end is None:
                 out.append(live)
@@ -89,5 +97,30 @@ class EndStates:
             return
         self.pump.pump(lambda: all(x.terminal or x.fully_filled for x in absent), ABSENT_GRACE_S)
         for live in absent:
-            if not (live.terminal or live.fully_filled):
-                live.open_at_end = False
+            if live.terminal or live.fully_filled:
+                continue
+            adopted = isinstance(live.record, OrderResult) and live.record.outcome is Outcome.ALREADY_PLACED
+            if adopted:
+                self._traded_since(live)  # an earlier run's order may have traded between the runs
+            live.open_at_end = False
+            live.terminal = True  # not on the book: it ended (filled, cancelled) without us seeing how
+
+    def _traded_since(self, live: LiveOrder) -> None:
+        """How much an order no longer on the book traded, from the exchange's trades (one query)."""
+        order_id = live.record.order_id
+        if not order_id:
+            return
+        try:
+            reply = self.session.request(get_user_trades_message(SNAPSHOT_LIMIT, order_id=order_id),
+                                         [ReplyKind.USER_TRADES], 10.0)
+        except RunnerError:
+            return
+        if reply.kind is not ReplyKind.USER_TRADES:
+            return
+        traded = sum((q for t in user_trades(reply.body)
+                      if (q := wire_decimal(t.get("quantity"))) is not None), Decimal(0))
+        if traded > 0:
+            remaining = max(live.quantity - traded, Decimal(0))
+            live.remaining = remaining if live.remaining is None else min(live.remaining, remaining)
+            if isinstance(live.record, OrderResult):
+                live.record.filled_reported = max(live.record.filled_reported, live.filled)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from runner.playbook.model import BracketMode, Expect, Playbook
+from runner.playbook.model import BracketMode, Expect, Order, Playbook
 from runner.report import OrderResult, Outcome
 from runner.run.brackets import warn_open_sibling
 from runner.run.endstate import EndStates
 from runner.run.events import EventPump
 from runner.run.ledger import Ledger
-from runner.run.verdict import judge
+from runner.run.verdict import LiveOrder, judge
 from runner.state.legstate import PENDING
 
 #: how long the end-of-run drain may wait for attached bracket legs to be announced
@@ -63,12 +63,29 @@ class Finish:
         self.pump.pump(lambda: not legs_owed(), 0 if quick else LEG_ANNOUNCE_S)
         self.end_states.settle(QUICK_END_STATE_S if quick else self.timeout)
 
+    def _judge_again(self, order: Order, result: OrderResult, live: LiveOrder, now: float) -> None:
+        """An order an earlier run placed, judged against its `expect` with what the exchange (and
+        the journal) say now: a failed expectation stays failed on every re-run."""
+        verdict = judge(order, result, live, final=True, now=now, timeout=self.timeout)
+        if verdict is None:
+            return
+        outcome, text = verdict
+        placed = result.verdict
+        if outcome is Outcome.PASSED:
+            result.verdict = f"already placed (verdict from the exchange now): {text}; {placed}"
+        else:
+            result.outcome = Outcome.FAILED if outcome is Outcome.FAILED else Outcome.UNKNOWN
+            result.verdict = f"already placed, and {text} (verdict from the exchange now); {placed}"
+
     def final_judgement(self, connection_lost: bool) -> None:
         now = time.monotonic()
         for index, result in enumerate(self.results):
             order = self.playbook.orders[index]
             live = self.live.get(result.client_order_id)
-            if live is None or result.outcome is Outcome.ALREADY_PLACED:
+            if live is None:
+                continue
+            if result.outcome is Outcome.ALREADY_PLACED:
+                self._judge_again(order, result, live, now)
                 continue
             if result.outcome is Outcome.FAILED:
                 continue  # a failure stays a failure
