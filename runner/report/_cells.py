@@ -23,7 +23,7 @@ def price(value: Decimal | None) -> str:
 
 def filled(order: OrderResult) -> str:
     qty = order.filled_quantity
-    if order.sent_at is None and not qty and order.outcome.value != "already_placed":
+    if order.sent_at is None and not qty and not order.statuses:
         return "-"
     text = f"{num(qty)}/{num(order.quantity)}"
     avg = order.average_price
@@ -97,7 +97,9 @@ def status(order: OrderResult) -> str:
             and (order.quantity_remaining or 0) > 0:
         path[-1] = "FILLED (partially)"
     shown = " → ".join(path) or "-"
-    return f"{shown} — {order.end_state}" if order.end_state else shown
+    if not order.end_state or order.reject is not None:  # a reject's code is the status already
+        return shown
+    return f"{shown} — {order.end_state}"
 
 
 def seconds(value: float) -> str:

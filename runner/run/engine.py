@@ -143,12 +143,13 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     sender = Sender(session, journal, interrupts, ledger)
     pump = EventPump(session, journal, ledger, sender)
     adopter = Adopter(placements, session, ledger)
-    legs = Brackets(playbook, ledger, sender, pump, adopter, timeout)
+    legs = Brackets(playbook, ledger, sender, pump, adopter, journal, session, timeout)
     flow = OrderFlow(playbook, build_plan(playbook), ledger, sender, pump, adopter, legs, timeout)
     submit: Submission = flow
     if options.max_in_flight > 1:
         submit = Pipeline(flow, ledger, sender, pump, adopter, journal, interrupts, options.max_in_flight)
-    finish = Finish(playbook, ledger, pump, EndStates(session, ledger, pump), timeout)
+    pump.on_event = legs.cancel_filled_siblings  # exits are one-cancels-other while connected
+    finish = Finish(playbook, ledger, pump, EndStates(session, ledger, pump), legs, timeout)
     session.on_reconnect = Reconnection(journal, ledger, sender, placements.order_types)
     summary = Summary(
         playbook_path=playbook.path, playbook_name=playbook.name, playbook_sha256=playbook.sha256,

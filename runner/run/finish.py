@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from runner.playbook.model import BracketMode, Expect, Order, Playbook
 from runner.report import OrderResult, Outcome
-from runner.run.brackets import warn_open_sibling
+from runner.run.brackets import Brackets, warn_open_sibling
 from runner.run.endstate import EndStates
 from runner.run.events import EventPump
 from runner.run.ledger import Ledger
@@ -30,8 +30,9 @@ class Finish:
     """The drain and the final verdicts of every order (see the module docstring)."""
 
     def __init__(self, playbook: Playbook, ledger: Ledger, pump: EventPump, end_states: EndStates,
-                 timeout: float) -> None:
+                 exits: Brackets, timeout: float) -> None:
         self.playbook = playbook
+        self.exits = exits
         self.end_states = end_states
         self.ledger = ledger
         self.results = ledger.results
@@ -62,6 +63,8 @@ class Finish:
 
         self.pump.pump(lambda: not legs_owed(), 0 if quick else LEG_ANNOUNCE_S)
         self.end_states.settle(QUICK_END_STATE_S if quick else self.timeout)
+        self.exits.cancel_filled_siblings()
+        self.exits.settle_cancels(QUICK_END_STATE_S if quick else self.timeout)
 
     def _judge_again(self, order: Order, result: OrderResult, live: LiveOrder, now: float) -> None:
         """An order an earlier run placed, judged against its `expect` with what the exchange (and

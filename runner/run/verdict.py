@@ -226,6 +226,8 @@ def judge(order: Order, result: OrderResult, live: LiveOrder, *, final: bool, ti
     filled, quantity = live.filled, live.quantity
     leg_problem = next((f"{x.leg.replace('_', '-')} leg rejected: {x.reject.code} ({x.reject.meaning})"
                         for x in result.legs if x.reject is not None), None)
+    if reject is not None:
+        result.end_state = end_state(order, result, live)
     if order.expect is Expect.REJECTED:
         if reject is not None:
             wanted = order.expect_statuses
