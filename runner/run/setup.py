@@ -49,7 +49,9 @@ def reference_data(options: RunOptions, target: Target, warnings: list[str]) -> 
         return rd.load_refdata_file(options.refdata_file)
     if target.refdata_url:
         try:
-            return rd.fetch_refdata(target.refdata_url, timeout=min(options.timeout, 10.0))
+            fetched = rd.fetch_refdata(target.refdata_url, timeout=min(options.timeout, 10.0))
+            fetched.live = True  # the target's prices now: a stop on the wrong side is an error
+            return fetched
         except Exception as exc:  # any failure only means fewer pre-checks, never a crash
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             warnings.append("exchange rules (tick/lot sizes, quantity limits, price bands) were not "

@@ -214,3 +214,16 @@ def test_when_the_stop_fires_during_the_run_the_take_profit_is_cancelled_at_once
     assert legs["stop_loss"].last_status == "FILLED"
     assert legs["take_profit"].last_status == "CANCELLED", legs["take_profit"]
     assert any(x.get("event") == "cancel_intent" for x in harness.journal_lines())
+
+
+# --- stops on the wrong side of the market --------------------------------------------------------------
+
+
+def test_a_stop_on_the_wrong_side_of_the_live_market_is_an_error_before_sending(make: Any) -> None:
+    harness = make(order("long", type="MARKET")
+                   + order("sl", side="SELL", type="STOP_LOSS", price="240.00"))
+    completed = harness.run()
+    assert completed.returncode == ExitCode.INVALID_PLAYBOOK, completed.stdout + completed.stderr
+    said = completed.stderr + completed.stdout
+    assert "STOP_LOSS 240.00 for a SELL must be below AAPL-USD's market price" in said
+    assert harness.total() == 0  # nothing sent
