@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 from runner.enums import status_meaning
+from runner.problems import Location, Problem, Severity
 
 SCHEMA_VERSION = 1
 
@@ -323,11 +324,23 @@ class Summary:
                    d.get("message", ""), d.get("duration_s"))
 
 
+def _problem_json(problem: Problem) -> dict[str, Any]:
+    loc = problem.location
+    return {"file": loc.file, "line": loc.line, "col": loc.col, "severity": problem.severity.value,
+            "rule": problem.rule, "message": problem.message}
+
+
+def _problem_from_json(d: dict[str, Any]) -> Problem:
+    return Problem(Location(d["file"], d["line"], d["col"]), d["message"], d["rule"], Severity(d["severity"]))
+
+
 @dataclass
 class Report:
     summary: Summary
     orders: list[OrderResult]
     warnings: list[str] = field(default_factory=list)
+    #: `run` of an invalid playbook: its located problems (nothing was sent)
+    problems: list[Problem] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -335,11 +348,12 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, "summary": self.summary.to_json(self.orders),
-                "orders": [o.to_json() for o in self.orders], "warnings": list(self.warnings)}
+                "orders": [o.to_json() for o in self.orders], "warnings": list(self.warnings),
+                **({"problems": [_problem_json(p) for p in self.problems]} if self.problems else {})}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Report:
         if d.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"unsupported report schema_version {d.get('schema_version')!r}")
         return cls(Summary.from_json(d["summary"]), [OrderResult.from_json(o) for o in d["orders"]],
-                   list(d.get("warnings", [])))
+                   list(d.get("warnings", [])), [_problem_from_json(p) for p in d.get("problems", [])])

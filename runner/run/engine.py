@@ -42,11 +42,12 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner import __version__
-from runner.errors import RunAborted, RunnerError, StopRun, UsageError
+from runner.errors import PlaybookInvalid, RunAborted, RunnerError, StopRun, UsageError
 from runner.exchange.session import Session
 from runner.exchange.targets import SIM, Target, display_url, resolve_target
 from runner.exit_codes import ExitCode
@@ -70,6 +71,7 @@ from runner.run.setup import (
     open_journal,
     reference_data,
     report_dir_for,
+    report_dir_for_name,
     run_credentials,
     validated_playbook,
 )
@@ -102,7 +104,12 @@ def run_playbook(options: RunOptions) -> RunResult:
             check_url(target.url or "")  # refuse plain ws:// to a remote host before any network use
         warnings: list[str] = []
         refdata = reference_data(options, target, warnings)
-        playbook = validated_playbook(options.playbook, refdata, warnings)
+        try:
+            playbook = validated_playbook(options.playbook, refdata, warnings)
+        except PlaybookInvalid as exc:
+            if options.write_reports:  # CI reads the report files: the problems are its failed tests
+                write_invalid_report(options, target, exc, warnings, started_at, env)
+            raise
         confirm_live(target, playbook, options)
         credentials = run_credentials(options, playbook, sim, env)
         journal = stack.enter_context(open_journal(options, playbook, ephemeral=sim is not None,
@@ -128,6 +135,28 @@ def run_playbook(options: RunOptions) -> RunResult:
             report_dir = report_dir_for(options, playbook, started_at)
             files = write_report_files(report, report_dir, env=dict(env))
         return RunResult(report, code, report_dir, files)
+
+
+def write_invalid_report(options: RunOptions, target: Target, invalid: PlaybookInvalid, warnings: list[str],
+                         started_at: float, env: Mapping[str, str]) -> None:
+    """`run` of an invalid playbook still writes report.json/report.md/junit.xml: nothing was sent,
+    and every problem is there (a failed testcase each in junit.xml)."""
+    import hashlib
+
+    path = Path(options.playbook)
+    try:
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        sha256 = ""
+    name = path.stem
+    summary = Summary(
+        playbook_path=options.playbook, playbook_name=name, playbook_sha256=sha256, run_id=None,
+        target=target.name, url=display_url(target.url), account_id=None, runner_version=__version__,
+        started_at=started_at, ended_at=time.time(), outcome=RunOutcome.FAILED,
+        exit_code=int(ExitCode.INVALID_PLAYBOOK), message=f"playbook invalid: {invalid}")
+    report = Report(summary, [], list(warnings), list(invalid.problems))
+    with contextlib.suppress(OSError):  # the problems are printed either way
+        write_report_files(report, report_dir_for_name(options, name, started_at), env=dict(env))
 
 
 def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, journal: Journal,

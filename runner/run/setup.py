@@ -129,10 +129,15 @@ def open_journal(options: RunOptions, playbook: Playbook, *, ephemeral: bool,
 
 
 def report_dir_for(options: RunOptions, playbook: Playbook, started_at: float) -> Path:
+    return report_dir_for_name(options, playbook.name, started_at)
+
+
+def report_dir_for_name(options: RunOptions, name: str, started_at: float) -> Path:
+    """`--report-dir`, else `runs/<name>/<UTC timestamp>/` (a new directory per run)."""
     if options.report_dir:
         return Path(options.report_dir)
     stamp = datetime.fromtimestamp(started_at, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    base = Path(options.runs_base) / _safe_name(playbook.name)
+    base = Path(options.runs_base) / _safe_name(name)
     candidate, n = base / stamp, 1
     while candidate.exists():
         n += 1

@@ -77,8 +77,9 @@ def test_ioc_miss_fok_kill_and_crossing_alo_are_judged_after_the_speed_bump(make
     assert by_id["alo"].outcome is Outcome.FAILED
     assert by_id["alo"].end_state == "ALO would have crossed: cancelled"
     assert by_id["rest"].outcome is Outcome.PASSED and by_id["rest"].end_state == "resting, live at run end"
-    for o in result.report.orders:
-        assert "accepted / resting" not in o.verdict
+    from runner.jsonnum import dumps
+
+    assert "accepted / resting" not in dumps(result.report.to_json())  # never for an IOC/FOK/ALO
 
 
 def test_a_partial_ioc_is_never_shown_as_plain_filled(make: Any) -> None:
@@ -227,3 +228,23 @@ def test_a_stop_on_the_wrong_side_of_the_live_market_is_an_error_before_sending(
     said = completed.stderr + completed.stdout
     assert "STOP_LOSS 240.00 for a SELL must be below AAPL-USD's market price" in said
     assert harness.total() == 0  # nothing sent
+
+
+def test_run_of_an_invalid_playbook_still_writes_the_reports_with_its_problems(make: Any) -> None:
+    import xml.etree.ElementTree as ET
+
+    from tests.acceptance.run.test_reports import validate_report
+
+    harness = make(order("sl", side="SELL", type="STOP_LOSS", price="240.00")
+                   + order("typo", type="LIMIT", price="220.00", expect="fill"))
+    completed = harness.run()
+    assert completed.returncode == ExitCode.INVALID_PLAYBOOK
+    report_dir = harness.directory / f"report-{harness.runs}"
+    data = validate_report(report_dir / "report.json")
+    assert data["summary"]["exit_code"] == 1 and data["orders"] == []
+    assert {p["rule"] for p in data["problems"]} == {"stop-side", "schema"}
+    suite = ET.parse(report_dir / "junit.xml").getroot()
+    failures = [case for case in suite.iter("testcase") if case.find("failure") is not None]
+    assert len(failures) == 2 and suite.get("failures") == "2"
+    assert "Playbook problems (nothing was sent)" in (report_dir / "report.md").read_text()
+    assert harness.total() == 0
