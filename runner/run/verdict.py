@@ -130,6 +130,11 @@ def is_immediate(order: Order) -> bool:
     return not order.type.is_stop and order.time_in_force.value in _IMMEDIATE_TIF
 
 
+def ends_after_ack(order: Order) -> bool:
+    """Can the exchange still end it after its ACK, unasked? IOC/FOK/MARKET and a crossing ALO can."""
+    return is_immediate(order) or order.type is OrderType.ALO
+
+
 def _q(value: Decimal) -> str:
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
@@ -267,7 +272,7 @@ def judge(order: Order, result: OrderResult, live: LiveOrder, *, final: bool, ti
     if filled >= quantity:
         return Outcome.PASSED, "accepted and filled"
     if live.terminal:
-        return Outcome.FAILED, (f"accepted, then {state}: an order meant to rest was ended by the "
+        return Outcome.FAILED, (f"{state} after its ACK: an order meant to rest was ended by the "
                                 f"exchange ({result.last_status})")
     if live.open_at_end is False:
         return Outcome.UNKNOWN, f"accepted, but {state}"

@@ -110,6 +110,16 @@ def test_expect_rejected_may_name_the_status(make: Any) -> None:
     assert result.report.to_json()["orders"][0]["expect_statuses"] == ["FAILED_MARGIN_CHECK"]
 
 
+def test_on_reject_stop_waits_for_an_alo_s_end_state_before_sending_the_next(make: Any) -> None:
+    harness = make(order("alo", type="ALO", price=ABOVE) + order("next", type="LIMIT", price=BELOW),
+                   on_reject="stop")
+    result = run_here(harness)
+    assert result.exit_code == ExitCode.ABORTED
+    assert [o.outcome.value for o in result.report.orders] == ["failed", "not_sent"]
+    assert result.report.orders[0].verdict.startswith("ALO would have crossed: cancelled after its ACK")
+    assert harness.total() == 1  # `next` never left
+
+
 # --- re-runs ----------------------------------------------------------------------------------------
 
 
