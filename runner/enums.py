@@ -59,7 +59,7 @@ class OrderStatus(str, Enum):
         obj.meaning = meaning
         return obj
 
-    ACK = ("ACK", 0, "accepted / resting on the book")
+    ACK = ("ACK", 0, "accepted (GTC orders then rest; IOC/FOK/MARKET end FILLED or CANCELLED after it)")
     FILLED = ("FILLED", 2, "filled (partially or fully: check quantity_remaining)")
     MODIFIED = ("MODIFIED", 20, "modify succeeded")
     CANCELLED = ("CANCELLED", 30, "cancelled (by user, IOC/FOK expiry, cancel-all or cancel-on-disconnect)")

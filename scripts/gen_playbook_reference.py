@@ -72,6 +72,8 @@ def type_of(schema: Schema) -> str:
     if "enum" in schema:
         return "one of " + ", ".join(f"`{_yaml_scalar(v)}`" for v in schema["enum"])
     kinds = schema.get("type")
+    if kinds is None and "anyOf" in schema:  # alternatives: a plain value or a mapping form
+        return " or ".join(type_of(branch) for branch in schema["anyOf"])
     if kinds is None:
         return "any"
     kinds = kinds if isinstance(kinds, list) else [kinds]

@@ -147,6 +147,19 @@ def _decimal(value: Any) -> Decimal | None:
     return Decimal(value)
 
 
+def _expect_name(value: Any) -> str:
+    """`expect: filled` or `expect: {rejected: STATUS}` -> the expectation's name."""
+    return next(iter(value)) if isinstance(value, dict) else str(value)
+
+
+def _expect_statuses(value: Any) -> tuple[str, ...]:
+    """The statuses `expect: {rejected: X}` / `{rejected: [X, Y]}` names (none for the plain forms)."""
+    if not isinstance(value, dict):
+        return ()
+    named = next(iter(value.values()))
+    return tuple(named) if isinstance(named, list) else (str(named),)
+
+
 class _Builder:
     """Builds model values from data that passed the schema, skipping any part that did not."""
 
@@ -186,8 +199,9 @@ class _Builder:
             time_in_force=_time_in_force(raw, defaults, order_type),
             reduce_only=bool(raw.get("reduce_only", defaults.get("reduce_only", False))),
             wait=_WAITS[raw.get("wait", defaults.get("wait", "ack"))],
-            expect=_EXPECTS[raw.get("expect", defaults.get("expect", "accepted"))],
+            expect=_EXPECTS[_expect_name(raw.get("expect", defaults.get("expect", "accepted")))],
             bracket=bracket,
+            expect_statuses=_expect_statuses(raw.get("expect", defaults.get("expect"))),
             location=self.document.locate(("orders", index)),
         )
 

@@ -61,6 +61,8 @@ class Order:
     wait: Wait = Wait.ACK
     expect: Expect = Expect.ACCEPTED
     bracket: Bracket | None = None
+    #: `expect: {rejected: STATUS}` (or a list): the rejection must carry one of these statuses
+    expect_statuses: tuple[str, ...] = ()
     location: Location = field(default=Location("<memory>"), compare=False)
 
 

@@ -44,6 +44,8 @@ class RefData(Mapping[str, SymbolSpec]):
     def __init__(self, symbols: Mapping[str, SymbolSpec], source: str) -> None:
         self._symbols = dict(symbols)
         self.source = source
+        #: fetched from the target just now (its prices are current), not read from a file
+        self.live = False
 
     def __getitem__(self, symbol: str) -> SymbolSpec:
         return self._symbols[symbol]

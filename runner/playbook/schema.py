@@ -181,6 +181,20 @@ def _problems(document: Document, error: Any, path: tuple[Any, ...]) -> list[Pro
         else:
             what = f"'{_field(path)}'" if path else "the playbook"
         return [Problem(at, f"{what} is missing required key {name!r}", RULE) for name in names]
+    if kind == "anyOf" and error.context and not (path and path[-1] == "bracket"):
+        # `expect: fill` or `expect: {rejected: 5}`: the alternative of the value's own shape speaks
+        inside = [e for e in error.context if e.relative_path or e.validator not in ("type", "enum")]
+        if inside:
+            best = min(inside, key=lambda e: len(e.relative_path))
+            return _problems(document, best, (*path, *best.relative_path))
+        wanted = [e for e in error.context if e.validator == "enum"]
+        if wanted and isinstance(value, str):
+            return _problems(document, wanted[0], path)
+        kinds = [str(e.validator_value) for e in error.context if e.validator == "type"]
+        shapes = " or ".join(_KINDS.get(k, k) for k in kinds)
+        choices = ", ".join(str(c) for e in wanted for c in e.validator_value)
+        want = " or ".join(x for x in (f"one of {choices}" if choices else "", shapes) if x)
+        return [Problem(at, f"{_field(path)}: expected {want}, got {_describe(value)}", RULE)]
     return [Problem(at, _message(kind, schema, value, error, path), RULE)]
 
 

@@ -23,7 +23,7 @@ def price(value: Decimal | None) -> str:
 
 def filled(order: OrderResult) -> str:
     qty = order.filled_quantity
-    if order.sent_at is None and not qty and order.outcome.value != "already_placed":
+    if order.sent_at is None and not qty and not order.statuses:
         return "-"
     text = f"{num(qty)}/{num(order.quantity)}"
     avg = order.average_price
@@ -84,7 +84,22 @@ def latency(order: OrderResult) -> str:
 
 
 def status(order: OrderResult) -> str:
-    return order.last_status or "-"
+    """The path the order took and its end state in QFEX's terms, `ACK → CANCELLED — IOC: nothing
+    filled, cancelled`; a FILLED that left a remainder is never shown as plain FILLED."""
+    path: list[str] = []
+    for seen in order.statuses:
+        name = seen.status
+        if name == "FILLED" and seen.quantity_remaining is not None and seen.quantity_remaining > 0:
+            name = "FILLED (partially)"
+        if not path or path[-1] != name:
+            path.append(name)
+    if path and path[-1] == "FILLED" and order.filled_quantity < order.quantity \
+            and (order.quantity_remaining or 0) > 0:
+        path[-1] = "FILLED (partially)"
+    shown = " → ".join(path) or "-"
+    if not order.end_state or order.reject is not None:  # a reject's code is the status already
+        return shown
+    return f"{shown} — {order.end_state}"
 
 
 def seconds(value: float) -> str:

@@ -57,6 +57,17 @@ def render_junit(report: Report) -> str:
             ET.SubElement(case, "skipped", {"message": o.verdict})
         out = ET.SubElement(case, "system-out")
         out.text = f"{_cells.outcome(o)}: {o.verdict}\n{detail}"
+    for problem in report.problems:  # `run` of an invalid playbook: each problem a failed testcase
+        if problem.severity.value != "error":
+            continue
+        case = ET.SubElement(suite, "testcase", {"classname": f"{s.playbook_name}.playbook",
+                                                 "name": str(problem.location), "time": "0.000"})
+        node = ET.SubElement(case, "failure", {"type": problem.rule, "message": problem.message})
+        node.text = str(problem)
+    errors = [p for p in report.problems if p.severity.value == "error"]
+    if errors:
+        suite.set("tests", str(c["orders"] + len(errors)))
+        suite.set("failures", str(c["failed"] + len(errors)))
     ET.indent(suite)
     xml = _well_formed(ET.tostring(suite, encoding="unicode"))
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml + "\n"

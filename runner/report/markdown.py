@@ -58,6 +58,9 @@ def render_markdown(report: Report) -> str:
     if failed:
         out += ["", "### What went wrong", ""]
         out += [f"- `{o.id}` (`{o.client_order_id}`): {_cell(o.verdict)}" for o in failed]
+    if report.problems:
+        out += ["", "### Playbook problems (nothing was sent)", ""]
+        out += [f"- `{p.location}` {_cell(p.message)} [{p.rule}]" for p in report.problems]
     if report.warnings:
         out += ["", "### Warnings", ""] + [f"- {_cell(w)}" for w in report.warnings]
     return "\n".join(out) + "\n"

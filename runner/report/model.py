@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 from runner.enums import status_meaning
+from runner.problems import Location, Problem, Severity
 from runner.report.provenance import Provenance
 
 SCHEMA_VERSION = 1
@@ -183,6 +184,10 @@ class OrderResult:
     #: a placed order the playbook now defines otherwise (`--replan`): {field: (as placed, in the
     #: playbook)}; the fields above then show it as placed, i.e. what the exchange has
     differences: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    #: `expect: {rejected: ...}`: the statuses a rejection must carry
+    expect_statuses: list[str] = field(default_factory=list)
+    #: what became of the order, in QFEX's terms for its type ("IOC: rest cancelled, 0.3 of 1 filled")
+    end_state: str = ""
 
     # --- derived ---
     @property
@@ -237,6 +242,8 @@ class OrderResult:
             "sent_at": iso(self.sent_at), "answered_at": iso(self.answered_at),
             "filled_at": iso(self.filled_at),
             "latency_ms": self.latency_ms, "fill_latency_ms": self.fill_latency_ms,
+            **({"expect_statuses": list(self.expect_statuses)} if self.expect_statuses else {}),
+            **({"end_state": self.end_state} if self.end_state else {}),
             **({"placed_with_different_definition": {key: {"placed": placed, "playbook": wanted}
                                                      for key, (placed, wanted) in self.differences.items()}}
                if self.differences else {}),
@@ -260,6 +267,7 @@ class OrderResult:
             saved_latency_ms=d.get("latency_ms"), saved_fill_latency_ms=d.get("fill_latency_ms"),
             differences={key: (x.get("placed"), x.get("playbook"))
                          for key, x in (d.get("placed_with_different_definition") or {}).items()},
+            expect_statuses=list(d.get("expect_statuses") or []), end_state=d.get("end_state", ""),
         )
 
 
@@ -317,6 +325,16 @@ class Summary:
                    d.get("message", ""), d.get("duration_s"))
 
 
+def _problem_json(problem: Problem) -> dict[str, Any]:
+    loc = problem.location
+    return {"file": loc.file, "line": loc.line, "col": loc.col, "severity": problem.severity.value,
+            "rule": problem.rule, "message": problem.message}
+
+
+def _problem_from_json(d: dict[str, Any]) -> Problem:
+    return Problem(Location(d["file"], d["line"], d["col"]), d["message"], d["rule"], Severity(d["severity"]))
+
+
 @dataclass
 class Report:
     summary: Summary
@@ -324,6 +342,8 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     #: git commit and CI run behind this run (None: not collected, e.g. an older report.json)
     provenance: Provenance | None = None
+    #: `run` of an invalid playbook: its located problems (nothing was sent)
+    problems: list[Problem] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -332,6 +352,8 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         body = {"schema_version": SCHEMA_VERSION, "summary": self.summary.to_json(self.orders),
                 "orders": [o.to_json() for o in self.orders], "warnings": list(self.warnings)}
+        if self.problems:
+            body["problems"] = [_problem_json(p) for p in self.problems]
         if self.provenance is not None:
             body["provenance"] = self.provenance.to_json()
         return body
@@ -343,4 +365,5 @@ class Report:
         provenance = d.get("provenance")
         return cls(Summary.from_json(d["summary"]), [OrderResult.from_json(o) for o in d["orders"]],
                    list(d.get("warnings", [])),
-                   Provenance.from_json(provenance) if isinstance(provenance, dict) else None)
+                   provenance=Provenance.from_json(provenance) if isinstance(provenance, dict) else None,
+                   problems=[_problem_from_json(p) for p in d.get("problems", [])])

@@ -18,9 +18,10 @@ from runner.exchange.session import Session
 from runner.playbook.model import BracketMode
 from runner.report import FillRecord, LegResult, OrderResult, Outcome, StatusSeen
 from runner.run.ledger import Ledger
-from runner.run.verdict import LiveOrder
+from runner.run.verdict import RESTING_EVIDENCE_S, LiveOrder, is_immediate
 from runner.state.entries import JournalEntry
 from runner.state.legstate import NEVER_ARMED, PENDING
+from runner.state.reconcile import Presence
 from runner.words import shown
 
 if TYPE_CHECKING:
@@ -48,8 +49,10 @@ class Adopter:
         differences = self.placements.placed_differences(coid)
         if differences:
             show_as_placed(result, differences)
-        live = LiveOrder(coid, result, result.quantity, immediate=False)
+        order = self.ledger.playbook.orders[result.index]
+        live = LiveOrder(coid, result, result.quantity, immediate=is_immediate(order))
         live.answered = True
+        live.answered_mono = time.monotonic() - RESTING_EVIDENCE_S  # an earlier run's: past the bump
         result.order_id = entry.order_id
         status = entry.last_status or "unknown"
         result.statuses.append(StatusSeen(status, time.time(), entry.remaining, "journal"))
@@ -57,7 +60,12 @@ class Adopter:
         live.remaining = result.quantity - filled
         result.quantity_remaining = entry.remaining
         result.filled_reported = filled
-        live.terminal = entry.settled
+        state = self.placements.found.get(coid)
+        # an IOC/FOK/MARKET of an earlier run is over by now; so is an order the exchange no longer lists
+        live.terminal = entry.settled or live.immediate or (
+            state is not None and state.presence is not Presence.OPEN)
+        if state is not None and state.presence is Presence.OPEN:
+            live.open_at_end = True
         result.outcome = Outcome.ALREADY_PLACED
         result.verdict = f"placed by an earlier run (last status {status}); not sent again"
         if result.differences:
@@ -102,7 +110,6 @@ class Adopter:
                                                           for x in record.legs):
             return
         from runner.state.legstate import attached_leg_states, visible_with
-        from runner.state.reconcile import Presence
 
         triggers = {x.leg: x.trigger_price for x in record.legs if x.mode == BracketMode.ATTACHED.value}
         known = self.placements.exit_order_ids(coid)

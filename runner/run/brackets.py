@@ -10,8 +10,12 @@ entry's `OrderResult`, which is what this keeps right.
 from __future__ import annotations
 
 import time
+import uuid
+from decimal import Decimal
 
-from runner.playbook.ids import Leg
+from runner.exchange.protocol import cancel_stop_order_message
+from runner.exchange.session import Session
+from runner.playbook.ids import NAMESPACE, Leg
 from runner.playbook.model import BracketMode, Order, Playbook
 from runner.report import LegResult, OrderResult, Outcome, StatusSeen
 from runner.run.adopt import Adopter, add_journal_fills
@@ -19,19 +23,85 @@ from runner.run.events import EventPump
 from runner.run.ledger import Ledger
 from runner.run.send import Sender
 from runner.run.verdict import LiveOrder
+from runner.state.writer import JournalWriter
+
+#: statuses of an exit still working at the exchange
+_OPEN_EXIT = ("ACK", "MODIFIED", "STAGED")
+
+
+def cancel_key(leg_client_order_id: str) -> str:
+    """The deterministic journal key of the one-cancels-other cancel of an after_fill exit."""
+    return str(uuid.uuid5(NAMESPACE, f"{leg_client_order_id}|oco-cancel"))
 
 
 class Brackets:
-    """Places an entry's `after_fill` exits, sized to its fill; adopts those already placed."""
+    """Places an entry's `after_fill` exits, sized to its fill; adopts those already placed; and
+    keeps them one-cancels-other: once one has filled, the other is cancelled (journaled first)."""
 
     def __init__(self, playbook: Playbook, ledger: Ledger, sender: Sender, pump: EventPump, adopter: Adopter,
-                 timeout: float) -> None:
+                 journal: JournalWriter, session: Session, timeout: float) -> None:
         self.playbook = playbook
         self.ledger = ledger
         self.sender = sender
         self.pump = pump
         self.adopter = adopter
+        self.journal = journal
+        self.session = session
         self.timeout = timeout
+        self._cancelling: list[LiveOrder] = []
+
+    # --- one-cancels-other ---
+
+    def _has_filled(self, order: Order, leg: Leg) -> bool:
+        """Has this exit of `order`, placed by an earlier run, traded (journal or exchange)?"""
+        coid = self.playbook.client_order_id(order, leg)
+        placed = self.adopter.already_placed(coid)
+        if placed is None:
+            return False
+        state = self.adopter.placements.found.get(coid)
+        return placed.filled_quantity > 0 or placed.last_status == "FILLED" \
+            or (state is not None and state.filled_quantity > 0)
+
+    def cancel_filled_siblings(self) -> None:
+        """For every entry whose after_fill exit has filled, cancel the other exit still open."""
+        for result in self.ledger.results:
+            legs = [x for x in result.legs if x.mode == BracketMode.AFTER_FILL.value]
+            filled = next((x for x in legs if x.fills or x.last_status == "FILLED"), None)
+            if filled is None:
+                continue
+            for leg in legs:
+                if leg is not filled and leg.last_status in _OPEN_EXIT and leg.order_id \
+                        and leg.reject is None:
+                    self._cancel(result, leg, filled)
+
+    def _cancel(self, result: OrderResult, leg: LegResult, filled: LegResult) -> None:
+        coid = leg.client_order_id or ""
+        live = self.ledger.live.get(coid)
+        if live is not None and live in self._cancelling:
+            return
+        if live is None:  # an exit an earlier run placed: follow its answers from now on
+            live = LiveOrder(coid, leg, leg.quantity or Decimal(0), immediate=False)
+            live.answered = True
+            self.ledger.live[coid] = live
+        self._cancelling.append(live)
+        order_id = leg.order_id or ""
+        self.session.expect_order_id(order_id, coid)
+        message = cancel_stop_order_message(order_id)
+        # intent first, under a deterministic key: a re-run sees it and reconciles with the exchange
+        self.journal.note("cancel_intent", key=cancel_key(coid), client_order_id=coid, order_id=order_id,
+                          reason=f"one-cancels-other: {filled.leg} filled", message=message)
+        self.session.send(message)
+        name, other = leg.leg.replace("_", "-"), filled.leg.replace("_", "-")
+        leg.note = (f"cancelled by the runner: its {other} filled (one-cancels-other, after_fill exits "
+                    f"are independent orders at QFEX)")
+        self.ledger.progress("leg", result.index, result.id, f"cancel {name}")
+
+    def settle_cancels(self, timeout: float) -> None:
+        """Wait (bounded) for the answers to the cancels sent; say so where none came."""
+        self.pump.pump(lambda: all(x.terminal for x in self._cancelling), timeout)
+        for live in self._cancelling:
+            if not live.terminal and isinstance(live.record, LegResult):
+                live.record.note += f"; the cancel was sent, but no answer came within {timeout:g}s"
 
     def place_after_fill_legs(self, index: int, order: Order, result: OrderResult, entry: LiveOrder) -> None:
         from runner.playbook.plan import bracket_leg_message
@@ -72,6 +142,11 @@ class Brackets:
                 record.note = ("not placed: the exchange's answers about the entry cannot be right, so "
                                "what it filled is unknown")
                 continue
+            sibling = Leg.STOP_LOSS if leg is Leg.TAKE_PROFIT else Leg.TAKE_PROFIT
+            if result.outcome is Outcome.ALREADY_PLACED and self._has_filled(order, sibling):
+                record.note = ("not placed: the other exit of this entry has filled (one-cancels-other); "
+                               "placing this one would act on a closed position")
+                continue
             if filled <= 0:
                 if entry.over(time.monotonic()):
                     record.note = "not placed: the entry did not fill"
@@ -91,6 +166,9 @@ class Brackets:
             message = bracket_leg_message(order, leg, filled, coid)
             live = self.sender.send(coid, record, message, index, order.id, leg, filled, immediate=False)
             sent.append((live, record))
+        if result.outcome is Outcome.ALREADY_PLACED:
+            self.cancel_filled_siblings()  # an exit of an earlier run may have filled in between
+            self.settle_cancels(self.timeout)
         if sent:
             self.pump.pump(lambda: all(x.answered for x, _ in sent), self.timeout)
             for x, leg_record in sent:
@@ -102,13 +180,19 @@ class Brackets:
 
 
 def warn_open_sibling(result: OrderResult, warnings: list[str]) -> None:
-    """after_fill exits are two independent orders: when one has traded, the other still rests."""
-    legs = [x for x in result.legs if x.mode == BracketMode.AFTER_FILL.value]
-    traded = [x for x in legs if x.fills or x.last_status == "FILLED"]
-    resting = [x for x in legs if x not in traded and x.last_status in ("ACK", "MODIFIED")]
-    for leg in resting if traded else ():
-        done = traded[0].leg.replace("_", "-")
-        warnings.append(
-            f"order {result.id!r}: its {done} filled, but its {leg.leg.replace('_', '-')} (order_id "
-            f"{leg.order_id or '?'}) is still open at the exchange: after_fill exits are independent "
-            f"orders, so cancel it if the position is closed")
+    """When one exit has traded and the other still shows open: after_fill exits the runner could not
+    cancel, or attached exits (QFEX does not document that they cancel each other)."""
+    for mode in (BracketMode.AFTER_FILL.value, BracketMode.ATTACHED.value):
+        legs = [x for x in result.legs if x.mode == mode]
+        traded = [x for x in legs if x.fills or x.last_status == "FILLED"]
+        resting = [x for x in legs if x not in traded and x.last_status in ("ACK", "MODIFIED")]
+        for leg in resting if traded else ():
+            done = traded[0].leg.replace("_", "-")
+            why = ("after_fill exits are independent orders and the runner's cancel did not go through"
+                   if mode == BracketMode.AFTER_FILL.value else
+                   "QFEX does not document whether attached exits cancel each other (one-cancels-other); "
+                   "this is what the exchange shows")
+            warnings.append(
+                f"order {result.id!r}: its {done} filled, but its {leg.leg.replace('_', '-')} (order_id "
+                f"{leg.order_id or '?'}) is still open at the exchange: {why}; cancel it if the position "
+                f"is closed")

@@ -31,7 +31,8 @@ This module is the entry point and the one place the run's parts are put togethe
     legs    = Brackets(playbook, ledger, sender, pump, adopter, timeout)   after_fill exits (brackets)
     flow    = OrderFlow(playbook, plan, ledger, sender, pump, adopter, legs, timeout)   per order (flow)
     submit  = Pipeline(flow, ..., n) if n > 1 else flow     --max-in-flight (pipeline)
-    finish  = Finish(playbook, ledger, pump, timeout)       drain and final verdicts (finish)
+    ends    = EndStates(session, ledger, pump)              end states past the speed bump (endstate)
+    finish  = Finish(playbook, ledger, pump, ends, timeout) drain and final verdicts (finish)
 
 `Run` only sequences them: prepare the session -> reconcile -> submit -> drain -> judge. One
 `LiveOrder` per client_order_id and one event pump serve every way of waiting, so pipelining
@@ -44,18 +45,29 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner import __version__
-from runner.errors import JournalError, OrdersUnsure, RunAborted, RunnerError, StopRun, UsageError
+from runner.errors import (
+    JournalError,
+    OrdersUnsure,
+    PlaybookInvalid,
+    RunAborted,
+    RunnerError,
+    StopRun,
+    UsageError,
+)
 from runner.exchange.session import Session
 from runner.exchange.targets import SIM, Target, display_url, resolve_target
 from runner.exit_codes import ExitCode
 from runner.playbook.model import Playbook
-from runner.report import Outcome, Report, RunOutcome, Summary
+from runner.report import Outcome, Report, RunOutcome, Summary, write_report_files
 from runner.run.adopt import Adopter
 from runner.run.brackets import Brackets
 from runner.run.catch_up import Reconnection
+from runner.run.endstate import EndStates
 from runner.run.events import EventPump
 from runner.run.finish import Finish, placement_summary
 from runner.run.flow import OrderFlow, Submission
@@ -71,6 +83,7 @@ from runner.run.setup import (
     open_journal,
     reference_data,
     report_dir_for,
+    report_dir_for_name,
     run_credentials,
     validated_playbook,
 )
@@ -103,7 +116,12 @@ def run_playbook(options: RunOptions) -> RunResult:
             check_url(target.url or "")  # refuse plain ws:// to a remote host before any network use
         warnings: list[str] = []
         refdata = reference_data(options, target, warnings)
-        playbook = validated_playbook(options.playbook, refdata, warnings)
+        try:
+            playbook = validated_playbook(options.playbook, refdata, warnings)
+        except PlaybookInvalid as exc:
+            if options.write_reports:  # CI reads the report files: the problems are its failed tests
+                write_invalid_report(options, target, exc, warnings, started_at, env)
+            raise
         confirm_live(target, playbook, options)
         credentials = run_credentials(options, playbook, sim, env)
         journal = stack.enter_context(open_journal(options, playbook, ephemeral=sim is not None,
@@ -139,6 +157,28 @@ def run_playbook(options: RunOptions) -> RunResult:
         return RunResult(report, code, saved.report_dir, saved.files, saved.problems)
 
 
+def write_invalid_report(options: RunOptions, target: Target, invalid: PlaybookInvalid, warnings: list[str],
+                         started_at: float, env: Mapping[str, str]) -> None:
+    """`run` of an invalid playbook still writes report.json/report.md/junit.xml: nothing was sent,
+    and every problem is there (a failed testcase each in junit.xml)."""
+    import hashlib
+
+    path = Path(options.playbook)
+    try:  # a FIFO or device given as the playbook was refused unread: never block on it here
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+    except OSError:
+        sha256 = ""
+    name = path.stem
+    summary = Summary(
+        playbook_path=options.playbook, playbook_name=name, playbook_sha256=sha256, run_id=None,
+        target=target.name, url=display_url(target.url), account_id=None, runner_version=__version__,
+        started_at=started_at, ended_at=time.time(), outcome=RunOutcome.FAILED,
+        exit_code=int(ExitCode.INVALID_PLAYBOOK), message=f"playbook invalid: {invalid}")
+    report = Report(summary, [], list(warnings), problems=list(invalid.problems))
+    with contextlib.suppress(OSError):  # the problems are printed either way
+        write_report_files(report, report_dir_for_name(options, name, started_at), env=dict(env))
+
+
 def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, journal: Journal,
               options: RunOptions, warnings: list[str], account_id: str | None, started_at: float) -> Run:
     """The one place the run's parts are built, each once, and handed what it uses."""
@@ -152,12 +192,13 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     sender = Sender(session, journal, interrupts, ledger)
     pump = EventPump(session, journal, ledger, sender)
     adopter = Adopter(placements, session, ledger)
-    legs = Brackets(playbook, ledger, sender, pump, adopter, timeout)
+    legs = Brackets(playbook, ledger, sender, pump, adopter, journal, session, timeout)
     flow = OrderFlow(playbook, build_plan(playbook), ledger, sender, pump, adopter, legs, timeout)
     submit: Submission = flow
     if options.max_in_flight > 1:
         submit = Pipeline(flow, ledger, sender, pump, adopter, journal, interrupts, options.max_in_flight)
-    finish = Finish(playbook, ledger, pump, timeout)
+    pump.on_event = legs.cancel_filled_siblings  # exits are one-cancels-other while connected
+    finish = Finish(playbook, ledger, pump, EndStates(session, ledger, pump), legs, timeout)
     session.on_reconnect = Reconnection(journal, ledger, sender, placements.order_types)
     summary = Summary(
         playbook_path=playbook.path, playbook_name=playbook.name, playbook_sha256=playbook.sha256,

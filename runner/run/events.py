@@ -41,6 +41,8 @@ class EventPump:
         self.sender = sender
         self._timers: list[tuple[float, str]] = []
         self._warned: set[int] = set()  # records already warned about an impossible answer
+        #: called after an order or fill update is applied (the exits' one-cancels-other, in build_run)
+        self.on_event: Callable[[], None] | None = None
 
     def pump(self, done: Callable[[], bool], timeout: float) -> bool:
         """Apply incoming events until `done()` or `timeout` seconds pass; True if done."""
@@ -101,6 +103,8 @@ class EventPump:
         live = self.live.get(coid) if coid else None
         if live is not None:
             self.watch(live)
+        if self.on_event is not None and reply.kind in (ReplyKind.ORDER, ReplyKind.FILL):
+            self.on_event()
 
     def _attached_leg(self, live: LiveOrder | None, update: OrderUpdate) -> LegResult | None:
         """An attached TP/SL leg announced by the exchange (stop type, parent's coid or known id)."""

@@ -2,7 +2,8 @@
 
 Whatever stopped the run (all sent, `on_reject: stop`, Ctrl-C, a lost connection), the report
 must say what really happened: an order still unanswered, an IOC not yet settled, an attached
-exit the exchange has not announced yet are awaited here up to `--timeout`, then judged.
+exit the exchange has not announced yet, an order still inside QFEX's speed bump (runner.run.endstate)
+are awaited here up to `--timeout`, then judged on their end state.
 """
 
 from __future__ import annotations
@@ -10,23 +11,29 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from runner.playbook.model import BracketMode, Expect, Playbook
+from runner.playbook.model import BracketMode, Expect, Order, Playbook
 from runner.report import OrderResult, Outcome
-from runner.run.brackets import warn_open_sibling
+from runner.run.brackets import Brackets, warn_open_sibling
+from runner.run.endstate import EndStates
 from runner.run.events import EventPump
 from runner.run.ledger import Ledger
-from runner.run.verdict import judge
+from runner.run.verdict import LiveOrder, judge
 from runner.state.legstate import PENDING
 
 #: how long the end-of-run drain may wait for attached bracket legs to be announced
 LEG_ANNOUNCE_S = 0.5
+#: after a stop part-way, how long the end states of what was sent may still be awaited
+QUICK_END_STATE_S = 0.5
 
 
 class Finish:
     """The drain and the final verdicts of every order (see the module docstring)."""
 
-    def __init__(self, playbook: Playbook, ledger: Ledger, pump: EventPump, timeout: float) -> None:
+    def __init__(self, playbook: Playbook, ledger: Ledger, pump: EventPump, end_states: EndStates,
+                 exits: Brackets, timeout: float) -> None:
         self.playbook = playbook
+        self.exits = exits
+        self.end_states = end_states
         self.ledger = ledger
         self.results = ledger.results
         self.live = ledger.live
@@ -55,13 +62,33 @@ class Finish:
                        and r.outcome is not Outcome.ALREADY_PLACED for leg in r.legs)
 
         self.pump.pump(lambda: not legs_owed(), 0 if quick else LEG_ANNOUNCE_S)
+        self.end_states.settle(QUICK_END_STATE_S if quick else self.timeout)
+        self.exits.cancel_filled_siblings()
+        self.exits.settle_cancels(QUICK_END_STATE_S if quick else self.timeout)
+
+    def _judge_again(self, order: Order, result: OrderResult, live: LiveOrder, now: float) -> None:
+        """An order an earlier run placed, judged against its `expect` with what the exchange (and
+        the journal) say now: a failed expectation stays failed on every re-run."""
+        verdict = judge(order, result, live, final=True, now=now, timeout=self.timeout)
+        if verdict is None:
+            return
+        outcome, text = verdict
+        placed = result.verdict
+        if outcome is Outcome.PASSED:
+            result.verdict = f"already placed (verdict from the exchange now): {text}; {placed}"
+        else:
+            result.outcome = Outcome.FAILED if outcome is Outcome.FAILED else Outcome.UNKNOWN
+            result.verdict = f"already placed, and {text} (verdict from the exchange now); {placed}"
 
     def final_judgement(self, connection_lost: bool) -> None:
         now = time.monotonic()
         for index, result in enumerate(self.results):
             order = self.playbook.orders[index]
             live = self.live.get(result.client_order_id)
-            if live is None or result.outcome is Outcome.ALREADY_PLACED:
+            if live is None:
+                continue
+            if result.outcome is Outcome.ALREADY_PLACED:
+                self._judge_again(order, result, live, now)
                 continue
             if result.outcome is Outcome.FAILED:
                 continue  # a failure stays a failure

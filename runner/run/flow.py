@@ -21,7 +21,7 @@ from runner.run.brackets import Brackets
 from runner.run.events import EventPump
 from runner.run.ledger import Ledger
 from runner.run.send import Sender
-from runner.run.verdict import is_immediate, judge
+from runner.run.verdict import ends_after_ack, is_immediate, judge
 
 if TYPE_CHECKING:
     from runner.playbook.plan import Plan, Step
@@ -79,6 +79,10 @@ class OrderFlow:
                               f"unknown "
                               f"(re-running reconciles it with the exchange before sending anything)",
                               ExitCode.ABORTED)
+            if self.playbook.on_reject is OnReject.STOP and ends_after_ack(order):
+                # an IOC/FOK/ALO can still be cancelled after its ACK (QFEX's speed bump): know its end
+                # state before anything else leaves, so on_reject: stop can stop the rest
+                self.pump.pump(lambda: live.end_known(time.monotonic()), self.timeout)
         else:
             self.pump.pump(lambda: False, 0)  # take whatever already arrived, never block
         if after_fill:

@@ -49,7 +49,9 @@ def reference_data(options: RunOptions, target: Target, warnings: list[str]) -> 
         return rd.load_refdata_file(options.refdata_file)
     if target.refdata_url:
         try:
-            return rd.fetch_refdata(target.refdata_url, timeout=min(options.timeout, 10.0))
+            fetched = rd.fetch_refdata(target.refdata_url, timeout=min(options.timeout, 10.0))
+            fetched.live = True  # the target's prices now: a stop on the wrong side is an error
+            return fetched
         except Exception as exc:  # any failure only means fewer pre-checks, never a crash
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             warnings.append("exchange rules (tick/lot sizes, quantity limits, price bands) were not "
@@ -127,10 +129,15 @@ def open_journal(options: RunOptions, playbook: Playbook, *, ephemeral: bool,
 
 
 def report_dir_for(options: RunOptions, playbook: Playbook, started_at: float) -> Path:
+    return report_dir_for_name(options, playbook.name, started_at)
+
+
+def report_dir_for_name(options: RunOptions, name: str, started_at: float) -> Path:
+    """`--report-dir`, else `runs/<name>/<UTC timestamp>/` (a new directory per run)."""
     if options.report_dir:
         return Path(options.report_dir)
     stamp = datetime.fromtimestamp(started_at, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    base = Path(options.runs_base) / _safe_name(playbook.name)
+    base = Path(options.runs_base) / _safe_name(name)
     candidate, n = base / stamp, 1
     while candidate.exists():
         n += 1

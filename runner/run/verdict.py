@@ -15,13 +15,17 @@ from runner.enums import CANCELLED_STATUSES, OrderType, TimeInForce
 from runner.exchange.protocol import ErrorReply
 from runner.playbook.ids import Leg
 from runner.playbook.model import Expect, Order
-from runner.report import LegResult, OrderResult, Outcome
+from runner.report import LegResult, OrderResult, Outcome, Reject
 
 #: after an IOC/FOK/MARKET order reports a partial FILLED, how long further fills may still arrive
 #: (one aggressive order can sweep several levels; QFEX sends one FILLED per execution)
 IOC_SETTLE_S = 0.25
 #: fills are reported on their own channel; once an order is over, how long its fill details may lag
 FILL_DETAIL_GRACE_S = 0.5
+#: QFEX holds new limit orders 100 ms before they reach the book (qfex-api.md §7): an IOC that cannot
+#: fill, a killed FOK or a crossing ALO is cancelled that long after its ACK. An order meant to rest
+#: that is still not cancelled this long after its ACK (speed bump + a margin for the wire) rests.
+RESTING_EVIDENCE_S = 0.1 + 0.15
 
 _IMMEDIATE_TIF = frozenset({TimeInForce.IOC.value, TimeInForce.FOK.value})
 
@@ -38,8 +42,10 @@ class LiveOrder:
         self.record = record
         self.quantity = quantity
         self.immediate = immediate  # IOC/FOK/MARKET: never rests
-        self.answered = False
+        self.answered_mono: float | None = None  # monotonic time of the first answer
         self.terminal = False
+        #: one `get_user_orders` snapshot at the end of the run: open there (True), absent (False)
+        self.open_at_end: bool | None = None
         self.partial_at: float | None = None  # monotonic time of a partial FILLED of an immediate order
         self.done_at: float | None = None  # monotonic time it was known to be over (terminal/fully filled)
         self.remaining: Decimal | None = None
@@ -58,6 +64,17 @@ class LiveOrder:
             return False
         self.anomalies.append(text)
         return True
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_mono is not None
+
+    @answered.setter
+    def answered(self, value: bool) -> None:
+        if value and self.answered_mono is None:
+            self.answered_mono = time.monotonic()
+        elif not value:
+            self.answered_mono = None
 
     @property
     def rejected(self) -> bool:
@@ -87,6 +104,17 @@ class LiveOrder:
             return True
         return self.partial_at is not None and now - self.partial_at >= IOC_SETTLE_S
 
+    def rests(self) -> bool:
+        """Meant to rest on the book (GTC LIMIT/ALO, stops), as opposed to IOC/FOK/MARKET."""
+        return not self.immediate
+
+    def end_known(self, now: float) -> bool:
+        """Its end state can be judged: over, or (meant to rest) seen live after the speed bump."""
+        if self.over(now) or self.open_at_end is not None:
+            return True
+        return self.rests() and self.answered_mono is not None \
+            and now - self.answered_mono >= RESTING_EVIDENCE_S
+
     def settled(self, now: float) -> bool:
         """Over, and its fill details (price, fee) arrived too — or stopped being worth waiting for."""
         if not self.over(now):
@@ -102,6 +130,8 @@ class LiveOrder:
             return self.partial_at + IOC_SETTLE_S
         if self.done_at is not None and self.filled_by_fills < self.filled:
             return self.done_at + FILL_DETAIL_GRACE_S
+        if self.rests() and self.answered_mono is not None and not self.terminal and self.open_at_end is None:
+            return self.answered_mono + RESTING_EVIDENCE_S
         return None
 
 
@@ -111,14 +141,100 @@ def is_immediate(order: Order) -> bool:
     return not order.type.is_stop and order.time_in_force.value in _IMMEDIATE_TIF
 
 
+def ends_after_ack(order: Order) -> bool:
+    """Can the exchange still end it after its ACK, unasked? IOC/FOK/MARKET and a crossing ALO can."""
+    return is_immediate(order) or order.type is OrderType.ALO
+
+
 def _q(value: Decimal) -> str:
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def end_state(order: Order, result: OrderResult, live: LiveOrder) -> str:
+    """What became of the order, in QFEX's terms for its type: "IOC: rest cancelled, 0.3 of 1 filled"."""
+    if result.reject is not None:
+        return f"rejected: {result.reject.code}"
+    filled, quantity = live.filled, live.quantity
+    part = f"{_q(filled)} of {_q(quantity)} filled"
+    cancelled = live.terminal and result.last_status in CANCELLED_STATUSES
+    if order.type is OrderType.MARKET or (live.immediate and order.time_in_force is TimeInForce.IOC):
+        kind = "MARKET" if order.type is OrderType.MARKET else "IOC"
+        if filled >= quantity:
+            return f"{kind}: filled"
+        if filled > 0:
+            return f"{kind}: rest cancelled, {part}" if live.over(time.monotonic()) \
+                else f"{kind}: {part} so far"
+        return f"{kind}: nothing filled, cancelled" if cancelled else f"{kind}: no end status seen"
+    if live.immediate:  # FOK
+        if filled >= quantity:
+            return "FOK: filled"
+        return "FOK: killed (could not fill completely), cancelled" if cancelled \
+            else "FOK: no end status seen"
+    if order.type.is_stop:
+        if filled >= quantity:
+            return f"{order.type.value}: triggered and filled"
+        if cancelled:
+            return f"{order.type.value}: cancelled by the exchange" + (f" after {part}" if filled else "")
+        if live.open_at_end is False:
+            return f"{order.type.value}: not open at the exchange at run end, no end status seen"
+        return f"{order.type.value}: staged, live at run end (triggers at {_q(order.price or Decimal(0))})"
+    if filled >= quantity:
+        return "filled"
+    if cancelled:
+        if order.type is OrderType.ALO and filled == 0:
+            return "ALO would have crossed: cancelled"
+        return "cancelled by the exchange" + (f" after {part}" if filled else "")
+    if live.open_at_end is False:
+        return "not open at the exchange at run end, and no end status was seen"
+    if live.open_at_end is None and not live.end_known(time.monotonic()):
+        return f"ACK; not confirmed live at run end ({part})"
+    return f"resting, {part}, live at run end" if filled else "resting, live at run end"
+
+
+def reject_text(reject: Reject) -> str:
+    """A rejection as QFEX's docs put it: status, meaning, the exchange's message, what to change."""
+    text = f"rejected: {reject.code} — {reject.meaning}"
+    if reject.message:
+        text += f"; the exchange said: {reject.message}"
+    advice = REJECT_ADVICE.get(reject.code)
+    return f"{text}; {advice}" if advice else text
+
+
+#: what to change in the playbook (or the account) for each documented rejection
+REJECT_ADVICE = {
+    "FAILED_MARGIN_CHECK": "lower the quantity or price, add margin, or raise the leverage",
+    "INVALID_TICK_SIZE_PRECISION_PRICE": "round the price to the symbol's tick size",
+    "INVALID_TICK_SIZE_PRECISION_QUANTITY": "round the quantity to the symbol's lot size",
+    "QUANTITY_LESS_THAN_MIN_QUANTITY": "raise the quantity to the symbol's minimum",
+    "QUANTITY_GREATER_THAN_MAX_QUANTITY": "lower the quantity to the symbol's maximum (or split the order)",
+    "PRICE_LESS_THAN_MIN_PRICE": "raise the price into the symbol's price band",
+    "PRICE_GREATER_THAN_MAX_PRICE": "lower the price into the symbol's price band",
+    "REJECTED_GREATER_THAN_MAX_PRICE_BAND": "move the price into the symbol's price band",
+    "REJECTED_LESS_THAN_MIN_PRICE_BAND": "move the price into the symbol's price band",
+    "INVALID_TIME_IN_FORCE": "use a time_in_force QFEX allows for this type (README: order types)",
+    "INVALID_ORDER_TYPE": "use an order type the symbol lists",
+    "BAD_SYMBOL": "check the symbol against the exchange's reference data",
+    "REJECTED_MARKET_CLOSED": "send it during market hours",
+    "REJECTED_WOULD_BREACH_MAX_POSITION": "lower the quantity: the position would exceed its maximum",
+    "REJECTED_WOULD_BREACH_MAX_NOTIONAL": "lower the quantity or price (the maximum notional)",
+    "INVALID_TAKEPROFIT_PRICE": "put the take-profit on the profit side of the entry price",
+    "INVALID_STOPLOSS_PRICE": "put the stop-loss on the loss side of the entry price",
+    "REJECTED_TOO_MANY_OPEN_ORDERS": "cancel open orders first",
+    "REJECTED_OPEN_INTEREST_LIMIT": "lower the quantity: the market's open-interest cap is reached",
+    "REJECTED": "QFEX gives no reason for this status; check the account and the order against qfex-api.md",
+    "InvalidOrder": "the message was malformed: check the order's fields",
+    "InvalidParameter": "a field was missing or out of range: check the order's fields",
+    "PermissionDenied": "the key lacks trading permission",
+}
+
+
 def judge(order: Order, result: OrderResult, live: LiveOrder, *, final: bool, timeout: float,
-           now: float | None = None) -> tuple[Outcome, str] | None:
-    """The verdict on one order against its `expect`, or None while it cannot be known yet."""
+          now: float | None = None) -> tuple[Outcome, str] | None:
+    """The verdict on one order against its `expect`, on its end state; None while that is not known.
+
+    `final`: the run is over (or this order's wait is): judge with what is known.
+    """
     now = time.monotonic() if now is None else now
     if not live.answered:
         return (Outcome.UNKNOWN, "sent, but no answer arrived") if final else None
@@ -131,37 +247,54 @@ def judge(order: Order, result: OrderResult, live: LiveOrder, *, final: bool, ti
     filled, quantity = live.filled, live.quantity
     leg_problem = next((f"{x.leg.replace('_', '-')} leg rejected: {x.reject.code} ({x.reject.meaning})"
                         for x in result.legs if x.reject is not None), None)
+    if reject is not None:
+        result.end_state = end_state(order, result, live)
     if order.expect is Expect.REJECTED:
         if reject is not None:
+            wanted = order.expect_statuses
+            if wanted and reject.code not in wanted:
+                return Outcome.FAILED, (f"expected a rejection with {' or '.join(wanted)}, but got "
+                                        f"{reject_text(reject)}")
             return Outcome.PASSED, f"rejected as expected: {reject.code} ({reject.meaning})"
         live_note = f" (order_id {result.order_id} is live on the exchange)" if not live.over(now) else ""
         return Outcome.FAILED, (f"expected a rejection, but the exchange accepted it ({result.last_status})"
                                 f"{live_note}")
     if reject is not None:
-        text = f"rejected: {reject.code} ({reject.meaning})"
-        if reject.message:
-            text += f": {reject.message}"
-        return Outcome.FAILED, text
+        return Outcome.FAILED, reject_text(reject)
     if leg_problem:
         return Outcome.FAILED, f"entry accepted, but the {leg_problem}"
-    if order.expect is Expect.ACCEPTED:
-        if live.terminal and filled == 0 and result.last_status in CANCELLED_STATUSES:
-            return Outcome.PASSED, f"accepted; ended {result.last_status} without a fill"
-        if filled >= quantity:
-            return Outcome.PASSED, "accepted and filled"
-        if filled > 0:
-            return Outcome.PASSED, f"accepted; {_q(filled)} of {_q(quantity)} filled"
-        first = next((x.status for x in result.statuses if x.source == "order_response"), "ACK")
-        return Outcome.PASSED, f"accepted ({first})"
-    # Expect.FILLED
-    if filled >= quantity:
-        return Outcome.PASSED, "filled"
-    if live.over(now):
-        if filled > 0:
-            return Outcome.FAILED, (f"only partially filled: {_q(filled)} of {_q(quantity)}; "
-                                    f"the rest ended {result.last_status}")
-        return Outcome.FAILED, f"not filled: ended {result.last_status}"
-    if not final:
+    known = live.end_known(now)
+    if not known and not final and not (order.expect is Expect.FILLED and filled >= quantity):
         return None
-    return Outcome.FAILED, (f"not filled within the {timeout:g}s wait: "
-                            f"{_q(filled)} of {_q(quantity)} filled, the order is still open")
+    state = end_state(order, result, live)
+    result.end_state = state
+    if order.expect is Expect.FILLED:
+        if filled >= quantity:
+            return Outcome.PASSED, "filled"
+        if live.over(now):
+            if filled > 0:
+                return Outcome.FAILED, (f"only partially filled: {_q(filled)} of {_q(quantity)}; "
+                                        f"the rest ended {result.last_status} ({state})")
+            return Outcome.FAILED, f"not filled: {state}"
+        if live.immediate and final:
+            return Outcome.UNKNOWN, f"not filled: no end status arrived within {timeout:g}s ({state})"
+        return Outcome.FAILED, (f"not filled within the {timeout:g}s wait: "
+                                f"{_q(filled)} of {_q(quantity)} filled, the order is still open")
+    # Expect.ACCEPTED: the exchange took it; an order meant to rest must be live (or filled) at the end
+    if live.immediate:
+        if not live.over(now):
+            return Outcome.UNKNOWN, f"accepted, but no end status arrived within {timeout:g}s ({state})"
+        return Outcome.PASSED, f"accepted and processed: {state}"
+    if filled >= quantity:
+        return Outcome.PASSED, "accepted and filled"
+    if live.terminal:
+        return Outcome.FAILED, (f"{state} after its ACK: an order meant to rest was ended by the "
+                                f"exchange ({result.last_status})")
+    if live.open_at_end is False:
+        return Outcome.UNKNOWN, f"accepted, but {state}"
+    if not known and order.type is OrderType.ALO:
+        return Outcome.UNKNOWN, ("accepted, but the run ended before the speed bump passed: whether the "
+                                 "ALO crossed (QFEX then cancels it) is not known")
+    if not known:  # a GTC LIMIT or a stop is not cancelled by the speed bump: its ACK says it rests
+        return Outcome.PASSED, "accepted (ACK); the run ended before a snapshot could confirm it is live"
+    return Outcome.PASSED, f"accepted; {state}"

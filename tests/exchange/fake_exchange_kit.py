@@ -165,6 +165,7 @@ def qfex_like(on_order: OnOrder, received: list[dict[str, Any]] | None = None) -
             peer.conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
             return
         peer.upgrade()
+        open_orders = _track_open_orders(peer)
         while (message := peer.receive()) is not None:
             if received is not None:
                 received.append(message)
@@ -177,7 +178,7 @@ def qfex_like(on_order: OnOrder, received: list[dict[str, Any]] | None = None) -
             elif kind == "cancel_on_disconnect":
                 peer.send({"ack": {"message": "ok"}})
             elif kind == "get_user_orders":
-                peer.send({"all_orders_response": {"orders": []}})
+                peer.send({"all_orders_response": {"orders": list(open_orders.values())}})
             elif kind == "get_user_trades":
                 peer.send({"user_trades_response": []})
             elif kind == "add_order":
@@ -187,6 +188,29 @@ def qfex_like(on_order: OnOrder, received: list[dict[str, Any]] | None = None) -
                                               "client_order_id": None}})
 
     return script
+
+
+def _track_open_orders(peer: Peer) -> dict[str, dict[str, Any]]:
+    """The orders this peer has ACKed and not yet ended, by client id, as QFEX lists them in
+    `get_user_orders` (the runner confirms resting orders with that snapshot before a run ends)."""
+    open_orders: dict[str, dict[str, Any]] = {}
+    send = peer.send
+
+    def send_and_track(message: Any) -> None:
+        send(message)
+        try:
+            frame = json.loads(message) if isinstance(message, str) else message
+        except ValueError:
+            return
+        body = frame.get("order_response") if isinstance(frame, dict) else None
+        if isinstance(body, dict) and body.get("client_order_id"):
+            if body.get("status") in ("ACK", "MODIFIED"):
+                open_orders[str(body["client_order_id"])] = body
+            else:
+                open_orders.pop(str(body["client_order_id"]), None)
+
+    peer.send = send_and_track  # type: ignore[method-assign]
+    return open_orders
 
 
 def order_response(message: dict[str, Any], status: str, **fields: Any) -> str:

@@ -23,6 +23,7 @@ from runner.playbook.rules import (
     quantity_range,
     refdata_order_type,
     refdata_symbol,
+    stop_side,
     tick_size,
     tif_allowed,
 )
@@ -32,7 +33,7 @@ from runner.problems import Problem
 #: every rule, in the order they run
 RULES: list[ModuleType] = [tif_allowed, price_required, duplicate_id, bracket_type, bracket_geometry,
                            limits_symbols, limits_notional, refdata_symbol, refdata_order_type, tick_size,
-                           lot_size, quantity_range, price_band]
+                           lot_size, quantity_range, price_band, stop_side]
 #: rule id -> check function, in the order they run
 CHECKS: dict[str, Callable[[RuleContext], Iterable[Problem]]] = {m.ID: m.check for m in RULES}
 

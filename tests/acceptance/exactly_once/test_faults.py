@@ -103,13 +103,19 @@ def test_cancel_on_disconnect_is_re_enabled_and_its_cancels_are_not_resent(make:
     # after the reconnect, the second drop cancels what was placed since. Acknowledged orders the
     # exchange cancelled are reported as cancelled, never placed again.
     # frames: auth, 3 subscribes, cancel_on_disconnect, 2 queries, then a (8), b (9)...
+    # An order meant to rest that the exchange cancelled is not "accepted" at run end (issue 12:
+    # `expect` on end states): `a` fails, so the run goes on (on_reject: continue) and exits 3.
     harness = make(faults=FaultConfig(drop_after_messages=9, drop_before_reply=False, drop_times=2),
                    extra="cancel_on_disconnect: true\n")
+    text = harness.playbook.read_text()
+    harness.playbook.write_text(text.replace("on_reject: stop", "on_reject: continue"))
     result = run_in_process(harness)
     assert_exactly_once(harness)
-    assert result.exit_code == ExitCode.OK, result.report.summary.message
+    assert result.exit_code == ExitCode.ORDERS_FAILED, result.report.summary.message
     statuses = {o.id: o.last_status for o in result.report.orders}
     assert statuses["a"] == "CANCELLED"  # cancelled by the first drop, not re-sent
+    a = result.report.orders[0]
+    assert a.outcome.value == "failed" and "cancelled by the exchange" in a.verdict
     open_now = harness.sim.call(lambda ex: [o["client_order_id"] for o in ex.orders(DEMO_ACCOUNT_ID)])
     assert coid("a") not in open_now and coid("e") in open_now
 
