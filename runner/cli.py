@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import traceback
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -156,6 +157,33 @@ def completion(shell: str) -> int:
     assert shell_class is not None  # click ships all three
     # the same script as click's `_QFEX_RUNNER_COMPLETE=<shell>_source qfex-runner`
     click.echo(shell_class(cli, {}, "qfex-runner", "_QFEX_RUNNER_COMPLETE").source(), nl=False)
+    return ExitCode.OK
+
+
+def _checkout() -> Path:
+    """The qfex-runner checkout this package runs from (an editable install): where docs/ and site/ are."""
+    return Path(__file__).resolve().parent.parent
+
+
+@cli.command()
+def docs() -> int:
+    """Open the documentation site (site/index.html, built by `mkdocs build`) in a web browser.
+
+    Without a built site, prints where the documentation is and how to build it.
+    """
+    import webbrowser
+
+    root = _checkout()
+    index = root / "site" / "index.html"
+    if index.is_file():
+        click.echo(f"opening {index}")
+        webbrowser.open(index.as_uri())
+        return ExitCode.OK
+    click.echo(f"the site is not built: {index} does not exist", err=True)
+    click.echo(f"the documentation's pages are in {root / 'docs'} (Markdown; README.md links into them)")
+    click.echo(f"to build the site, in {root}:")
+    click.echo("  .venv/bin/pip install -q -e '.[docs]' && .venv/bin/mkdocs build")
+    click.echo("then run `qfex-runner docs` again")
     return ExitCode.OK
 
 

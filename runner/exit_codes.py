@@ -1,4 +1,4 @@
-"""The process exit codes: a stable contract for CI scripts (documented in the README, each tested)."""
+"""The process exit codes: a stable contract for CI scripts (docs/exit-codes.md lists them; each tested)."""
 
 from enum import IntEnum
 

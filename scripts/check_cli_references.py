@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: what is checked without arguments: every Markdown page and CI file shipped to readers
 DEFAULT_FILES = (
     "README.md",
-    "docs/*.md",
+    "docs/**/*.md",
     "examples/README.md",
     "examples/github-actions/*.yml",
     "examples/gitlab-ci/.gitlab-ci.yml",

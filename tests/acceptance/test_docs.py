@@ -224,7 +224,8 @@ def test_recipes_cover_every_topic() -> None:
 
 
 def doc_files() -> list[Path]:
-    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    """The README and every page of the documentation site."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
 def playbook_blocks() -> list[tuple[str, str]]:
@@ -303,15 +304,19 @@ def test_checker_without_arguments_checks_every_shipped_page_and_ci_file(
     assert int(capsys.readouterr().out.split()[0]) >= 50  # "<n> qfex-runner call(s) checked: ..."
 
 
-# --- the README: one coherent page --------------------------------------------------------------
+# --- the README (the front door) and the site's pages ----------------------------------------
+
+
+def section(page: str, title: str) -> str:
+    """The text of one `## title` section of a page (up to the next `## `); `# title` is the whole page."""
+    text = (ROOT / page).read_text(encoding="utf-8")
+    match = re.search(rf"^##? {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert match, f"{page} has no '## {title}' section"
+    return match.group(1)
 
 
 def readme_section(title: str) -> str:
-    """The text of one `## title` section of the README (up to the next `## `)."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
-    assert match, f"README has no '## {title}' section"
-    return match.group(1)
+    return section("README.md", title)
 
 
 def table_first_column(section: str) -> list[str]:
@@ -341,11 +346,35 @@ def test_quick_start_has_exactly_two_setup_commands_the_second_is_what_ci_runs()
     assert install_and_run.endswith("qfex-runner run playbooks/quickstart.yaml")  # embedded sim, no keys
     assert "QFEX_" not in install_and_run and "--target" not in install_and_run
     assert tests == ci_test_command()
+    assert "mkdocs build --strict" in tests, "the test command builds the site: a broken link fails CI"
+
+
+def test_getting_started_shows_the_readme_quick_start_commands() -> None:
+    site = section("docs/getting-started.md", "Quick start")
+    assert re.findall(r"^```sh\n.*?^```", site, re.S | re.M) == re.findall(
+        r"^```sh\n.*?^```", readme_section("Quick start"), re.S | re.M
+    )
+
+
+def test_readme_is_the_front_door() -> None:
+    """Under 150 lines: what it is, the two commands, an example with its output, links into the site."""
+    import yaml
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) < 150, "the README grew: move the details to a page of the site (docs/)"
+    example = section("README.md", "An example")
+    [shown] = re.findall(r"^```yaml\n(.*?)^```", example, re.S | re.M)
+    quickstart = (ROOT / "playbooks" / "quickstart.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(shown) == yaml.safe_load(quickstart), "the example is playbooks/quickstart.yaml"
+    assert "$ qfex-runner run playbooks/quickstart.yaml" in example
+    linked = set(re.findall(r"\]\(docs/([^)#]+)", readme_section("Documentation")))
+    pages = {p.name for p in (ROOT / "docs").glob("*.md")} - {"simulator.md"}  # linked at its source
+    assert linked == pages, f"pages the README does not link: {sorted(pages - linked)}"
 
 
 def test_ci_script_runs_the_readme_command_and_fails_when_pytest_collects_nothing(tmp_path: Path) -> None:
-    """`.ci/run` with a stand-in `python3` whose venv's lint-imports, mypy and pytest exit with chosen
-    codes: each of the three gates the build."""
+    """`.ci/run` with a stand-in `python3` whose venv's lint-imports, mypy, mkdocs and pytest exit with
+    chosen codes: each of the four gates the build."""
     import os
     import shutil
     import subprocess
@@ -364,14 +393,16 @@ def test_ci_script_runs_the_readme_command_and_fails_when_pytest_collects_nothin
         "printf '#!/bin/sh\\necho \"$*\" > ran.txt\\nexit %s\\n' \"$PYTEST_CODE\" > .venv/bin/python\n"
         "printf '#!/bin/sh\\necho lint >> gates.txt\\nexit %s\\n' \"$LINT_CODE\" > .venv/bin/lint-imports\n"
         "printf '#!/bin/sh\\necho mypy >> gates.txt\\nexit %s\\n' \"$MYPY_CODE\" > .venv/bin/mypy\n"
-        "chmod +x .venv/bin/pip .venv/bin/python .venv/bin/lint-imports .venv/bin/mypy\n",
+        "printf '#!/bin/sh\\necho \"mkdocs $*\" >> gates.txt\\nexit %s\\n' \"$MKDOCS_CODE\""
+        " > .venv/bin/mkdocs\n"
+        "chmod +x .venv/bin/pip .venv/bin/python .venv/bin/lint-imports .venv/bin/mypy .venv/bin/mkdocs\n",
         encoding="utf-8",
     )
     python3.chmod(0o755)
 
-    def ci(code: int, lint: int = 0, mypy: int = 0) -> subprocess.CompletedProcess:
+    def ci(code: int, lint: int = 0, mypy: int = 0, mkdocs: int = 0) -> subprocess.CompletedProcess:
         env = {**os.environ, "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}", "PYTEST_CODE": str(code),
-               "LINT_CODE": str(lint), "MYPY_CODE": str(mypy)}
+               "LINT_CODE": str(lint), "MYPY_CODE": str(mypy), "MKDOCS_CODE": str(mkdocs)}
         return subprocess.run(["bash", str(tmp_path / ".ci" / "run")], env=env, capture_output=True,
                               text=True, timeout=60)
 
@@ -381,16 +412,20 @@ def test_ci_script_runs_the_readme_command_and_fails_when_pytest_collects_nothin
     no_tests = ci(5)
     assert no_tests.returncode == 5 and "collected no tests" in no_tests.stderr
     assert ci(1).returncode == 1
-    assert (tmp_path / "gates.txt").read_text().split()[:2] == ["lint", "mypy"]
+    assert (tmp_path / "gates.txt").read_text().splitlines()[:3] == ["lint", "mypy", "mkdocs build --strict"]
     (tmp_path / "ran.txt").unlink()
     assert ci(0, lint=1).returncode == 1 and not (tmp_path / "ran.txt").exists(), "a broken contract fails"
     assert ci(0, mypy=1).returncode == 1 and not (tmp_path / "ran.txt").exists(), "a type error fails"
+    assert ci(0, mkdocs=1).returncode == 1 and not (tmp_path / "ran.txt").exists(), "a broken site fails"
 
 
-def test_exit_code_table_is_exactly_runner_exit_codes() -> None:
+@pytest.mark.parametrize("page", ["docs/exit-codes.md", "docs/troubleshooting.md"])
+def test_exit_code_table_is_exactly_runner_exit_codes(page: str) -> None:
+    """The meaning of each code (exit-codes.md) and what to do about it (troubleshooting.md)."""
     from runner.exit_codes import ExitCode
 
-    codes = [int(c) for c in table_first_column(readme_section("Exit codes"))[1:]]  # [0] is the header
+    title = "Exit codes" if page == "docs/exit-codes.md" else "An exit code: what to do"
+    codes = [int(c) for c in table_first_column(section(page, title))[1:]]  # [0] is the header
     assert sorted(codes) == sorted(int(c) for c in ExitCode)
     assert len(codes) == len(set(codes))
 
@@ -398,16 +433,45 @@ def test_exit_code_table_is_exactly_runner_exit_codes() -> None:
 def test_commands_table_lists_every_command() -> None:
     from runner.cli import cli
 
-    rows = table_first_column(readme_section("Commands"))
+    rows = table_first_column(section("docs/commands.md", "Commands"))
     listed = {row.split()[1] for row in rows if row.startswith("qfex-runner ")}
-    assert listed == set(cli.commands), "the README's command table and the CLI differ"
+    assert listed == set(cli.commands), "docs/commands.md's command table and the CLI differ"
+
+
+def test_every_command_has_a_generated_page_in_the_site_nav() -> None:
+    """One page per command, rendered by mkdocs-click from the click command itself (it cannot drift)."""
+    import yaml
+
+    from runner.cli import cli
+
+    pages = {p.stem for p in (ROOT / "docs" / "commands").glob("*.md")}
+    assert pages == set(cli.commands)
+    for name in pages:
+        text = (ROOT / "docs" / "commands" / f"{name}.md").read_text(encoding="utf-8")
+        assert "::: mkdocs-click" in text and ":module: runner.cli" in text
+        assert f":command: {name}\n" in text
+        assert getattr(sys.modules["runner.cli"], name) is cli.commands[name]
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    assert config["strict"] is True and config["site_dir"] == "site"
+    assert "site/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+    def nav_files(node: Any) -> list[str]:
+        if isinstance(node, str):
+            return [node]
+        if isinstance(node, dict):
+            return [f for v in node.values() for f in nav_files(v)]
+        return [f for v in node for f in nav_files(v)]
+
+    in_nav = nav_files(config["nav"])
+    on_disk = [p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")]
+    assert sorted(in_nav) == sorted(on_disk), "every page of docs/ is in mkdocs.yml's nav, once"
 
 
 def test_readme_lists_every_problem_class_validate_reports() -> None:
     from runner.playbook.load import SOURCE_PROBLEMS
     from runner.playbook.rules import CHECKS
 
-    rows = table_first_column(readme_section("Trading rules checked"))
+    rows = table_first_column(section("docs/troubleshooting.md", "Trading rules checked"))
     assert [r for r in rows if r in CHECKS] == list(CHECKS)
     assert [r for r in rows if r in SOURCE_PROBLEMS] == list(SOURCE_PROBLEMS)
     assert set(rows) - {"rule id", "id"} == set(CHECKS) | set(SOURCE_PROBLEMS)
@@ -441,18 +505,21 @@ def test_readme_links_to_files_resolve() -> None:
     targets = {t for t in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text)}
     missing = [t for t in targets if not (ROOT / t).exists()]
     assert targets and not missing, missing
+    for target, anchor in re.findall(r"\]\(([^)#:]+\.md)#([^)]+)\)", text):
+        headings = re.findall(r"^#{1,6} (.+)$", (ROOT / target).read_text(encoding="utf-8"), re.M)
+        assert anchor in {github_anchor(h) for h in headings}, f"{target} has no section #{anchor}"
 
 
 def test_readme_validate_example_is_real_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The `$ qfex-runner validate ...` transcript under Commands, replayed: same lines, same summary."""
+    """The `$ qfex-runner validate ...` transcript on docs/commands.md, replayed: same lines, same summary."""
     import shutil
 
     from click.testing import CliRunner
 
     from runner.cli import cli
 
-    section = readme_section("Commands")
-    block = re.search(r"^```text\n\$ qfex-runner (validate [^\n]+)\n(.*?)^```", section, re.S | re.M)
+    commands = section("docs/commands.md", "Commands")
+    block = re.search(r"^```text\n\$ qfex-runner (validate [^\n]+)\n(.*?)^```", commands, re.S | re.M)
     assert block, "the Commands section shows a validate transcript"
     args, shown = block.group(1).split(), block.group(2).splitlines()
     assert args == ["validate", "playbooks/quickstart.yaml", "broken.yaml", "--refdata", "refdata.json"]
@@ -465,8 +532,8 @@ def test_readme_validate_example_is_real_output(tmp_path: Path, monkeypatch: pyt
     assert result.stdout.splitlines() + result.stderr.splitlines() == shown
 
 
-#: options of other tools that the docs show (pre-commit, VS Code, pip, git)
-FOREIGN_OPTIONS = {"--all-files", "--install-extension"}
+#: options of other tools that the docs show (pre-commit, VS Code, mkdocs)
+FOREIGN_OPTIONS = {"--all-files", "--install-extension", "--strict"}
 
 
 def test_every_option_named_in_prose_exists() -> None:
@@ -492,3 +559,49 @@ def test_readme_contents_line_names_every_section_in_order() -> None:
     intro = text[: text.index("\n## ")]
     linked = re.findall(r"\]\(#([^)]+)\)", intro)
     assert linked == [github_anchor(s) for s in sections]
+
+
+# --- `qfex-runner docs` --------------------------------------------------------------------------
+
+
+def test_docs_command_opens_the_built_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import webbrowser
+
+    from click.testing import CliRunner
+
+    import runner.cli
+    from runner.cli import cli
+
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: opened.append(url) or True)
+    monkeypatch.setattr(runner.cli, "_checkout", lambda: tmp_path)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("<html></html>", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["docs"])
+    assert result.exit_code == 0, result.output
+    assert opened == [(tmp_path / "site" / "index.html").as_uri()]
+
+
+def test_docs_command_without_a_built_site_says_where_the_docs_are_and_how_to_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import webbrowser
+
+    from click.testing import CliRunner
+
+    import runner.cli
+    from runner.cli import cli
+
+    monkeypatch.setattr(webbrowser, "open", lambda *a, **k: pytest.fail("nothing to open"))
+    monkeypatch.setattr(runner.cli, "_checkout", lambda: tmp_path)
+    result = CliRunner().invoke(cli, ["docs"])
+    assert result.exit_code == 0
+    assert "the site is not built" in result.stderr
+    assert str(tmp_path / "docs") in result.stdout and "mkdocs build" in result.stdout
+
+
+def test_docs_command_finds_this_checkout() -> None:
+    import runner.cli
+
+    checkout = runner.cli._checkout()
+    assert (checkout / "mkdocs.yml").is_file() and (checkout / "docs" / "index.md").is_file()

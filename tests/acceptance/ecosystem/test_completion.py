@@ -1,5 +1,5 @@
 """Shell completion (click's: `qfex-runner completion SHELL`, or `_QFEX_RUNNER_COMPLETE`) and
-`--version`, as documented in the README: the completion scripts are produced for bash, zsh and
+`--version`, as documented in docs/getting-started.md: the completion scripts are produced for bash, zsh and
 fish, and the bash one, loaded with either documented `eval` line, completes commands, options and
 option values.
 """
@@ -87,7 +87,7 @@ def test_completes_commands_options_and_choices() -> None:
     ['eval "$(qfex-runner completion bash)"', 'eval "$(_QFEX_RUNNER_COMPLETE=bash_source qfex-runner)"'],
 )
 def test_documented_eval_line_enables_completion_in_bash(eval_line: str) -> None:
-    """The README's lines, in a real bash."""
+    """The lines of docs/getting-started.md, in a real bash."""
     script = eval_line + """
         complete -p qfex-runner
         COMP_WORDS=(qfex-runner validate --format g); COMP_CWORD=3

@@ -1,6 +1,7 @@
-"""The README's "Start a playbook repository" block, run literally in a real bash: from a qfex-runner
-checkout whose virtualenv is this test's, `init`, git, pre-commit, validate, plan, a rehearsal run,
-and a commit that passes through the validate hook. If the README drifts from what works, this fails.
+"""The "Start a playbook repository" block of docs/getting-started.md, run literally in a real bash:
+from a qfex-runner checkout whose virtualenv is this test's, `init`, git, pre-commit, validate, plan,
+a rehearsal run, and a commit that passes through the validate hook. If the page drifts from what
+works, this fails.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def walkthrough_block() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
     section = text[text.index("### Start a playbook repository") :]
     match = re.search(r"^```sh\n(.*?)^```", section, re.S | re.M)
     assert match, "the section has a shell block"
