@@ -467,11 +467,16 @@ def test_every_command_has_a_generated_page_in_the_site_nav() -> None:
     assert sorted(in_nav) == sorted(on_disk), "every page of docs/ is in mkdocs.yml's nav, once"
 
 
-def test_readme_lists_every_problem_class_validate_reports() -> None:
+def test_troubleshooting_lists_every_problem_class_validate_reports_with_what_to_do() -> None:
     from runner.playbook.load import SOURCE_PROBLEMS
     from runner.playbook.rules import CHECKS
 
-    rows = table_first_column(section("docs/troubleshooting.md", "Trading rules checked"))
+    tables = section("docs/troubleshooting.md", "Trading rules checked")
+    for line in tables.splitlines():
+        if line.startswith("| `"):
+            cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+            assert len(cells) == 3 and all(cells), f"a row without what to do: {line}"
+    rows = table_first_column(tables)
     assert [r for r in rows if r in CHECKS] == list(CHECKS)
     assert [r for r in rows if r in SOURCE_PROBLEMS] == list(SOURCE_PROBLEMS)
     assert set(rows) - {"rule id", "id"} == set(CHECKS) | set(SOURCE_PROBLEMS)
