@@ -177,7 +177,14 @@ def docs() -> int:
     index = root / "site" / "index.html"
     if index.is_file():
         click.echo(f"opening {index}")
-        webbrowser.open(index.as_uri())
+        if not webbrowser.open(index.as_uri()):  # no browser (a server, a container): say where it is
+            click.echo(f"no web browser found here: open {index.as_uri()} in one")
+        return ExitCode.OK
+    if not (root / "mkdocs.yml").is_file():  # installed from a wheel: no pages beside the package
+        click.echo("the documentation site is built from a qfex-runner checkout: its docs/ folder "
+                   "(Markdown; README.md links into it)")
+        click.echo("in a checkout: .venv/bin/pip install -q -e '.[docs]' && .venv/bin/mkdocs build, "
+                   "then `qfex-runner docs` there")
         return ExitCode.OK
     click.echo(f"the site is not built: {index} does not exist", err=True)
     click.echo(f"the documentation's pages are in {root / 'docs'} (Markdown; README.md links into them)")

@@ -585,6 +585,12 @@ def test_docs_command_opens_the_built_site(tmp_path: Path, monkeypatch: pytest.M
     result = CliRunner().invoke(cli, ["docs"])
     assert result.exit_code == 0, result.output
     assert opened == [(tmp_path / "site" / "index.html").as_uri()]
+    assert "no web browser" not in result.output
+
+    monkeypatch.setattr(webbrowser, "open", lambda *a, **k: False)  # a machine without a browser
+    result = CliRunner().invoke(cli, ["docs"])
+    assert result.exit_code == 0
+    assert f"no web browser found here: open {(tmp_path / 'site' / 'index.html').as_uri()}" in result.stdout
 
 
 def test_docs_command_without_a_built_site_says_where_the_docs_are_and_how_to_build(
@@ -599,10 +605,16 @@ def test_docs_command_without_a_built_site_says_where_the_docs_are_and_how_to_bu
 
     monkeypatch.setattr(webbrowser, "open", lambda *a, **k: pytest.fail("nothing to open"))
     monkeypatch.setattr(runner.cli, "_checkout", lambda: tmp_path)
+    (tmp_path / "mkdocs.yml").write_text("site_name: x\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["docs"])
     assert result.exit_code == 0
     assert "the site is not built" in result.stderr
     assert str(tmp_path / "docs") in result.stdout and "mkdocs build" in result.stdout
+
+    (tmp_path / "mkdocs.yml").unlink()  # installed from a wheel: no checkout beside the package
+    result = CliRunner().invoke(cli, ["docs"])
+    assert result.exit_code == 0
+    assert "from a qfex-runner checkout" in result.stdout and str(tmp_path) not in result.stdout
 
 
 def test_docs_command_finds_this_checkout() -> None:
