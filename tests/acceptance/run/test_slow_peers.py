@@ -107,3 +107,31 @@ def service_after_upgrade(peer: Peer, service) -> None:
     peer.read_head = lambda: head  # type: ignore[method-assign]
     peer.upgrade = lambda: None  # type: ignore[method-assign]
     service(peer)
+
+
+def test_a_lookup_never_answered_is_exit_5_within_the_timeout(tmp_path):
+    """The exchange authenticates and subscribes, then never answers `get_user_orders`: the
+    reconciliation before sending waits `--timeout`, not a fixed 10 s, and the run ends with exit 5
+    (connected, then stopped part-way: 4 would say the exchange could not be reached), nothing sent,
+    the lock released."""
+    received: list[dict] = []
+    answering = qfex_like(lambda peer, message: None, received)
+
+    def script(peer: Peer) -> None:
+        original = peer.send
+
+        def mute_lookups(message) -> None:
+            if "all_orders_response" not in str(message):
+                original(message)
+
+        peer.send = mute_lookups  # type: ignore[method-assign]
+        answering(peer)
+
+    with fake_exchange(script) as ex:
+        done, took = run_against(tmp_path, ex.url, "--timeout", "1", "--reconnect-attempts", "0")
+    assert done.returncode == ExitCode.ABORTED, done.stdout + done.stderr
+    assert "no answer to get_user_orders within 1s" in done.stdout + done.stderr
+    assert took < 8.0  # well under the former fixed 10 s wait, however slow the machine
+    assert not any(m.get("type") == "add_order" for m in received)
+    assert "Traceback" not in done.stderr
+    assert_unlocked(tmp_path)
