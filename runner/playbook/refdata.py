@@ -16,7 +16,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from runner import jsonnum
 from runner.deadlines import Deadline, Watchdog
-from runner.errors import RefDataError, UsageError
+from runner.errors import NotARegularFile, RefDataError, UsageError
+from runner.files import read_regular
 from runner.playbook.yamlsource import number_bounds_problem
 
 
@@ -141,9 +142,13 @@ def parse_refdata(obj: Any, source: str = "<memory>") -> RefData:
 def load_refdata_file(path: str | Path) -> RefData:
     """Read a reference-data JSON file; any problem is a UsageError naming the file (exit 2)."""
     try:
-        raw = Path(path).read_bytes()
+        raw = read_regular(path, MAX_REFDATA_BYTES)  # never blocks on a FIFO; only regular files
+    except NotARegularFile as exc:
+        raise UsageError(f"--refdata {path}: is {exc.what}, not a reference-data file") from None
     except OSError as exc:
         raise UsageError(f"--refdata {path}: cannot read file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_REFDATA_BYTES:
+        raise UsageError(f"--refdata {path}: larger than {MAX_REFDATA_BYTES} bytes")
     try:
         obj = jsonnum.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
