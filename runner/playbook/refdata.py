@@ -15,7 +15,7 @@ from typing import Any, overload
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from runner import jsonnum
-from runner.deadlines import Deadline, Watchdog
+from runner.deadlines import Deadline, Watchdog, dial_within
 from runner.errors import NotARegularFile, RefDataError, UsageError
 from runner.files import read_regular
 from runner.playbook.yamlsource import number_bounds_problem
@@ -200,16 +200,21 @@ def _get(url: str, deadline: Deadline) -> tuple[int, str | None, bytes]:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise RefDataError(f"{url}: only http(s) URLs can be fetched")
     left = max(deadline.remaining(), 0.001)
+    host = parts.hostname
+    context = ssl.create_default_context() if parts.scheme == "https" else None
     conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=left,
-                                           context=ssl.create_default_context())
+    if context is not None:
+        conn = http.client.HTTPSConnection(host, parts.port, timeout=left, context=context)
     else:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=left)
+        conn = http.client.HTTPConnection(host, parts.port, timeout=left)
     path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
     try:
         with Watchdog(left, lambda: conn.sock) as dog:
             try:
+                # connected here, not by http.client, so the name lookup is under the deadline too
+                conn.sock = dial_within(host, parts.port or (443 if context else 80), deadline)
+                if context is not None:  # the watchdog can shut the plain socket under the handshake
+                    conn.sock = context.wrap_socket(conn.sock, server_hostname=host)
                 conn.request("GET", path, headers={"Accept": "application/json", "User-Agent": "qfex-runner"})
                 response = conn.getresponse()
                 if response.status in (301, 302, 303, 307, 308) and response.getheader("Location"):
