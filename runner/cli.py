@@ -352,6 +352,10 @@ def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | Non
     """
     from runner.simulator.standalone import config_from_options, serve_forever
 
+    for option, path in (("--refdata", refdata_file), ("--scenario", scenario_file),
+                         ("--accounts", accounts_file)):
+        refuse_unless_regular(option, path)
+
     def announce(banner: str) -> None:
         click.echo(banner)
         sys.stdout.flush()
@@ -364,6 +368,23 @@ def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | Non
     serve_forever(config, announce=announce)
     click.echo("qfex-runner sim: stopped")
     return ExitCode.OK
+
+
+def refuse_unless_regular(option: str, path: str | None) -> None:
+    """A FIFO or device given to the simulator would block its loader for ever: exit 2 at once (the
+    simulator keeps its own loaders and does not import `runner.files`). A missing or unreadable file
+    is left to the loader, which names it as before."""
+    if path is None:
+        return
+    from runner.errors import NotARegularFile, UsageError
+    from runner.files import open_regular
+
+    try:
+        open_regular(path).close()
+    except NotARegularFile as exc:
+        raise UsageError(f"{option} {path}: is {exc.what}, not a regular file") from None
+    except OSError:
+        return
 
 
 # --- status (exactly-once) --------------------------------------------------------------------

@@ -6,6 +6,7 @@ So every network wait is bounded by a deadline on the monotonic clock instead. C
 in steps sets each step's socket timeout to `Deadline.remaining()`; a call that cannot be
 stepped (TLS, an HTTP status line and headers read inside a library) runs under a `Watchdog`,
 which shuts the socket down once the deadline passes so the blocked call returns at once.
+A name lookup has no socket to shut: `resolve` runs it in a thread and stops waiting at the deadline.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
+
+AddressInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str,
+                    'tuple[str, int] | tuple[str, int, int, int] | tuple[int, bytes]']
+"""One row of `socket.getaddrinfo`: family, type, protocol, canonical name, address."""
 
 
 class Deadline:
@@ -80,3 +85,50 @@ class Watchdog:
                  tb: TracebackType | None) -> None:
         self._done.set()
         self._thread.join()
+
+
+def resolve(host: str, port: int, deadline: Deadline) -> list[AddressInfo]:
+    """`socket.getaddrinfo(host, port)` for a TCP connection, given up on at `deadline`.
+
+    The C resolver cannot be interrupted (a dead DNS server holds it for its own retries, often
+    30 s and more), so it runs in a daemon thread; past the deadline that thread is abandoned (it
+    ends on its own and holds nothing of ours) and TimeoutError is raised. Resolver errors
+    (`socket.gaierror`) are raised as they are.
+    """
+    found: list[AddressInfo] = []
+    failed: list[OSError] = []
+
+    def look_up() -> None:
+        try:
+            found.extend(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            failed.append(exc)
+
+    worker = threading.Thread(target=look_up, name="resolve", daemon=True)
+    worker.start()
+    worker.join(max(deadline.remaining(), 0.0))
+    if worker.is_alive():
+        raise TimeoutError(f"resolving {host} (DNS) took longer than {deadline.seconds:g}s")
+    if failed:
+        raise failed[0]
+    return found
+
+
+def dial_within(host: str, port: int, deadline: Deadline) -> socket.socket:
+    """`socket.create_connection` with the name lookup under the deadline too (`resolve`): each
+    address in turn, each connect bounded by what is left of the deadline."""
+    last: OSError | None = None
+    for family, kind, proto, _, address in resolve(host, port, deadline):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(max(deadline.remaining(), 0.001))
+            sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            last = exc
+            if deadline.passed:
+                break
+            continue
+        sock.settimeout(deadline.seconds)  # as create_connection(timeout=...) leaves it
+        return sock
+    raise last if last is not None else OSError(f"{host} has no address")

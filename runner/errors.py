@@ -25,8 +25,12 @@
     │                                     symlink: refused before anything is read or sent
     ├── StopRun                      (3, 5) the run engine leaves its send loop (on_reject: stop, no
     │                                     answer in time) and writes the report (never reaches a user)
-    └── Unsupported                       the schema compiler met a keyword it does not implement
-                                          (never reaches a user: the full validator is used instead)
+    ├── Unsupported                       the schema compiler met a keyword it does not implement
+    │                                     (never reaches a user: the full validator is used instead)
+    └── OSError
+        └── NotARegularFile               a file the user named is a FIFO, device, directory or socket:
+                                          refused unread (`runner.files`); each reader words it with
+                                          its own exit code
 
 Library errors (websocket, yaml, jsonschema, OS) are translated into these at one boundary each
 (`raise ... from exc`; websocket-client's in `runner.exchange.client._translated`); an `OSError`
@@ -155,3 +159,13 @@ class StopRun(Exception):
 
 class Unsupported(Exception):
     """The schema uses a keyword the schema compiler does not implement."""
+
+
+class NotARegularFile(OSError):
+    """A path the user named is not a regular file (`what`: "a named pipe (FIFO)", "a device", ...):
+    reading it could block forever or never end, so it is refused unread."""
+
+    def __init__(self, what: str, path: str) -> None:
+        super().__init__(f"{path} is {what}, not a regular file")
+        self.what = what
+        self.path = path

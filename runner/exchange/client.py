@@ -12,7 +12,7 @@ Design choices:
   between threads on the hot path. websocket-client answers the server's ping frames inside
   `recv`, and every wait here is a bounded `recv`, so pings are answered while we wait.
 - Every wait has a deadline on the monotonic clock, not just a socket timeout that a peer sending
-  one byte at a time would reset for ever (`runner.deadlines`): connecting (TCP, TLS, the HTTP
+  one byte at a time would reset for ever (`runner.deadlines`): connecting (DNS, TCP, TLS, the HTTP
   upgrade) has one total deadline, kept by a `Watchdog`; each read sets its socket timeout to
   what is left of its wait, and each message we send must be taken within the session's timeout
   (`_BoundedWebSocket`). A partial frame survives a timeout (websocket-client buffers it), but
@@ -51,7 +51,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import websocket
 
 from runner import __version__
-from runner.deadlines import Deadline, Watchdog
+from runner.deadlines import Deadline, Watchdog, dial_within
 from runner.enums import Channel, is_retryable
 from runner.errors import ConnectError, ConnectionLost, NoAnswer, RunAborted
 from runner.exchange.credentials import Credentials, hmac_fields
@@ -250,15 +250,16 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def _open(dial: str, url: str, timeout: float) -> _BoundedWebSocket:
-    """TCP, TLS and the WebSocket upgrade, together within `timeout` seconds (see module docstring)."""
+    """DNS, TCP, TLS and the WebSocket upgrade, together within `timeout` seconds (module docstring)."""
     parts = urlsplit(dial)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "wss" else 80)
     opened: list[socket.socket] = []
     ws = _BoundedWebSocket(enable_multithread=False, skip_utf8_validation=True)
+    deadline = Deadline(timeout)
     with _translated(_Phase.CONNECT, url), Watchdog(timeout, lambda: opened[-1] if opened else None) as dog:
         try:
-            opened.append(socket.create_connection((host, port), timeout=timeout))
+            opened.append(dial_within(host, port, deadline))
             if parts.scheme == "wss":
                 opened.append(_tls_context().wrap_socket(opened[-1], server_hostname=host))
             ws.settimeout(timeout)

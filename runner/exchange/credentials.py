@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from runner.errors import CredentialsError
+from runner.errors import CredentialsError, NotARegularFile
+from runner.files import open_regular
 
 ENV_PUBLIC_KEY = "QFEX_PUBLIC_KEY"
 ENV_SECRET_KEY = "QFEX_SECRET_KEY"
@@ -38,6 +39,8 @@ _FILE_KEYS = {
 }
 _DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
 _REDACTED = "Secret('***')"
+MAX_CREDENTIALS_BYTES = 64 * 1024
+"""A key pair fits in a few hundred bytes: a bigger file is the wrong file, and never read whole."""
 
 
 class Secret:
@@ -116,21 +119,25 @@ def _from_env(env: Mapping[str, str]) -> Credentials:
 
 
 def _from_file(path: Path) -> Credentials:
-    try:
-        info = path.stat()
+    try:  # opened without blocking and judged by the open file: a FIFO swapped in is never read
+        with open_regular(path) as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if os.name == "posix" and mode & 0o077:
+                raise CredentialsError(
+                    f"credentials file {path} is accessible by group or others "
+                    f"(mode {stat.S_IMODE(mode):04o}); protect it with: chmod 600 {path}")
+            raw = handle.read(MAX_CREDENTIALS_BYTES + 1)
     except FileNotFoundError:
         raise CredentialsError(f"credentials file {path} does not exist") from None
+    except NotARegularFile as exc:
+        raise CredentialsError(f"credentials file {path} is {exc.what}, not a regular file") from None
     except OSError as exc:
         raise CredentialsError(f"cannot read credentials file {path}: {exc.strerror}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise CredentialsError(f"credentials file {path} is not a regular file")
-    if os.name == "posix" and info.st_mode & 0o077:
-        raise CredentialsError(
-            f"credentials file {path} is accessible by group or others "
-            f"(mode {stat.S_IMODE(info.st_mode):04o}); protect it with: chmod 600 {path}")
+    if len(raw) > MAX_CREDENTIALS_BYTES:
+        raise CredentialsError(f"credentials file {path} is larger than {MAX_CREDENTIALS_BYTES} bytes")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise CredentialsError(f"cannot read credentials file {path}: {type(exc).__name__}") from None
     values = _parse_file_text(text, path)
     found = {key: _pick(values, names) for key, names in _FILE_KEYS.items()}

@@ -19,6 +19,8 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from runner import jsonnum
+from runner.deadlines import Deadline, dial_within
+from runner.deadlines import resolve as resolve_within
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,11 @@ class ProbeResult:
     seconds: float = 0.0
 
 
-def resolve(endpoint: Endpoint) -> tuple[ProbeResult, list[str]]:
-    """The host's addresses (DNS); an empty list when it does not resolve."""
+def resolve(endpoint: Endpoint, timeout: float = 10.0) -> tuple[ProbeResult, list[str]]:
+    """The host's addresses (DNS), within `timeout`; an empty list when it does not resolve."""
     started = time.monotonic()
     try:
-        infos = socket.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_STREAM)
+        infos = resolve_within(endpoint.host, endpoint.port, Deadline(timeout))
     except (socket.gaierror, UnicodeError, OSError) as exc:
         return ProbeResult(False, f"{endpoint.host} does not resolve: {exc}", time.monotonic() - started), []
     addresses = sorted({str(info[4][0]) for info in infos})
@@ -58,7 +60,7 @@ def tcp_connect(endpoint: Endpoint, timeout: float) -> ProbeResult:
     """One TCP connection to host:port, closed at once."""
     started = time.monotonic()
     try:
-        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout):
+        with dial_within(endpoint.host, endpoint.port, Deadline(timeout)):
             pass
     except OSError as exc:
         return ProbeResult(False, f"cannot connect to {endpoint.host}:{endpoint.port}: "
@@ -84,7 +86,7 @@ def tls_handshake(endpoint: Endpoint, timeout: float,
     context = context or ssl.create_default_context()
     started = time.monotonic()
     try:
-        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as raw, \
+        with dial_within(endpoint.host, endpoint.port, Deadline(timeout)) as raw, \
                 context.wrap_socket(raw, server_hostname=endpoint.host) as tls:
             peer = tls.getpeercert() or {}
             version = tls.version() or "TLS"

@@ -15,8 +15,9 @@ from typing import Any, overload
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from runner import jsonnum
-from runner.deadlines import Deadline, Watchdog
-from runner.errors import RefDataError, UsageError
+from runner.deadlines import Deadline, Watchdog, dial_within
+from runner.errors import NotARegularFile, RefDataError, UsageError
+from runner.files import read_regular
 from runner.playbook.yamlsource import number_bounds_problem
 
 
@@ -141,9 +142,13 @@ def parse_refdata(obj: Any, source: str = "<memory>") -> RefData:
 def load_refdata_file(path: str | Path) -> RefData:
     """Read a reference-data JSON file; any problem is a UsageError naming the file (exit 2)."""
     try:
-        raw = Path(path).read_bytes()
+        raw = read_regular(path, MAX_REFDATA_BYTES)  # never blocks on a FIFO; only regular files
+    except NotARegularFile as exc:
+        raise UsageError(f"--refdata {path}: is {exc.what}, not a reference-data file") from None
     except OSError as exc:
         raise UsageError(f"--refdata {path}: cannot read file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_REFDATA_BYTES:
+        raise UsageError(f"--refdata {path}: larger than {MAX_REFDATA_BYTES} bytes")
     try:
         obj = jsonnum.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -195,16 +200,21 @@ def _get(url: str, deadline: Deadline) -> tuple[int, str | None, bytes]:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise RefDataError(f"{url}: only http(s) URLs can be fetched")
     left = max(deadline.remaining(), 0.001)
+    host = parts.hostname
+    context = ssl.create_default_context() if parts.scheme == "https" else None
     conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=left,
-                                           context=ssl.create_default_context())
+    if context is not None:
+        conn = http.client.HTTPSConnection(host, parts.port, timeout=left, context=context)
     else:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=left)
+        conn = http.client.HTTPConnection(host, parts.port, timeout=left)
     path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
     try:
         with Watchdog(left, lambda: conn.sock) as dog:
             try:
+                # connected here, not by http.client, so the name lookup is under the deadline too
+                conn.sock = dial_within(host, parts.port or (443 if context else 80), deadline)
+                if context is not None:  # the watchdog can shut the plain socket under the handshake
+                    conn.sock = context.wrap_socket(conn.sock, server_hostname=host)
                 conn.request("GET", path, headers={"Accept": "application/json", "User-Agent": "qfex-runner"})
                 response = conn.getresponse()
                 if response.status in (301, 302, 303, 307, 308) and response.getheader("Location"):

@@ -20,9 +20,7 @@ Fatal input (unreadable, not UTF-8, NUL bytes, YAML syntax, too large, alias bom
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -31,7 +29,8 @@ from typing import Any
 
 import yaml
 
-from runner.errors import SourceError
+from runner.errors import NotARegularFile, SourceError
+from runner.files import read_regular
 from runner.problems import Location, Problem
 
 try:  # libyaml's composer is ~10x faster than the pure-Python one and keeps the same marks
@@ -143,38 +142,13 @@ def load_file(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Document:
     """Read and load one YAML file; every failure is a located `SourceError`, never a traceback."""
     name = str(path)
     try:
-        # O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever; it is refused below
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        data = read_regular(path, limits.max_bytes)  # never blocks on a FIFO; only regular files
+    except NotARegularFile as exc:
+        raise _fatal(Location(name), f"is {exc.what}, not a playbook file", "file-unreadable") from None
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise _fatal(Location(name), f"cannot read file: {reason}", "file-unreadable") from None
-    not_regular = _not_a_regular_file(os.fstat(fd).st_mode)
-    if not_regular:
-        os.close(fd)
-        raise _fatal(Location(name), f"is {not_regular}, not a playbook file", "file-unreadable")
-    with os.fdopen(fd, "rb") as handle:
-        try:
-            data = handle.read(limits.max_bytes + 1)
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise _fatal(Location(name), f"cannot read file: {reason}", "file-unreadable") from None
     return load_bytes(data, name, limits)
-
-
-def _not_a_regular_file(mode: int) -> str | None:
-    """What a path is when it is not a regular file: reading a FIFO or a device could block forever
-    or never end, so only regular files are read."""
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
 
 
 def load_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> Document:

@@ -18,7 +18,7 @@ from runner.exchange.session import RecoveringSession
 from runner.run.ledger import Ledger
 from runner.run.send import Sender
 from runner.run.verdict import LiveOrder
-from runner.state.reconcile import ExchangeOrderState, Presence, reconcile
+from runner.state.reconcile import LOOKUP_TIMEOUT_S, ExchangeOrderState, Presence, reconcile
 from runner.state.writer import JournalWriter
 
 
@@ -27,20 +27,24 @@ class Reconnection:
     order; replay what was missed; send again what never reached the exchange."""
 
     def __init__(self, journal: JournalWriter, ledger: Ledger, sender: Sender,
-                 order_types: Mapping[str, str]) -> None:
+                 order_types: Mapping[str, str], lookup_timeout: float = LOOKUP_TIMEOUT_S) -> None:
         self.journal = journal
         self.ledger = ledger
         self.sender = sender
         self.order_types = order_types
+        #: how long each lookup waits for the exchange's answer (the run's --timeout, capped)
+        self.lookup_timeout = lookup_timeout
 
     def __call__(self, session: RecoveringSession) -> None:
-        for coid in catch_up(session, self.ledger.live, self.journal, self.order_types):
+        for coid in catch_up(session, self.ledger.live, self.journal, self.order_types,
+                             timeout=self.lookup_timeout):
             self.sender.retry_now(self.ledger.live[coid])
         self.ledger.warnings.append(f"connection lost ({session.losses[-1]}); reconnected and reconciled")
 
 
 def catch_up(session: RecoveringSession, live_orders: Mapping[str, LiveOrder], journal: JournalWriter,
-             order_types: Mapping[str, str] | None = None) -> list[str]:
+             order_types: Mapping[str, str] | None = None, *,
+             timeout: float = LOOKUP_TIMEOUT_S) -> list[str]:
     """Reconcile every order that is not over; replay what was missed; return the coids to send again.
 
     An unanswered order the exchange does not show never reached it (or was refused): sending it
@@ -52,7 +56,7 @@ def catch_up(session: RecoveringSession, live_orders: Mapping[str, LiveOrder], j
         return []
     known = {coid: live.record.order_id for coid, live in pending.items() if live.record.order_id}
     found = reconcile(session, list(pending), known_order_ids=known, order_types=order_types,
-                      on_rate_limited=rate_limit_callback(session))
+                      timeout=timeout, on_rate_limited=rate_limit_callback(session))
     resend: list[str] = []
     for coid, live in pending.items():
         state = found[coid]

@@ -181,7 +181,7 @@ def _route(report: DoctorReport, target: Target, timeout: float) -> None:
         report.fail("url", str(exc), "give a wss:// URL (ws:// only to a local exchange)", Impact.UNUSABLE)
         raise _Stop from None
     endpoint = probe.endpoint_of(url)
-    dns, _ = probe.resolve(endpoint)
+    dns, _ = probe.resolve(endpoint, timeout)
     if not dns.ok:
         report.fail("dns", dns.detail, "check the host name, the network and the DNS resolver",
                     Impact.UNUSABLE)

@@ -184,10 +184,12 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     """The one place the run's parts are built, each once, and handed what it uses."""
     from runner.playbook.plan import build_plan
     from runner.state.placements import Placements  # exactly-once: journal + exchange reconciliation
+    from runner.state.reconcile import LOOKUP_TIMEOUT_S
 
     timeout = options.timeout
+    lookup_timeout = min(timeout, LOOKUP_TIMEOUT_S)  # each wait of a reconciliation's queries
     interrupts = Interrupts()
-    placements = Placements(journal, playbook, replan=options.replan)
+    placements = Placements(journal, playbook, replan=options.replan, lookup_timeout=lookup_timeout)
     ledger = Ledger(playbook, warnings, options.on_progress)
     sender = Sender(session, journal, interrupts, ledger)
     pump = EventPump(session, journal, ledger, sender)
@@ -199,7 +201,7 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
         submit = Pipeline(flow, ledger, sender, pump, adopter, journal, interrupts, options.max_in_flight)
     pump.on_event = legs.cancel_filled_siblings  # exits are one-cancels-other while connected
     finish = Finish(playbook, ledger, pump, EndStates(session, ledger, pump), legs, timeout)
-    session.on_reconnect = Reconnection(journal, ledger, sender, placements.order_types)
+    session.on_reconnect = Reconnection(journal, ledger, sender, placements.order_types, lookup_timeout)
     summary = Summary(
         playbook_path=playbook.path, playbook_name=playbook.name, playbook_sha256=playbook.sha256,
         run_id=playbook.run_id, target=target.name, url=display_url(target.url), account_id=account_id,

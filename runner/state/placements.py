@@ -29,7 +29,7 @@ from runner.playbook.model import BracketMode, Order, Playbook
 from runner.state.definitions import ChangedOrder, definition_diff, order_definition
 from runner.state.entries import JournalEntry
 from runner.state.journal import Journal
-from runner.state.reconcile import ExchangeOrderState, LookupSession, Presence, reconcile
+from runner.state.reconcile import LOOKUP_TIMEOUT_S, ExchangeOrderState, LookupSession, Presence, reconcile
 from runner.words import counted, number_text
 
 #: An unanswered send younger than this may still be on its way into the exchange (QFEX holds
@@ -117,7 +117,7 @@ class Placements:
     """The exactly-once oracle behind the run's `already_placed` (see the module docstring)."""
 
     def __init__(self, journal: Journal, playbook: Playbook, *, replan: bool = False,
-                 settle_s: float = SETTLE_S,
+                 settle_s: float = SETTLE_S, lookup_timeout: float = LOOKUP_TIMEOUT_S,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
         self.journal = journal
         self.playbook = playbook
@@ -128,6 +128,8 @@ class Placements:
         self.with_exits = plan.with_exits
         self.entry_hints = plan.entry_hints
         self.settle_s = settle_s
+        #: how long each lookup waits for the exchange's answer (the run's --timeout, capped)
+        self.lookup_timeout = lookup_timeout
         self._clock = clock
         self._sleep = sleep
         self.found: dict[str, ExchangeOrderState] = {}
@@ -168,13 +170,15 @@ class Placements:
         known = {c: e.order_id for c in coids if (e := self.journal.entry(c)) is not None and e.order_id}
         exits = {c: list(self.exit_order_ids(c).values()) for c in coids if c in self.with_exits}
         found = reconcile(session, coids, known_order_ids=known, order_types=self.order_types,
-                          with_exits=self.with_exits, entry_hints=self.entry_hints,
-                          on_rate_limited=rate_limit_callback(session), exit_order_ids=exits)
+                          timeout=self.lookup_timeout, with_exits=self.with_exits,
+                          entry_hints=self.entry_hints, on_rate_limited=rate_limit_callback(session),
+                          exit_order_ids=exits)
         recent = self._recent_unanswered([c for c in coids if not found[c].placed])
         if recent:
             self._sleep(recent)
             again = reconcile(session, [c for c in coids if not found[c].placed], known_order_ids=known,
-                              order_types=self.order_types, on_rate_limited=rate_limit_callback(session))
+                              order_types=self.order_types, timeout=self.lookup_timeout,
+                              on_rate_limited=rate_limit_callback(session))
             found.update(again)
             # unchanged behaviour: a second lookup has always left the visibility of trades unknown
             # (treated as visible), whatever either lookup saw

@@ -51,6 +51,8 @@ PAGE_SIZE = 1000
 """QFEX's default and documented page size for both queries."""
 MAX_PAGES = 10_000
 """A guard against a server that never returns a short page."""
+LOOKUP_TIMEOUT_S = 10.0
+"""How long one query waits for its answer unless the caller says (a run passes its --timeout)."""
 
 
 class Presence(str, Enum):
@@ -159,7 +161,7 @@ class _Lookup:
 def reconcile(session: LookupSession, coids: Iterable[str], *,
               known_order_ids: Mapping[str, str | Iterable[str]] | None = None,
               order_types: Mapping[str, str] | None = None,
-              since: int | None = None, page_size: int = PAGE_SIZE, timeout: float = 10.0,
+              since: int | None = None, page_size: int = PAGE_SIZE, timeout: float = LOOKUP_TIMEOUT_S,
               with_exits: Iterable[str] = (),
               entry_hints: Mapping[str, tuple[str, Decimal | None]] | None = None,
               backoff: BackoffPolicy | None = None, sleep: Callable[[float], None] | None = None,

@@ -61,3 +61,57 @@ def test_devices_and_directories_are_refused(path: str, what: str) -> None:
     result = qfex("validate", path)
     assert result.returncode == 1
     assert f"{path}:1:1: is {what}, not a playbook file [file-unreadable]" in result.stdout
+
+
+REFDATA = ROOT / "runner" / "simulator" / "data" / "refdata.json"
+VALID = ROOT / "playbooks" / "quickstart.yaml"
+
+
+def not_regular(tmp_path: Path, kind: str) -> tuple[Path, str]:
+    """A path that is not a regular file, and how the runner names it."""
+    if kind == "fifo":
+        fifo = tmp_path / "pipe.json"
+        os.mkfifo(fifo)
+        return fifo, "a named pipe (FIFO)"
+    if kind == "device":
+        return Path("/dev/zero"), "a device"  # never ends: read whole it would eat all memory
+    return tmp_path, "a directory"
+
+
+KINDS = ["fifo", "device", "directory"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_refdata_that_is_not_a_regular_file_is_a_usage_error(tmp_path: Path, command: tuple[str, ...],
+                                                             kind: str) -> None:
+    path, what = not_regular(tmp_path, kind)
+    result = qfex(*command, VALID, "--refdata", path)  # a FIFO: blocked until the 60 s timeout before
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"--refdata {path}: is {what}, not a reference-data file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("command", ["run", "status"])
+def test_credentials_that_are_not_a_regular_file_are_refused_before_connecting(
+        tmp_path: Path, command: str, kind: str) -> None:
+    """Exit 4 like every other unusable credentials file (README: could not authenticate; nothing sent);
+    the file is opened without blocking and judged by what was opened, not by an earlier stat."""
+    path, what = not_regular(tmp_path, kind)
+    extra = ("--refdata", REFDATA) if command == "run" else ()
+    result = qfex(command, VALID, "--url", "ws://127.0.0.1:9/", "--credentials", path, *extra,
+                  "--state-dir", tmp_path / "state")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert f"credentials file {path} is {what}, not a regular file" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("option", ["--scenario", "--refdata", "--accounts"])
+def test_sim_files_that_are_not_regular_files_are_a_usage_error(tmp_path: Path, option: str,
+                                                                kind: str) -> None:
+    path, what = not_regular(tmp_path, kind)
+    result = qfex("sim", "--port", "0", option, path)  # a FIFO: the simulator blocked reading it before
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"{option} {path}: is {what}, not a regular file" in result.stderr

@@ -136,3 +136,36 @@ def test_a_peer_that_stops_reading_cannot_hold_a_send():
     assert isinstance(error, ConnectionLost), error
     assert "stopped reading" in str(error) and "within 2s" in str(error)
     assert took < BOUND
+
+
+
+@pytest.fixture
+def dead_dns(monkeypatch):
+    """The resolver itself made slow, as a DNS server that never answers makes it (getaddrinfo
+    waits out its own retries, often 30 s and more)."""
+    import socket
+    import threading
+
+    released = threading.Event()
+
+    def never_answers(*args, **kwargs):
+        released.wait(30)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", never_answers)
+    yield
+    released.set()
+
+
+def test_a_name_lookup_that_never_answers_ends_at_the_connect_deadline(dead_dns):
+    started = time.monotonic()
+    with pytest.raises(ConnectError, match=r"\(DNS\) took longer than 1s|within 1s"):
+        TradeSession.connect("wss://exchange.example/", CREDS, timeout=1)
+    assert time.monotonic() - started < BOUND
+
+
+def test_a_name_lookup_that_never_answers_ends_the_refdata_fetch_at_its_deadline(dead_dns):
+    started = time.monotonic()
+    with pytest.raises(RefDataError, match="no complete answer within 1s"):
+        fetch_refdata("https://exchange.example/refdata", timeout=1)
+    assert time.monotonic() - started < BOUND

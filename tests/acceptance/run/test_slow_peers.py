@@ -107,3 +107,56 @@ def service_after_upgrade(peer: Peer, service) -> None:
     peer.read_head = lambda: head  # type: ignore[method-assign]
     peer.upgrade = lambda: None  # type: ignore[method-assign]
     service(peer)
+
+
+def mute_lookups(service):
+    """`service` (a `qfex_like` script) that never answers `get_user_orders`."""
+    def script(peer: Peer) -> None:
+        original = peer.send
+
+        def send(message) -> None:
+            if "all_orders_response" not in str(message):
+                original(message)
+
+        peer.send = send  # type: ignore[method-assign]
+        service(peer)
+
+    return script
+
+
+def test_a_lookup_never_answered_is_exit_5_within_the_timeout(tmp_path):
+    """The exchange authenticates and subscribes, then never answers `get_user_orders`: the
+    reconciliation before sending waits `--timeout`, not a fixed 10 s, and the run ends with exit 5
+    (connected, then stopped part-way: 4 would say the exchange could not be reached), nothing sent,
+    the lock released."""
+    received: list[dict] = []
+    with fake_exchange(mute_lookups(qfex_like(lambda peer, message: None, received))) as ex:
+        done, took = run_against(tmp_path, ex.url, "--timeout", "1", "--reconnect-attempts", "0")
+    assert done.returncode == ExitCode.ABORTED, done.stdout + done.stderr
+    assert "no answer to get_user_orders within 1s" in done.stdout + done.stderr
+    assert took < 8.0  # well under the former fixed 10 s wait, however slow the machine
+    assert not any(m.get("type") == "add_order" for m in received)
+    assert "Traceback" not in done.stderr
+    assert_unlocked(tmp_path)
+
+
+def test_a_lookup_never_answered_after_a_reconnect_is_exit_5_within_the_timeout(tmp_path):
+    """The connection drops right after the order's ACK; the new one authenticates but never answers
+    the catch-up's `get_user_orders`: each catch-up waits `--timeout`, then exit 5 with a report."""
+    def ack_then_drop(peer: Peer, message: dict) -> None:
+        peer.send(order_response(message, "ACK"))
+        raise ConnectionError("dropped")
+
+    first, muted = qfex_like(ack_then_drop), mute_lookups(qfex_like(lambda peer, message: None))
+
+    def script(peer: Peer) -> None:
+        (first if ex.connections == 1 else muted)(peer)
+
+    with fake_exchange(script) as ex:
+        done, took = run_against(tmp_path, ex.url, "--timeout", "1", "--reconnect-attempts", "1")
+    assert done.returncode == ExitCode.ABORTED, done.stdout + done.stderr
+    assert "no answer to get_user_orders within 1s" in done.stdout + done.stderr
+    assert took < 9.0  # the former fixed 10 s per lookup would exceed it
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert report["summary"]["exit_code"] == ExitCode.ABORTED
+    assert_unlocked(tmp_path)
