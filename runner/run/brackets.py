@@ -161,8 +161,7 @@ class Brackets:
         self.session.expect_order_id(order_id, coid)
         message = cancel_stop_order_message(order_id)
         # intent first, under a deterministic key: a re-run sees it and reconciles with the exchange
-        self.journal.note("cancel_intent", key=cancel_key(coid), client_order_id=coid, order_id=order_id,
-                          reason=reason, message=message)
+        self.journal.record_cancel(cancel_key(coid), coid, order_id, reason, message)
         self.session.send(message)
         name = leg.leg.replace("_", "-")
         leg.note = note

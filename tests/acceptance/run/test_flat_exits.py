@@ -75,3 +75,23 @@ def test_a_later_order_of_the_same_run_that_closes_the_position_cancels_the_exit
     assert done.exit_code == ExitCode.OK
     for leg in exits(done).values():
         assert leg.last_status == "CANCELLED" and leg.note.startswith("cancelled by the runner: the position")
+
+
+def test_status_shows_the_runners_cancel_from_its_journal_record(tmp_path, simulator):
+    from runner.state.status import StatusOptions, collect_status
+    from runner.state.status import render_text as status_text
+
+    book = write_playbook(tmp_path, [order("entry", ENTRY, wait="fill", expect="filled")], name="shown")
+    run(tmp_path, simulator, book)
+    close(tmp_path, simulator, 2, "closer")
+    run(tmp_path, simulator, book, report_dir=tmp_path / "report-again")
+    records = [line for path in (tmp_path / "state").rglob("*.jsonl")
+               for line in path.read_text().splitlines()]
+    assert sum('"kind": "cancel"' in line for line in records) == 2
+    assert "cancel_intent" not in "".join(records)
+    shown = collect_status(StatusOptions(str(book), url=simulator.url, state_dir=str(tmp_path / "state"),
+                                         env={"QFEX_PUBLIC_KEY": simulator.public_key,
+                                              "QFEX_SECRET_KEY": simulator.secret_key}))
+    notes = {line.leg: line.note for line in shown.lines}
+    assert notes["tp"] == notes["sl"] == "cancelled by the runner: the position is flat", notes
+    assert "cancelled by the runner: the position is flat" in status_text(shown)
