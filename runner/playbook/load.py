@@ -202,6 +202,7 @@ class _Builder:
             expect=_EXPECTS[_expect_name(raw.get("expect", defaults.get("expect", "accepted")))],
             bracket=bracket,
             expect_statuses=_expect_statuses(raw.get("expect", defaults.get("expect"))),
+            note=str(raw.get("note", "")),
             location=self.document.locate(("orders", index)),
         )
 

@@ -63,6 +63,8 @@ class Order:
     bracket: Bracket | None = None
     #: `expect: {rejected: STATUS}` (or a list): the rejection must carry one of these statuses
     expect_statuses: tuple[str, ...] = ()
+    #: `note:` free text for the reader (never sent, not part of the definition)
+    note: str = ""
     location: Location = field(default=Location("<memory>"), compare=False)
 
 

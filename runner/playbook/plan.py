@@ -19,6 +19,7 @@ from runner import jsonnum
 from runner.enums import OrderType, Side, TimeInForce
 from runner.playbook.ids import Leg
 from runner.playbook.model import BracketMode, Order, Playbook
+from runner.words import printable
 
 AFTER_FILL_NOTE = "placed after the entry fills, sized to the filled quantity"
 
@@ -139,6 +140,7 @@ def _step_json(step: Step) -> dict[str, Any]:
         "expect": step.order.expect.value if step.leg is Leg.ENTRY else None,
         "message": step.message,
         "note": step.note,
+        **({"order_note": step.order.note} if step.order.note and step.leg is Leg.ENTRY else {}),
     }
 
 
@@ -172,4 +174,6 @@ def render_plan_text(plan: Plan) -> str:
         if step.message is not None:
             lines.append(f"  send: {jsonnum.dumps(step.message)}")
         lines.append(f"  {step.note}")
+        if step.order.note and step.leg is Leg.ENTRY:
+            lines.append(f"  note: {printable(step.order.note)}")
     return "\n".join(lines) + "\n"

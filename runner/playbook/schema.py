@@ -142,8 +142,8 @@ def _show(value: Any) -> str:
 
 
 def _suggest(word: Any, choices: list[str]) -> str:
-    if not isinstance(word, str) or not choices:
-        return ""
+    if not isinstance(word, str) or not choices or word.startswith("x-"):
+        return ""  # an `x-` key is a deliberate extension (allowed at the top level), not a typo
     upper = {c.upper(): c for c in choices}
     if word.upper() in upper:
         return f" (did you mean {upper[word.upper()]!r}?)"

@@ -20,6 +20,7 @@ from runner.report.junit import render_junit
 from runner.report.markdown import render_markdown
 from runner.report.model import (
     FillRecord,
+    Instrument,
     LegResult,
     OrderResult,
     Outcome,
@@ -32,9 +33,10 @@ from runner.report.model import (
 from runner.report.text import render_text
 
 __all__ = [
-    "FORMATS", "FillRecord", "LegResult", "OrderResult", "Outcome", "Reject", "Report", "RunOutcome",
-    "StatusSeen", "Summary", "append_step_summary", "load_report", "render", "render_json", "render_junit",
-    "render_markdown", "render_text", "step_summary_path", "write_report_dir", "write_report_files",
+    "FORMATS", "FillRecord", "Instrument", "LegResult", "OrderResult", "Outcome", "Reject", "Report",
+    "RunOutcome", "StatusSeen", "Summary", "append_step_summary", "load_report", "render", "render_json",
+    "render_junit", "render_markdown", "render_text", "step_summary_path", "write_report_dir",
+    "write_report_files",
 ]
 
 REPORT_JSON, REPORT_MD, JUNIT_XML = "report.json", "report.md", "junit.xml"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from runner.report.model import LegResult, OrderResult, Report
+from runner.report.model import Instrument, LegResult, OrderResult, Report
 from runner.words import counted
 
 
@@ -16,23 +16,56 @@ def num(value: Decimal | None) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def price(value: Decimal | None) -> str:
-    """Prices exactly as written (220.00 stays 220.00): traders read ticks."""
-    return "-" if value is None else format(value, "f")
+def _decimals(step: Decimal) -> int:
+    """0.01 → 2, 0.05 → 2, 1 → 0, 5 → 0: the places a multiple of `step` can need."""
+    exponent = step.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
-def filled(order: OrderResult) -> str:
+def price(value: Decimal | None, tick: Decimal | None = None) -> str:
+    """A price with the tick's decimals when the tick is known (220 with tick 0.01 reads 220.00),
+    else exactly as written (220.00 stays 220.00): traders read ticks. Never drops a written digit."""
+    if value is None:
+        return "-"
+    if tick is not None:
+        shown = value.quantize(Decimal(1).scaleb(-_decimals(tick)))
+        if shown == value:
+            return format(shown, "f")
+    return format(value, "f")
+
+
+def average(value: Decimal, tick: Decimal | None = None) -> str:
+    """An average fill price, for display only (report.json keeps it exact): rounded to the tick's
+    decimals when the tick is known (225.00), else to six places without trailing zeros."""
+    if tick is not None:
+        return format(value.quantize(Decimal(1).scaleb(-_decimals(tick))), "f")
+    return num(value.quantize(Decimal("1e-6")).normalize())
+
+
+def units_for(report: Report, order: OrderResult) -> Instrument | None:
+    """The tick and lot an order's numbers are shown with; none (figures exactly as recorded) for an
+    order placed with a different definition, whose cells set the placed figure against the
+    playbook's as written (`240 (playbook 241)`)."""
+    return None if order.differences else report.instruments.get(order.symbol)
+
+
+def _tick(units: Instrument | None) -> Decimal | None:
+    return units.tick_size if units is not None else None
+
+
+def filled(order: OrderResult, units: Instrument | None = None) -> str:
+    """`2/2 @ 225.00`: quantities plain (exact, without padding zeros), the average at the tick."""
     qty = order.filled_quantity
     if order.sent_at is None and not qty and not order.statuses:
         return "-"
     text = f"{num(qty)}/{num(order.quantity)}"
     avg = order.average_price
     if avg is not None:
-        text += f" @ {num(avg.quantize(Decimal('1e-6')).normalize())}"
+        text += f" @ {average(avg, _tick(units))}"
     return text
 
 
-def leg(leg: LegResult) -> str:
+def leg(leg: LegResult, units: Instrument | None = None) -> str:
     name = "TP" if leg.leg == "take_profit" else "SL"
     if leg.reject:
         status = leg.reject.code
@@ -43,12 +76,12 @@ def leg(leg: LegResult) -> str:
             "never armed" if leg.note.startswith("never armed") else \
             "unknown" if leg.note.startswith("unknown") else "pending"
     qty = f" x{num(leg.quantity)}" if leg.quantity is not None else ""
-    text = f"{name} {price(leg.trigger_price)}{qty} {status}"
+    text = f"{name} {price(leg.trigger_price, _tick(units))}{qty} {status}"
     priced = [f for f in leg.fills if f.price is not None]
     if priced:
         traded = sum((f.quantity for f in priced), Decimal(0))
         avg = sum((f.price * f.quantity for f in priced), Decimal(0)) / traded  # type: ignore[operator]
-        text += f" @ {num(avg.quantize(Decimal('1e-6')).normalize())}"
+        text += f" @ {average(avg, _tick(units))}"
     return text
 
 
@@ -68,8 +101,8 @@ def leg_notes(report: Report) -> list[tuple[OrderResult, str, str]]:
     return out
 
 
-def legs(order: OrderResult) -> str:
-    return ", ".join(leg(x) for x in order.legs) or "-"
+def legs(order: OrderResult, units: Instrument | None = None) -> str:
+    return ", ".join(leg(x, units) for x in order.legs) or "-"
 
 
 def reject(order: OrderResult) -> str:
@@ -106,14 +139,29 @@ def seconds(value: float) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
-def headline(report: Report) -> str:
-    s = report.summary
+#: the counts shown only when there is one to show, in this order
+_OPTIONAL_COUNTS = (("already_placed", "already placed"), ("not_sent", "not sent"), ("unknown", "unknown"))
+
+
+def counts(report: Report) -> str:
+    """`3 orders, 3 passed, 0 failed`: passed and failed are the pair CI readers look for, shown
+    together whenever either is non-zero or nothing else is to say; the other counts only when
+    non-zero (`3 orders, 3 already placed`, not `0 passed, 0 failed, 3 already placed`); an invalid
+    playbook says so instead of counting no orders."""
     c = report.counts
-    parts = [counted(c["orders"], "order"), f"{c['passed']} passed", f"{c['failed']} failed"]
-    extra = (("already_placed", "already placed"), ("not_sent", "not sent"), ("unknown", "unknown"))
-    for key, label in extra:
-        if c[key]:
-            parts.append(f"{c[key]} {label}")
+    if not c["orders"] and report.problems:
+        errors = sum(1 for p in report.problems if p.severity.value == "error")
+        return f"playbook invalid ({counted(errors, 'problem')}), nothing sent"
+    others = [f"{c[key]} {label}" for key, label in _OPTIONAL_COUNTS if c[key]]
+    pair = [f"{c['passed']} passed", f"{c['failed']} failed"] if c["passed"] or c["failed"] or not others \
+        else []
+    return ", ".join([counted(c["orders"], "order"), *pair, *others])
+
+
+def headline(report: Report) -> str:
+    """`PASSED: 3 orders, 3 passed, 0 failed in 152 ms (exit 0)`: the last line of every format."""
+    s = report.summary
+    parts = [counts(report)]
     duration = f" in {seconds(float(s.duration_s))}" if s.duration_s is not None else ""
     return f"{s.outcome.value.upper()}: {', '.join(parts)}{duration} (exit {s.exit_code})"
 
@@ -138,11 +186,18 @@ def _as_placed(order: OrderResult, key: str, shown: str, show: Callable[[Decimal
     return f"{shown} (playbook {show(wanted) if isinstance(wanted, Decimal) or wanted is None else wanted})"
 
 
-def row(order: OrderResult) -> list[str]:
+def row(order: OrderResult, units: Instrument | None = None) -> list[str]:
+    """One order's cells; `units` (its symbol's tick and lot, when known) set how its numbers read."""
+    tick = _tick(units)
     return [str(order.index + 1), order.id, order.symbol, order.side, order.type,
             _as_placed(order, "quantity", num(order.quantity), num),
-            _as_placed(order, "price", price(order.price), price), status(order), filled(order), legs(order),
-            reject(order), latency(order), outcome(order)]
+            _as_placed(order, "price", price(order.price, tick), price), status(order), filled(order, units),
+            legs(order, units), reject(order), latency(order), outcome(order)]
+
+
+def noted(report: Report) -> list[OrderResult]:
+    """Orders the playbook gave a `note:` (the trader's own words, shown under the table)."""
+    return [o for o in report.orders if o.note]
 
 
 def definition_notes(report: Report) -> list[OrderResult]:

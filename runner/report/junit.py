@@ -36,13 +36,19 @@ def render_junit(report: Report) -> str:
         elapsed = float(settle_ms) / 1000 if settle_ms is not None else 0.0
         case = ET.SubElement(suite, "testcase", {
             "classname": f"{s.playbook_name}.{o.symbol}", "name": o.id, "time": f"{max(elapsed, 0.0):.3f}"})
-        detail = (f"{o.side} {_cells.num(o.quantity)} {o.symbol} {o.type} @ {_cells.price(o.price)}; "
+        units = _cells.units_for(report, o)
+        tick = units.tick_size if units is not None else None
+        detail = (f"{o.side} {_cells.num(o.quantity)} {o.symbol} {o.type} @ {_cells.price(o.price, tick)}; "
                   f"client_order_id {o.client_order_id}; order_id {o.order_id or '-'}; "
-                  f"statuses {' > '.join(x.status for x in o.statuses) or '-'}; filled {_cells.filled(o)}; "
-                  f"bracket {_cells.legs(o)}")
+                  f"statuses {' > '.join(x.status for x in o.statuses) or '-'}; "
+                  f"filled {_cells.filled(o, units)}; bracket {_cells.legs(o, units)}")
+        properties = [("note", o.note)] if o.note else []
         if o.differences:
-            ET.SubElement(ET.SubElement(case, "properties"), "property",
-                          {"name": "placed_with_different_definition", "value": o.verdict})
+            properties.append(("placed_with_different_definition", o.verdict))
+        if properties:
+            node = ET.SubElement(case, "properties")
+            for name, value in properties:
+                ET.SubElement(node, "property", {"name": name, "value": value})
         if o.outcome is Outcome.FAILED:
             code = o.reject.code if o.reject else "EXPECTATION_MISSED"
             message = f"{code}: {o.verdict}"
@@ -56,7 +62,7 @@ def render_junit(report: Report) -> str:
         elif o.outcome is Outcome.NOT_SENT:
             ET.SubElement(case, "skipped", {"message": o.verdict})
         out = ET.SubElement(case, "system-out")
-        out.text = f"{_cells.outcome(o)}: {o.verdict}\n{detail}"
+        out.text = f"{_cells.outcome(o)}: {o.verdict}\n{detail}" + (f"\nnote: {o.note}" if o.note else "")
     for problem in report.problems:  # `run` of an invalid playbook: each problem a failed testcase
         if problem.severity.value != "error":
             continue

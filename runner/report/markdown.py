@@ -42,10 +42,14 @@ def render_markdown(report: Report) -> str:
     out.append("| " + " | ".join(_cells.COLUMNS) + " |")
     out.append("|" + "|".join("---" for _ in _cells.COLUMNS) + "|")
     for o in report.orders:
-        cells = [_cell(c) for c in _cells.row(o)]
+        cells = [_cell(c) for c in _cells.row(o, _cells.units_for(report, o))]
         cells[-1] = f"{_ICON[o.outcome]} {cells[-1]}"
         cells[1] = "`" + o.id.replace("|", "\\|") + "`"  # letters, digits, . _ : - (the schema)
         out.append("| " + " | ".join(cells) + " |")
+    noted = _cells.noted(report)
+    if noted:
+        out += ["", "### Notes", ""]
+        out += [f"- `{o.id}`: {_cell(o.note)}" for o in noted]
     notes = _cells.leg_notes(report)
     if notes:
         out += ["", "### Bracket legs", ""]

@@ -188,6 +188,8 @@ class OrderResult:
     expect_statuses: list[str] = field(default_factory=list)
     #: what became of the order, in QFEX's terms for its type ("IOC: rest cancelled, 0.3 of 1 filled")
     end_state: str = ""
+    #: the playbook's `note:` (free text for the reader)
+    note: str = ""
 
     # --- derived ---
     @property
@@ -244,6 +246,7 @@ class OrderResult:
             "latency_ms": self.latency_ms, "fill_latency_ms": self.fill_latency_ms,
             **({"expect_statuses": list(self.expect_statuses)} if self.expect_statuses else {}),
             **({"end_state": self.end_state} if self.end_state else {}),
+            **({"note": self.note} if self.note else {}),
             **({"placed_with_different_definition": {key: {"placed": placed, "playbook": wanted}
                                                      for key, (placed, wanted) in self.differences.items()}}
                if self.differences else {}),
@@ -268,6 +271,7 @@ class OrderResult:
             differences={key: (x.get("placed"), x.get("playbook"))
                          for key, x in (d.get("placed_with_different_definition") or {}).items()},
             expect_statuses=list(d.get("expect_statuses") or []), end_state=d.get("end_state", ""),
+            note=d.get("note", ""),
         )
 
 
@@ -335,6 +339,21 @@ def _problem_from_json(d: dict[str, Any]) -> Problem:
     return Problem(Location(d["file"], d["line"], d["col"]), d["message"], d["rule"], Severity(d["severity"]))
 
 
+@dataclass(frozen=True)
+class Instrument:
+    """A symbol's tick and lot as the reference data gave them: how its numbers are shown."""
+
+    tick_size: Decimal
+    lot_size: Decimal
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tick_size": self.tick_size, "lot_size": self.lot_size}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Instrument:
+        return cls(Decimal(str(d["tick_size"])), Decimal(str(d["lot_size"])))
+
+
 @dataclass
 class Report:
     summary: Summary
@@ -344,6 +363,8 @@ class Report:
     provenance: Provenance | None = None
     #: `run` of an invalid playbook: its located problems (nothing was sent)
     problems: list[Problem] = field(default_factory=list)
+    #: tick and lot of the traded symbols, when reference data was known (else numbers show as written)
+    instruments: dict[str, Instrument] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -356,6 +377,8 @@ class Report:
             body["problems"] = [_problem_json(p) for p in self.problems]
         if self.provenance is not None:
             body["provenance"] = self.provenance.to_json()
+        if self.instruments:
+            body["instruments"] = {name: x.to_json() for name, x in sorted(self.instruments.items())}
         return body
 
     @classmethod
@@ -366,4 +389,6 @@ class Report:
         return cls(Summary.from_json(d["summary"]), [OrderResult.from_json(o) for o in d["orders"]],
                    list(d.get("warnings", [])),
                    provenance=Provenance.from_json(provenance) if isinstance(provenance, dict) else None,
-                   problems=[_problem_from_json(p) for p in d.get("problems", [])])
+                   problems=[_problem_from_json(p) for p in d.get("problems", [])],
+                   instruments={name: Instrument.from_json(x)
+                                for name, x in (d.get("instruments") or {}).items()})

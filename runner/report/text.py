@@ -12,13 +12,16 @@ def render_text(report: Report, *, color: bool = False) -> str:
     lines = [printable(f"qfex-runner {s.runner_version} · playbook {s.playbook_name} ({s.playbook_path}) · "
                        f"target {s.target} {s.url}")]
     # exchange text (statuses, reasons) never reaches a terminal raw: cells here, the notes below
-    rows = [list(_cells.COLUMNS)] + [[printable(c) for c in _cells.row(o)] for o in report.orders]
+    rows = [list(_cells.COLUMNS)] + [[printable(c) for c in _cells.row(o, _cells.units_for(report, o))]
+                                   for o in report.orders]
     widths = [max(len(r[i]) for r in rows) for i in range(len(_cells.COLUMNS))]
     for n, r in enumerate(rows):
         line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip()
         if color and n:
             line = _paint(line, report.orders[n - 1].outcome)
         lines.append(line)
+    for o in _cells.noted(report):
+        lines.append(printable(f"  {o.id} note: {o.note}"))
     for o, legs, note in _cells.leg_notes(report):
         lines.append(printable(f"  {o.id} {legs}: {note}"))
     for o in _cells.definition_notes(report):

@@ -13,6 +13,8 @@ import time
 import uuid
 from decimal import Decimal
 
+from runner.enums import Channel
+from runner.errors import RunnerError
 from runner.exchange.protocol import cancel_stop_order_message
 from runner.exchange.session import Session
 from runner.playbook.ids import NAMESPACE, Leg
@@ -27,6 +29,15 @@ from runner.state.writer import JournalWriter
 
 #: statuses of an exit still working at the exchange
 _OPEN_EXIT = ("ACK", "MODIFIED", "STAGED")
+#: statuses of an entry still working (it may fill more: its exits may yet be needed)
+_OPEN_ENTRY = ("ACK", "MODIFIED")
+#: QFEX pushes positions every second: one read after the latest fill is a pulse later at least
+POSITION_PULSE_S = 1.0
+#: how long to wait for the positions push (a little over two pulses)
+POSITION_WAIT_S = 3.0
+#: what a leg cancelled on a flat position says
+FLAT_NOTE = ("cancelled by the runner: the position is flat (closed by another order), so this exit "
+             "would protect nothing")
 
 
 def cancel_key(leg_client_order_id: str) -> str:
@@ -72,9 +83,71 @@ class Brackets:
             for leg in legs:
                 if leg is not filled and leg.last_status in _OPEN_EXIT and leg.order_id \
                         and leg.reject is None:
-                    self._cancel(result, leg, filled)
+                    other = filled.leg.replace("_", "-")
+                    self._cancel(result, leg, f"one-cancels-other: {filled.leg} filled",
+                                 f"cancelled by the runner: its {other} filled (one-cancels-other, "
+                                 f"after_fill exits are independent orders at QFEX)")
 
-    def _cancel(self, result: OrderResult, leg: LegResult, filled: LegResult) -> None:
+    # --- exits of a flat position ---
+
+    def _unneeded_candidates(self) -> list[tuple[OrderResult, list[LegResult]]]:
+        """Entries done trading whose after_fill exits are all unfilled, with those still open."""
+        found: list[tuple[OrderResult, list[LegResult]]] = []
+        for result in self.ledger.results:
+            legs = [x for x in result.legs if x.mode == BracketMode.AFTER_FILL.value]
+            if not legs or any(x.fills or x.last_status == "FILLED" for x in legs):
+                continue
+            still_open = [x for x in legs if x.last_status in _OPEN_EXIT and x.order_id and x.reject is None]
+            if still_open and result.filled_quantity > 0 and result.last_status not in _OPEN_ENTRY \
+                    and (result.outcome is Outcome.ALREADY_PLACED or self._traded_since(result)):
+                found.append((result, still_open))
+        return found
+
+    def _traded_since(self, entry: OrderResult) -> bool:
+        """Has a later order of this run traded the entry's symbol (what could have closed it)? Else a
+        first run has just placed the exits on the entry's own fill: no positions read is needed."""
+        return any(r.index > entry.index and r.symbol == entry.symbol and r.filled_quantity > 0
+                   and r.outcome is not Outcome.ALREADY_PLACED for r in self.ledger.results)
+
+    def _last_fill_at(self, symbol: str) -> float:
+        """When the run last saw a fill in `symbol` (entries and exits): a position read must be newer."""
+        times = [f.at for r in self.ledger.results if r.symbol == symbol
+                 for f in [*r.fills, *(f for x in r.legs for f in x.fills)]]
+        return max(times, default=0.0)
+
+    def cancel_exits_of_flat_positions(self, wait: float = POSITION_WAIT_S) -> None:
+        """No exit of ours is left live on a flat position: where an entry's after_fill exits are open,
+        neither has filled, and the account's position in the symbol reads zero (positions are
+        account-wide: any other amount keeps them), cancel them, journaled like one-cancels-other."""
+        candidates = self._unneeded_candidates()
+        if not candidates:
+            return
+        fresh_after = {r.symbol: self._last_fill_at(r.symbol) + POSITION_PULSE_S for r, _ in candidates}
+        try:
+            self.session.subscribe([Channel.POSITIONS], timeout=min(self.timeout, 5.0))
+        except RunnerError as exc:
+            self.ledger.warnings.append(f"could not read positions ({exc}): after_fill exits of a position "
+                                        f"closed meanwhile were not looked for")
+            return
+        positions = self.pump.positions
+
+        def fresh(symbol: str) -> bool:
+            return symbol in positions and positions[symbol][1] >= fresh_after[symbol]
+
+        if not self.pump.pump(lambda: all(fresh(s) for s in fresh_after), wait):
+            missing = sorted(s for s in fresh_after if not fresh(s))
+            self.ledger.warnings.append(f"no position pushed for {', '.join(missing)} within {wait:g}s: its "
+                                        f"after_fill exits were kept, whether or not the position is flat")
+        for result, legs in candidates:
+            if not fresh(result.symbol) or positions[result.symbol][0] != 0:
+                continue
+            for leg in legs:
+                self._cancel(result, leg, "the position is flat", FLAT_NOTE)
+
+    # --- the cancel itself ---
+
+    def _cancel(self, result: OrderResult, leg: LegResult, reason: str, note: str) -> None:
+        """Cancel an open exit: the intent journaled under its deterministic key, then sent."""
         coid = leg.client_order_id or ""
         live = self.ledger.live.get(coid)
         if live is not None and live in self._cancelling:
@@ -88,12 +161,10 @@ class Brackets:
         self.session.expect_order_id(order_id, coid)
         message = cancel_stop_order_message(order_id)
         # intent first, under a deterministic key: a re-run sees it and reconciles with the exchange
-        self.journal.note("cancel_intent", key=cancel_key(coid), client_order_id=coid, order_id=order_id,
-                          reason=f"one-cancels-other: {filled.leg} filled", message=message)
+        self.journal.record_cancel(cancel_key(coid), coid, order_id, reason, message)
         self.session.send(message)
-        name, other = leg.leg.replace("_", "-"), filled.leg.replace("_", "-")
-        leg.note = (f"cancelled by the runner: its {other} filled (one-cancels-other, after_fill exits "
-                    f"are independent orders at QFEX)")
+        name = leg.leg.replace("_", "-")
+        leg.note = note
         self.ledger.progress("leg", result.index, result.id, f"cancel {name}")
 
     def settle_cancels(self, timeout: float) -> None:

@@ -85,6 +85,7 @@ from runner.run.setup import (
     report_dir_for,
     report_dir_for_name,
     run_credentials,
+    traded_instruments,
     validated_playbook,
 )
 from runner.state.writer import JournalWriter
@@ -148,6 +149,7 @@ def run_playbook(options: RunOptions) -> RunResult:
         from runner.run.provenance import collect_provenance
 
         report.provenance = collect_provenance(options.playbook, env)
+        report.instruments = traded_instruments(playbook, refdata)
         if not options.write_reports:
             return RunResult(report, code, None)
         saved = save_report(report, report_dir, env)

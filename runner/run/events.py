@@ -14,11 +14,20 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from runner.enums import CANCELLED_STATUSES, OrderType
 from runner.exchange.client import Event
-from runner.exchange.protocol import ErrorReply, Fill, OrderUpdate, ReplyKind, StopOrder, error_meaning
+from runner.exchange.protocol import (
+    ErrorReply,
+    Fill,
+    OrderUpdate,
+    ReplyKind,
+    StopOrder,
+    error_meaning,
+    wire_decimal,
+)
 from runner.exchange.session import Session
 from runner.playbook.model import BracketMode
 from runner.report import FillRecord, LegResult, OrderResult, Reject, StatusSeen
@@ -43,6 +52,9 @@ class EventPump:
         self._warned: set[int] = set()  # records already warned about an impossible answer
         #: called after an order or fill update is applied (the exits' one-cancels-other, in build_run)
         self.on_event: Callable[[], None] | None = None
+        #: the account's position per symbol as last pushed (only once subscribed to `positions`),
+        #: with the time it arrived: symbol -> (quantity, received at)
+        self.positions: dict[str, tuple[Decimal, float]] = {}
 
     def pump(self, done: Callable[[], bool], timeout: float) -> bool:
         """Apply incoming events until `done()` or `timeout` seconds pass; True if done."""
@@ -98,6 +110,9 @@ class EventPump:
             self._apply_stop(coid, reply.body, event.received_at)
         elif reply.kind is ReplyKind.ERROR:
             self._apply_error(coid, reply.body, event.received_at, reply.raw)
+        elif reply.kind is ReplyKind.POSITION:
+            self._apply_positions(reply.body, event.received_at)
+            return
         else:
             return
         live = self.live.get(coid) if coid else None
@@ -105,6 +120,16 @@ class EventPump:
             self.watch(live)
         if self.on_event is not None and reply.kind in (ReplyKind.ORDER, ReplyKind.FILL):
             self.on_event()
+
+    def _apply_positions(self, body: object, at: float) -> None:
+        """A `position_response` push (one row or a list); a row without a readable quantity is
+        skipped, never taken for a flat position."""
+        for row in body if isinstance(body, list) else [body]:
+            if not isinstance(row, dict) or not row.get("symbol"):
+                continue
+            quantity = wire_decimal(row.get("position"))
+            if quantity is not None:
+                self.positions[str(row["symbol"])] = (quantity, at)
 
     def _attached_leg(self, live: LiveOrder | None, update: OrderUpdate) -> LegResult | None:
         """An attached TP/SL leg announced by the exchange (stop type, parent's coid or known id)."""

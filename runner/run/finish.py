@@ -64,6 +64,8 @@ class Finish:
         self.pump.pump(lambda: not legs_owed(), 0 if quick else LEG_ANNOUNCE_S)
         self.end_states.settle(QUICK_END_STATE_S if quick else self.timeout)
         self.exits.cancel_filled_siblings()
+        if not quick:
+            self.exits.cancel_exits_of_flat_positions()
         self.exits.settle_cancels(QUICK_END_STATE_S if quick else self.timeout)
 
     def _judge_again(self, order: Order, result: OrderResult, live: LiveOrder, now: float) -> None:

@@ -44,7 +44,7 @@ def blank_result(playbook: Playbook, index: int, order: Order) -> OrderResult:
         quantity=order.quantity, price=order.price, time_in_force=order.time_in_force.value,
         reduce_only=order.reduce_only, wait=order.wait.value, expect=order.expect.value,
         client_order_id=playbook.client_order_id(order, Leg.ENTRY),
-        expect_statuses=list(order.expect_statuses))
+        expect_statuses=list(order.expect_statuses), note=order.note)
     bracket = order.bracket
     if bracket is not None and bracket.mode is BracketMode.ATTACHED:
         for name, trigger in (("take_profit", bracket.take_profit), ("stop_loss", bracket.stop_loss)):

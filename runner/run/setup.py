@@ -24,6 +24,7 @@ from runner.problems import errors_in, warnings_in
 
 if TYPE_CHECKING:
     from runner.playbook.refdata import RefData
+    from runner.report import Instrument
     from runner.run.options import RunOptions
     from runner.simulator import Simulator
     from runner.state.journal import Journal
@@ -147,3 +148,14 @@ def report_dir_for_name(options: RunOptions, name: str, started_at: float) -> Pa
 
 def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "_"
+
+
+def traded_instruments(playbook: Playbook, refdata: RefData | None) -> dict[str, Instrument]:
+    """Tick and lot of every symbol the playbook trades that the reference data knows: the report
+    shows prices with the tick's decimals (none known: numbers as written)."""
+    from runner.report import Instrument
+
+    if refdata is None:
+        return {}
+    return {symbol: Instrument(refdata[symbol].tick_size, refdata[symbol].lot_size)
+            for symbol in sorted({order.symbol for order in playbook.orders}) if symbol in refdata}

@@ -72,6 +72,9 @@ class JournalEntry:
     when the entry filled: a re-run finds their trades by id when trade rows carry no client ids."""
     definition: dict[str, Any] | None = None
     """The order's definition as it was when the intent was recorded."""
+    cancel_reason: str | None = None
+    """Why the runner cancelled this order (an exit: one-cancels-other, a flat position), when it did;
+    its answer is this order's own (CANCELLED)."""
     intents: int = 0
     last_intent_at: str | None = None
     """UTC ISO time of the last intent (how long ago a crashed send may still be in flight)."""
@@ -294,6 +297,11 @@ class JournalContents:
         elif kind == "exit" and isinstance(coid, str) and isinstance(record.get("leg"), str) \
                 and record.get("order_id"):
             self.entry(coid).exit_order_ids[record["leg"]] = str(record["order_id"])
+        elif kind == "cancel" and isinstance(coid, str):
+            self.entry(coid).cancel_reason = str(record.get("reason") or "cancelled by the runner")
+        elif kind == "note" and record.get("event") == "cancel_intent" \
+                and isinstance(record.get("client_order_id"), str):  # journals written before `cancel`
+            self.entry(record["client_order_id"]).cancel_reason = str(record.get("reason") or "")
         elif kind in ("replan", "adopted") and isinstance(record.get("accepted"), Mapping):
             for order_key, definition in record["accepted"].items():
                 if isinstance(definition, dict):

@@ -16,8 +16,9 @@ tail (truncates the file back to the last complete line) so later appends stay v
 
 Besides intents and answers (whose fill frames carry the prices a re-run reports), it records
 lookups at the exchange (`reconciled`), accepted definitions (`replan`, `adopted`) and attached
-exits' own order ids (`exit`, learned when the exchange announces them). Readers ignore kinds they
-do not know, so older journals load unchanged.
+exits' own order ids (`exit`, learned when the exchange announces them) and the runner's cancels of
+its exits (`cancel`, fsync'd before the cancel leaves; older journals have a `cancel_intent` note,
+read alike). Readers ignore kinds they do not know, so older journals load unchanged.
 
 Durability (fsync) is paid where it protects a send: an intent is fsync'd before its message
 leaves (several intents share one fsync in a `batch`); an answer rides on the next fsync (see
@@ -219,6 +220,15 @@ class Journal:
         if definition is None or order_key in self.contents.accepted_definitions:
             return
         record = {"kind": "adopted", "accepted": {order_key: definition}}
+        self._append(record)
+        self.contents.apply(record)
+
+    def record_cancel(self, key: str, client_order_id: str, order_id: str, reason: str,
+                      message: Mapping[str, Any]) -> None:
+        """Durably note that the runner is about to cancel one of its orders (an exit), under the
+        cancel's deterministic `key`; the exchange's answer is journaled under `client_order_id`."""
+        record = {"kind": "cancel", "key": key, "coid": client_order_id, "order_id": order_id,
+                  "reason": reason, "message": dict(message)}
         self._append(record)
         self.contents.apply(record)
 

@@ -156,6 +156,8 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
         drift = _drift(planned, state)
         if drift:
             notes.append(f"differs from the playbook: {drift}")
+        if entry is not None and entry.cancel_reason is not None:
+            notes.append(f"cancelled by the runner: {entry.cancel_reason}")
         if entry is not None and entry.rejected and entry.last_status:
             notes.append(entry.last_status)
         elif entry is not None and entry.rejected and entry.last_error:

@@ -33,6 +33,10 @@ class JournalWriter(Protocol):
 
     def record_adopted(self, order_key: str) -> None: ...
 
+    def record_cancel(self, key: str, client_order_id: str, order_id: str, reason: str,
+                      message: Mapping[str, Any]) -> None:
+        """Durably note a cancel the runner is about to send (before it is sent)."""
+
     def note(self, event: str, **details: Any) -> None: ...
 
     def batch(self) -> AbstractContextManager[None]:

@@ -196,13 +196,13 @@ def test_when_the_stop_fires_between_runs_the_rerun_cancels_the_take_profit(make
     assert "one-cancels-other" in legs["take_profit"].note
     assert not any("still open" in w for w in again.report.warnings)
     tp_coid = legs["take_profit"].client_order_id
-    intents = [x for x in harness.journal_lines() if x.get("event") == "cancel_intent"]
+    intents = [x for x in harness.journal_lines() if x.get("kind") == "cancel"]
     assert [x["key"] for x in intents] == [cancel_key(tp_coid or "")]
     open_now = harness.sim.call(lambda ex: [o["client_order_id"] for o in ex.orders(
         ex.account_for_key(harness.sim.public_key).account_id)])
     assert tp_coid not in open_now
     third = run_here(harness)  # nothing more to cancel, nothing re-sent
-    assert [x for x in harness.journal_lines() if x.get("event") == "cancel_intent"] == intents
+    assert [x for x in harness.journal_lines() if x.get("kind") == "cancel"] == intents
     assert third.exit_code == ExitCode.OK
 
 
@@ -224,7 +224,7 @@ def test_when_the_stop_fires_during_the_run_the_take_profit_is_cancelled_at_once
     assert legs_placed.is_set()
     assert legs["stop_loss"].last_status == "FILLED"
     assert legs["take_profit"].last_status == "CANCELLED", legs["take_profit"]
-    assert any(x.get("event") == "cancel_intent" for x in harness.journal_lines())
+    assert any(x.get("kind") == "cancel" for x in harness.journal_lines())
 
 
 # --- stops on the wrong side of the market --------------------------------------------------------------
