@@ -14,19 +14,7 @@ from runner.exit_codes import ExitCode
 from runner.simulator.config import DEMO_ACCOUNT_ID
 from runner.simulator.server_config import FaultConfig
 from tests.acceptance.exactly_once_kit import ORDER_IDS, ORDERS, Harness, coid
-
-
-def run_in_process(harness: Harness, **options: Any) -> Any:
-    from runner.run.engine import run_playbook
-    from runner.run.options import RunOptions
-
-    harness.runs += 1
-    options.setdefault("timeout", 5.0)
-    return run_playbook(RunOptions(
-        playbook=str(harness.playbook), url=harness.sim.url, handle_sigint=False,
-        env={"QFEX_PUBLIC_KEY": harness.sim.public_key, "QFEX_SECRET_KEY": harness.sim.secret_key},
-        state_dir=str(harness.state_dir), report_dir=str(harness.directory / f"report-{harness.runs}"),
-        runs_base=str(harness.directory / "runs"), **options))
+from tests.acceptance.exactly_once_kit import run_in_process_at as run_in_process
 
 
 @pytest.fixture

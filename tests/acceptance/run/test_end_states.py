@@ -16,23 +16,15 @@ import pytest
 from runner.exit_codes import ExitCode
 from runner.report import Outcome
 from runner.run.brackets import cancel_key
-from tests.acceptance.exactly_once_kit import Harness
+from tests.acceptance.exactly_once_kit import Harness, run_in_process_at
 
 #: the demo market rests around 229.95 / 230.05
 BELOW, ABOVE = "200.00", "240.00"
 
 
 def run_here(harness: Harness, **options: Any) -> Any:
-    from runner.run.engine import run_playbook
-    from runner.run.options import RunOptions
-
-    harness.runs += 1
     options.setdefault("timeout", 2.0)
-    return run_playbook(RunOptions(
-        playbook=str(harness.playbook), url=harness.sim.url, handle_sigint=False,
-        env={"QFEX_PUBLIC_KEY": harness.sim.public_key, "QFEX_SECRET_KEY": harness.sim.secret_key},
-        state_dir=str(harness.state_dir), report_dir=str(harness.directory / f"report-{harness.runs}"),
-        runs_base=str(harness.directory / "runs"), **options))
+    return run_in_process_at(harness, **options)
 
 
 @pytest.fixture
