@@ -16,6 +16,7 @@ from runner.exchange.protocol import ErrorReply
 from runner.playbook.ids import Leg
 from runner.playbook.model import Expect, Order
 from runner.report import LegResult, OrderResult, Outcome, Reject
+from runner.words import shown
 
 #: after an IOC/FOK/MARKET order reports a partial FILLED, how long further fills may still arrive
 #: (one aggressive order can sweep several levels; QFEX sends one FILLED per execution)
@@ -178,7 +179,7 @@ def end_state(order: Order, result: OrderResult, live: LiveOrder) -> str:
             return f"{order.type.value}: cancelled by the exchange" + (f" after {part}" if filled else "")
         if live.open_at_end is False:
             return f"{order.type.value}: not open at the exchange at run end, no end status seen"
-        return f"{order.type.value}: staged, live at run end (triggers at {_q(order.price or Decimal(0))})"
+        return f"{order.type.value}: staged, live at run end (triggers at {shown(order.price)})"
     if filled >= quantity:
         return "filled"
     if cancelled:
