@@ -60,6 +60,10 @@ class Brackets:
         self.session = session
         self.timeout = timeout
         self._cancelling: list[LiveOrder] = []
+        #: the entries that have after_fill exits: the only ones one-cancels-other looks at (it runs
+        #: after every answer, so scanning every order would cost O(n) per answer)
+        self._with_exits = [i for i, o in enumerate(playbook.orders)
+                            if o.bracket is not None and o.bracket.mode is BracketMode.AFTER_FILL]
 
     # --- one-cancels-other ---
 
@@ -75,7 +79,7 @@ class Brackets:
 
     def cancel_filled_siblings(self) -> None:
         """For every entry whose after_fill exit has filled, cancel the other exit still open."""
-        for result in self.ledger.results:
+        for result in (self.ledger.results[i] for i in self._with_exits):
             legs = [x for x in result.legs if x.mode == BracketMode.AFTER_FILL.value]
             filled = next((x for x in legs if x.fills or x.last_status == "FILLED"), None)
             if filled is None:

@@ -48,6 +48,9 @@ class OrderFlow:
         self._entry_steps = {s.order.id: s for s in plan.steps if s.leg is Leg.ENTRY}
         self._judged: set[int] = set()
         self._judged_below = 0  # every order before this index is judged or adopted
+        #: undecided orders: what they were judged on, and until when the clock alone cannot decide
+        #: them (so a run of resting orders is not judged again after every send: O(n) not O(n^2))
+        self._undecided: dict[int, tuple[tuple[object, ...], float]] = {}
 
     def entry_step(self, order: Order) -> Step:
         """The planned step that sends `order` itself (its client_order_id and message)."""
@@ -107,9 +110,14 @@ class OrderFlow:
                 continue
             order = self.playbook.orders[index]
             final = waited_for_fill and index == upto  # its wait is over: "not filled yet" is the answer
+            state, seen = live.undecided_state(), self._undecided.get(index)
+            if not final and seen is not None and seen[0] == state and time.monotonic() < seen[1]:
+                continue  # nothing it is judged on has changed
             verdict = judge(order, result, live, final=final, timeout=self.timeout)
             if verdict is None:
+                self._undecided[index] = (state, live.undecided_until())
                 continue
+            self._undecided.pop(index, None)
             self._judged.add(index)
             result.outcome, result.verdict = verdict
             self.ledger.progress("judged", index, order.id, result.outcome.value, result.verdict)

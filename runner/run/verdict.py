@@ -7,6 +7,7 @@ or None while it cannot be known yet. Pure: no I/O, time passed in.
 
 from __future__ import annotations
 
+import math
 import time
 from decimal import Decimal
 from typing import Any
@@ -58,6 +59,9 @@ class LiveOrder:
         #: what the exchange said about it that cannot be right (NaN, overfills, negative remainders):
         #: its outcome is then unknown, whatever else was said, and nothing is sized from its fills
         self.anomalies: list[str] = []
+        #: `filled` for the fills and remainder it was last computed from (judging asks it often)
+        self._filled_for: tuple[int, Decimal | None] | None = None
+        self._filled = Decimal(0)
 
     def note_anomaly(self, text: str) -> bool:
         """Remember an impossible answer (once per text, the first few); True if it is new."""
@@ -87,8 +91,12 @@ class LiveOrder:
 
     @property
     def filled(self) -> Decimal:
-        from_remaining = self.quantity - self.remaining if self.remaining is not None else Decimal(0)
-        return max(self.filled_by_fills, from_remaining, Decimal(0))
+        key = (len(self.record.fills), self.remaining)  # fills are only ever appended
+        if key != self._filled_for:
+            from_remaining = self.quantity - self.remaining if self.remaining is not None else Decimal(0)
+            self._filled = max(self.filled_by_fills, from_remaining, Decimal(0))
+            self._filled_for = key
+        return self._filled
 
     @property
     def fully_filled(self) -> bool:
@@ -104,6 +112,26 @@ class LiveOrder:
         if self.terminal or self.fully_filled or self.anomalies:
             return True
         return self.partial_at is not None and now - self.partial_at >= IOC_SETTLE_S
+
+    def undecided_state(self) -> tuple[object, ...]:
+        """Everything `judge` reads of this order and its record besides the clock: while it is
+        unchanged, an undecided verdict can only change when `undecided_until` passes."""
+        record = self.record
+        legs = record.legs if isinstance(record, OrderResult) else []
+        leg_rejects = sum(1 for x in legs if x.reject is not None)
+        return (self.answered_mono, len(record.statuses), len(record.fills), record.reject is None,
+                self.terminal, self.remaining, self.open_at_end, self.partial_at, len(self.anomalies),
+                leg_rejects)
+
+    def undecided_until(self) -> float:
+        """The monotonic time at which the clock alone may decide it (an IOC's fills settle, a resting
+        order's speed bump passes); infinity when only a new answer can."""
+        times = [math.inf]
+        if self.partial_at is not None:
+            times.append(self.partial_at + IOC_SETTLE_S)
+        if self.rests() and self.answered_mono is not None:
+            times.append(self.answered_mono + RESTING_EVIDENCE_S)
+        return min(times)
 
     def rests(self) -> bool:
         """Meant to rest on the book (GTC LIMIT/ALO, stops), as opposed to IOC/FOK/MARKET."""
