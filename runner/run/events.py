@@ -52,6 +52,8 @@ class EventPump:
         self._warned: set[int] = set()  # records already warned about an impossible answer
         #: called after an order or fill update is applied (the exits' one-cancels-other, in build_run)
         self.on_event: Callable[[], None] | None = None
+        #: answers applied to after_fill exits so far (an exit's rejection fails its entry)
+        self.leg_changes = 0
         #: the account's position per symbol as last pushed (only once subscribed to `positions`),
         #: with the time it arrived: symbol -> (quantity, received at)
         self.positions: dict[str, tuple[Decimal, float]] = {}
@@ -117,6 +119,9 @@ class EventPump:
             return
         live = self.live.get(coid) if coid else None
         if live is not None:
+            live.changes += 1
+            if not isinstance(live.record, OrderResult):  # an exit's answer may change its entry's verdict
+                self.leg_changes += 1
             self.watch(live)
         if self.on_event is not None and reply.kind in (ReplyKind.ORDER, ReplyKind.FILL):
             self.on_event()

@@ -21,7 +21,7 @@ from runner.run.brackets import Brackets
 from runner.run.events import EventPump
 from runner.run.ledger import Ledger
 from runner.run.send import Sender
-from runner.run.verdict import ends_after_ack, is_immediate, judge
+from runner.run.verdict import LiveOrder, ends_after_ack, is_immediate, judge
 
 if TYPE_CHECKING:
     from runner.playbook.plan import Plan, Step
@@ -50,7 +50,7 @@ class OrderFlow:
         self._judged_below = 0  # every order before this index is judged or adopted
         #: undecided orders: what they were judged on, and until when the clock alone cannot decide
         #: them (so a run of resting orders is not judged again after every send: O(n) not O(n^2))
-        self._undecided: dict[int, tuple[tuple[object, ...], float]] = {}
+        self._undecided: dict[int, tuple[LiveOrder, int, int, float]] = {}
 
     def entry_step(self, order: Order) -> Step:
         """The planned step that sends `order` itself (its client_order_id and message)."""
@@ -103,19 +103,21 @@ class OrderFlow:
                 self._judged_below in self._judged
                 or results[self._judged_below].outcome is Outcome.ALREADY_PLACED):
             self._judged_below += 1
+        now = time.monotonic()
         for index in range(self._judged_below, upto + 1):
+            seen = self._undecided.get(index)
+            if seen is not None and seen[0].changes == seen[1] and self.pump.leg_changes == seen[2] \
+                    and now < seen[3] and not (waited_for_fill and index == upto):
+                continue  # nothing it is judged on has changed since it was last undecided
             result = results[index]
             live = self.ledger.live.get(result.client_order_id)
             if live is None or index in self._judged or result.outcome is Outcome.ALREADY_PLACED:
                 continue
             order = self.playbook.orders[index]
             final = waited_for_fill and index == upto  # its wait is over: "not filled yet" is the answer
-            state, seen = live.undecided_state(), self._undecided.get(index)
-            if not final and seen is not None and seen[0] == state and time.monotonic() < seen[1]:
-                continue  # nothing it is judged on has changed
             verdict = judge(order, result, live, final=final, timeout=self.timeout)
             if verdict is None:
-                self._undecided[index] = (state, live.undecided_until())
+                self._undecided[index] = (live, live.changes, self.pump.leg_changes, live.undecided_until())
                 continue
             self._undecided.pop(index, None)
             self._judged.add(index)

@@ -59,6 +59,9 @@ class LiveOrder:
         #: what the exchange said about it that cannot be right (NaN, overfills, negative remainders):
         #: its outcome is then unknown, whatever else was said, and nothing is sized from its fills
         self.anomalies: list[str] = []
+        #: answers applied to it so far (the event pump counts them): an undecided verdict is asked
+        #: again only when this moved or the clock can decide it (`undecided_until`)
+        self.changes = 0
         #: `filled` for the fills and remainder it was last computed from (judging asks it often)
         self._filled_for: tuple[int, Decimal | None] | None = None
         self._filled = Decimal(0)
@@ -112,16 +115,6 @@ class LiveOrder:
         if self.terminal or self.fully_filled or self.anomalies:
             return True
         return self.partial_at is not None and now - self.partial_at >= IOC_SETTLE_S
-
-    def undecided_state(self) -> tuple[object, ...]:
-        """Everything `judge` reads of this order and its record besides the clock: while it is
-        unchanged, an undecided verdict can only change when `undecided_until` passes."""
-        record = self.record
-        legs = record.legs if isinstance(record, OrderResult) else []
-        leg_rejects = sum(1 for x in legs if x.reject is not None)
-        return (self.answered_mono, len(record.statuses), len(record.fills), record.reject is None,
-                self.terminal, self.remaining, self.open_at_end, self.partial_at, len(self.anomalies),
-                leg_rejects)
 
     def undecided_until(self) -> float:
         """The monotonic time at which the clock alone may decide it (an IOC's fills settle, a resting
