@@ -60,6 +60,9 @@ class Brackets:
         self.session = session
         self.timeout = timeout
         self._cancelling: list[LiveOrder] = []
+        #: the entries given after_fill exits so far: one-cancels-other looks at these after every
+        #: event, not at every order of the run (which made a run O(n^2) in its orders)
+        self._with_exits: dict[int, OrderResult] = {}  # by playbook index
 
     # --- one-cancels-other ---
 
@@ -75,7 +78,7 @@ class Brackets:
 
     def cancel_filled_siblings(self) -> None:
         """For every entry whose after_fill exit has filled, cancel the other exit still open."""
-        for result in self.ledger.results:
+        for result in self._with_exits.values():
             legs = [x for x in result.legs if x.mode == BracketMode.AFTER_FILL.value]
             filled = next((x for x in legs if x.fills or x.last_status == "FILLED"), None)
             if filled is None:
@@ -190,6 +193,7 @@ class Brackets:
             record = LegResult(name, BracketMode.AFTER_FILL.value, trigger, order.side.opposite.value,
                                filled if filled > 0 else None, coid)
             result.legs.append(record)
+            self._with_exits[index] = result
             placed = self.adopter.already_placed(coid)
             if placed is not None:
                 record.order_id = placed.order_id
