@@ -30,7 +30,8 @@ This module is the entry point and the one place the run's parts are put togethe
     adopter = Adopter(placements, session, ledger)          orders an earlier run placed (adopt)
     legs    = Brackets(playbook, ledger, sender, pump, adopter, timeout)   after_fill exits (brackets)
     flow    = OrderFlow(playbook, plan, ledger, sender, pump, adopter, legs, timeout)   per order (flow)
-    submit  = Pipeline(flow, ..., n) if n > 1 else flow     --max-in-flight (pipeline)
+    submit  = Pipeline(flow, ..., n) if n > 1 else flow     --max-in-flight (pipeline); flow, with a
+              warning, when on_reject is stop (every order would be a barrier)
     ends    = EndStates(session, ledger, pump)              end states past the speed bump (endstate)
     finish  = Finish(playbook, ledger, pump, ends, timeout) drain and final verdicts (finish)
 
@@ -62,7 +63,7 @@ from runner.errors import (
 from runner.exchange.session import Session
 from runner.exchange.targets import SIM, Target, display_url, resolve_target
 from runner.exit_codes import ExitCode
-from runner.playbook.model import Playbook
+from runner.playbook.model import OnReject, Playbook
 from runner.report import Outcome, Report, RunOutcome, Summary, write_report_files
 from runner.run.adopt import Adopter
 from runner.run.brackets import Brackets
@@ -74,7 +75,7 @@ from runner.run.flow import OrderFlow, Submission
 from runner.run.interrupts import Interrupts
 from runner.run.ledger import Ledger
 from runner.run.options import RunOptions, RunResult
-from runner.run.pipeline import Pipeline
+from runner.run.pipeline import Pipeline, window_has_no_effect
 from runner.run.report_files import save_report
 from runner.run.send import Sender
 from runner.run.setup import (
@@ -199,7 +200,11 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     legs = Brackets(playbook, ledger, sender, pump, adopter, journal, session, timeout)
     flow = OrderFlow(playbook, build_plan(playbook), ledger, sender, pump, adopter, legs, timeout)
     submit: Submission = flow
-    if options.max_in_flight > 1:
+    if options.max_in_flight > 1 and playbook.on_reject is OnReject.STOP:
+        # every order is a barrier (a rejection must stop all later ones): the sequential flow
+        # is that run without the window's bookkeeping around each order
+        warnings.append(window_has_no_effect(options.max_in_flight))
+    elif options.max_in_flight > 1:
         submit = Pipeline(flow, ledger, sender, pump, adopter, journal, interrupts, options.max_in_flight)
     pump.on_event = legs.cancel_filled_siblings  # exits are one-cancels-other while connected
     finish = Finish(playbook, ledger, pump, EndStates(session, ledger, pump), legs, timeout)

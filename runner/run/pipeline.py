@@ -12,7 +12,7 @@ Rules (the sequential run, `runner.run.flow.OrderFlow.run_order`, stays the refe
   `on_reject: stop` (a rejection must stop every later order, so none may leave before its
   answer) is sent only when every earlier order is answered, and then runs exactly as it would
   sequentially. With `on_reject: stop` every order is a barrier: the run is sequential, and a
-  warning says so.
+  warning says so (`build_run` then uses `OrderFlow` itself, which costs nothing extra).
 - Journal: the orders that fill the free slots are journaled together (`Journal.batch`: one
   fsync) and only then sent, so every intent is still durable before its send; answers are not
   fsync'd one by one (the next batch's fsync, or closing the journal, covers them: as in a
@@ -53,6 +53,14 @@ def is_barrier(order: Order, playbook: Playbook) -> bool:
     return order.wait is Wait.FILL or after_fill or playbook.on_reject is OnReject.STOP
 
 
+def window_has_no_effect(max_in_flight: int) -> str:
+    """The warning of a `--max-in-flight` that on_reject: stop makes sequential (`build_run` then
+    runs the sequential flow itself: the same run, without the window's bookkeeping per order)."""
+    return (f"--max-in-flight {max_in_flight} has no effect: with on_reject: stop every order waits for the "
+            f"previous one's answer (a rejection must stop all later orders); set on_reject: continue "
+            f"to pipeline")
+
+
 def _answered(live: LiveOrder) -> Callable[[], bool]:
     return lambda: live.answered
 
@@ -89,10 +97,7 @@ class Pipeline:
     def submit(self) -> None:
         orders = self.playbook.orders
         if self.size > 1 and self.playbook.on_reject is OnReject.STOP:
-            self.ledger.warnings.append(
-                f"--max-in-flight {self.size} has no effect: with on_reject: stop every order waits for the "
-                f"previous one's answer (a rejection must stop all later orders); set on_reject: continue "
-                f"to pipeline")
+            self.ledger.warnings.append(window_has_no_effect(self.size))
         index = 0
         try:
             while index < len(orders):

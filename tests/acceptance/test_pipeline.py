@@ -102,13 +102,28 @@ def test_barriers_and_window(tmp_path: Path, simulator) -> None:
     assert any(sent[j] < answered[i] for i, j in itertools.pairwise(acks) if j == i + 1)
 
 
-def test_on_reject_stop_is_sequential_and_says_so(tmp_path: Path, simulator) -> None:
+def test_on_reject_stop_is_the_sequential_run_and_says_so(tmp_path: Path, fresh_sim) -> None:
     book = write_playbook(tmp_path, [order("a", RESTING), order("bad", MARGIN_REJECT),
                                      *(order(f"later{i}", RESTING) for i in range(5))], on_reject="stop")
-    result = run(tmp_path, simulator, book, max_in_flight=16)
-    assert result.exit_code == ExitCode.ABORTED
-    assert outcomes(result) == ["passed", "failed"] + ["not_sent"] * 5
-    assert any("--max-in-flight 16 has no effect" in w for w in result.warnings)
+    sequential = run(tmp_path / "seq", fresh_sim(), book)
+    windowed = run(tmp_path / "pipe", fresh_sim(), book, max_in_flight=16)
+    assert windowed.exit_code == sequential.exit_code == ExitCode.ABORTED
+    assert outcomes(windowed) == outcomes(sequential) == ["passed", "failed"] + ["not_sent"] * 5
+    seq, pipe = sequential.report.to_json(), windowed.report.to_json()
+    assert _content(pipe["orders"]) == _content(seq["orders"])
+    assert _content(pipe["summary"]) == _content(seq["summary"])
+    warning = [w for w in windowed.warnings if "--max-in-flight 16 has no effect" in w]
+    assert len(warning) == 1 and [w for w in windowed.warnings if w not in warning] == seq["warnings"]
+
+
+def test_on_reject_stop_window_warning_is_printed(tmp_path: Path, simulator) -> None:
+    from tests.acceptance.run.test_cli import qfex, sim_env
+
+    book = write_playbook(tmp_path, [order("a", RESTING), order("b", RESTING)], on_reject="stop")
+    done = qfex(["run", str(book), "--url", simulator.url, "--report-dir", "rep", "--max-in-flight", "8"],
+                tmp_path, sim_env(simulator))
+    assert done.returncode == ExitCode.OK, done.stderr
+    assert (done.stdout + done.stderr).count("--max-in-flight 8 has no effect") == 1
 
 
 def test_playbook_order_at_the_exchange_and_every_intent_durable_before_its_send(

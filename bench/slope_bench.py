@@ -1,0 +1,158 @@
+"""Marginal cost per order: the runner vs the least possible exactly-once client, at two sizes.
+
+    .venv/bin/python bench/slope_bench.py [--sizes 300 1500] [--rounds 3] [--window 64]
+                                          [--stop] [--compare-src DIR]
+
+Whole-process seconds at two playbook sizes give each client's cost per order (the slope,
+(T_large - T_small) / (large - small)) apart from its fixed cost (the intercept: start-up,
+validation set-up, connect, reports), which the per-order targets of issue 18 leave aside.
+
+One standalone simulator (`qfex-runner sim --no-rate-limit --speed-bump-ms 0`) serves every
+client. Each round runs every client at both sizes, interleaved (sizes in alternating order), the
+account's open orders cancelled before each, so machine noise hits all alike; medians per cell:
+  - anchor:          `bench/_anchor_client.py`, its own process: websocket-client, auth,
+                     subscribe, and before each send one appended, fsync'd intent line (the orders
+                     refilling a window group-committed) — the least an exactly-once client does;
+  - runner:          `qfex-runner run` (on_reject: continue), sequential and `--max-in-flight W`;
+  - `--stop`:        the runner with `on_reject: stop` and `--max-in-flight W` (which has no effect
+                     there, and should cost nothing over a sequential run), next to its sequential run;
+  - `--compare-src DIR`: the runner rows once more with the checkout in DIR (before/after).
+Targets (issue 18): sequential slope <= 1.1x the anchor's; window-W whole-process slope <= 1.7x
+the anchor's with the same window (on_reject: stop rows are held to the sequential anchor).
+The journals (the anchor's and the runner's) go to the same directory (`--state-base`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import (
+    PYTHON,
+    StandaloneSim,
+    cancel_all,
+    child_env,
+    filesystem_of,
+    median,
+    remove,
+    runner_command,
+    runner_run,
+    temp_workdir,
+    timed,
+    write_resting_playbook,
+)
+
+ANCHOR = str(Path(__file__).resolve().parent / "_anchor_client.py")
+TARGETS = {1: 1.1}  # sequential; any window: 1.7
+WINDOW_TARGET = 1.7
+
+
+def anchor_seconds(url: str, orders: int, tag: str, window: int, journal: Path,
+                   env: dict[str, str]) -> float:
+    """Whole-process seconds of the anchor client (its journal removed afterwards)."""
+    elapsed, _ = timed([PYTHON, ANCHOR, url, str(orders), tag, str(window), str(journal)], env)
+    journal.unlink(missing_ok=True)
+    return elapsed
+
+
+def slope_and_intercept(small: int, large: int, t_small: float, t_large: float) -> tuple[float, float]:
+    slope = (t_large - t_small) / (large - small)
+    return slope, t_small - slope * small
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs=2, default=[300, 1500], metavar=("SMALL", "LARGE"))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--window", type=int, default=64)
+    parser.add_argument("--stop", action="store_true",
+                        help="also the runner with on_reject: stop, sequential and --max-in-flight W")
+    parser.add_argument("--state-base", type=Path, default=None,
+                        help="where the journals go (default: the bench's temp dir)")
+    parser.add_argument("--compare-src", type=Path, default=None, metavar="DIR",
+                        help="also run the runner of the checkout in DIR (before/after in one run)")
+    args = parser.parse_args()
+    small, large = sorted(args.sizes)
+    if small == large:
+        raise SystemExit("--sizes: two different sizes")
+    window = args.window
+
+    work = temp_workdir("qfex-slope-bench-")
+    env = child_env(pycache=work / "pycache")
+    state_base = args.state_base or work
+    state_base.mkdir(parents=True, exist_ok=True)
+    sources: dict[str, Path | None] = {"": None}
+    if args.compare_src is not None:
+        runner_command(args.compare_src)  # refuses a directory that is no checkout
+        sources[f" ({args.compare_src.name})"] = args.compare_src
+    # (label, kind, window, on_reject, source); kind: anchor | runner
+    variants: list[tuple[str, str, int, str, Path | None]] = [
+        ("anchor, sequential", "anchor", 1, "", None),
+        (f"anchor, window {window}", "anchor", window, "", None)]
+    for suffix, source in sources.items():
+        variants += [(f"runner, sequential{suffix}", "runner", 1, "continue", source),
+                     (f"runner, --max-in-flight {window}{suffix}", "runner", window, "continue", source)]
+        if args.stop:
+            variants += [(f"runner, on_reject stop, sequential{suffix}", "runner", 1, "stop", source),
+                         (f"runner, on_reject stop, --max-in-flight {window}{suffix}", "runner", window,
+                          "stop", source)]
+    times: dict[tuple[str, int], list[float]] = {(v[0], n): [] for v in variants for n in (small, large)}
+    try:
+        with StandaloneSim(["--no-rate-limit", "--speed-bump-ms", "0"], env) as sim:
+            anchor_seconds(sim.url, 20, "warm", 1, state_base / "warm.jsonl", env)  # not measured
+            for i, source in enumerate(sources.values()):
+                runner_run(write_resting_playbook(work / f"warm{i}.yaml", 20, name="warm", run_id=f"w{i}"),
+                           sim.url, work, env, state_dir=state_base / f"warm{i}", source=source)
+            for r in range(args.rounds):
+                for n in ((small, large) if r % 2 == 0 else (large, small)):
+                    for v, (label, kind, win, on_reject, source) in enumerate(variants):
+                        cancel_all(sim.url, env)
+                        tag = f"r{r}v{v}n{n}"
+                        if kind == "anchor":
+                            whole = anchor_seconds(sim.url, n, tag, win, state_base / f"{tag}.jsonl", env)
+                        else:
+                            pb = write_resting_playbook(work / f"{tag}.yaml", n, name=f"slope-{tag}",
+                                                        run_id=tag, on_reject=on_reject)
+                            extra = ["--max-in-flight", str(win)] if win > 1 else []
+                            whole, report = runner_run(pb, sim.url, work, env, extra=extra, source=source,
+                                                       state_dir=state_base / f"state-{tag}")
+                            counts = report["summary"]["counts"]
+                            if counts["passed"] != n:
+                                raise SystemExit(f"{label}, {n} orders, round {r}: {counts}")
+                        times[(label, n)].append(whole)
+                print(f"round {r + 1}/{args.rounds} done", flush=True)
+    finally:
+        remove(work)
+
+    print()
+    print(f"{small} and {large} resting orders, one standalone simulator (rate limit off, speed bump 0); "
+          f"whole processes, median of {args.rounds} rounds; journals on {filesystem_of(state_base)}")
+    w = max(len(v[0]) for v in variants) + 2
+    print(f"{'client':<{w}}{f'{small} orders':>12}{f'{large} orders':>12}{'per order':>12}"
+          f"{'fixed':>10}{'slope vs anchor':>17}")
+    anchor_slope: dict[int, float] = {}
+    for label, kind, win, on_reject, _ in variants:
+        t_small, t_large = median(times[(label, small)]), median(times[(label, large)])
+        slope, intercept = slope_and_intercept(small, large, t_small, t_large)
+        line = (f"{label:<{w}}{t_small:>10.3f} s{t_large:>10.3f} s{slope * 1e6:>9.0f} µs"
+                f"{intercept * 1000:>7.0f} ms")
+        if kind == "anchor":
+            anchor_slope[win] = slope
+        else:
+            # on_reject: stop makes every run sequential: its rows are held to the sequential anchor
+            like = 1 if on_reject == "stop" else win
+            if anchor_slope[like] <= 0:
+                print(f"{line}{'n/a':>17}   (the anchor's slope is lost in noise: larger sizes)")
+                continue
+            ratio = slope / anchor_slope[like]
+            target = TARGETS.get(like, WINDOW_TARGET)
+            line += f"{ratio:>16.2f}x   target <= {target}x: {'meets' if ratio <= target else 'MISSES'}"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
