@@ -6,14 +6,11 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from runner.report.model import Instrument, LegResult, OrderResult, Report
-from runner.words import counted
+from runner.words import counted, number_text
 
 
 def num(value: Decimal | None) -> str:
-    if value is None:
-        return "-"
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return "-" if value is None else number_text(value)
 
 
 def _decimals(step: Decimal) -> int:

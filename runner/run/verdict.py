@@ -17,7 +17,7 @@ from runner.exchange.protocol import ErrorReply
 from runner.playbook.ids import Leg
 from runner.playbook.model import Expect, Order
 from runner.report import LegResult, OrderResult, Outcome, Reject
-from runner.words import shown
+from runner.words import number_text, shown
 
 #: after an IOC/FOK/MARKET order reports a partial FILLED, how long further fills may still arrive
 #: (one aggressive order can sweep several levels; QFEX sends one FILLED per execution)
@@ -168,17 +168,12 @@ def ends_after_ack(order: Order) -> bool:
     return is_immediate(order) or order.type is OrderType.ALO
 
 
-def _q(value: Decimal) -> str:
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 def end_state(order: Order, result: OrderResult, live: LiveOrder) -> str:
     """What became of the order, in QFEX's terms for its type: "IOC: rest cancelled, 0.3 of 1 filled"."""
     if result.reject is not None:
         return f"rejected: {result.reject.code}"
     filled, quantity = live.filled, live.quantity
-    part = f"{_q(filled)} of {_q(quantity)} filled"
+    part = f"{number_text(filled)} of {number_text(quantity)} filled"
     cancelled = live.terminal and result.last_status in CANCELLED_STATUSES
     if order.type is OrderType.MARKET or (live.immediate and order.time_in_force is TimeInForce.IOC):
         kind = "MARKET" if order.type is OrderType.MARKET else "IOC"
@@ -295,13 +290,15 @@ def judge(order: Order, result: OrderResult, live: LiveOrder, *, final: bool, ti
             return Outcome.PASSED, "filled"
         if live.over(now):
             if filled > 0:
-                return Outcome.FAILED, (f"only partially filled: {_q(filled)} of {_q(quantity)}; "
-                                        f"the rest ended {result.last_status} ({state})")
+                return Outcome.FAILED, (f"only partially filled: {number_text(filled)} of "
+                                        f"{number_text(quantity)}; the rest ended {result.last_status} "
+                                        f"({state})")
             return Outcome.FAILED, f"not filled: {state}"
         if live.immediate and final:
             return Outcome.UNKNOWN, f"not filled: no end status arrived within {timeout:g}s ({state})"
         return Outcome.FAILED, (f"not filled within the {timeout:g}s wait: "
-                                f"{_q(filled)} of {_q(quantity)} filled, the order is still open")
+                                f"{number_text(filled)} of {number_text(quantity)} filled, "
+                                "the order is still open")
     # Expect.ACCEPTED: the exchange took it; an order meant to rest must be live (or filled) at the end
     if live.immediate:
         if not live.over(now):
