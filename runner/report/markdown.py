@@ -46,6 +46,14 @@ def render_markdown(report: Report) -> str:
         cells[-1] = f"{_ICON[o.outcome]} {cells[-1]}"
         cells[1] = "`" + o.id.replace("|", "\\|") + "`"  # letters, digits, . _ : - (the schema)
         out.append("| " + " | ".join(cells) + " |")
+    if report.steps:
+        out += ["", "### Steps", "", "| # | step | kind | what it does | outcome |", "|---|---|---|---|---|"]
+        for x in report.steps:
+            out.append(f"| {x.index + 1} | `{x.id}` | {x.kind} | {_cell(x.description)} | "
+                       f"{_ICON[x.outcome]} {_cell(x.outcome.value)}: {_cell(x.verdict)} |")
+        done = [x for x in report.steps if x.actions]
+        for x in done:
+            out += ["", f"`{x.id}` did:", ""] + [f"- {_cell(a)}" for a in x.actions]
     noted = _cells.noted(report)
     if noted:
         out += ["", "### Notes", ""]

@@ -29,6 +29,12 @@ def render_text(report: Report, *, color: bool = False) -> str:
     problems = [o for o in report.orders if o.outcome in (Outcome.FAILED, Outcome.UNKNOWN)]
     for o in problems:
         lines.append(printable(f"  {o.id}: {o.verdict}"))
+    if report.steps:
+        lines.append("steps:")
+    for step in report.steps:
+        line = printable(f"  {_cells.step_line(step)}")
+        lines.append(_paint(line, step.outcome) if color else line)
+        lines.extend(printable(f"    {action}") for action in step.actions)
     for w in report.warnings:
         lines.append(printable(f"warning: {w}"))
     if s.message:
