@@ -39,8 +39,9 @@ def render_markdown(report: Report) -> str:
            ""]
     if s.message:
         out += [f"> {_cell(s.message)}", ""]
-    out.append("| " + " | ".join(_cells.COLUMNS) + " |")
-    out.append("|" + "|".join("---" for _ in _cells.COLUMNS) + "|")
+    if report.orders or not report.steps:  # a playbook of steps only (flatten): no empty order table
+        out.append("| " + " | ".join(_cells.COLUMNS) + " |")
+        out.append("|" + "|".join("---" for _ in _cells.COLUMNS) + "|")
     for o in report.orders:
         cells = [_cell(c) for c in _cells.row(o, _cells.units_for(report, o))]
         cells[-1] = f"{_ICON[o.outcome]} {cells[-1]}"

@@ -18,7 +18,7 @@ from typing import Any
 
 from runner.exchange.protocol import cancel_order_message, cancel_stop_order_message
 from runner.playbook.ids import Leg
-from runner.playbook.model import Order, PlaybookStep, Scope
+from runner.playbook.model import Order, PlaybookStep, Scope, StepKind
 from runner.playbook.steps import cancel_all_orders_message, cancel_target
 from runner.report import Outcome, StatusSeen, StepResult
 from runner.run.step_context import StepContext
@@ -163,8 +163,32 @@ def cancel_targets(ctx: StepContext, index: int, step: PlaybookStep, targets: li
     return unanswered
 
 
+def stop_twaps(ctx: StepContext, index: int, step: PlaybookStep, result: StepResult) -> list[str]:
+    """`symbol:` / `all: true`: running TWAPs would place new orders after the cancel: stop them too
+    (this playbook's, by their client_twap_id; with scope: account every one there). Unanswered ids."""
+    mine = {ctx.playbook.step_key(s): s.id for s in ctx.playbook.steps if s.kind is StepKind.TWAP}
+    rows = [row for row in ctx.twaps(step.symbol)
+            if step.scope is Scope.ACCOUNT or row.get("client_twap_id") in mine]
+    running = [(str(row["twap_id"]), str(row.get("symbol") or ""), row) for row in rows if row.get("twap_id")]
+    if not running:
+        return []
+    watch = ctx.watch(order_ids=[twap_id for twap_id, _, _ in running])
+    for twap_id, symbol, _ in running:
+        ctx.send(ctx.playbook.step_key(step), index, step, cancel_order_message(symbol, twap_id, "twap_id"))
+    ctx.pump.pump(lambda: all(t in watch.twaps or watch.answered(t) for t, _, _ in running), ctx.timeout)
+    ctx.unwatch(watch)
+    for twap_id, symbol, row in running:
+        answer = watch.twaps.get(twap_id)
+        label = mine.get(str(row.get("client_twap_id")), "of the account")
+        if answer is not None:
+            result.actions.append(f"TWAP {label} ({symbol}, twap_id {twap_id}): {answer.get('status')}")
+    return [t for t, _, _ in running if t not in watch.twaps and watch.answered(t) is None]
+
+
 def run(ctx: StepContext, index: int, step: PlaybookStep, result: StepResult) -> tuple[Outcome, str]:
     _wait_for_named_answers(ctx, step)
+    if not step.orders and stop_twaps(ctx, index, step, result):
+        return Outcome.UNKNOWN, f"no answer within {ctx.timeout:g}s to the cancel of a running TWAP"
     if step.all and step.scope is Scope.ACCOUNT:
         return _cancel_all(ctx, index, step, result)
     rows = ctx.open_orders(step.symbol)
@@ -191,6 +215,8 @@ def _cancel_all(ctx: StepContext, index: int, step: PlaybookStep, result: StepRe
     from runner.exchange.protocol import ReplyKind
 
     before = ctx.open_orders()
+    if not before:
+        return Outcome.PASSED, "nothing was open to cancel"
     targets = [t for row in before if (t := _row_target(row, "order of the account")) is not None]
     mark_intended(ctx, targets, step.id)
     reply = ctx.request(ctx.playbook.step_key(step), index, step, cancel_all_orders_message(),

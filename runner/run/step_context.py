@@ -55,8 +55,17 @@ class Watch:
     client_ids: set[str] = field(default_factory=set)
     by_order_id: dict[str, list[OrderUpdate]] = field(default_factory=dict)
     by_client_id: dict[str, list[OrderUpdate]] = field(default_factory=dict)
+    #: `twap_response`s by client_twap_id (a cancel's answer, or a push)
+    twaps: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __call__(self, event: Event) -> None:
+        if event.reply.kind is ReplyKind.TWAP and isinstance(event.reply.body, dict):
+            client_twap_id, twap_id = event.reply.body.get("client_twap_id"), event.reply.body.get("twap_id")
+            if client_twap_id in self.client_ids:
+                self.twaps[str(client_twap_id)] = event.reply.body
+            if twap_id in self.order_ids:
+                self.twaps[str(twap_id)] = event.reply.body
+            return
         if event.reply.kind is not ReplyKind.ORDER:
             return
         update: OrderUpdate = event.reply.body
@@ -139,6 +148,14 @@ class StepContext:
             if len(page) < PAGE:
                 return list(rows.values())
             offset += PAGE - PAGE // 10  # pages overlap: the book moves while we read it
+
+    def twaps(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        """The account's running TWAPs (`twaps` of get_user_orders' answer; one page)."""
+        reply = self.session.request(get_user_orders_message(PAGE, 0, symbol), [ReplyKind.ALL_ORDERS],
+                                     timeout=min(self.timeout, 10.0))
+        body = reply.body if reply.kind is ReplyKind.ALL_ORDERS else None
+        rows = body.get("twaps") if isinstance(body, dict) else None
+        return [row for row in rows or [] if isinstance(row, dict)]
 
     def positions(self, fresh_after: float | None = None) -> dict[str, Decimal]:
         """The account's position per symbol from one whole pulse received after `fresh_after` (default:

@@ -20,7 +20,7 @@ from runner.errors import NoAnswer, StopRun
 from runner.exit_codes import ExitCode
 from runner.playbook.model import OnReject, PlaybookStep, StepKind
 from runner.report import Outcome, StepResult
-from runner.run import step_cancel, step_close, step_leverage
+from runner.run import step_cancel, step_close, step_leverage, step_twap
 from runner.run.step_context import StepContext
 
 StepRun = Callable[[StepContext, int, PlaybookStep, StepResult], tuple[Outcome, str]]
@@ -30,6 +30,8 @@ KINDS: dict[StepKind, StepRun] = {
     StepKind.SET_LEVERAGE: step_leverage.run,
     StepKind.CANCEL: step_cancel.run,
     StepKind.CLOSE_POSITION: step_close.run,
+    StepKind.TWAP: step_twap.run,
+    StepKind.CANCEL_TWAP: step_twap.cancel,
 }
 
 

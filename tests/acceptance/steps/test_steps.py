@@ -126,3 +126,30 @@ def test_close_position_without_a_position_passes_and_says_so(tmp_path, simulato
     result = run(tmp_path, simulator, book)
     assert result.exit_code == ExitCode.OK
     assert result.report.steps[0].verdict == "no position on AAPL-USD: nothing to close"
+
+
+def test_twap_wait_done_reports_progress_and_a_rerun_does_not_place_it_again(tmp_path, simulator_factory):
+    sim = simulator_factory(engine={"twap_speed": 30})  # QFEX's 30 s minimum interval takes 1 s
+    book = write_playbook(tmp_path, [step("scale-in", "twap", symbol="AAPL-USD", side="BUY", quantity=3,
+                                          duration="90s", interval="30s", wait="done")], name="twap")
+    result = run(tmp_path, sim, book, timeout=10.0)
+    assert result.exit_code == ExitCode.OK, render_text(result.report)
+    twap = result.report.steps[0]
+    assert twap.verdict.startswith("TWAP done: no longer running at the exchange")
+    assert twap.details["client_twap_id"] == twap.key
+    assert twap.details["total_num_orders"] == 3 and twap.details["order_interval_secs"] == 30
+    assert position(sim) == 3
+    again = run(tmp_path, sim, book, report_dir=tmp_path / "again")
+    assert again.report.steps[0].outcome is Outcome.ALREADY_PLACED
+    assert position(sim) == 3
+
+
+def test_cancel_twap_stops_a_running_twap(tmp_path, simulator):
+    book = write_playbook(tmp_path, [
+        step("slow", "twap", symbol="AAPL-USD", side="BUY", quantity=2, duration="60s", interval="30s"),
+        step("stop-slow", "cancel_twap", twap="slow")], name="ctwap")
+    result = run(tmp_path, simulator, book)
+    assert result.exit_code == ExitCode.OK, render_text(result.report)
+    assert result.report.steps[1].verdict == "TWAP of step 'slow' cancelled (CANCELLED)"
+    assert position(simulator) == 1  # the first child went at once; the second never will
+
