@@ -413,6 +413,8 @@ class Report:
     instruments: dict[str, Instrument] = field(default_factory=dict)
     #: the steps besides orders (cancel, close_position, set_leverage, twap, cancel_twap), in file order
     steps: list[StepResult] = field(default_factory=list)
+    #: `run --converge/--prune`: what was changed in place at the exchange, one line each
+    converged: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -429,6 +431,8 @@ class Report:
             body["instruments"] = {name: x.to_json() for name, x in sorted(self.instruments.items())}
         if self.steps:
             body["steps"] = [x.to_json() for x in self.steps]
+        if self.converged:
+            body["converged"] = list(self.converged)
         return body
 
     @classmethod
@@ -442,4 +446,5 @@ class Report:
                    problems=[_problem_from_json(p) for p in d.get("problems", [])],
                    instruments={name: Instrument.from_json(x)
                                 for name, x in (d.get("instruments") or {}).items()},
-                   steps=[StepResult.from_json(x) for x in d.get("steps") or []])
+                   steps=[StepResult.from_json(x) for x in d.get("steps") or []],
+                   converged=[str(x) for x in d.get("converged") or []])
