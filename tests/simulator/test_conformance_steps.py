@@ -79,9 +79,9 @@ def test_twap_speed_runs_child_orders_faster_and_replies_show_the_interval_asked
 
 def test_the_twap_schedule_divides_the_interval_by_the_speed():
     """The schedule itself, without a clock: child k is due at created_at + k * interval / speed."""
+    from runner.simulator.config import default_refdata
     from runner.simulator.market import Market
     from runner.simulator.twap import Twap, TwapSpec
-    from runner.simulator.config import default_refdata
 
     market = Market(next(r for r in default_refdata() if r["symbol"] == "AAPL-USD"))
     spec = TwapSpec("AAPL-USD", "BUY", Decimal(1), 3, 30, False, "t")

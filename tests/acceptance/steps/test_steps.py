@@ -153,3 +153,14 @@ def test_cancel_twap_stops_a_running_twap(tmp_path, simulator):
     assert result.report.steps[1].verdict == "TWAP of step 'slow' cancelled (CANCELLED)"
     assert position(simulator) == 1  # the first child went at once; the second never will
 
+
+
+def test_a_step_is_a_barrier_in_a_pipelined_run(tmp_path, simulator):
+    rungs = [order(f"r{i}", RESTING.replace("220.00", f"21{i}.00")) for i in range(4)]
+    book = write_playbook(tmp_path, [*rungs[:2], step("drop-r0", "cancel", orders="[r0]"), *rungs[2:]],
+                          name="piped")
+    result = run(tmp_path, simulator, book, max_in_flight=4)
+    assert result.exit_code == ExitCode.OK, render_text(result.report)
+    assert sorted(Decimal(str(r["price"])) for r in open_orders(simulator)) == [211, 212, 213]
+    assert result.report.orders[0].verdict == \
+        "accepted; then cancelled by step 'drop-r0' as the playbook says"
