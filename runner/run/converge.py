@@ -22,12 +22,14 @@ SELL stop-loss must stay below the market (a BUY one above), or it would trigger
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from runner.enums import Side
-from runner.errors import PlanChanged, UsageError
+from runner.errors import PlanChanged, StopRun, UsageError
 from runner.exchange.protocol import cancel_order_message, cancel_stop_order_message
 from runner.exchange.session import RecoveringSession
+from runner.exit_codes import ExitCode
 from runner.playbook.ids import Leg, change_key
 from runner.playbook.model import BracketMode, Order, Playbook
 from runner.playbook.refdata import RefData
@@ -52,7 +54,9 @@ _PARTIAL = "it traded meanwhile; cancel it (a cancel step) and place the rest un
 def modify_message(change: Change) -> dict[str, Any]:
     """QFEX's modify_order / modify_stop_order for a change (qfex-api.md §3.5, §3.8: the current pages
     require side and order_type, which must equal the order's)."""
-    values = {k: v for k, v in change.wanted.items() if v is not None}
+    # an attached exit the playbook no longer has is removed with 0 (modify_order page: "Set 0 if unused")
+    values = {k: (Decimal(0) if v is None and k in ("take_profit", "stop_loss") else v)
+              for k, v in change.wanted.items() if v is not None or k in ("take_profit", "stop_loss")}
     if change.stop:
         return {"type": "modify_stop_order", "params": {
             "stop_order_id": change.order_id, "symbol": change.symbol, "side": change.side,
@@ -176,16 +180,15 @@ class Converger:
         self.ctx.await_answers(watch, [change.order_id or ""])
         answer = watch.answered(change.order_id or "")
         if answer is None:
-            raise PlanChanged([], f"no answer within {self.timeout:g}s to the modify of {change.label!r}: "
-                                  f"its state is unknown; re-run with --converge (it compares the exchange "
-                                  f"again)")
+            raise StopRun(f"no answer within {self.timeout:g}s to the modify of {change.label!r}: its state "
+                          f"is unknown; re-run with --converge (it compares the exchange again)",
+                          ExitCode.ABORTED)
         self.journal.record_answer(key, answer.raw)
         if answer.status != "MODIFIED":
-            raise PlanChanged([Problem(change.location, f"order {change.label!r}: QFEX refused the modify: "
-                                                        f"{answer.status} ({answer.meaning})", RULE)],
-                              f"QFEX refused to modify {change.label!r} ({answer.status}): "
-                              + (_PARTIAL if answer.status == "CANNOT_MODIFY_PARTIAL_FILL"
-                                 else "check it on the exchange") + "; later changes were not sent")
+            self.done.append(f"{change.text()}: QFEX refused it ({answer.status}: {answer.meaning})")
+            advice = _PARTIAL if answer.status == "CANNOT_MODIFY_PARTIAL_FILL" else "check it on the exchange"
+            raise StopRun(f"QFEX refused to modify {change.label!r} ({answer.status}): {advice}; later "
+                          f"changes and orders were not sent", ExitCode.ABORTED)
         self.done.append(f"{change.text()} (in place: order_id {change.order_id} unchanged)")
 
     def _cancel(self, change: Change) -> None:

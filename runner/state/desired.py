@@ -55,11 +55,13 @@ class FieldChange:
     field: str
     old: Decimal | str | None
     new: Decimal | str | None
+    #: how the exchange's number is shown when the playbook has none to match (an exit removed)
+    like: Decimal | None = None
 
     def text(self) -> str:
         """`215.00 → 225.00`: the playbook's value as written, the exchange's in the same decimals."""
         new = format(self.new, "f") if isinstance(self.new, Decimal) else _show(self.new, None)
-        return f"{_show(self.old, self.new)} → {new}"
+        return f"{_show(self.old, self.new if self.new is not None else self.like)} → {new}"
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,9 @@ class Change:
 
     def text(self) -> str:
         """`modify aapl-long.stop_loss: 215.00 → 225.00`, `create aapl-add`, `refused aapl-long: …`."""
-        if self.action is Action.MODIFY:
-            parts = [f.text() if len(self.fields) == 1 else f"{f.field} {f.text()}" for f in self.fields]
+        if self.action is Action.MODIFY:  # an exit's label names what changes; an entry's fields are named
+            parts = [f.text() if self.stop and "." in self.label else f"{f.field} {f.text()}"
+                     for f in self.fields]
             return f"modify {self.label}: {', '.join(parts)}"
         return f"{self.action.value} {self.label}" + (f": {self.reason}" if self.reason else "")
 
@@ -107,11 +110,11 @@ def _show(value: Decimal | str | None, like: Decimal | str | None) -> str:
         return str(value)
     if isinstance(like, Decimal):
         exponent = like.as_tuple().exponent
-        if isinstance(exponent, int) and exponent < 0:
+        if isinstance(exponent, int) and exponent <= 0:
             quantized = value.quantize(Decimal(1).scaleb(exponent))
             if quantized == value:
                 return format(quantized, "f")
-    return format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
+    return format(value, "f")
 
 
 def _num(row: Mapping[str, Any], key: str) -> Decimal | None:
@@ -155,7 +158,8 @@ def _entry(playbook: Playbook, order: Order, state: ExchangeOrderState | None,
         if attached and order.bracket is not None:
             wanted["take_profit"] = order.bracket.take_profit
             wanted["stop_loss"] = order.bracket.stop_loss
-        fields = tuple(FieldChange(k, _num(row, k), v) for k, v in wanted.items() if _num(row, k) != v)
+        fields = tuple(FieldChange(k, _num(row, k), v, order.price) for k, v in wanted.items()
+                       if _num(row, k) != v)
         if not fields:
             return [Change(Action.UNCHANGED, order.id, order.id, "open at the exchange as the playbook says",
                            client_order_id=coid, order_id=state.order_id, location=order.location)]

@@ -56,7 +56,7 @@ def test_an_unfilled_entry_whose_price_changed_is_modified_field_by_field():
     coid = book.client_order_id(book.orders[0])
     change = desired_changes(book, JournalContents(), {coid: state(coid, open_row())})[0]
     assert change.action is Action.MODIFY and not change.stop
-    assert change.text() == "modify a: 225.00 → 224.00"
+    assert change.text() == "modify a: price 225.00 → 224.00"
     assert dict(change.wanted) == {"quantity": Decimal(10), "price": Decimal("224.00")}
 
 

@@ -214,3 +214,16 @@ def test_kill_9_between_a_modifys_journal_record_and_its_send_then_rerun(tmp_pat
     assert third.returncode == ExitCode.OK and "changed in place" not in third.stdout
     journal = next((tmp_path / "runs" / "be" / ".state").glob("*.journal.jsonl")).read_text()
     assert journal.count('"kind": "modify"') == 2 and journal.count('"kind": "modified"') == 1
+
+
+def test_an_attached_exit_removed_from_an_unfilled_entry_is_removed_with_zero(tmp_path, simulator):
+    entry = ENTRY.replace("mode: after_fill", "mode: attached")
+    book = tmp_path / "be.yaml"
+    book.write_text(entry)
+    assert cli(tmp_path, simulator, "run", str(book)).returncode == ExitCode.OK
+    book.write_text(entry.replace("      take_profit: 245.00\n", ""))
+    done = cli(tmp_path, simulator, "run", str(book), "--converge")
+    assert done.returncode == ExitCode.OK, done.stdout + done.stderr
+    assert "modify aapl-long: take_profit 245.00 → none" in done.stdout
+    row = open_orders(simulator)[0]
+    assert Decimal(str(row["take_profit"])) == 0 and Decimal(str(row["stop_loss"])) == 215
