@@ -41,6 +41,7 @@ from runner.run.step_context import StepContext
 from runner.state.definitions import fingerprint, order_definition
 from runner.state.desired import Action, Change, desired_changes, undeclared
 from runner.state.placements import Placements
+from runner.state.plan_diff import undeclared_states
 from runner.state.reconcile import ExchangeOrderState, reconcile
 from runner.state.writer import JournalWriter
 from runner.words import counted, number_text
@@ -151,19 +152,8 @@ class Converger:
         return problems
 
     def _look_up_undeclared(self) -> dict[str, ExchangeOrderState]:
-        contents = self.placements.journal.contents
-        gone = undeclared(self.playbook, contents)
-        if not gone:
-            return {}
-        types = {coid: str((e.definition or {}).get("type") or "LIMIT") if e.leg == Leg.ENTRY.value
-                 else ("TAKE_PROFIT" if e.leg == Leg.TAKE_PROFIT.value else "STOP_LOSS")
-                 for coid, e in gone.items()}
-        with_exits = {coid for coid, e in gone.items()
-                      if e.leg == Leg.ENTRY.value and (e.definition or {}).get("bracket_mode") == "attached"}
-        known = {coid: e.order_id for coid, e in gone.items() if e.order_id}
-        exits = {coid: list(e.exit_order_ids.values()) for coid, e in gone.items() if coid in with_exits}
-        return dict(reconcile(self.session, list(gone), known_order_ids=known, order_types=types,
-                              timeout=min(self.timeout, 10.0), with_exits=with_exits, exit_order_ids=exits))
+        return undeclared_states(self.session, self.playbook, self.placements.journal.contents,
+                                 min(self.timeout, 10.0))
 
     # --- doing --------------------------------------------------------------------------------------
 

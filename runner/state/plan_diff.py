@@ -22,7 +22,7 @@ from runner.playbook.model import Playbook
 from runner.state.desired import Action, Change, desired_changes, undeclared
 from runner.state.entries import JournalContents, load_contents
 from runner.state.journal import default_state_dir, journal_path
-from runner.state.reconcile import ExchangeOrderState, reconcile
+from runner.state.reconcile import ExchangeOrderState, LookupSession, reconcile
 from runner.state.status import reconcile_playbook
 from runner.words import counted
 
@@ -85,7 +85,7 @@ def collect_diff(options: DiffOptions) -> PlanDiff:
     with TradeSession.connect(target.url or "", credentials, timeout=options.timeout,
                               account_id=credentials.account_id) as session:
         found = reconcile_playbook(session, playbook, contents, options.timeout)
-        pruned = _undeclared_states(session, playbook, contents, options.timeout) \
+        pruned = undeclared_states(session, playbook, contents, options.timeout) \
             if options.prune and contents is not None else {}
     changes = desired_changes(playbook, contents, found, pruned)
     if contents is None:
@@ -95,8 +95,9 @@ def collect_diff(options: DiffOptions) -> PlanDiff:
                     str(path) if contents is not None else None)
 
 
-def _undeclared_states(session: Any, playbook: Playbook, contents: JournalContents,
-                       timeout: float) -> dict[str, ExchangeOrderState]:
+def undeclared_states(session: LookupSession, playbook: Playbook, contents: JournalContents,
+                      timeout: float) -> dict[str, ExchangeOrderState]:
+    """What the exchange shows of the journal's orders the playbook no longer declares (`--prune`)."""
     gone = undeclared(playbook, contents)
     if not gone:
         return {}
@@ -105,8 +106,9 @@ def _undeclared_states(session: Any, playbook: Playbook, contents: JournalConten
     with_exits = {coid for coid, e in gone.items()
                   if e.leg == "entry" and (e.definition or {}).get("bracket_mode") == "attached"}
     known = {coid: e.order_id for coid, e in gone.items() if e.order_id}
+    exits = {coid: list(e.exit_order_ids.values()) for coid, e in gone.items() if coid in with_exits}
     return dict(reconcile(session, list(gone), known_order_ids=known, order_types=types, timeout=timeout,
-                          with_exits=with_exits))
+                          with_exits=with_exits, exit_order_ids=exits))
 
 
 def exit_code(diff: PlanDiff, detailed: bool) -> ExitCode:
