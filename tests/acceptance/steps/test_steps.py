@@ -201,3 +201,14 @@ def test_kill_9_between_a_close_positions_journal_record_and_its_send_then_rerun
     third = qfex(["run", str(book), "--url", simulator.url], cwd=tmp_path, env=sim_env(simulator))
     assert third.returncode == ExitCode.OK and "already done" in third.stdout
     assert position(simulator) == 0
+
+
+def test_an_after_fill_entry_cancelled_by_a_step_says_why_its_exits_were_never_placed(tmp_path, simulator):
+    entry = RESTING + "\nbracket: {take_profit: 240.00, stop_loss: 200.00, mode: after_fill}"
+    book = write_playbook(tmp_path, [order("long", entry), step("kill", "cancel", orders="[long]")],
+                          name="unfilled")
+    result = run(tmp_path, simulator, book, timeout=1.0)
+    assert result.exit_code == ExitCode.OK, render_text(result.report)
+    notes = {leg.note for leg in result.report.orders[0].legs}
+    assert notes == {"not placed: the entry was cancelled by step 'kill' before it filled"}
+    assert not [w for w in result.report.warnings if "is resting unfilled" in w]
