@@ -47,61 +47,124 @@ def cli(ctx: click.Context, debug: bool) -> None:
 # --- validate / plan / schema (playbook language) -------------------------------------------
 
 
+_REFDATA_HELP = ("Reference data JSON (QFEX GET /refdata body or a list) for tick/lot/band checks "
+                 "(default: the repository's qfex-refdata.json snapshot found above the playbook).")
+_EQUITY_HELP = "The account's equity, to size {risk: N%} and check max_leverage offline."
+_ACCOUNT_HELP = ("Account snapshot JSON (equity, available_balance, leverage per symbol) for sizing, "
+                 "the margin preview and max_leverage offline.")
+
+
+def _offline_account(equity: str | None, account_path: str | None) -> Any:
+    """`--equity N` or `--account FILE` (not both) -> AccountFigures, or None."""
+    from decimal import Decimal, InvalidOperation
+
+    from runner.errors import UsageError
+    from runner.playbook.account import from_equity, load_account_file
+
+    if equity is not None and account_path is not None:
+        raise UsageError("pass --equity or --account, not both")
+    if account_path is not None:
+        return load_account_file(account_path)
+    if equity is None:
+        return None
+    try:
+        amount = Decimal(equity)
+    except InvalidOperation:
+        raise UsageError(f"--equity {equity!r}: not a number") from None
+    if not amount.is_finite() or amount <= 0:
+        raise UsageError(f"--equity {equity!r}: must be a positive number")
+    return from_equity(amount)
+
+
+def _offline_validator(refdata_path: str | None, equity: str | None, account_path: str | None) -> Any:
+    from datetime import datetime, timezone
+
+    from runner.playbook.offline import OfflineValidator
+    from runner.playbook.refdata import load_refdata_file
+
+    refdata = load_refdata_file(refdata_path) if refdata_path else None
+    return OfflineValidator(refdata, _offline_account(equity, account_path), datetime.now(timezone.utc))
+
+
 @cli.command()
 @click.argument("playbooks", nargs=-1, required=True, metavar="PLAYBOOK...")
-@click.option("--refdata", "refdata_path", metavar="FILE",
-              help="Reference data JSON (QFEX GET /refdata body or a list) for tick/lot/band checks.")
+@click.option("--refdata", "refdata_path", metavar="FILE", help=_REFDATA_HELP)
+@click.option("--equity", metavar="N", help=_EQUITY_HELP)
+@click.option("--account", "account_path", metavar="FILE", help=_ACCOUNT_HELP)
 @click.option("--format", "fmt", type=click.Choice(["text", "github", "json"]), default="text",
               show_default=True,
               help="text: file:line:col: message [rule]; github: workflow annotations; json: a list.")
-def validate(playbooks: tuple[str, ...], refdata_path: str | None, fmt: str) -> int:
-    """Check playbooks (schema and trading rules) and report every problem. Never touches the network.
+def validate(playbooks: tuple[str, ...], refdata_path: str | None, equity: str | None,
+             account_path: str | None, fmt: str) -> int:
+    """Check playbooks (schema, trading rules, risk limits and the repository policy) and report every
+    problem. Never touches the network.
 
     Exit 0 when every file is valid (warnings allowed), 1 when any has an error.
     """
-    from runner.playbook.load import validate_file
-    from runner.playbook.refdata import load_refdata_file
     from runner.problems import errors_in
     from runner.report.problems import render, summary
 
-    refdata = load_refdata_file(refdata_path) if refdata_path else None
+    validator = _offline_validator(refdata_path, equity, account_path)
     problems = []
+    notices: list[str] = []
     for path in playbooks:
-        problems += validate_file(path, refdata).problems
+        checked = validator.validate(path)
+        problems += checked.result.problems
+        notices += checked.notices
     click.echo(render(problems, fmt), nl=False)
     if fmt == "text":
+        for notice in notices:
+            click.echo(notice, err=True)
         click.echo(summary(len(playbooks), problems), err=True)
     return ExitCode.INVALID_PLAYBOOK if errors_in(problems) else ExitCode.OK
 
 
 @cli.command()
 @click.argument("playbook", metavar="PLAYBOOK")
-@click.option("--refdata", "refdata_path", metavar="FILE",
-              help="Reference data JSON (QFEX GET /refdata body or a list) for tick/lot/band checks.")
+@click.option("--refdata", "refdata_path", metavar="FILE", help=_REFDATA_HELP)
+@click.option("--equity", metavar="N", help=_EQUITY_HELP)
+@click.option("--account", "account_path", metavar="FILE", help=_ACCOUNT_HELP)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def plan(playbook: str, refdata_path: str | None, fmt: str) -> int:
-    """Validate, then show every step `run` would take and the exact add_order messages.
+def plan(playbook: str, refdata_path: str | None, equity: str | None, account_path: str | None,
+         fmt: str) -> int:
+    """Validate, then show every step `run` would take, the exact add_order messages and the risk
+    preview (notional, margin, loss at the stop, reward, R, fees; per symbol and in total).
 
-    No credentials, no network: nothing is sent. Problems go to stderr (exit 1, no plan).
+    No credentials, no network: nothing is sent. Problems go to stderr (exit 1, no plan). A quantity
+    sized from data not known here ({risk: 0.5%} without --equity/--account, no reference data) is
+    an error: a plan shows exact messages.
     """
+    from dataclasses import replace
+
     from runner import jsonnum
-    from runner.playbook.load import validate_file
     from runner.playbook.plan import build_plan, plan_as_json, render_plan_text
-    from runner.playbook.refdata import load_refdata_file
+    from runner.playbook.policy import DEFAULT_FEES
+    from runner.playbook.risk import preview, preview_json, render_text
+    from runner.playbook.sizing import unsized
+    from runner.problems import Severity
     from runner.report.problems import render, summary
 
-    refdata = load_refdata_file(refdata_path) if refdata_path else None
-    result = validate_file(playbook, refdata)
-    if result.problems:
-        click.echo(render(result.problems, "text"), nl=False, err=True)
-    if not result.ok or result.playbook is None:
-        click.echo(summary(1, result.problems) + "; no plan", err=True)
+    validator = _offline_validator(refdata_path, equity, account_path)
+    checked = validator.validate(playbook)
+    result = checked.result
+    later = set(unsized(result.problems))
+    problems = sorted(replace(p, severity=Severity.ERROR) if p in later else p for p in result.problems)
+    if problems:
+        click.echo(render(problems, "text"), nl=False, err=True)
+    for notice in checked.notices:
+        click.echo(notice, err=True)
+    if later or not result.ok or result.playbook is None:
+        click.echo(summary(1, problems) + "; no plan", err=True)
         return ExitCode.INVALID_PLAYBOOK
     the_plan = build_plan(result.playbook)
+    rates = result.policy.fees if result.policy is not None else DEFAULT_FEES
+    risk = preview(result.playbook, checked.refdata, validator.account, rates)
     if fmt == "json":
-        click.echo(jsonnum.dumps(plan_as_json(the_plan), indent=2))
+        click.echo(jsonnum.dumps({**plan_as_json(the_plan), "risk": preview_json(risk)}, indent=2))
     else:
         click.echo(render_plan_text(the_plan), nl=False)
+        click.echo("")
+        click.echo("\n".join(render_text(risk)))
     return ExitCode.OK
 
 

@@ -11,6 +11,7 @@ is kept so the `tif-allowed` rule reports it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -19,10 +20,13 @@ from typing import Any
 from runner.enums import ALLOWED_TIME_IN_FORCE, OrderType, Side, TimeInForce
 from runner.errors import PlaybookInvalid, SourceError
 from runner.playbook import schema
+from runner.playbook.account import AccountFigures
 from runner.playbook.model import Bracket, BracketMode, Expect, Limits, OnReject, Order, Playbook, Wait
+from runner.playbook.policy import Policy, find_policy, load_policy
 from runner.playbook.refdata import RefData
 from runner.playbook.rules import run_rules
 from runner.playbook.rules.context import RuleContext
+from runner.playbook.sizing import SizingInputs, parse_sizing, resolve
 from runner.playbook.yamlsource import DEFAULT_LIMITS, Document, load_bytes, load_file
 from runner.playbook.yamlsource import Limits as SourceLimits
 from runner.problems import Problem, errors_in, warnings_in
@@ -66,6 +70,8 @@ class ValidationResult:
     playbook: Playbook | None
     #: sorted by location
     problems: list[Problem] = field(default_factory=list)
+    #: the repository policy file applied (`qfex-runner.yaml` found above the playbook)
+    policy: Policy | None = None
 
     @property
     def errors(self) -> list[Problem]:
@@ -82,13 +88,22 @@ class ValidationResult:
 
 
 def validate_file(path: str | Path, refdata: RefData | None = None,
-                  limits: SourceLimits = DEFAULT_LIMITS) -> ValidationResult:
-    """Validate one playbook file; every problem is located, nothing is raised for bad input."""
+                  limits: SourceLimits = DEFAULT_LIMITS, *, account: AccountFigures | None = None,
+                  marks: Mapping[str, Decimal] | None = None, policy: bool = True) -> ValidationResult:
+    """Validate one playbook file; every problem is located, nothing is raised for bad input.
+
+    `policy`: apply the repository policy file found above the playbook (`runner.playbook.policy`);
+    `account` (equity, leverage) and `marks` (symbol -> mark price) size `quantity: {risk: ...}`.
+    """
+    found = find_policy(path) if policy else None
+    loaded, policy_problems = load_policy(found) if found is not None else (None, [])
     try:
         document = load_file(path, limits)
     except SourceError as exc:
-        return ValidationResult(str(path), None, sorted(exc.problems))
-    return validate_document(document, refdata)
+        return ValidationResult(str(path), None, sorted([*exc.problems, *policy_problems]), loaded)
+    result = validate_document(document, refdata, account=account, marks=marks, policy=loaded)
+    result.problems = sorted([*result.problems, *policy_problems])
+    return result
 
 
 def validate_bytes(data: bytes, name: str, refdata: RefData | None = None,
@@ -101,20 +116,24 @@ def validate_bytes(data: bytes, name: str, refdata: RefData | None = None,
     return validate_document(document, refdata)
 
 
-def validate_document(document: Document, refdata: RefData | None = None) -> ValidationResult:
+def validate_document(document: Document, refdata: RefData | None = None, *,
+                      account: AccountFigures | None = None, marks: Mapping[str, Decimal] | None = None,
+                      policy: Policy | None = None) -> ValidationResult:
     error_paths: set[tuple[Any, ...]] = set(document.bad_paths)
     problems = list(document.problems)
     problems += schema.check(document, error_paths)
     data = document.data if isinstance(document.data, dict) else {}
     built = _Builder(document, data, error_paths)
-    orders = built.orders()
+    orders, sizing_problems = resolve(built.orders(), SizingInputs(refdata, account, marks or {}),
+                                      lambda index: document.locate(("orders", index, "quantity")))
+    problems += sizing_problems
     limits = built.limits()
-    context = RuleContext(document, tuple(orders), limits, refdata)
+    context = RuleContext(document, tuple(orders), limits, refdata, policy, account)
     problems += run_rules(context)
     complete = isinstance(document.data, dict) and not any(
         p.rule == schema.RULE or p.rule.startswith("yaml-") for p in problems)
     playbook = built.playbook(orders, limits) if complete else None
-    return ValidationResult(document.path, playbook, sorted(problems))
+    return ValidationResult(document.path, playbook, sorted(problems), policy)
 
 
 def load_playbook(path: str | Path, refdata: RefData | None = None) -> Playbook:
@@ -194,7 +213,9 @@ class _Builder:
             symbol=raw["symbol"],
             side=_SIDES[raw["side"]],
             type=order_type,
-            quantity=Decimal(raw["quantity"]),  # required and schema-checked: never None
+            # required and schema-checked: a number, or {risk: ...}/{notional: ...} sized by `resolve`
+            quantity=Decimal(0) if isinstance(raw["quantity"], dict) else Decimal(raw["quantity"]),
+            sizing=parse_sizing(raw["quantity"]),
             price=_decimal(raw.get("price")),
             time_in_force=_time_in_force(raw, defaults, order_type),
             reduce_only=bool(raw.get("reduce_only", defaults.get("reduce_only", False))),
@@ -214,7 +235,10 @@ class _Builder:
             return None
         symbols = raw.get("symbols")
         return Limits(_decimal(raw.get("max_order_notional")), _decimal(raw.get("max_total_notional")),
-                      tuple(symbols) if symbols is not None else None)
+                      tuple(symbols) if symbols is not None else None,
+                      max_loss_per_order=_decimal(raw.get("max_loss_per_order")),
+                      max_loss=_decimal(raw.get("max_loss")), max_leverage=_decimal(raw.get("max_leverage")),
+                      require_stop=bool(raw.get("require_stop", False)))
 
     def playbook(self, orders: list[tuple[int, Order]], limits: Limits | None) -> Playbook:
         data = self.data

@@ -236,4 +236,6 @@ def _message(kind: str, schema: dict[str, Any], value: Any, error: Any, path: tu
         return f"{name}: contains duplicates"
     if kind == "anyOf" and path and path[-1] == "bracket":
         return "bracket needs take_profit, stop_loss or both"
+    if kind in ("maxProperties", "minProperties") and name == "quantity":
+        return "quantity: size by one of {risk: 200}, {risk: 0.5%} or {notional: 5000}, not several or none"
     return f"{name}: {error.message}"
