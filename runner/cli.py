@@ -181,6 +181,44 @@ def schema(name: str) -> int:
     return ExitCode.OK
 
 
+# --- refdata (playbook repository) ------------------------------------------------------------
+
+
+@cli.group()
+def refdata() -> None:
+    """Reference data kept in the playbook repository (qfex-refdata.json)."""
+
+
+@refdata.command("pull")
+@click.option("--target", type=click.Choice(["sim", "uat", "prod"]), default=None,
+              help="Whose /refdata to pull (default: sim, the embedded exchange's sample symbols).")
+@click.option("--url", metavar="WS_URL", help="A compatible exchange's trade WebSocket URL instead "
+              "(its /refdata beside it).")
+@click.option("--dir", "directory", default=".", show_default=True, metavar="DIR",
+              type=click.Path(file_okay=False, path_type=str),
+              help="Where to write qfex-refdata.json (the playbook repository's root).")
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds for the fetch.")
+def refdata_pull(target: str | None, url: str | None, directory: str, timeout: float) -> int:
+    """Write the target's reference data (tick, lot, quantity limits, price bands, reference prices)
+    as DIR/qfex-refdata.json, dated. validate, plan and the pre-commit hook find it above a playbook
+    without flags, say its age and warn when it is older than the policy's limit (default 7 days).
+
+    /refdata is public: no credentials. Exit 0 written, 2 usage, 4 the target could not be read.
+    """
+    from datetime import datetime, timezone
+
+    from runner.errors import RefDataError
+    from runner.run.refdata_pull import pull_refdata
+
+    try:
+        path, count = pull_refdata(target, url, directory, datetime.now(timezone.utc), timeout)
+    except RefDataError as exc:
+        click.echo(f"qfex-runner: could not read the reference data: {exc}", err=True)
+        return ExitCode.CONNECT_FAILED
+    click.echo(f"wrote {path} ({count} symbols from {target or ('url' if url else 'sim')})")
+    return ExitCode.OK
+
+
 # --- init (ecosystem) ------------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ from runner.playbook.policy import DEFAULT_FEES, FeeRates
 from runner.playbook.refdata import RefData
 from runner.playbook.rules.exact import EXACT, add, multiply
 from runner.playbook.rules.exposure import loss_at_stop, opens_exposure, reference_price, stop_of
+from runner.words import money_text
 
 CENT = Decimal("0.01")
 _ROUNDING = Context(prec=60)
@@ -212,11 +213,8 @@ def preview_json(p: RiskPreview) -> dict[str, Any]:
 
 
 def money(value: Decimal | None, *, signed: bool = False, unknown: str = "-") -> str:
-    """1234.5 -> 1,234.50 (exact: more decimals are kept, never rounded away)."""
-    if value is None:
-        return unknown
-    text = f"{value:,.2f}" if value == value.quantize(CENT) else f"{value.normalize():,f}"
-    return f"+{text}" if signed and value > 0 else text
+    """`runner.words.money_text`, or `unknown` for None."""
+    return unknown if value is None else money_text(value, signed=signed)
 
 
 def _plain(value: Decimal | None) -> str:

@@ -365,6 +365,8 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     #: tick and lot of the traded symbols, when reference data was known (else numbers show as written)
     instruments: dict[str, Instrument] = field(default_factory=dict)
+    #: the risk preview as sent and what each filled exit realised (runner.run.risk_report; JSON-ready)
+    risk: dict[str, Any] | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -379,6 +381,8 @@ class Report:
             body["provenance"] = self.provenance.to_json()
         if self.instruments:
             body["instruments"] = {name: x.to_json() for name, x in sorted(self.instruments.items())}
+        if self.risk is not None:
+            body["risk"] = self.risk
         return body
 
     @classmethod
@@ -391,4 +395,5 @@ class Report:
                    provenance=Provenance.from_json(provenance) if isinstance(provenance, dict) else None,
                    problems=[_problem_from_json(p) for p in d.get("problems", [])],
                    instruments={name: Instrument.from_json(x)
-                                for name, x in (d.get("instruments") or {}).items()})
+                                for name, x in (d.get("instruments") or {}).items()},
+                   risk=d["risk"] if isinstance(d.get("risk"), dict) else None)

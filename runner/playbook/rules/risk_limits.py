@@ -72,8 +72,9 @@ def breaches(ctx: RuleContext, limits: Limits, named: Callable[[str], str], rule
                               f"{show(limits.max_loss_per_order)}", rule)
             elif loss > limits.max_loss_per_order:
                 distance = abs(EXACT.subtract(price, stop)) if stop is not None else Decimal(0)
+                stop_text = show(stop) if stop is not None else "-"
                 yield problem(ctx.at(index, "quantity"), f"loss at the stop {show(loss.normalize())} "
-                              f"({show(order.quantity)} x |{show(price)}{at_price} - {show(stop or 0)}| = "
+                              f"({show(order.quantity)} x |{show(price)}{at_price} - {stop_text}| = "
                               f"{show(order.quantity)} x {show(distance)}) is above "
                               f"{named('max_loss_per_order')} {show(limits.max_loss_per_order)}", rule)
         if limits.max_loss is not None and not loss_reported:
