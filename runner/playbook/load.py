@@ -107,13 +107,15 @@ def validate_file(path: str | Path, refdata: RefData | None = None,
 
 
 def validate_bytes(data: bytes, name: str, refdata: RefData | None = None,
-                   limits: SourceLimits = DEFAULT_LIMITS) -> ValidationResult:
-    """Like `validate_file` for content already in memory (`name` is used in locations)."""
+                   limits: SourceLimits = DEFAULT_LIMITS, *, account: AccountFigures | None = None,
+                   policy: Policy | None = None) -> ValidationResult:
+    """Like `validate_file` for content already in memory (`name` is used in locations); a policy
+    is applied only when given (there is no directory to find one in)."""
     try:
         document = load_bytes(data, name, limits)
     except SourceError as exc:
-        return ValidationResult(name, None, sorted(exc.problems))
-    return validate_document(document, refdata)
+        return ValidationResult(name, None, sorted(exc.problems), policy)
+    return validate_document(document, refdata, account=account, policy=policy)
 
 
 def validate_document(document: Document, refdata: RefData | None = None, *,

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from runner.playbook import load
 from runner.playbook.account import AccountFigures
-from runner.playbook.load import ValidationResult, validate_file
+from runner.playbook.load import ValidationResult
 from runner.playbook.policy import DEFAULT_MAX_AGE_DAYS
 from runner.playbook.refdata import RefData
 from runner.playbook.snapshot import age_problem, age_text, find_snapshot, load_snapshot
@@ -50,7 +51,7 @@ class OfflineValidator:
 
     def validate(self, playbook: str) -> Offline:
         refdata = self.refdata if self.refdata is not None else self._snapshot(playbook)
-        result = validate_file(playbook, refdata, account=self.account)
+        result = load.validate_file(playbook, refdata, account=self.account)
         offline = Offline(result, refdata)
         if refdata is None or self.refdata is not None:
             return offline

@@ -31,7 +31,7 @@ from typing import Any
 
 from runner.errors import SourceError
 from runner.playbook.model import Limits
-from runner.playbook.yamlsource import Document, load_file
+from runner.playbook.yamlsource import Document, load_bytes, load_file
 from runner.problems import Location, Problem
 
 POLICY_FILE = "qfex-runner.yaml"
@@ -167,10 +167,14 @@ class _Reader:
         return self.positive(("refdata", "max_age_days"), data["max_age_days"]) or DEFAULT_MAX_AGE_DAYS
 
 
-def load_policy(path: str | Path) -> tuple[Policy | None, list[Problem]]:
-    """The policy in `path`, with every problem located in it (None when it cannot be read at all)."""
+def load_policy(path: str | Path, *, name: str | None = None) -> tuple[Policy | None, list[Problem]]:
+    """The policy in `path`, with every problem located in it (None when it cannot be read at all);
+    `name`: how locations name the file (default: `path` as given)."""
     try:
-        document = load_file(path)
+        document = load_file(path) if name is None else load_bytes(Path(path).read_bytes(), name)
+    except OSError as exc:
+        why = f"cannot read the policy file: {exc.strerror or exc}"
+        return None, [Problem(Location(name or str(path)), why, RULE)]
     except SourceError as exc:
         return None, sorted(exc.problems)
     reader = _Reader(document)
