@@ -22,7 +22,7 @@ from runner.errors import PlaybookInvalid, SourceError
 from runner.playbook import schema
 from runner.playbook.account import AccountFigures
 from runner.playbook.model import Bracket, BracketMode, Expect, Limits, OnReject, Order, Playbook, Wait
-from runner.playbook.policy import Policy, find_policy, load_policy
+from runner.playbook.policy import Policy, find_policy, load_policy, shown_path
 from runner.playbook.refdata import RefData
 from runner.playbook.rules import run_rules
 from runner.playbook.rules.context import RuleContext
@@ -96,7 +96,7 @@ def validate_file(path: str | Path, refdata: RefData | None = None,
     `account` (equity, leverage) and `marks` (symbol -> mark price) size `quantity: {risk: ...}`.
     """
     found = find_policy(path) if policy else None
-    loaded, policy_problems = load_policy(found) if found is not None else (None, [])
+    loaded, policy_problems = load_policy(found, name=shown_path(found)) if found is not None else (None, [])
     try:
         document = load_file(path, limits)
     except SourceError as exc:

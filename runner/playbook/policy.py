@@ -83,6 +83,14 @@ def find_upwards(start: str | Path, name: str) -> Path | None:
     return None
 
 
+def shown_path(path: Path) -> str:
+    """A found file as messages name it: relative to the working directory when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def find_policy(playbook_path: str | Path) -> Path | None:
     return find_upwards(playbook_path, POLICY_FILE)
 

@@ -16,7 +16,7 @@ levels (price, quantity) slots in where today a bracket has one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
@@ -138,8 +138,11 @@ def _fees(order: Order, entry: Decimal, rates: FeeRates) -> Decimal:
 
 
 def order_risk(order: Order, refdata: RefData | None, account: AccountFigures | None,
-               rates: FeeRates = DEFAULT_FEES) -> OrderRisk:
+               rates: FeeRates = DEFAULT_FEES, filled_at: Decimal | None = None) -> OrderRisk:
+    """One order's figures; `filled_at`: a MARKET entry's average fill, its entry once known."""
     entry, priced_by = reference_price(order, refdata)
+    if order.type is OrderType.MARKET and filled_at is not None:
+        entry, priced_by = filled_at, "average fill"
     leverage, leverage_source = _leverage(order, refdata, account)
     notional = multiply(order.quantity, entry) if entry is not None else None
     loss = loss_at_stop(order, entry)
@@ -172,9 +175,13 @@ def _totals(rows: Sequence[OrderRisk]) -> Totals:
 
 
 def preview(playbook: Playbook, refdata: RefData | None, account: AccountFigures | None = None,
-            rates: FeeRates = DEFAULT_FEES) -> RiskPreview:
-    """The risk preview of a validated playbook (see the module docstring)."""
-    rows = tuple(order_risk(o, refdata, account, rates) for o in playbook.orders if opens_exposure(o))
+            rates: FeeRates = DEFAULT_FEES, fills: Mapping[str, Decimal] | None = None) -> RiskPreview:
+    """The risk preview of a validated playbook (see the module docstring). `fills`: order id ->
+    average fill price, so a filled MARKET entry is measured from where it filled (in a run's report;
+    a re-run no longer knows the reference price it was sized at)."""
+    fills = fills or {}
+    rows = tuple(order_risk(o, refdata, account, rates, fills.get(o.id))
+                 for o in playbook.orders if opens_exposure(o))
     exits = tuple(o.id for o in playbook.orders if not opens_exposure(o))
     symbols = {symbol: _totals([r for r in rows if r.symbol == symbol])
                for symbol in sorted({r.symbol for r in rows})}

@@ -23,7 +23,7 @@ from typing import Any
 
 from runner import jsonnum
 from runner.errors import UsageError
-from runner.playbook.policy import DEFAULT_MAX_AGE_DAYS, find_upwards
+from runner.playbook.policy import DEFAULT_MAX_AGE_DAYS, find_upwards, shown_path
 from runner.playbook.refdata import RefData, load_refdata_file, parse_refdata
 from runner.problems import Location, Problem, Severity
 
@@ -33,7 +33,8 @@ _STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def find_snapshot(playbook_path: str | Path) -> Path | None:
-    return find_upwards(playbook_path, SNAPSHOT_FILE)
+    found = find_upwards(playbook_path, SNAPSHOT_FILE)
+    return Path(shown_path(found)) if found is not None else None
 
 
 def _taken_at(path: Path) -> str | None:

@@ -72,7 +72,7 @@ def _totals(t: dict[str, Any]) -> str:
 
 def _outcome_line(o: dict[str, Any]) -> str:
     what = "stopped out" if o.get("exit") == "stop_loss" else "took profit"
-    preview = (f" (preview's loss at stop {_loss(o['preview_loss_at_stop'])})"
+    preview = (f" (preview's loss at stop {_cents(-_num(o['preview_loss_at_stop']))})"  # type: ignore[operator]
                if o.get("preview_loss_at_stop") is not None and o.get("exit") == "stop_loss" else "")
     return (f"{o['order_id']} {what}: {_plain(o['closed_quantity'])} at {_cents(o['exit_average'])} "
             f"(trigger {_price(o['trigger'])}): realised {_cents(o['realised'], signed=True)} = planned "

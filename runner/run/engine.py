@@ -177,7 +177,8 @@ def risk_of_run(playbook: Playbook, refdata: RefData | None, account: AccountFig
     from runner.run.risk_report import risk_section
 
     rates = policy.fees if policy is not None else DEFAULT_FEES
-    return risk_section(preview(playbook, refdata, account, rates), report.orders)
+    fills = {o.id: o.average_price for o in report.orders if o.average_price is not None}
+    return risk_section(preview(playbook, refdata, account, rates, fills), report.orders)
 
 
 def write_invalid_report(options: RunOptions, target: Target, invalid: PlaybookInvalid, warnings: list[str],
