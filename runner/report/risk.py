@@ -72,11 +72,11 @@ def _totals(t: dict[str, Any]) -> str:
 
 def _outcome_line(o: dict[str, Any]) -> str:
     what = "stopped out" if o.get("exit") == "stop_loss" else "took profit"
-    preview = (f" (preview's loss at stop {_cents(-_num(o['preview_loss_at_stop']))})"  # type: ignore[operator]
+    preview = (f" (preview's loss at stop {_loss(o['preview_loss_at_stop'])})"
                if o.get("preview_loss_at_stop") is not None and o.get("exit") == "stop_loss" else "")
     return (f"{o['order_id']} {what}: {_plain(o['closed_quantity'])} at {_cents(o['exit_average'])} "
             f"(trigger {_price(o['trigger'])}): realised {_cents(o['realised'], signed=True)} = planned "
-            f"{_cents(o['planned'], signed=True)} - slippage past the trigger {_cents(o['slippage'])} - "
+            f"{_money(o['planned'], signed=True)} - slippage past the trigger {_cents(o['slippage'])} - "
             f"entry difference {_cents(o['entry_difference'])}; fees {_cents(o['fees'])}; net "
             f"{_cents(o['net'], signed=True)}{preview}")
 
@@ -97,7 +97,7 @@ def risk_lines(risk: dict[str, Any]) -> list[str]:
     account = risk.get("account")
     if account and account.get("available_balance") is not None:
         lines.append(f"margin needed {_money(risk['total'].get('margin'), unknown='?')} vs available "
-                     f"{_money(account['available_balance'])}, equity {_money(account.get('equity'))} "
+                     f"{_cents(account['available_balance'])}, equity {_cents(account.get('equity'))} "
                      f"({account.get('source', '')})")
     if risk.get("unbounded"):
         lines.append(f"unbounded loss (no stop-loss): {', '.join(risk['unbounded'])}")
