@@ -24,6 +24,8 @@ from runner.report.model import FillRecord, OrderResult
 
 _CTX = Context(prec=40)
 _ZERO = Decimal(0)
+#: average prices are for reading (the figures above them are computed from the fills' values)
+_AVERAGE = Decimal("1e-8")
 
 
 def _value(fills: list[FillRecord]) -> tuple[Decimal, Decimal, Decimal]:
@@ -53,15 +55,22 @@ def exit_outcome(row: OrderRisk, result: OrderResult) -> dict[str, Any] | None:
         if exit_qty == 0 or leg.trigger_price is None:
             continue
         closed = min(exit_qty, entry_qty)
-        long = row.side is Side.BUY
-        entry_avg = _CTX.divide(entry_value, entry_qty)
-        exit_avg = _CTX.divide(exit_value, exit_qty)
-        direction = Decimal(1) if long else Decimal(-1)
-        pnl = _CTX.multiply(direction, _CTX.multiply(_CTX.subtract(exit_avg, entry_avg), closed))
+        direction = Decimal(1) if row.side is Side.BUY else Decimal(-1)
+        # the closed quantity's share of each side's value: exact when all of it closed (the usual case)
+        entry_cost = entry_value if closed == entry_qty else _CTX.divide(_CTX.multiply(entry_value, closed),
+                                                                         entry_qty)
+        exit_proceeds = exit_value if closed == exit_qty else _CTX.divide(_CTX.multiply(exit_value, closed),
+                                                                          exit_qty)
+        pnl = _CTX.multiply(direction, _CTX.subtract(exit_proceeds, entry_cost))
         planned = _move(direction, leg.trigger_price, row.entry, closed)
-        slippage = _move(direction, leg.trigger_price, exit_avg, closed)
-        entry_difference = _move(direction, entry_avg, row.entry, closed)
-        fees = _CTX.add(_CTX.multiply(entry_fees, _CTX.divide(closed, entry_qty)), exit_fees)
+        slippage = _CTX.multiply(direction, _CTX.subtract(_CTX.multiply(leg.trigger_price, closed),
+                                                          exit_proceeds))
+        entry_difference = _CTX.multiply(direction, _CTX.subtract(entry_cost,
+                                                                  _CTX.multiply(row.entry, closed)))
+        fees = _CTX.add(entry_fees if closed == entry_qty else
+                        _CTX.divide(_CTX.multiply(entry_fees, closed), entry_qty), exit_fees)
+        entry_avg = _CTX.divide(entry_value, entry_qty).quantize(_AVERAGE)
+        exit_avg = _CTX.divide(exit_value, exit_qty).quantize(_AVERAGE)
         return {
             "order_id": row.order_id, "exit": leg.leg, "trigger": leg.trigger_price,
             "closed_quantity": closed,

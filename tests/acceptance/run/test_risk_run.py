@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from runner.cli import cli
 from runner.exit_codes import ExitCode
 from runner.report import Outcome, render_markdown, render_text
+from runner.words import money_text
 from tests.acceptance.exactly_once_kit import Harness, run_in_process_at
 from tests.acceptance.run_kit import order, run, write_playbook
 
@@ -115,7 +116,7 @@ def test_a_stop_out_realises_the_preview_s_worst_case_within_fees_and_slippage(h
     assert realised == -preview_loss - slippage - entry_difference
     assert slippage >= 0 and outcome["fees"] > 0 and outcome["net"] == realised - outcome["fees"]
     assert "long stopped out: 1000 at" in render_text(again.report)
-    assert f"(preview's loss at stop -{preview_loss:,.2f})" in render_text(again.report)
+    assert f"(preview's loss at stop {money_text(-preview_loss)})" in render_text(again.report)
 
 
 def test_a_rerun_without_journal_takes_the_placed_quantity_from_the_exchange(harness: Harness) -> None:
