@@ -156,3 +156,13 @@ def test_plan_needs_every_quantity_and_shows_the_risk_table_in_json(repo: Path) 
     assert plan["risk"]["account"] == {"source": "--equity", "equity": 80000, "available_balance": None}
     code, _, err = qfex("plan", "--equity", "1", "--account", "x.json", str(book))
     assert code == ExitCode.USAGE and "pass --equity or --account, not both" in err
+
+
+def test_the_readme_risk_table_is_what_plan_prints() -> None:
+    """The example repository (examples/risk: policy and snapshot found without flags) planned as the
+    README shows it."""
+    code, out, _ = qfex("plan", "examples/risk/playbooks/aapl-swing.yaml", "--equity", "25000", cwd=ROOT)
+    assert code == ExitCode.OK
+    table = out[out.index("risk preview ("):]
+    assert table in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert table in (ROOT / "docs" / "risk.md").read_text(encoding="utf-8")
