@@ -131,31 +131,34 @@ def plan(playbook: str, refdata_path: str | None, equity: str | None, account_pa
     preview (notional, margin, loss at the stop, reward, R, fees; per symbol and in total).
 
     No credentials, no network: nothing is sent. Problems go to stderr (exit 1, no plan). A quantity
-    sized from data not known here ({risk: 0.5%} without --equity/--account, no reference data) is
-    an error: a plan shows exact messages.
+    that cannot be sized offline ({risk: 0.5%} without --equity/--account, no reference data for the
+    lot) is not a problem of the playbook (run sizes it) but leaves nothing exact to show: exit 2,
+    naming what to pass.
     """
-    from dataclasses import replace
-
     from runner import jsonnum
     from runner.playbook.plan import build_plan, plan_as_json, render_plan_text
     from runner.playbook.policy import DEFAULT_FEES
     from runner.playbook.risk import preview, preview_json, render_text
     from runner.playbook.sizing import unsized
-    from runner.problems import Severity
     from runner.report.problems import render, summary
 
     validator = _offline_validator(refdata_path, equity, account_path)
     checked = validator.validate(playbook)
     result = checked.result
-    later = set(unsized(result.problems))
-    problems = sorted(replace(p, severity=Severity.ERROR) if p in later else p for p in result.problems)
-    if problems:
-        click.echo(render(problems, "text"), nl=False, err=True)
+    if result.problems:
+        click.echo(render(result.problems, "text"), nl=False, err=True)
     for notice in checked.notices:
         click.echo(notice, err=True)
-    if later or not result.ok or result.playbook is None:
-        click.echo(summary(1, problems) + "; no plan", err=True)
+    if not result.ok or result.playbook is None:
+        click.echo(summary(1, result.problems) + "; no plan", err=True)
         return ExitCode.INVALID_PLAYBOOK
+    later = unsized(result.problems)
+    if later:
+        one = len(later) == 1
+        click.echo(f"qfex-runner: cannot size {len(later)} quantit{'y' if one else 'ies'} offline "
+                   f"(the warnings above; run sizes {'it' if one else 'them'}): pass --refdata FILE or keep a snapshot (qfex-runner refdata pull) for lot sizes and reference prices, and "
+                   f"--equity N or --account FILE for percentages of equity; no plan", err=True)
+        return ExitCode.USAGE
     the_plan = build_plan(result.playbook)
     rates = result.policy.fees if result.policy is not None else DEFAULT_FEES
     risk = preview(result.playbook, checked.refdata, validator.account, rates)
