@@ -156,7 +156,8 @@ def plan(playbook: str, refdata_path: str | None, equity: str | None, account_pa
     if later:
         one = len(later) == 1
         click.echo(f"qfex-runner: cannot size {len(later)} quantit{'y' if one else 'ies'} offline "
-                   f"(the warnings above; run sizes {'it' if one else 'them'}): pass --refdata FILE or keep a snapshot (qfex-runner refdata pull) for lot sizes and reference prices, and "
+                   f"(the warnings above; run sizes {'it' if one else 'them'}): pass --refdata FILE or keep "
+                   f"a snapshot (qfex-runner refdata pull) for lot sizes and reference prices, and "
                    f"--equity N or --account FILE for percentages of equity; no plan", err=True)
         return ExitCode.USAGE
     the_plan = build_plan(result.playbook)
