@@ -309,6 +309,9 @@ def docs() -> int:
                    "prod: wss://trade.qfex.com (real money: needs --yes or a typed confirmation).")
 @click.option("--url", metavar="URL",
               help="Any QFEX-compatible trade WebSocket (ws:// only on the loopback).")
+@click.option("--mds-url", metavar="URL",
+              help="QFEX's market-data WebSocket (mark prices). Default: found from the target "
+                   "(wss://mds.qfex.com/, wss://mds.qfex.io/, a local exchange's /mds).")
 @click.option("--yes", is_flag=True, help="Confirm a production run without a prompt (for CI).")
 @click.option("--credentials", "credentials_file", metavar="FILE",
               help="API keys file (YAML/JSON or KEY=VALUE; chmod 600). Default: QFEX_PUBLIC_KEY, "
@@ -337,7 +340,8 @@ def docs() -> int:
 @click.option("--wire-log", metavar="FILE",
               help="Append every frame sent and received to FILE as JSON lines, secrets redacted "
                    "(default for uat/prod: wire.jsonl in the report dir).")
-def run(playbook: str, target: str | None, url: str | None, yes: bool, credentials_file: str | None,
+def run(playbook: str, target: str | None, url: str | None, mds_url: str | None, yes: bool,
+        credentials_file: str | None,
         refdata_file: str | None, report_dir: str | None, state_dir: str | None, replan: bool, fmt: str,
         progress: bool | None, timeout: float, reconnect_attempts: int, reconnect_max_seconds: float,
         max_in_flight: int, wire_log: str | None) -> int:
@@ -349,9 +353,7 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
     4 cannot connect/authenticate, 5 stopped part-way, 74 the journal or the report could not be
     written (the report then goes to a temporary directory, named), 130 interrupted.
     """
-    from runner import jsonnum
-    from runner.console import ProgressLine, use_color
-    from runner.report import render_text
+    from runner.console import ProgressLine
     from runner.run.engine import run_playbook
     from runner.run.options import RunOptions
 
@@ -361,12 +363,73 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
         return typed.strip() == name
 
     options = RunOptions(
-        playbook=playbook, target=target, url=url, yes=yes, credentials_file=credentials_file,
+        playbook=playbook, target=target, url=url, mds_url=mds_url, yes=yes,
+        credentials_file=credentials_file,
         refdata_file=refdata_file, report_dir=report_dir, state_dir=state_dir, replan=replan,
         timeout=timeout, confirm=confirm if sys.stdin.isatty() else None,
         on_progress=ProgressLine(sys.stderr, enabled=progress), reconnect_attempts=reconnect_attempts,
         reconnect_max_seconds=reconnect_max_seconds, max_in_flight=max_in_flight, wire_log=wire_log)
-    result = run_playbook(options)  # PlaybookInvalid: its problems are shown by main()
+    return _show_run(run_playbook(options), fmt)  # PlaybookInvalid: its problems are shown by main()
+
+
+@cli.command()
+@click.option("--symbol", "symbols", multiple=True, metavar="SYMBOL",
+              help="Only this symbol (repeatable); default: every symbol of the account.")
+@click.option("--target", type=click.Choice(["sim", "uat", "prod"]), default=None,
+              help="As for run: sim (default, the embedded exchange), uat, or prod (needs --yes or a typed "
+                   "confirmation).")
+@click.option("--url", metavar="URL", help="Any QFEX-compatible trade WebSocket, e.g. a standalone `sim`.")
+@click.option("--yes", is_flag=True, help="Confirm on production without a prompt (for CI).")
+@click.option("--credentials", "credentials_file", metavar="FILE", help="API keys file (as for run).")
+@click.option("--report-dir", metavar="DIR", help="Where to write the reports (default runs/flatten/<UTC "
+              "timestamp>/).")
+@click.option("--state-dir", metavar="DIR", help="Journal directory (default runs/flatten/.state/).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--progress/--no-progress", default=None,
+              help="Show progress on stderr (default: on a terminal).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+              metavar="S", help="Longest wait for any one answer, and for the positions to be flat.")
+def flatten(symbols: tuple[str, ...], target: str | None, url: str | None, yes: bool,
+            credentials_file: str | None, report_dir: str | None, state_dir: str | None, fmt: str,
+            progress: bool | None, timeout: float) -> int:
+    """Cancel every open order, stop and TWAP of the account, close every position, wait until flat.
+
+    The kill switch: the same steps as the shipped playbooks/flatten.yaml (with --symbol: those
+    symbols only), run by the run engine under a fresh run_id, so it acts every time. It touches the
+    ACCOUNT's orders and positions, not one playbook's. The playbook it ran is kept beside the
+    reports (runs/flatten/playbooks/). Exit codes as for run: 0 flat, 3 something left, 4, 5, 130.
+    """
+    from runner.console import ProgressLine
+    from runner.playbook.flatten import flatten_playbook, run_id_now
+    from runner.run.engine import run_playbook
+    from runner.run.options import RunOptions
+
+    run_id = run_id_now()
+    folder = Path("runs") / "flatten" / "playbooks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"flatten-{run_id}.yaml"
+    path.write_text(flatten_playbook(run_id, tuple(dict.fromkeys(symbols))), encoding="utf-8")
+
+    def confirm(name: str) -> bool:
+        what = ", ".join(symbols) or "every symbol"
+        typed = click.prompt(f"--target prod cancels REAL orders and closes REAL positions ({what}). Type "
+                             f"{name} to continue", default="", show_default=False, err=True)
+        return typed.strip() == name
+
+    options = RunOptions(
+        playbook=str(path), target=target, url=url, yes=yes, credentials_file=credentials_file,
+        report_dir=report_dir, state_dir=state_dir, timeout=timeout,
+        confirm=confirm if sys.stdin.isatty() else None,
+        on_progress=ProgressLine(sys.stderr, enabled=progress))
+    return _show_run(run_playbook(options), fmt)
+
+
+def _show_run(result: RunResult, fmt: str) -> int:
+    """How `run` (and `flatten`) print what happened; the exit code."""
+    from runner import jsonnum
+    from runner.console import use_color
+    from runner.report import render_text
+
     if fmt == "json":  # stdout is for machines: warnings go to stderr (the text summary lists them itself)
         for warning in result.warnings:
             click.echo(f"warning: {printable(warning)}", err=True)
@@ -440,6 +503,9 @@ def report(source: str, fmt: str) -> int:
               help="With --stall-after: resume after S seconds (default: never).")
 @click.option("--auth-timeout", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
               metavar="S", help="Close connections not authenticated within S seconds.")
+@click.option("--twap-speed", type=click.FloatRange(min=0, min_open=True), default=1, show_default=True,
+              metavar="X", help="Run TWAP child schedules X times faster (30: QFEX's 30 s minimum interval "
+                                "takes 1 s), for rehearsals; replies still show the interval asked for.")
 @click.option("--compat", multiple=True, metavar="NAME[,NAME]",
               help="Switch on an older or alternative documented shape (repeatable): legacy-auth-reply, "
                    "legacy-errors, legacy-api-key-auth, legacy-cancel-client-order-id, envelope-pulses, "
@@ -449,7 +515,7 @@ def report(source: str, fmt: str) -> int:
 def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | None, accounts_file: str | None,
         seed: int, speed_bump_ms: int, latency_ms: float, no_rate_limit: bool, drop_after: int | None,
         error_rate: float, stall_after: int | None, stall_seconds: float | None, auth_timeout: float,
-        compat: tuple[str, ...]) -> int:
+        twap_speed: float, compat: tuple[str, ...]) -> int:
     """Run the local QFEX-compatible exchange until Ctrl-C / SIGTERM (then exit 0).
 
     A real WebSocket server speaking QFEX's trade API (HMAC auth, orders, stops, fills, positions,
@@ -469,7 +535,7 @@ def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | Non
         host=host, port=port, refdata_file=refdata_file, scenario_file=scenario_file,
         accounts_file=accounts_file, seed=seed, speed_bump_ms=speed_bump_ms, latency_ms=latency_ms,
         no_rate_limit=no_rate_limit, drop_after=drop_after, error_rate=error_rate, stall_after=stall_after,
-        stall_seconds=stall_seconds, auth_timeout=auth_timeout, compat=compat)
+        stall_seconds=stall_seconds, auth_timeout=auth_timeout, compat=compat, twap_speed=twap_speed)
     serve_forever(config, announce=announce)
     click.echo("qfex-runner sim: stopped")
     return ExitCode.OK
@@ -500,6 +566,9 @@ def refuse_unless_regular(option: str, path: str | None) -> None:
 @click.option("--target", type=click.Choice(["uat", "prod"]), default=None,
               help="uat: wss://trade.qfex.io; prod: wss://trade.qfex.com (read-only: nothing is sent).")
 @click.option("--url", metavar="URL", help="Any QFEX-compatible trade WebSocket, e.g. a standalone `sim`.")
+@click.option("--mds-url", metavar="URL",
+              help="QFEX's market-data WebSocket (mark prices). Default: found from the target "
+                   "(wss://mds.qfex.com/, wss://mds.qfex.io/, a local exchange's /mds).")
 @click.option("--credentials", "credentials_file", metavar="FILE",
               help="API keys file (as for run). Default: QFEX_PUBLIC_KEY, QFEX_SECRET_KEY, QFEX_ACCOUNT_ID.")
 @click.option("--state-dir", metavar="DIR",
@@ -509,7 +578,8 @@ def refuse_unless_regular(option: str, path: str | None) -> None:
               help="Exit 3 when a run would place something now (0 when every order is placed).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
               metavar="S", help="Longest wait for the exchange's answers, in seconds.")
-def status(playbook: str, target: str | None, url: str | None, credentials_file: str | None,
+def status(playbook: str, target: str | None, url: str | None, mds_url: str | None,
+           credentials_file: str | None,
            state_dir: str | None, fmt: str, detailed_exitcode: bool, timeout: float) -> int:
     """Show, for every order of PLAYBOOK, what the exchange has: open, filled, cancelled, not placed.
 
@@ -521,7 +591,8 @@ def status(playbook: str, target: str | None, url: str | None, credentials_file:
     from runner import jsonnum
     from runner.state.status import StatusOptions, as_json, collect_status, exit_code, render_text
 
-    options = StatusOptions(playbook=playbook, target=target, url=url, credentials_file=credentials_file,
+    options = StatusOptions(playbook=playbook, target=target, url=url, mds_url=mds_url,
+                            credentials_file=credentials_file,
                             state_dir=state_dir, timeout=timeout)
     report = collect_status(options)  # PlaybookInvalid: its problems are shown by main()
     if fmt == "json":
@@ -536,6 +607,9 @@ def status(playbook: str, target: str | None, url: str | None, credentials_file:
 @click.option("--target", type=click.Choice(["sim", "uat", "prod"]), default=None,
               help="sim (default): the embedded exchange; uat: wss://trade.qfex.io; prod: wss://trade.qfex.com.")
 @click.option("--url", metavar="URL", help="Any QFEX-compatible trade WebSocket, e.g. a standalone `sim`.")
+@click.option("--mds-url", metavar="URL",
+              help="QFEX's market-data WebSocket (mark prices). Default: found from the target "
+                   "(wss://mds.qfex.com/, wss://mds.qfex.io/, a local exchange's /mds).")
 @click.option("--credentials", "credentials_file", metavar="FILE",
               help="API keys file (as for run). Default: QFEX_PUBLIC_KEY, QFEX_SECRET_KEY, QFEX_ACCOUNT_ID.")
 @click.option("--state-dir", metavar="DIR",
@@ -543,7 +617,8 @@ def status(playbook: str, target: str | None, url: str | None, credentials_file:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
               metavar="S", help="Longest wait for each network step, in seconds.")
-def doctor(playbook: str | None, target: str | None, url: str | None, credentials_file: str | None,
+def doctor(playbook: str | None, target: str | None, url: str | None, mds_url: str | None,
+           credentials_file: str | None,
            state_dir: str | None, fmt: str, timeout: float) -> int:
     """Check, read-only, that a run could work: network, TLS, clock, keys, symbols, margin, leftovers.
 
@@ -554,7 +629,7 @@ def doctor(playbook: str | None, target: str | None, url: str | None, credential
     from runner import jsonnum
     from runner.run.doctor import DoctorOptions, as_json, diagnose, render_text
 
-    report = diagnose(DoctorOptions(playbook=playbook, target=target, url=url,
+    report = diagnose(DoctorOptions(playbook=playbook, target=target, url=url, mds_url=mds_url,
                                     credentials_file=credentials_file, state_dir=state_dir, timeout=timeout))
     if fmt == "json":
         click.echo(jsonnum.dumps(as_json(report), indent=2))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runner.playbook.account import AccountFigures
-from runner.playbook.model import Limits, Order
+from runner.playbook.model import Limits, Order, PlaybookStep
 from runner.playbook.policy import Policy
 from runner.playbook.refdata import RefData, SymbolSpec
 from runner.playbook.yamlsource import Document
@@ -25,6 +25,8 @@ class RuleContext:
     #: None when the `limits` block itself failed the schema
     limits: Limits | None
     refdata: RefData | None
+    #: (index in `orders:`, step) for every step besides orders that passed the schema
+    steps: tuple[tuple[int, PlaybookStep], ...] = ()
     #: the repository's policy file (`qfex-runner.yaml`) found above the playbook, if any
     policy: Policy | None = None
     #: equity, balance and leverage (the exchange at run time; --equity / --account offline)
