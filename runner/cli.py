@@ -162,7 +162,7 @@ def plan(playbook: str, refdata_path: str | None, equity: str | None, account_pa
         return ExitCode.USAGE
     the_plan = build_plan(result.playbook)
     rates = result.policy.fees if result.policy is not None else DEFAULT_FEES
-    risk = preview(result.playbook, checked.refdata, validator.account, rates)
+    risk = preview(result.playbook, checked.refdata, validator.account, rates, marks=checked.marks)
     if fmt == "json":
         click.echo(jsonnum.dumps({**plan_as_json(the_plan), "risk": preview_json(risk)}, indent=2))
     else:
@@ -204,8 +204,9 @@ def refdata() -> None:
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds for the fetch.")
 def refdata_pull(target: str | None, url: str | None, directory: str, timeout: float) -> int:
     """Write the target's reference data (tick, lot, quantity limits, price bands, reference prices)
-    as DIR/qfex-refdata.json, dated. validate, plan and the pre-commit hook find it above a playbook
-    without flags, say its age and warn when it is older than the policy's limit (default 7 days).
+    and mark prices as DIR/qfex-refdata.json, dated. validate, plan and the pre-commit hook find it
+    above a playbook without flags, say its age and warn when it is older than the policy's limit
+    (default 7 days).
 
     /refdata is public: no credentials. Exit 0 written, 2 usage, 4 the target could not be read.
     """
@@ -215,11 +216,12 @@ def refdata_pull(target: str | None, url: str | None, directory: str, timeout: f
     from runner.run.refdata_pull import pull_refdata
 
     try:
-        path, count = pull_refdata(target, url, directory, datetime.now(timezone.utc), timeout)
+        path, count, marks = pull_refdata(target, url, directory, datetime.now(timezone.utc), timeout)
     except RefDataError as exc:
         click.echo(f"qfex-runner: could not read the reference data: {exc}", err=True)
         return ExitCode.CONNECT_FAILED
-    click.echo(f"wrote {path} ({count} symbols from {target or ('url' if url else 'sim')})")
+    click.echo(f"wrote {path} ({count} symbols, {marks} mark prices, from "
+               f"{target or ('url' if url else 'sim')})")
     return ExitCode.OK
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 from runner.playbook import load
@@ -18,7 +19,7 @@ from runner.playbook.account import AccountFigures
 from runner.playbook.load import ValidationResult
 from runner.playbook.policy import DEFAULT_MAX_AGE_DAYS
 from runner.playbook.refdata import RefData
-from runner.playbook.snapshot import age_problem, age_text, find_snapshot, load_snapshot
+from runner.playbook.snapshot import age_problem, age_text, find_snapshot, load_snapshot, snapshot_marks
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Offline:
 
     result: ValidationResult
     refdata: RefData | None
+    #: the snapshot's mark prices MARKET orders were valued at (none: --refdata, or no marks in it)
+    marks: dict[str, Decimal] = field(default_factory=dict)
     #: lines for the reader (stderr): which snapshot was used and how old it is
     notices: list[str] = field(default_factory=list)
 
@@ -39,6 +42,7 @@ class OfflineValidator:
         self.account = account
         self.now = now
         self._snapshots: dict[Path, RefData] = {}
+        self._marks: dict[Path, dict[str, Decimal]] = {}
         self._told: set[Path] = set()
 
     def _snapshot(self, playbook: str) -> RefData | None:
@@ -47,12 +51,15 @@ class OfflineValidator:
             return None
         if found not in self._snapshots:
             self._snapshots[found] = load_snapshot(found)
+            self._marks[found] = snapshot_marks(found)
         return self._snapshots[found]
 
     def validate(self, playbook: str) -> Offline:
         refdata = self.refdata if self.refdata is not None else self._snapshot(playbook)
-        result = load.validate_file(playbook, refdata, account=self.account)
-        offline = Offline(result, refdata)
+        from_snapshot = refdata is not None and self.refdata is None
+        marks = self._marks.get(Path(refdata.source), {}) if refdata is not None and from_snapshot else {}
+        result = load.validate_file(playbook, refdata, account=self.account, marks=marks)
+        offline = Offline(result, refdata, marks)
         if refdata is None or self.refdata is not None:
             return offline
         path = Path(refdata.source)

@@ -138,9 +138,11 @@ def _fees(order: Order, entry: Decimal, rates: FeeRates) -> Decimal:
 
 
 def order_risk(order: Order, refdata: RefData | None, account: AccountFigures | None,
-               rates: FeeRates = DEFAULT_FEES, filled_at: Decimal | None = None) -> OrderRisk:
-    """One order's figures; `filled_at`: a MARKET entry's average fill, its entry once known."""
-    entry, priced_by = reference_price(order, refdata)
+               rates: FeeRates = DEFAULT_FEES, filled_at: Decimal | None = None,
+               marks: Mapping[str, Decimal] | None = None) -> OrderRisk:
+    """One order's figures; `filled_at`: a MARKET entry's average fill, its entry once known;
+    `marks`: mark prices a MARKET entry is valued at before (as it was sized)."""
+    entry, priced_by = reference_price(order, refdata, marks)
     if order.type is OrderType.MARKET and filled_at is not None:
         entry, priced_by = filled_at, "average fill"
     leverage, leverage_source = _leverage(order, refdata, account)
@@ -175,12 +177,13 @@ def _totals(rows: Sequence[OrderRisk]) -> Totals:
 
 
 def preview(playbook: Playbook, refdata: RefData | None, account: AccountFigures | None = None,
-            rates: FeeRates = DEFAULT_FEES, fills: Mapping[str, Decimal] | None = None) -> RiskPreview:
+            rates: FeeRates = DEFAULT_FEES, fills: Mapping[str, Decimal] | None = None,
+            marks: Mapping[str, Decimal] | None = None) -> RiskPreview:
     """The risk preview of a validated playbook (see the module docstring). `fills`: order id ->
     average fill price, so a filled MARKET entry is measured from where it filled (in a run's report;
     a re-run no longer knows the reference price it was sized at)."""
     fills = fills or {}
-    rows = tuple(order_risk(o, refdata, account, rates, fills.get(o.id))
+    rows = tuple(order_risk(o, refdata, account, rates, fills.get(o.id), marks)
                  for o in playbook.orders if opens_exposure(o))
     exits = tuple(o.id for o in playbook.orders if not opens_exposure(o))
     symbols = {symbol: _totals([r for r in rows if r.symbol == symbol])

@@ -4,7 +4,11 @@
 taken::
 
     {"taken_at": "2026-12-05T08:00:00Z", "source": "https://api.qfex.com/refdata", "target": "prod",
-     "data": [ ...QFEX's RefdataSymbol objects, as the exchange sent them... ]}
+     "data": [ ...QFEX's RefdataSymbol objects, as the exchange sent them... ],
+     "marks": {"AAPL-USD": "230.05", ...}}
+
+`marks` (optional: the market-data feed's mark price per symbol when the snapshot was taken)
+values MARKET orders offline, as `run` values them at the live mark.
 
 `validate`, `plan` and the pre-commit hook look for it as for the policy file (from the playbook's
 directory up to the repository root) when no `--refdata` is given, so tick, lot, band and MARKET
@@ -51,6 +55,26 @@ def load_snapshot(path: str | Path) -> RefData:
     refdata = load_refdata_file(path)
     refdata.taken_at = _taken_at(Path(path))
     return refdata
+
+
+def snapshot_marks(path: str | Path) -> dict[str, Decimal]:
+    """The snapshot's mark prices (none: an older snapshot, or none were pulled)."""
+    try:
+        obj = jsonnum.loads(Path(path).read_bytes())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return {}
+    marks = obj.get("marks") if isinstance(obj, dict) else None
+    if not isinstance(marks, dict):
+        return {}
+    found = {}
+    for symbol, price in marks.items():
+        try:
+            value = Decimal(str(price))
+        except ArithmeticError:
+            continue
+        if value.is_finite() and value > 0:
+            found[str(symbol)] = value
+    return found
 
 
 def parse_stamp(text: str | None) -> datetime | None:

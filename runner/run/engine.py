@@ -126,7 +126,7 @@ def run_playbook(options: RunOptions) -> RunResult:
         refdata = reference_data(options, target, warnings)
         try:
             first = checked_playbook(options.playbook, refdata, warnings, final=False)
-            checked, account = checked_for_account(options, target, sim, env, refdata, first)
+            checked, account = checked_for_account(options, target, sim, env, refdata, first, warnings)
             assert checked.playbook is not None  # checked_playbook raises PlaybookInvalid otherwise
             playbook = checked.playbook
         except PlaybookInvalid as exc:

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,14 +76,15 @@ def validated_playbook(path: str, refdata: RefData | None, warnings: list[str]) 
 
 
 def checked_playbook(path: str, refdata: RefData | None, warnings: list[str], *,
-                     account: AccountFigures | None = None, final: bool = True) -> ValidationResult:
+                     account: AccountFigures | None = None, final: bool = True,
+                     marks: Mapping[str, Decimal] | None = None) -> ValidationResult:
     """Validate for a run (raises PlaybookInvalid). `final`: a quantity still unsized (or a limit
     still unchecked for want of the account's equity) is an error; otherwise (before the account is
     read) those are left for the second, final validation and not told as warnings."""
     from runner.playbook.load import validate_file
     from runner.playbook.sizing import unsized
 
-    result = validate_file(path, refdata, account=account)
+    result = validate_file(path, refdata, account=account, marks=marks)
     pending = set(unsized(result.problems)) | {p for p in warnings_in(result.problems) if p.rule in
                                               ("risk-limits", "policy-limits") and "equity" in p.message}
     if final:
@@ -181,16 +183,17 @@ def traded_instruments(playbook: Playbook, refdata: RefData | None) -> dict[str,
 
 
 def checked_for_account(options: RunOptions, target: Target, sim: Simulator | None, env: Mapping[str, str],
-                        refdata: RefData | None,
-                        first: ValidationResult) -> tuple[ValidationResult, AccountFigures | None]:
+                        refdata: RefData | None, first: ValidationResult,
+                        warnings: list[str]) -> tuple[ValidationResult, AccountFigures | None]:
     """The playbook as the run sends it: when it needs the account's equity (`{risk: N%}`,
     `max_leverage`) the account is read from the exchange (nothing sent) and the playbook validated
     again with it, sized; otherwise the first validation is final (an unsized quantity: exit 1)."""
     from runner.run.risk_inputs import needs_account, read_from_exchange
 
     assert first.playbook is not None
+    marks = sizing_marks(target, first.playbook, min(options.timeout, 5.0), warnings)
     if not needs_account(first.playbook, first.policy):
-        return checked_playbook(options.playbook, refdata, [], final=True), None
+        return checked_playbook(options.playbook, refdata, [], final=True, marks=marks), None
     from runner.exchange.client import TradeSession
 
     credentials = run_credentials(options, first.playbook, sim, env)
@@ -198,4 +201,34 @@ def checked_for_account(options: RunOptions, target: Target, sim: Simulator | No
     account = read_from_exchange(
         lambda: TradeSession.connect(target.url or "", credentials, timeout=timeout,
                                      account_id=credentials.account_id), timeout, target.name)
-    return checked_playbook(options.playbook, refdata, [], account=account, final=True), account
+    return checked_playbook(options.playbook, refdata, [], account=account, final=True, marks=marks), account
+
+
+def sizing_marks(target: Target, playbook: Playbook, timeout: float,
+                 warnings: list[str]) -> dict[str, Decimal]:
+    """The mark price of every symbol a sized MARKET order trades (its entry for sizing), read from
+    the target's market-data feed; a symbol without a mark in `timeout` is sized at the reference
+    data's price, with a warning. Nothing is read when no MARKET order is sized."""
+    from runner.enums import OrderType
+
+    symbols = sorted({o.symbol for o in playbook.orders
+                      if o.sizing is not None and o.type is OrderType.MARKET})
+    if not symbols:
+        return {}
+    if target.mds_url is None:
+        warnings.append(f"no market-data feed for this target: MARKET orders sized at the reference price "
+                        f"({', '.join(symbols)}); pass --mds-url to size them at the mark")
+        return {}
+    from runner.exchange.marketdata import MarkPrices
+
+    marks: dict[str, Decimal] = {}
+    with MarkPrices(target.mds_url, symbols, timeout=timeout) as feed:
+        for symbol in symbols:
+            mark = feed.wait_for(symbol, timeout)
+            if mark is None:
+                why = f" ({feed.problem})" if feed.problem else ""
+                warnings.append(f"no mark price for {symbol} within {timeout:g}s{why}: its sized MARKET "
+                                f"orders use the reference price")
+            else:
+                marks[symbol] = mark
+    return marks

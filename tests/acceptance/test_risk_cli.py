@@ -106,8 +106,10 @@ def test_problems_in_the_policy_file_are_located_in_it(repo: Path) -> None:
 
 def test_refdata_pull_writes_a_dated_snapshot_that_validate_and_plan_find(repo: Path) -> None:
     code, out, _ = qfex("refdata", "pull", "--dir", str(repo))
-    assert code == ExitCode.OK and out == f"wrote {repo / 'qfex-refdata.json'} (13 symbols from sim)\n"
+    assert code == ExitCode.OK
+    assert out == f"wrote {repo / 'qfex-refdata.json'} (13 symbols, 13 mark prices, from sim)\n"
     snapshot = json.loads((repo / "qfex-refdata.json").read_text())
+    assert snapshot["marks"]["AAPL-USD"] == 230  # the local exchange's mark: the median of bid, ask, last
     assert snapshot["target"] == "sim" and snapshot["source"] == "embedded exchange sample data"
     assert snapshot["taken_at"].endswith("Z") and len(snapshot["data"]) == 13
     (repo / "qfex-runner.yaml").write_text(POLICY.replace("300", "500"))

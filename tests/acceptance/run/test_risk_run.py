@@ -143,3 +143,15 @@ def harness_coid(harness: Harness) -> str:
     from tests.acceptance.exactly_once_kit import coid
 
     return coid("long")
+
+
+def test_a_sized_market_order_is_valued_at_the_target_s_mark_price(tmp_path: Path, simulator: Any) -> None:
+    """{notional: 5000} of MARKET AAPL-USD with the mark pinned at 250.00 (the reference data says
+    230.00): 20 AAPL-USD, read from the market-data feed before sending."""
+    simulator.call(lambda ex: ex.set_mark("AAPL-USD", D("250.00")))
+    body = "symbol: AAPL-USD\nside: BUY\ntype: MARKET\nquantity: {notional: 5000}\nexpect: filled\nwait: fill"
+    book = write_playbook(tmp_path, [order("by-mark", body)], name="mark")
+    result = run(tmp_path, simulator, book)
+    assert result.exit_code == ExitCode.OK, render_text(result.report)
+    assert result.report.orders[0].quantity == D("20.000")
+    assert not [w for w in result.report.warnings if "mark price" in w]
