@@ -23,11 +23,17 @@ from typing import Any
 
 from runner.enums import OrderType, Side
 from runner.playbook.account import AccountFigures
-from runner.playbook.model import Order, Playbook
+from runner.playbook.model import Order, Playbook, PlaybookStep
 from runner.playbook.policy import DEFAULT_FEES, FeeRates
 from runner.playbook.refdata import RefData
 from runner.playbook.rules.exact import EXACT, add, multiply
-from runner.playbook.rules.exposure import loss_at_stop, opens_exposure, reference_price, stop_of
+from runner.playbook.rules.exposure import (
+    loss_at_stop,
+    opening_twaps,
+    opens_exposure,
+    reference_price,
+    stop_of,
+)
 from runner.words import money_text
 
 CENT = Decimal("0.01")
@@ -61,6 +67,8 @@ class OrderRisk:
     rewards: tuple[RewardLevel, ...]
     r_multiple: Decimal | None
     fees: Decimal | None
+    #: "order", or "twap" (a TWAP step: market orders over time, never a stop)
+    kind: str = "order"
 
     @property
     def unbounded(self) -> bool:
@@ -110,11 +118,11 @@ def take_profit_levels(order: Order) -> list[tuple[Decimal, Decimal]]:
     return [(bracket.take_profit, order.quantity)]
 
 
-def _leverage(order: Order, refdata: RefData | None,
+def _leverage(symbol: str, refdata: RefData | None,
               account: AccountFigures | None) -> tuple[Decimal | None, str]:
-    if account is not None and order.symbol in account.leverage:
-        return account.leverage[order.symbol], "account"
-    spec = refdata.get(order.symbol) if refdata is not None else None
+    if account is not None and symbol in account.leverage:
+        return account.leverage[symbol], "account"
+    spec = refdata.get(symbol) if refdata is not None else None
     if spec is not None and spec.default_max_leverage is not None:
         return spec.default_max_leverage, "default"
     return None, ""
@@ -145,7 +153,7 @@ def order_risk(order: Order, refdata: RefData | None, account: AccountFigures | 
     entry, priced_by = reference_price(order, refdata, marks)
     if order.type is OrderType.MARKET and filled_at is not None:
         entry, priced_by = filled_at, "average fill"
-    leverage, leverage_source = _leverage(order, refdata, account)
+    leverage, leverage_source = _leverage(order.symbol, refdata, account)
     notional = multiply(order.quantity, entry) if entry is not None else None
     loss = loss_at_stop(order, entry)
     rewards = rewards_at(order.side, entry, take_profit_levels(order)) if entry is not None else ()
@@ -159,6 +167,25 @@ def order_risk(order: Order, refdata: RefData | None, account: AccountFigures | 
         margin=_margin(notional, leverage) if notional is not None else None, stop=stop_of(order),
         loss_at_stop=loss, rewards=rewards, r_multiple=r_multiple,
         fees=_fees(order, entry, rates) if entry is not None else None)
+
+
+def twap_risk(step: PlaybookStep, refdata: RefData | None, account: AccountFigures | None,
+              rates: FeeRates, marks: Mapping[str, Decimal] | None) -> OrderRisk:
+    """A TWAP step that can open a position: its whole quantity at the mark (or reference) price,
+    every child order a taker; no stop, so its loss is unbounded."""
+    symbol, quantity, side = step.symbol or "", step.quantity or Decimal(0), step.side or Side.BUY
+    spec = refdata.get(symbol) if refdata is not None else None
+    entry, priced_by = ((marks[symbol], "mark price") if marks and symbol in marks else
+                        (spec.underlier_price, "reference price") if spec is not None else (None, ""))
+    leverage, leverage_source = _leverage(symbol, refdata, account)
+    notional = multiply(quantity, entry) if entry is not None else None
+    return OrderRisk(
+        order_id=step.id, symbol=symbol, side=side, quantity=quantity, sizing=None, entry=entry,
+        priced_by=priced_by, notional=notional, leverage=leverage, leverage_source=leverage_source,
+        margin=_margin(notional, leverage) if notional is not None else None, stop=None, loss_at_stop=None,
+        rewards=(), r_multiple=None,
+        fees=multiply(notional, rates.taker).quantize(CENT, rounding=ROUND_CEILING) if notional is not None
+        else None, kind="twap")
 
 
 def _totals(rows: Sequence[OrderRisk]) -> Totals:
@@ -185,6 +212,8 @@ def preview(playbook: Playbook, refdata: RefData | None, account: AccountFigures
     fills = fills or {}
     rows = tuple(order_risk(o, refdata, account, rates, fills.get(o.id), marks)
                  for o in playbook.orders if opens_exposure(o))
+    rows += tuple(twap_risk(step, refdata, account, rates, marks)
+                  for _, step in opening_twaps(enumerate(playbook.steps)))
     exits = tuple(o.id for o in playbook.orders if not opens_exposure(o))
     symbols = {symbol: _totals([r for r in rows if r.symbol == symbol])
                for symbol in sorted({r.symbol for r in rows})}
@@ -204,7 +233,8 @@ def preview_json(p: RiskPreview) -> dict[str, Any]:
     account = p.account
     return {
         "orders": [{
-            "order_id": r.order_id, "symbol": r.symbol, "side": r.side.value, "quantity": r.quantity,
+            "order_id": r.order_id, "kind": r.kind, "symbol": r.symbol, "side": r.side.value,
+            "quantity": r.quantity,
             "sizing": r.sizing, "entry": r.entry, "priced_by": r.priced_by or None, "notional": r.notional,
             "leverage": r.leverage, "leverage_source": r.leverage_source or None, "margin": r.margin,
             "stop": r.stop, "loss_at_stop": r.loss_at_stop, "unbounded_loss": r.unbounded,
@@ -267,7 +297,8 @@ def render_text(p: RiskPreview) -> list[str]:
         lev = f"{_plain(r.leverage)}x" if r.leverage is not None else "?"
         loss = "UNBOUNDED" if r.unbounded else ("-" if r.loss_at_stop is None else money(-r.loss_at_stop))
         entry = _price(r.entry) + ("" if r.priced_by in ("limit price", "") else f" ({r.priced_by})")
-        rows.append([r.order_id, r.symbol, r.side.value, _plain(r.quantity), r.sizing or "-", entry,
+        sized_by = r.sizing or ("twap" if r.kind == "twap" else "-")
+        rows.append([r.order_id, r.symbol, r.side.value, _plain(r.quantity), sized_by, entry,
                      money(r.notional), lev, money(r.margin, unknown="?"), _price(r.stop), loss,
                      _reward_text(r), money(r.fees)])
     lines += ["  " + line for line in _table(rows)]

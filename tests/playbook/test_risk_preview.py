@@ -79,3 +79,16 @@ def test_rewards_at_a_ladder_of_levels() -> None:
     levels = [(D("235.00"), D("20.000")), (D("245.00"), D("12.000")), (D("260.00"), D("8.000"))]
     assert [r.reward for r in rewards_at(Side.BUY, D("225.00"), levels)] == [D(200), D(240), D(280)]
     assert [r.reward for r in rewards_at(Side.SELL, D("225.00"), [(D("215.00"), D(3))])] == [D(30)]
+
+
+def test_a_twap_step_that_can_open_a_position_is_in_the_preview_and_unbounded() -> None:
+    twap = BOOK + b"  - {id: scale-in, step: twap, symbol: TSLA-USD, side: BUY, quantity: 2, duration: 2m, " \
+                  b"interval: 60s}\n"
+    playbook = validate_bytes(twap, "preview.yaml", REFDATA).playbook
+    assert playbook is not None
+    p = preview(playbook, REFDATA, None, RATES, marks={"TSLA-USD": D("345.00")})
+    row = p.orders[-1]
+    assert (row.order_id, row.kind, row.entry, row.priced_by, row.notional, row.margin, row.unbounded) == \
+        ("scale-in", "twap", D("345.00"), "mark price", D("690.00"), D("69.00"), True)
+    assert row.fees == D("0.14")  # 690 x 0.0002 = 0.138, rounded up: every child order takes
+    assert p.unbounded == ("naked", "scale-in") and p.symbols["TSLA-USD"].worst_loss is None

@@ -9,17 +9,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from runner.enums import OrderType
-from runner.playbook.model import Order
+from runner.playbook.model import Order, PlaybookStep, StepKind
 from runner.playbook.refdata import RefData
 from runner.playbook.rules.exact import EXACT, multiply
 
 
 def opens_exposure(order: Order) -> bool:
     return not (order.reduce_only or order.type.is_stop)
+
+
+def opening_twaps(steps: Iterable[tuple[int, PlaybookStep]]) -> list[tuple[int, PlaybookStep]]:
+    """TWAP steps that can open a position (not reduce_only): market orders over time, no stop."""
+    return [(i, s) for i, s in steps
+            if s.kind is StepKind.TWAP and not s.reduce_only and s.symbol and s.quantity]
 
 
 def reference_price(order: Order, refdata: RefData | None,

@@ -24,7 +24,13 @@ from decimal import Decimal
 from runner.playbook.model import Limits
 from runner.playbook.rules.context import RuleContext, problem
 from runner.playbook.rules.exact import EXACT, add, multiply, show
-from runner.playbook.rules.exposure import loss_at_stop, opens_exposure, reference_price, stop_of
+from runner.playbook.rules.exposure import (
+    loss_at_stop,
+    opening_twaps,
+    opens_exposure,
+    reference_price,
+    stop_of,
+)
 from runner.problems import Problem, Severity
 
 ID = "risk-limits"
@@ -47,6 +53,15 @@ def breaches(ctx: RuleContext, limits: Limits, named: Callable[[str], str], rule
     total: Decimal | None = Decimal(0)
     gross = Decimal(0)
     loss_reported = leverage_reported = False
+    for index, step in opening_twaps(ctx.steps):  # market orders over time, no stop: unbounded
+        if limits.require_stop:
+            yield problem(ctx.at(index, "id"), f"twap step {step.id!r} can open a position without a "
+                          f"stop-loss: {named('require_stop')} is true (make it reduce_only, or place the "
+                          f"position with an order that has a bracket)", rule)
+        for key, limit in (("max_loss_per_order", limits.max_loss_per_order), ("max_loss", limits.max_loss)):
+            if limit is not None:
+                yield problem(ctx.at(index, "quantity"), f"twap step {step.id!r} has no stop-loss: its loss "
+                              f"is unbounded, above {named(key)} {show(limit)}", rule)
     for index, order in ctx.orders:
         if not opens_exposure(order) or not order.sized:
             continue
