@@ -19,6 +19,7 @@ from typing import Any
 from runner.errors import UsageError
 from runner.exit_codes import ExitCode
 from runner.playbook.model import Playbook
+from runner.state.definitions import frozen_quantities
 from runner.state.desired import Action, Change, desired_changes, undeclared
 from runner.state.entries import JournalContents, load_contents
 from runner.state.journal import default_state_dir, journal_path
@@ -77,6 +78,8 @@ def collect_diff(options: DiffOptions) -> PlanDiff:
         else default_state_dir(playbook, options.runs_base)
     path = journal_path(state_dir, playbook)
     contents = load_contents(path) if path.exists() else None
+    if contents is not None:  # sized quantities as placed (equity moving is not a change of the playbook)
+        playbook = frozen_quantities(contents, playbook)
     warnings = []
     if options.prune and contents is None:
         warnings.append(f"--prune works from the run journal and there is none at {path}: a run --prune "
