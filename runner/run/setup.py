@@ -143,7 +143,8 @@ def open_journal(options: RunOptions, playbook: Playbook, *, ephemeral: bool,
             state_dir = Path(options.state_dir)
         else:
             state_dir = default_state_dir(playbook, options.runs_base)
-        journal = Journal.open(state_dir, playbook, replan=options.replan)
+        journal = Journal.open(state_dir, playbook, replan=options.replan,
+                               converge=options.converge or options.prune)
         try:
             yield journal
         finally:

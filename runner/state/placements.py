@@ -116,12 +116,15 @@ def _age_seconds(iso: str | None, now: float) -> float | None:
 class Placements:
     """The exactly-once oracle behind the run's `already_placed` (see the module docstring)."""
 
-    def __init__(self, journal: Journal, playbook: Playbook, *, replan: bool = False,
+    def __init__(self, journal: Journal, playbook: Playbook, *, replan: bool = False, converge: bool = False,
                  settle_s: float = SETTLE_S, lookup_timeout: float = LOOKUP_TIMEOUT_S,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
         self.journal = journal
         self.playbook = playbook
         self.replan = replan
+        #: `run --converge`: placed orders that differ are modified in place (runner.run.converge), so a
+        #: difference is neither refused nor reported as left as it is
+        self.converge = converge
         plan = PlannedOrders(playbook)
         self.planned = plan.by_coid
         self.order_types = plan.order_types
@@ -156,7 +159,7 @@ class Placements:
     def reconcile(self, session: LookupSession) -> None:
         """Look up every order not known to be settled; believe "not found" for a recent send only
         after it has had time to arrive. Raises PlanChanged for an adopted order that differs."""
-        for change in self.journal.changed:
+        for change in [] if self.converge else self.journal.changed:
             self.warnings.append(f"order {change.order_key!r} was placed with another definition: "
                                  f"{change.change}; left as it is on the exchange (--replan)")
         stale = self.journal.took_over_stale_lock
@@ -264,6 +267,8 @@ class Placements:
                 change += " (as the exchange shows the open order)"
                 changed.append(ChangedOrder(planned.order.id, change, planned.order.location, comparable,
                                             wanted))
+        if self.converge:
+            changed = []  # converged in place next (runner.run.converge), not refused
         if changed and not self.replan:
             raise PlanChanged([c.problem() for c in changed],
                               f"{counted(len(changed), 'order')} already open on the exchange under this "
@@ -277,6 +282,8 @@ class Placements:
         for coid, state in self.found.items():
             if state.placed and self.planned[coid].leg == "entry":
                 order = self.planned[coid].order
+                if self.converge and exchange_drift(order, state):
+                    continue  # its definition is recorded once the modify is confirmed, not before
                 placed = state.quantity or state.filled_quantity or None  # what the exchange placed
                 self.journal.record_adopted(order.id, quantity=placed if order.sizing is not None else None)
 
