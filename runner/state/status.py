@@ -143,11 +143,14 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
     lines: list[OrderStatusLine] = []
     warnings: list[str] = []
     index = {o.id: i for i, o in enumerate(playbook.orders, 1)}
-    trades_carry_ids = not (isinstance(found, Reconciliation) and found.trades_carry_client_ids is False)
+    trades_carry_ids = not isinstance(found, Reconciliation) or found.trades_attributable
     for planned in PlannedOrders(playbook):
         state = found[planned.client_order_id]
         entry = contents.entries.get(planned.client_order_id) if contents else None
         word = classify(planned, state, entry, contents is not None and contents.unattributed_damage > 0)
+        if word == "not_placed" and isinstance(found, Reconciliation) \
+                and planned.client_order_id in found.unsure:
+            word = "unknown"  # the order-id lookup could not complete: a run would not send it
         notes = []
         if state.copies > 1:
             notes.append(f"exists {state.copies} times on the exchange")
@@ -175,7 +178,9 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
         for change in changed_orders(contents, playbook):
             warnings.append(f"order {change.order_key!r} was placed with another definition: {change.change} "
                             f"(a run refuses until you revert it, change run_id, or pass --replan)")
-    if isinstance(found, Reconciliation) and found.trades_carry_client_ids is False:
+    if isinstance(found, Reconciliation) and found.order_lookup is not None:
+        warnings.append(f"exactly-once lookup: {found.order_lookup.describe()}")
+    elif isinstance(found, Reconciliation) and found.trades_carry_client_ids is False:
         warnings.append("the exchange's trade rows carry no client_order_id: filled orders are recognised "
                         "only through order ids the journal recorded")
     return lines, warnings
@@ -266,9 +271,10 @@ def reconcile_playbook(session: LookupSession, playbook: Playbook, contents: Jou
              if contents is not None and (e := contents.entries.get(c)) is not None and e.order_id}
     exits = {c: list(e.exit_order_ids.values()) for c in plan.with_exits
              if contents is not None and (e := contents.entries.get(c)) is not None}
+    symbols = {p.client_order_id: p.order.symbol for p in plan}
     return reconcile(session, plan.coids, known_order_ids=known, order_types=plan.order_types,
                      timeout=timeout, with_exits=plan.with_exits, entry_hints=plan.entry_hints,
-                     exit_order_ids=exits)
+                     exit_order_ids=exits, symbols=symbols)
 
 
 def _read_journal(path: Path) -> JournalContents | None:

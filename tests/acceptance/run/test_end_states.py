@@ -28,11 +28,11 @@ def run_here(harness: Harness, **options: Any) -> Any:
 
 
 @pytest.fixture
-def make(tmp_path: Path) -> Iterator[Any]:
+def make(tmp_path: Path, dialect: str) -> Iterator[Any]:
     made: list[Harness] = []
 
     def factory(orders: str, *, on_reject: str = "continue") -> Harness:
-        harness = Harness(tmp_path, speed_bump_ms=100, orders=orders)
+        harness = Harness(tmp_path, dialect=dialect, speed_bump_ms=100, orders=orders)
         harness.playbook.write_text(harness.playbook.read_text().replace("on_reject: stop",
                                                                          f"on_reject: {on_reject}"))
         made.append(harness)
