@@ -28,13 +28,15 @@ from runner.report.model import (
     Report,
     RunOutcome,
     StatusSeen,
+    StepResult,
     Summary,
 )
 from runner.report.text import render_text
 
 __all__ = [
     "FORMATS", "FillRecord", "Instrument", "LegResult", "OrderResult", "Outcome", "Reject", "Report",
-    "RunOutcome", "StatusSeen", "Summary", "append_step_summary", "load_report", "render", "render_json",
+    "RunOutcome", "StatusSeen", "StepResult", "Summary", "append_step_summary", "load_report", "render",
+    "render_json",
     "render_junit", "render_markdown", "render_text", "step_summary_path", "write_report_dir",
     "write_report_files",
 ]

@@ -34,7 +34,7 @@ def config_from_options(*, host: str, port: int, refdata_file: str | None = None
                         drop_after: int | None = None, error_rate: float = 0, stall_after: int | None = None,
                         stall_seconds: float | None = None, auth_timeout: float = 60,
                         dialect: str = "live", compat: Iterable[str] = (),
-                        session: str = "open") -> StandaloneConfig:
+                        session: str = "open", twap_speed: float = 1.0) -> StandaloneConfig:
     """The engine and server configurations for `qfex-runner sim`'s options.
 
     Raises UsageError for an unknown --compat name or an unreadable reference data, accounts or
@@ -44,7 +44,7 @@ def config_from_options(*, host: str, port: int, refdata_file: str | None = None
         compat_options, engine_compat = split_compat(compat, dialect)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    engine = EngineConfig(seed=seed, speed_bump_ms=speed_bump_ms, session=session)
+    engine = EngineConfig(seed=seed, speed_bump_ms=speed_bump_ms, session=session, twap_speed=twap_speed)
     if refdata_file:
         engine.refdata = load_refdata_rows(refdata_file)
     if accounts_file:
@@ -85,7 +85,8 @@ def banner(config: StandaloneConfig, bound_port: int) -> str:
         f"  symbols          {symbols}",
         f"  speed bump {engine.speed_bump_ms} ms; rate limit {'off' if server.rate_limit is None else 'on'}; "
         f"faults {', '.join(faults_on) or 'off'}; dialect {config.dialect}; session {engine.session}; "
-        f"compat {', '.join(config.compat_names) or 'none'}",
+        f"compat {', '.join(config.compat_names) or 'none'}"
+        + (f"; TWAPs {engine.twap_speed:g}x faster" if engine.twap_speed != 1 else ""),
         "Ready. Press Ctrl-C to stop.",
     ]
     return "\n".join(lines)
