@@ -95,9 +95,14 @@ class OrderIdLookup:
         days = self.lookback_s / 86400
         window = f"{days:g} day{'s' if days != 1 else ''}"
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(self.since))
-        head = (f"the exchange's trade rows carry no client_order_id: trades of {', '.join(self.symbols)} "
-                f"since {stamp} (look-back {window}) were tied to client ids with {self.asked} get_order "
-                f"quer{'y' if self.asked == 1 else 'ies'} ({self.matched} ours)")
+        searched = f"trades of {', '.join(self.symbols)} since {stamp} (look-back {window})"
+        if self.asked == 0:
+            head = (f"the exchange's trade rows carry no client_order_id: {searched} name no order "
+                    f"whose client id was unknown")
+        else:
+            head = (f"the exchange's trade rows carry no client_order_id: {searched} were tied to "
+                    f"client ids with {self.asked} get_order quer{'y' if self.asked == 1 else 'ies'} "
+                    f"({self.matched} ours)")
         return head if self.problem is None else f"{head}; incomplete: {self.problem}"
 
 

@@ -146,6 +146,7 @@ def test_no_trace_within_the_look_back_means_not_placed(simulator_factory: Calla
     found = reconcile(session, [old], symbols={old: "AAPL-USD"}, clock=later)
     assert found[old].presence is Presence.NOT_FOUND and found.unsure == frozenset()
     assert found.order_lookup is not None and found.order_lookup.complete and found.order_lookup.asked == 0
+    assert "name no order whose client id was unknown" in found.order_lookup.describe()
 
 
 def test_a_lookup_that_cannot_complete_leaves_the_order_unsure(simulator_factory: Callable,
