@@ -47,6 +47,9 @@ class RefData(Mapping[str, SymbolSpec]):
         self.source = source
         #: fetched from the target just now (its prices are current), not read from a file
         self.live = False
+        #: mark prices by symbol, read from the target's market-data socket as the run started (QFEX
+        #: triggers stops on the mark price, so checks of a trigger's side prefer it to the underlier)
+        self.marks: dict[str, Decimal] = {}
 
     def __getitem__(self, symbol: str) -> SymbolSpec:
         return self._symbols[symbol]

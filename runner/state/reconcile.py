@@ -356,13 +356,14 @@ class _OrderIdWindow:
         unknown: dict[str, str] = {}  # order_id -> symbol, in the order the exchange listed them
         for row in self.rows:
             order_id, symbol = row.get("order_id"), row.get("symbol")
-            if not order_id or row.get("client_order_id") or str(order_id) in owner \
-                    or str(order_id) in exit_owner:
-                continue
+            if "client_order_id" in row or (order_id and (str(order_id) in owner
+                                                         or str(order_id) in exit_owner)):
+                continue  # its row says whose it is, or its order is known
+            if not order_id or not isinstance(symbol, str) or not symbol:
+                return report("a trade row names no order id or no symbol, so get_order cannot ask "
+                              "whose it is")
             if not every_symbol and symbol not in scope:
                 continue
-            if not isinstance(symbol, str) or not symbol:
-                return report(f"a trade of order {order_id} names no symbol, so get_order cannot ask for it")
             unknown.setdefault(str(order_id), symbol)
         if len(unknown) > MAX_ORDER_LOOKUPS:
             return report(f"{len(unknown)} orders traded in the look-back, more than the "
@@ -460,7 +461,9 @@ def _trades(lookup: _Lookup, owner: dict[str, str], need: set[str], since: int |
         for trade in page:
             key = str(trade.get("trade_id") or id(trade))
             trades[key] = trade
-            has_id = bool(trade.get("client_order_id"))
+            # a row with the field says whose it is, even empty (ours always have one); one without
+            # it (the AsyncAPI / CLI shape) cannot be tied to a client id by itself
+            has_id = "client_order_id" in trade
             carry = has_id if carry is None else (carry and has_id)
 
     if not need:

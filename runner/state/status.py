@@ -99,6 +99,9 @@ class StatusReport:
     warnings: list[str] = field(default_factory=list)
     journal: str | None = None
     """Path of the journal that was read, or None when there was none."""
+    marks: dict[str, Decimal] = field(default_factory=dict)
+    """Mark prices of the playbook's symbols from the target's market-data socket (when it answered)."""
+    mds_url: str = ""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -228,6 +231,10 @@ class StatusOptions:
     env: Mapping[str, str] | None = None
 
 
+#: longest wait for the market data's mark prices shown beside the orders
+MARK_WAIT_S = 3.0
+
+
 def collect_status(options: StatusOptions) -> StatusReport:
     """Load and validate the playbook, connect, reconcile, read the journal. Sends no order."""
     from runner.exchange.credentials import load_credentials
@@ -259,8 +266,14 @@ def collect_status(options: StatusOptions) -> StatusReport:
     elif contents.damaged_lines:
         warnings.insert(0, f"the journal {path} has "
                            f"{counted(contents.damaged_lines, 'unreadable line')}")
+    marks: dict[str, Decimal] = {}
+    if target.mds_url:  # the market now, beside the orders (never fatal: no answer, no line)
+        from runner.exchange.marketdata import read_marks
+
+        marks = read_marks(target.mds_url, sorted({o.symbol for o in playbook.orders}),
+                           min(options.timeout, MARK_WAIT_S))[0]
     return StatusReport(playbook, target.name, display_url(target.url), lines, warnings,
-                        str(path) if contents is not None else None)
+                        str(path) if contents is not None else None, marks, display_url(target.mds_url))
 
 
 def reconcile_playbook(session: LookupSession, playbook: Playbook, contents: JournalContents | None,
@@ -318,6 +331,9 @@ def render_text(report: StatusReport) -> str:
     detail = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in report.counts.items())
     out.append(f"{placed} of {len(report.lines)} placed ({detail}); a run would send "
                f"{len(report.to_place)}: {', '.join(_label(x) for x in report.to_place) or 'nothing'}")
+    if report.marks:
+        out.append(f"mark prices ({report.mds_url}): "
+                   + ", ".join(f"{s} {number_text(p)}" for s, p in sorted(report.marks.items())))
     out.extend(f"warning: {w}" for w in report.warnings)
     return "\n".join(out) + "\n"
 
@@ -339,6 +355,7 @@ def as_json(report: StatusReport) -> dict[str, Any]:
                     "exits": [_exit_json(e) for e in x.exits]} for x in report.lines],
         "summary": {"placed": sum(1 for x in report.lines if x.placed), "orders": len(report.lines),
                     "states": report.counts, "to_place": [_label(x) for x in report.to_place]},
+        "marks": dict(sorted(report.marks.items())),
         "warnings": report.warnings,
     }
 

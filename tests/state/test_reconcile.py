@@ -226,3 +226,23 @@ def test_a_refusal_is_an_error_not_a_guess() -> None:
     with pytest.raises(ReconcileError, match="PermissionDenied"):
         reconcile(Refusing(), ["x"])
     assert reconcile(Refusing(), []) == {}
+
+
+def test_a_row_with_an_empty_client_id_is_not_ours_and_needs_no_lookup(simulator: Any, connect: Callable,
+                                                                        dialect: str) -> None:
+    """A stop placed without a client id trades with `client_order_id: ""` in the docs-page rows: the
+    row says whose it is (not ours: ours always have one). In the AsyncAPI rows (no such field) the
+    lookup asks get_order, which shows the triggered stop too: complete, nothing unsure."""
+    session = connect(simulator)
+    long_, never = coid(), coid()
+    place(session, long_, order_type="MARKET", quantity="1", price=None, tif="IOC")
+    session.send({"type": "add_order", "params": {
+        "symbol": "AAPL-USD", "side": "SELL", "order_type": "STOP_LOSS", "order_time_in_force": "GTC",
+        "quantity": Decimal("1"), "price": Decimal("229.00")}})
+    simulator.call(lambda ex: ex.set_mark("AAPL-USD", Decimal("228")))  # the stop fires
+    found = reconcile(session, [never], symbols={never: "AAPL-USD"})
+    assert found[never].presence is Presence.NOT_FOUND and found.unsure == frozenset()
+    if dialect == "docs-pages":
+        assert found.trades_carry_client_ids is True and found.order_lookup is None
+    else:
+        assert found.order_lookup is not None and found.order_lookup.complete

@@ -228,7 +228,7 @@ def test_a_stop_on_the_wrong_side_of_the_live_market_is_an_error_before_sending(
     completed = harness.run()
     assert completed.returncode == ExitCode.INVALID_PLAYBOOK, completed.stdout + completed.stderr
     said = completed.stderr + completed.stdout
-    assert "STOP_LOSS 240.00 for a SELL must be below AAPL-USD's market price" in said
+    assert "STOP_LOSS 240.00 for a SELL must be below AAPL-USD's mark price" in said  # from /mds
     assert harness.total() == 0  # nothing sent
 
 
