@@ -122,7 +122,7 @@ class EntryMixin:
                 return "REJECTED_WOULD_BREACH_MAX_NOTIONAL"
             closed_cap = self._session_cap_breach(pos, req.side, req.quantity, ref, market)
             if closed_cap is not None:
-                log.info("REJECTED %s %s %s: %s", account.account_id, req.side, market.symbol, closed_cap)
+                log.warning("REJECTED %s %s %s: %s", account.account_id, req.side, market.symbol, closed_cap)
                 return "REJECTED"
         if self._too_many_open(account):
             return "REJECTED_TOO_MANY_OPEN_ORDERS"

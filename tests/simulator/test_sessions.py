@@ -79,6 +79,20 @@ def test_weekend_caps_an_increasing_position_at_10_percent_and_lets_it_shrink(si
     assert order(client, "BUY", "600")["status"] == "ACK"  # the open market's $2.5M applies again
 
 
+def test_the_reason_names_the_cap_in_the_simulators_log(caplog):
+    """QFEX's order_response has no message field: the cap is named in the simulator's log."""
+    import logging
+
+    from tests.simulator.engine_kit import Kit
+
+    kit = Kit(session="weekend", market_maker=False)
+    with caplog.at_level(logging.WARNING, logger="runner.simulator"):
+        out = kit.order(quantity="2000", price="225")
+    assert [o.message["order_response"]["status"] for o in out] == ["REJECTED"]
+    assert "weekend position cap: 10% of AAPL-USD's 2500000 USD maximum = 250000 USD" in caplog.text
+    assert "2000 at 225 would be 450000 USD" in caplog.text
+
+
 def test_overnight_caps_at_half(simulator_factory, raw_client):
     sim = simulator_factory(engine={"session": "overnight", "mm_depth_notional": Decimal(20_000_000)})
     client = raw_client(sim, subscribe=("order_responses",))
