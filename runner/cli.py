@@ -547,11 +547,22 @@ def report(source: str, fmt: str) -> int:
               help="With --stall-after: resume after S seconds (default: never).")
 @click.option("--auth-timeout", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
               metavar="S", help="Close connections not authenticated within S seconds.")
+@click.option("--session", type=click.Choice(["open", "overnight", "weekend", "auto"]), default="open",
+              show_default=True,
+              help="Market session for QFEX's market-closed position caps (overnight 50 %, weekend 10 % "
+                   "of the normal maximum; above it only reducing orders): pinned, or auto from each "
+                   "symbol's market_hours.")
+@click.option("--dialect", type=click.Choice(["live", "docs-pages"]), default="live", show_default=True,
+              help="Reply shapes: live = what QFEX's CLI waits for and the current AsyncAPI declares; "
+                   "docs-pages = the examples of QFEX's per-command docs pages (get_user_trades "
+                   "user_trades+count, get_order all_orders_response, set_user_leverage ack_response, "
+                   "no ack after stop-order commands, null incoming_message for a non-object frame).")
 @click.option("--twap-speed", type=click.FloatRange(min=0, min_open=True), default=1, show_default=True,
               metavar="X", help="Run TWAP child schedules X times faster (30: QFEX's 30 s minimum interval "
                                 "takes 1 s), for rehearsals; replies still show the interval asked for.")
 @click.option("--compat", multiple=True, metavar="NAME[,NAME]",
-              help="Switch on an older or alternative documented shape (repeatable): legacy-auth-reply, "
+              help="Switch on an older or alternative documented shape (repeatable), over --dialect: "
+                   "legacy-auth-reply, "
                    "legacy-errors, legacy-api-key-auth, legacy-cancel-client-order-id, envelope-pulses, "
                    "unsubscribed-order-responses, retry-after-field, incoming-message-text, "
                    "alo-rejected, alo-cancelled, user-trades-response, get-order-order-response, "
@@ -559,11 +570,12 @@ def report(source: str, fmt: str) -> int:
 def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | None, accounts_file: str | None,
         seed: int, speed_bump_ms: int, latency_ms: float, no_rate_limit: bool, drop_after: int | None,
         error_rate: float, stall_after: int | None, stall_seconds: float | None, auth_timeout: float,
-        twap_speed: float, compat: tuple[str, ...]) -> int:
+        session: str, dialect: str, twap_speed: float, compat: tuple[str, ...]) -> int:
     """Run the local QFEX-compatible exchange until Ctrl-C / SIGTERM (then exit 0).
 
     A real WebSocket server speaking QFEX's trade API (HMAC auth, orders, stops, fills, positions,
-    balances, rate limits) plus GET /refdata, on one port. Prints its URL and credentials.
+    balances, rate limits), its market-data socket at /mds, and GET /refdata, on one port. Prints
+    its URLs and credentials.
     """
     from runner.simulator.standalone import config_from_options, serve_forever
 
@@ -579,7 +591,8 @@ def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | Non
         host=host, port=port, refdata_file=refdata_file, scenario_file=scenario_file,
         accounts_file=accounts_file, seed=seed, speed_bump_ms=speed_bump_ms, latency_ms=latency_ms,
         no_rate_limit=no_rate_limit, drop_after=drop_after, error_rate=error_rate, stall_after=stall_after,
-        stall_seconds=stall_seconds, auth_timeout=auth_timeout, compat=compat, twap_speed=twap_speed)
+        stall_seconds=stall_seconds, auth_timeout=auth_timeout, dialect=dialect, compat=compat,
+        session=session, twap_speed=twap_speed)
     serve_forever(config, announce=announce)
     click.echo("qfex-runner sim: stopped")
     return ExitCode.OK

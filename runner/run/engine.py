@@ -241,7 +241,8 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
         submit = Pipeline(flow, ledger, sender, pump, adopter, journal, interrupts, options.max_in_flight)
     pump.on_event = legs.cancel_filled_siblings  # exits are one-cancels-other while connected
     finish = Finish(playbook, ledger, pump, EndStates(session, ledger, pump), legs, timeout)
-    session.on_reconnect = Reconnection(journal, ledger, sender, placements.order_types, lookup_timeout)
+    session.on_reconnect = Reconnection(journal, ledger, sender, placements.order_types, lookup_timeout,
+                                        symbols=placements.symbols)
     summary = Summary(
         playbook_path=playbook.path, playbook_name=playbook.name, playbook_sha256=playbook.sha256,
         run_id=playbook.run_id, target=target.name, url=display_url(target.url), account_id=account_id,
