@@ -97,7 +97,8 @@ def plan(playbook: str, refdata_path: str | None, fmt: str) -> int:
     if not result.ok or result.playbook is None:
         click.echo(summary(1, result.problems) + "; no plan", err=True)
         return ExitCode.INVALID_PLAYBOOK
-    the_plan = build_plan(result.playbook)
+    lots = {symbol: spec.lot_size for symbol, spec in refdata.items()} if refdata is not None else None
+    the_plan = build_plan(result.playbook, lots)
     if fmt == "json":
         click.echo(jsonnum.dumps(plan_as_json(the_plan), indent=2))
     else:

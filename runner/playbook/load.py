@@ -19,7 +19,8 @@ from typing import Any
 from runner.enums import ALLOWED_TIME_IN_FORCE, OrderType, Side, TimeInForce
 from runner.errors import PlaybookInvalid, SourceError
 from runner.playbook import schema
-from runner.playbook.model import Bracket, BracketMode, Expect, Limits, OnReject, Order, Playbook, Wait
+from runner.playbook.exits import bracket_from
+from runner.playbook.model import Expect, Limits, OnReject, Order, Playbook, Wait
 from runner.playbook.refdata import RefData
 from runner.playbook.rules import run_rules
 from runner.playbook.rules.context import RuleContext
@@ -187,8 +188,7 @@ class _Builder:
         bracket = None
         b = raw.get("bracket")
         if isinstance(b, dict):
-            bracket = Bracket(_decimal(b.get("take_profit")), _decimal(b.get("stop_loss")),
-                              BracketMode(b.get("mode", BracketMode.ATTACHED.value)))
+            bracket = bracket_from(b)  # a take-profit ladder or manage: makes it an exit plan
         return Order(
             id=raw["id"],
             symbol=raw["symbol"],
