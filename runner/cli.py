@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from runner import __version__
-from runner.errors import PlaybookInvalid, RunnerError
+from runner.errors import PlaybookInvalid, RunnerError, UsageError
 from runner.exit_codes import ExitCode
 from runner.words import os_reason, printable
 
@@ -233,10 +233,16 @@ def docs() -> int:
 @click.option("--wire-log", metavar="FILE",
               help="Append every frame sent and received to FILE as JSON lines, secrets redacted "
                    "(default for uat/prod: wire.jsonl in the report dir).")
+@click.option("--manage", is_flag=True,
+              help="After placing, stay connected and manage every exit plan (bracket take-profit ladders, "
+                   "manage:) until each position is flat and nothing of it is live, or --until.")
+@click.option("--until", "until_text", metavar="TIME|DURATION",
+              help="With --manage: stop managing at this UTC time (2026-12-05T21:00:00Z) or after this long "
+                   "(90s, 30m, 8h); the exits stay at the exchange, sized right.")
 def run(playbook: str, target: str | None, url: str | None, yes: bool, credentials_file: str | None,
         refdata_file: str | None, report_dir: str | None, state_dir: str | None, replan: bool, fmt: str,
         progress: bool | None, timeout: float, reconnect_attempts: int, reconnect_max_seconds: float,
-        max_in_flight: int, wire_log: str | None) -> int:
+        max_in_flight: int, wire_log: str | None, manage: bool, until_text: str | None) -> int:
     """Validate PLAYBOOK, then place its orders in order, wait, and report.
 
     Nothing is sent unless the whole playbook validates. Reports: report.json, report.md and
@@ -261,7 +267,8 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
         refdata_file=refdata_file, report_dir=report_dir, state_dir=state_dir, replan=replan,
         timeout=timeout, confirm=confirm if sys.stdin.isatty() else None,
         on_progress=ProgressLine(sys.stderr, enabled=progress), reconnect_attempts=reconnect_attempts,
-        reconnect_max_seconds=reconnect_max_seconds, max_in_flight=max_in_flight, wire_log=wire_log)
+        reconnect_max_seconds=reconnect_max_seconds, max_in_flight=max_in_flight, wire_log=wire_log,
+        manage=manage, until=_until(until_text, manage))
     result = run_playbook(options)  # PlaybookInvalid: its problems are shown by main()
     if fmt == "json":  # stdout is for machines: warnings go to stderr (the text summary lists them itself)
         for warning in result.warnings:
@@ -274,6 +281,27 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
     for problem in result.report_problems:  # exit 74: the files are not where they were asked to go
         click.echo(f"qfex-runner: {problem}", err=True)
     return result.exit_code
+
+
+def _until(text: str | None, manage: bool) -> float | None:
+    """`--until 8h` / `--until 2026-12-05T21:00:00Z` -> epoch seconds (usage error when unreadable)."""
+    if text is None:
+        return None
+    if not manage:
+        raise UsageError("--until needs --manage (it says when to stop managing exit plans)")
+    import re
+    import time
+
+    from runner.playbook.exits import time_limit
+
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?[smhd]|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?"
+                        r"(Z|[+-][0-9]{2}:[0-9]{2})?", text):
+        raise UsageError(f"--until {text!r}: give a duration (90s, 30m, 8h, 2d) or a UTC time "
+                         f"(2026-12-05T21:00:00Z)")
+    limit = time_limit(text)
+    if limit.seconds is not None:
+        return time.time() + float(limit.seconds)
+    return float(limit.at or 0)
 
 
 def _run_summary_json(result: RunResult) -> dict[str, Any]:

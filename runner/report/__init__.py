@@ -24,19 +24,21 @@ from runner.report.model import (
     LegResult,
     OrderResult,
     Outcome,
+    Position,
     Reject,
     Report,
     RunOutcome,
     StatusSeen,
     Summary,
+    TimelineEvent,
 )
 from runner.report.text import render_text
 
 __all__ = [
-    "FORMATS", "FillRecord", "Instrument", "LegResult", "OrderResult", "Outcome", "Reject", "Report",
-    "RunOutcome", "StatusSeen", "Summary", "append_step_summary", "load_report", "render", "render_json",
-    "render_junit", "render_markdown", "render_text", "step_summary_path", "write_report_dir",
-    "write_report_files",
+    "FORMATS", "FillRecord", "Instrument", "LegResult", "OrderResult", "Outcome", "Position", "Reject",
+    "Report", "RunOutcome", "StatusSeen", "Summary", "TimelineEvent", "append_step_summary", "load_report",
+    "render", "render_json", "render_junit", "render_markdown", "render_text", "step_summary_path",
+    "write_report_dir", "write_report_files",
 ]
 
 REPORT_JSON, REPORT_MD, JUNIT_XML = "report.json", "report.md", "junit.xml"

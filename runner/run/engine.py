@@ -70,6 +70,7 @@ from runner.run.brackets import Brackets
 from runner.run.catch_up import Reconnection
 from runner.run.endstate import EndStates
 from runner.run.events import EventPump
+from runner.run.exits import ExitPlans
 from runner.run.finish import Finish, placement_summary
 from runner.run.flow import OrderFlow, Submission
 from runner.run.interrupts import Interrupts
@@ -94,6 +95,7 @@ from runner.words import counted, os_reason
 
 if TYPE_CHECKING:
     from runner.exchange.reconnect import ReconnectingSession
+    from runner.playbook.refdata import RefData
     from runner.state.journal import Journal
     from runner.state.placements import Placements
 
@@ -145,7 +147,7 @@ def run_playbook(options: RunOptions) -> RunResult:
             policy=reconnect_policy(options.reconnect_attempts, options.reconnect_max_seconds))
         stack.callback(session.close)
         run = build_run(playbook, target, session, journal, options, warnings, credentials.account_id,
-                        started_at)
+                        started_at, refdata)
         report, code = run.execute()
         from runner.run.provenance import collect_provenance
 
@@ -183,7 +185,8 @@ def write_invalid_report(options: RunOptions, target: Target, invalid: PlaybookI
 
 
 def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, journal: Journal,
-              options: RunOptions, warnings: list[str], account_id: str | None, started_at: float) -> Run:
+              options: RunOptions, warnings: list[str], account_id: str | None, started_at: float,
+              refdata: RefData | None = None) -> Run:
     """The one place the run's parts are built, each once, and handed what it uses."""
     from runner.playbook.plan import build_plan
     from runner.state.placements import Placements  # exactly-once: journal + exchange reconciliation
@@ -198,7 +201,12 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     pump = EventPump(session, journal, ledger, sender)
     adopter = Adopter(placements, session, ledger)
     legs = Brackets(playbook, ledger, sender, pump, adopter, journal, session, timeout)
-    flow = OrderFlow(playbook, build_plan(playbook), ledger, sender, pump, adopter, legs, timeout)
+    lots = {s: spec.lot_size for s, spec in refdata.items()} if refdata is not None else None
+    ticks = {s: spec.tick_size for s, spec in refdata.items()} if refdata is not None else None
+    plans = ExitPlans(playbook, ledger, sender, pump, adopter, journal, session, timeout, lots=lots,
+                      ticks=ticks)  # exit plans: ladders, resized and managed stops (exits)
+    flow = OrderFlow(playbook, build_plan(playbook, lots), ledger, sender, pump, adopter, legs, timeout,
+                     plans)
     submit: Submission = flow
     if options.max_in_flight > 1 and playbook.on_reject is OnReject.STOP:
         # every order is a barrier (a rejection must stop all later ones): the sequential flow
@@ -206,18 +214,51 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
         warnings.append(window_has_no_effect(options.max_in_flight))
     elif options.max_in_flight > 1:
         submit = Pipeline(flow, ledger, sender, pump, adopter, journal, interrupts, options.max_in_flight)
-    pump.on_event = legs.cancel_filled_siblings  # exits are one-cancels-other while connected
-    finish = Finish(playbook, ledger, pump, EndStates(session, ledger, pump), legs, timeout)
+    def after_event() -> None:  # exits are one-cancels-other, exit plans kept, while connected
+        legs.cancel_filled_siblings()
+        plans.step_all()
+
+    pump.on_event = after_event
+    pump.observer = plans.observe
+    finish = Finish(playbook, ledger, pump, EndStates(session, ledger, pump), legs, timeout, plans)
     session.on_reconnect = Reconnection(journal, ledger, sender, placements.order_types, lookup_timeout)
     summary = Summary(
         playbook_path=playbook.path, playbook_name=playbook.name, playbook_sha256=playbook.sha256,
         run_id=playbook.run_id, target=target.name, url=display_url(target.url), account_id=account_id,
         runner_version=__version__, started_at=started_at)
     return Run(playbook, target, session, journal, placements, ledger, submit, finish, interrupts, summary,
-               timeout=timeout, handle_sigint=options.handle_sigint)
+               timeout=timeout, handle_sigint=options.handle_sigint,
+               manage=ExitManagement(plans, options.manage, options.until))
 
 
 # --- the run --------------------------------------------------------------------------------------
+
+
+class ExitManagement:
+    """`run --manage [--until]`, or a one-shot run of exit plans: what the run does after submitting
+    (keep managing, or not) and what it says is left at the exchange."""
+
+    def __init__(self, plans: ExitPlans, manage: bool, until: float | None) -> None:
+        self.plans = plans
+        self.manage = manage
+        self.until = until
+
+    def run(self) -> None:
+        if self.manage:
+            self.plans.manage(self.until)
+
+    def tell(self, warnings: list[str]) -> None:
+        left = self.plans.left_live()
+        if not left:
+            return
+        if self.manage and self.plans.deadline_reached:
+            why = "--until reached: the exits stay at the exchange as sized"
+        elif self.manage:
+            why = "the run ended before these were done"
+        else:
+            why = ("a one-shot run places the exits and does what is due now; run it again (or with "
+                   "--manage) to resize and move them as the trade goes")
+        warnings.extend(f"{line} — {why}" for line in left)
 
 
 class Run:
@@ -230,7 +271,8 @@ class Run:
 
     def __init__(self, playbook: Playbook, target: Target, session: Session, journal: JournalWriter,
                  placements: Placements, ledger: Ledger, submit: Submission, finish: Finish,
-                 interrupts: Interrupts, summary: Summary, *, timeout: float, handle_sigint: bool) -> None:
+                 interrupts: Interrupts, summary: Summary, *, timeout: float, handle_sigint: bool,
+                 manage: ExitManagement | None = None) -> None:
         self.playbook = playbook
         self.target = target
         self.session = session
@@ -243,6 +285,7 @@ class Run:
         self.summary = summary
         self.timeout = timeout
         self.handle_sigint = handle_sigint
+        self.manage = manage
 
     def execute(self) -> tuple[Report, ExitCode]:
         code, message, outcome = ExitCode.OK, "", RunOutcome.PASSED
@@ -259,6 +302,8 @@ class Run:
                     raise
                 self.ledger.warnings.extend(self.placements.warnings)
                 self.submission.submit()
+                if self.manage is not None:
+                    self.manage.run()
                 self.finish.drain()
             except StopRun as stop:
                 code, message, outcome = stop.exit_code, str(stop), RunOutcome.ABORTED
@@ -276,6 +321,8 @@ class Run:
         finally:
             self.interrupts.uninstall()
         self.finish.final_judgement(connection_lost=lost)
+        if self.manage is not None:
+            self.manage.tell(self.ledger.warnings)
         if lost or stopped:
             message = f"{message} — {placement_summary(self.ledger.results)}"
         failed = sum(1 for r in self.ledger.results if r.outcome in (Outcome.FAILED, Outcome.UNKNOWN))

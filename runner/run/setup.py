@@ -73,10 +73,6 @@ def validated_playbook(path: str, refdata: RefData | None, warnings: list[str]) 
     if errors or result.playbook is None:
         raise PlaybookInvalid(result.problems)
     warnings.extend(str(p) for p in warnings_in(result.problems))
-    planned_exits = [o.id for o in result.playbook.orders if o.bracket is not None and o.bracket.exit_plan]
-    if planned_exits:  # never a partial exit plan: refused until the run can carry one out whole
-        raise UsageError(f"order {planned_exits[0]!r} has an exit plan (a take-profit ladder or manage:), "
-                         f"which this version of `run` cannot carry out yet: nothing was sent")
     return result.playbook
 
 

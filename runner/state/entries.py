@@ -259,6 +259,8 @@ class JournalContents:
     journal is then 'damaged', every order looked up at the exchange."""
     unattributed_damage: int = 0
     """Damaged lines that name no order: they may have been about any order, placed or not."""
+    managed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """An exit plan's management actions (`manage` records) by their deterministic key."""
 
     def entry(self, client_order_id: str) -> JournalEntry:
         found = self.entries.get(client_order_id)
@@ -299,6 +301,10 @@ class JournalContents:
             self.entry(coid).exit_order_ids[record["leg"]] = str(record["order_id"])
         elif kind == "cancel" and isinstance(coid, str):
             self.entry(coid).cancel_reason = str(record.get("reason") or "cancelled by the runner")
+            if isinstance(record.get("key"), str):
+                self.managed[record["key"]] = dict(record)
+        elif kind == "manage" and isinstance(record.get("key"), str):
+            self.managed[record["key"]] = dict(record)
         elif kind == "note" and record.get("event") == "cancel_intent" \
                 and isinstance(record.get("client_order_id"), str):  # journals written before `cancel`
             self.entry(record["client_order_id"]).cancel_reason = str(record.get("reason") or "")

@@ -232,6 +232,19 @@ class Journal:
         self._append(record)
         self.contents.apply(record)
 
+    def record_manage(self, key: str, client_order_id: str, order_id: str, action: str, reason: str,
+                      message: Mapping[str, Any]) -> None:
+        """Durably note a management action (an exit plan's modify_stop_order) about to be sent, under
+        its deterministic `key` (runner.run.exits); a re-run reads it back (`managed`)."""
+        record = {"kind": "manage", "key": key, "coid": client_order_id, "order_id": order_id,
+                  "action": action, "reason": reason, "message": dict(message)}
+        self._append(record)
+        self.contents.apply(record)
+
+    def managed(self, key: str) -> bool:
+        """Was the management action under `key` journaled (by this run or an earlier one)?"""
+        return key in self.contents.managed
+
     def note(self, event: str, **details: Any) -> None:
         """A free-form line for humans reading the journal (run end, abort reason)."""
         self._append({"kind": "note", "event": event, **details})

@@ -24,6 +24,7 @@ from typing import Any
 
 from runner.errors import OrdersUnsure, PlanChanged
 from runner.exchange.pacing import rate_limit_callback
+from runner.playbook.exits import exit_legs
 from runner.playbook.ids import Leg
 from runner.playbook.model import BracketMode, Order, Playbook
 from runner.state.definitions import ChangedOrder, definition_diff, order_definition
@@ -61,7 +62,11 @@ def planned_orders(playbook: Playbook) -> list[Planned]:
         planned.append(Planned(playbook.client_order_id(order, Leg.ENTRY), order, Leg.ENTRY.value,
                                order.quantity, order.type.value))
         bracket = order.bracket
-        if bracket is not None and bracket.mode is BracketMode.AFTER_FILL:
+        if bracket is not None and bracket.exit_plan:  # a ladder's levels, its stop (runner.playbook.exits)
+            for exit_leg in exit_legs(order):
+                coid = playbook.client_order_id(order, exit_leg.leg)
+                planned.append(Planned(coid, order, exit_leg.leg.value, None, exit_leg.order_type.value))
+        elif bracket is not None and bracket.mode is BracketMode.AFTER_FILL:
             for leg, trigger, kind in ((Leg.TAKE_PROFIT, bracket.take_profit, "TAKE_PROFIT"),
                                        (Leg.STOP_LOSS, bracket.stop_loss, "STOP_LOSS")):
                 if trigger is not None:

@@ -37,6 +37,12 @@ class JournalWriter(Protocol):
                       message: Mapping[str, Any]) -> None:
         """Durably note a cancel the runner is about to send (before it is sent)."""
 
+    def record_manage(self, key: str, client_order_id: str, order_id: str, action: str, reason: str,
+                      message: Mapping[str, Any]) -> None:
+        """Durably note an exit plan's management action (modify_stop_order) before it is sent."""
+
+    def managed(self, key: str) -> bool: ...
+
     def note(self, event: str, **details: Any) -> None: ...
 
     def batch(self) -> AbstractContextManager[None]:
