@@ -205,6 +205,9 @@ def docs() -> int:
                    "prod: wss://trade.qfex.com (real money: needs --yes or a typed confirmation).")
 @click.option("--url", metavar="URL",
               help="Any QFEX-compatible trade WebSocket (ws:// only on the loopback).")
+@click.option("--mds-url", metavar="URL",
+              help="QFEX's market-data WebSocket (mark prices). Default: found from the target "
+                   "(wss://mds.qfex.com/, wss://mds.qfex.io/, a local exchange's /mds).")
 @click.option("--yes", is_flag=True, help="Confirm a production run without a prompt (for CI).")
 @click.option("--credentials", "credentials_file", metavar="FILE",
               help="API keys file (YAML/JSON or KEY=VALUE; chmod 600). Default: QFEX_PUBLIC_KEY, "
@@ -239,7 +242,8 @@ def docs() -> int:
 @click.option("--until", "until_text", metavar="TIME|DURATION",
               help="With --manage: stop managing at this UTC time (2026-12-05T21:00:00Z) or after this long "
                    "(90s, 30m, 8h); the exits stay at the exchange, sized right.")
-def run(playbook: str, target: str | None, url: str | None, yes: bool, credentials_file: str | None,
+def run(playbook: str, target: str | None, url: str | None, mds_url: str | None, yes: bool,
+        credentials_file: str | None,
         refdata_file: str | None, report_dir: str | None, state_dir: str | None, replan: bool, fmt: str,
         progress: bool | None, timeout: float, reconnect_attempts: int, reconnect_max_seconds: float,
         max_in_flight: int, wire_log: str | None, manage: bool, until_text: str | None) -> int:
@@ -263,7 +267,8 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
         return typed.strip() == name
 
     options = RunOptions(
-        playbook=playbook, target=target, url=url, yes=yes, credentials_file=credentials_file,
+        playbook=playbook, target=target, url=url, mds_url=mds_url, yes=yes,
+        credentials_file=credentials_file,
         refdata_file=refdata_file, report_dir=report_dir, state_dir=state_dir, replan=replan,
         timeout=timeout, confirm=confirm if sys.stdin.isatty() else None,
         on_progress=ProgressLine(sys.stderr, enabled=progress), reconnect_attempts=reconnect_attempts,
@@ -424,6 +429,9 @@ def refuse_unless_regular(option: str, path: str | None) -> None:
 @click.option("--target", type=click.Choice(["uat", "prod"]), default=None,
               help="uat: wss://trade.qfex.io; prod: wss://trade.qfex.com (read-only: nothing is sent).")
 @click.option("--url", metavar="URL", help="Any QFEX-compatible trade WebSocket, e.g. a standalone `sim`.")
+@click.option("--mds-url", metavar="URL",
+              help="QFEX's market-data WebSocket (mark prices). Default: found from the target "
+                   "(wss://mds.qfex.com/, wss://mds.qfex.io/, a local exchange's /mds).")
 @click.option("--credentials", "credentials_file", metavar="FILE",
               help="API keys file (as for run). Default: QFEX_PUBLIC_KEY, QFEX_SECRET_KEY, QFEX_ACCOUNT_ID.")
 @click.option("--state-dir", metavar="DIR",
@@ -433,7 +441,8 @@ def refuse_unless_regular(option: str, path: str | None) -> None:
               help="Exit 3 when a run would place something now (0 when every order is placed).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
               metavar="S", help="Longest wait for the exchange's answers, in seconds.")
-def status(playbook: str, target: str | None, url: str | None, credentials_file: str | None,
+def status(playbook: str, target: str | None, url: str | None, mds_url: str | None,
+           credentials_file: str | None,
            state_dir: str | None, fmt: str, detailed_exitcode: bool, timeout: float) -> int:
     """Show, for every order of PLAYBOOK, what the exchange has: open, filled, cancelled, not placed.
 
@@ -445,7 +454,8 @@ def status(playbook: str, target: str | None, url: str | None, credentials_file:
     from runner import jsonnum
     from runner.state.status import StatusOptions, as_json, collect_status, exit_code, render_text
 
-    options = StatusOptions(playbook=playbook, target=target, url=url, credentials_file=credentials_file,
+    options = StatusOptions(playbook=playbook, target=target, url=url, mds_url=mds_url,
+                            credentials_file=credentials_file,
                             state_dir=state_dir, timeout=timeout)
     report = collect_status(options)  # PlaybookInvalid: its problems are shown by main()
     if fmt == "json":
@@ -460,6 +470,9 @@ def status(playbook: str, target: str | None, url: str | None, credentials_file:
 @click.option("--target", type=click.Choice(["sim", "uat", "prod"]), default=None,
               help="sim (default): the embedded exchange; uat: wss://trade.qfex.io; prod: wss://trade.qfex.com.")
 @click.option("--url", metavar="URL", help="Any QFEX-compatible trade WebSocket, e.g. a standalone `sim`.")
+@click.option("--mds-url", metavar="URL",
+              help="QFEX's market-data WebSocket (mark prices). Default: found from the target "
+                   "(wss://mds.qfex.com/, wss://mds.qfex.io/, a local exchange's /mds).")
 @click.option("--credentials", "credentials_file", metavar="FILE",
               help="API keys file (as for run). Default: QFEX_PUBLIC_KEY, QFEX_SECRET_KEY, QFEX_ACCOUNT_ID.")
 @click.option("--state-dir", metavar="DIR",
@@ -467,7 +480,8 @@ def status(playbook: str, target: str | None, url: str | None, credentials_file:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
               metavar="S", help="Longest wait for each network step, in seconds.")
-def doctor(playbook: str | None, target: str | None, url: str | None, credentials_file: str | None,
+def doctor(playbook: str | None, target: str | None, url: str | None, mds_url: str | None,
+           credentials_file: str | None,
            state_dir: str | None, fmt: str, timeout: float) -> int:
     """Check, read-only, that a run could work: network, TLS, clock, keys, symbols, margin, leftovers.
 
@@ -478,7 +492,7 @@ def doctor(playbook: str | None, target: str | None, url: str | None, credential
     from runner import jsonnum
     from runner.run.doctor import DoctorOptions, as_json, diagnose, render_text
 
-    report = diagnose(DoctorOptions(playbook=playbook, target=target, url=url,
+    report = diagnose(DoctorOptions(playbook=playbook, target=target, url=url, mds_url=mds_url,
                                     credentials_file=credentials_file, state_dir=state_dir, timeout=timeout))
     if fmt == "json":
         click.echo(jsonnum.dumps(as_json(report), indent=2))

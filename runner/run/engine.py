@@ -108,7 +108,7 @@ def run_playbook(options: RunOptions) -> RunResult:
         raise UsageError("--timeout must be a positive number of seconds")
     started_at = time.time()
     env = os.environ if options.env is None else options.env
-    target = resolve_target(options.target, options.url)
+    target = resolve_target(options.target, options.url, options.mds_url)
     with contextlib.ExitStack() as stack:
         sim = None
         if target.name == SIM:

@@ -33,6 +33,8 @@ class RunOptions:
     playbook: str
     target: str | None = None
     url: str | None = None
+    #: `--mds-url`: the market-data socket (None: found from the target, `exchange.targets.mds_url_for`)
+    mds_url: str | None = None
     yes: bool = False
     credentials_file: str | None = None
     refdata_file: str | None = None

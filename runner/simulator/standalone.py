@@ -68,6 +68,7 @@ def banner(config: StandaloneConfig, bound_port: int) -> str:
     lines = [
         "qfex-runner sim: local QFEX-compatible exchange (simulated; never connected to QFEX)",
         f"  trade WebSocket  ws://{shown}:{bound_port}/",
+        f"  market data      ws://{shown}:{bound_port}/mds",
         f"  reference data   http://{shown}:{bound_port}/refdata",
     ]
     for account in engine.accounts:
