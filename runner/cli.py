@@ -282,7 +282,8 @@ def run(playbook: str, target: str | None, url: str | None, mds_url: str | None,
     else:
         click.echo(render_text(result.report, color=use_color(sys.stdout)), nl=False)
         if result.report_dir is not None:
-            click.echo(f"reports: {result.report_dir}/ (report.json, report.md, junit.xml)")
+            names = ", ".join(p.name for p in result.files.values()) or "report.json, report.md, junit.xml"
+            click.echo(f"reports: {result.report_dir}/ ({names})")
     for problem in result.report_problems:  # exit 74: the files are not where they were asked to go
         click.echo(f"qfex-runner: {problem}", err=True)
     return result.exit_code
@@ -375,10 +376,13 @@ def report(source: str, fmt: str) -> int:
                    "unsubscribed-order-responses, retry-after-field, incoming-message-text, "
                    "alo-rejected, alo-cancelled, user-trades-response, get-order-order-response, "
                    "leverage-ack, stop-ops-ack.")
+@click.option("--clock-speed", type=click.FloatRange(min=1), default=1.0, show_default=True, metavar="X",
+              help="Run the exchange's clock X times faster than the wall clock (scenario steps, timestamps "
+                   "in its frames, the speed bump): time rules such as close_after: 3d play out in minutes.")
 def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | None, accounts_file: str | None,
         seed: int, speed_bump_ms: int, latency_ms: float, no_rate_limit: bool, drop_after: int | None,
         error_rate: float, stall_after: int | None, stall_seconds: float | None, auth_timeout: float,
-        compat: tuple[str, ...]) -> int:
+        compat: tuple[str, ...], clock_speed: float) -> int:
     """Run the local QFEX-compatible exchange until Ctrl-C / SIGTERM (then exit 0).
 
     A real WebSocket server speaking QFEX's trade API (HMAC auth, orders, stops, fills, positions,
@@ -398,7 +402,7 @@ def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | Non
         host=host, port=port, refdata_file=refdata_file, scenario_file=scenario_file,
         accounts_file=accounts_file, seed=seed, speed_bump_ms=speed_bump_ms, latency_ms=latency_ms,
         no_rate_limit=no_rate_limit, drop_after=drop_after, error_rate=error_rate, stall_after=stall_after,
-        stall_seconds=stall_seconds, auth_timeout=auth_timeout, compat=compat)
+        stall_seconds=stall_seconds, auth_timeout=auth_timeout, compat=compat, clock_speed=clock_speed)
     serve_forever(config, announce=announce)
     click.echo("qfex-runner sim: stopped")
     return ExitCode.OK

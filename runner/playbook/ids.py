@@ -40,6 +40,8 @@ class Leg(str, Enum):
     TAKE_PROFIT_8 = "tp8"
     TAKE_PROFIT_9 = "tp9"
     TAKE_PROFIT_10 = "tp10"
+    #: an exit plan's `close_after`: the reduce-only MARKET order that closes what is left
+    CLOSE = "close"
 
     @classmethod
     def take_profit_level(cls, level: int) -> Leg:
@@ -48,7 +50,7 @@ class Leg(str, Enum):
 
     @property
     def is_take_profit(self) -> bool:
-        return self.value.startswith("tp")
+        return self.value.startswith("tp")  # (CLOSE is not)
 
 
 def client_order_id(name: str, run_id: str | None, order_id: str, leg: Leg = Leg.ENTRY) -> str:

@@ -41,7 +41,7 @@ __all__ = [
     "write_report_dir", "write_report_files",
 ]
 
-REPORT_JSON, REPORT_MD, JUNIT_XML = "report.json", "report.md", "junit.xml"
+REPORT_JSON, REPORT_MD, JUNIT_XML, REPORT_HTML = "report.json", "report.md", "junit.xml", "report.html"
 FORMATS = ("text", "json", "md", "junit")
 
 
@@ -73,6 +73,11 @@ def write_report_dir(report: Report, report_dir: Path) -> dict[str, Path]:
     write_report_json(report, paths["json"])  # streamed order by order: the same text as render_json
     for key, text in (("md", render_markdown(report)), ("junit", render_junit(report))):
         write_atomic(paths[key], text)
+    if any(o.position is not None for o in report.orders):  # an exit plan: its chart and timeline
+        from runner.report.html import render_html
+
+        paths["html"] = report_dir / REPORT_HTML
+        write_atomic(paths["html"], render_html(report))
     return paths
 
 

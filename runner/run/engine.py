@@ -46,7 +46,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,7 +94,9 @@ from runner.state.writer import JournalWriter
 from runner.words import counted, os_reason
 
 if TYPE_CHECKING:
+    from runner.exchange.marketdata import MarkPriceSource
     from runner.exchange.reconnect import ReconnectingSession
+    from runner.exchange.session import RecoveringSession
     from runner.playbook.refdata import RefData
     from runner.state.journal import Journal
     from runner.state.placements import Placements
@@ -146,8 +148,9 @@ def run_playbook(options: RunOptions) -> RunResult:
             connect(), connect, pacer=Pacer(), timeout=min(options.timeout, 10.0),
             policy=reconnect_policy(options.reconnect_attempts, options.reconnect_max_seconds))
         stack.callback(session.close)
+        marks = stack.enter_context(exit_plan_marks(playbook, target, options, warnings))
         run = build_run(playbook, target, session, journal, options, warnings, credentials.account_id,
-                        started_at, refdata)
+                        started_at, refdata, marks)
         report, code = run.execute()
         from runner.run.provenance import collect_provenance
 
@@ -160,6 +163,31 @@ def run_playbook(options: RunOptions) -> RunResult:
             code = ExitCode.IO_ERROR
             report.summary.exit_code = int(code)
         return RunResult(report, code, saved.report_dir, saved.files, saved.problems)
+
+
+@contextlib.contextmanager
+def exit_plan_marks(playbook: Playbook, target: Target, options: RunOptions,
+                    warnings: list[str]) -> Iterator[MarkPriceSource | None]:
+    """The mark prices an exit plan's break-even and trailing need, and the exchange's clock its time
+    rules read (each price carries the exchange's time), from the market-data socket; None (the
+    positions push stands in) when no plan needs them or the socket cannot be used."""
+    moving = [o for o in playbook.orders if o.bracket is not None and o.bracket.manage is not None]
+    symbols = sorted({o.symbol for o in moving})
+    if not symbols or not target.mds_url:
+        yield None
+        return
+    from runner.exchange.marketdata import MarkPrices
+
+    try:
+        feed = MarkPrices(target.mds_url, symbols, timeout=min(options.timeout, 10.0)).start()
+    except RunnerError as exc:
+        warnings.append(f"no market data ({exc}): exit plans read the mark from the positions push")
+        yield None
+        return
+    try:
+        yield feed
+    finally:
+        feed.close()
 
 
 def write_invalid_report(options: RunOptions, target: Target, invalid: PlaybookInvalid, warnings: list[str],
@@ -186,7 +214,7 @@ def write_invalid_report(options: RunOptions, target: Target, invalid: PlaybookI
 
 def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, journal: Journal,
               options: RunOptions, warnings: list[str], account_id: str | None, started_at: float,
-              refdata: RefData | None = None) -> Run:
+              refdata: RefData | None = None, marks: MarkPriceSource | None = None) -> Run:
     """The one place the run's parts are built, each once, and handed what it uses."""
     from runner.playbook.plan import build_plan
     from runner.state.placements import Placements  # exactly-once: journal + exchange reconciliation
@@ -204,7 +232,7 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     lots = {s: spec.lot_size for s, spec in refdata.items()} if refdata is not None else None
     ticks = {s: spec.tick_size for s, spec in refdata.items()} if refdata is not None else None
     plans = ExitPlans(playbook, ledger, sender, pump, adopter, journal, session, timeout, lots=lots,
-                      ticks=ticks)  # exit plans: ladders, resized and managed stops (exits)
+                      ticks=ticks, marks=marks)  # exit plans: ladders, resized and managed stops (exits)
     flow = OrderFlow(playbook, build_plan(playbook, lots), ledger, sender, pump, adopter, legs, timeout,
                      plans)
     submit: Submission = flow
@@ -221,7 +249,13 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     pump.on_event = after_event
     pump.observer = plans.observe
     finish = Finish(playbook, ledger, pump, EndStates(session, ledger, pump), legs, timeout, plans)
-    session.on_reconnect = Reconnection(journal, ledger, sender, placements.order_types, lookup_timeout)
+    reconnection = Reconnection(journal, ledger, sender, placements.order_types, lookup_timeout)
+
+    def on_reconnect(recovered: RecoveringSession) -> None:  # catch up, then exit plans re-check their stops
+        reconnection(recovered)
+        plans.after_reconnect()
+
+    session.on_reconnect = on_reconnect
     summary = Summary(
         playbook_path=playbook.path, playbook_name=playbook.name, playbook_sha256=playbook.sha256,
         run_id=playbook.run_id, target=target.name, url=display_url(target.url), account_id=account_id,

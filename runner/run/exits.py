@@ -32,13 +32,14 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
 
-from runner.enums import Side
+from runner.enums import OrderType, Side
 from runner.exchange.client import Event
+from runner.exchange.marketdata import MarkPriceSource
 from runner.exchange.protocol import (
     OrderUpdate,
     ReplyKind,
+    cancel_order_message,
     cancel_stop_order_message,
     modify_stop_order_message,
     wire_decimal,
@@ -51,7 +52,7 @@ from runner.playbook.exits import (
     level_sizes,
     trail_price,
 )
-from runner.playbook.ids import NAMESPACE
+from runner.playbook.ids import NAMESPACE, Leg
 from runner.playbook.model import BracketMode, Order, Playbook
 from runner.playbook.plan import add_order_message
 from runner.report import LegResult, OrderResult, Position, StatusSeen, TimelineEvent
@@ -75,21 +76,15 @@ def action_key(leg_client_order_id: str, action: str, target: str = "") -> str:
     return str(uuid.uuid5(NAMESPACE, f"{leg_client_order_id}|{action}|{target}"))
 
 
-class MarkSource(Protocol):
-    """Where the mark price comes from (QFEX: stops trigger on the mark price)."""
-
-    def mark(self, symbol: str) -> Decimal | None: ...
-
-
 class PositionsMark:
     """The mark implied by QFEX's positions push: unrealised_pnl = (mark - average_price) x position,
     so mark = average_price + unrealised_pnl / position (pulsed every second; only while a
-    position is open). Stands in until the market-data feed gives the mark itself."""
+    position is open). The fallback when the market-data socket gives no price."""
 
     def __init__(self, pump: EventPump) -> None:
         self.pump = pump
 
-    def mark(self, symbol: str) -> Decimal | None:
+    def latest(self, symbol: str) -> Decimal | None:
         row = self.pump.position_rows.get(symbol)
         if row is None:
             return None
@@ -150,6 +145,11 @@ class _Plan:
     #: how much of the entry's fill (and of each exit's) the timeline has shown
     entry_seen: Decimal = Decimal(0)
     seen: dict[str, Decimal] = field(default_factory=dict)
+    #: time rules: when the entry was acknowledged / first filled, on the exchange's clock
+    acked_at: Decimal | None = None
+    first_fill_at: Decimal | None = None
+    entry_cancel_sent: bool = False
+    close: _Leg | None = None
 
     @property
     def position(self) -> Position:
@@ -165,13 +165,56 @@ class _Plan:
         return next((x for x in self.legs if not x.spec.level), None)
 
 
+class ExchangeClock:
+    """The exchange's clock as the runner sees it: the latest timestamp of its frames (order updates,
+    fills, market-data prices), advanced by the local monotonic time since it arrived. Time rules
+    (`cancel_entry_after`, `close_after`) follow it, so a rehearsal on a sped-up local exchange
+    (`sim --clock-speed`) and a live run obey the same rules."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._stamp: Decimal | None = None
+        self._seen_at = 0.0
+
+    def saw(self, stamp: Decimal | None) -> None:
+        if stamp is not None and (self._stamp is None or stamp > self.now_or(stamp)):
+            self._stamp, self._seen_at = stamp, self._monotonic()
+
+    def now_or(self, default: Decimal) -> Decimal:
+        if self._stamp is None:
+            return default
+        return self._stamp + Decimal(str(round(self._monotonic() - self._seen_at, 6)))
+
+    def now(self) -> Decimal | None:
+        return None if self._stamp is None else self.now_or(self._stamp)
+
+
+def _after(start: Decimal | None, seconds: Decimal | None) -> Decimal | None:
+    return start + seconds if start is not None and seconds is not None else None
+
+
+def _rfc3339(text: str | None) -> Decimal | None:
+    """A market-data frame's `time` (RFC 3339) as Unix seconds, or None."""
+    if not text:
+        return None
+    import datetime as dt
+
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return Decimal(str(moment.timestamp()))
+
+
 class ExitPlans:
     """Places and keeps every exit plan of the playbook (see the module docstring)."""
 
     def __init__(self, playbook: Playbook, ledger: Ledger, sender: Sender, pump: EventPump, adopter: Adopter,
                  journal: JournalWriter, session: Session, timeout: float, *,
                  lots: Mapping[str, Decimal] | None = None, ticks: Mapping[str, Decimal] | None = None,
-                 marks: MarkSource | None = None, clock: Callable[[], float] = time.time) -> None:
+                 marks: MarkPriceSource | None = None, clock: Callable[[], float] = time.time) -> None:
         self.playbook = playbook
         self.ledger = ledger
         self.sender = sender
@@ -182,8 +225,12 @@ class ExitPlans:
         self.timeout = timeout
         self.lots = dict(lots or {})
         self.ticks = dict(ticks or {})
-        self.marks: MarkSource = marks if marks is not None else PositionsMark(pump)
+        #: the mark price: QFEX's market-data socket (its prices carry the exchange's time too), else
+        #: the positions push (runner.run.exits.PositionsMark)
+        self.marks = marks
+        self.fallback = PositionsMark(pump)
         self.clock = clock
+        self.exchange_clock = ExchangeClock()
         self.plans: dict[int, _Plan] = {}
         self._by_order_id: dict[str, tuple[_Plan, _Leg]] = {}
         self._stepping = False
@@ -258,6 +305,7 @@ class ExitPlans:
             return
         self._stepping = True
         try:
+            self.exchange_clock.saw(self.pump.exchange_time)
             for plan in self.plans.values():
                 for leg in plan.legs:  # learn order ids from ACKs the pump applied
                     if leg.record.order_id and leg.record.order_id not in self._by_order_id:
@@ -276,10 +324,11 @@ class ExitPlans:
         self._fills_to_timeline(plan, filled)
         entry_open = not plan.entry.terminal and (plan.entry.remaining is None or plan.entry.remaining > 0) \
             and result.reject is None and result.last_status in ("ACK", "MODIFIED", None)
+        self._time_rules(plan, filled, entry_open)
         if filled <= 0:
             return
         tps, stop = plan.take_profits, plan.stop
-        closed = sum((x.filled for x in plan.legs), Decimal(0))
+        closed = sum((x.filled for x in plan.legs), Decimal(0)) + self._closed(plan)
         open_qty = filled - closed
         if open_qty <= 0 and not entry_open:
             for leg in plan.legs:
@@ -314,6 +363,96 @@ class ExitPlans:
             kind = "resized" if resize else "moved"
             reasons = [f"{_text(open_qty)} of the position is open"] if resize else []
             self._modify(plan, stop, open_qty, price, kind, "; ".join([*reasons, *([why] if why else [])]))
+
+    def _closed(self, plan: _Plan) -> Decimal:
+        """What this plan's close_after order filled (it closes part of the position, as an exit does)."""
+        return plan.close.filled if plan.close is not None else Decimal(0)
+
+    def _clock_start(self, plan: _Plan, what: str, now: Decimal | None) -> Decimal | None:
+        """When the entry was acknowledged / first filled, on the exchange's clock: journaled once (a
+        re-run counts from the same moment), read back on a re-run."""
+        key = action_key(plan.result.client_order_id, f"clock-{what}")
+        known = self.journal.managed(key)
+        if known is not None:
+            return wire_decimal((known.get("message") or {}).get("at"))
+        if now is None:
+            return None
+        self.journal.record_manage(key, plan.result.client_order_id, plan.result.order_id or "",
+                                   f"clock-{what}", f"time rules count from here ({what})", {"at": now})
+        return now
+
+    def _time_rules(self, plan: _Plan, filled: Decimal, entry_open: bool) -> None:
+        """cancel_entry_after / close_after, on the exchange's clock (see ExchangeClock)."""
+        manage = plan.order.bracket.manage if plan.order.bracket else None
+        if manage is None or (manage.cancel_entry_after is None and manage.close_after is None):
+            return
+        quote = self.marks.quote(plan.order.symbol) if self.marks is not None else None
+        if quote is not None:
+            self.exchange_clock.saw(_rfc3339(quote.time))
+        now = self.exchange_clock.now()
+        result = plan.result
+        if plan.acked_at is None and result.order_id:
+            plan.acked_at = self._clock_start(plan, "ack", now)
+        if plan.first_fill_at is None and filled > 0:
+            plan.first_fill_at = self._clock_start(plan, "fill", now)
+        if now is None:
+            return
+        limit = manage.cancel_entry_after
+        if limit is not None and entry_open and not plan.entry_cancel_sent and result.order_id:
+            due = limit.at if limit.at is not None else _after(plan.acked_at, limit.seconds)
+            if due is not None and now >= due:
+                plan.entry_cancel_sent = True
+                message = cancel_order_message(plan.order.symbol, result.order_id)
+                self.journal.record_cancel(action_key(result.client_order_id, "cancel-entry"),
+                                           result.client_order_id, result.order_id,
+                                           f"cancel_entry_after {limit.text}", message)
+                self.session.send(message)
+                self._event(plan, "cancel", "entry", f"entry cancel sent: cancel_entry_after {limit.text} "
+                            f"({_text(filled)} of {_text(plan.order.quantity)} filled; what filled keeps its "
+                            f"exits)")
+        limit = manage.close_after
+        if limit is None or filled <= 0 or plan.close is not None:
+            return
+        due = limit.at if limit.at is not None else _after(plan.first_fill_at, limit.seconds)
+        open_qty = filled - sum((x.filled for x in plan.legs), Decimal(0))
+        if due is None or now < due or open_qty <= 0:
+            return
+        if entry_open and not plan.entry_cancel_sent and result.order_id:  # stop growing what is closed
+            plan.entry_cancel_sent = True
+            message = cancel_order_message(plan.order.symbol, result.order_id)
+            self.journal.record_cancel(action_key(result.client_order_id, "cancel-entry"),
+                                       result.client_order_id, result.order_id, f"close_after {limit.text}",
+                                       message)
+            self.session.send(message)
+        self._close(plan, open_qty, limit.text)
+
+    def _close(self, plan: _Plan, quantity: Decimal, text: str) -> None:
+        """close_after: a reduce-only MARKET order for this plan's open quantity — not QFEX's
+        close_position, which closes the account's whole position in the symbol — journaled like any
+        order under its own client_order_id; the plan is then flat and its exits are cancelled."""
+        order = plan.order
+        coid = self.playbook.client_order_id(order, Leg.CLOSE)
+        record = LegResult("close", BracketMode.AFTER_FILL.value, None, order.side.opposite.value, quantity,
+                           coid)
+        plan.result.legs.append(record)
+        spec = ExitLeg(Leg.CLOSE, "close", OrderType.MARKET, Decimal(0), -1)
+        leg = _Leg(spec, record, coid, placed=True)
+        plan.close = leg
+        placed = self.adopter.already_placed(coid)
+        if placed is not None:  # an earlier run sent it: never again
+            record.order_id = placed.order_id
+            leg.reported = placed.filled_quantity
+            record.statuses.append(StatusSeen(placed.last_status or "unknown", time.time(), None, "journal"))
+            record.note = "placed by an earlier run; not sent again"
+            add_journal_fills(record, placed)
+            self.adopter.exchange_view(record, coid)
+            return
+        message = add_order_message(symbol=order.symbol, side=order.side.opposite,
+                                    order_type=OrderType.MARKET, quantity=quantity, price=None,
+                                    time_in_force="IOC", client_order_id=coid, reduce_only=True)
+        self.sender.send(coid, record, message, plan.index, order.id, Leg.CLOSE, quantity, immediate=True)
+        self._event(plan, "closed", "close", f"close_after {text}: reduce-only MARKET {_text(quantity)} sent "
+                    f"for this plan's open quantity", quantity)
 
     def _stop_target(self, plan: _Plan, current: Decimal) -> tuple[Decimal, str]:
         """Where the stop should be: break-even and trailing only ever move it in the position's favour,
@@ -432,6 +571,19 @@ class ExitPlans:
         self.step_all()
         return True
 
+    def after_reconnect(self) -> None:
+        """The connection dropped and came back (the catch-up replayed what was missed): a modify or
+        cancel whose answer was lost is sent again — absolute targets, so a second one changes
+        nothing if the first went through — once the next event (or tick of --manage) steps."""
+        for plan in self.plans.values():
+            for leg in plan.legs:
+                if leg.pending is not None:
+                    self._event(plan, "kept", leg.spec.name, f"{_leg_name(leg)}: the answer to its "
+                                f"{leg.pending.kind} was lost with the connection; it is checked again")
+                    leg.pending = None
+                if leg.cancelling and leg.open:
+                    leg.cancelling = False
+
     # --- run --manage -------------------------------------------------------------------------------
 
     def done(self, plan: _Plan) -> bool:
@@ -439,7 +591,8 @@ class ExitPlans:
         entry_working = plan.result.reject is None and not plan.entry.terminal \
             and plan.result.last_status in ("ACK", "MODIFIED") \
             and not (plan.entry.remaining is not None and plan.entry.remaining <= 0)
-        return not entry_working and not any(x.open or x.pending is not None for x in plan.legs)
+        busy = any(x.open or x.pending is not None or (x.placed and not self._answered(x)) for x in plan.legs)
+        return not entry_working and not busy
 
     def manage(self, until: float | None) -> None:
         """`run --manage`: stay connected and keep every exit plan until each is done (flat, nothing
@@ -503,7 +656,7 @@ class ExitPlans:
         on a flat plan. A breach is recorded once (the report says so); None means they held."""
         position = plan.position
         filled = max(plan.result.filled_quantity, plan.entry.filled)
-        open_qty = filled - sum((x.filled for x in plan.legs), Decimal(0))
+        open_qty = filled - sum((x.filled for x in plan.legs), Decimal(0)) - self._closed(plan)
         position.open_quantity = open_qty
         if any(x.pending is not None or (x.cancelling and x.open) for x in plan.legs) or \
                 any(x.placed and not self._answered(x) for x in plan.legs):
@@ -545,25 +698,38 @@ class ExitPlans:
     def _fills_to_timeline(self, plan: _Plan, filled: Decimal) -> None:
         """Every new fill of the entry and of each exit, once, in the timeline."""
         result = plan.result
+        average = result.average_price
+        at_price = f" @ {self._px(plan, average)}" if average is not None else ""
+        text = f"entry {plan.order.side.value} filled {_text(filled)} of {_text(plan.order.quantity)}" \
+               f"{at_price}"
         if filled > plan.entry_seen:
-            average = result.average_price
             at = max((f.at for f in result.fills), default=self.clock())
-            at_price = f" @ {self._px(plan, average)}" if average is not None else ""
-            side = plan.order.side.value
-            self._event(plan, "entry_fill", "entry", f"entry {side} filled {_text(filled)} of "
-                        f"{_text(plan.order.quantity)}{at_price}", filled, average, at)
+            self._event(plan, "entry_fill", "entry", text, filled, average, at)
             plan.entry_seen = filled
+        elif average is not None:
+            self._amend(plan, "entry_fill", "entry", average, text)
         for leg in plan.legs:
             done = leg.filled
+            fills = leg.record.fills
+            priced = [f for f in fills if f.price is not None]
+            price = (sum((f.price * f.quantity for f in priced if f.price is not None), Decimal(0))
+                     / sum((f.quantity for f in priced), Decimal(0))) if priced else None
+            text = f"{_leg_name(leg)} filled {_text(done)}" + (f" @ {self._px(plan, price)}" if price else "")
             if done > plan.seen.get(leg.coid, Decimal(0)):
-                fills = leg.record.fills
-                priced = [f for f in fills if f.price is not None]
-                price = (sum((f.price * f.quantity for f in priced if f.price is not None), Decimal(0))
-                         / sum((f.quantity for f in priced), Decimal(0))) if priced else None
                 at = max((f.at for f in fills), default=self.clock())
-                self._event(plan, "filled", leg.spec.name, f"{_leg_name(leg)} filled {_text(done)}"
-                            + (f" @ {self._px(plan, price)}" if price is not None else ""), done, price, at)
+                self._event(plan, "filled", leg.spec.name, text, done, price, at)
                 plan.seen[leg.coid] = done
+            elif price is not None:
+                self._amend(plan, "filled", leg.spec.name, price, text)
+
+    @staticmethod
+    def _amend(plan: _Plan, kind: str, leg: str, price: Decimal, text: str) -> None:
+        """A fill's price came after the FILLED answer that put it in the timeline: complete that line."""
+        for event in reversed(plan.position.timeline):
+            if event.kind == kind and event.leg == leg:
+                if event.price is None:
+                    event.price, event.text = price, text
+                break
 
     def finish(self) -> None:
         """At the end of the run: each plan's realised P&L of what closed, with fees (exact)."""
@@ -572,10 +738,14 @@ class ExitPlans:
             result, position = plan.result, plan.position
             position.timeline.sort(key=lambda e: e.at)  # stable: same-moment events keep their order
             average = result.average_price
-            closed = [f for x in plan.legs for f in x.record.fills]
+            closing = [*plan.legs, *([plan.close] if plan.close is not None else [])]
+            closed = [f for x in closing for f in x.record.fills]
             fees = [f.fee for f in [*result.fills, *closed] if f.fee is not None]
             position.fees = sum(fees, Decimal(0)) if fees else None
-            traded = sum((x.filled for x in plan.legs), Decimal(0))
+            traded = sum((x.filled for x in closing), Decimal(0))
+            if not closed and not traded and average is not None:  # nothing closed yet: the fees paid
+                position.realised_pnl = -(position.fees or Decimal(0))
+                continue
             if average is None or not closed or any(f.price is None for f in closed) \
                     or sum((f.quantity for f in closed), Decimal(0)) < traded:
                 continue  # a fill's price is unknown (lost to a kill, say): no P&L rather than a wrong one
@@ -594,13 +764,32 @@ class ExitPlans:
         places = max(0, -exponent) if isinstance(exponent, int) else 0
         return format(value.quantize(Decimal(1).scaleb(-places)), "f")
 
+    def judged(self) -> None:
+        """After the final verdicts: an entry the plan itself cancelled (cancel_entry_after, close_after)
+        did what the playbook asked — it is not "ended by the exchange"."""
+        from runner.report import Outcome
+
+        for plan in self.plans.values():
+            result = plan.result
+            if plan.entry_cancel_sent and result.outcome is Outcome.FAILED and result.reject is None \
+                    and result.last_status in ("CANCELLED", "FILLED"):
+                limit = plan.order.bracket.manage if plan.order.bracket else None
+                rule = ("cancel_entry_after " + limit.cancel_entry_after.text
+                        if limit is not None and limit.cancel_entry_after is not None else "close_after")
+                result.outcome = Outcome.PASSED
+                result.end_state = f"cancelled by the runner ({rule})"
+                done = _text(result.filled_quantity)
+                result.verdict = f"accepted; cancelled by the runner ({rule}) with {done} of " \
+                                 f"{_text(result.quantity)} filled"
+
     def _once(self, plan: _Plan, key: str, kind: str, leg: str, text: str) -> None:
         if key not in plan.notes:
             plan.notes.add(key)
             self._event(plan, kind, leg, text)
 
     def _sample_mark(self, plan: _Plan) -> None:
-        mark = self.marks.mark(plan.order.symbol)
+        feed = self.marks.latest(plan.order.symbol) if self.marks is not None else None
+        mark = feed or self.fallback.latest(plan.order.symbol)
         if mark is None or mark == plan.last_mark:
             return
         plan.last_mark = mark

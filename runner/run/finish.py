@@ -107,6 +107,8 @@ class Finish:
                 result.verdict += " (connection lost: re-running reconciles it with the exchange)"
         if self.plans is not None:
             self.plans.finish()
+        if self.plans is not None:
+            self.plans.judged()
         for result in self.results:
             warn_open_sibling(result, self.ledger.warnings)
             for leg in result.legs:

@@ -68,6 +68,10 @@ class OrderFlow:
         result = self.ledger.results[index]
         step = self._entry_steps[order.id]
         after_fill = order.bracket is not None and order.bracket.mode is BracketMode.AFTER_FILL
+        # an after_fill bracket waits for the entry's fill; an exit plan protects each fill as it comes
+        # (runner.run.exits acts on every event), so its entry waits only as `wait:` says
+        to_fill = order.wait is Wait.FILL or (after_fill and not (order.bracket is not None
+                                                                   and order.bracket.exit_plan))
         placed = self.adopter.already_placed(step.client_order_id)
         if placed is not None:
             live = self.adopter.adopt(result, placed)
@@ -76,7 +80,7 @@ class OrderFlow:
             return
         live = self.sender.send(step.client_order_id, result, step.message, index, order.id, Leg.ENTRY,
                                 order.quantity, is_immediate(order))
-        if order.wait is Wait.FILL or after_fill:
+        if to_fill:
             self.pump.pump(lambda: live.settled(time.monotonic()), self.timeout)
         elif order.wait is Wait.ACK:
             if not self.pump.pump(lambda: live.answered, self.timeout):
@@ -93,7 +97,7 @@ class OrderFlow:
             self.pump.pump(lambda: False, 0)  # take whatever already arrived, never block
         if after_fill:
             self.place_exits(index, order, result, live)
-        self.judge_sent(upto=index, waited_for_fill=order.wait is Wait.FILL or after_fill)
+        self.judge_sent(upto=index, waited_for_fill=to_fill)
 
     def place_exits(self, index: int, order: Order, result: OrderResult, live: LiveOrder) -> None:
         """An after_fill bracket's exits: an exit plan's by runner.run.exits, the others by brackets."""

@@ -241,9 +241,9 @@ class Journal:
         self._append(record)
         self.contents.apply(record)
 
-    def managed(self, key: str) -> bool:
-        """Was the management action under `key` journaled (by this run or an earlier one)?"""
-        return key in self.contents.managed
+    def managed(self, key: str) -> Mapping[str, Any] | None:
+        """The management record journaled under `key` (by this run or an earlier one), or None."""
+        return self.contents.managed.get(key)
 
     def note(self, event: str, **details: Any) -> None:
         """A free-form line for humans reading the journal (run end, abort reason)."""

@@ -66,6 +66,9 @@ def planned_orders(playbook: Playbook) -> list[Planned]:
             for exit_leg in exit_legs(order):
                 coid = playbook.client_order_id(order, exit_leg.leg)
                 planned.append(Planned(coid, order, exit_leg.leg.value, None, exit_leg.order_type.value))
+            if bracket.manage is not None and bracket.manage.close_after is not None:
+                coid = playbook.client_order_id(order, Leg.CLOSE)
+                planned.append(Planned(coid, order, Leg.CLOSE.value, None, "MARKET"))
         elif bracket is not None and bracket.mode is BracketMode.AFTER_FILL:
             for leg, trigger, kind in ((Leg.TAKE_PROFIT, bracket.take_profit, "TAKE_PROFIT"),
                                        (Leg.STOP_LOSS, bracket.stop_loss, "STOP_LOSS")):
