@@ -255,9 +255,7 @@ def run(playbook: str, target: str | None, url: str | None, mds_url: str | None,
     4 cannot connect/authenticate, 5 stopped part-way, 74 the journal or the report could not be
     written (the report then goes to a temporary directory, named), 130 interrupted.
     """
-    from runner import jsonnum
-    from runner.console import ProgressLine, use_color
-    from runner.report import render_text
+    from runner.console import ProgressLine
     from runner.run.engine import run_playbook
     from runner.run.options import RunOptions
 
@@ -274,7 +272,67 @@ def run(playbook: str, target: str | None, url: str | None, mds_url: str | None,
         on_progress=ProgressLine(sys.stderr, enabled=progress), reconnect_attempts=reconnect_attempts,
         reconnect_max_seconds=reconnect_max_seconds, max_in_flight=max_in_flight, wire_log=wire_log,
         manage=manage, until=_until(until_text, manage))
-    result = run_playbook(options)  # PlaybookInvalid: its problems are shown by main()
+    return _show_run(run_playbook(options), fmt)  # PlaybookInvalid: its problems are shown by main()
+
+
+@cli.command()
+@click.option("--symbol", "symbols", multiple=True, metavar="SYMBOL",
+              help="Only this symbol (repeatable); default: every symbol of the account.")
+@click.option("--target", type=click.Choice(["sim", "uat", "prod"]), default=None,
+              help="As for run: sim (default, the embedded exchange), uat, or prod (needs --yes or a typed "
+                   "confirmation).")
+@click.option("--url", metavar="URL", help="Any QFEX-compatible trade WebSocket, e.g. a standalone `sim`.")
+@click.option("--yes", is_flag=True, help="Confirm on production without a prompt (for CI).")
+@click.option("--credentials", "credentials_file", metavar="FILE", help="API keys file (as for run).")
+@click.option("--report-dir", metavar="DIR", help="Where to write the reports (default runs/flatten/<UTC "
+              "timestamp>/).")
+@click.option("--state-dir", metavar="DIR", help="Journal directory (default runs/flatten/.state/).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--progress/--no-progress", default=None,
+              help="Show progress on stderr (default: on a terminal).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+              metavar="S", help="Longest wait for any one answer, and for the positions to be flat.")
+def flatten(symbols: tuple[str, ...], target: str | None, url: str | None, yes: bool,
+            credentials_file: str | None, report_dir: str | None, state_dir: str | None, fmt: str,
+            progress: bool | None, timeout: float) -> int:
+    """Cancel every open order, stop and TWAP of the account, close every position, wait until flat.
+
+    The kill switch: the same steps as the shipped playbooks/flatten.yaml (with --symbol: those
+    symbols only), run by the run engine under a fresh run_id, so it acts every time. It touches the
+    ACCOUNT's orders and positions, not one playbook's. The playbook it ran is kept beside the
+    reports (runs/flatten/playbooks/). Exit codes as for run: 0 flat, 3 something left, 4, 5, 130.
+    """
+    from runner.console import ProgressLine
+    from runner.playbook.flatten import flatten_playbook, run_id_now
+    from runner.run.engine import run_playbook
+    from runner.run.options import RunOptions
+
+    run_id = run_id_now()
+    folder = Path("runs") / "flatten" / "playbooks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"flatten-{run_id}.yaml"
+    path.write_text(flatten_playbook(run_id, tuple(dict.fromkeys(symbols))), encoding="utf-8")
+
+    def confirm(name: str) -> bool:
+        what = ", ".join(symbols) or "every symbol"
+        typed = click.prompt(f"--target prod cancels REAL orders and closes REAL positions ({what}). Type "
+                             f"{name} to continue", default="", show_default=False, err=True)
+        return typed.strip() == name
+
+    options = RunOptions(
+        playbook=str(path), target=target, url=url, yes=yes, credentials_file=credentials_file,
+        report_dir=report_dir, state_dir=state_dir, timeout=timeout,
+        confirm=confirm if sys.stdin.isatty() else None,
+        on_progress=ProgressLine(sys.stderr, enabled=progress))
+    return _show_run(run_playbook(options), fmt)
+
+
+def _show_run(result: RunResult, fmt: str) -> int:
+    """How `run` (and `flatten`) print what happened; the exit code."""
+    from runner import jsonnum
+    from runner.console import use_color
+    from runner.report import render_text
+
     if fmt == "json":  # stdout is for machines: warnings go to stderr (the text summary lists them itself)
         for warning in result.warnings:
             click.echo(f"warning: {printable(warning)}", err=True)
@@ -370,6 +428,9 @@ def report(source: str, fmt: str) -> int:
               help="With --stall-after: resume after S seconds (default: never).")
 @click.option("--auth-timeout", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
               metavar="S", help="Close connections not authenticated within S seconds.")
+@click.option("--twap-speed", type=click.FloatRange(min=0, min_open=True), default=1, show_default=True,
+              metavar="X", help="Run TWAP child schedules X times faster (30: QFEX's 30 s minimum interval "
+                                "takes 1 s), for rehearsals; replies still show the interval asked for.")
 @click.option("--compat", multiple=True, metavar="NAME[,NAME]",
               help="Switch on an older or alternative documented shape (repeatable): legacy-auth-reply, "
                    "legacy-errors, legacy-api-key-auth, legacy-cancel-client-order-id, envelope-pulses, "
@@ -382,7 +443,7 @@ def report(source: str, fmt: str) -> int:
 def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | None, accounts_file: str | None,
         seed: int, speed_bump_ms: int, latency_ms: float, no_rate_limit: bool, drop_after: int | None,
         error_rate: float, stall_after: int | None, stall_seconds: float | None, auth_timeout: float,
-        compat: tuple[str, ...], clock_speed: float) -> int:
+        twap_speed: float, compat: tuple[str, ...], clock_speed: float) -> int:
     """Run the local QFEX-compatible exchange until Ctrl-C / SIGTERM (then exit 0).
 
     A real WebSocket server speaking QFEX's trade API (HMAC auth, orders, stops, fills, positions,
@@ -402,7 +463,8 @@ def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | Non
         host=host, port=port, refdata_file=refdata_file, scenario_file=scenario_file,
         accounts_file=accounts_file, seed=seed, speed_bump_ms=speed_bump_ms, latency_ms=latency_ms,
         no_rate_limit=no_rate_limit, drop_after=drop_after, error_rate=error_rate, stall_after=stall_after,
-        stall_seconds=stall_seconds, auth_timeout=auth_timeout, compat=compat, clock_speed=clock_speed)
+        stall_seconds=stall_seconds, auth_timeout=auth_timeout, compat=compat, twap_speed=twap_speed,
+        clock_speed=clock_speed)
     serve_forever(config, announce=announce)
     click.echo("qfex-runner sim: stopped")
     return ExitCode.OK

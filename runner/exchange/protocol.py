@@ -100,6 +100,8 @@ class ReplyKind(str, Enum):
     ERROR = "error"
     POSITION = "position"
     BALANCE = "balance"
+    LEVERAGE = "leverage"
+    TWAP = "twap"
     ENVELOPE = "envelope"
     OTHER = "other"
 
@@ -392,6 +394,8 @@ _SIMPLE_KINDS = {
     "ack_response": ReplyKind.ACK,
     "position_response": ReplyKind.POSITION,
     "balance_response": ReplyKind.BALANCE,
+    "user_leverage_response": ReplyKind.LEVERAGE,
+    "twap_response": ReplyKind.TWAP,
 }
 
 

@@ -20,7 +20,17 @@ from runner.enums import ALLOWED_TIME_IN_FORCE, OrderType, Side, TimeInForce
 from runner.errors import PlaybookInvalid, SourceError
 from runner.playbook import schema
 from runner.playbook.exits import bracket_from
-from runner.playbook.model import Expect, Limits, OnReject, Order, Playbook, Wait
+from runner.playbook.model import (
+    Expect,
+    Limits,
+    OnReject,
+    Order,
+    Playbook,
+    PlaybookStep,
+    Scope,
+    StepKind,
+    Wait,
+)
 from runner.playbook.refdata import RefData
 from runner.playbook.rules import run_rules
 from runner.playbook.rules.context import RuleContext
@@ -109,12 +119,13 @@ def validate_document(document: Document, refdata: RefData | None = None) -> Val
     data = document.data if isinstance(document.data, dict) else {}
     built = _Builder(document, data, error_paths)
     orders = built.orders()
+    steps = built.steps(orders)
     limits = built.limits()
-    context = RuleContext(document, tuple(orders), limits, refdata)
+    context = RuleContext(document, tuple(orders), limits, refdata, tuple(steps))
     problems += run_rules(context)
     complete = isinstance(document.data, dict) and not any(
         p.rule == schema.RULE or p.rule.startswith("yaml-") for p in problems)
-    playbook = built.playbook(orders, limits) if complete else None
+    playbook = built.playbook(orders, limits, steps) if complete else None
     return ValidationResult(document.path, playbook, sorted(problems))
 
 
@@ -146,6 +157,16 @@ def _decimal(value: Any) -> Decimal | None:
     if value is None or isinstance(value, Decimal):
         return value
     return Decimal(value)
+
+
+_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _seconds(value: Any) -> int | None:
+    """A schema-checked duration (`60s`, `30m`, `2h`) in whole seconds."""
+    if not isinstance(value, str):
+        return None
+    return int(value[:-1]) * _SECONDS[value[-1]]
 
 
 def _expect_name(value: Any) -> str:
@@ -181,7 +202,38 @@ class _Builder:
             return []
         defaults = self.defaults()
         return [(i, self.order(i, item, defaults)) for i, item in enumerate(raw)
-                if i not in self.bad_orders and isinstance(item, dict)]
+                if i not in self.bad_orders and isinstance(item, dict) and "step" not in item]
+
+    def steps(self, orders: list[tuple[int, Order]]) -> list[tuple[int, PlaybookStep]]:
+        """The items with a `step:` key that passed the schema, each knowing how many orders precede it."""
+        raw = self.data.get("orders")
+        if not isinstance(raw, list) or self.orders_invalid:
+            return []
+        order_indexes = [i for i, _ in orders]
+        return [(i, self.step(i, item, sum(1 for j in order_indexes if j < i))) for i, item in enumerate(raw)
+                if i not in self.bad_orders and isinstance(item, dict) and "step" in item]
+
+    def step(self, index: int, raw: dict[str, Any], after_orders: int) -> PlaybookStep:
+        side = raw.get("side")
+        return PlaybookStep(
+            id=raw["id"],
+            kind=StepKind(raw["step"]),
+            after_orders=after_orders,
+            symbol=raw.get("symbol"),
+            all=bool(raw.get("all", False)),
+            orders=tuple(raw.get("orders") or ()),
+            scope=Scope(raw.get("scope", Scope.PLAYBOOK.value)),
+            leverage=_decimal(raw.get("leverage")),
+            side=_SIDES[side] if side is not None else None,
+            quantity=_decimal(raw.get("quantity")),
+            duration_s=_seconds(raw.get("duration")),
+            interval_s=_seconds(raw.get("interval")),
+            reduce_only=bool(raw.get("reduce_only", False)),
+            wait=str(raw.get("wait", "ack")),
+            twap=raw.get("twap"),
+            note=str(raw.get("note", "")),
+            location=self.document.locate(("orders", index)),
+        )
 
     def order(self, index: int, raw: dict[str, Any], defaults: dict[str, Any]) -> Order:
         order_type = _TYPES[raw["type"]]
@@ -216,7 +268,8 @@ class _Builder:
         return Limits(_decimal(raw.get("max_order_notional")), _decimal(raw.get("max_total_notional")),
                       tuple(symbols) if symbols is not None else None)
 
-    def playbook(self, orders: list[tuple[int, Order]], limits: Limits | None) -> Playbook:
+    def playbook(self, orders: list[tuple[int, Order]], limits: Limits | None,
+                 steps: list[tuple[int, PlaybookStep]]) -> Playbook:
         data = self.data
         return Playbook(
             path=self.document.path,
@@ -228,4 +281,5 @@ class _Builder:
             cancel_on_disconnect=bool(data.get("cancel_on_disconnect", False)),
             limits=limits if limits is not None else Limits(),
             sha256=self.document.sha256,
+            steps=tuple(step for _, step in steps),
         )

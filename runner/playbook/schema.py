@@ -58,7 +58,7 @@ def fast_checks(name: str = PLAYBOOK) -> tuple[Check, Check] | None:
     """Yes/no validators for the whole playbook and for one order, or None if not compilable."""
     try:
         schema = load_schema(name)
-        return compile_schema(schema), compile_schema(schema, "#/$defs/order")
+        return compile_schema(schema), compile_schema(schema, "#/$defs/item")
     except Unsupported:
         return None
 
@@ -177,7 +177,7 @@ def _problems(document: Document, error: Any, path: tuple[Any, ...]) -> list[Pro
     if kind == "required":
         names = [k for k in error.validator_value if k not in value] if isinstance(value, dict) else []
         if len(path) == 2 and path[0] == "orders":
-            what = "an order"
+            what = "a step" if isinstance(value, dict) and "step" in value else "an order"
         else:
             what = f"'{_field(path)}'" if path else "the playbook"
         return [Problem(at, f"{what} is missing required key {name!r}", RULE) for name in names]

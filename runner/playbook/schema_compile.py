@@ -77,6 +77,14 @@ def _each_item(check: Check) -> Check:
     return lambda x: not isinstance(x, list) or all(check(i) for i in x)
 
 
+def _all_of(checks: tuple[Check, ...]) -> Check:
+    return lambda x: all(check(x) for check in checks)
+
+
+def _if_then_else(condition: Check, then: Check, otherwise: Check) -> Check:
+    return lambda x: then(x) if condition(x) else otherwise(x)
+
+
 def _unique_items(x: Any) -> bool:
     return not isinstance(x, list) or all(
         not _equal(x[i], x[j]) for i in range(len(x)) for j in range(i + 1, len(x)))
@@ -112,6 +120,8 @@ class _Compiler:
                 continue
             if keyword in ("properties", "patternProperties", "additionalProperties", "required"):
                 continue  # handled together below
+            if keyword in ("then", "else"):
+                continue  # with `if`
             if keyword == "$ref":
                 checks.append(self.ref(value))
             elif keyword == "type":
@@ -140,6 +150,11 @@ class _Compiler:
                     checks.append(_unique_items)
             elif keyword == "anyOf":
                 checks.append(_any_of(tuple(self.compile(s) for s in value)))
+            elif keyword == "allOf":
+                checks.append(_all_of(tuple(self.compile(s) for s in value)))
+            elif keyword == "if":
+                checks.append(_if_then_else(self.compile(value), self.compile(schema.get("then", True)),
+                                            self.compile(schema.get("else", True))))
             else:
                 raise Unsupported(keyword)
         if any(k in schema for k in ("properties", "patternProperties", "additionalProperties", "required")):

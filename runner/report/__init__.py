@@ -29,6 +29,7 @@ from runner.report.model import (
     Report,
     RunOutcome,
     StatusSeen,
+    StepResult,
     Summary,
     TimelineEvent,
 )
@@ -36,9 +37,9 @@ from runner.report.text import render_text
 
 __all__ = [
     "FORMATS", "FillRecord", "Instrument", "LegResult", "OrderResult", "Outcome", "Position", "Reject",
-    "Report", "RunOutcome", "StatusSeen", "Summary", "TimelineEvent", "append_step_summary", "load_report",
-    "render", "render_json", "render_junit", "render_markdown", "render_text", "step_summary_path",
-    "write_report_dir", "write_report_files",
+    "Report", "RunOutcome", "StatusSeen", "StepResult", "Summary", "TimelineEvent", "append_step_summary",
+    "load_report", "render", "render_json", "render_junit", "render_markdown", "render_text",
+    "step_summary_path", "write_report_dir", "write_report_files",
 ]
 
 REPORT_JSON, REPORT_MD, JUNIT_XML, REPORT_HTML = "report.json", "report.md", "junit.xml", "report.html"

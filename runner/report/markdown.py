@@ -39,13 +39,22 @@ def render_markdown(report: Report) -> str:
            ""]
     if s.message:
         out += [f"> {_cell(s.message)}", ""]
-    out.append("| " + " | ".join(_cells.COLUMNS) + " |")
-    out.append("|" + "|".join("---" for _ in _cells.COLUMNS) + "|")
+    if report.orders or not report.steps:  # a playbook of steps only (flatten): no empty order table
+        out.append("| " + " | ".join(_cells.COLUMNS) + " |")
+        out.append("|" + "|".join("---" for _ in _cells.COLUMNS) + "|")
     for o in report.orders:
         cells = [_cell(c) for c in _cells.row(o, _cells.units_for(report, o))]
         cells[-1] = f"{_ICON[o.outcome]} {cells[-1]}"
         cells[1] = "`" + o.id.replace("|", "\\|") + "`"  # letters, digits, . _ : - (the schema)
         out.append("| " + " | ".join(cells) + " |")
+    if report.steps:
+        out += ["", "### Steps", "", "| # | step | kind | what it does | outcome |", "|---|---|---|---|---|"]
+        for x in report.steps:
+            out.append(f"| {x.index + 1} | `{x.id}` | {x.kind} | {_cell(x.description)} | "
+                       f"{_ICON[x.outcome]} {_cell(x.outcome.value)}: {_cell(x.verdict)} |")
+        done = [x for x in report.steps if x.actions]
+        for x in done:
+            out += ["", f"`{x.id}` did:", ""] + [f"- {_cell(a)}" for a in x.actions]
     noted = _cells.noted(report)
     if noted:
         out += ["", "### Notes", ""]

@@ -15,6 +15,8 @@ def render_text(report: Report, *, color: bool = False) -> str:
     rows = [list(_cells.COLUMNS)] + [[printable(c) for c in _cells.row(o, _cells.units_for(report, o))]
                                    for o in report.orders]
     widths = [max(len(r[i]) for r in rows) for i in range(len(_cells.COLUMNS))]
+    if not report.orders and report.steps:
+        rows = []  # a playbook of steps only (flatten): no empty order table
     for n, r in enumerate(rows):
         line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip()
         if color and n:
@@ -35,6 +37,12 @@ def render_text(report: Report, *, color: bool = False) -> str:
     problems = [o for o in report.orders if o.outcome in (Outcome.FAILED, Outcome.UNKNOWN)]
     for o in problems:
         lines.append(printable(f"  {o.id}: {o.verdict}"))
+    if report.steps:
+        lines.append("steps:")
+    for step in report.steps:
+        line = printable(f"  {_cells.step_line(step)}")
+        lines.append(_paint(line, step.outcome) if color else line)
+        lines.extend(printable(f"    {action}") for action in step.actions)
     for w in report.warnings:
         lines.append(printable(f"warning: {w}"))
     if s.message:

@@ -90,6 +90,8 @@ from runner.run.setup import (
     traded_instruments,
     validated_playbook,
 )
+from runner.run.step_context import StepContext
+from runner.run.steps import StepRunner, missing_kinds
 from runner.state.writer import JournalWriter
 from runner.words import counted, os_reason
 
@@ -221,6 +223,10 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     from runner.state.reconcile import LOOKUP_TIMEOUT_S
 
     timeout = options.timeout
+    if missing_kinds(playbook.steps):
+        kinds = ", ".join(missing_kinds(playbook.steps))
+        raise UsageError(f"this qfex-runner cannot run step kind(s) {kinds} "
+                         f"yet; nothing was sent")
     lookup_timeout = min(timeout, LOOKUP_TIMEOUT_S)  # each wait of a reconciliation's queries
     interrupts = Interrupts()
     placements = Placements(journal, playbook, replan=options.replan, lookup_timeout=lookup_timeout)
@@ -233,8 +239,9 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     ticks = {s: spec.tick_size for s, spec in refdata.items()} if refdata is not None else None
     plans = ExitPlans(playbook, ledger, sender, pump, adopter, journal, session, timeout, lots=lots,
                       ticks=ticks, marks=marks)  # exit plans: ladders, resized and managed stops (exits)
+    steps = StepRunner(StepContext(playbook, session, journal, ledger, pump, interrupts, timeout))
     flow = OrderFlow(playbook, build_plan(playbook, lots), ledger, sender, pump, adopter, legs, timeout,
-                     plans)
+                     steps, plans)
     submit: Submission = flow
     if options.max_in_flight > 1 and playbook.on_reject is OnReject.STOP:
         # every order is a barrier (a rejection must stop all later ones): the sequential flow
@@ -247,7 +254,7 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
         plans.step_all()
 
     pump.on_event = after_event
-    pump.observer = plans.observe
+    pump.claim = plans.observe
     finish = Finish(playbook, ledger, pump, EndStates(session, ledger, pump), legs, timeout, plans)
     reconnection = Reconnection(journal, ledger, sender, placements.order_types, lookup_timeout)
 
@@ -360,10 +367,16 @@ class Run:
         if lost or stopped:
             message = f"{message} — {placement_summary(self.ledger.results)}"
         failed = sum(1 for r in self.ledger.results if r.outcome in (Outcome.FAILED, Outcome.UNKNOWN))
+        failed_steps = sum(1 for x in self.ledger.steps if x.outcome in (Outcome.FAILED, Outcome.UNKNOWN))
         if code == ExitCode.OK and failed:
             code, outcome = ExitCode.ORDERS_FAILED, RunOutcome.FAILED
             message = f"{counted(failed, 'order')} rejected or missed {'its' if failed == 1 else 'their'} " \
                       f"expectation"
+        if code == ExitCode.OK and failed_steps:
+            code, outcome = ExitCode.ORDERS_FAILED, RunOutcome.FAILED
+            message = f"{counted(failed_steps, 'step')} failed"
+        elif code == ExitCode.ORDERS_FAILED and failed_steps:
+            message += f"; {counted(failed_steps, 'step')} failed"
         self.summary.ended_at = time.time()
         self.summary.outcome = outcome
         self.summary.exit_code = int(code)
@@ -372,7 +385,7 @@ class Run:
             self.journal.note("run_end", exit_code=int(code), outcome=outcome.value)
         with contextlib.suppress(OSError):  # stderr on a full disk must not cost the report
             self.ledger.progress("done", -1, status=outcome.value, detail=message)
-        return Report(self.summary, self.ledger.results, self.ledger.warnings), code
+        return Report(self.summary, self.ledger.results, self.ledger.warnings, steps=self.ledger.steps), code
 
     def _show_unproven(self) -> None:
         """Orders a damaged journal cannot prove unplaced show as unknown, not as "not sent"."""

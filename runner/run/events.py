@@ -61,8 +61,12 @@ class EventPump:
         self.position_rows: dict[str, dict[str, Any]] = {}
         #: the exchange's clock: the latest update_time / timestamp of its frames (Unix seconds)
         self.exchange_time: Decimal | None = None
-        #: sees every event first and may consume it (an exit plan's modify answers, runner.run.exits)
-        self.observer: Callable[[Event], bool] | None = None
+        #: may claim an event after the observers saw it, instead of the usual handling (an exit plan's
+        #: modify answers, runner.run.exits)
+        self.claim: Callable[[Event], bool] | None = None
+        #: also shown every event, before it is applied (a step waiting for the answer to its cancel,
+        #: close or modify by exchange order id or client id: runner.run.step_context)
+        self.observers: list[Callable[[Event], None]] = []
 
     def pump(self, done: Callable[[], bool], timeout: float) -> bool:
         """Apply incoming events until `done()` or `timeout` seconds pass; True if done."""
@@ -108,13 +112,15 @@ class EventPump:
         return self.sender.next_retry_in(now, wait)
 
     def apply(self, event: Event) -> None:
+        for observer in self.observers:
+            observer(event)
         reply = event.reply
         coid = event.client_order_id
         stamp = reply.body.update_time if isinstance(reply.body, OrderUpdate) else \
             reply.body.timestamp if isinstance(reply.body, Fill) else None
         if stamp is not None and (self.exchange_time is None or stamp > self.exchange_time):
             self.exchange_time = stamp
-        if self.observer is not None and self.observer(event):
+        if self.claim is not None and self.claim(event):
             if self.on_event is not None:
                 self.on_event()
             return

@@ -245,6 +245,18 @@ class Journal:
         """The management record journaled under `key` (by this run or an earlier one), or None."""
         return self.contents.managed.get(key)
 
+    def record_step_done(self, key: str, step_id: str, outcome: str, verdict: str,
+                         actions: list[str]) -> None:
+        """A step besides orders finished (durably: a re-run must not do it again)."""
+        record = {"kind": "step_done", "key": key, "step": step_id, "outcome": outcome, "verdict": verdict,
+                  "actions": list(actions)}
+        self._append(record)
+        self.contents.apply(record)
+
+    def step_done(self, key: str) -> dict[str, Any] | None:
+        """What an earlier run recorded when it finished the step with this key (None: not finished)."""
+        return self.contents.steps_done.get(key)
+
     def note(self, event: str, **details: Any) -> None:
         """A free-form line for humans reading the journal (run end, abort reason)."""
         self._append({"kind": "note", "event": event, **details})

@@ -43,6 +43,13 @@ class JournalWriter(Protocol):
 
     def managed(self, key: str) -> Mapping[str, Any] | None: ...
 
+    def record_step_done(self, key: str, step_id: str, outcome: str, verdict: str,
+                         actions: list[str]) -> None:
+        """A step besides orders finished: durably, so a re-run reports it done and does not repeat it."""
+
+    def step_done(self, key: str) -> dict[str, Any] | None:
+        """What an earlier run recorded when it finished the step with this key (None: not finished)."""
+
     def note(self, event: str, **details: Any) -> None: ...
 
     def batch(self) -> AbstractContextManager[None]:

@@ -127,6 +127,10 @@ def property_paths(root: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     out: list[tuple[str, dict[str, Any]]] = []
 
     def walk(node: dict[str, Any], prefix: str) -> None:
+        # an `orders:` item is an order or (with `step:`) a step of one kind: every branch's keys count
+        for branch in [node.get("then"), node.get("else"), *node.get("allOf", [])]:
+            if isinstance(branch, dict):
+                walk(resolve(branch, root), prefix)
         for key, sub in node.get("properties", {}).items():
             sub = resolve(sub, root)
             out.append((prefix + key, sub))

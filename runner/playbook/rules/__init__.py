@@ -16,6 +16,7 @@ from runner.playbook.rules import (
     bracket_type,
     duplicate_id,
     exit_plan,
+    leverage_first,
     limits_notional,
     limits_symbols,
     lot_size,
@@ -24,9 +25,11 @@ from runner.playbook.rules import (
     quantity_range,
     refdata_order_type,
     refdata_symbol,
+    step_target,
     stop_side,
     tick_size,
     tif_allowed,
+    twap_limits,
 )
 from runner.playbook.rules.context import RuleContext
 from runner.problems import Problem
@@ -35,7 +38,8 @@ from runner.problems import Problem
 RULES: list[ModuleType] = [tif_allowed, price_required, duplicate_id, bracket_type, bracket_geometry,
                            exit_plan,
                            limits_symbols, limits_notional, refdata_symbol, refdata_order_type, tick_size,
-                           lot_size, quantity_range, price_band, stop_side]
+                           lot_size, quantity_range, price_band, stop_side, step_target, leverage_first,
+                           twap_limits]
 #: rule id -> check function, in the order they run
 CHECKS: dict[str, Callable[[RuleContext], Iterable[Problem]]] = {m.ID: m.check for m in RULES}
 
