@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from runner.enums import OrderType, Side
+from runner.enums import OrderType, Side, TimeInForce
 from runner.playbook.ids import Leg
 from runner.playbook.model import (
     Bracket,
@@ -104,6 +104,35 @@ def bracket_from(raw: Mapping[str, Any]) -> Bracket:
         levels = (TakeProfitLevel(Decimal(take_profit)),) if take_profit is not None else ()
     return Bracket(None, stop_loss, BracketMode(raw.get("mode", BracketMode.AFTER_FILL.value)),
                    levels=levels, manage=manage)
+
+
+def exits_step_bracket(raw: Mapping[str, Any]) -> Bracket:
+    """An `exits:` step's take_profit / stop_loss / manage as the exit plan it is (always after_fill:
+    standalone exits sized from the quantity protected)."""
+    take_profit = raw.get("take_profit")
+    levels = take_profit if isinstance(take_profit, list) or take_profit is None else [{"price": take_profit}]
+    fields: dict[str, Any] = {"mode": BracketMode.AFTER_FILL.value, "take_profit": levels,
+                              "stop_loss": raw.get("stop_loss"), "manage": raw.get("manage") or {}}
+    return bracket_from(fields)  # manage: {} at least: always an exit plan
+
+
+def step_order(step_id: str, symbol: str, long: bool, quantity: Decimal, bracket: Bracket,
+               average: Decimal | None = None) -> Order:
+    """The position an `exits:` step protects, as the filled entry its exit plan is sized from: a
+    long is a BUY entry (exits SELL), a short a SELL one."""
+    return Order(id=step_id, symbol=symbol, side=Side.BUY if long else Side.SELL, type=OrderType.MARKET,
+                 quantity=quantity, price=average, time_in_force=TimeInForce.IOC, bracket=bracket)
+
+
+def step_is_long(bracket: Bracket) -> bool | None:
+    """The side of the position an `exits:` step's geometry protects: take-profits above the stop
+    (or ascending) protect a long; None when nothing tells (a lone stop or a lone level)."""
+    prices = [x.price for x in bracket.levels]
+    if bracket.stop_loss is not None and prices:
+        return prices[0] > bracket.stop_loss
+    if len(prices) > 1:
+        return prices[1] > prices[0]
+    return None
 
 
 # --- sizing --------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 from runner.enums import ALLOWED_TIME_IN_FORCE, OrderType, Side, TimeInForce
 from runner.errors import PlaybookInvalid, SourceError
 from runner.playbook import schema
-from runner.playbook.exits import bracket_from
+from runner.playbook.exits import bracket_from, exits_step_bracket
 from runner.playbook.model import (
     Expect,
     Limits,
@@ -225,12 +225,13 @@ class _Builder:
             scope=Scope(raw.get("scope", Scope.PLAYBOOK.value)),
             leverage=_decimal(raw.get("leverage")),
             side=_SIDES[side] if side is not None else None,
-            quantity=_decimal(raw.get("quantity")),
+            quantity=_decimal(raw.get("quantity")) if raw.get("quantity") != "position" else None,
             duration_s=_seconds(raw.get("duration")),
             interval_s=_seconds(raw.get("interval")),
             reduce_only=bool(raw.get("reduce_only", False)),
             wait=str(raw.get("wait", "ack")),
             twap=raw.get("twap"),
+            exits=exits_step_bracket(raw) if raw.get("step") == StepKind.EXITS.value else None,
             note=str(raw.get("note", "")),
             location=self.document.locate(("orders", index)),
         )

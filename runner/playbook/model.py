@@ -126,6 +126,7 @@ class StepKind(str, Enum):
     CLOSE_POSITION = "close_position"
     TWAP = "twap"
     CANCEL_TWAP = "cancel_twap"
+    EXITS = "exits"
 
 
 class Scope(str, Enum):
@@ -162,6 +163,8 @@ class PlaybookStep:
     wait: str = "ack"
     #: cancel_twap: the id of the twap step to cancel
     twap: str | None = None
+    #: exits: the exit plan protecting a position the account holds (quantity None: the whole position)
+    exits: Bracket | None = None
     note: str = ""
     location: Location = field(default=Location("<memory>"), compare=False)
 

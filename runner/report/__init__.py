@@ -74,7 +74,8 @@ def write_report_dir(report: Report, report_dir: Path) -> dict[str, Path]:
     write_report_json(report, paths["json"])  # streamed order by order: the same text as render_json
     for key, text in (("md", render_markdown(report)), ("junit", render_junit(report))):
         write_atomic(paths[key], text)
-    if any(o.position is not None for o in report.orders):  # an exit plan: its chart and timeline
+    held = [o for o in report.orders if o.position is not None] + [s for s in report.steps if s.position]
+    if held:  # an exit plan (a bracket's or an exits step's): its chart and timeline
         from runner.report.html import render_html
 
         paths["html"] = report_dir / REPORT_HTML

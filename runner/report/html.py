@@ -14,8 +14,8 @@ from decimal import Decimal
 from html import escape
 
 from runner.report import _cells
-from runner.report.model import OrderResult, Report
-from runner.report.timeline import PricePath, positions, price_path, summary_line, timeline_lines
+from runner.report.model import Report
+from runner.report.timeline import Held, PricePath, positions, price_path, summary_line, timeline_lines
 from runner.words import number_text, printable
 
 WIDTH, HEIGHT = 860, 340
@@ -47,7 +47,7 @@ def render_html(report: Report) -> str:
            f"<title>qfex-runner: {_t(s.playbook_name)}</title>", f"<style>{_STYLE}</style></head><body>",
            f"<h1>qfex-runner: <code>{_t(s.playbook_name)}</code> on {_t(s.target)}</h1>",
            f"<p><strong>{_t(_cells.headline(report))}</strong></p>"]
-    for order in positions(report.orders):
+    for order in positions(report):
         out += _position(report, order)
     out.append('<h2>Orders</h2><table class="orders"><tr>'
                + "".join(f"<th>{_t(c)}</th>" for c in _cells.COLUMNS) + "</tr>")
@@ -61,8 +61,8 @@ def render_html(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
-def _position(report: Report, order: OrderResult) -> list[str]:
-    units = _cells.units_for(report, order)
+def _position(report: Report, order: Held) -> list[str]:
+    units = report.instruments.get(order.symbol or "")
     lines = timeline_lines(order, units)
     return [f'<h2 id="position-{_t(order.id)}">{_t(order.id)} {_t(order.symbol)}</h2>',
             f"<p>{_t(summary_line(order, units))}</p>",
@@ -86,7 +86,7 @@ class _Scale:
         return TOP + (HEIGHT - TOP - BOTTOM) * (1 - float(price - self.low) / span)
 
 
-def chart(order: OrderResult) -> str:
+def chart(order: Held) -> str:
     """The position's price path as inline SVG (see the module docstring for its classes)."""
     path = price_path(order)
     if not path.prices():

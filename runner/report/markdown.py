@@ -84,12 +84,12 @@ def _positions(report: Report) -> list[str]:
     """### Positions: per exit plan, its timeline and its price path as a Mermaid chart."""
     from runner.report.timeline import mermaid, positions, summary_line, timeline_lines
 
-    held = positions(report.orders)
+    held = positions(report)
     if not held:
         return []
     out = ["", "### Positions", ""]
     for o in held:
-        units = _cells.units_for(report, o)
+        units = report.instruments.get(o.symbol or "")
         out += [f"#### `{o.id}` {o.symbol}: {_cell(summary_line(o, units))}", ""]
         out += [f"    {line}" for line in timeline_lines(o, units)] + [""]
         out += [*mermaid(o), ""]

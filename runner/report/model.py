@@ -355,12 +355,19 @@ class StepResult:
     sent_at: float | None = None
     answered_at: float | None = None
     note: str = ""
+    #: an `exits:` step: the exits it placed and keeps, and the position as it played out
+    legs: list[LegResult] = field(default_factory=list)
+    position: Position | None = None
 
     @property
     def last_status(self) -> str | None:
         return self.statuses[-1].status if self.statuses else None
 
     def to_json(self) -> dict[str, Any]:
+        return {**self._json(), **({"legs": [x.to_json() for x in self.legs]} if self.legs else {}),
+                **({"position": self.position.to_json()} if self.position is not None else {})}
+
+    def _json(self) -> dict[str, Any]:
         return {"index": self.index, "id": self.id, "step": self.kind, "description": self.description,
                 "key": self.key, "symbol": self.symbol, "outcome": self.outcome.value,
                 "verdict": self.verdict,
@@ -375,7 +382,9 @@ class StepResult:
                    verdict=d.get("verdict", ""), actions=list(d.get("actions") or []),
                    statuses=[StatusSeen.from_json(x) for x in d.get("statuses", [])],
                    details=dict(d.get("details") or {}), sent_at=from_iso(d.get("sent_at")),
-                   answered_at=from_iso(d.get("answered_at")), note=d.get("note", ""))
+                   answered_at=from_iso(d.get("answered_at")), note=d.get("note", ""),
+                   legs=[LegResult.from_json(x) for x in d.get("legs") or []],
+                   position=Position.from_json(d.get("position")))
 
 
 @dataclass

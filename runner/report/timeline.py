@@ -11,19 +11,24 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from runner.report import _cells
-from runner.report.model import Instrument, OrderResult, Position
+from runner.report.model import Instrument, OrderResult, Position, Report, StepResult
 from runner.words import number_text
 
 #: at most this many points on the Mermaid chart's x axis (GitHub draws every category)
 MERMAID_POINTS = 40
 
 
-def positions(orders: list[OrderResult]) -> list[OrderResult]:
-    """The orders that carry an exit plan's position."""
-    return [o for o in orders if o.position is not None]
+#: what carries an exit plan's position: a bracket's order, or an `exits:` step
+Held = OrderResult | StepResult
 
 
-def start_of(order: OrderResult) -> float:
+def positions(report: Report) -> list[Held]:
+    """The orders and `exits:` steps that carry an exit plan's position, in the playbook's order."""
+    return [*(o for o in report.orders if o.position is not None),
+            *(s for s in report.steps if s.position is not None)]
+
+
+def start_of(order: Held) -> float:
     """The moment the position's clock starts (its first event or mark)."""
     position = order.position
     assert position is not None
@@ -31,7 +36,7 @@ def start_of(order: OrderResult) -> float:
     return min(times, default=0.0)
 
 
-def timeline_lines(order: OrderResult, units: Instrument | None = None) -> list[str]:
+def timeline_lines(order: Held, units: Instrument | None = None) -> list[str]:
     """`+4.0s  take-profit 1 filled 5 @ 235.95` — one line per event, seconds from the first."""
     position = order.position
     if position is None:
@@ -40,7 +45,7 @@ def timeline_lines(order: OrderResult, units: Instrument | None = None) -> list[
     return [f"+{e.at - t0:5.1f}s  {e.text}" for e in position.timeline]
 
 
-def summary_line(order: OrderResult, units: Instrument | None = None) -> str:
+def summary_line(order: Held, units: Instrument | None = None) -> str:
     """What is left and what it made: `flat; realised P&L 164.79 after fees 0.71; invariants held`."""
     position = order.position
     assert position is not None
@@ -80,13 +85,16 @@ class PricePath:
         return values
 
 
-def price_path(order: OrderResult) -> PricePath:
+def price_path(order: Held) -> PricePath:
     position: Position | None = order.position
     assert position is not None
     t0 = start_of(order)
     path = PricePath()
     path.marks = [(at - t0, price) for at, price in position.marks]
-    path.entry = order.average_price if order.average_price is not None else order.price
+    if isinstance(order, OrderResult):
+        path.entry = order.average_price if order.average_price is not None else order.price
+    else:  # an exits step: the position's price, as its first timeline line has it
+        path.entry = next((e.price for e in position.timeline if e.kind == "entry_fill"), None)
     for event in position.timeline:
         at = event.at - t0
         stop_change = event.kind in ("placed", "resized", "moved")
@@ -101,7 +109,7 @@ def price_path(order: OrderResult) -> PricePath:
     return path
 
 
-def mermaid(order: OrderResult) -> list[str]:
+def mermaid(order: Held) -> list[str]:
     """The price path as a Mermaid `xychart-beta` block (mark, stop over time, entry, each level)."""
     path = price_path(order)
     prices = path.prices()

@@ -239,7 +239,9 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     ticks = {s: spec.tick_size for s, spec in refdata.items()} if refdata is not None else None
     plans = ExitPlans(playbook, ledger, sender, pump, adopter, journal, session, timeout, lots=lots,
                       ticks=ticks, marks=marks)  # exit plans: ladders, resized and managed stops (exits)
-    steps = StepRunner(StepContext(playbook, session, journal, ledger, pump, interrupts, timeout))
+    step_context = StepContext(playbook, session, journal, ledger, pump, interrupts, timeout)
+    step_context.exit_plans = plans  # an `exits:` step keeps an exit plan like a bracket's
+    steps = StepRunner(step_context)
     flow = OrderFlow(playbook, build_plan(playbook, lots), ledger, sender, pump, adopter, legs, timeout,
                      steps, plans)
     submit: Submission = flow

@@ -231,7 +231,7 @@ class ExitPlans:
         self.fallback = PositionsMark(pump)
         self.clock = clock
         self.exchange_clock = ExchangeClock()
-        self.plans: dict[int, _Plan] = {}
+        self.plans: dict[str, _Plan] = {}
         self._by_order_id: dict[str, tuple[_Plan, _Leg]] = {}
         self._stepping = False
         #: `run --manage --until` ended before every plan was done
@@ -244,7 +244,7 @@ class ExitPlans:
         everything due now; waits (bounded) for the exchange's answers to what it sent."""
         result.position = result.position or Position()
         plan = _Plan(index, order, result, entry)
-        self.plans[index] = plan
+        self.plans[order.id] = plan  # playbook ids are unique across orders and steps
         for spec in exit_legs(order):
             coid = self.playbook.client_order_id(order, spec.leg)
             record = LegResult(spec.name, BracketMode.AFTER_FILL.value, spec.trigger,
@@ -278,7 +278,10 @@ class ExitPlans:
         elif placed.cancel_reason or (state is not None and state.status == "CANCELLED"):
             status = "CANCELLED"
         record.quantity = record.quantity or self.adopter.placed_quantity(leg.coid, placed)
-        leg.reported = max(placed.filled_quantity, state.filled_quantity if state is not None else Decimal(0))
+        # a stop's cancel reply says quantity 0, remaining 0 (QFEX's cancel page): only a FILLED answer's
+        # remainder measures a fill; else the fills journaled and the trades the exchange shows
+        answered = placed.filled_quantity if placed.last_status == "FILLED" else placed.fills_total
+        leg.reported = max(answered, state.filled_quantity if state is not None else Decimal(0))
         record.statuses.append(StatusSeen(status, time.time(), None, "journal"))
         record.note = "placed by an earlier run; not sent again"
         add_journal_fills(record, placed)
@@ -294,7 +297,8 @@ class ExitPlans:
         order_id = leg.record.order_id
         if order_id and order_id not in self._by_order_id:
             self._by_order_id[order_id] = (plan, leg)
-            self.ledger.legs_by_order_id.setdefault(order_id, leg.record)
+            # by client_order_id, like any order of ours (so its fills are journaled with their prices);
+            # the session maps the stop's id to it for replies that carry no client_order_id
             self.session.expect_order_id(order_id, leg.coid)
 
     # --- keeping ------------------------------------------------------------------------------------

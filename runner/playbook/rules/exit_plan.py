@@ -19,8 +19,16 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from runner.enums import OrderType, Side
-from runner.playbook.exits import HUNDRED, MAX_LEVELS, covers_all, level_sizes, quantum
-from runner.playbook.model import BracketMode, Order
+from runner.playbook.exits import (
+    HUNDRED,
+    MAX_LEVELS,
+    covers_all,
+    level_sizes,
+    quantum,
+    step_is_long,
+    step_order,
+)
+from runner.playbook.model import BracketMode, Order, PlaybookStep, StepKind
 from runner.playbook.rules.context import RuleContext, problem
 from runner.playbook.rules.exact import is_multiple, show
 from runner.problems import Location, Problem, Severity
@@ -28,9 +36,10 @@ from runner.problems import Location, Problem, Severity
 ID = "exit-plan"
 
 
-def _level_at(ctx: RuleContext, index: int, level: int, *fields: str) -> Location:
-    """Where `orders[index].bracket.take_profit[level].<fields>` is."""
-    return ctx.document.locate(("orders", index, "bracket", "take_profit", level, *fields))
+def _level_at(ctx: RuleContext, index: int, level: int, *fields: str,
+              base: tuple[str, ...] = ("bracket",)) -> Location:
+    """Where `orders[index].bracket.take_profit[level].<fields>` is (an exits step: no `bracket`)."""
+    return ctx.document.locate(("orders", index, *base, "take_profit", level, *fields))
 
 
 def check(ctx: RuleContext) -> Iterator[Problem]:
@@ -45,22 +54,37 @@ def check(ctx: RuleContext) -> Iterator[Problem]:
                           f"the runner cannot resize or move it); remove mode or write after_fill", ID)
         yield from _ladder(ctx, index, order)
         yield from _manage(ctx, index, order)
+    for index, step in ctx.steps:
+        if step.kind is StepKind.EXITS and step.exits is not None:
+            yield from _exits_step(ctx, index, step)
 
 
-def _ladder(ctx: RuleContext, index: int, order: Order) -> Iterator[Problem]:
+def _exits_step(ctx: RuleContext, index: int, step: PlaybookStep) -> Iterator[Problem]:
+    """An `exits:` step: the same checks on the position it protects (its side from the geometry;
+    sizes against `quantity`, or left to run time for the whole position)."""
+    bracket = step.exits
+    assert bracket is not None
+    long = step_is_long(bracket)
+    order = step_order(step.id, step.symbol or "", long is not False, step.quantity or Decimal(0), bracket)
+    yield from _ladder(ctx, index, order, (), sized=step.quantity is not None)
+    yield from _manage(ctx, index, order, ())
+
+
+def _ladder(ctx: RuleContext, index: int, order: Order, base: tuple[str, ...] = ("bracket",),
+            sized: bool = True) -> Iterator[Problem]:
     bracket = order.bracket
     assert bracket is not None
     levels = bracket.levels
     if not levels:
         return
     if len(levels) > MAX_LEVELS:
-        yield problem(ctx.at(index, "bracket", "take_profit"),
+        yield problem(ctx.at(index, *base, "take_profit"),
                       f"a take-profit ladder has at most {MAX_LEVELS} levels, not {len(levels)}", ID)
     buy, side = order.side is Side.BUY, order.side.value
     beyond = "above" if buy else "below"
     spec = ctx.spec(order)
     for n, level in enumerate(levels):
-        at_price = _level_at(ctx, index, n, "price")
+        at_price = _level_at(ctx, index, n, "price", base=base)
         if order.price is not None and (level.price <= order.price if buy else level.price >= order.price):
             yield problem(at_price, f"take_profit[{n}] {show(level.price)} must be {beyond} the entry price "
                                     f"{show(order.price)} for a {side}", ID)
@@ -75,19 +99,20 @@ def _ladder(ctx: RuleContext, index: int, order: Order) -> Iterator[Problem]:
         if spec is not None and not is_multiple(level.price, spec.tick_size):
             yield problem(at_price, f"take_profit[{n}] {show(level.price)} is not a multiple of "
                                     f"{order.symbol}'s tick size {show(spec.tick_size)}", "tick-size")
-        at_size = _level_at(ctx, index, n, "size")
+        at_size = _level_at(ctx, index, n, "size", base=base)
         if level.percent is None and level.quantity is None and n < len(levels) - 1:
-            yield problem(_level_at(ctx, index, n), f"take_profit[{n}] has no size: only the last level may "
-                          f"take the rest (give this one a size such as 50%)", ID)
+            yield problem(_level_at(ctx, index, n, base=base), f"take_profit[{n}] has no size: only the last "
+                          f"level may take the rest (give this one a size such as 50%)", ID)
         if level.percent is not None and level.percent <= 0:
             yield problem(at_size, f"take_profit[{n}] size {show(level.percent)}% closes nothing", ID)
         if level.quantity is not None and spec is not None and not is_multiple(level.quantity, spec.lot_size):
             yield problem(at_size, f"take_profit[{n}] size {show(level.quantity)} is not a multiple of "
                                    f"{order.symbol}'s lot size {show(spec.lot_size)}", "lot-size")
-    yield from _sizes(ctx, index, order)
+    if sized:
+        yield from _sizes(ctx, index, order, base)
 
 
-def _sizes(ctx: RuleContext, index: int, order: Order) -> Iterator[Problem]:
+def _sizes(ctx: RuleContext, index: int, order: Order, base: tuple[str, ...]) -> Iterator[Problem]:
     """Shares add up to at most the whole fill; each level, sized for a complete fill, closes something
     (with reference data: at least the symbol's minimum quantity)."""
     bracket = order.bracket
@@ -95,7 +120,7 @@ def _sizes(ctx: RuleContext, index: int, order: Order) -> Iterator[Problem]:
     levels = bracket.levels
     percent = sum((x.percent for x in levels if x.percent is not None), Decimal(0))
     absolute = sum((x.quantity for x in levels if x.quantity is not None), Decimal(0))
-    at_tp = ctx.at(index, "bracket", "take_profit")
+    at_tp = ctx.at(index, *base, "take_profit")
     if percent > HUNDRED:
         yield problem(at_tp, f"the take-profit levels add up to {show(percent)}% of the filled quantity: at "
                              f"most 100%", ID)
@@ -114,7 +139,7 @@ def _sizes(ctx: RuleContext, index: int, order: Order) -> Iterator[Problem]:
     sizes = level_sizes(levels, order.quantity, lot)
     step = quantum(order.quantity, lot)
     for n, size in enumerate(sizes):
-        where = _level_at(ctx, index, n)
+        where = _level_at(ctx, index, n, base=base)
         floored = f" (floored to the lot {show(step)})" if lot is not None else ""
         if size <= 0:
             yield problem(where, f"take_profit[{n}] closes nothing when all {show(order.quantity)} fill"
@@ -125,7 +150,8 @@ def _sizes(ctx: RuleContext, index: int, order: Order) -> Iterator[Problem]:
                                  f"{show(spec.min_quantity)}", ID)
 
 
-def _manage(ctx: RuleContext, index: int, order: Order) -> Iterator[Problem]:
+def _manage(ctx: RuleContext, index: int, order: Order,
+            base: tuple[str, ...] = ("bracket",)) -> Iterator[Problem]:
     bracket = order.bracket
     assert bracket is not None
     manage = bracket.manage
@@ -143,28 +169,28 @@ def _manage(ctx: RuleContext, index: int, order: Order) -> Iterator[Problem]:
             why = (f"the ladder has {levels} level{'s' * (levels != 1)} and the position is flat after the "
                    f"last" if covers_all(bracket.levels) else f"the ladder has {levels} level"
                    f"{'s' * (levels != 1)}")
-            yield problem(ctx.at(index, "bracket", *path), f"{name} {after}: {why}, so this never happens "
+            yield problem(ctx.at(index, *base, *path), f"{name} {after}: {why}, so this never happens "
                                                            f"with a position left", ID)
     wants_stop = manage.break_even_after is not None or manage.trail is not None
     if wants_stop and bracket.stop_loss is None:
-        yield problem(ctx.at(index, "bracket", "manage"), "break_even_after and trail move the stop-loss: "
+        yield problem(ctx.at(index, *base, "manage"), "break_even_after and trail move the stop-loss: "
                                                           "give the bracket a stop_loss", ID)
     trail = manage.trail
     if trail is not None:
         if trail.percent is not None and not 0 < trail.percent < HUNDRED:
-            yield problem(ctx.at(index, "bracket", "manage", "trail", "percent"),
+            yield problem(ctx.at(index, *base, "manage", "trail", "percent"),
                           f"trail percent {show(trail.percent)}% must be more than 0% and less than 100%", ID)
         if trail.distance is not None and trail.percent is not None:
-            yield problem(ctx.at(index, "bracket", "manage", "trail"),
+            yield problem(ctx.at(index, *base, "manage", "trail"),
                           "trail: give distance or percent, not both", ID)
         buy = order.side is Side.BUY
         if trail.activation is not None and order.price is not None and \
                 (trail.activation <= order.price if buy else trail.activation >= order.price):
-            yield problem(ctx.at(index, "bracket", "manage", "trail", "activation"),
+            yield problem(ctx.at(index, *base, "manage", "trail", "activation"),
                           f"trail activation {show(trail.activation)} must be "
                           f"{'above' if buy else 'below'} the entry price {show(order.price)} for a "
                           f"{order.side.value}", ID)
     if manage.cancel_entry_after is not None and order.type is OrderType.MARKET:
-        yield problem(ctx.at(index, "bracket", "manage", "cancel_entry_after"),
+        yield problem(ctx.at(index, *base, "manage", "cancel_entry_after"),
                       "cancel_entry_after on a MARKET entry: it never rests, so there is nothing to cancel",
                       ID, Severity.WARNING)
