@@ -197,9 +197,13 @@ class JournalEntry:
         if _is_num(payload.get("quantity")) and self.last_status in ("ACK", "MODIFIED"):
             self.quantity = Decimal(payload["quantity"])
         remaining = payload.get("quantity_remaining", payload.get("remaining_quantity"))
+        # a stop's cancel reply says quantity 0 and quantity_remaining 0 (QFEX's cancel_stop_order page):
+        # it measures no fill
+        stop_gone = self.last_status != OrderStatus.FILLED and _is_num(payload.get("quantity")) \
+            and Decimal(payload["quantity"]) == 0
         if _is_num(remaining):
             self.remaining = Decimal(remaining)
-            if self.quantity is not None and self.last_status in _ENDED_STATUSES:
+            if self.quantity is not None and self.last_status in _ENDED_STATUSES and not stop_gone:
                 self.reported_filled = max(self.reported_filled, self.quantity - self.remaining)
 
     def apply_reconciled(self, record: Mapping[str, Any]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -36,7 +37,12 @@ def test_ladder_of_three_break_even_after_tp1_and_a_trailing_remainder(tmp_path:
     playbook = write_ladder(tmp_path)
     with standalone(tmp_path, DONE_WHEN) as url:
         code, report, out = run(tmp_path, url, playbook, "rep", "--manage", "--until", "60s")
+        status = subprocess.run([sys.executable, "-m", "runner", "status", str(playbook), "--url", url,
+                                 "--state-dir", str(tmp_path / "state")], env=cli_env(ENV),
+                                capture_output=True, text=True, timeout=60)
     assert code == 0, out
+    tp3 = next(line for line in status.stdout.splitlines() if " tp3 " in line)
+    assert "cancelled" in tp3 and "filled" not in tp3, status.stdout  # a stop's cancel reply is no fill
     order = report["orders"][0]
     lines = check_invariants(order)
     shown = "\n".join(lines)
