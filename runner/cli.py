@@ -47,62 +47,129 @@ def cli(ctx: click.Context, debug: bool) -> None:
 # --- validate / plan / schema (playbook language) -------------------------------------------
 
 
+_REFDATA_HELP = ("Reference data JSON (QFEX GET /refdata body or a list) for tick/lot/band checks "
+                 "(default: the repository's qfex-refdata.json snapshot found above the playbook).")
+_EQUITY_HELP = "The account's equity, to size {risk: N%} and check max_leverage offline."
+_ACCOUNT_HELP = ("Account snapshot JSON (equity, available_balance, leverage per symbol) for sizing, "
+                 "the margin preview and max_leverage offline.")
+
+
+def _offline_account(equity: str | None, account_path: str | None) -> Any:
+    """`--equity N` or `--account FILE` (not both) -> AccountFigures, or None."""
+    from decimal import Decimal, InvalidOperation
+
+    from runner.errors import UsageError
+    from runner.playbook.account import from_equity, load_account_file
+
+    if equity is not None and account_path is not None:
+        raise UsageError("pass --equity or --account, not both")
+    if account_path is not None:
+        return load_account_file(account_path)
+    if equity is None:
+        return None
+    try:
+        amount = Decimal(equity)
+    except InvalidOperation:
+        raise UsageError(f"--equity {equity!r}: not a number") from None
+    if not amount.is_finite() or amount <= 0:
+        raise UsageError(f"--equity {equity!r}: must be a positive number")
+    return from_equity(amount)
+
+
+def _offline_validator(refdata_path: str | None, equity: str | None, account_path: str | None) -> Any:
+    from datetime import datetime, timezone
+
+    from runner.playbook.offline import OfflineValidator
+    from runner.playbook.refdata import load_refdata_file
+
+    refdata = load_refdata_file(refdata_path) if refdata_path else None
+    return OfflineValidator(refdata, _offline_account(equity, account_path), datetime.now(timezone.utc))
+
+
 @cli.command()
 @click.argument("playbooks", nargs=-1, required=True, metavar="PLAYBOOK...")
-@click.option("--refdata", "refdata_path", metavar="FILE",
-              help="Reference data JSON (QFEX GET /refdata body or a list) for tick/lot/band checks.")
+@click.option("--refdata", "refdata_path", metavar="FILE", help=_REFDATA_HELP)
+@click.option("--equity", metavar="N", help=_EQUITY_HELP)
+@click.option("--account", "account_path", metavar="FILE", help=_ACCOUNT_HELP)
 @click.option("--format", "fmt", type=click.Choice(["text", "github", "json"]), default="text",
               show_default=True,
               help="text: file:line:col: message [rule]; github: workflow annotations; json: a list.")
-def validate(playbooks: tuple[str, ...], refdata_path: str | None, fmt: str) -> int:
-    """Check playbooks (schema and trading rules) and report every problem. Never touches the network.
+def validate(playbooks: tuple[str, ...], refdata_path: str | None, equity: str | None,
+             account_path: str | None, fmt: str) -> int:
+    """Check playbooks (schema, trading rules, risk limits and the repository policy) and report every
+    problem. Never touches the network.
 
     Exit 0 when every file is valid (warnings allowed), 1 when any has an error.
     """
-    from runner.playbook.load import validate_file
-    from runner.playbook.refdata import load_refdata_file
     from runner.problems import errors_in
     from runner.report.problems import render, summary
 
-    refdata = load_refdata_file(refdata_path) if refdata_path else None
+    validator = _offline_validator(refdata_path, equity, account_path)
     problems = []
+    notices: list[str] = []
     for path in playbooks:
-        problems += validate_file(path, refdata).problems
+        checked = validator.validate(path)
+        problems += checked.result.problems
+        notices += checked.notices
     click.echo(render(problems, fmt), nl=False)
     if fmt == "text":
+        for notice in notices:
+            click.echo(notice, err=True)
         click.echo(summary(len(playbooks), problems), err=True)
     return ExitCode.INVALID_PLAYBOOK if errors_in(problems) else ExitCode.OK
 
 
 @cli.command()
 @click.argument("playbook", metavar="PLAYBOOK")
-@click.option("--refdata", "refdata_path", metavar="FILE",
-              help="Reference data JSON (QFEX GET /refdata body or a list) for tick/lot/band checks.")
+@click.option("--refdata", "refdata_path", metavar="FILE", help=_REFDATA_HELP)
+@click.option("--equity", metavar="N", help=_EQUITY_HELP)
+@click.option("--account", "account_path", metavar="FILE", help=_ACCOUNT_HELP)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def plan(playbook: str, refdata_path: str | None, fmt: str) -> int:
-    """Validate, then show every step `run` would take and the exact add_order messages.
+def plan(playbook: str, refdata_path: str | None, equity: str | None, account_path: str | None,
+         fmt: str) -> int:
+    """Validate, then show every step `run` would take, the exact add_order messages and the risk
+    preview (notional, margin, loss at the stop, reward, R, fees; per symbol and in total).
 
-    No credentials, no network: nothing is sent. Problems go to stderr (exit 1, no plan).
+    No credentials, no network: nothing is sent. Problems go to stderr (exit 1, no plan). A quantity
+    that cannot be sized offline ({risk: 0.5%} without --equity/--account, no reference data for the
+    lot) is not a problem of the playbook (run sizes it) but leaves nothing exact to show: exit 2,
+    naming what to pass.
     """
     from runner import jsonnum
-    from runner.playbook.load import validate_file
     from runner.playbook.plan import build_plan, plan_as_json, render_plan_text
-    from runner.playbook.refdata import load_refdata_file
+    from runner.playbook.policy import DEFAULT_FEES
+    from runner.playbook.risk import preview, preview_json, render_text
+    from runner.playbook.sizing import unsized
     from runner.report.problems import render, summary
 
-    refdata = load_refdata_file(refdata_path) if refdata_path else None
-    result = validate_file(playbook, refdata)
+    validator = _offline_validator(refdata_path, equity, account_path)
+    checked = validator.validate(playbook)
+    result = checked.result
     if result.problems:
         click.echo(render(result.problems, "text"), nl=False, err=True)
+    for notice in checked.notices:
+        click.echo(notice, err=True)
     if not result.ok or result.playbook is None:
         click.echo(summary(1, result.problems) + "; no plan", err=True)
         return ExitCode.INVALID_PLAYBOOK
-    lots = {symbol: spec.lot_size for symbol, spec in refdata.items()} if refdata is not None else None
+    later = unsized(result.problems)
+    if later:
+        one = len(later) == 1
+        click.echo(f"qfex-runner: cannot size {len(later)} quantit{'y' if one else 'ies'} offline "
+                   f"(the warnings above; run sizes {'it' if one else 'them'}): pass --refdata FILE or keep "
+                   f"a snapshot (qfex-runner refdata pull) for lot sizes and reference prices, and "
+                   f"--equity N or --account FILE for percentages of equity; no plan", err=True)
+        return ExitCode.USAGE
+    lots = {s: spec.lot_size for s, spec in checked.refdata.items()} if checked.refdata is not None else None
     the_plan = build_plan(result.playbook, lots)
+    rates = result.policy.fees if result.policy is not None else DEFAULT_FEES
+    risk = preview(result.playbook, checked.refdata, validator.account, rates, marks=checked.marks)
     if fmt == "json":
-        click.echo(jsonnum.dumps(plan_as_json(the_plan), indent=2))
+        click.echo(jsonnum.dumps({**plan_as_json(the_plan), "risk": preview_json(risk)}, indent=2))
     else:
         click.echo(render_plan_text(the_plan), nl=False)
+        click.echo("")
+        click.echo("\n".join(render_text(risk)))
     return ExitCode.OK
 
 
@@ -116,6 +183,46 @@ def schema(name: str) -> int:
     sys.stdout.flush()
     sys.stdout.buffer.write(data)  # the exact bytes: no re-encoding, no added newline
     sys.stdout.buffer.flush()
+    return ExitCode.OK
+
+
+# --- refdata (playbook repository) ------------------------------------------------------------
+
+
+@cli.group()
+def refdata() -> None:
+    """Reference data kept in the playbook repository (qfex-refdata.json)."""
+
+
+@refdata.command("pull")
+@click.option("--target", type=click.Choice(["sim", "uat", "prod"]), default=None,
+              help="Whose /refdata to pull (default: sim, the embedded exchange's sample symbols).")
+@click.option("--url", metavar="WS_URL", help="A compatible exchange's trade WebSocket URL instead "
+              "(its /refdata beside it).")
+@click.option("--dir", "directory", default=".", show_default=True, metavar="DIR",
+              type=click.Path(file_okay=False, path_type=str),
+              help="Where to write qfex-refdata.json (the playbook repository's root).")
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds for the fetch.")
+def refdata_pull(target: str | None, url: str | None, directory: str, timeout: float) -> int:
+    """Write the target's reference data (tick, lot, quantity limits, price bands, reference prices)
+    and mark prices as DIR/qfex-refdata.json, dated. validate, plan and the pre-commit hook find it
+    above a playbook without flags, say its age and warn when it is older than the policy's limit
+    (default 7 days).
+
+    /refdata is public: no credentials. Exit 0 written, 2 usage, 4 the target could not be read.
+    """
+    from datetime import datetime, timezone
+
+    from runner.errors import RefDataError
+    from runner.run.refdata_pull import pull_refdata
+
+    try:
+        path, count, marks = pull_refdata(target, url, directory, datetime.now(timezone.utc), timeout)
+    except RefDataError as exc:
+        click.echo(f"qfex-runner: could not read the reference data: {exc}", err=True)
+        return ExitCode.CONNECT_FAILED
+    click.echo(f"wrote {path} ({count} symbols, {marks} mark prices, from "
+               f"{target or ('url' if url else 'sim')})")
     return ExitCode.OK
 
 

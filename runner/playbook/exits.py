@@ -151,6 +151,11 @@ def floor_to(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_FLOOR) * step
 
 
+def _plain(value: Decimal) -> Decimal:
+    """5.000 -> 5, 1E+1 -> 10: the same number in its plainest digits (messages, reports)."""
+    return Decimal(format(value.normalize(), "f"))
+
+
 def covers_all(levels: Sequence[TakeProfitLevel]) -> bool:
     """Does the ladder close the whole fill (last level "the rest", or percentages summing to 100)?"""
     if not levels:
@@ -167,9 +172,15 @@ def level_sizes(levels: Sequence[TakeProfitLevel], filled: Decimal, lot: Decimal
     more than what is left; the flooring's remainder goes to the last level when the ladder covers
     the whole fill. A level may come out 0 (a small partial fill): the run skips it."""
     step = quantum(filled, lot)
+    whole = covers_all(levels)
+    if all(x.quantity is None for x in levels):  # shares only: the one ladder splitter (risk sizing's)
+        from runner.playbook.sizing import split_ladder  # (here: sizing imports the rules, which import this)
+
+        shares = [None if (n == len(levels) - 1 and whole) or x.percent is None else x.percent / HUNDRED
+                  for n, x in enumerate(levels)]
+        return [_plain(x) for x in split_ladder(floor_to(filled, step), shares, step)]
     left = filled
     sizes: list[Decimal] = []
-    whole = covers_all(levels)
     for number, level in enumerate(levels, start=1):
         if number == len(levels) and whole:
             size = floor_to(left, step)

@@ -11,6 +11,7 @@ is kept so the `tif-allowed` rule reports it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 from runner.enums import ALLOWED_TIME_IN_FORCE, OrderType, Side, TimeInForce
 from runner.errors import PlaybookInvalid, SourceError
 from runner.playbook import schema
+from runner.playbook.account import AccountFigures
 from runner.playbook.exits import bracket_from, exits_step_bracket
 from runner.playbook.model import (
     Expect,
@@ -31,9 +33,11 @@ from runner.playbook.model import (
     StepKind,
     Wait,
 )
+from runner.playbook.policy import Policy, find_policy, load_policy, shown_path
 from runner.playbook.refdata import RefData
 from runner.playbook.rules import run_rules
 from runner.playbook.rules.context import RuleContext
+from runner.playbook.sizing import SizingInputs, parse_sizing, resolve
 from runner.playbook.yamlsource import DEFAULT_LIMITS, Document, load_bytes, load_file
 from runner.playbook.yamlsource import Limits as SourceLimits
 from runner.problems import Problem, errors_in, warnings_in
@@ -77,6 +81,8 @@ class ValidationResult:
     playbook: Playbook | None
     #: sorted by location
     problems: list[Problem] = field(default_factory=list)
+    #: the repository policy file applied (`qfex-runner.yaml` found above the playbook)
+    policy: Policy | None = None
 
     @property
     def errors(self) -> list[Problem]:
@@ -93,40 +99,55 @@ class ValidationResult:
 
 
 def validate_file(path: str | Path, refdata: RefData | None = None,
-                  limits: SourceLimits = DEFAULT_LIMITS) -> ValidationResult:
-    """Validate one playbook file; every problem is located, nothing is raised for bad input."""
+                  limits: SourceLimits = DEFAULT_LIMITS, *, account: AccountFigures | None = None,
+                  marks: Mapping[str, Decimal] | None = None, policy: bool = True) -> ValidationResult:
+    """Validate one playbook file; every problem is located, nothing is raised for bad input.
+
+    `policy`: apply the repository policy file found above the playbook (`runner.playbook.policy`);
+    `account` (equity, leverage) and `marks` (symbol -> mark price) size `quantity: {risk: ...}`.
+    """
+    found = find_policy(path) if policy else None
+    loaded, policy_problems = load_policy(found, name=shown_path(found)) if found is not None else (None, [])
     try:
         document = load_file(path, limits)
     except SourceError as exc:
-        return ValidationResult(str(path), None, sorted(exc.problems))
-    return validate_document(document, refdata)
+        return ValidationResult(str(path), None, sorted([*exc.problems, *policy_problems]), loaded)
+    result = validate_document(document, refdata, account=account, marks=marks, policy=loaded)
+    result.problems = sorted([*result.problems, *policy_problems])
+    return result
 
 
 def validate_bytes(data: bytes, name: str, refdata: RefData | None = None,
-                   limits: SourceLimits = DEFAULT_LIMITS) -> ValidationResult:
-    """Like `validate_file` for content already in memory (`name` is used in locations)."""
+                   limits: SourceLimits = DEFAULT_LIMITS, *, account: AccountFigures | None = None,
+                   policy: Policy | None = None) -> ValidationResult:
+    """Like `validate_file` for content already in memory (`name` is used in locations); a policy
+    is applied only when given (there is no directory to find one in)."""
     try:
         document = load_bytes(data, name, limits)
     except SourceError as exc:
-        return ValidationResult(name, None, sorted(exc.problems))
-    return validate_document(document, refdata)
+        return ValidationResult(name, None, sorted(exc.problems), policy)
+    return validate_document(document, refdata, account=account, policy=policy)
 
 
-def validate_document(document: Document, refdata: RefData | None = None) -> ValidationResult:
+def validate_document(document: Document, refdata: RefData | None = None, *,
+                      account: AccountFigures | None = None, marks: Mapping[str, Decimal] | None = None,
+                      policy: Policy | None = None) -> ValidationResult:
     error_paths: set[tuple[Any, ...]] = set(document.bad_paths)
     problems = list(document.problems)
     problems += schema.check(document, error_paths)
     data = document.data if isinstance(document.data, dict) else {}
     built = _Builder(document, data, error_paths)
-    orders = built.orders()
+    orders, sizing_problems = resolve(built.orders(), SizingInputs(refdata, account, marks or {}),
+                                      lambda index: document.locate(("orders", index, "quantity")))
+    problems += sizing_problems
     steps = built.steps(orders)
     limits = built.limits()
-    context = RuleContext(document, tuple(orders), limits, refdata, tuple(steps))
+    context = RuleContext(document, tuple(orders), limits, refdata, tuple(steps), policy, account)
     problems += run_rules(context)
     complete = isinstance(document.data, dict) and not any(
         p.rule == schema.RULE or p.rule.startswith("yaml-") for p in problems)
     playbook = built.playbook(orders, limits, steps) if complete else None
-    return ValidationResult(document.path, playbook, sorted(problems))
+    return ValidationResult(document.path, playbook, sorted(problems), policy)
 
 
 def load_playbook(path: str | Path, refdata: RefData | None = None) -> Playbook:
@@ -247,7 +268,9 @@ class _Builder:
             symbol=raw["symbol"],
             side=_SIDES[raw["side"]],
             type=order_type,
-            quantity=Decimal(raw["quantity"]),  # required and schema-checked: never None
+            # required and schema-checked: a number, or {risk: ...}/{notional: ...} sized by `resolve`
+            quantity=Decimal(0) if isinstance(raw["quantity"], dict) else Decimal(raw["quantity"]),
+            sizing=parse_sizing(raw["quantity"]),
             price=_decimal(raw.get("price")),
             time_in_force=_time_in_force(raw, defaults, order_type),
             reduce_only=bool(raw.get("reduce_only", defaults.get("reduce_only", False))),
@@ -267,7 +290,10 @@ class _Builder:
             return None
         symbols = raw.get("symbols")
         return Limits(_decimal(raw.get("max_order_notional")), _decimal(raw.get("max_total_notional")),
-                      tuple(symbols) if symbols is not None else None)
+                      tuple(symbols) if symbols is not None else None,
+                      max_loss_per_order=_decimal(raw.get("max_loss_per_order")),
+                      max_loss=_decimal(raw.get("max_loss")), max_leverage=_decimal(raw.get("max_leverage")),
+                      require_stop=bool(raw.get("require_stop", False)))
 
     def playbook(self, orders: list[tuple[int, Order]], limits: Limits | None,
                  steps: list[tuple[int, PlaybookStep]]) -> Playbook:

@@ -99,6 +99,28 @@ class Bracket:
 
 
 @dataclass(frozen=True)
+class Sizing:
+    """`quantity: {risk: 200}`, `{risk: 0.5%}` or `{notional: 5000}`: how the quantity is derived.
+
+    The order's `quantity` holds the resolved value (floored to the lot) once `runner.playbook.sizing`
+    could resolve it, and 0 until then (no reference data, or no equity for a percentage).
+    """
+
+    #: "risk" (quote currency lost at the stop) or "notional" (quantity x price)
+    kind: str
+    amount: Decimal
+    #: `amount` is a percentage of the account's equity (`{risk: 0.5%}`)
+    percent: bool = False
+    #: how the quantity was resolved, in words (`20 = 200 / 10.00 (|entry - stop|), floored to ...`)
+    explanation: str = field(default="", compare=False)
+
+    @property
+    def text(self) -> str:
+        """As written: `risk 200`, `risk 0.5%`, `notional 5000` (also the definition's `sizing`)."""
+        return f"{self.kind} {format(self.amount, 'f')}{'%' * self.percent}"
+
+
+@dataclass(frozen=True)
 class Order:
     id: str
     symbol: str
@@ -116,6 +138,13 @@ class Order:
     #: `note:` free text for the reader (never sent, not part of the definition)
     note: str = ""
     location: Location = field(default=Location("<memory>"), compare=False)
+    #: `quantity: {risk: ...}` / `{notional: ...}` (None: the quantity was written as a number)
+    sizing: Sizing | None = None
+
+    @property
+    def sized(self) -> bool:
+        """The quantity is known: written as a number, or resolved from `sizing`."""
+        return self.sizing is None or self.quantity > 0
 
 
 class StepKind(str, Enum):
@@ -181,6 +210,12 @@ class Limits:
     max_order_notional: Decimal | None = None
     max_total_notional: Decimal | None = None
     symbols: tuple[str, ...] | None = None
+    #: risk limits (runner.playbook.rules.risk_limits): loss at the stop per order, over the playbook,
+    #: gross notional / equity, and every opening order must have a stop
+    max_loss_per_order: Decimal | None = None
+    max_loss: Decimal | None = None
+    max_leverage: Decimal | None = None
+    require_stop: bool = False
 
 
 @dataclass(frozen=True)

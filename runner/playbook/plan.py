@@ -123,6 +123,8 @@ def _entry_step(index: int, playbook: Playbook, order: Order) -> Step:
         take_profit=bracket.take_profit if attached and bracket else None,
         stop_loss=bracket.stop_loss if attached and bracket else None)
     notes = [f"then wait: {order.wait.value}; success means: {order.expect.value}"]
+    if order.sizing is not None:  # `quantity: {risk: 200}`: say how the quantity sent was derived
+        notes.insert(0, f"quantity sized by {order.sizing.text}: {order.sizing.explanation}")
     if attached and bracket is not None:
         notes.append("take-profit/stop-loss attached: staged by QFEX with the entry")
     return Step(index, order, Leg.ENTRY, client_order_id, message, "; ".join(notes))

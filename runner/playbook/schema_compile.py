@@ -65,7 +65,8 @@ def _matches(pattern: re.Pattern[str]) -> Check:
     return lambda x: not isinstance(x, str) or pattern.search(x) is not None
 
 
-def _length(kind: type[str] | type[list[Any]], *, minimum: int = 0, maximum: int | None = None) -> Check:
+def _length(kind: type[str] | type[list[Any]] | type[dict[str, Any]], *, minimum: int = 0,
+            maximum: int | None = None) -> Check:
     return lambda x: not isinstance(x, kind) or (len(x) >= minimum and (maximum is None or len(x) <= maximum))
 
 
@@ -143,6 +144,10 @@ class _Compiler:
                 checks.append(_above(value, inclusive=True))
             elif keyword == "minItems":
                 checks.append(_length(list, minimum=value))
+            elif keyword == "minProperties":
+                checks.append(_length(dict, minimum=value))
+            elif keyword == "maxProperties":
+                checks.append(_length(dict, maximum=value))
             elif keyword == "items":
                 checks.append(_each_item(self.compile(value)))
             elif keyword == "uniqueItems":

@@ -7,6 +7,7 @@ import re
 from runner.report import _cells
 from runner.report.model import Outcome, Report
 from runner.report.provenance import Provenance
+from runner.report.risk import risk_lines
 from runner.words import printable
 
 _ICON = {Outcome.PASSED: "✅", Outcome.FAILED: "❌", Outcome.ALREADY_PLACED: "↩️", Outcome.NOT_SENT: "⏸️",
@@ -72,6 +73,9 @@ def render_markdown(report: Report) -> str:
     if failed:
         out += ["", "### What went wrong", ""]
         out += [f"- `{o.id}` (`{o.client_order_id}`): {_cell(o.verdict)}" for o in failed]
+    if report.risk is not None and report.risk.get("orders"):
+        out += ["", "### Risk (the preview as sent; realised exits)", ""]
+        out += [f"- {_cell(line)}" for line in risk_lines(report.risk)]
     if report.problems:
         out += ["", "### Playbook problems (nothing was sent)", ""]
         out += [f"- `{p.location}` {_cell(p.message)} [{p.rule}]" for p in report.problems]

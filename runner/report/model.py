@@ -477,6 +477,8 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     #: tick and lot of the traded symbols, when reference data was known (else numbers show as written)
     instruments: dict[str, Instrument] = field(default_factory=dict)
+    #: the risk preview as sent and what each filled exit realised (runner.run.risk_report; JSON-ready)
+    risk: dict[str, Any] | None = None
     #: the steps besides orders (cancel, close_position, set_leverage, twap, cancel_twap), in file order
     steps: list[StepResult] = field(default_factory=list)
 
@@ -493,6 +495,8 @@ class Report:
             body["provenance"] = self.provenance.to_json()
         if self.instruments:
             body["instruments"] = {name: x.to_json() for name, x in sorted(self.instruments.items())}
+        if self.risk is not None:
+            body["risk"] = self.risk
         if self.steps:
             body["steps"] = [x.to_json() for x in self.steps]
         return body
@@ -508,4 +512,5 @@ class Report:
                    problems=[_problem_from_json(p) for p in d.get("problems", [])],
                    instruments={name: Instrument.from_json(x)
                                 for name, x in (d.get("instruments") or {}).items()},
+                   risk=d["risk"] if isinstance(d.get("risk"), dict) else None,
                    steps=[StepResult.from_json(x) for x in d.get("steps") or []])

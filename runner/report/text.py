@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from runner.report import _cells
 from runner.report.model import Outcome, Report
+from runner.report.risk import risk_lines, worth_a_terminal
 from runner.words import printable
 
 
@@ -43,6 +44,9 @@ def render_text(report: Report, *, color: bool = False) -> str:
         line = printable(f"  {_cells.step_line(step)}")
         lines.append(_paint(line, step.outcome) if color else line)
         lines.extend(printable(f"    {action}") for action in step.actions)
+    if report.risk is not None and worth_a_terminal(report.risk):
+        lines.append("risk (the preview as sent; realised exits):")
+        lines += [printable(f"  {line}") for line in risk_lines(report.risk)]
     for w in report.warnings:
         lines.append(printable(f"warning: {w}"))
     if s.message:

@@ -48,7 +48,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runner import __version__
 from runner.errors import (
@@ -80,6 +80,8 @@ from runner.run.pipeline import Pipeline, window_has_no_effect
 from runner.run.report_files import save_report
 from runner.run.send import Sender
 from runner.run.setup import (
+    checked_for_account,
+    checked_playbook,
     confirm_live,
     embedded_exchange,
     open_journal,
@@ -88,7 +90,6 @@ from runner.run.setup import (
     report_dir_for_name,
     run_credentials,
     traded_instruments,
-    validated_playbook,
 )
 from runner.run.step_context import StepContext
 from runner.run.steps import StepRunner, missing_kinds
@@ -99,6 +100,8 @@ if TYPE_CHECKING:
     from runner.exchange.marketdata import MarkPriceSource
     from runner.exchange.reconnect import ReconnectingSession
     from runner.exchange.session import RecoveringSession
+    from runner.playbook.account import AccountFigures
+    from runner.playbook.policy import Policy
     from runner.playbook.refdata import RefData
     from runner.state.journal import Journal
     from runner.state.placements import Placements
@@ -125,7 +128,10 @@ def run_playbook(options: RunOptions) -> RunResult:
         warnings: list[str] = []
         refdata = reference_data(options, target, warnings)
         try:
-            playbook = validated_playbook(options.playbook, refdata, warnings)
+            first = checked_playbook(options.playbook, refdata, warnings, final=False)
+            checked, account = checked_for_account(options, target, sim, env, refdata, first, warnings)
+            assert checked.playbook is not None  # checked_playbook raises PlaybookInvalid otherwise
+            playbook = checked.playbook
         except PlaybookInvalid as exc:
             if options.write_reports:  # CI reads the report files: the problems are its failed tests
                 write_invalid_report(options, target, exc, warnings, started_at, env)
@@ -134,6 +140,7 @@ def run_playbook(options: RunOptions) -> RunResult:
         credentials = run_credentials(options, playbook, sim, env)
         journal = stack.enter_context(open_journal(options, playbook, ephemeral=sim is not None,
                                                     warnings=warnings))
+        playbook = journal.playbook  # quantities sized by an earlier run are frozen there, not re-sized
         from runner.exchange.client import TradeSession
         from runner.exchange.pacing import Pacer
         from runner.exchange.reconnect import ReconnectingSession, reconnect_policy
@@ -158,6 +165,7 @@ def run_playbook(options: RunOptions) -> RunResult:
 
         report.provenance = collect_provenance(options.playbook, env)
         report.instruments = traded_instruments(playbook, refdata)
+        report.risk = risk_of_run(playbook, refdata, account, checked.policy, report)
         if not options.write_reports:
             return RunResult(report, code, None)
         saved = save_report(report, report_dir, env)
@@ -190,6 +198,18 @@ def exit_plan_marks(playbook: Playbook, target: Target, options: RunOptions,
         yield feed
     finally:
         feed.close()
+
+
+def risk_of_run(playbook: Playbook, refdata: RefData | None, account: AccountFigures | None,
+                policy: Policy | None, report: Report) -> dict[str, Any]:
+    """The report's risk section: the preview with the quantities sent and the account as read."""
+    from runner.playbook.policy import DEFAULT_FEES
+    from runner.playbook.risk import preview
+    from runner.run.risk_report import risk_section
+
+    rates = policy.fees if policy is not None else DEFAULT_FEES
+    fills = {o.id: o.average_price for o in report.orders if o.average_price is not None}
+    return risk_section(preview(playbook, refdata, account, rates, fills), report.orders)
 
 
 def write_invalid_report(options: RunOptions, target: Target, invalid: PlaybookInvalid, warnings: list[str],

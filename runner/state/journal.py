@@ -46,11 +46,11 @@ from runner import __version__
 from runner.errors import JournalError, PlanChanged
 from runner.playbook.ids import Leg
 from runner.playbook.model import Playbook
-from runner.state.definitions import ChangedOrder, changed_orders, order_definition
+from runner.state.definitions import ChangedOrder, changed_orders, frozen_quantities, order_definition
 from runner.state.entries import JournalContents, JournalEntry, read_records, sealed_line
 from runner.state.statedir import open_state_file, prepare_state_dir
 from runner.state.statelock import StateLock
-from runner.words import counted
+from runner.words import counted, number_text
 
 FORMAT_VERSION = 1
 JOURNAL_SUFFIX = ".journal.jsonl"
@@ -156,6 +156,7 @@ class Journal:
         path = journal_path(state_dir, playbook)
         read = read_records(path)
         contents, valid_end = read.fold(), read.valid_end
+        playbook = frozen_quantities(contents, playbook)
         changed = changed_orders(contents, playbook)
         if changed and not replan:
             raise PlanChanged(
@@ -213,12 +214,15 @@ class Journal:
         self._append(record)
         self.contents.apply(record)
 
-    def record_adopted(self, order_key: str) -> None:
+    def record_adopted(self, order_key: str, *, quantity: Decimal | None = None) -> None:
         """An order found at the exchange with no intent here: take today's definition as the placed one,
-        so a later edit of it is caught by the stale-plan rule."""
+        so a later edit of it is caught by the stale-plan rule. `quantity`: a sized order's quantity as
+        the exchange placed it (frozen from then on, whatever today's equity sizes)."""
         definition = self._definitions.get(order_key)
         if definition is None or order_key in self.contents.accepted_definitions:
             return
+        if quantity is not None:
+            definition = {**definition, "quantity": number_text(quantity)}
         record = {"kind": "adopted", "accepted": {order_key: definition}}
         self._append(record)
         self.contents.apply(record)

@@ -242,6 +242,10 @@ def collect_status(options: StatusOptions) -> StatusReport:
                                                                                     options.runs_base)
     path = journal_path(state_dir, playbook)
     contents = _read_journal(path)
+    if contents is not None:  # sized quantities as placed (status sizes nothing: no equity, no network)
+        from runner.state.definitions import frozen_quantities
+
+        playbook = frozen_quantities(contents, playbook)
 
     from runner.exchange.client import TradeSession
 

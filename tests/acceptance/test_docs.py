@@ -557,6 +557,9 @@ def test_every_option_named_in_prose_exists() -> None:
         known |= set(re.findall(r"add_argument\(\s*\"(--[a-z][a-z0-9-]*)", source))
     for command in (None, *cli.commands):
         known |= set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", checker.help_text(command)[1]))
+        for sub in getattr(cli.commands.get(command or ""), "commands", {}):  # `refdata pull`
+            sub_help = checker.help_text(f"{command} {sub}")[1]
+            known |= set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", sub_help))
     for path in [*doc_files(), ROOT / "runner" / "templates" / "README.md"]:
         named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", path.read_text(encoding="utf-8")))
         assert not named - known, f"{path.relative_to(ROOT)} names options that do not exist: {named - known}"

@@ -20,11 +20,13 @@ from runner.playbook.rules import (
     limits_notional,
     limits_symbols,
     lot_size,
+    policy_limits,
     price_band,
     price_required,
     quantity_range,
     refdata_order_type,
     refdata_symbol,
+    risk_limits,
     step_target,
     stop_side,
     tick_size,
@@ -39,7 +41,7 @@ RULES: list[ModuleType] = [tif_allowed, price_required, duplicate_id, bracket_ty
                            exit_plan,
                            limits_symbols, limits_notional, refdata_symbol, refdata_order_type, tick_size,
                            lot_size, quantity_range, price_band, stop_side, step_target, leverage_first,
-                           twap_limits]
+                           twap_limits, risk_limits, policy_limits]
 #: rule id -> check function, in the order they run
 CHECKS: dict[str, Callable[[RuleContext], Iterable[Problem]]] = {m.ID: m.check for m in RULES}
 

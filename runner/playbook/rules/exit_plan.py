@@ -52,7 +52,7 @@ def check(ctx: RuleContext) -> Iterator[Problem]:
             yield problem(ctx.at(index, "bracket", "mode"),
                           f"{what} needs mode: after_fill (QFEX's attached bracket has one take-profit and "
                           f"the runner cannot resize or move it); remove mode or write after_fill", ID)
-        yield from _ladder(ctx, index, order)
+        yield from _ladder(ctx, index, order, sized=order.sized)  # {risk: ...} unresolved: sized at run time
         yield from _manage(ctx, index, order)
     for index, step in ctx.steps:
         if step.kind is StepKind.EXITS and step.exits is not None:
