@@ -518,7 +518,9 @@ class ExitPlans:
         leg.pending = _Modify(key, quantity, price, kind, reason)
         self.journal.record_manage(key, leg.coid, order_id, kind, reason, message)
         self.session.send(message)
-        self.ledger.progress("leg", plan.index, plan.order.id, f"{kind} {leg.spec.name.replace('_', '-')}")
+        self.ledger.progress("leg", plan.index, plan.order.id, kind,
+                             f"{_leg_name(leg)}: modify_stop_order sent ({_text(quantity)} @ "
+                             f"{self._px(plan, price)})")
 
     def _cancel(self, plan: _Plan, leg: _Leg, reason: str) -> None:
         if leg.cancelling:
@@ -612,7 +614,9 @@ class ExitPlans:
         except RunnerError as exc:
             self.ledger.warnings.append(f"could not subscribe to positions ({exc}): no mark price, so "
                                         f"break-even is not checked against the market and trailing waits")
-        self.ledger.progress("leg", -1, "", "managing", f"{len(self.plans)} exit plan(s)")
+        self.ledger.progress("leg", -1, "exit plans", "managing",
+                             f"managing {len(self.plans)} exit plan(s) until flat"
+                             + ("" if until is None else " or --until"))
         while not all(self.done(p) for p in self.plans.values()):
             remaining = None if until is None else until - self.clock()
             if remaining is not None and remaining <= 0:
