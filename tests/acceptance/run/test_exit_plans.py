@@ -166,6 +166,10 @@ def test_reconnect_mid_trail(tmp_path: Path) -> None:
     shown = "\n".join(check_invariants(order))
     assert d(order["position"]["open_quantity"]) == 0, shown
     assert kinds(order, "stop_loss")[-1] == "filled", shown
+    assert any("reconnected and reconciled" in w for w in report["warnings"]), report["warnings"]
+    after = [e for e in order["position"]["timeline"] if e["leg"] == "stop_loss"]
+    lost = next((i for i, e in enumerate(after) if "lost with the connection" in e["text"]), 0)
+    assert [e["kind"] for e in after[lost:]].count("moved") >= 1, shown  # it kept trailing afterwards
 
 
 TIME_RULES = """\
