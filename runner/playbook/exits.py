@@ -170,15 +170,13 @@ def covers_all(levels: Sequence[TakeProfitLevel]) -> bool:
 def level_sizes(levels: Sequence[TakeProfitLevel], filled: Decimal, lot: Decimal | None) -> list[Decimal]:
     """What each level closes when `filled` of the entry has filled: shares floored to the lot, never
     more than what is left; the flooring's remainder goes to the last level when the ladder covers
-    the whole fill. A level may come out 0 (a small partial fill): the run skips it."""
+    the whole fill. A level may come out 0 (a small partial fill): the run skips it.
+
+    For a ladder of shares only this is issue 16's `sizing.split_ladder` (a test keeps the two equal);
+    it is not called from here because the rules import this module and sizing imports the rules
+    (the package's no-cycle contract)."""
     step = quantum(filled, lot)
     whole = covers_all(levels)
-    if all(x.quantity is None for x in levels):  # shares only: the one ladder splitter (risk sizing's)
-        from runner.playbook.sizing import split_ladder  # (here: sizing imports the rules, which import this)
-
-        shares = [None if (n == len(levels) - 1 and whole) or x.percent is None else x.percent / HUNDRED
-                  for n, x in enumerate(levels)]
-        return [_plain(x) for x in split_ladder(floor_to(filled, step), shares, step)]
     left = filled
     sizes: list[Decimal] = []
     for number, level in enumerate(levels, start=1):
@@ -191,7 +189,7 @@ def level_sizes(levels: Sequence[TakeProfitLevel], filled: Decimal, lot: Decimal
         else:  # "the rest" anywhere but last is refused by validation
             size = floor_to(left, step)
         size = min(size, floor_to(left, step))
-        sizes.append(size)
+        sizes.append(_plain(size))
         left -= size
     return sizes
 

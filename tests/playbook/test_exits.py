@@ -60,6 +60,21 @@ def test_sizes_are_lot_multiples_and_never_exceed_the_fill(units: int, lot: D, s
     assert sum(sizes) == filled  # the last level takes the rest: exactly the fill, never more
 
 
+@given(st.integers(1, 10**6), st.sampled_from([D("0.001"), D("0.01"), D(1)]),
+       st.lists(st.integers(1, 60), min_size=1, max_size=5))
+def test_a_ladder_of_shares_splits_as_risk_sizing_splits_it(units: int, lot: D, shares: list[int]) -> None:
+    """One rule for splitting a ladder: exit plans agree with issue 16's sizing.split_ladder."""
+    from runner.playbook.sizing import split_ladder
+
+    if sum(shares) > 100:
+        return
+    rest = TakeProfitLevel(D(99))
+    levels = (*(TakeProfitLevel(D(n + 1), percent=D(p)) for n, p in enumerate(shares)), rest)
+    quantity = lot * units
+    fractions = [D(p) / 100 for p in shares] + [None]
+    assert level_sizes(levels, quantity, lot) == split_ladder(quantity, fractions, lot)
+
+
 def test_break_even_and_trail_prices_are_on_the_tick_and_on_the_safe_side() -> None:
     assert break_even_price(Side.BUY, D("225.004"), D(0), D("0.01")) == D("225.00")
     assert break_even_price(Side.SELL, D("225.004"), D(0), D("0.01")) == D("225.01")
