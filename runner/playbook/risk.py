@@ -111,8 +111,14 @@ def rewards_at(side: Side, entry: Decimal,
 
 
 def take_profit_levels(order: Order) -> list[tuple[Decimal, Decimal]]:
-    """(price, quantity) of each take-profit level: today one, the bracket's, for the whole quantity."""
+    """(price, quantity) of each take-profit level: the bracket's one for the whole quantity, or an
+    exit plan's ladder sized as the run sizes it for a complete fill (runner.playbook.exits)."""
     bracket = order.bracket
+    if bracket is not None and bracket.levels:
+        from runner.playbook.exits import level_sizes
+
+        sizes = level_sizes(bracket.levels, order.quantity, None)
+        return [(level.price, size) for level, size in zip(bracket.levels, sizes, strict=True) if size > 0]
     if bracket is None or bracket.take_profit is None:
         return []
     return [(bracket.take_profit, order.quantity)]
