@@ -68,6 +68,12 @@ def test_ladder_of_three_break_even_after_tp1_and_a_trailing_remainder(tmp_path:
     gross = sum((d(f["price"]) - d(order["average_price"])) * d(f["quantity"]) for f in fills)
     fees = sum(d(f["fee"]) for f in [*order["fills"], *fills])
     assert d(order["position"]["realised_pnl"]) == gross - fees
+    # the risk section's realised exits: one per filled exit (TP1, TP2, the trailed stop), their
+    # quantities the whole position, their net the round trip's P&L after fees
+    outcomes = report["risk"]["outcomes"]
+    assert [o["exit"] for o in outcomes] == ["take_profit", "take_profit_2", "stop_loss"], outcomes
+    assert sum(d(o["closed_quantity"]) for o in outcomes) == 10
+    assert sum(d(o["net"]) for o in outcomes) == d(order["position"]["realised_pnl"])
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "stop-loss resized 10 -> 5 and moved 215.00 -> 225.00" in md
 
