@@ -148,7 +148,7 @@ class Order:
 
 
 class StepKind(str, Enum):
-    """What a step besides an order does (playbook `step:`); each has a runner in runner.run.step_kinds."""
+    """What a step besides an order does (playbook `step:`); each has a runner in runner.run.steps."""
 
     SET_LEVERAGE = "set_leverage"
     CANCEL = "cancel"

@@ -37,7 +37,7 @@ from runner.problems import Problem
 from runner.run.events import EventPump
 from runner.run.interrupts import Interrupts
 from runner.run.ledger import Ledger
-from runner.run.step_context import StepContext
+from runner.run.steps.context import StepContext
 from runner.state.definitions import fingerprint, order_definition
 from runner.state.desired import Action, Change, desired_changes, undeclared
 from runner.state.placements import Placements

@@ -93,8 +93,8 @@ from runner.run.setup import (
     run_credentials,
     traded_instruments,
 )
-from runner.run.step_context import StepContext
-from runner.run.steps import StepRunner, missing_kinds
+from runner.run.steps.context import StepContext
+from runner.run.steps.dispatch import StepRunner, missing_kinds
 from runner.state.writer import JournalWriter
 from runner.words import counted, os_reason
 

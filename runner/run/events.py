@@ -65,7 +65,7 @@ class EventPump:
         #: modify answers, runner.run.exits)
         self.claim: Callable[[Event], bool] | None = None
         #: also shown every event, before it is applied (a step waiting for the answer to its cancel,
-        #: close or modify by exchange order id or client id: runner.run.step_context)
+        #: close or modify by exchange order id or client id: runner.run.steps.context)
         self.observers: list[Callable[[Event], None]] = []
 
     def pump(self, done: Callable[[], bool], timeout: float) -> bool:

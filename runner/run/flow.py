@@ -22,7 +22,7 @@ from runner.run.events import EventPump
 from runner.run.exits import ExitPlans
 from runner.run.ledger import Ledger
 from runner.run.send import Sender
-from runner.run.steps import StepRunner
+from runner.run.steps.dispatch import StepRunner
 from runner.run.verdict import LiveOrder, ends_after_ack, is_immediate, judge
 
 if TYPE_CHECKING:

@@ -110,5 +110,6 @@ orders:
     (long,) = preview(playbook, REFDATA, account, RATES).orders
     assert long.quantity == D("12.5")  # 0.5 % of 25,000 = 125 / 10.00
     assert [(r.price, r.quantity, r.reward) for r in long.rewards] == [
-        (D("235.00"), D("6.25"), D("62.50")), (D("245.00"), D("3.75"), D("75.00")), (D("260.00"), D("2.5"), D("87.50"))]
+        (D("235.00"), D("6.25"), D("62.50")), (D("245.00"), D("3.75"), D("75.00")),
+        (D("260.00"), D("2.5"), D("87.50"))]
     assert long.r_multiple == D("1.80")  # 225.00 / 125

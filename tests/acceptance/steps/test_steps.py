@@ -169,7 +169,7 @@ def test_a_step_is_a_barrier_in_a_pipelined_run(tmp_path, simulator):
 #: the real runner, killed with SIGKILL right after a step's message is journaled (before it is sent)
 KILLED_AFTER_STEP_INTENT = """
 import os, signal, sys
-from runner.run import step_context
+from runner.run.steps import context as step_context
 
 def record_then_die(self, key, index, step, message):
     self.journal.record_intent(key, index, step.id, "step", message)

@@ -18,7 +18,7 @@ from runner.playbook.ids import step_key
 from runner.playbook.model import PlaybookStep
 from runner.playbook.steps import close_position_message
 from runner.report import Outcome, StatusSeen, StepResult
-from runner.run.step_context import StepContext, Watch
+from runner.run.steps.context import StepContext, Watch
 from runner.words import number_text
 
 

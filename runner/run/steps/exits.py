@@ -21,7 +21,7 @@ from runner.playbook.exits import step_is_long, step_order
 from runner.playbook.model import PlaybookStep
 from runner.report import FillRecord, OrderResult, Outcome, StepResult
 from runner.run.exits import action_key
-from runner.run.step_context import StepContext
+from runner.run.steps.context import StepContext
 from runner.run.verdict import LiveOrder
 from runner.words import number_text
 

@@ -12,7 +12,7 @@ from runner.exchange.protocol import ErrorReply, ReplyKind
 from runner.playbook.model import PlaybookStep
 from runner.playbook.steps import set_leverage_message
 from runner.report import Outcome, StepResult
-from runner.run.step_context import StepContext
+from runner.run.steps.context import StepContext
 from runner.words import number_text
 
 

@@ -20,8 +20,12 @@ from runner.errors import NoAnswer, StopRun
 from runner.exit_codes import ExitCode
 from runner.playbook.model import OnReject, PlaybookStep, StepKind
 from runner.report import Outcome, StepResult
-from runner.run import step_cancel, step_close, step_exits, step_leverage, step_twap
-from runner.run.step_context import StepContext
+from runner.run.steps import cancel as step_cancel
+from runner.run.steps import close as step_close
+from runner.run.steps import exits as step_exits
+from runner.run.steps import leverage as step_leverage
+from runner.run.steps import twap as step_twap
+from runner.run.steps.context import StepContext
 
 StepRun = Callable[[StepContext, int, PlaybookStep, StepResult], tuple[Outcome, str]]
 

@@ -21,7 +21,7 @@ from runner.playbook.ids import Leg
 from runner.playbook.model import Order, PlaybookStep, Scope, StepKind
 from runner.playbook.steps import cancel_all_orders_message, cancel_target
 from runner.report import OrderResult, Outcome, StatusSeen, StepResult
-from runner.run.step_context import StepContext
+from runner.run.steps.context import StepContext
 from runner.run.verdict import step_cancel_reason
 
 _STOP_TYPES = ("TAKE_PROFIT", "STOP_LOSS")

@@ -22,7 +22,7 @@ from runner.exchange.protocol import ReplyKind, wire_decimal
 from runner.playbook.model import PlaybookStep
 from runner.playbook.steps import add_twap_message, cancel_twap_message, twap_step
 from runner.report import Outcome, StatusSeen, StepResult
-from runner.run.step_context import StepContext
+from runner.run.steps.context import StepContext
 from runner.words import number_text
 
 #: how often a `wait: done` TWAP is looked up
