@@ -559,6 +559,9 @@ class ExitPlans:
         if update.status == "MODIFIED":
             was_qty, was_price = leg.record.quantity, leg.record.trigger_price
             leg.record.quantity, leg.record.trigger_price = pending.quantity, pending.price
+            live = self.ledger.live.get(leg.coid)
+            if live is not None:  # the exit's answers are judged against its quantity as modified
+                live.quantity = pending.quantity
             leg.record.statuses.append(StatusSeen("MODIFIED", at, None))
             what = []
             if was_qty != pending.quantity:
