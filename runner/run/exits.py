@@ -725,7 +725,10 @@ class ExitPlans:
             priced = [f for f in fills if f.price is not None]
             price = (sum((f.price * f.quantity for f in priced if f.price is not None), Decimal(0))
                      / sum((f.quantity for f in priced), Decimal(0))) if priced else None
-            text = f"{_leg_name(leg)} filled {_text(done)}" + (f" @ {self._px(plan, price)}" if price else "")
+            whole = leg.record.quantity  # a partial fill says how far it got
+            of = f" of {_text(whole)}" if whole is not None and done < whole else ""
+            at_price = f" @ {self._px(plan, price)}" if price else ""
+            text = f"{_leg_name(leg)} filled {_text(done)}{of}{at_price}"
             if done > plan.seen.get(leg.coid, Decimal(0)):
                 at = max((f.at for f in fills), default=self.clock())
                 self._event(plan, "filled", leg.spec.name, text, done, price, at)

@@ -269,3 +269,19 @@ def test_until_needs_manage(tmp_path: Path) -> None:
     args = [*run_args(tmp_path, "ws://127.0.0.1:9/", write_ladder(tmp_path), "rep"), "--until", "5m"]
     done = subprocess.run(args, env=cli_env(ENV), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--until needs --manage" in done.stderr
+
+
+def test_an_exit_filled_in_pieces_says_how_far_it_got(tmp_path: Path) -> None:
+    """500 stopped out through the market maker's levels: the stop fills in several pieces, each line
+    of the timeline saying "filled N of 500" until the whole of it has."""
+    playbook = write_ladder(tmp_path, quantity="500")
+    with standalone(tmp_path, scenario((1, "224.00"), (3, "220.00"), (5, "214.00"))) as url:
+        code, report, out = run(tmp_path, url, playbook, "rep", "--manage", "--until", "60s")
+    assert code == 0, out
+    order = report["orders"][0]
+    shown = "\n".join(check_invariants(order))
+    stop_fills = events(order, "filled", "stop_loss")
+    assert len(stop_fills) >= 2, shown  # in pieces
+    assert d(stop_fills[-1]["quantity"]) == 500 and " of " not in stop_fills[-1]["text"], shown
+    for event in stop_fills[:-1]:
+        assert f"filled {event['quantity']} of 500 @ " in event["text"], shown
