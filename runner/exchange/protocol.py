@@ -293,10 +293,33 @@ class Reply:
         return self.kind is ReplyKind.AUTH and self.body is True
 
 
+class WireFrame(dict[str, Any]):
+    """A parsed frame that keeps the exact text it was parsed from (`text`), so the journal can
+    write an answer as it came (`runner.state.journal`) instead of encoding it again."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, value: dict[str, Any], text: bytes) -> None:
+        super().__init__(value)
+        self.text = text
+
+
 def parse_frame(text: str | bytes) -> dict[str, Any]:
-    """JSON text to a dict with exact Decimal numbers; a non-object frame is wrapped as `{"_": value}`."""
+    """JSON text to a dict with exact Decimal numbers; a non-object frame is wrapped as `{"_": value}`.
+    An object frame received as bytes comes back as a `WireFrame` carrying those bytes."""
     value = loads(text)
-    return value if isinstance(value, dict) else {"_": value}
+    if not isinstance(value, dict):
+        return {"_": value}
+    return WireFrame(value, text) if isinstance(text, bytes) else value
+
+
+def frame_text(frame: object) -> bytes | None:
+    """The exact text of a frame as received, if it can stand for the frame inside a journal line:
+    one JSON object, one line, UTF-8 (what the runner parsed it as). None: encode the dict."""
+    text = getattr(frame, "text", None) if type(frame) is WireFrame else None
+    if text is None or text[:2] != b'{"' or not text.endswith(b"}") or b"\n" in text or b"\r" in text:
+        return None
+    return text
 
 
 def order_update(payload: dict[str, Any]) -> OrderUpdate:

@@ -47,7 +47,9 @@ from runner.errors import JournalError, PlanChanged
 from runner.playbook.ids import Leg
 from runner.playbook.model import Playbook
 from runner.state.definitions import ChangedOrder, changed_orders, order_definition
-from runner.state.entries import JournalContents, JournalEntry, read_records, sealed_line
+from runner.exchange.protocol import frame_text
+from runner.jsonnum import dumps
+from runner.state.entries import JournalContents, JournalEntry, read_records, sealed, sealed_line
 from runner.state.statedir import open_state_file, prepare_state_dir
 from runner.state.statelock import StateLock
 from runner.words import counted
@@ -117,6 +119,7 @@ class Journal:
         """Placed orders whose definition changed (accepted with --replan); report them."""
         self._fd = fd
         self._definitions = {o.id: order_definition(o, playbook.account) for o in playbook.orders}
+        self._definition_texts: dict[str, str] = {}
         self.sync_answers = False
         """True: fsync every answer on its own. False (default): answers are written at once and made
         durable by the next fsync — the next intent's, a batch's, or `close`'s.
@@ -184,13 +187,29 @@ class Journal:
                   "order": order_id_in_playbook, "leg": leg.value if isinstance(leg, Leg) else leg,
                   "definition": self._definitions.get(order_id_in_playbook),
                   "message": dict(message) if message is not None else None}
-        self._append(record)
+        # the line as `sealed_line` would write it, with the order's definition encoded once per run
+        at = _now()
+        body = (f'{{"at": "{at}", "kind": "intent", "coid": {dumps(client_order_id)}, '
+                f'"step": {dumps(step_index)}, "order": {dumps(order_id_in_playbook)}, '
+                f'"leg": {dumps(record["leg"])}, "definition": {self._definition_text(order_id_in_playbook)}, '
+                f'"message": {dumps(record["message"])}}}')
+        self._append(record, sealed(body.encode("utf-8")))
         self.contents.apply(record)
+
+    def _definition_text(self, order_key: str) -> str:
+        text = self._definition_texts.get(order_key)
+        if text is None:
+            text = self._definition_texts[order_key] = dumps(self._definitions.get(order_key))
+        return text
 
     def record_answer(self, client_order_id: str, answer: Mapping[str, Any]) -> None:
         """Note an answer (order_response / fill_response / err, whole frame or payload) for a coid."""
         record = {"at": _now(), "kind": "answer", "coid": client_order_id, "answer": dict(answer)}
-        self._append(record)
+        text = frame_text(answer)  # the frame as it came: not encoded again
+        line = None if text is None else sealed(
+            f'{{"at": "{record["at"]}", "kind": "answer", "coid": {dumps(client_order_id)}, "answer": '
+            .encode("utf-8") + text + b"}")
+        self._append(record, line)
         self.contents.apply(record)
 
     def record_exit_id(self, client_order_id: str, leg: str, order_id: str) -> None:
@@ -302,10 +321,12 @@ class Journal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _append(self, record: dict[str, Any]) -> None:
+    def _append(self, record: dict[str, Any], line: bytes | None = None) -> None:
+        """Write `record` as one line (`line`: already encoded by the caller, "at" first, sealed)."""
         if self._fd is None:
             raise JournalError(f"journal {self.path} is closed")
-        line = sealed_line({"at": _now(), **record})
+        if line is None:
+            line = sealed_line({"at": _now(), **record})
         try:
             written = os.write(self._fd, line)
             while written < len(line):  # a short write is rare but legal
