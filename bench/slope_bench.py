@@ -146,7 +146,8 @@ def main() -> None:
                         cancel_all(sim.url, env)
                         tag = f"r{r}v{v}n{n}"
                         if kind == "anchor":
-                            whole, loop = anchor_seconds(sim.url, n, tag, win, state_base / f"{tag}.jsonl", env)
+                            whole, loop = anchor_seconds(sim.url, n, tag, win, state_base / f"{tag}.jsonl",
+                                                         env)
                             note(label, "submission", n, loop)
                         else:
                             pb = write_resting_playbook(work / f"{tag}.yaml", n, name=f"slope-{tag}",
@@ -216,9 +217,11 @@ def main() -> None:
                 if win > 1:
                     line += f"   target <= 1.1x: {'meets' if ratio <= 1.1 else 'MISSES'}"
             print(line)
-    v_small, v_large = median(parts[("validate", "whole", small)]), median(parts[("validate", "whole", large)])
+    v_small = median(parts[("validate", "whole", small)])
+    v_large = median(parts[("validate", "whole", large)])
     v_slope, _ = slope_and_intercept(small, large, v_small, v_large)
-    print(f"{'qfex-runner validate':<{w}}{'whole':<14}{v_small:>10.3f} s{v_large:>10.3f} s{v_slope * 1e6:>9.0f} µs")
+    print(f"{'qfex-runner validate':<{w}}{'whole':<14}{v_small:>10.3f} s{v_large:>10.3f} s"
+          f"{v_slope * 1e6:>9.0f} µs")
 
     print()
     firsts = [x for (label, phase, n), xs in parts.items() if phase == "first order" and " (" not in label

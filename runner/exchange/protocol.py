@@ -316,8 +316,10 @@ def parse_frame(text: str | bytes) -> dict[str, Any]:
 def frame_text(frame: object) -> bytes | None:
     """The exact text of a frame as received, if it can stand for the frame inside a journal line:
     one JSON object, one line, UTF-8 (what the runner parsed it as). None: encode the dict."""
-    text = getattr(frame, "text", None) if type(frame) is WireFrame else None
-    if text is None or text[:2] != b'{"' or not text.endswith(b"}") or b"\n" in text or b"\r" in text:
+    if not isinstance(frame, WireFrame) or type(frame) is not WireFrame:
+        return None
+    text: bytes = frame.text
+    if text[:2] != b'{"' or not text.endswith(b"}") or b"\n" in text or b"\r" in text:
         return None
     return text
 

@@ -140,8 +140,8 @@ class _AllEndsKnown:
     """`all(x.end_known(now) for x in EndStates._pending())`, asked after every event of the final
     wait, without walking every order each time: an order whose end is known (it stays known) or
     that ended is dropped from `candidates` when first seen so; one not answered yet stays (it joins
-    the wait once answered). O(orders) for the whole wait instead of O(orders) per event: the first order still unknown
-    answers the question (as `all` stops there), the ones after it are looked at later."""
+    the wait once answered). The first order still unknown answers the question (as `all` stops
+    there); the ones after it are looked at later. O(orders) for the whole wait, not per event."""
 
     def __init__(self, candidates: list[LiveOrder]) -> None:
         self.candidates = candidates

@@ -23,7 +23,7 @@ from runner.run.brackets import Brackets
 from runner.run.events import EventPump
 from runner.run.ledger import Ledger
 from runner.run.send import Sender
-from runner.run.verdict import LiveOrder, ends_after_ack, is_immediate, judge
+from runner.run.verdict import ends_after_ack, is_immediate, judge
 
 if TYPE_CHECKING:
     from runner.playbook.plan import Plan, Step

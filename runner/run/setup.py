@@ -10,7 +10,6 @@ importing this module costs nothing for `--help`.
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -117,6 +116,8 @@ def open_journal(options: RunOptions, playbook: Playbook, *, ephemeral: bool,
                 warnings.append("--state-dir is ignored with --target sim: the embedded exchange starts "
                                 "empty "
                                 "on every run, so there is nothing to resume")
+            import tempfile  # the embedded exchange's throwaway journal only
+
             state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qfex-runner-sim-")))
         elif options.state_dir:
             state_dir = Path(options.state_dir)

@@ -44,11 +44,11 @@ from typing import Any
 
 from runner import __version__
 from runner.errors import JournalError, PlanChanged
+from runner.exchange.protocol import frame_text
+from runner.jsonnum import dumps
 from runner.playbook.ids import Leg
 from runner.playbook.model import Playbook
 from runner.state.definitions import ChangedOrder, changed_orders, order_definition
-from runner.exchange.protocol import frame_text
-from runner.jsonnum import dumps
 from runner.state.entries import JournalContents, JournalEntry, read_records, sealed, sealed_line
 from runner.state.statedir import open_state_file, prepare_state_dir
 from runner.state.statelock import StateLock
@@ -189,9 +189,10 @@ class Journal:
                   "message": dict(message) if message is not None else None}
         # the line as `sealed_line` would write it, with the order's definition encoded once per run
         at = _now()
+        definition = self._definition_text(order_id_in_playbook)
         body = (f'{{"at": "{at}", "kind": "intent", "coid": {dumps(client_order_id)}, '
                 f'"step": {dumps(step_index)}, "order": {dumps(order_id_in_playbook)}, '
-                f'"leg": {dumps(record["leg"])}, "definition": {self._definition_text(order_id_in_playbook)}, '
+                f'"leg": {dumps(record["leg"])}, "definition": {definition}, '
                 f'"message": {dumps(record["message"])}}}')
         self._append(record, sealed(body.encode("utf-8")))
         self.contents.apply(record)
@@ -208,7 +209,7 @@ class Journal:
         text = frame_text(answer)  # the frame as it came: not encoded again
         line = None if text is None else sealed(
             f'{{"at": "{record["at"]}", "kind": "answer", "coid": {dumps(client_order_id)}, "answer": '
-            .encode("utf-8") + text + b"}")
+            .encode() + text + b"}")
         self._append(record, line)
         self.contents.apply(record)
 
