@@ -108,12 +108,19 @@ def wire_number(value: object) -> tuple[Decimal | None, str | None]:
     The one place a received number becomes money: adoption, leg states and reconciliation use it
     too (through `wire_decimal`), so no NaN or giant exponent gets past the protocol boundary.
     """
-    if value is None or value == "":
+    if value is None:
         return None, None
     number: Decimal
-    if isinstance(value, bool):
+    kind = type(value)  # the exact types first: every number of every answer passes here
+    if kind is Decimal:
+        number = value  # type: ignore[assignment]
+    elif kind is int:
+        number = Decimal(value)  # type: ignore[arg-type]
+    elif value == "":
+        return None, None
+    elif isinstance(value, bool):
         return None, f"{value!r} is not a number"
-    if isinstance(value, Decimal):
+    elif isinstance(value, Decimal):
         number = value
     elif isinstance(value, int):
         number = Decimal(value)

@@ -10,7 +10,8 @@ the exchange before anything is sent).
 Format: one JSON object per line (`runner.jsonnum`, exact numbers), each ending with a checksum
 of the line (`runner.state.entries.sealed_line`; lines written before checksums still load), in
 `<state-dir>/<identity>.journal.jsonl`, one file per playbook identity (`name` + `run_id`).
-Each line is written with one `write` on an O_APPEND descriptor the moment it is recorded, so
+Each line is written with one `write` on an O_APPEND descriptor the moment it is recorded (the
+lines of a group commit, `Journal.batch`, with one `write` when it ends), so
 `kill -9` at any instant leaves at worst a torn last line; opening the journal drops that torn
 tail (truncates the file back to the last complete line) so later appends stay valid.
 
@@ -134,6 +135,7 @@ class Journal:
         No state is reachable that was not before.
         """
         self._batch_depth = 0
+        self._batched: list[bytes] = []  # lines recorded inside a batch, written when it ends
         self._unsynced = False
 
     # opening ------------------------------------------------------------------------------------------
@@ -258,15 +260,18 @@ class Journal:
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        """Group commit: records inside are written at once but fsync'd together when it ends.
+        """Group commit: records inside are written together (one `write`) and fsync'd when it ends.
 
         For many records that must all be durable before the next step (the intents of the orders
         a pipelined run is about to send, the lookups of a reconciliation): one fsync instead of
         one each. Nothing may be sent until the block has ended. With `sync_answers` False,
         answers are not fsync'd on their own either: the next fsync (an intent's, a batch's, or
-        `close`) makes them durable. Either way every line is written (`write`) at once, so a
-        killed process loses nothing; only a machine crash can lose unsynced answers, leaving
-        those orders "unsure" — looked up at the exchange on the next run, as after any crash.
+        `close`) makes them durable. Either way every line outside a batch is written (`write`)
+        at once, so a killed process loses nothing; only a machine crash can lose unsynced
+        answers, leaving those orders "unsure" — looked up at the exchange on the next run, as
+        after any crash. A batch's own lines are held until it ends (one `write` for all, then
+        the fsync): a kill before that loses records of a step not taken yet (intents of orders
+        not sent, lookups not acted on), which is a journal of a kill just before the batch.
 
         Why a sequential run (`--max-in-flight 1`) does not batch the intents of the orders ahead
         of the one it sends, although its one fsync per order is then most of its time: an intent
@@ -285,6 +290,8 @@ class Journal:
         finally:
             self._batch_depth -= 1
             if self._batch_depth == 0:
+                self._write(b"".join(self._batched))  # one write for the batch, then its fsync
+                self._batched.clear()
                 self._sync()
 
     # reading ------------------------------------------------------------------------------------------
@@ -310,6 +317,8 @@ class Journal:
     def close(self) -> None:
         if self._fd is not None:
             with contextlib.suppress(JournalError):
+                self._write(b"".join(self._batched))  # closed inside a batch: keep what it recorded
+                self._batched.clear()
                 self._sync()
             fd, self._fd = self._fd, None
             os.close(fd)
@@ -328,18 +337,31 @@ class Journal:
             raise JournalError(f"journal {self.path} is closed")
         if line is None:
             line = sealed_line({"at": _now(), **record})
-        try:
-            written = os.write(self._fd, line)
-            while written < len(line):  # a short write is rare but legal
-                written += os.write(self._fd, line[written:])
-        except OSError as exc:
-            raise JournalError(
-                f"cannot write the journal {self.path}: {exc.strerror}; nothing more is sent") from exc
+        if self._batch_depth > 0:
+            # written with the batch's other lines when it ends, just before its fsync: nothing is
+            # sent before then, so a kill in between loses only intents of orders never sent
+            self._batched.append(line)
+            self._unsynced = True
+            return
+        self._write(line)
         self._unsynced = True
         answer_like = record.get("kind") in ("answer", "exit")
         deferred = self._batch_depth > 0 or (answer_like and not self.sync_answers)
         if not deferred:
             self._sync()
+
+    def _write(self, data: bytes) -> None:
+        if not data:
+            return
+        if self._fd is None:
+            raise JournalError(f"journal {self.path} is closed")
+        try:
+            written = os.write(self._fd, data)
+            while written < len(data):  # a short write is rare but legal
+                written += os.write(self._fd, data[written:])
+        except OSError as exc:
+            raise JournalError(
+                f"cannot write the journal {self.path}: {exc.strerror}; nothing more is sent") from exc
 
     def _sync(self) -> None:
         """fsync what was written since the last fsync (every earlier line of the file with it)."""
