@@ -172,8 +172,13 @@ class _Numbers:
             checked: bool = True) -> Decimal | None:
         """The first of `names` present; with `minimum`, smaller (or equal, if `above`) is an anomaly.
         `checked` False: an unusable value is only dropped (fields nothing is judged by)."""
-        name = next((n for n in names if n in self.payload), names[0])
-        number, why = wire_number(self.payload.get(name))
+        payload = self.payload
+        name = names[0]
+        for candidate in names:
+            if candidate in payload:
+                name = candidate
+                break
+        number, why = wire_number(payload.get(name))
         if why is not None:
             if checked:
                 self.anomalies.append(f"{name} {why}")

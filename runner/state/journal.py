@@ -23,7 +23,9 @@ read alike). Readers ignore kinds they do not know, so older journals load uncha
 
 Durability (fsync) is paid where it protects a send: an intent is fsync'd before its message
 leaves (several intents share one fsync in a `batch`); an answer rides on the next fsync (see
-`Journal.sync_answers`), which costs a run one fsync per order instead of two.
+`Journal.sync_answers`), which costs a run one fsync per order instead of two; so do the run's
+`open` line and its reconciliation's lookups (`_RIDES_ON_NEXT_FSYNC`): the first order leaves
+after one fsync of the journal, its own intent's.
 
 The journal also guards against a changed playbook (terraform's stale-plan rule): each intent
 records the order's definition as sent; if the file now defines a placed order differently, or
@@ -56,6 +58,12 @@ from runner.state.statelock import StateLock
 from runner.words import counted
 
 FORMAT_VERSION = 1
+#: records durable with the next fsync rather than their own (like answers, `Journal.sync_answers`):
+#: none protects a send. The run's `open` line and an accepted `replan` (lost to a machine crash
+#: before any send, the next run asks for --replan again), and a reconciliation's lookups (lost,
+#: the next run looks the orders up again). The first intent's fsync, before anything is sent,
+#: makes them durable with it; `close` does if nothing is sent.
+_RIDES_ON_NEXT_FSYNC = frozenset({"open", "replan", "reconciled"})
 JOURNAL_SUFFIX = ".journal.jsonl"
 LOCK_SUFFIX = ".lock"
 
@@ -136,6 +144,7 @@ class Journal:
         """
         self._batch_depth = 0
         self._batched: list[bytes] = []  # lines recorded inside a batch, written when it ends
+        self._batch_must_sync = False  # a line in the batch must be durable when it ends
         self._unsynced = False
 
     # opening ------------------------------------------------------------------------------------------
@@ -292,7 +301,9 @@ class Journal:
             if self._batch_depth == 0:
                 self._write(b"".join(self._batched))  # one write for the batch, then its fsync
                 self._batched.clear()
-                self._sync()
+                if self._batch_must_sync:
+                    self._sync()
+                self._batch_must_sync = False
 
     # reading ------------------------------------------------------------------------------------------
 
@@ -337,17 +348,18 @@ class Journal:
             raise JournalError(f"journal {self.path} is closed")
         if line is None:
             line = sealed_line({"at": _now(), **record})
+        kind = record.get("kind")
+        rides = kind in _RIDES_ON_NEXT_FSYNC or (kind in ("answer", "exit") and not self.sync_answers)
         if self._batch_depth > 0:
             # written with the batch's other lines when it ends, just before its fsync: nothing is
             # sent before then, so a kill in between loses only intents of orders never sent
             self._batched.append(line)
             self._unsynced = True
+            self._batch_must_sync = self._batch_must_sync or not rides
             return
         self._write(line)
         self._unsynced = True
-        answer_like = record.get("kind") in ("answer", "exit")
-        deferred = self._batch_depth > 0 or (answer_like and not self.sync_answers)
-        if not deferred:
+        if not rides:
             self._sync()
 
     def _write(self, data: bytes) -> None:
