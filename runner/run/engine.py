@@ -146,10 +146,11 @@ def run_playbook(options: RunOptions) -> RunResult:
         stack.callback(session.close)
         run = build_run(playbook, target, session, journal, options, warnings, credentials.account_id,
                         started_at)
-        report, code = run.execute()
-        from runner.run.provenance import collect_provenance
+        from runner.run.provenance import provenance_in_background
 
-        report.provenance = collect_provenance(options.playbook, env)
+        provenance = provenance_in_background(options.playbook, env)  # git, while the run goes on
+        report, code = run.execute()
+        report.provenance = provenance()
         report.instruments = traded_instruments(playbook, refdata)
         if not options.write_reports:
             return RunResult(report, code, None)
