@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -494,12 +493,16 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except OSError as exc:  # the machine's, not a bug: a full disk, no permission, a closed pipe
         if debug:
+            import traceback  # only here: its import is start-up time for every command
+
             traceback.print_exc()
         with contextlib.suppress(OSError):
             click.echo(f"qfex-runner: input/output error: {os_reason(exc)}", err=True)
         code = ExitCode.IO_ERROR
     except Exception as exc:  # the boundary: anything else is a bug
         if debug:
+            import traceback
+
             traceback.print_exc()
         else:
             message = f"internal error: {type(exc).__name__}: {exc} (re-run with --debug)"
