@@ -258,7 +258,8 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
         playbook=playbook, target=target, url=url, yes=yes, credentials_file=credentials_file,
         refdata_file=refdata_file, report_dir=report_dir, state_dir=state_dir, replan=replan,
         timeout=timeout, confirm=confirm if sys.stdin.isatty() else None,
-        on_progress=ProgressLine(sys.stderr, enabled=progress), reconnect_attempts=reconnect_attempts,
+        on_progress=line if (line := ProgressLine(sys.stderr, enabled=progress)).enabled else None,
+        reconnect_attempts=reconnect_attempts,
         reconnect_max_seconds=reconnect_max_seconds, max_in_flight=max_in_flight, wire_log=wire_log)
     result = run_playbook(options)  # PlaybookInvalid: its problems are shown by main()
     if fmt == "json":  # stdout is for machines: warnings go to stderr (the text summary lists them itself)

@@ -198,7 +198,8 @@ class Journal:
                   "order": order_id_in_playbook, "leg": leg.value if isinstance(leg, Leg) else leg,
                   "definition": self._definitions.get(order_id_in_playbook),
                   "message": dict(message) if message is not None else None}
-        # the line as `sealed_line` would write it, with the order's definition encoded once per run
+        # the line as `sealed_line` would write it, assembled directly (the order's definition encoded
+        # once per run, however often it is sent again)
         at = _now()
         definition = self._definition_text(order_id_in_playbook)
         body = (f'{{"at": "{at}", "kind": "intent", "coid": {dumps(client_order_id)}, '
