@@ -46,61 +46,128 @@ def cli(ctx: click.Context, debug: bool) -> None:
 # --- validate / plan / schema (playbook language) -------------------------------------------
 
 
+_REFDATA_HELP = ("Reference data JSON (QFEX GET /refdata body or a list) for tick/lot/band checks "
+                 "(default: the repository's qfex-refdata.json snapshot found above the playbook).")
+_EQUITY_HELP = "The account's equity, to size {risk: N%} and check max_leverage offline."
+_ACCOUNT_HELP = ("Account snapshot JSON (equity, available_balance, leverage per symbol) for sizing, "
+                 "the margin preview and max_leverage offline.")
+
+
+def _offline_account(equity: str | None, account_path: str | None) -> Any:
+    """`--equity N` or `--account FILE` (not both) -> AccountFigures, or None."""
+    from decimal import Decimal, InvalidOperation
+
+    from runner.errors import UsageError
+    from runner.playbook.account import from_equity, load_account_file
+
+    if equity is not None and account_path is not None:
+        raise UsageError("pass --equity or --account, not both")
+    if account_path is not None:
+        return load_account_file(account_path)
+    if equity is None:
+        return None
+    try:
+        amount = Decimal(equity)
+    except InvalidOperation:
+        raise UsageError(f"--equity {equity!r}: not a number") from None
+    if not amount.is_finite() or amount <= 0:
+        raise UsageError(f"--equity {equity!r}: must be a positive number")
+    return from_equity(amount)
+
+
+def _offline_validator(refdata_path: str | None, equity: str | None, account_path: str | None) -> Any:
+    from datetime import datetime, timezone
+
+    from runner.playbook.offline import OfflineValidator
+    from runner.playbook.refdata import load_refdata_file
+
+    refdata = load_refdata_file(refdata_path) if refdata_path else None
+    return OfflineValidator(refdata, _offline_account(equity, account_path), datetime.now(timezone.utc))
+
+
 @cli.command()
 @click.argument("playbooks", nargs=-1, required=True, metavar="PLAYBOOK...")
-@click.option("--refdata", "refdata_path", metavar="FILE",
-              help="Reference data JSON (QFEX GET /refdata body or a list) for tick/lot/band checks.")
+@click.option("--refdata", "refdata_path", metavar="FILE", help=_REFDATA_HELP)
+@click.option("--equity", metavar="N", help=_EQUITY_HELP)
+@click.option("--account", "account_path", metavar="FILE", help=_ACCOUNT_HELP)
 @click.option("--format", "fmt", type=click.Choice(["text", "github", "json"]), default="text",
               show_default=True,
               help="text: file:line:col: message [rule]; github: workflow annotations; json: a list.")
-def validate(playbooks: tuple[str, ...], refdata_path: str | None, fmt: str) -> int:
-    """Check playbooks (schema and trading rules) and report every problem. Never touches the network.
+def validate(playbooks: tuple[str, ...], refdata_path: str | None, equity: str | None,
+             account_path: str | None, fmt: str) -> int:
+    """Check playbooks (schema, trading rules, risk limits and the repository policy) and report every
+    problem. Never touches the network.
 
     Exit 0 when every file is valid (warnings allowed), 1 when any has an error.
     """
-    from runner.playbook.load import validate_file
-    from runner.playbook.refdata import load_refdata_file
     from runner.problems import errors_in
     from runner.report.problems import render, summary
 
-    refdata = load_refdata_file(refdata_path) if refdata_path else None
+    validator = _offline_validator(refdata_path, equity, account_path)
     problems = []
+    notices: list[str] = []
     for path in playbooks:
-        problems += validate_file(path, refdata).problems
+        checked = validator.validate(path)
+        problems += checked.result.problems
+        notices += checked.notices
     click.echo(render(problems, fmt), nl=False)
     if fmt == "text":
+        for notice in notices:
+            click.echo(notice, err=True)
         click.echo(summary(len(playbooks), problems), err=True)
     return ExitCode.INVALID_PLAYBOOK if errors_in(problems) else ExitCode.OK
 
 
 @cli.command()
 @click.argument("playbook", metavar="PLAYBOOK")
-@click.option("--refdata", "refdata_path", metavar="FILE",
-              help="Reference data JSON (QFEX GET /refdata body or a list) for tick/lot/band checks.")
+@click.option("--refdata", "refdata_path", metavar="FILE", help=_REFDATA_HELP)
+@click.option("--equity", metavar="N", help=_EQUITY_HELP)
+@click.option("--account", "account_path", metavar="FILE", help=_ACCOUNT_HELP)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def plan(playbook: str, refdata_path: str | None, fmt: str) -> int:
-    """Validate, then show every step `run` would take and the exact add_order messages.
+def plan(playbook: str, refdata_path: str | None, equity: str | None, account_path: str | None,
+         fmt: str) -> int:
+    """Validate, then show every step `run` would take, the exact add_order messages and the risk
+    preview (notional, margin, loss at the stop, reward, R, fees; per symbol and in total).
 
-    No credentials, no network: nothing is sent. Problems go to stderr (exit 1, no plan).
+    No credentials, no network: nothing is sent. Problems go to stderr (exit 1, no plan). A quantity
+    that cannot be sized offline ({risk: 0.5%} without --equity/--account, no reference data for the
+    lot) is not a problem of the playbook (run sizes it) but leaves nothing exact to show: exit 2,
+    naming what to pass.
     """
     from runner import jsonnum
-    from runner.playbook.load import validate_file
     from runner.playbook.plan import build_plan, plan_as_json, render_plan_text
-    from runner.playbook.refdata import load_refdata_file
+    from runner.playbook.policy import DEFAULT_FEES
+    from runner.playbook.risk import preview, preview_json, render_text
+    from runner.playbook.sizing import unsized
     from runner.report.problems import render, summary
 
-    refdata = load_refdata_file(refdata_path) if refdata_path else None
-    result = validate_file(playbook, refdata)
+    validator = _offline_validator(refdata_path, equity, account_path)
+    checked = validator.validate(playbook)
+    result = checked.result
     if result.problems:
         click.echo(render(result.problems, "text"), nl=False, err=True)
+    for notice in checked.notices:
+        click.echo(notice, err=True)
     if not result.ok or result.playbook is None:
         click.echo(summary(1, result.problems) + "; no plan", err=True)
         return ExitCode.INVALID_PLAYBOOK
+    later = unsized(result.problems)
+    if later:
+        one = len(later) == 1
+        click.echo(f"qfex-runner: cannot size {len(later)} quantit{'y' if one else 'ies'} offline "
+                   f"(the warnings above; run sizes {'it' if one else 'them'}): pass --refdata FILE or keep "
+                   f"a snapshot (qfex-runner refdata pull) for lot sizes and reference prices, and "
+                   f"--equity N or --account FILE for percentages of equity; no plan", err=True)
+        return ExitCode.USAGE
     the_plan = build_plan(result.playbook)
+    rates = result.policy.fees if result.policy is not None else DEFAULT_FEES
+    risk = preview(result.playbook, checked.refdata, validator.account, rates, marks=checked.marks)
     if fmt == "json":
-        click.echo(jsonnum.dumps(plan_as_json(the_plan), indent=2))
+        click.echo(jsonnum.dumps({**plan_as_json(the_plan), "risk": preview_json(risk)}, indent=2))
     else:
         click.echo(render_plan_text(the_plan), nl=False)
+        click.echo("")
+        click.echo("\n".join(render_text(risk)))
     return ExitCode.OK
 
 
@@ -114,6 +181,46 @@ def schema(name: str) -> int:
     sys.stdout.flush()
     sys.stdout.buffer.write(data)  # the exact bytes: no re-encoding, no added newline
     sys.stdout.buffer.flush()
+    return ExitCode.OK
+
+
+# --- refdata (playbook repository) ------------------------------------------------------------
+
+
+@cli.group()
+def refdata() -> None:
+    """Reference data kept in the playbook repository (qfex-refdata.json)."""
+
+
+@refdata.command("pull")
+@click.option("--target", type=click.Choice(["sim", "uat", "prod"]), default=None,
+              help="Whose /refdata to pull (default: sim, the embedded exchange's sample symbols).")
+@click.option("--url", metavar="WS_URL", help="A compatible exchange's trade WebSocket URL instead "
+              "(its /refdata beside it).")
+@click.option("--dir", "directory", default=".", show_default=True, metavar="DIR",
+              type=click.Path(file_okay=False, path_type=str),
+              help="Where to write qfex-refdata.json (the playbook repository's root).")
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds for the fetch.")
+def refdata_pull(target: str | None, url: str | None, directory: str, timeout: float) -> int:
+    """Write the target's reference data (tick, lot, quantity limits, price bands, reference prices)
+    and mark prices as DIR/qfex-refdata.json, dated. validate, plan and the pre-commit hook find it
+    above a playbook without flags, say its age and warn when it is older than the policy's limit
+    (default 7 days).
+
+    /refdata is public: no credentials. Exit 0 written, 2 usage, 4 the target could not be read.
+    """
+    from datetime import datetime, timezone
+
+    from runner.errors import RefDataError
+    from runner.run.refdata_pull import pull_refdata
+
+    try:
+        path, count, marks = pull_refdata(target, url, directory, datetime.now(timezone.utc), timeout)
+    except RefDataError as exc:
+        click.echo(f"qfex-runner: could not read the reference data: {exc}", err=True)
+        return ExitCode.CONNECT_FAILED
+    click.echo(f"wrote {path} ({count} symbols, {marks} mark prices, from "
+               f"{target or ('url' if url else 'sim')})")
     return ExitCode.OK
 
 
@@ -203,6 +310,9 @@ def docs() -> int:
                    "prod: wss://trade.qfex.com (real money: needs --yes or a typed confirmation).")
 @click.option("--url", metavar="URL",
               help="Any QFEX-compatible trade WebSocket (ws:// only on the loopback).")
+@click.option("--mds-url", metavar="URL",
+              help="QFEX's market-data WebSocket (mark prices). Default: found from the target "
+                   "(wss://mds.qfex.com/, wss://mds.qfex.io/, a local exchange's /mds).")
 @click.option("--yes", is_flag=True, help="Confirm a production run without a prompt (for CI).")
 @click.option("--credentials", "credentials_file", metavar="FILE",
               help="API keys file (YAML/JSON or KEY=VALUE; chmod 600). Default: QFEX_PUBLIC_KEY, "
@@ -231,7 +341,8 @@ def docs() -> int:
 @click.option("--wire-log", metavar="FILE",
               help="Append every frame sent and received to FILE as JSON lines, secrets redacted "
                    "(default for uat/prod: wire.jsonl in the report dir).")
-def run(playbook: str, target: str | None, url: str | None, yes: bool, credentials_file: str | None,
+def run(playbook: str, target: str | None, url: str | None, mds_url: str | None, yes: bool,
+        credentials_file: str | None,
         refdata_file: str | None, report_dir: str | None, state_dir: str | None, replan: bool, fmt: str,
         progress: bool | None, timeout: float, reconnect_attempts: int, reconnect_max_seconds: float,
         max_in_flight: int, wire_log: str | None) -> int:
@@ -243,9 +354,7 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
     4 cannot connect/authenticate, 5 stopped part-way, 74 the journal or the report could not be
     written (the report then goes to a temporary directory, named), 130 interrupted.
     """
-    from runner import jsonnum
-    from runner.console import ProgressLine, use_color
-    from runner.report import render_text
+    from runner.console import ProgressLine
     from runner.run.engine import run_playbook
     from runner.run.options import RunOptions
 
@@ -255,13 +364,74 @@ def run(playbook: str, target: str | None, url: str | None, yes: bool, credentia
         return typed.strip() == name
 
     options = RunOptions(
-        playbook=playbook, target=target, url=url, yes=yes, credentials_file=credentials_file,
+        playbook=playbook, target=target, url=url, mds_url=mds_url, yes=yes,
+        credentials_file=credentials_file,
         refdata_file=refdata_file, report_dir=report_dir, state_dir=state_dir, replan=replan,
         timeout=timeout, confirm=confirm if sys.stdin.isatty() else None,
         on_progress=line if (line := ProgressLine(sys.stderr, enabled=progress)).enabled else None,
         reconnect_attempts=reconnect_attempts,
         reconnect_max_seconds=reconnect_max_seconds, max_in_flight=max_in_flight, wire_log=wire_log)
-    result = run_playbook(options)  # PlaybookInvalid: its problems are shown by main()
+    return _show_run(run_playbook(options), fmt)  # PlaybookInvalid: its problems are shown by main()
+
+
+@cli.command()
+@click.option("--symbol", "symbols", multiple=True, metavar="SYMBOL",
+              help="Only this symbol (repeatable); default: every symbol of the account.")
+@click.option("--target", type=click.Choice(["sim", "uat", "prod"]), default=None,
+              help="As for run: sim (default, the embedded exchange), uat, or prod (needs --yes or a typed "
+                   "confirmation).")
+@click.option("--url", metavar="URL", help="Any QFEX-compatible trade WebSocket, e.g. a standalone `sim`.")
+@click.option("--yes", is_flag=True, help="Confirm on production without a prompt (for CI).")
+@click.option("--credentials", "credentials_file", metavar="FILE", help="API keys file (as for run).")
+@click.option("--report-dir", metavar="DIR", help="Where to write the reports (default runs/flatten/<UTC "
+              "timestamp>/).")
+@click.option("--state-dir", metavar="DIR", help="Journal directory (default runs/flatten/.state/).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--progress/--no-progress", default=None,
+              help="Show progress on stderr (default: on a terminal).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+              metavar="S", help="Longest wait for any one answer, and for the positions to be flat.")
+def flatten(symbols: tuple[str, ...], target: str | None, url: str | None, yes: bool,
+            credentials_file: str | None, report_dir: str | None, state_dir: str | None, fmt: str,
+            progress: bool | None, timeout: float) -> int:
+    """Cancel every open order, stop and TWAP of the account, close every position, wait until flat.
+
+    The kill switch: the same steps as the shipped playbooks/flatten.yaml (with --symbol: those
+    symbols only), run by the run engine under a fresh run_id, so it acts every time. It touches the
+    ACCOUNT's orders and positions, not one playbook's. The playbook it ran is kept beside the
+    reports (runs/flatten/playbooks/). Exit codes as for run: 0 flat, 3 something left, 4, 5, 130.
+    """
+    from runner.console import ProgressLine
+    from runner.playbook.flatten import flatten_playbook, run_id_now
+    from runner.run.engine import run_playbook
+    from runner.run.options import RunOptions
+
+    run_id = run_id_now()
+    folder = Path("runs") / "flatten" / "playbooks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"flatten-{run_id}.yaml"
+    path.write_text(flatten_playbook(run_id, tuple(dict.fromkeys(symbols))), encoding="utf-8")
+
+    def confirm(name: str) -> bool:
+        what = ", ".join(symbols) or "every symbol"
+        typed = click.prompt(f"--target prod cancels REAL orders and closes REAL positions ({what}). Type "
+                             f"{name} to continue", default="", show_default=False, err=True)
+        return typed.strip() == name
+
+    options = RunOptions(
+        playbook=str(path), target=target, url=url, yes=yes, credentials_file=credentials_file,
+        report_dir=report_dir, state_dir=state_dir, timeout=timeout,
+        confirm=confirm if sys.stdin.isatty() else None,
+        on_progress=ProgressLine(sys.stderr, enabled=progress))
+    return _show_run(run_playbook(options), fmt)
+
+
+def _show_run(result: RunResult, fmt: str) -> int:
+    """How `run` (and `flatten`) print what happened; the exit code."""
+    from runner import jsonnum
+    from runner.console import use_color
+    from runner.report import render_text
+
     if fmt == "json":  # stdout is for machines: warnings go to stderr (the text summary lists them itself)
         for warning in result.warnings:
             click.echo(f"warning: {printable(warning)}", err=True)
@@ -335,6 +505,9 @@ def report(source: str, fmt: str) -> int:
               help="With --stall-after: resume after S seconds (default: never).")
 @click.option("--auth-timeout", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
               metavar="S", help="Close connections not authenticated within S seconds.")
+@click.option("--twap-speed", type=click.FloatRange(min=0, min_open=True), default=1, show_default=True,
+              metavar="X", help="Run TWAP child schedules X times faster (30: QFEX's 30 s minimum interval "
+                                "takes 1 s), for rehearsals; replies still show the interval asked for.")
 @click.option("--compat", multiple=True, metavar="NAME[,NAME]",
               help="Switch on an older or alternative documented shape (repeatable): legacy-auth-reply, "
                    "legacy-errors, legacy-api-key-auth, legacy-cancel-client-order-id, envelope-pulses, "
@@ -344,7 +517,7 @@ def report(source: str, fmt: str) -> int:
 def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | None, accounts_file: str | None,
         seed: int, speed_bump_ms: int, latency_ms: float, no_rate_limit: bool, drop_after: int | None,
         error_rate: float, stall_after: int | None, stall_seconds: float | None, auth_timeout: float,
-        compat: tuple[str, ...]) -> int:
+        twap_speed: float, compat: tuple[str, ...]) -> int:
     """Run the local QFEX-compatible exchange until Ctrl-C / SIGTERM (then exit 0).
 
     A real WebSocket server speaking QFEX's trade API (HMAC auth, orders, stops, fills, positions,
@@ -364,7 +537,7 @@ def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | Non
         host=host, port=port, refdata_file=refdata_file, scenario_file=scenario_file,
         accounts_file=accounts_file, seed=seed, speed_bump_ms=speed_bump_ms, latency_ms=latency_ms,
         no_rate_limit=no_rate_limit, drop_after=drop_after, error_rate=error_rate, stall_after=stall_after,
-        stall_seconds=stall_seconds, auth_timeout=auth_timeout, compat=compat)
+        stall_seconds=stall_seconds, auth_timeout=auth_timeout, compat=compat, twap_speed=twap_speed)
     serve_forever(config, announce=announce)
     click.echo("qfex-runner sim: stopped")
     return ExitCode.OK
@@ -395,6 +568,9 @@ def refuse_unless_regular(option: str, path: str | None) -> None:
 @click.option("--target", type=click.Choice(["uat", "prod"]), default=None,
               help="uat: wss://trade.qfex.io; prod: wss://trade.qfex.com (read-only: nothing is sent).")
 @click.option("--url", metavar="URL", help="Any QFEX-compatible trade WebSocket, e.g. a standalone `sim`.")
+@click.option("--mds-url", metavar="URL",
+              help="QFEX's market-data WebSocket (mark prices). Default: found from the target "
+                   "(wss://mds.qfex.com/, wss://mds.qfex.io/, a local exchange's /mds).")
 @click.option("--credentials", "credentials_file", metavar="FILE",
               help="API keys file (as for run). Default: QFEX_PUBLIC_KEY, QFEX_SECRET_KEY, QFEX_ACCOUNT_ID.")
 @click.option("--state-dir", metavar="DIR",
@@ -404,7 +580,8 @@ def refuse_unless_regular(option: str, path: str | None) -> None:
               help="Exit 3 when a run would place something now (0 when every order is placed).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
               metavar="S", help="Longest wait for the exchange's answers, in seconds.")
-def status(playbook: str, target: str | None, url: str | None, credentials_file: str | None,
+def status(playbook: str, target: str | None, url: str | None, mds_url: str | None,
+           credentials_file: str | None,
            state_dir: str | None, fmt: str, detailed_exitcode: bool, timeout: float) -> int:
     """Show, for every order of PLAYBOOK, what the exchange has: open, filled, cancelled, not placed.
 
@@ -416,7 +593,8 @@ def status(playbook: str, target: str | None, url: str | None, credentials_file:
     from runner import jsonnum
     from runner.state.status import StatusOptions, as_json, collect_status, exit_code, render_text
 
-    options = StatusOptions(playbook=playbook, target=target, url=url, credentials_file=credentials_file,
+    options = StatusOptions(playbook=playbook, target=target, url=url, mds_url=mds_url,
+                            credentials_file=credentials_file,
                             state_dir=state_dir, timeout=timeout)
     report = collect_status(options)  # PlaybookInvalid: its problems are shown by main()
     if fmt == "json":
@@ -431,6 +609,9 @@ def status(playbook: str, target: str | None, url: str | None, credentials_file:
 @click.option("--target", type=click.Choice(["sim", "uat", "prod"]), default=None,
               help="sim (default): the embedded exchange; uat: wss://trade.qfex.io; prod: wss://trade.qfex.com.")
 @click.option("--url", metavar="URL", help="Any QFEX-compatible trade WebSocket, e.g. a standalone `sim`.")
+@click.option("--mds-url", metavar="URL",
+              help="QFEX's market-data WebSocket (mark prices). Default: found from the target "
+                   "(wss://mds.qfex.com/, wss://mds.qfex.io/, a local exchange's /mds).")
 @click.option("--credentials", "credentials_file", metavar="FILE",
               help="API keys file (as for run). Default: QFEX_PUBLIC_KEY, QFEX_SECRET_KEY, QFEX_ACCOUNT_ID.")
 @click.option("--state-dir", metavar="DIR",
@@ -438,7 +619,8 @@ def status(playbook: str, target: str | None, url: str | None, credentials_file:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
               metavar="S", help="Longest wait for each network step, in seconds.")
-def doctor(playbook: str | None, target: str | None, url: str | None, credentials_file: str | None,
+def doctor(playbook: str | None, target: str | None, url: str | None, mds_url: str | None,
+           credentials_file: str | None,
            state_dir: str | None, fmt: str, timeout: float) -> int:
     """Check, read-only, that a run could work: network, TLS, clock, keys, symbols, margin, leftovers.
 
@@ -449,7 +631,7 @@ def doctor(playbook: str | None, target: str | None, url: str | None, credential
     from runner import jsonnum
     from runner.run.doctor import DoctorOptions, as_json, diagnose, render_text
 
-    report = diagnose(DoctorOptions(playbook=playbook, target=target, url=url,
+    report = diagnose(DoctorOptions(playbook=playbook, target=target, url=url, mds_url=mds_url,
                                     credentials_file=credentials_file, state_dir=state_dir, timeout=timeout))
     if fmt == "json":
         click.echo(jsonnum.dumps(as_json(report), indent=2))

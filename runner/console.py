@@ -65,6 +65,8 @@ class ProgressLine:
             return f"connected to {event.detail}"
         if event.kind == "done":
             return f"done: {event.status}"
+        if event.kind == "step":
+            return f"[step] {event.order_id}: {event.status} — {event.detail}"
         position = f"[{event.index + 1}/{event.total}]"
         if event.kind == "sent":
             return f"{position} {event.order_id}: sent {event.detail}".rstrip()

@@ -31,6 +31,8 @@ SKELETON_TEMPLATES: dict[str, str] = {
     "README.md": "README.md",
 }
 SCHEMA_PATH = "schemas/playbook.schema.json"
+#: the reference-data snapshot validate/plan/pre-commit find without flags (runner.playbook.snapshot)
+REFDATA_PATH = "qfex-refdata.json"
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,24 @@ def skeleton_files() -> dict[str, bytes]:
 
     files = {path: render_template(name).encode("utf-8") for path, name in SKELETON_TEMPLATES.items()}
     files[SCHEMA_PATH] = schema_bytes()
+    files[REFDATA_PATH] = sample_snapshot()
     return dict(sorted(files.items()))
+
+
+def sample_snapshot() -> bytes:
+    """A first `qfex-refdata.json`: the embedded exchange's sample symbols, dated now, so tick/lot/band
+    checks run offline from the first commit; `qfex-runner refdata pull --target uat|prod` (and the CI
+    workflow) replace it with the exchange's own."""
+    from datetime import datetime, timezone
+
+    from runner import jsonnum
+    from runner.playbook.snapshot import snapshot_body
+
+    data = resources.files("runner").joinpath("simulator").joinpath("data")
+    raw = data.joinpath("refdata.json").read_bytes()
+    now = datetime.now(timezone.utc)
+    body = snapshot_body(jsonnum.loads(raw), "embedded exchange sample data", "sim", now)
+    return (jsonnum.dumps(body, indent=2) + "\n").encode("utf-8")
 
 
 def init_repo(target: Path | str, *, force: bool = False) -> InitResult:
@@ -93,6 +112,7 @@ def next_steps(result: InitResult) -> str:
         [
             f"next: cd {where}",
             "      qfex-runner validate playbooks/example.yaml && qfex-runner plan playbooks/example.yaml",
+            "      qfex-runner refdata pull --target uat          # replaces the sample qfex-refdata.json",
             "      qfex-runner run playbooks/example.yaml        # rehearsal on the embedded local exchange",
             "      git init -b main                               # unless it is a git repository already",
             "      pip install pre-commit && pre-commit install   # validate playbooks on every commit",

@@ -21,6 +21,14 @@ def number_text(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+def money_text(value: Decimal, *, signed: bool = False) -> str:
+    """An amount of quote currency: 1234.5 -> `1,234.50`; finer amounts keep every digit (exact,
+    never rounded away): 124.99726 -> `124.99726`. `signed`: gains carry a `+`."""
+    cent = Decimal("0.01")
+    text = f"{value:,.2f}" if value == value.quantize(cent) else f"{value.normalize():,f}"
+    return f"+{text}" if signed and value > 0 else text
+
+
 def shown(value: object) -> str:
     """A value as a message shows it: `none`, `true`/`false`, a number in plain digits as written
     (`10.0` stays `10.0`: the user's own figure), anything else as text."""

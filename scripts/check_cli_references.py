@@ -84,6 +84,10 @@ def _strip_comment(line: str) -> str:
     return line[: match.start()] if match else line
 
 
+#: commands that are groups of subcommands (`qfex-runner refdata pull`)
+GROUPS = frozenset({"refdata"})
+
+
 def invocations_in_shell(text: str, source: str) -> list[Invocation]:
     """Every qfex-runner call in a piece of shell (backslash continuations joined)."""
     found = []
@@ -99,6 +103,10 @@ def invocations_in_shell(text: str, source: str) -> list[Invocation]:
                 command = next((w for w in rest if not w.startswith("-")), None)
                 if command is not None and not re.fullmatch(r"[a-z][a-z-]*", command):
                     command = None
+                if command in GROUPS:  # `qfex-runner refdata pull`: the subcommand is part of the name
+                    after = rest[rest.index(command) + 1:]
+                    if after and re.fullmatch(r"[a-z][a-z-]*", after[0]):
+                        command = f"{command} {after[0]}"
                 options = tuple(dict.fromkeys(_OPTION.findall(" ".join(rest))))
                 found.append(Invocation(f"{source}:{number}", command, options, segment.strip()))
     return found
@@ -187,7 +195,7 @@ def invocations_in_ci_file(path: Path) -> list[Invocation]:
 @cache
 def help_text(command: str | None) -> tuple[int, str]:
     """Exit code and text of `qfex-runner [command] --help` (the installed command line)."""
-    args = [sys.executable, "-m", "runner", *([command] if command else []), "--help"]
+    args = [sys.executable, "-m", "runner", *(command.split() if command else []), "--help"]
     result = subprocess.run(args, capture_output=True, text=True, timeout=60)
     return result.returncode, result.stdout + result.stderr
 

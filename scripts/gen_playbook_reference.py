@@ -175,7 +175,15 @@ def objects(root: Schema) -> Iterator[tuple[str, str, Schema]]:
             items = sub.get("items")
             if sub.get("type") == "array" and isinstance(items, dict):
                 items = resolve(items, root)
-                if items.get("type") == "object" and "properties" in items:
+                if isinstance(items.get("else"), dict):  # an order, or (with `step:`) a step of one kind
+                    steps = resolve(items["then"], root)
+                    items = resolve(items["else"], root)
+                    queue.append((f"`{path}[]` item keys", f"{path}[].", items))
+                    for branch in steps.get("allOf", []):
+                        kind = resolve(branch["then"], root)
+                        name = branch["if"]["properties"]["step"]["const"]
+                        queue.append((f"`{path}[]` step `{name}` keys", f"{path}[].", kind))
+                elif items.get("type") == "object" and "properties" in items:
                     queue.append((f"`{path}[]` item keys", f"{path}[].", items))
 
 

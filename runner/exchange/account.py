@@ -39,10 +39,26 @@ class LeverageTier:
 class AccountView:
     available_balance: Decimal | None = None
     deposit: Decimal | None = None
+    #: the rest of the balance push (None: not pushed); equity is derived from them (`equity`)
+    realised_pnl: Decimal | None = None
+    unrealised_pnl: Decimal | None = None
+    net_funding: Decimal | None = None
+    fees: Decimal | None = None
     positions: dict[str, Position] = field(default_factory=dict)
     leverage: dict[str, LeverageTier] = field(default_factory=dict)
     #: what could not be read, in words (e.g. "no balance push within 3 s")
     gaps: list[str] = field(default_factory=list)
+
+
+def equity(view: AccountView) -> Decimal | None:
+    """Account equity as QFEX's margin rules define it [D:/docs/rules/margin]: available balance
+    (deposits + realised PnL + net funding - fees, *before* margin) + unrealised PnL. The push's own
+    `available_balance` is after margin (what new orders may use), so it is not the equity."""
+    if view.deposit is None:
+        return None
+    zero = Decimal(0)
+    return (view.deposit + (view.realised_pnl or zero) + (view.net_funding or zero) - (view.fees or zero)
+            + (view.unrealised_pnl or zero))
 
 
 def read_account(session: TradeSession, timeout: float, pulse_wait: float = PULSE_WAIT) -> AccountView:
@@ -58,6 +74,10 @@ def read_account(session: TradeSession, timeout: float, pulse_wait: float = PULS
         if isinstance(row := frame.get("balance_response"), dict):
             view.available_balance = wire_decimal(row.get("available_balance"))
             view.deposit = wire_decimal(row.get("deposit"))
+            view.realised_pnl = wire_decimal(row.get("realised_pnl"))
+            view.unrealised_pnl = wire_decimal(row.get("unrealised_pnl"))
+            view.net_funding = wire_decimal(row.get("net_funding"))
+            view.fees = wire_decimal(row.get("fees"))
             got_balance = True
         elif (rows := frame.get("position_response")) is not None:
             for row in rows if isinstance(rows, list) else [rows]:

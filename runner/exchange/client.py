@@ -617,6 +617,73 @@ class TradeSession:
         return user_trades(reply.body)
 
 
+class PublicSocket:
+    """An unauthenticated WebSocket of JSON frames: QFEX's public market-data socket (MDS).
+
+    The same connection rules as a trade session (TLS verified, plain ws:// only on the loopback,
+    one deadline over DNS/TCP/TLS/upgrade, bounded frames and reads, pings answered while reading);
+    no auth, no correlation: `runner.exchange.marketdata` reads what it subscribed to.
+    """
+
+    def __init__(self, ws: _Socket, url: str) -> None:
+        self._ws = ws
+        self.url = url
+        self.closed = False
+        self._frame_timeout = getattr(ws, "frame_timeout", DEFAULT_TIMEOUT)
+
+    @classmethod
+    def connect(cls, url: str, *, timeout: float = DEFAULT_TIMEOUT) -> PublicSocket:
+        """Open the socket within `timeout`; `ConnectError` on any failure."""
+        check_url(url)
+        return cls(_open(url, url, timeout), url)
+
+    def send(self, message: dict[str, Any]) -> None:
+        with _translated(_Phase.RUN, self.url):
+            self._ws.send_until = Deadline(self._frame_timeout).at
+            try:
+                self._ws.send(dumps(message))
+            finally:
+                self._ws.send_until = None
+
+    def receive(self, timeout: float) -> dict[str, Any] | None:
+        """The next data frame parsed (exact Decimals), None after `timeout`; `ConnectionLost` when the
+        socket closes or fails. A frame that is not JSON comes back as `{"_unparsed": text}`."""
+        deadline = Deadline(max(timeout, 0.001))
+        with _translated(_Phase.RUN, self.url):
+            self._ws.wait_until = deadline.at
+            while True:
+                try:
+                    opcode, data = self._ws.recv_data(control_frame=True)
+                except websocket.WebSocketTimeoutException:
+                    return None
+                control = opcode in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG)
+                self._ws.frame_done(data=not control)
+                if not control:
+                    break
+                if deadline.passed:
+                    return None
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                raise ConnectionLost(f"{_host(self.url)} closed the connection{_close_reason(data)}")
+        try:
+            return parse_frame(data)
+        except ValueError:
+            return {"_unparsed": data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)}
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(Exception):
+            self._ws.wait_until = self._ws.send_until = Deadline(1.0).at
+            self._ws.close(timeout=1)
+
+    def abort(self) -> None:
+        """Drop the connection without a closing handshake (unblocks a reader on another thread)."""
+        self.closed = True
+        with contextlib.suppress(Exception):
+            self._ws.abort()
+
+
 def _is_query_key(key: str) -> bool:
     """Requests without a client_order_id (queries, subscriptions) are keyed `#<n>:<type>`."""
     return key.startswith("#")

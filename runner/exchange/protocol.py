@@ -90,6 +90,8 @@ class ReplyKind(str, Enum):
     ERROR = "error"
     POSITION = "position"
     BALANCE = "balance"
+    LEVERAGE = "leverage"
+    TWAP = "twap"
     ENVELOPE = "envelope"
     OTHER = "other"
 
@@ -419,6 +421,8 @@ _SIMPLE_KINDS = {
     "ack_response": ReplyKind.ACK,
     "position_response": ReplyKind.POSITION,
     "balance_response": ReplyKind.BALANCE,
+    "user_leverage_response": ReplyKind.LEVERAGE,
+    "twap_response": ReplyKind.TWAP,
 }
 
 

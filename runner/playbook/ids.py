@@ -27,9 +27,26 @@ class Leg(str, Enum):
     ENTRY = "entry"
     TAKE_PROFIT = "tp"
     STOP_LOSS = "sl"
+    #: a step besides orders (cancel, close_position, set_leverage, twap, ...): its journal key, and
+    #: the client id QFEX carries where the step's message has one (close_position, add_twap)
+    STEP = "step"
 
 
 def client_order_id(name: str, run_id: str | None, order_id: str, leg: Leg = Leg.ENTRY) -> str:
     """The client_order_id of one leg of one playbook order (36 characters)."""
     key = _SEP.join((name, run_id or "", order_id, Leg(leg).value))
+    return str(uuid.uuid5(NAMESPACE, key))
+
+
+def step_key(name: str, run_id: str | None, step_id: str) -> str:
+    """The deterministic key of one playbook step (36 characters): its journal key, and the
+    `client_order_id` / `client_twap_id` of its message where QFEX's message has one."""
+    return client_order_id(name, run_id, step_id, Leg.STEP)
+
+
+def change_key(name: str, run_id: str | None, order_id: str, leg: Leg | str, action: str,
+               fingerprint: str) -> str:
+    """The deterministic journal key of one change to a placed order (`modify`, `prune`): the same
+    change of the same order gets the same key on every machine, a different change a new one."""
+    key = _SEP.join((name, run_id or "", order_id, Leg(leg).value, action, fingerprint))
     return str(uuid.uuid5(NAMESPACE, key))

@@ -11,6 +11,7 @@ is kept so the `tif-allowed` rule reports it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -19,10 +20,25 @@ from typing import Any
 from runner.enums import ALLOWED_TIME_IN_FORCE, OrderType, Side, TimeInForce
 from runner.errors import PlaybookInvalid, SourceError
 from runner.playbook import schema
-from runner.playbook.model import Bracket, BracketMode, Expect, Limits, OnReject, Order, Playbook, Wait
+from runner.playbook.account import AccountFigures
+from runner.playbook.model import (
+    Bracket,
+    BracketMode,
+    Expect,
+    Limits,
+    OnReject,
+    Order,
+    Playbook,
+    PlaybookStep,
+    Scope,
+    StepKind,
+    Wait,
+)
+from runner.playbook.policy import Policy, find_policy, load_policy, shown_path
 from runner.playbook.refdata import RefData
 from runner.playbook.rules import run_rules
 from runner.playbook.rules.context import RuleContext
+from runner.playbook.sizing import SizingInputs, parse_sizing, resolve
 from runner.playbook.yamlsource import DEFAULT_LIMITS, Document, load_bytes, load_file
 from runner.playbook.yamlsource import Limits as SourceLimits
 from runner.problems import Problem, errors_in, warnings_in
@@ -66,6 +82,8 @@ class ValidationResult:
     playbook: Playbook | None
     #: sorted by location
     problems: list[Problem] = field(default_factory=list)
+    #: the repository policy file applied (`qfex-runner.yaml` found above the playbook)
+    policy: Policy | None = None
 
     @property
     def errors(self) -> list[Problem]:
@@ -82,39 +100,55 @@ class ValidationResult:
 
 
 def validate_file(path: str | Path, refdata: RefData | None = None,
-                  limits: SourceLimits = DEFAULT_LIMITS) -> ValidationResult:
-    """Validate one playbook file; every problem is located, nothing is raised for bad input."""
+                  limits: SourceLimits = DEFAULT_LIMITS, *, account: AccountFigures | None = None,
+                  marks: Mapping[str, Decimal] | None = None, policy: bool = True) -> ValidationResult:
+    """Validate one playbook file; every problem is located, nothing is raised for bad input.
+
+    `policy`: apply the repository policy file found above the playbook (`runner.playbook.policy`);
+    `account` (equity, leverage) and `marks` (symbol -> mark price) size `quantity: {risk: ...}`.
+    """
+    found = find_policy(path) if policy else None
+    loaded, policy_problems = load_policy(found, name=shown_path(found)) if found is not None else (None, [])
     try:
         document = load_file(path, limits)
     except SourceError as exc:
-        return ValidationResult(str(path), None, sorted(exc.problems))
-    return validate_document(document, refdata)
+        return ValidationResult(str(path), None, sorted([*exc.problems, *policy_problems]), loaded)
+    result = validate_document(document, refdata, account=account, marks=marks, policy=loaded)
+    result.problems = sorted([*result.problems, *policy_problems])
+    return result
 
 
 def validate_bytes(data: bytes, name: str, refdata: RefData | None = None,
-                   limits: SourceLimits = DEFAULT_LIMITS) -> ValidationResult:
-    """Like `validate_file` for content already in memory (`name` is used in locations)."""
+                   limits: SourceLimits = DEFAULT_LIMITS, *, account: AccountFigures | None = None,
+                   policy: Policy | None = None) -> ValidationResult:
+    """Like `validate_file` for content already in memory (`name` is used in locations); a policy
+    is applied only when given (there is no directory to find one in)."""
     try:
         document = load_bytes(data, name, limits)
     except SourceError as exc:
-        return ValidationResult(name, None, sorted(exc.problems))
-    return validate_document(document, refdata)
+        return ValidationResult(name, None, sorted(exc.problems), policy)
+    return validate_document(document, refdata, account=account, policy=policy)
 
 
-def validate_document(document: Document, refdata: RefData | None = None) -> ValidationResult:
+def validate_document(document: Document, refdata: RefData | None = None, *,
+                      account: AccountFigures | None = None, marks: Mapping[str, Decimal] | None = None,
+                      policy: Policy | None = None) -> ValidationResult:
     error_paths: set[tuple[Any, ...]] = set(document.bad_paths)
     problems = list(document.problems)
     problems += schema.check(document, error_paths)
     data = document.data if isinstance(document.data, dict) else {}
     built = _Builder(document, data, error_paths)
-    orders = built.orders()
+    orders, sizing_problems = resolve(built.orders(), SizingInputs(refdata, account, marks or {}),
+                                      lambda index: document.locate(("orders", index, "quantity")))
+    problems += sizing_problems
+    steps = built.steps(orders)
     limits = built.limits()
-    context = RuleContext(document, tuple(orders), limits, refdata)
+    context = RuleContext(document, tuple(orders), limits, refdata, tuple(steps), policy, account)
     problems += run_rules(context)
     complete = isinstance(document.data, dict) and not any(
         p.rule == schema.RULE or p.rule.startswith("yaml-") for p in problems)
-    playbook = built.playbook(orders, limits) if complete else None
-    return ValidationResult(document.path, playbook, sorted(problems))
+    playbook = built.playbook(orders, limits, steps) if complete else None
+    return ValidationResult(document.path, playbook, sorted(problems), policy)
 
 
 def load_playbook(path: str | Path, refdata: RefData | None = None) -> Playbook:
@@ -145,6 +179,16 @@ def _decimal(value: Any) -> Decimal | None:
     if value is None or isinstance(value, Decimal):
         return value
     return Decimal(value)
+
+
+_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _seconds(value: Any) -> int | None:
+    """A schema-checked duration (`60s`, `30m`, `2h`) in whole seconds."""
+    if not isinstance(value, str):
+        return None
+    return int(value[:-1]) * _SECONDS[value[-1]]
 
 
 def _expect_name(value: Any) -> str:
@@ -180,7 +224,38 @@ class _Builder:
             return []
         defaults = self.defaults()
         return [(i, self.order(i, item, defaults)) for i, item in enumerate(raw)
-                if i not in self.bad_orders and isinstance(item, dict)]
+                if i not in self.bad_orders and isinstance(item, dict) and "step" not in item]
+
+    def steps(self, orders: list[tuple[int, Order]]) -> list[tuple[int, PlaybookStep]]:
+        """The items with a `step:` key that passed the schema, each knowing how many orders precede it."""
+        raw = self.data.get("orders")
+        if not isinstance(raw, list) or self.orders_invalid:
+            return []
+        order_indexes = [i for i, _ in orders]
+        return [(i, self.step(i, item, sum(1 for j in order_indexes if j < i))) for i, item in enumerate(raw)
+                if i not in self.bad_orders and isinstance(item, dict) and "step" in item]
+
+    def step(self, index: int, raw: dict[str, Any], after_orders: int) -> PlaybookStep:
+        side = raw.get("side")
+        return PlaybookStep(
+            id=raw["id"],
+            kind=StepKind(raw["step"]),
+            after_orders=after_orders,
+            symbol=raw.get("symbol"),
+            all=bool(raw.get("all", False)),
+            orders=tuple(raw.get("orders") or ()),
+            scope=Scope(raw.get("scope", Scope.PLAYBOOK.value)),
+            leverage=_decimal(raw.get("leverage")),
+            side=_SIDES[side] if side is not None else None,
+            quantity=_decimal(raw.get("quantity")),
+            duration_s=_seconds(raw.get("duration")),
+            interval_s=_seconds(raw.get("interval")),
+            reduce_only=bool(raw.get("reduce_only", False)),
+            wait=str(raw.get("wait", "ack")),
+            twap=raw.get("twap"),
+            note=str(raw.get("note", "")),
+            location=self.document.locate(("orders", index)),
+        )
 
     def order(self, index: int, raw: dict[str, Any], defaults: dict[str, Any]) -> Order:
         order_type = _TYPES[raw["type"]]
@@ -194,7 +269,9 @@ class _Builder:
             symbol=raw["symbol"],
             side=_SIDES[raw["side"]],
             type=order_type,
-            quantity=Decimal(raw["quantity"]),  # required and schema-checked: never None
+            # required and schema-checked: a number, or {risk: ...}/{notional: ...} sized by `resolve`
+            quantity=Decimal(0) if isinstance(raw["quantity"], dict) else Decimal(raw["quantity"]),
+            sizing=parse_sizing(raw["quantity"]),
             price=_decimal(raw.get("price")),
             time_in_force=_time_in_force(raw, defaults, order_type),
             reduce_only=bool(raw.get("reduce_only", defaults.get("reduce_only", False))),
@@ -214,9 +291,13 @@ class _Builder:
             return None
         symbols = raw.get("symbols")
         return Limits(_decimal(raw.get("max_order_notional")), _decimal(raw.get("max_total_notional")),
-                      tuple(symbols) if symbols is not None else None)
+                      tuple(symbols) if symbols is not None else None,
+                      max_loss_per_order=_decimal(raw.get("max_loss_per_order")),
+                      max_loss=_decimal(raw.get("max_loss")), max_leverage=_decimal(raw.get("max_leverage")),
+                      require_stop=bool(raw.get("require_stop", False)))
 
-    def playbook(self, orders: list[tuple[int, Order]], limits: Limits | None) -> Playbook:
+    def playbook(self, orders: list[tuple[int, Order]], limits: Limits | None,
+                 steps: list[tuple[int, PlaybookStep]]) -> Playbook:
         data = self.data
         return Playbook(
             path=self.document.path,
@@ -228,4 +309,5 @@ class _Builder:
             cancel_on_disconnect=bool(data.get("cancel_on_disconnect", False)),
             limits=limits if limits is not None else Limits(),
             sha256=self.document.sha256,
+            steps=tuple(step for _, step in steps),
         )

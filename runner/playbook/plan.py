@@ -18,7 +18,8 @@ from typing import Any
 from runner import jsonnum
 from runner.enums import OrderType, Side, TimeInForce
 from runner.playbook.ids import Leg
-from runner.playbook.model import BracketMode, Order, Playbook
+from runner.playbook.model import BracketMode, Order, Playbook, PlaybookStep
+from runner.playbook.steps import describe, step_message
 from runner.words import printable
 
 AFTER_FILL_NOTE = "placed after the entry fills, sized to the filled quantity"
@@ -84,9 +85,26 @@ class Step:
 
 
 @dataclass(frozen=True)
+class PlannedStep:
+    """A step besides orders (`step: cancel`, ...): its key, its message when known before the run."""
+
+    index: int
+    step: PlaybookStep
+    key: str
+    message: dict[str, Any] | None
+    note: str
+
+
+@dataclass(frozen=True)
 class Plan:
     playbook: Playbook
     steps: tuple[Step, ...]
+    #: the steps besides orders, numbered in the same sequence as `steps`
+    actions: tuple[PlannedStep, ...] = ()
+
+    def items(self) -> list[Step | PlannedStep]:
+        """Every numbered item, orders' messages and steps, in the order `run` takes them."""
+        return sorted([*self.steps, *self.actions], key=lambda item: item.index)
 
 
 def _entry_step(index: int, playbook: Playbook, order: Order) -> Step:
@@ -100,6 +118,8 @@ def _entry_step(index: int, playbook: Playbook, order: Order) -> Step:
         take_profit=bracket.take_profit if attached and bracket else None,
         stop_loss=bracket.stop_loss if attached and bracket else None)
     notes = [f"then wait: {order.wait.value}; success means: {order.expect.value}"]
+    if order.sizing is not None:  # `quantity: {risk: 200}`: say how the quantity sent was derived
+        notes.insert(0, f"quantity sized by {order.sizing.text}: {order.sizing.explanation}")
     if attached and bracket is not None:
         notes.append("take-profit/stop-loss attached: staged by QFEX with the entry")
     return Step(index, order, Leg.ENTRY, client_order_id, message, "; ".join(notes))
@@ -121,16 +141,32 @@ def _after_fill_steps(start: int, playbook: Playbook, order: Order) -> list[Step
     return steps
 
 
+def _planned_step(index: int, playbook: Playbook, step: PlaybookStep) -> PlannedStep:
+    note = describe(step, playbook)
+    if step_message(step, playbook) is None:
+        note += "; its messages depend on what the exchange holds when it runs"
+    return PlannedStep(index, step, playbook.step_key(step), step_message(step, playbook), note)
+
+
 def build_plan(playbook: Playbook) -> Plan:
     """Every step `run` would take, in order, numbered from 1."""
     steps: list[Step] = []
-    for order in playbook.orders:
-        steps.append(_entry_step(len(steps) + 1, playbook, order))
-        steps.extend(_after_fill_steps(len(steps) + 1, playbook, order))
-    return Plan(playbook, tuple(steps))
+    actions: list[PlannedStep] = []
+    for _, item in playbook.sequence():
+        number = len(steps) + len(actions) + 1
+        if isinstance(item, PlaybookStep):
+            actions.append(_planned_step(number, playbook, item))
+            continue
+        steps.append(_entry_step(number, playbook, item))
+        steps.extend(_after_fill_steps(number + 1, playbook, item))
+    return Plan(playbook, tuple(steps), tuple(actions))
 
 
-def _step_json(step: Step) -> dict[str, Any]:
+def _step_json(step: Step | PlannedStep) -> dict[str, Any]:
+    if isinstance(step, PlannedStep):
+        return {"index": step.index, "step_id": step.step.id, "step": step.step.kind.value, "key": step.key,
+                "message": step.message, "note": step.note,
+                **({"step_note": step.step.note} if step.step.note else {})}
     return {
         "index": step.index,
         "order_id": step.order.id,
@@ -151,7 +187,7 @@ def plan_as_json(plan: Plan) -> dict[str, Any]:
         "playbook": {"path": book.path, "name": book.name, "run_id": book.run_id, "account": book.account,
                      "sha256": book.sha256, "on_reject": book.on_reject.value,
                      "cancel_on_disconnect": book.cancel_on_disconnect},
-        "steps": [_step_json(step) for step in plan.steps],
+        "steps": [_step_json(step) for step in plan.items()],
     }
 
 
@@ -160,15 +196,25 @@ def render_plan_text(plan: Plan) -> str:
     book = plan.playbook
     orders = len(book.orders)
     run_id = f"run_id {book.run_id!r}" if book.run_id is not None else "no run_id"
+    total = len(plan.steps) + len(plan.actions)
+    besides = f" (and {len(plan.actions)} besides orders)" if plan.actions else ""
     lines = [
         f"plan for {book.path}: name {book.name!r}, {run_id}, "
-        f"{orders} order{'s' * (orders != 1)}, {len(plan.steps)} step{'s' * (len(plan.steps) != 1)}",
+        f"{orders} order{'s' * (orders != 1)}, {total} step{'s' * (total != 1)}{besides}",
         f"on_reject: {book.on_reject.value}; cancel_on_disconnect: {str(book.cancel_on_disconnect).lower()}"
         + (f"; account: {book.account}" if book.account else ""),
         "nothing is sent by `plan`",
     ]
-    for step in plan.steps:
+    for step in plan.items():
         lines.append("")
+        if isinstance(step, PlannedStep):
+            lines.append(f"step {step.index}: {step.step.kind.value} {step.step.id!r}, key {step.key}")
+            if step.message is not None:
+                lines.append(f"  send: {jsonnum.dumps(step.message)}")
+            lines.append(f"  {step.note}")
+            if step.step.note:
+                lines.append(f"  note: {printable(step.step.note)}")
+            continue
         lines.append(f"step {step.index}: order {step.order.id!r} ({step.leg.value}), "
                      f"client_order_id {step.client_order_id}")
         if step.message is not None:

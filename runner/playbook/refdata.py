@@ -37,6 +37,8 @@ class SymbolSpec:
     underlier_price: Decimal | None
     order_types: tuple[str, ...]
     time_in_force: tuple[str, ...]
+    #: QFEX's RefdataSymbol `default_max_leverage` (the leverage a new account trades the symbol at)
+    default_max_leverage: Decimal | None = None
 
 
 class RefData(Mapping[str, SymbolSpec]):
@@ -47,6 +49,8 @@ class RefData(Mapping[str, SymbolSpec]):
         self.source = source
         #: fetched from the target just now (its prices are current), not read from a file
         self.live = False
+        #: when a snapshot file (`qfex-runner refdata pull`) says it was taken (UTC, ISO 8601)
+        self.taken_at: str | None = None
 
     def __getitem__(self, symbol: str) -> SymbolSpec:
         return self._symbols[symbol]
@@ -121,6 +125,7 @@ def parse_symbol(item: Any, index: int) -> SymbolSpec:
         underlier_price=_decimal(item, "underlier_price", where, required=False),
         order_types=_strings(item, "order_types", where),
         time_in_force=_strings(item, "order_time_in_force", where) or _strings(item, "time_in_force", where),
+        default_max_leverage=_decimal(item, "default_max_leverage", where, required=False),
         **values,
     )
 
@@ -164,7 +169,17 @@ REDIRECTS = 3
 
 
 def fetch_refdata(url: str, timeout: float = 10.0) -> RefData:
-    """GET a target's `/refdata` (QFEX REST, the simulator, or any compatible server).
+    """GET a target's `/refdata` (QFEX REST, the simulator, or any compatible server) and parse it
+    (see `fetch_refdata_json`)."""
+    final_url, body = fetch_refdata_json(url, timeout)
+    try:
+        return parse_refdata(body, source=final_url)
+    except RefDataError as exc:
+        raise RefDataError(f"{final_url}: {exc}") from None
+
+
+def fetch_refdata_json(url: str, timeout: float = 10.0) -> tuple[str, Any]:
+    """GET a target's `/refdata`: (the URL that answered, the body as JSON with exact numbers).
 
     Raises RefDataError with a one-line reason; the caller decides whether that is fatal (`run`
     only warns that exchange rules were not pre-checked). TLS certificates are verified. The
@@ -186,8 +201,8 @@ def fetch_refdata(url: str, timeout: float = 10.0) -> RefData:
     if status != 200:
         raise RefDataError(f"{url}: HTTP {status}")
     try:
-        return parse_refdata(jsonnum.loads(body), source=url)
-    except (RefDataError, ValueError, UnicodeDecodeError) as exc:
+        return url, jsonnum.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
         raise RefDataError(f"{url}: {exc}") from None
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,7 @@ def fast_checks(name: str = PLAYBOOK) -> tuple[Check, Check] | None:
     """Yes/no validators for the whole playbook and for one order, or None if not compilable."""
     try:
         schema = load_schema(name)
-        return compile_schema(schema), compile_schema(schema, "#/$defs/order")
+        return compile_schema(schema), compile_schema(schema, "#/$defs/item")
     except Unsupported:
         return None
 
@@ -165,6 +166,13 @@ def _field(path: tuple[Any, ...]) -> str:
     return "value"
 
 
+class _Wanted:
+    """A stand-in error for `_message` where an anyOf's alternatives all want one type."""
+
+    def __init__(self, types: list[str]) -> None:
+        self.validator_value = types
+
+
 def _problems(document: Document, error: Any, path: tuple[Any, ...]) -> list[Problem]:
     kind, schema, value = error.validator, error.schema, error.instance
     at = document.locate(path)
@@ -184,10 +192,13 @@ def _problems(document: Document, error: Any, path: tuple[Any, ...]) -> list[Pro
     if kind == "required":
         names = [k for k in error.validator_value if k not in value] if isinstance(value, dict) else []
         if len(path) == 2 and path[0] == "orders":
-            what = "an order"
+            what = "a step" if isinstance(value, dict) and "step" in value else "an order"
         else:
             what = f"'{_field(path)}'" if path else "the playbook"
         return [Problem(at, f"{what} is missing required key {name!r}", RULE) for name in names]
+    if kind == "anyOf" and path and path[-1] == "quantity" and (
+            isinstance(value, bool) or not isinstance(value, (dict, str, int, float, Decimal))):
+        return [Problem(at, _message("type", {}, value, _Wanted(["number", "string"]), path), RULE)]
     if kind == "anyOf" and error.context and not (path and path[-1] == "bracket"):
         # `expect: fill` or `expect: {rejected: 5}`: the alternative of the value's own shape speaks
         inside = [e for e in error.context if e.relative_path or e.validator not in ("type", "enum")]
@@ -243,4 +254,6 @@ def _message(kind: str, schema: dict[str, Any], value: Any, error: Any, path: tu
         return f"{name}: contains duplicates"
     if kind == "anyOf" and path and path[-1] == "bracket":
         return "bracket needs take_profit, stop_loss or both"
+    if kind in ("maxProperties", "minProperties") and name == "quantity":
+        return "quantity: size by one of {risk: 200}, {risk: 0.5%} or {notional: 5000}, not several or none"
     return f"{name}: {error.message}"

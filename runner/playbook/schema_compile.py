@@ -65,7 +65,8 @@ def _matches(pattern: re.Pattern[str]) -> Check:
     return lambda x: not isinstance(x, str) or pattern.search(x) is not None
 
 
-def _length(kind: type[str] | type[list[Any]], *, minimum: int = 0, maximum: int | None = None) -> Check:
+def _length(kind: type[str] | type[list[Any]] | type[dict[str, Any]], *, minimum: int = 0,
+            maximum: int | None = None) -> Check:
     return lambda x: not isinstance(x, kind) or (len(x) >= minimum and (maximum is None or len(x) <= maximum))
 
 
@@ -75,6 +76,14 @@ def _above(bound: Any, *, inclusive: bool) -> Check:
 
 def _each_item(check: Check) -> Check:
     return lambda x: not isinstance(x, list) or all(check(i) for i in x)
+
+
+def _all_of(checks: tuple[Check, ...]) -> Check:
+    return lambda x: all(check(x) for check in checks)
+
+
+def _if_then_else(condition: Check, then: Check, otherwise: Check) -> Check:
+    return lambda x: then(x) if condition(x) else otherwise(x)
 
 
 def _unique_items(x: Any) -> bool:
@@ -112,6 +121,8 @@ class _Compiler:
                 continue
             if keyword in ("properties", "patternProperties", "additionalProperties", "required"):
                 continue  # handled together below
+            if keyword in ("then", "else"):
+                continue  # with `if`
             if keyword == "$ref":
                 checks.append(self.ref(value))
             elif keyword == "type":
@@ -133,6 +144,10 @@ class _Compiler:
                 checks.append(_above(value, inclusive=True))
             elif keyword == "minItems":
                 checks.append(_length(list, minimum=value))
+            elif keyword == "minProperties":
+                checks.append(_length(dict, minimum=value))
+            elif keyword == "maxProperties":
+                checks.append(_length(dict, maximum=value))
             elif keyword == "items":
                 checks.append(_each_item(self.compile(value)))
             elif keyword == "uniqueItems":
@@ -140,6 +155,11 @@ class _Compiler:
                     checks.append(_unique_items)
             elif keyword == "anyOf":
                 checks.append(_any_of(tuple(self.compile(s) for s in value)))
+            elif keyword == "allOf":
+                checks.append(_all_of(tuple(self.compile(s) for s in value)))
+            elif keyword == "if":
+                checks.append(_if_then_else(self.compile(value), self.compile(schema.get("then", True)),
+                                            self.compile(schema.get("else", True))))
             else:
                 raise Unsupported(keyword)
         if any(k in schema for k in ("properties", "patternProperties", "additionalProperties", "required")):

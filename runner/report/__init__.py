@@ -25,6 +25,7 @@ from runner.report.model import (
     Report,
     RunOutcome,
     StatusSeen,
+    StepResult,
     Summary,
 )
 
@@ -51,7 +52,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "FORMATS", "FillRecord", "Instrument", "LegResult", "OrderResult", "Outcome", "Reject", "Report",
-    "RunOutcome", "StatusSeen", "Summary", "append_step_summary", "load_report", "render", "render_json",
+    "RunOutcome", "StatusSeen", "StepResult", "Summary", "append_step_summary", "load_report", "render",
+    "render_json",
     "render_junit", "render_markdown", "render_text", "step_summary_path", "write_report_dir",
     "write_report_files",
 ]

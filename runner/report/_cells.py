@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from runner.report.model import Instrument, LegResult, OrderResult, Report
+from runner.report.model import Instrument, LegResult, OrderResult, Outcome, Report, StepResult
 from runner.words import counted, number_text
 
 
@@ -155,12 +155,33 @@ def counts(report: Report) -> str:
     return ", ".join([counted(c["orders"], "order"), *pair, *others])
 
 
+def step_counts(report: Report) -> str:
+    """`2 steps, 2 passed` (failed, unknown and not sent only when non-zero); "" without steps."""
+    if not report.steps:
+        return ""
+    by = {o: sum(1 for x in report.steps if x.outcome is o) for o in Outcome}
+    parts = [counted(len(report.steps), "step"), f"{by[Outcome.PASSED]} passed"]
+    for outcome_, label in ((Outcome.ALREADY_PLACED, "already done"), (Outcome.FAILED, "failed"),
+                            (Outcome.UNKNOWN, "unknown"), (Outcome.NOT_SENT, "not run")):
+        if by[outcome_]:
+            parts.append(f"{by[outcome_]} {label}")
+    return ", ".join(parts)
+
+
+def step_line(step: StepResult) -> str:
+    """`kill (cancel): passed — cancelled 2 orders`: one step in one line, the same in every format."""
+    word = "already done" if step.outcome is Outcome.ALREADY_PLACED else step.outcome.value
+    return f"{step.id} ({step.kind}): {word} — {step.verdict}"
+
+
 def headline(report: Report) -> str:
     """`PASSED: 3 orders, 3 passed, 0 failed in 152 ms (exit 0)`: the last line of every format."""
     s = report.summary
-    parts = [counts(report)]
+    parts = [counts(report)] if report.orders or not report.steps else []
+    if report.steps:
+        parts.append(step_counts(report))
     duration = f" in {seconds(float(s.duration_s))}" if s.duration_s is not None else ""
-    return f"{s.outcome.value.upper()}: {', '.join(parts)}{duration} (exit {s.exit_code})"
+    return f"{s.outcome.value.upper()}: {'; '.join(parts)}{duration} (exit {s.exit_code})"
 
 
 COLUMNS = ("#", "order", "symbol", "side", "type", "qty", "price", "status", "filled", "bracket", "reject",

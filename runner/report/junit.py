@@ -10,7 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from runner.report import _cells
-from runner.report.model import Outcome, Report, iso
+from runner.report.model import Outcome, Report, StepResult, iso
 
 
 def render_junit(report: Report) -> str:
@@ -63,6 +63,27 @@ def render_junit(report: Report) -> str:
             ET.SubElement(case, "skipped", {"message": o.verdict})
         out = ET.SubElement(case, "system-out")
         out.text = f"{_cells.outcome(o)}: {o.verdict}\n{detail}" + (f"\nnote: {o.note}" if o.note else "")
+    for x in report.steps:  # one testcase per step besides orders
+        case = ET.SubElement(suite, "testcase", {"classname": f"{s.playbook_name}.step.{x.kind}",
+                                                 "name": x.id, "time": f"{_step_seconds(x):.3f}"})
+        detail = f"{x.description}; key {x.key}" + "".join(f"\n{a}" for a in x.actions)
+        if x.outcome is Outcome.FAILED:
+            node = ET.SubElement(case, "failure",
+                                 {"type": x.last_status or "STEP_FAILED", "message": x.verdict})
+            node.text = detail
+        elif x.outcome is Outcome.UNKNOWN:
+            node = ET.SubElement(case, "error", {"type": "UNKNOWN", "message": x.verdict})
+            node.text = detail
+        elif x.outcome is Outcome.NOT_SENT:
+            ET.SubElement(case, "skipped", {"message": x.verdict})
+        out = ET.SubElement(case, "system-out")
+        out.text = f"{_cells.step_line(x)}\n{detail}" + (f"\nnote: {x.note}" if x.note else "")
+    if report.steps:
+        suite.set("tests", str(c["orders"] + len(report.steps)))
+        suite.set("failures", str(c["failed"] + sum(1 for x in report.steps if x.outcome is Outcome.FAILED)))
+        suite.set("errors", str(c["unknown"] + sum(1 for x in report.steps if x.outcome is Outcome.UNKNOWN)))
+        skipped = sum(1 for x in report.steps if x.outcome is Outcome.NOT_SENT)
+        suite.set("skipped", str(c["not_sent"] + skipped))
     for problem in report.problems:  # `run` of an invalid playbook: each problem a failed testcase
         if problem.severity.value != "error":
             continue
@@ -72,11 +93,17 @@ def render_junit(report: Report) -> str:
         node.text = str(problem)
     errors = [p for p in report.problems if p.severity.value == "error"]
     if errors:
-        suite.set("tests", str(c["orders"] + len(errors)))
+        suite.set("tests", str(c["orders"] + len(report.steps) + len(errors)))
         suite.set("failures", str(c["failed"] + len(errors)))
     ET.indent(suite)
     xml = _well_formed(ET.tostring(suite, encoding="unicode"))
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml + "\n"
+
+
+def _step_seconds(step: StepResult) -> float:
+    if step.sent_at is None or step.answered_at is None:
+        return 0.0
+    return max(step.answered_at - step.sent_at, 0.0)
 
 
 #: characters XML 1.0 forbids (ElementTree writes them anyway, and the file no longer parses), plus DEL

@@ -7,6 +7,7 @@ import re
 from runner.report import _cells
 from runner.report.model import Outcome, Report
 from runner.report.provenance import Provenance
+from runner.report.risk import risk_lines
 from runner.words import printable
 
 _ICON = {Outcome.PASSED: "✅", Outcome.FAILED: "❌", Outcome.ALREADY_PLACED: "↩️", Outcome.NOT_SENT: "⏸️",
@@ -39,13 +40,22 @@ def render_markdown(report: Report) -> str:
            ""]
     if s.message:
         out += [f"> {_cell(s.message)}", ""]
-    out.append("| " + " | ".join(_cells.COLUMNS) + " |")
-    out.append("|" + "|".join("---" for _ in _cells.COLUMNS) + "|")
+    if report.orders or not report.steps:  # a playbook of steps only (flatten): no empty order table
+        out.append("| " + " | ".join(_cells.COLUMNS) + " |")
+        out.append("|" + "|".join("---" for _ in _cells.COLUMNS) + "|")
     for o in report.orders:
         cells = [_cell(c) for c in _cells.row(o, _cells.units_for(report, o))]
         cells[-1] = f"{_ICON[o.outcome]} {cells[-1]}"
         cells[1] = "`" + o.id.replace("|", "\\|") + "`"  # letters, digits, . _ : - (the schema)
         out.append("| " + " | ".join(cells) + " |")
+    if report.steps:
+        out += ["", "### Steps", "", "| # | step | kind | what it does | outcome |", "|---|---|---|---|---|"]
+        for x in report.steps:
+            out.append(f"| {x.index + 1} | `{x.id}` | {x.kind} | {_cell(x.description)} | "
+                       f"{_ICON[x.outcome]} {_cell(x.outcome.value)}: {_cell(x.verdict)} |")
+        done = [x for x in report.steps if x.actions]
+        for x in done:
+            out += ["", f"`{x.id}` did:", ""] + [f"- {_cell(a)}" for a in x.actions]
     noted = _cells.noted(report)
     if noted:
         out += ["", "### Notes", ""]
@@ -62,6 +72,9 @@ def render_markdown(report: Report) -> str:
     if failed:
         out += ["", "### What went wrong", ""]
         out += [f"- `{o.id}` (`{o.client_order_id}`): {_cell(o.verdict)}" for o in failed]
+    if report.risk is not None and report.risk.get("orders"):
+        out += ["", "### Risk (the preview as sent; realised exits)", ""]
+        out += [f"- {_cell(line)}" for line in risk_lines(report.risk)]
     if report.problems:
         out += ["", "### Playbook problems (nothing was sent)", ""]
         out += [f"- `{p.location}` {_cell(p.message)} [{p.rule}]" for p in report.problems]

@@ -276,6 +276,52 @@ class OrderResult:
 
 
 @dataclass
+class StepResult:
+    """Everything known about one step besides orders (`step: cancel`, `close_position`, ...)."""
+
+    index: int
+    """Position among the playbook's steps (0-based)."""
+    id: str
+    kind: str
+    description: str
+    """What the step does, in the plan's words."""
+    key: str
+    """Its deterministic key: the journal's, and the client id QFEX carries where the message has one."""
+    symbol: str | None = None
+    outcome: Outcome = Outcome.NOT_SENT
+    verdict: str = "not sent"
+    #: what it did at the exchange, one line each ("cancelled 'aapl-long' (order_id …)")
+    actions: list[str] = field(default_factory=list)
+    statuses: list[StatusSeen] = field(default_factory=list)
+    #: figures of its own: a TWAP's progress (filled_quantity, average_fill_price, status, ...)
+    details: dict[str, Any] = field(default_factory=dict)
+    sent_at: float | None = None
+    answered_at: float | None = None
+    note: str = ""
+
+    @property
+    def last_status(self) -> str | None:
+        return self.statuses[-1].status if self.statuses else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "id": self.id, "step": self.kind, "description": self.description,
+                "key": self.key, "symbol": self.symbol, "outcome": self.outcome.value,
+                "verdict": self.verdict,
+                "actions": list(self.actions), "statuses": [x.to_json() for x in self.statuses],
+                "details": dict(self.details), "sent_at": iso(self.sent_at),
+                "answered_at": iso(self.answered_at), **({"note": self.note} if self.note else {})}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> StepResult:
+        return cls(index=d["index"], id=d["id"], kind=d["step"], description=d.get("description", ""),
+                   key=d.get("key", ""), symbol=d.get("symbol"), outcome=Outcome(d["outcome"]),
+                   verdict=d.get("verdict", ""), actions=list(d.get("actions") or []),
+                   statuses=[StatusSeen.from_json(x) for x in d.get("statuses", [])],
+                   details=dict(d.get("details") or {}), sent_at=from_iso(d.get("sent_at")),
+                   answered_at=from_iso(d.get("answered_at")), note=d.get("note", ""))
+
+
+@dataclass
 class Summary:
     playbook_path: str
     playbook_name: str
@@ -365,6 +411,10 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     #: tick and lot of the traded symbols, when reference data was known (else numbers show as written)
     instruments: dict[str, Instrument] = field(default_factory=dict)
+    #: the risk preview as sent and what each filled exit realised (runner.run.risk_report; JSON-ready)
+    risk: dict[str, Any] | None = None
+    #: the steps besides orders (cancel, close_position, set_leverage, twap, cancel_twap), in file order
+    steps: list[StepResult] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -379,6 +429,10 @@ class Report:
             body["provenance"] = self.provenance.to_json()
         if self.instruments:
             body["instruments"] = {name: x.to_json() for name, x in sorted(self.instruments.items())}
+        if self.risk is not None:
+            body["risk"] = self.risk
+        if self.steps:
+            body["steps"] = [x.to_json() for x in self.steps]
         return body
 
     @classmethod
@@ -391,4 +445,6 @@ class Report:
                    provenance=Provenance.from_json(provenance) if isinstance(provenance, dict) else None,
                    problems=[_problem_from_json(p) for p in d.get("problems", [])],
                    instruments={name: Instrument.from_json(x)
-                                for name, x in (d.get("instruments") or {}).items()})
+                                for name, x in (d.get("instruments") or {}).items()},
+                   risk=d["risk"] if isinstance(d.get("risk"), dict) else None,
+                   steps=[StepResult.from_json(x) for x in d.get("steps") or []])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from runner.report import _cells
 from runner.report.model import Outcome, Report
+from runner.report.risk import risk_lines, worth_a_terminal
 from runner.words import printable
 
 
@@ -15,6 +16,8 @@ def render_text(report: Report, *, color: bool = False) -> str:
     rows = [list(_cells.COLUMNS)] + [[printable(c) for c in _cells.row(o, _cells.units_for(report, o))]
                                    for o in report.orders]
     widths = [max(len(r[i]) for r in rows) for i in range(len(_cells.COLUMNS))]
+    if not report.orders and report.steps:
+        rows = []  # a playbook of steps only (flatten): no empty order table
     for n, r in enumerate(rows):
         line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip()
         if color and n:
@@ -29,6 +32,15 @@ def render_text(report: Report, *, color: bool = False) -> str:
     problems = [o for o in report.orders if o.outcome in (Outcome.FAILED, Outcome.UNKNOWN)]
     for o in problems:
         lines.append(printable(f"  {o.id}: {o.verdict}"))
+    if report.steps:
+        lines.append("steps:")
+    for step in report.steps:
+        line = printable(f"  {_cells.step_line(step)}")
+        lines.append(_paint(line, step.outcome) if color else line)
+        lines.extend(printable(f"    {action}") for action in step.actions)
+    if report.risk is not None and worth_a_terminal(report.risk):
+        lines.append("risk (the preview as sent; realised exits):")
+        lines += [printable(f"  {line}") for line in risk_lines(report.risk)]
     for w in report.warnings:
         lines.append(printable(f"warning: {w}"))
     if s.message:

@@ -18,7 +18,7 @@ from runner.exchange.session import Session
 from runner.playbook.model import BracketMode
 from runner.report import FillRecord, LegResult, OrderResult, Outcome, StatusSeen
 from runner.run.ledger import Ledger
-from runner.run.verdict import RESTING_EVIDENCE_S, LiveOrder, is_immediate
+from runner.run.verdict import RESTING_EVIDENCE_S, LiveOrder, cancelled_by_step, is_immediate
 from runner.state.entries import JournalEntry
 from runner.state.legstate import NEVER_ARMED, PENDING
 from runner.state.reconcile import Presence
@@ -53,6 +53,7 @@ class Adopter:
         live = LiveOrder(coid, result, result.quantity, immediate=is_immediate(order))
         live.answered = True
         live.answered_mono = time.monotonic() - RESTING_EVIDENCE_S  # an earlier run's: past the bump
+        live.cancelled_by = cancelled_by_step(entry.cancel_reason)
         result.order_id = entry.order_id
         status = entry.last_status or "unknown"
         result.statuses.append(StatusSeen(status, time.time(), entry.remaining, "journal"))

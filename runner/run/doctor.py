@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -104,6 +105,7 @@ class DoctorOptions:
     playbook: str | None = None
     target: str | None = None
     url: str | None = None
+    mds_url: str | None = None
     credentials_file: str | None = None
     state_dir: str | None = None
     runs_base: str = "runs"
@@ -119,7 +121,7 @@ class _Stop(Exception):
 
 def diagnose(options: DoctorOptions) -> DoctorReport:
     """Run every check that can run; never raises for what it finds (only for a bad command line)."""
-    target = resolve_target(options.target, options.url)
+    target = resolve_target(options.target, options.url, options.mds_url)
     report = DoctorReport(target.name, display_url(target.url), options.playbook)
     with contextlib.ExitStack() as stack:
         try:
@@ -135,6 +137,7 @@ def diagnose(options: DoctorOptions) -> DoctorReport:
                 demo = None
             _route(report, target, options.timeout)
             refdata = _refdata_and_clock(report, target, options.timeout)
+            _market_data(report, target, playbook, refdata, options.timeout)
             credentials = _credentials(report, options, playbook, demo)
             session = stack.enter_context(_authenticated(report, target, credentials, options.timeout))
             _exchange_checks(report, session, playbook, refdata, options)
@@ -214,6 +217,37 @@ def _tls(report: DoctorReport, endpoint: Endpoint, timeout: float) -> None:
                     "connect once it has; tell the exchange's operator")
     else:
         report.ok("tls", f"{result.detail}; {expiry}")
+
+
+# --- market data ----------------------------------------------------------------------------------------
+
+def _market_data(report: DoctorReport, target: Target, playbook: Playbook | None, refdata: RefData | None,
+                 timeout: float) -> None:
+    """A mark price per traded symbol from the market-data socket (QFEX's MDS); a warning only: a
+    run does not need it yet, but checks at run time read the mark from it."""
+    from runner.exchange.marketdata import MarkPrices
+
+    if not target.mds_url:
+        report.warn("market data", "no market-data URL for this target",
+                    "give --mds-url wss://… (QFEX: wss://mds.qfex.com/, UAT wss://mds.qfex.io/)")
+        return
+    symbols = _symbols(playbook) if playbook is not None else sorted(refdata or {})[:1]
+    if not symbols:
+        report.ok("market data", f"{display_url(target.mds_url)} (no symbol to ask a mark price for)")
+        return
+    with MarkPrices(target.mds_url, symbols, timeout=timeout) as marks:
+        end = time.monotonic() + timeout
+        prices = {s: marks.wait_for(s, max(0.0, end - time.monotonic())) for s in symbols}
+        problem = marks.problem
+    missing = [s for s, p in prices.items() if p is None]
+    if missing:
+        why = f": {problem}" if problem else f" within {timeout:g}s"
+        report.warn("market data", f"no mark price for {', '.join(missing)} from "
+                    f"{display_url(target.mds_url)}{why}",
+                    "check --mds-url and the network; checks against the mark price cannot run")
+        return
+    shown = ", ".join(f"{s} {number_text(p)}" for s, p in prices.items() if p is not None)
+    report.ok("market data", f"mark {shown} from {display_url(target.mds_url)}")
 
 
 # --- reference data and the clock ---------------------------------------------------------------------------

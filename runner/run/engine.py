@@ -48,7 +48,7 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runner import __version__
 from runner.errors import (
@@ -79,6 +79,8 @@ from runner.run.pipeline import Pipeline, window_has_no_effect
 from runner.run.report_files import save_report
 from runner.run.send import Sender
 from runner.run.setup import (
+    checked_for_account,
+    checked_playbook,
     confirm_live,
     embedded_exchange,
     open_journal,
@@ -87,13 +89,17 @@ from runner.run.setup import (
     report_dir_for_name,
     run_credentials,
     traded_instruments,
-    validated_playbook,
 )
+from runner.run.step_context import StepContext
+from runner.run.steps import StepRunner, missing_kinds
 from runner.state.writer import JournalWriter
 from runner.words import counted, os_reason
 
 if TYPE_CHECKING:
     from runner.exchange.reconnect import ReconnectingSession
+    from runner.playbook.account import AccountFigures
+    from runner.playbook.policy import Policy
+    from runner.playbook.refdata import RefData
     from runner.state.journal import Journal
     from runner.state.placements import Placements
 
@@ -106,7 +112,7 @@ def run_playbook(options: RunOptions) -> RunResult:
         raise UsageError("--timeout must be a positive number of seconds")
     started_at = time.time()
     env = os.environ if options.env is None else options.env
-    target = resolve_target(options.target, options.url)
+    target = resolve_target(options.target, options.url, options.mds_url)
     with contextlib.ExitStack() as stack:
         sim = None
         if target.name == SIM:
@@ -119,7 +125,10 @@ def run_playbook(options: RunOptions) -> RunResult:
         warnings: list[str] = []
         refdata = reference_data(options, target, warnings)
         try:
-            playbook = validated_playbook(options.playbook, refdata, warnings)
+            first = checked_playbook(options.playbook, refdata, warnings, final=False)
+            checked, account = checked_for_account(options, target, sim, env, refdata, first, warnings)
+            assert checked.playbook is not None  # checked_playbook raises PlaybookInvalid otherwise
+            playbook = checked.playbook
         except PlaybookInvalid as exc:
             if options.write_reports:  # CI reads the report files: the problems are its failed tests
                 write_invalid_report(options, target, exc, warnings, started_at, env)
@@ -128,6 +137,7 @@ def run_playbook(options: RunOptions) -> RunResult:
         credentials = run_credentials(options, playbook, sim, env)
         journal = stack.enter_context(open_journal(options, playbook, ephemeral=sim is not None,
                                                     warnings=warnings))
+        playbook = journal.playbook  # quantities sized by an earlier run are frozen there, not re-sized
         from runner.exchange.client import TradeSession
         from runner.exchange.pacing import Pacer
         from runner.exchange.reconnect import ReconnectingSession, reconnect_policy
@@ -152,6 +162,7 @@ def run_playbook(options: RunOptions) -> RunResult:
         report, code = run.execute()
         report.provenance = provenance()
         report.instruments = traded_instruments(playbook, refdata)
+        report.risk = risk_of_run(playbook, refdata, account, checked.policy, report)
         if not options.write_reports:
             return RunResult(report, code, None)
         saved = save_report(report, report_dir, env)
@@ -159,6 +170,18 @@ def run_playbook(options: RunOptions) -> RunResult:
             code = ExitCode.IO_ERROR
             report.summary.exit_code = int(code)
         return RunResult(report, code, saved.report_dir, saved.files, saved.problems)
+
+
+def risk_of_run(playbook: Playbook, refdata: RefData | None, account: AccountFigures | None,
+                policy: Policy | None, report: Report) -> dict[str, Any]:
+    """The report's risk section: the preview with the quantities sent and the account as read."""
+    from runner.playbook.policy import DEFAULT_FEES
+    from runner.playbook.risk import preview
+    from runner.run.risk_report import risk_section
+
+    rates = policy.fees if policy is not None else DEFAULT_FEES
+    fills = {o.id: o.average_price for o in report.orders if o.average_price is not None}
+    return risk_section(preview(playbook, refdata, account, rates, fills), report.orders)
 
 
 def write_invalid_report(options: RunOptions, target: Target, invalid: PlaybookInvalid, warnings: list[str],
@@ -191,6 +214,10 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     from runner.state.reconcile import LOOKUP_TIMEOUT_S
 
     timeout = options.timeout
+    if missing_kinds(playbook.steps):
+        kinds = ", ".join(missing_kinds(playbook.steps))
+        raise UsageError(f"this qfex-runner cannot run step kind(s) {kinds} "
+                         f"yet; nothing was sent")
     lookup_timeout = min(timeout, LOOKUP_TIMEOUT_S)  # each wait of a reconciliation's queries
     interrupts = Interrupts()
     placements = Placements(journal, playbook, replan=options.replan, lookup_timeout=lookup_timeout)
@@ -199,7 +226,8 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     pump = EventPump(session, journal, ledger, sender)
     adopter = Adopter(placements, session, ledger)
     legs = Brackets(playbook, ledger, sender, pump, adopter, journal, session, timeout)
-    flow = OrderFlow(playbook, build_plan(playbook), ledger, sender, pump, adopter, legs, timeout)
+    steps = StepRunner(StepContext(playbook, session, journal, ledger, pump, interrupts, timeout))
+    flow = OrderFlow(playbook, build_plan(playbook), ledger, sender, pump, adopter, legs, timeout, steps)
     submit: Submission = flow
     if options.max_in_flight > 1 and playbook.on_reject is OnReject.STOP:
         # every order is a barrier (a rejection must stop all later ones): the sequential flow
@@ -280,10 +308,16 @@ class Run:
         if lost or stopped:
             message = f"{message} — {placement_summary(self.ledger.results)}"
         failed = sum(1 for r in self.ledger.results if r.outcome in (Outcome.FAILED, Outcome.UNKNOWN))
+        failed_steps = sum(1 for x in self.ledger.steps if x.outcome in (Outcome.FAILED, Outcome.UNKNOWN))
         if code == ExitCode.OK and failed:
             code, outcome = ExitCode.ORDERS_FAILED, RunOutcome.FAILED
             message = f"{counted(failed, 'order')} rejected or missed {'its' if failed == 1 else 'their'} " \
                       f"expectation"
+        if code == ExitCode.OK and failed_steps:
+            code, outcome = ExitCode.ORDERS_FAILED, RunOutcome.FAILED
+            message = f"{counted(failed_steps, 'step')} failed"
+        elif code == ExitCode.ORDERS_FAILED and failed_steps:
+            message += f"; {counted(failed_steps, 'step')} failed"
         self.summary.ended_at = time.time()
         self.summary.outcome = outcome
         self.summary.exit_code = int(code)
@@ -292,7 +326,7 @@ class Run:
             self.journal.note("run_end", exit_code=int(code), outcome=outcome.value)
         with contextlib.suppress(OSError):  # stderr on a full disk must not cost the report
             self.ledger.progress("done", -1, status=outcome.value, detail=message)
-        return Report(self.summary, self.ledger.results, self.ledger.warnings), code
+        return Report(self.summary, self.ledger.results, self.ledger.warnings, steps=self.ledger.steps), code
 
     def _show_unproven(self) -> None:
         """Orders a damaged journal cannot prove unplaced show as unknown, not as "not sent"."""

@@ -60,6 +60,9 @@ class EventPump:
         #: the account's position per symbol as last pushed (only once subscribed to `positions`),
         #: with the time it arrived: symbol -> (quantity, received at)
         self.positions: dict[str, tuple[Decimal, float]] = {}
+        #: also shown every event, before it is applied (a step waiting for the answer to its cancel,
+        #: close or modify by exchange order id or client id: runner.run.step_context)
+        self.observers: list[Callable[[Event], None]] = []
 
     def pump(self, done: Callable[[], bool], timeout: float) -> bool:
         """Apply incoming events until `done()` or `timeout` seconds pass; True if done."""
@@ -105,6 +108,8 @@ class EventPump:
         return self.sender.next_retry_in(now, wait)
 
     def apply(self, event: Event) -> None:
+        for observer in self.observers:
+            observer(event)
         reply = event.reply
         coid = event.client_order_id
         if reply.kind is ReplyKind.ORDER:

@@ -23,6 +23,7 @@ from runner.run.brackets import Brackets
 from runner.run.events import EventPump
 from runner.run.ledger import Ledger
 from runner.run.send import Sender
+from runner.run.steps import StepRunner
 from runner.run.verdict import ends_after_ack, is_immediate, judge
 
 if TYPE_CHECKING:
@@ -39,8 +40,10 @@ class OrderFlow:
     """Each playbook order in turn: adopt or send, wait, place after_fill exits, judge, on_reject."""
 
     def __init__(self, playbook: Playbook, plan: Plan, ledger: Ledger, sender: Sender, pump: EventPump,
-                 adopter: Adopter, legs: Brackets, timeout: float) -> None:
+                 adopter: Adopter, legs: Brackets, timeout: float, steps: StepRunner | None = None) -> None:
         self.playbook = playbook
+        self.steps = steps
+        self._next_step = 0  # steps before this index of playbook.steps have run
         self.ledger = ledger
         self.sender = sender
         self.pump = pump
@@ -65,9 +68,31 @@ class OrderFlow:
         return self._entry_steps[order.id]
 
     def submit(self) -> None:
-        """Every order in playbook order, one at a time."""
+        """Every order and step in playbook order, one at a time."""
         for index, order in enumerate(self.playbook.orders):
+            self.run_steps_until(index)
             self.run_order(index, order)
+        self.run_steps_until(len(self.playbook.orders))
+
+    def steps_due(self, order_index: int) -> bool:
+        """Does a step stand before the order at `order_index` (or, past the last order, at the end)?"""
+        steps = self.playbook.steps
+        return self._next_step < len(steps) and steps[self._next_step].after_orders <= order_index
+
+    def run_steps_until(self, order_index: int) -> None:
+        """Run every step that stands before the order at `order_index` (at the end: every one left).
+        Orders sent before it are judged first, so on_reject: stop still stops it."""
+        if not self.steps_due(order_index):
+            return
+        if order_index > 0:
+            self.judge_sent(upto=order_index - 1)
+        if self.steps is None:
+            raise StopRun("internal: the playbook has steps but the run has no step runner",
+                          ExitCode.INTERNAL)
+        while self.steps_due(order_index):
+            index = self._next_step
+            self._next_step += 1
+            self.steps.run_step(index, self.playbook.steps[index])
 
     def run_order(self, index: int, order: Order) -> None:
         result = self.ledger.results[index]
@@ -154,7 +179,8 @@ class OrderFlow:
             self._judged.add(index)
             result.outcome, result.verdict = verdict
             self.ledger.progress("judged", index, order.id, result.outcome.value, result.verdict)
-            stop = self.playbook.on_reject is OnReject.STOP and upto < self.ledger.total - 1
+            stop = self.playbook.on_reject is OnReject.STOP and (upto < self.ledger.total - 1
+                                                                 or self.playbook.steps_after(index))
             if result.outcome is Outcome.FAILED and stop:
                 self._recheck.update(pending[position + 1:])
                 raise StopRun(f"on_reject: stop — order {order.id!r} {result.verdict}; "

@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 from runner.playbook.ids import Leg
 from runner.playbook.model import BracketMode, Order, Playbook
-from runner.report import LegResult, OrderResult
+from runner.playbook.steps import describe
+from runner.report import LegResult, OrderResult, StepResult
 from runner.run.options import Progress
 from runner.run.verdict import LiveOrder
 
@@ -26,6 +27,10 @@ class Ledger:
         self.total = len(playbook.orders)
         self.results: list[OrderResult] = [blank_result(playbook, index, order)
                                            for index, order in enumerate(playbook.orders)]
+        #: one per step besides orders, in file order (runner.run.steps)
+        self.steps: list[StepResult] = [
+            StepResult(index, step.id, step.kind.value, describe(step, playbook), playbook.step_key(step),
+                       symbol=step.symbol, note=step.note) for index, step in enumerate(playbook.steps)]
         self.live: dict[str, LiveOrder] = {}
         self.legs_by_order_id: dict[str, LegResult] = {}
         self.warnings = warnings

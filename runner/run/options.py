@@ -20,7 +20,7 @@ DEFAULT_TIMEOUT = 30.0
 class Progress:
     """One thing the console may show: an order sent, answered, judged; the run finishing."""
 
-    kind: str  # connected | sent | answer | judged | leg | done
+    kind: str  # connected | sent | answer | judged | leg | step | done
     index: int  # 0-based order index (-1 for run-level events)
     total: int
     order_id: str = ""
@@ -33,6 +33,8 @@ class RunOptions:
     playbook: str
     target: str | None = None
     url: str | None = None
+    #: `--mds-url`: the market-data socket (None: found from the target, `exchange.targets.mds_url_for`)
+    mds_url: str | None = None
     yes: bool = False
     credentials_file: str | None = None
     refdata_file: str | None = None

@@ -101,6 +101,9 @@ class Pipeline:
         index = 0
         try:
             while index < len(orders):
+                if self.flow.steps_due(index):  # a step is a barrier: everything before it answered
+                    self.drain()
+                    self.flow.run_steps_until(index)
                 if is_barrier(orders[index], self.playbook):
                     self.drain()
                     self.flow.run_order(index, orders[index])
@@ -111,6 +114,8 @@ class Pipeline:
                 self.submit_burst(burst)
                 index = burst[-1] + 1
             self.drain()
+            if self.flow.steps_due(len(orders)):
+                self.flow.run_steps_until(len(orders))
         finally:
             if self.size < self.initial_size:
                 self.report_reordering()
@@ -121,7 +126,8 @@ class Pipeline:
         room = max(self.size - len(self.in_flight), 1)
         burst = [start]
         index = start + 1
-        while index < len(orders) and len(burst) < room and not is_barrier(orders[index], playbook):
+        while index < len(orders) and len(burst) < room and not is_barrier(orders[index], playbook) \
+                and not self.flow.steps_due(index):
             burst.append(index)
             index += 1
         return burst

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +21,11 @@ from runner.errors import PlaybookInvalid, UsageError
 from runner.exchange.credentials import Credentials, load_credentials
 from runner.exchange.targets import Target
 from runner.playbook.model import Playbook
-from runner.problems import errors_in, warnings_in
+from runner.problems import Severity, errors_in, warnings_in
 
 if TYPE_CHECKING:
+    from runner.playbook.account import AccountFigures
+    from runner.playbook.load import ValidationResult
     from runner.playbook.refdata import RefData
     from runner.report import Instrument
     from runner.run.options import RunOptions
@@ -65,14 +69,31 @@ def reference_data(options: RunOptions, target: Target, warnings: list[str]) -> 
 
 
 def validated_playbook(path: str, refdata: RefData | None, warnings: list[str]) -> Playbook:
-    from runner.playbook.load import validate_file
+    result = checked_playbook(path, refdata, warnings)
+    assert result.playbook is not None  # checked_playbook raises otherwise
+    return result.playbook
 
-    result = validate_file(path, refdata)
+
+def checked_playbook(path: str, refdata: RefData | None, warnings: list[str], *,
+                     account: AccountFigures | None = None, final: bool = True,
+                     marks: Mapping[str, Decimal] | None = None) -> ValidationResult:
+    """Validate for a run (raises PlaybookInvalid). `final`: a quantity still unsized (or a limit
+    still unchecked for want of the account's equity) is an error; otherwise (before the account is
+    read) those are left for the second, final validation and not told as warnings."""
+    from runner.playbook.load import validate_file
+    from runner.playbook.sizing import unsized
+
+    result = validate_file(path, refdata, account=account, marks=marks)
+    pending = set(unsized(result.problems)) | {p for p in warnings_in(result.problems) if p.rule in
+                                              ("risk-limits", "policy-limits") and "equity" in p.message}
+    if final:
+        result.problems = sorted(replace(p, severity=Severity.ERROR) if p in pending else p
+                                 for p in result.problems)
     errors = errors_in(result.problems)
     if errors or result.playbook is None:
         raise PlaybookInvalid(result.problems)
-    warnings.extend(str(p) for p in warnings_in(result.problems))
-    return result.playbook
+    warnings.extend(str(p) for p in warnings_in(result.problems) if p not in pending)
+    return result
 
 
 def confirm_live(target: Target, playbook: Playbook, options: RunOptions) -> None:
@@ -160,3 +181,55 @@ def traded_instruments(playbook: Playbook, refdata: RefData | None) -> dict[str,
         return {}
     return {symbol: Instrument(refdata[symbol].tick_size, refdata[symbol].lot_size)
             for symbol in sorted({order.symbol for order in playbook.orders}) if symbol in refdata}
+
+
+def checked_for_account(options: RunOptions, target: Target, sim: Simulator | None, env: Mapping[str, str],
+                        refdata: RefData | None, first: ValidationResult,
+                        warnings: list[str]) -> tuple[ValidationResult, AccountFigures | None]:
+    """The playbook as the run sends it: when it needs the account's equity (`{risk: N%}`,
+    `max_leverage`) the account is read from the exchange (nothing sent) and the playbook validated
+    again with it, sized; otherwise the first validation is final (an unsized quantity: exit 1)."""
+    from runner.run.risk_inputs import needs_account, read_from_exchange
+
+    assert first.playbook is not None
+    marks = sizing_marks(target, first.playbook, min(options.timeout, 5.0), warnings)
+    if not needs_account(first.playbook, first.policy):
+        return checked_playbook(options.playbook, refdata, [], final=True, marks=marks), None
+    from runner.exchange.client import TradeSession
+
+    credentials = run_credentials(options, first.playbook, sim, env)
+    timeout = min(options.timeout, 10.0)
+    account = read_from_exchange(
+        lambda: TradeSession.connect(target.url or "", credentials, timeout=timeout,
+                                     account_id=credentials.account_id), timeout, target.name)
+    return checked_playbook(options.playbook, refdata, [], account=account, final=True, marks=marks), account
+
+
+def sizing_marks(target: Target, playbook: Playbook, timeout: float,
+                 warnings: list[str]) -> dict[str, Decimal]:
+    """The mark price of every symbol a sized MARKET order trades (its entry for sizing), read from
+    the target's market-data feed; a symbol without a mark in `timeout` is sized at the reference
+    data's price, with a warning. Nothing is read when no MARKET order is sized."""
+    from runner.enums import OrderType
+
+    symbols = sorted({o.symbol for o in playbook.orders
+                      if o.sizing is not None and o.type is OrderType.MARKET})
+    if not symbols:
+        return {}
+    if target.mds_url is None:
+        warnings.append(f"no market-data feed for this target: MARKET orders sized at the reference price "
+                        f"({', '.join(symbols)}); pass --mds-url to size them at the mark")
+        return {}
+    from runner.exchange.marketdata import MarkPrices
+
+    marks: dict[str, Decimal] = {}
+    with MarkPrices(target.mds_url, symbols, timeout=timeout) as feed:
+        for symbol in symbols:
+            mark = feed.wait_for(symbol, timeout)
+            if mark is None:
+                why = f" ({feed.problem})" if feed.problem else ""
+                warnings.append(f"no mark price for {symbol} within {timeout:g}s{why}: its sized MARKET "
+                                f"orders use the reference price")
+            else:
+                marks[symbol] = mark
+    return marks

@@ -59,6 +59,9 @@ class LiveOrder:
         #: what the exchange said about it that cannot be right (NaN, overfills, negative remainders):
         #: its outcome is then unknown, whatever else was said, and nothing is sized from its fills
         self.anomalies: list[str] = []
+        #: the playbook step that cancelled it on purpose (`step: cancel`, flatten): its CANCELLED is then
+        #: the intent, not the exchange ending an order meant to rest
+        self.cancelled_by: str | None = None
         #: answers applied to it so far (the event pump counts them): an undecided verdict is asked
         #: again only when this moved or the clock can decide it (`undecided_until`)
         self.changes = 0
@@ -155,6 +158,19 @@ class LiveOrder:
         if self.rests() and self.answered_mono is not None and not self.terminal and self.open_at_end is None:
             return self.answered_mono + RESTING_EVIDENCE_S
         return None
+
+
+#: how the journal says a playbook step cancelled an order on purpose (`Journal.record_cancel`'s reason)
+_STEP_CANCEL = "cancelled by step "
+
+
+def step_cancel_reason(step_id: str) -> str:
+    return f"{_STEP_CANCEL}{step_id}"
+
+
+def cancelled_by_step(reason: str | None) -> str | None:
+    """The step id in a journaled cancel reason written by `step_cancel_reason` (else None)."""
+    return reason[len(_STEP_CANCEL):] if reason and reason.startswith(_STEP_CANCEL) else None
 
 
 def is_immediate(order: Order) -> bool:
@@ -306,6 +322,11 @@ def judge(order: Order, result: OrderResult, live: LiveOrder, *, final: bool, ti
         return Outcome.PASSED, f"accepted and processed: {state}"
     if filled >= quantity:
         return Outcome.PASSED, "accepted and filled"
+    if live.terminal and live.cancelled_by is not None and result.last_status in CANCELLED_STATUSES:
+        part = f" after {number_text(filled)} of {number_text(quantity)} filled" if filled else ""
+        result.end_state = f"cancelled by step {live.cancelled_by!r}{part}"
+        return Outcome.PASSED, (f"accepted; then cancelled by step {live.cancelled_by!r} as the playbook "
+                                f"says{part}")
     if live.terminal:
         return Outcome.FAILED, (f"{state} after its ACK: an order meant to rest was ended by the "
                                 f"exchange ({result.last_status})")

@@ -33,7 +33,8 @@ class SimulatorError(RuntimeError):
 
 
 class Simulator:
-    """A running local QFEX-compatible exchange (WebSocket + `GET /refdata` on one port)."""
+    """A running local QFEX-compatible exchange (trade and market-data WebSockets + `GET /refdata`
+    on one port)."""
 
     def __init__(self, engine_config: EngineConfig | None = None, *, host: str = "127.0.0.1", port: int = 0,
                  latency_ms: float = 0, rate_limit: bool | None = None, faults: FaultConfig | None = None,
@@ -141,6 +142,11 @@ class Simulator:
     def url(self) -> str:
         """The trade WebSocket, e.g. `ws://127.0.0.1:54321/`."""
         return f"ws://{self._host_for_url()}:{self._require_port()}/"
+
+    @property
+    def mds_url(self) -> str:
+        """The market-data WebSocket, e.g. `ws://127.0.0.1:54321/mds` (QFEX: `wss://mds.qfex.com/`)."""
+        return f"ws://{self._host_for_url()}:{self._require_port()}/mds"
 
     @property
     def http_url(self) -> str:

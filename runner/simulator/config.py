@@ -81,6 +81,9 @@ class EngineConfig:
     seed: int = 0
     speed_bump_ms: int = 100
     clock: Callable[[], float] = time.time
+    #: TWAP child orders go `twap_speed` times faster than `order_interval_secs` says (rehearsals and
+    #: tests: QFEX's minimum 30 s interval takes 1 s at 30); replies still show the interval asked for
+    twap_speed: float = 1.0
     max_open_orders: int | None = None
     max_client_order_id_length: int | None = None
     #: what happens when a stop order would make the open TAKE_PROFIT (or STOP_LOSS) quantity exceed
@@ -126,6 +129,8 @@ class EngineConfig:
         _choice("cancel_all_ack_shape", self.cancel_all_ack_shape, CANCEL_ALL_ACK_SHAPES)
         if self.speed_bump_ms < 0:
             raise ConfigError(f"speed_bump_ms must be >= 0, got {self.speed_bump_ms}")
+        if not self.twap_speed > 0:
+            raise ConfigError(f"twap_speed must be > 0, got {self.twap_speed}")
         if self.mm_levels < 1:
             raise ConfigError(f"mm_levels must be >= 1, got {self.mm_levels}")
         if not self.accounts:

@@ -33,7 +33,7 @@ from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market
 from runner.simulator.marketmaker import MM_ACCOUNT_ID, MM_USER_ID
 from runner.simulator.orders import ALO, ZERO, Order, StopOrder, by_arrival
-from runner.simulator.outbound import BALANCES, POSITIONS, Outbound, Session
+from runner.simulator.outbound import BALANCES, POSITIONS, Outbound, PublicTrade, Session
 from runner.simulator.queries import QueriesMixin
 from runner.simulator.quoting import QuotingMixin
 from runner.simulator.stop_orders import StopOrdersMixin
@@ -102,6 +102,7 @@ class Exchange(
         self._twaps: dict[str, Twap] = {}
         self._touched: set[str] = set()  # symbols whose mark may have moved (stops to check)
         self._outbox: list[Outbound] = []  # unsolicited events (set_mid, set_mark) awaiting delivery
+        self._public_trades: list[PublicTrade] = []  # executions not yet taken by the market-data socket
         self._start = self._clock()
         self._scenario = config.scenario.runner(self._start, config.seed) if config.scenario else None
         if self._scenario:
@@ -254,6 +255,22 @@ class Exchange(
             row["underlier_price"] = str(market.fair)
             data.append(row)
         return {"type": "refdata", "data": data}
+
+    # ============================================================================== market data (mds.py)
+    def market_symbols(self) -> list[str]:
+        """Every symbol of the reference data, in its order."""
+        return list(self._markets)
+
+    def price_band(self, symbol: str) -> tuple[Decimal, Decimal]:
+        """The symbol's current price band (`min_price`, `max_price`): the `minmax_price` channel."""
+        market = self._market(symbol)
+        return market.min_price, market.max_price
+
+    def take_public_trades(self) -> list[PublicTrade]:
+        """Executions since the last call, oldest first (the public `trade` channel); the tape is
+        emptied, so it never grows while nobody listens."""
+        trades, self._public_trades = self._public_trades, []
+        return trades
 
     # ============================================================================== inspection (tests)
     def orders(self, account_id: str) -> list[JsonObject]:

@@ -17,7 +17,7 @@ from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market
 from runner.simulator.matching import FILL, fillable, sweep, would_cross
 from runner.simulator.orders import ALO, BUY, GTC, LIMIT, ZERO, Order, StopOrder
-from runner.simulator.outbound import FILLS, Outbound, order_event
+from runner.simulator.outbound import FILLS, Outbound, PublicTrade, order_event
 
 if TYPE_CHECKING:
     from runner.simulator.accounts import Position
@@ -32,7 +32,8 @@ class ExecutionMixin:
     trades) and the market maker's orders (`_mm`); schedules market-maker refills in `_mm_due`,
     records TWAP fills in `_twaps` and marks `_touched` when the mark may have moved (`_stops_by_symbol`
     says whether anyone is watching). Reads `config` (fees, ALO cross status, refill delay), `_clock`,
-    `_trade_ids`. A fill of an entry with TP/SL grows its bracket (`_grow_bracket`, stop_orders.py).
+    `_trade_ids`; every execution goes on the public tape `_public_trades` (the market-data socket's
+`trade` channel). A fill of an entry with TP/SL grows its bracket (`_grow_bracket`, stop_orders.py).
     """
 
     config: EngineConfig
@@ -41,6 +42,7 @@ class ExecutionMixin:
     _mm: Account
     _mm_due: dict[str, float]
     _trade_ids: IdGen
+    _public_trades: list[PublicTrade]
     _twaps: dict[str, Twap]
     _touched: set[str]
     _stops_by_symbol: dict[str, dict[str, StopOrder]]
@@ -109,6 +111,7 @@ class ExecutionMixin:
         trade_id = self._trade_ids.uuid4()
         market.last_price = price
         symbol = market.symbol
+        self._public_trades.append(PublicTrade(trade_id, symbol, price, qty, taker.side, now))
         self._touched.add(symbol)
         cfg = self.config
         for order, is_taker in ((maker, False), (taker, True)):

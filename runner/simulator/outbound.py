@@ -8,6 +8,7 @@ replies without importing the `Exchange` that inherits from them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from runner.simulator.orders import Order, order_payload
 from runner.simulator.wire import JsonObject
@@ -35,6 +36,18 @@ class Outbound:
     channel: str | None
     account_id: str | None
     message: JsonObject
+
+
+@dataclass(frozen=True)
+class PublicTrade:
+    """One execution as the public tape shows it (no accounts): the market-data socket's `trade`."""
+
+    trade_id: str
+    symbol: str
+    price: Decimal
+    size: Decimal
+    aggressor_side: str
+    time: float
 
 
 def order_event(order: Order, status: str, now: float, trade_id: str | None = None) -> Outbound:

@@ -1,4 +1,5 @@
-"""The local exchange's network side: QFEX's trade WebSocket plus `GET /refdata`, on one port.
+"""The local exchange's network side: QFEX's trade WebSocket, its market-data socket at `/mds`
+and `GET /refdata`, on one port.
 
 Only this module imports `websockets`. It owns everything that is about connections rather
 than about the market (the engine, `Exchange`, is synchronous and knows nothing of sockets):
@@ -16,7 +17,9 @@ than about the market (the engine, `Exchange`, is synchronous and knows nothing 
   simulator's memory grow without bound;
 - the per-connection cancel_on_disconnect flag; the per-user rate limit (ratelimit.py);
   fault injection (faults.py); the engine's timers (`on_time` at `next_deadline`) and the 1 s
-  positions/balances pulses.
+  positions/balances pulses;
+- the market-data socket (path `/mds`, public, no auth): its frames go to `mds.MarketDataHub`,
+  pulsed every `ServerConfig.mds_interval_s`, public trades published after every engine call.
 
 All engine calls happen on this module's event loop, one at a time. Every outbound frame of a
 connection goes through that connection's outbox in engine order, so nothing is reordered.
@@ -45,6 +48,7 @@ from websockets.protocol import State
 from runner.simulator import wire
 from runner.simulator.auth import Account, Authenticator, AuthRefused, Identity
 from runner.simulator.faults import DelayLine, FaultInjector
+from runner.simulator.mds import MarketDataHub, MarketFeed
 from runner.simulator.outbound import Session
 from runner.simulator.ratelimit import RateLimiter
 from runner.simulator.server_config import ServerConfig
@@ -76,6 +80,8 @@ def _envelope_position(row: JsonObject, user_id: str | None, stamp: str) -> Json
     shaped["timestamp"] = stamp
     return shaped
 _PAYLOAD_KEY = {"positions": "position_response", "balances": "balance_response"}
+#: where the market-data socket is served (QFEX: its own host, wss://mds.qfex.com/)
+MDS_PATH = "/mds"
 
 
 class Event(Protocol):
@@ -260,6 +266,9 @@ class ExchangeServer:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_deadline: float | None = None
         self._pulse: asyncio.TimerHandle | None = None
+        self._mds_pulse: asyncio.TimerHandle | None = None
+        #: the market-data socket, when the engine can feed it (a test's stand-in engine may not)
+        self.mds = MarketDataHub(exchange, self.clock) if isinstance(exchange, MarketFeed) else None
         self._commands: dict[str, Callable[[Connection, JsonObject, JsonObject], None]] = {
             "subscribe": self._subscribe,
             "unsubscribe": self._unsubscribe,
@@ -284,6 +293,8 @@ class ExchangeServer:
         loop = asyncio.get_running_loop()
         if cfg.pulse_interval_s > 0:
             self._pulse = loop.call_later(cfg.pulse_interval_s, self._on_pulse)
+        if self.mds is not None and cfg.mds_interval_s > 0:
+            self._mds_pulse = loop.call_later(cfg.mds_interval_s, self._on_mds_pulse)
         self._schedule_timer()
         return self.port
 
@@ -294,10 +305,10 @@ class ExchangeServer:
         return bound
 
     async def close(self) -> None:
-        for handle in (self._timer, self._pulse):
+        for handle in (self._timer, self._pulse, self._mds_pulse):
             if handle is not None:
                 handle.cancel()
-        self._timer = self._pulse = None
+        self._timer = self._pulse = self._mds_pulse = None
         server = self._server
         if server is None:
             return
@@ -318,11 +329,13 @@ class ExchangeServer:
         params = parse_qs(query)
         if path.rstrip("/") == "/refdata":
             return self._refdata_response(connection, params)
-        if path != "/":
-            return _json_response(connection, 404,
-                                  {"error": f"no such path {path}; the trade WebSocket is at /"})
+        mds = path.rstrip("/") == MDS_PATH and self.mds is not None
+        if path != "/" and not mds:
+            return _json_response(connection, 404, {"error": f"no such path {path}; the trade WebSocket "
+                                                             f"is at /, market data at {MDS_PATH}"})
         headers = request.headers
         info = {
+            "mds": mds,
             "path": request.path.split("?")[0],
             "api_key": _first(params, "api_key"),
             "user_agent": headers.get("User-Agent"),
@@ -345,6 +358,9 @@ class ExchangeServer:
 
     # --- one connection --------------------------------------------------------------------------
     async def _handle(self, ws: ServerConnection) -> None:
+        if self.upgrades.get(ws, {}).get("mds") and self.mds is not None:
+            await self._handle_mds(ws, self.mds)
+            return
         conn = Connection(self, ws)
         self.connections.add(conn)
         loop = asyncio.get_running_loop()
@@ -360,6 +376,39 @@ class ExchangeServer:
         finally:
             deadline.cancel()
             self._closed(conn)
+
+    async def _handle_mds(self, ws: ServerConnection, hub: MarketDataHub) -> None:
+        """A market-data connection: public (no auth, no deadline), pinged from the start; its frames
+        go to the hub. Faults and rate limits are the trade socket's and do not apply here."""
+        conn = Connection(self, ws)
+        self.connections.add(conn)
+        hub.attach(conn)
+        self._start_pings(conn)
+        try:
+            async for frame in ws:
+                try:
+                    hub.handle(conn, frame)
+                except Exception:  # a simulator bug costs one answer, not the connection
+                    log.exception("market-data socket failed on a frame")
+        except ConnectionClosed:
+            pass
+        finally:
+            hub.detach(conn)
+            conn.open = False
+            conn.writer.cancel()
+            self.connections.discard(conn)
+
+    def _on_mds_pulse(self) -> None:
+        self._mds_pulse = asyncio.get_running_loop().call_later(self.config.mds_interval_s,
+                                                                self._on_mds_pulse)
+        if self.mds is None:
+            return
+        try:
+            self.mds.publish_trades()
+            if self.mds.subscribers:
+                self.mds.pulse()
+        except Exception:
+            log.exception("market-data pulse failed")
 
     async def _read_delayed(self, conn: Connection) -> None:
         """Latency mode: frames are processed `latency` after arrival, in arrival order."""
@@ -580,7 +629,14 @@ class ExchangeServer:
 
     # --- routing ---------------------------------------------------------------------------------
     def route(self, outs: Iterable[Event] | None, caller: Connection | None) -> None:
-        """Deliver engine events: `caller` to the requester, `account` to subscribed connections."""
+        """Deliver engine events: `caller` to the requester, `account` to subscribed connections.
+
+        Every engine call ends here, so the public trades it made go out on the market-data socket."""
+        if self.mds is not None:
+            try:
+                self.mds.publish_trades()
+            except Exception:
+                log.exception("publishing public trades failed")
         if not outs:
             return
         everyone_gets_orders = self.config.compat.unsubscribed_order_responses
@@ -695,8 +751,9 @@ class ExchangeServer:
         argument stays untyped here.
         """
         result = fn(self.exchange)
-        if isinstance(result, list) and result and all(_is_outbound(o) for o in result):
-            self.route(result, None)
+        events = result if isinstance(result, list) and result and all(_is_outbound(o) for o in result) \
+            else None
+        self.route(events, None)  # also publishes the public trades `fn` made
         self._schedule_timer()
         return result
 

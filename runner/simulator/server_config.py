@@ -146,6 +146,9 @@ class ServerConfig:
     ping_interval_s: float | None = 20.0  # protocol-level pings, started after auth
     ping_timeout_s: float | None = 20.0
     pulse_interval_s: float = 1.0  # positions / balances cadence [D:/websocket/channels/trade/positions]
+    #: market-data pulses (mark_price, bbo, level2) at /mds: 500 ms as the current order-book page
+    #: [D:/websocket/channels/mds/orderbook.md] ("500ms pulsed"; an older page said 50 ms)
+    mds_interval_s: float = 0.5
     max_message_bytes: int = 1 << 20  # largest inbound frame (websockets' max_size); larger → close 1009
     #: replies waiting for a client that does not read (beyond the socket's own buffers); past this
     #: the connection is dropped, as an exchange drops a slow consumer

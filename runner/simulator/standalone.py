@@ -32,7 +32,7 @@ def config_from_options(*, host: str, port: int, refdata_file: str | None = None
                         speed_bump_ms: int = 100, latency_ms: float = 0, no_rate_limit: bool = False,
                         drop_after: int | None = None, error_rate: float = 0, stall_after: int | None = None,
                         stall_seconds: float | None = None, auth_timeout: float = 60,
-                        compat: Iterable[str] = ()) -> StandaloneConfig:
+                        compat: Iterable[str] = (), twap_speed: float = 1.0) -> StandaloneConfig:
     """The engine and server configurations for `qfex-runner sim`'s options.
 
     Raises UsageError for an unknown --compat name or an unreadable reference data, accounts or
@@ -42,7 +42,7 @@ def config_from_options(*, host: str, port: int, refdata_file: str | None = None
         compat_options, engine_compat = split_compat(compat)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    engine = EngineConfig(seed=seed, speed_bump_ms=speed_bump_ms)
+    engine = EngineConfig(seed=seed, speed_bump_ms=speed_bump_ms, twap_speed=twap_speed)
     if refdata_file:
         engine.refdata = load_refdata_rows(refdata_file)
     if accounts_file:
@@ -68,6 +68,7 @@ def banner(config: StandaloneConfig, bound_port: int) -> str:
     lines = [
         "qfex-runner sim: local QFEX-compatible exchange (simulated; never connected to QFEX)",
         f"  trade WebSocket  ws://{shown}:{bound_port}/",
+        f"  market data      ws://{shown}:{bound_port}/mds",
         f"  reference data   http://{shown}:{bound_port}/refdata",
     ]
     for account in engine.accounts:
@@ -81,7 +82,8 @@ def banner(config: StandaloneConfig, bound_port: int) -> str:
     lines += [
         f"  symbols          {symbols}",
         f"  speed bump {engine.speed_bump_ms} ms; rate limit {'off' if server.rate_limit is None else 'on'}; "
-        f"faults {', '.join(faults_on) or 'off'}; compat {', '.join(config.compat_names) or 'none'}",
+        f"faults {', '.join(faults_on) or 'off'}; compat {', '.join(config.compat_names) or 'none'}"
+        + (f"; TWAPs {engine.twap_speed:g}x faster" if engine.twap_speed != 1 else ""),
         "Ready. Press Ctrl-C to stop.",
     ]
     return "\n".join(lines)

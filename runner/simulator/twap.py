@@ -75,7 +75,8 @@ def validate_twap(
 
 class Twap:
     def __init__(
-        self, twap_id: str, account_id: str, user_id: str, market: Market, spec: TwapSpec, now: float
+        self, twap_id: str, account_id: str, user_id: str, market: Market, spec: TwapSpec, now: float,
+        speed: float = 1.0,
     ) -> None:
         self.twap_id = twap_id
         self.account_id = account_id
@@ -94,6 +95,8 @@ class Twap:
         self.filled_quantity = ZERO
         self._notional = ZERO
         self.next_at: float | None = now
+        #: EngineConfig.twap_speed: the schedule runs this many times faster than `interval`
+        self.speed = speed
         lot = market.lot
         self._child = (spec.total_quantity / spec.num_orders / lot).quantize(
             Decimal(1), rounding=ROUND_FLOOR
@@ -115,7 +118,7 @@ class Twap:
             self.next_at = None
             self.status = "COMPLETED"
         else:
-            self.next_at = self.created_at + self.children_sent * self.interval
+            self.next_at = self.created_at + self.children_sent * self.interval / self.speed
 
     def record_fill(self, qty: Decimal, price: Decimal, now: float) -> None:
         self.filled_quantity += qty

@@ -61,7 +61,8 @@ class TwapCommandsMixin:
         if self._closed(market):
             raise CommandError(v.INVALID_PARAMETER, f"{market.symbol} is not accepting orders now")
         now = self._clock()
-        twap = Twap(self._ids.uuid4(), account.account_id, account.user_id, market, spec, now)
+        twap = Twap(self._ids.uuid4(), account.account_id, account.user_id, market, spec, now,
+                    speed=self.config.twap_speed)
         self._twaps[twap.twap_id] = twap
         out.append(Outbound("caller", None, account.account_id, {"twap_response": twap.payload()}))
         self._twap_child(twap, out)

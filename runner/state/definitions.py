@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -40,7 +40,26 @@ def order_definition(order: Order, account: str | None = None) -> dict[str, Any]
         "stop_loss": _text_or_none(bracket.stop_loss) if bracket else None,
         "bracket_mode": bracket.mode.value if bracket else None,
         "account": account,
+        # only for `quantity: {risk: ...}`: older definitions (and every other order's) keep their fingerprint
+        **({"sizing": order.sizing.text} if order.sizing is not None else {}),
     }
+
+
+def frozen_quantities(contents: JournalContents, playbook: Playbook) -> Playbook:
+    """The playbook with each placed, sized order's quantity as it was placed (the journal's accepted
+    definition), not sized again: equity moving between runs is not a change of the playbook. An
+    order whose sizing itself changed (`{risk: 200}` -> `{risk: 300}`) keeps today's quantity, so the
+    stale-plan rule reports the change."""
+    orders = []
+    for order in playbook.orders:
+        accepted = contents.accepted_definitions.get(order.id)
+        placed = accepted.get("quantity") if accepted is not None else None
+        if (order.sizing is not None and placed is not None and accepted is not None
+                and accepted.get("sizing") == order.sizing.text):
+            note = f"{placed} as placed by an earlier run (frozen in the journal, not sized again)"
+            order = replace(order, quantity=Decimal(placed), sizing=replace(order.sizing, explanation=note))
+        orders.append(order)
+    return replace(playbook, orders=tuple(orders))
 
 
 def fingerprint(definition: Mapping[str, Any]) -> str:

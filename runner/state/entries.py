@@ -259,6 +259,9 @@ class JournalContents:
     journal is then 'damaged', every order looked up at the exchange."""
     unattributed_damage: int = 0
     """Damaged lines that name no order: they may have been about any order, placed or not."""
+    steps_done: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Steps besides orders that finished, by their key: `{"step", "outcome", "verdict", "actions"}`
+    as the run that did them recorded (a re-run reports them "already done" and does not repeat them)."""
 
     def entry(self, client_order_id: str) -> JournalEntry:
         found = self.entries.get(client_order_id)
@@ -302,6 +305,9 @@ class JournalContents:
         elif kind == "note" and record.get("event") == "cancel_intent" \
                 and isinstance(record.get("client_order_id"), str):  # journals written before `cancel`
             self.entry(record["client_order_id"]).cancel_reason = str(record.get("reason") or "")
+        elif kind == "step_done" and isinstance(record.get("key"), str):
+            self.steps_done[record["key"]] = {k: record.get(k)
+                                              for k in ("step", "outcome", "verdict", "actions")}
         elif kind in ("replan", "adopted") and isinstance(record.get("accepted"), Mapping):
             for order_key, definition in record["accepted"].items():
                 if isinstance(definition, dict):

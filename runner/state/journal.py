@@ -51,11 +51,11 @@ from runner.exchange.protocol import frame_text
 from runner.jsonnum import dumps
 from runner.playbook.ids import Leg
 from runner.playbook.model import Playbook
-from runner.state.definitions import ChangedOrder, changed_orders, order_definition
+from runner.state.definitions import ChangedOrder, changed_orders, frozen_quantities, order_definition
 from runner.state.entries import JournalContents, JournalEntry, read_records, sealed, sealed_line
 from runner.state.statedir import open_state_file, prepare_state_dir
 from runner.state.statelock import StateLock
-from runner.words import counted
+from runner.words import counted, number_text
 
 FORMAT_VERSION = 1
 #: records durable with the next fsync rather than their own (like answers, `Journal.sync_answers`):
@@ -170,6 +170,7 @@ class Journal:
         path = journal_path(state_dir, playbook)
         read = read_records(path)
         contents, valid_end = read.fold(), read.valid_end
+        playbook = frozen_quantities(contents, playbook)
         changed = changed_orders(contents, playbook)
         if changed and not replan:
             raise PlanChanged(
@@ -245,12 +246,15 @@ class Journal:
         self._append(record)
         self.contents.apply(record)
 
-    def record_adopted(self, order_key: str) -> None:
+    def record_adopted(self, order_key: str, *, quantity: Decimal | None = None) -> None:
         """An order found at the exchange with no intent here: take today's definition as the placed one,
-        so a later edit of it is caught by the stale-plan rule."""
+        so a later edit of it is caught by the stale-plan rule. `quantity`: a sized order's quantity as
+        the exchange placed it (frozen from then on, whatever today's equity sizes)."""
         definition = self._definitions.get(order_key)
         if definition is None or order_key in self.contents.accepted_definitions:
             return
+        if quantity is not None:
+            definition = {**definition, "quantity": number_text(quantity)}
         record = {"kind": "adopted", "accepted": {order_key: definition}}
         self._append(record)
         self.contents.apply(record)
@@ -263,6 +267,18 @@ class Journal:
                   "reason": reason, "message": dict(message)}
         self._append(record)
         self.contents.apply(record)
+
+    def record_step_done(self, key: str, step_id: str, outcome: str, verdict: str,
+                         actions: list[str]) -> None:
+        """A step besides orders finished (durably: a re-run must not do it again)."""
+        record = {"kind": "step_done", "key": key, "step": step_id, "outcome": outcome, "verdict": verdict,
+                  "actions": list(actions)}
+        self._append(record)
+        self.contents.apply(record)
+
+    def step_done(self, key: str) -> dict[str, Any] | None:
+        """What an earlier run recorded when it finished the step with this key (None: not finished)."""
+        return self.contents.steps_done.get(key)
 
     def note(self, event: str, **details: Any) -> None:
         """A free-form line for humans reading the journal (run end, abort reason)."""

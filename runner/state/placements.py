@@ -254,7 +254,10 @@ class Placements:
             planned = self.planned[coid]
             if state.presence is not Presence.OPEN or planned.leg != "entry" or planned.order.id in accepted:
                 continue
-            if exchange_drift(planned.order, state):
+            drift = exchange_drift(planned.order, state)
+            if planned.order.sizing is not None:  # sized from equity that moved: the exchange's is the one
+                drift.pop("quantity", None)
+            if drift:
                 shown, wanted = _exchange_view(state.open_rows[0]), _playbook_view(planned.order)
                 comparable = {k: v for k, v in shown.items() if v is not None}
                 change = definition_diff(comparable, {k: wanted[k] for k in comparable})
@@ -273,7 +276,9 @@ class Placements:
                                  f"left as it is (--replan)")
         for coid, state in self.found.items():
             if state.placed and self.planned[coid].leg == "entry":
-                self.journal.record_adopted(self.planned[coid].order.id)
+                order = self.planned[coid].order
+                placed = state.quantity or state.filled_quantity or None  # what the exchange placed
+                self.journal.record_adopted(order.id, quantity=placed if order.sizing is not None else None)
 
     def change_note(self, order_key: str) -> str | None:
         """For the report: how a placed order's definition differs from the playbook (--replan)."""

@@ -215,6 +215,7 @@ class StatusOptions:
     playbook: str
     target: str | None = None
     url: str | None = None
+    mds_url: str | None = None
     credentials_file: str | None = None
     state_dir: str | None = None
     runs_base: str = "runs"
@@ -228,7 +229,7 @@ def collect_status(options: StatusOptions) -> StatusReport:
     from runner.exchange.targets import SIM, display_url, resolve_target
     from runner.playbook.load import load_playbook
 
-    target = resolve_target(options.target, options.url)
+    target = resolve_target(options.target, options.url, options.mds_url)
     if target.name == SIM:
         raise UsageError("status needs an exchange that keeps state: give --url ws://… or --target uat|prod "
                          "(the embedded exchange starts empty on every run)")
@@ -240,6 +241,10 @@ def collect_status(options: StatusOptions) -> StatusReport:
                                                                                     options.runs_base)
     path = journal_path(state_dir, playbook)
     contents = _read_journal(path)
+    if contents is not None:  # sized quantities as placed (status sizes nothing: no equity, no network)
+        from runner.state.definitions import frozen_quantities
+
+        playbook = frozen_quantities(contents, playbook)
 
     from runner.exchange.client import TradeSession
 

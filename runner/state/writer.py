@@ -31,11 +31,18 @@ class JournalWriter(Protocol):
                           filled_quantity: Decimal | None = None, remaining: Decimal | None = None,
                           quantity: Decimal | None = None, order_key: str | None = None) -> None: ...
 
-    def record_adopted(self, order_key: str) -> None: ...
+    def record_adopted(self, order_key: str, *, quantity: Decimal | None = None) -> None: ...
 
     def record_cancel(self, key: str, client_order_id: str, order_id: str, reason: str,
                       message: Mapping[str, Any]) -> None:
         """Durably note a cancel the runner is about to send (before it is sent)."""
+
+    def record_step_done(self, key: str, step_id: str, outcome: str, verdict: str,
+                         actions: list[str]) -> None:
+        """A step besides orders finished: durably, so a re-run reports it done and does not repeat it."""
+
+    def step_done(self, key: str) -> dict[str, Any] | None:
+        """What an earlier run recorded when it finished the step with this key (None: not finished)."""
 
     def note(self, event: str, **details: Any) -> None: ...
 

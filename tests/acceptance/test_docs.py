@@ -127,6 +127,10 @@ def property_paths(root: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     out: list[tuple[str, dict[str, Any]]] = []
 
     def walk(node: dict[str, Any], prefix: str) -> None:
+        # an `orders:` item is an order or (with `step:`) a step of one kind: every branch's keys count
+        for branch in [node.get("then"), node.get("else"), *node.get("allOf", [])]:
+            if isinstance(branch, dict):
+                walk(resolve(branch, root), prefix)
         for key, sub in node.get("properties", {}).items():
             sub = resolve(sub, root)
             out.append((prefix + key, sub))
@@ -553,6 +557,9 @@ def test_every_option_named_in_prose_exists() -> None:
         known |= set(re.findall(r"add_argument\(\s*\"(--[a-z][a-z0-9-]*)", source))
     for command in (None, *cli.commands):
         known |= set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", checker.help_text(command)[1]))
+        for sub in getattr(cli.commands.get(command or ""), "commands", {}):  # `refdata pull`
+            sub_help = checker.help_text(f"{command} {sub}")[1]
+            known |= set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", sub_help))
     for path in [*doc_files(), ROOT / "runner" / "templates" / "README.md"]:
         named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", path.read_text(encoding="utf-8")))
         assert not named - known, f"{path.relative_to(ROOT)} names options that do not exist: {named - known}"

@@ -65,8 +65,8 @@ def test_a_healthy_setup_passes_every_check_and_sends_nothing(simulator, tmp_pat
     report = doctor(simulator, book, tmp_path)
     assert report.exit_code is ExitCode.OK, report.checks
     names = [c.name for c in report.checks]
-    for name in ("dns", "tcp", "tls", "clock", "refdata", "auth", "symbols", "balance", "positions",
-                 "leverage", "exactly-once", "open orders", "margin", "rate limit"):
+    for name in ("dns", "tcp", "tls", "clock", "refdata", "market data", "auth", "symbols", "balance",
+                 "positions", "leverage", "exactly-once", "open orders", "margin", "rate limit"):
         assert outcome(report, name) is Outcome.OK, (name, report.checks)
     assert names.count("margin") == 1
     once = next(c for c in report.checks if c.name == "exactly-once")
@@ -74,6 +74,29 @@ def test_a_healthy_setup_passes_every_check_and_sends_nothing(simulator, tmp_pat
     margin = next(c for c in report.checks if c.name == "margin")
     assert "estimate: 44.1 initial margin" in margin.message  # (220 + 221) / 10x
     assert accepted(simulator) == 0
+
+
+def test_doctor_reads_a_mark_price_from_the_market_data_socket(simulator, tmp_path):
+    """The MDS is found from the trade URL (a local exchange: `/mds` on its port)."""
+    book = write_playbook(tmp_path, [order("a", RESTING)])
+    report = doctor(simulator, book, tmp_path)
+    market = next(c for c in report.checks if c.name == "market data")
+    mark = simulator.call(lambda ex: ex.mark("AAPL-USD"))
+    assert market.message == f"mark AAPL-USD {mark.normalize():f} from {simulator.mds_url}"
+
+
+def test_an_unreachable_market_data_socket_is_a_warning_not_a_failure(simulator, tmp_path):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    book = write_playbook(tmp_path, [order("a", RESTING)])
+    keys = {"QFEX_PUBLIC_KEY": simulator.public_key, "QFEX_SECRET_KEY": simulator.secret_key}
+    report = diagnose(DoctorOptions(playbook=str(book), url=simulator.url, mds_url=f"ws://127.0.0.1:{port}/mds",
+                                    env=keys, state_dir=str(tmp_path / "state"), timeout=1.0, pulse_wait=2.0))
+    assert outcome(report, "market data") is Outcome.WARN
+    assert report.exit_code is ExitCode.OK
 
 
 def test_after_the_run_doctor_says_nothing_would_be_sent(simulator, tmp_path):

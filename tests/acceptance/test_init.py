@@ -23,6 +23,7 @@ SKELETON = [
     "README.md",
     "playbooks/example.yaml",
     "playbooks/scenarios/example-rally.yaml",
+    "qfex-refdata.json",
     "schemas/playbook.schema.json",
 ]
 GIT_ENV = {
@@ -270,5 +271,5 @@ def test_next_steps_printed_by_init_are_real_commands(tmp_path: Path) -> None:
     sys.modules["check_cli_references"] = checker
     spec.loader.exec_module(checker)
     calls = checker.invocations_in_shell(hint.removeprefix("next:"), "init")
-    assert {c.command for c in calls} == {"validate", "plan", "run"}
+    assert {c.command for c in calls} == {"validate", "plan", "refdata pull", "run"}
     assert checker.problems_with(calls) == []

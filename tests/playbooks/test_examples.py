@@ -9,12 +9,14 @@ Regenerate after a deliberate message change with `QFEX_REGEN_EXPECTED=1` (then 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from runner import jsonnum
 from runner.playbook.load import validate_bytes
+from runner.playbook.policy import load_policy
 from runner.playbook.refdata import parse_refdata
 from runner.report.problems import text_line
 
@@ -24,9 +26,15 @@ CASES = sorted((HERE / "valid").glob("*.yaml")) + sorted((HERE / "invalid").glob
 
 
 def _problems(path: Path) -> list[str]:
+    """`# test: policy NAME` in the first lines: the repository policy file NAME beside it applies."""
     data = path.read_bytes()
     refdata = None if b"# test: no-refdata" in data[:200] else REFDATA
-    result = validate_bytes(data, path.relative_to(HERE).as_posix(), refdata)
+    named = re.search(rb"# test: policy (\S+)", data[:300])
+    policy = None
+    if named:
+        policy_path = path.parent / named.group(1).decode()
+        policy, _ = load_policy(policy_path, name=policy_path.relative_to(HERE).as_posix())
+    result = validate_bytes(data, path.relative_to(HERE).as_posix(), refdata, policy=policy)
     return [text_line(p) for p in result.problems]
 
 

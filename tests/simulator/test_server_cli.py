@@ -60,6 +60,12 @@ def test_sim_prints_url_and_credentials_answers_and_exits_0(sig, raw_client):
             "symbol": "AAPL-USD", "side": "BUY", "order_type": "LIMIT", "order_time_in_force": "GTC",
             "quantity": 1, "price": 200}})
         assert reply["order_response"]["status"] == "ACK"
+        mds_url = url_from(lines, "market data")  # printed beside the trade URL (issue 14)
+        assert mds_url == ws_url + "mds"
+        market = raw_client(mds_url, auth=False)
+        market.send({"type": "subscribe", "channels": ["mark_price"], "symbols": ["AAPL-USD"]})
+        assert market.recv()["type"] == "subscribed"
+        assert market.recv()["type"] == "mark_price"
     finally:
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=15)
@@ -162,7 +168,8 @@ def test_banner_shows_urls_demo_credentials_and_what_is_on():
     text = banner(config_from_options(host="0.0.0.0", port=0, latency_ms=5, compat=("legacy-errors",)), 4321)
     lines = text.splitlines()
     assert lines[1].split() == ["trade", "WebSocket", "ws://127.0.0.1:4321/"]
-    assert lines[2].split() == ["reference", "data", "http://127.0.0.1:4321/refdata"]
+    assert lines[2].split() == ["market", "data", "ws://127.0.0.1:4321/mds"]
+    assert lines[3].split() == ["reference", "data", "http://127.0.0.1:4321/refdata"]
     assert "secret key qfex_secret_demo" in text
     assert "rate limit on; faults latency; compat legacy-errors" in text
     assert lines[-1] == "Ready. Press Ctrl-C to stop."

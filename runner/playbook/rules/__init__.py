@@ -15,17 +15,22 @@ from runner.playbook.rules import (
     bracket_geometry,
     bracket_type,
     duplicate_id,
+    leverage_first,
     limits_notional,
     limits_symbols,
     lot_size,
+    policy_limits,
     price_band,
     price_required,
     quantity_range,
     refdata_order_type,
     refdata_symbol,
+    risk_limits,
+    step_target,
     stop_side,
     tick_size,
     tif_allowed,
+    twap_limits,
 )
 from runner.playbook.rules.context import RuleContext
 from runner.problems import Problem
@@ -33,7 +38,8 @@ from runner.problems import Problem
 #: every rule, in the order they run
 RULES: list[ModuleType] = [tif_allowed, price_required, duplicate_id, bracket_type, bracket_geometry,
                            limits_symbols, limits_notional, refdata_symbol, refdata_order_type, tick_size,
-                           lot_size, quantity_range, price_band, stop_side]
+                           lot_size, quantity_range, price_band, stop_side, step_target, leverage_first,
+                           twap_limits, risk_limits, policy_limits]
 #: rule id -> check function, in the order they run
 CHECKS: dict[str, Callable[[RuleContext], Iterable[Problem]]] = {m.ID: m.check for m in RULES}
 

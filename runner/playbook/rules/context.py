@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runner.playbook.model import Limits, Order
+from runner.playbook.account import AccountFigures
+from runner.playbook.model import Limits, Order, PlaybookStep
+from runner.playbook.policy import Policy
 from runner.playbook.refdata import RefData, SymbolSpec
 from runner.playbook.yamlsource import Document
 from runner.problems import Location, Problem, Severity
@@ -23,6 +25,12 @@ class RuleContext:
     #: None when the `limits` block itself failed the schema
     limits: Limits | None
     refdata: RefData | None
+    #: (index in `orders:`, step) for every step besides orders that passed the schema
+    steps: tuple[tuple[int, PlaybookStep], ...] = ()
+    #: the repository's policy file (`qfex-runner.yaml`) found above the playbook, if any
+    policy: Policy | None = None
+    #: equity, balance and leverage (the exchange at run time; --equity / --account offline)
+    account: AccountFigures | None = None
 
     def at(self, index: int, *fields: str, key: bool = False) -> Location:
         """Location of `orders[index].<fields...>` (of its key with `key=True`)."""

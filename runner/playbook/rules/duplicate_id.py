@@ -19,10 +19,13 @@ ID = "duplicate-id"
 
 
 def check(ctx: RuleContext) -> Iterator[Problem]:
+    """Orders and steps share one namespace (a step's id makes its journal key as an order's does)."""
     first: dict[str, int] = {}
-    for index, order in ctx.orders:
-        seen = first.setdefault(order.id, index)
+    items = sorted([(index, order.id, "order") for index, order in ctx.orders]
+                   + [(index, step.id, "step") for index, step in ctx.steps])
+    for index, item_id, kind in items:
+        seen = first.setdefault(item_id, index)
         if seen != index:
             line = ctx.at(seen, "id").line
-            message = f"duplicate order id {order.id!r} (first used on line {line})"
+            message = f"duplicate {kind} id {item_id!r} (first used on line {line})"
             yield problem(ctx.at(index, "id"), message, ID)

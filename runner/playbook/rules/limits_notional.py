@@ -44,6 +44,8 @@ def check(ctx: RuleContext) -> Iterator[Problem]:
         return
     total, breached = Decimal(0), False
     for index, order in ctx.orders:
+        if not order.sized:  # `{risk: 0.5%}` without equity here: sized, and checked, at run time
+            continue
         counts = not (order.reduce_only or order.type.is_stop)
         price, how = _price(ctx, order)
         if price is None:

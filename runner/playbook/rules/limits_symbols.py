@@ -25,3 +25,7 @@ def check(ctx: RuleContext) -> Iterator[Problem]:
         if order.symbol not in allowed:
             yield problem(ctx.at(index, "symbol"), f"symbol {order.symbol} is not in limits.symbols "
                           f"({', '.join(allowed) or 'empty'})", ID)
+    for index, step in ctx.steps:
+        if step.symbol is not None and step.symbol not in allowed:
+            yield problem(ctx.at(index, "symbol"), f"symbol {step.symbol} is not in limits.symbols "
+                          f"({', '.join(allowed) or 'empty'})", ID)

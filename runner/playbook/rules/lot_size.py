@@ -22,7 +22,7 @@ ID = "lot-size"
 def check(ctx: RuleContext) -> Iterator[Problem]:
     for index, order in ctx.orders:
         spec = ctx.spec(order)
-        if spec is not None and not is_multiple(order.quantity, spec.lot_size):
+        if spec is not None and order.sized and not is_multiple(order.quantity, spec.lot_size):
             below, above = neighbours(order.quantity, spec.lot_size)
             yield problem(ctx.at(index, "quantity"), f"quantity {show(order.quantity)} is not a multiple of "
                           f"{order.symbol}'s lot size {show(spec.lot_size)} (nearest: {show(below)} or "

@@ -22,7 +22,7 @@ ID = "quantity-range"
 def check(ctx: RuleContext) -> Iterator[Problem]:
     for index, order in ctx.orders:
         spec = ctx.spec(order)
-        if spec is None or order.type.is_stop:
+        if spec is None or order.type.is_stop or not order.sized:  # sized at run time: checked then
             continue
         if order.quantity < spec.min_quantity:
             message = (f"quantity {show(order.quantity)} is below "

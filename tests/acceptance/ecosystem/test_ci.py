@@ -88,7 +88,7 @@ def test_ci_file_uses_only_existing_commands_and_options(path: Path) -> None:
     assert {inv.command for inv in invocations} >= {"validate", "plan", "run"}
     assert check.problems_with(invocations) == []
     for command in {inv.command for inv in invocations}:
-        assert cli(*([command] if command else []), "--help").returncode == 0
+        assert cli(*(command.split() if command else []), "--help").returncode == 0  # `refdata pull`
 
 
 # --- GitHub Actions: what each job promises ----------------------------------------------------
