@@ -21,7 +21,7 @@ from runner.errors import PlaybookInvalid, UsageError
 from runner.exchange.credentials import Credentials, load_credentials
 from runner.exchange.targets import Target
 from runner.playbook.model import Playbook
-from runner.problems import Severity, errors_in, warnings_in
+from runner.problems import Problem, Severity, errors_in, warnings_in
 
 if TYPE_CHECKING:
     from runner.playbook.account import AccountFigures
@@ -81,18 +81,33 @@ def checked_playbook(path: str, refdata: RefData | None, warnings: list[str], *,
     still unchecked for want of the account's equity) is an error; otherwise (before the account is
     read) those are left for the second, final validation and not told as warnings."""
     from runner.playbook.load import validate_file
-    from runner.playbook.sizing import unsized
 
     result = validate_file(path, refdata, account=account, marks=marks)
-    pending = set(unsized(result.problems)) | {p for p in warnings_in(result.problems) if p.rule in
-                                              ("risk-limits", "policy-limits") and "equity" in p.message}
+    pending = _pending(result)
     if final:
-        result.problems = sorted(replace(p, severity=Severity.ERROR) if p in pending else p
-                                 for p in result.problems)
-    errors = errors_in(result.problems)
-    if errors or result.playbook is None:
+        finalized(result)
+    elif errors_in(result.problems) or result.playbook is None:
         raise PlaybookInvalid(result.problems)
     warnings.extend(str(p) for p in warnings_in(result.problems) if p not in pending)
+    return result
+
+
+def _pending(result: ValidationResult) -> set[Problem]:
+    """Problems only the account (or a mark price) can settle: an unsized quantity, a limit unchecked
+    for want of the equity."""
+    from runner.playbook.sizing import unsized
+
+    return set(unsized(result.problems)) | {p for p in warnings_in(result.problems) if p.rule in
+                                            ("risk-limits", "policy-limits") and "equity" in p.message}
+
+
+def finalized(result: ValidationResult) -> ValidationResult:
+    """`result` as the final validation: what is still pending is an error (raises PlaybookInvalid)."""
+    pending = _pending(result)
+    result.problems = sorted(replace(p, severity=Severity.ERROR) if p in pending else p
+                             for p in result.problems)
+    if errors_in(result.problems) or result.playbook is None:
+        raise PlaybookInvalid(result.problems)
     return result
 
 
@@ -194,6 +209,8 @@ def checked_for_account(options: RunOptions, target: Target, sim: Simulator | No
     assert first.playbook is not None
     marks = sizing_marks(target, first.playbook, min(options.timeout, 5.0), warnings)
     if not needs_account(first.playbook, first.policy):
+        if not marks:  # the same inputs as the first validation: its result is the final one
+            return finalized(first), None  # (validating again cost a second pass per order)
         return checked_playbook(options.playbook, refdata, [], final=True, marks=marks), None
     from runner.exchange.client import TradeSession
 
