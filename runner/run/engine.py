@@ -90,8 +90,6 @@ from runner.run.setup import (
     run_credentials,
     traded_instruments,
 )
-from runner.run.step_context import StepContext
-from runner.run.steps import StepRunner, missing_kinds
 from runner.state.writer import JournalWriter
 from runner.words import counted, os_reason
 
@@ -214,10 +212,13 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     from runner.state.reconcile import LOOKUP_TIMEOUT_S
 
     timeout = options.timeout
-    if missing_kinds(playbook.steps):
-        kinds = ", ".join(missing_kinds(playbook.steps))
-        raise UsageError(f"this qfex-runner cannot run step kind(s) {kinds} "
-                         f"yet; nothing was sent")
+    if playbook.steps:  # the step kinds' modules are imported only for a playbook that has steps
+        from runner.run.steps import missing_kinds
+
+        if missing_kinds(playbook.steps):
+            kinds = ", ".join(missing_kinds(playbook.steps))
+            raise UsageError(f"this qfex-runner cannot run step kind(s) {kinds} "
+                             f"yet; nothing was sent")
     lookup_timeout = min(timeout, LOOKUP_TIMEOUT_S)  # each wait of a reconciliation's queries
     interrupts = Interrupts()
     placements = Placements(journal, playbook, replan=options.replan, lookup_timeout=lookup_timeout)
@@ -226,7 +227,12 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     pump = EventPump(session, journal, ledger, sender)
     adopter = Adopter(placements, session, ledger)
     legs = Brackets(playbook, ledger, sender, pump, adopter, journal, session, timeout)
-    steps = StepRunner(StepContext(playbook, session, journal, ledger, pump, interrupts, timeout))
+    steps = None
+    if playbook.steps:
+        from runner.run.step_context import StepContext
+        from runner.run.steps import StepRunner
+
+        steps = StepRunner(StepContext(playbook, session, journal, ledger, pump, interrupts, timeout))
     flow = OrderFlow(playbook, build_plan(playbook), ledger, sender, pump, adopter, legs, timeout, steps)
     submit: Submission = flow
     if options.max_in_flight > 1 and playbook.on_reject is OnReject.STOP:

@@ -23,11 +23,11 @@ from runner.run.brackets import Brackets
 from runner.run.events import EventPump
 from runner.run.ledger import Ledger
 from runner.run.send import Sender
-from runner.run.steps import StepRunner
 from runner.run.verdict import ends_after_ack, is_immediate, judge
 
 if TYPE_CHECKING:
     from runner.playbook.plan import Plan, Step
+    from runner.run.steps import StepRunner
 
 
 class Submission(Protocol):
