@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from runner import __version__
-from runner.errors import PlaybookInvalid, RunnerError
+from runner.errors import PlaybookInvalid, RunnerError, UsageError
 from runner.exit_codes import ExitCode
 from runner.words import os_reason, printable
 
@@ -124,17 +124,51 @@ def validate(playbooks: tuple[str, ...], refdata_path: str | None, equity: str |
 @click.option("--equity", metavar="N", help=_EQUITY_HELP)
 @click.option("--account", "account_path", metavar="FILE", help=_ACCOUNT_HELP)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--target", type=click.Choice(["uat", "prod"]), default=None,
+              help="Diff against this exchange (read-only; needs credentials): what run --converge would "
+                   "do.")
+@click.option("--url", metavar="URL",
+              help="Diff against any QFEX-compatible trade WebSocket (a standalone sim).")
+@click.option("--credentials", "credentials_file", metavar="FILE", help="API keys file (as for run).")
+@click.option("--state-dir", metavar="DIR", help="The run journal to read (default runs/<name>/.state/).")
+@click.option("--prune", is_flag=True, help="With --url/--target: also list the orders this playbook placed "
+                                           "and no longer declares (from the journal), as cancels.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="With --url/--target: exit 6 when there are changes to apply, 0 when there is nothing "
+                   "to do.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              metavar="S", help="Longest wait for the exchange's answers (with --url/--target).")
 def plan(playbook: str, refdata_path: str | None, equity: str | None, account_path: str | None,
-         fmt: str) -> int:
+         fmt: str, target: str | None, url: str | None, credentials_file: str | None, state_dir: str | None,
+         prune: bool, detailed_exitcode: bool, timeout: float) -> int:
     """Validate, then show every step `run` would take, the exact add_order messages and the risk
     preview (notional, margin, loss at the stop, reward, R, fees; per symbol and in total).
 
     No credentials, no network: nothing is sent. Problems go to stderr (exit 1, no plan). A quantity
     that cannot be sized offline ({risk: 0.5%} without --equity/--account, no reference data for the
     lot) is not a problem of the playbook (run sizes it) but leaves nothing exact to show: exit 2,
-    naming what to pass.
+    naming what to pass. With --url or --target: the plan is a diff against the exchange — for each
+    order, exit and step: create, modify (field by field, old → new), cancel (--prune), unchanged,
+    done — read-only; --detailed-exitcode exits 6 when there are changes to apply.
     """
     from runner import jsonnum
+
+    if target or url:
+        from runner.state import plan_diff
+        from runner.state.plan_diff import DiffOptions, as_json, collect_diff, exit_code
+
+        diff = collect_diff(DiffOptions(playbook=playbook, target=target, url=url,
+                                        credentials_file=credentials_file, state_dir=state_dir, prune=prune,
+                                        timeout=timeout))
+        if fmt == "json":
+            click.echo(jsonnum.dumps(as_json(diff), indent=2))
+        else:
+            click.echo(_printable_lines(plan_diff.render_text(diff)), nl=False)
+        return exit_code(diff, detailed_exitcode)
+    for flag, given in (("--detailed-exitcode", detailed_exitcode), ("--prune", prune),
+                        ("--credentials", credentials_file), ("--state-dir", state_dir)):
+        if given:
+            raise UsageError(f"{flag} needs --url or --target (the offline plan reads no exchange)")
     from runner.playbook.plan import build_plan, plan_as_json, render_plan_text
     from runner.playbook.policy import DEFAULT_FEES
     from runner.playbook.risk import preview, preview_json, render_text
@@ -325,6 +359,13 @@ def docs() -> int:
               help="Run journal directory (default runs/<playbook name>/.state/).")
 @click.option("--replan", is_flag=True,
               help="Accept a playbook changed since orders were placed: place new orders only.")
+@click.option("--converge", is_flag=True,
+              help="Modify placed orders whose definition changed, in place (QFEX modify_order / "
+                   "modify_stop_order: price, quantity, take-profit, stop-loss), each journaled before it is "
+                   "sent; what cannot change in place is refused with the reason (nothing sent).")
+@click.option("--prune", is_flag=True,
+              help="Cancel orders and exits this playbook placed and no longer declares (from the run "
+                   "journal; refused without one).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Summary on stdout: a table (text) or a JSON object (json).")
 @click.option("--progress/--no-progress", default=None,
@@ -343,7 +384,8 @@ def docs() -> int:
                    "(default for uat/prod: wire.jsonl in the report dir).")
 def run(playbook: str, target: str | None, url: str | None, mds_url: str | None, yes: bool,
         credentials_file: str | None,
-        refdata_file: str | None, report_dir: str | None, state_dir: str | None, replan: bool, fmt: str,
+        refdata_file: str | None, report_dir: str | None, state_dir: str | None, replan: bool,
+        converge: bool, prune: bool, fmt: str,
         progress: bool | None, timeout: float, reconnect_attempts: int, reconnect_max_seconds: float,
         max_in_flight: int, wire_log: str | None) -> int:
     """Validate PLAYBOOK, then place its orders in order, wait, and report.
@@ -367,7 +409,7 @@ def run(playbook: str, target: str | None, url: str | None, mds_url: str | None,
         playbook=playbook, target=target, url=url, mds_url=mds_url, yes=yes,
         credentials_file=credentials_file,
         refdata_file=refdata_file, report_dir=report_dir, state_dir=state_dir, replan=replan,
-        timeout=timeout, confirm=confirm if sys.stdin.isatty() else None,
+        converge=converge, prune=prune, timeout=timeout, confirm=confirm if sys.stdin.isatty() else None,
         on_progress=line if (line := ProgressLine(sys.stderr, enabled=progress)).enabled else None,
         reconnect_attempts=reconnect_attempts,
         reconnect_max_seconds=reconnect_max_seconds, max_in_flight=max_in_flight, wire_log=wire_log)
@@ -505,11 +547,22 @@ def report(source: str, fmt: str) -> int:
               help="With --stall-after: resume after S seconds (default: never).")
 @click.option("--auth-timeout", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
               metavar="S", help="Close connections not authenticated within S seconds.")
+@click.option("--session", type=click.Choice(["open", "overnight", "weekend", "auto"]), default="open",
+              show_default=True,
+              help="Market session for QFEX's market-closed position caps (overnight 50 %, weekend 10 % "
+                   "of the normal maximum; above it only reducing orders): pinned, or auto from each "
+                   "symbol's market_hours.")
+@click.option("--dialect", type=click.Choice(["live", "docs-pages"]), default="live", show_default=True,
+              help="Reply shapes: live = what QFEX's CLI waits for and the current AsyncAPI declares; "
+                   "docs-pages = the examples of QFEX's per-command docs pages (get_user_trades "
+                   "user_trades+count, get_order all_orders_response, set_user_leverage ack_response, "
+                   "no ack after stop-order commands, null incoming_message for a non-object frame).")
 @click.option("--twap-speed", type=click.FloatRange(min=0, min_open=True), default=1, show_default=True,
               metavar="X", help="Run TWAP child schedules X times faster (30: QFEX's 30 s minimum interval "
                                 "takes 1 s), for rehearsals; replies still show the interval asked for.")
 @click.option("--compat", multiple=True, metavar="NAME[,NAME]",
-              help="Switch on an older or alternative documented shape (repeatable): legacy-auth-reply, "
+              help="Switch on an older or alternative documented shape (repeatable), over --dialect: "
+                   "legacy-auth-reply, "
                    "legacy-errors, legacy-api-key-auth, legacy-cancel-client-order-id, envelope-pulses, "
                    "unsubscribed-order-responses, retry-after-field, incoming-message-text, "
                    "alo-rejected, alo-cancelled, user-trades-response, get-order-order-response, "
@@ -517,11 +570,12 @@ def report(source: str, fmt: str) -> int:
 def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | None, accounts_file: str | None,
         seed: int, speed_bump_ms: int, latency_ms: float, no_rate_limit: bool, drop_after: int | None,
         error_rate: float, stall_after: int | None, stall_seconds: float | None, auth_timeout: float,
-        twap_speed: float, compat: tuple[str, ...]) -> int:
+        session: str, dialect: str, twap_speed: float, compat: tuple[str, ...]) -> int:
     """Run the local QFEX-compatible exchange until Ctrl-C / SIGTERM (then exit 0).
 
     A real WebSocket server speaking QFEX's trade API (HMAC auth, orders, stops, fills, positions,
-    balances, rate limits) plus GET /refdata, on one port. Prints its URL and credentials.
+    balances, rate limits), its market-data socket at /mds, and GET /refdata, on one port. Prints
+    its URLs and credentials.
     """
     from runner.simulator.standalone import config_from_options, serve_forever
 
@@ -537,7 +591,8 @@ def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | Non
         host=host, port=port, refdata_file=refdata_file, scenario_file=scenario_file,
         accounts_file=accounts_file, seed=seed, speed_bump_ms=speed_bump_ms, latency_ms=latency_ms,
         no_rate_limit=no_rate_limit, drop_after=drop_after, error_rate=error_rate, stall_after=stall_after,
-        stall_seconds=stall_seconds, auth_timeout=auth_timeout, compat=compat, twap_speed=twap_speed)
+        stall_seconds=stall_seconds, auth_timeout=auth_timeout, dialect=dialect, compat=compat,
+        session=session, twap_speed=twap_speed)
     serve_forever(config, announce=announce)
     click.echo("qfex-runner sim: stopped")
     return ExitCode.OK

@@ -16,6 +16,9 @@ class ExitCode(IntEnum):
     """Could not connect or authenticate; nothing was sent."""
     ABORTED = 5
     """The run stopped part-way; report and journal written; re-running resumes without duplicates."""
+    CHANGES = 6
+    """`plan --detailed-exitcode` against an exchange: there are changes to apply (create, modify,
+    cancel); 0 means nothing to do (terraform's -detailed-exitcode; 2 is already "usage")."""
     INTERNAL = 70
     """A bug in qfex-runner."""
     IO_ERROR = 74

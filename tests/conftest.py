@@ -23,21 +23,35 @@ import pytest
 from runner.simulator import Simulator
 
 
-def _engine_config(**engine_options: Any) -> Any:
-    from runner.simulator.config import EngineConfig
+def _engine_config(dialect: str = "live", **engine_options: Any) -> Any:
+    from runner.simulator.config import EngineConfig, dialect_fields
 
     engine_options.setdefault("speed_bump_ms", 0)
-    return EngineConfig(**engine_options)
+    return EngineConfig(**{**dialect_fields(dialect), **engine_options})
+
+
+def dialect_server_config(dialect: str, config: Any = None) -> Any:
+    """`config` (a ServerConfig, or the default one) with the dialect's server-side shapes."""
+    import dataclasses
+
+    from runner.simulator.server_config import DIALECT_COMPAT, ServerConfig
+
+    config = config or ServerConfig()
+    return dataclasses.replace(config, compat=dataclasses.replace(config.compat, **DIALECT_COMPAT[dialect]))
 
 
 @pytest.fixture
 def simulator_factory() -> Iterator[Callable[..., Simulator]]:
-    """`factory(engine=dict(...), **Simulator kwargs)`: start a simulator with these options."""
+    """`factory(engine=dict(...), dialect="live"|"docs-pages", **Simulator kwargs)`: start a simulator
+    with these options (the dialect's reply shapes under `engine`'s fields)."""
     started: list[Simulator] = []
 
-    def factory(engine: dict[str, Any] | None = None, **options: Any) -> Simulator:
+    def factory(engine: dict[str, Any] | None = None, dialect: str | None = None,
+                **options: Any) -> Simulator:
+        if dialect is not None:
+            options["server_config"] = dialect_server_config(dialect, options.get("server_config"))
         if "exchange" not in options and "engine_config" not in options:
-            options["engine_config"] = _engine_config(**(engine or {}))
+            options["engine_config"] = _engine_config(dialect or "live", **(engine or {}))
         sim = Simulator(**options).start()
         started.append(sim)
         return sim
@@ -120,7 +134,9 @@ class RawClient:
         while True:
             frame = self.recv()
             err = frame.get("err")
-            if err and err.get("error_code") == "InvalidJSONFormat" and err.get("incoming_message") is None:
+            # the echo of a non-object frame: null (docs pages) or its text (live dialect, AsyncAPI)
+            if err and err.get("error_code") == "InvalidJSONFormat" \
+                    and err.get("incoming_message") in (None, self.BARRIER):
                 return before
             before.append(frame)
 

@@ -43,7 +43,7 @@ import socket
 import ssl
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -544,21 +544,24 @@ class TradeSession:
     # --- request / response helpers ---------------------------------------------------------------
 
     def request(self, message: dict[str, Any], kinds: Iterable[ReplyKind],
-                timeout: float = DEFAULT_TIMEOUT) -> Reply:
-        """Send `message` and wait for the first reply of one of `kinds` (or an `err` that answers it).
+                timeout: float = DEFAULT_TIMEOUT, accept: Callable[[Reply], bool] | None = None) -> Reply:
+        """Send `message` and wait for the first reply of one of `kinds` (or an `err` that answers it);
+        with `accept`, only a reply it accepts answers (an `order_response` pushed for another order
+        is not the answer to `get_order`).
 
         `RateLimited`/`ServerError` answers mean "not processed": the request is sent again after a
         short backoff (a few times). Other frames read meanwhile are kept for `receive`, in order.
         """
         for attempt in range(REQUEST_RETRIES + 1):
-            reply = self._request_once(message, set(kinds), timeout)
+            reply = self._request_once(message, set(kinds), timeout, accept)
             if reply.kind is not ReplyKind.ERROR or not is_retryable(reply.body.error_code) \
                     or attempt == REQUEST_RETRIES:
                 return reply
             time.sleep(min(0.1 * 2 ** attempt, 2.0))
         raise AssertionError("unreachable")
 
-    def _request_once(self, message: dict[str, Any], wanted: set[ReplyKind], timeout: float) -> Reply:
+    def _request_once(self, message: dict[str, Any], wanted: set[ReplyKind], timeout: float,
+                      accept: Callable[[Reply], bool] | None = None) -> Reply:
         with _translated(_Phase.RUN, self.url):
             key = self._request_key(message)
             self._awaiting[key] = message
@@ -575,7 +578,7 @@ class TradeSession:
                     if frame is None:
                         continue
                     reply = classify(frame)
-                    if reply.kind in wanted:
+                    if reply.kind in wanted and (accept is None or accept(reply)):
                         self._awaiting.pop(key, None)
                         return reply
                     if reply.kind is ReplyKind.ERROR and self._error_owner(reply.body) == key:

@@ -9,6 +9,8 @@ each update is `{"type": "mark_price", "symbol", "sequence", "price": "437.45", 
 string) [DOCSREPO:docs/websocket/mds.yaml] MarkPriceUpdate; QFEX's CLI reads the same fields
 [CLI:internal/daemon/mds.go].
 
+`symbols` may be `["*"]` (QFEX's wildcard: every symbol).
+
 The seam other code uses is `MarkPriceSource` (wrong-side checks at run time, trailing stops, risk
 previews): `latest(symbol)` never blocks; `wait_for(symbol, timeout)` blocks until a first price
 (or `timeout`); `on_update(callback)` is called for every new price. `MarkPrices` is the live one (a
@@ -243,6 +245,7 @@ class MarkPrices:
             self.connects += 1
             sock.send({"type": "subscribe", "channels": ["mark_price"], "symbols": list(self.symbols)})
             self.problem = None
+            every = "*" in self.symbols  # QFEX's wildcard: every symbol
             wanted = set(self.symbols)
             while not self._stop.is_set():
                 frame = sock.receive(_POLL_S)
@@ -252,12 +255,29 @@ class MarkPrices:
                     self.problem = f"the market-data socket refused the subscription: {_err_text(frame)}"
                     continue
                 mark = parse_mark_price(frame, time.monotonic())
-                if mark is not None and mark.symbol in wanted:
+                if mark is not None and (every or mark.symbol in wanted):
                     self._board.put(mark)
         finally:
             with self._lock:
                 self._socket = None
             sock.close()
+
+
+def read_marks(url: str, symbols: Iterable[str], wait: float,
+               opener: Opener = _open_public) -> tuple[dict[str, Decimal], str | None]:
+    """One look at the mark prices of `symbols` (within `wait` seconds): (prices found, the feed's
+    problem if it had one). A socket that cannot be reached is not waited for."""
+    wanted = list(dict.fromkeys(symbols))
+    if not wanted:
+        return {}, None
+    with MarkPrices(url, ["*"], timeout=wait, opener=opener) as marks:
+        end = time.monotonic() + wait
+        while time.monotonic() < end and any(marks.latest(s) is None for s in wanted):
+            if marks.problem is not None and marks.connects == 0:
+                break  # cannot connect: do not hold the caller up
+            time.sleep(0.01)
+        found = {s: p for s in wanted if (p := marks.latest(s)) is not None}
+        return found, marks.problem
 
 
 def _err_text(frame: dict[str, Any]) -> str:
@@ -267,4 +287,5 @@ def _err_text(frame: dict[str, Any]) -> str:
     return str(frame.get("message") or frame)
 
 
-__all__ = ["FixedMarkPrices", "MarkPrice", "MarkPriceSource", "MarkPrices", "mds_url_for", "parse_mark_price"]
+__all__ = ["FixedMarkPrices", "MarkPrice", "MarkPriceSource", "MarkPrices", "mds_url_for", "parse_mark_price",
+           "read_marks"]

@@ -62,6 +62,11 @@ def get_user_trades_message(limit: int = 1000, offset: int = 0, *, order_id: str
     return {"type": "get_user_trades", "params": params}
 
 
+def get_order_message(symbol: str, order_id: str) -> dict[str, Any]:
+    """One order by exchange id (both fields required) [D:/websocket/channels/trade/get_order]."""
+    return {"type": "get_order", "params": {"symbol": symbol, "order_id": order_id}}
+
+
 def cancel_order_message(symbol: str, order_id: str, id_type: str = "order_id") -> dict[str, Any]:
     """Current form: the id always travels in `order_id`; `cancel_order_id_type` says what it is."""
     if id_type not in ("order_id", "client_order_id", "twap_id", "client_twap_id"):

@@ -114,18 +114,19 @@ class ReconnectingSession:
         """Queue a rebuilt answer for `next_event` (catch-up after a reconnect)."""
         self._injected.append(Event(classify(frame), coid, time.time()))
 
-    def request(self, message: dict[str, Any], kinds: Iterable[ReplyKind], timeout: float = 10.0) -> Reply:
+    def request(self, message: dict[str, Any], kinds: Iterable[ReplyKind], timeout: float = 10.0,
+                accept: Callable[[Reply], bool] | None = None) -> Reply:
         """A query: paced, and asked again on the new connection if the old one dropped."""
         kinds = list(kinds)
         self._pace(message)
         try:
-            return self._inner.request(message, kinds, timeout)
+            return self._inner.request(message, kinds, timeout, accept)
         except ConnectionLost as exc:
             if self._recovering:
                 raise
             self._recover(exc)
             self._pace(message)
-            return self._inner.request(message, kinds, timeout)
+            return self._inner.request(message, kinds, timeout, accept)
 
     def subscribe(self, channels: Iterable[str | Channel], timeout: float = 10.0) -> None:
         names = [c.value if isinstance(c, Channel) else c for c in channels]

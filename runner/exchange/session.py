@@ -9,7 +9,7 @@ Imports are for type checking only: importing this costs nothing at start-up.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -26,7 +26,8 @@ class Session(Protocol):
 
     def next_event(self, timeout: float) -> Event | None: ...
 
-    def request(self, message: dict[str, Any], kinds: Iterable[ReplyKind], timeout: float = ...) -> Reply: ...
+    def request(self, message: dict[str, Any], kinds: Iterable[ReplyKind], timeout: float = ...,
+                accept: Callable[[Reply], bool] | None = ...) -> Reply: ...
 
     def subscribe(self, channels: Iterable[str | Channel], timeout: float = ...) -> None: ...
 

@@ -20,7 +20,7 @@ from runner.enums import OrderType, Side, TimeInForce
 from runner.playbook.ids import Leg
 from runner.playbook.model import BracketMode, Order, Playbook, PlaybookStep
 from runner.playbook.steps import describe, step_message
-from runner.words import printable
+from runner.words import counted, printable
 
 AFTER_FILL_NOTE = "placed after the entry fills, sized to the filled quantity"
 
@@ -197,10 +197,12 @@ def render_plan_text(plan: Plan) -> str:
     orders = len(book.orders)
     run_id = f"run_id {book.run_id!r}" if book.run_id is not None else "no run_id"
     total = len(plan.steps) + len(plan.actions)
-    besides = f" (and {len(plan.actions)} besides orders)" if plan.actions else ""
+    what = counted(orders, "order")
+    if plan.actions:  # "steps" besides orders are items of the playbook; the numbered blocks are all it does
+        what += f" and {counted(len(plan.actions), 'step')} besides orders"
     lines = [
-        f"plan for {book.path}: name {book.name!r}, {run_id}, "
-        f"{orders} order{'s' * (orders != 1)}, {total} step{'s' * (total != 1)}{besides}",
+        f"plan for {book.path}: name {book.name!r}, {run_id}, {what} "
+        f"({counted(total, 'numbered step')} below)",
         f"on_reject: {book.on_reject.value}; cancel_on_disconnect: {str(book.cancel_on_disconnect).lower()}"
         + (f"; account: {book.account}" if book.account else ""),
         "nothing is sent by `plan`",

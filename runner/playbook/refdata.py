@@ -49,6 +49,9 @@ class RefData(Mapping[str, SymbolSpec]):
         self.source = source
         #: fetched from the target just now (its prices are current), not read from a file
         self.live = False
+        #: mark prices by symbol, read from the target's market-data socket as the run started (QFEX
+        #: triggers stops on the mark price, so checks of a trigger's side prefer it to the underlier)
+        self.marks: dict[str, Decimal] = {}
         #: when a snapshot file (`qfex-runner refdata pull`) says it was taken (UTC, ISO 8601)
         self.taken_at: str | None = None
 

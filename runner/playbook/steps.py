@@ -104,9 +104,10 @@ def describe(step: PlaybookStep, playbook: Playbook) -> str:
         where = f"on {step.symbol}" if step.symbol else "on every symbol"
         if step.scope is Scope.ACCOUNT:
             how = "QFEX cancel_all_orders" if step.all else "one cancel per order"
-            return (f"cancels EVERY open order and stop of the account {where} (scope: account; {how}), "
-                    f"not only this playbook's")
-        return f"cancels every open order and exit this playbook placed {where} (known from the journal)"
+            return (f"cancels EVERY open order, stop and TWAP of the account {where} (scope: account; "
+                    f"{how}), not only this playbook's")
+        return (f"cancels every open order, exit and TWAP this playbook placed {where} (known from its "
+                f"client ids and the journal)")
     if kind is StepKind.TWAP:
         count = step.num_orders or 0
         side = step.side.value if step.side else "?"

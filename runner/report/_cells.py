@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from runner.report.model import Instrument, LegResult, OrderResult, Outcome, Report, StepResult
 from runner.words import counted, number_text
@@ -109,8 +109,12 @@ def reject(order: OrderResult) -> str:
 
 
 def latency(order: OrderResult) -> str:
+    """Milliseconds to one decimal, half up, from the number's text: a run's float (0.65) and the
+    same figure read back from report.json as a Decimal must render alike (`report` re-renders)."""
     ms = order.latency_ms
-    return "-" if ms is None else f"{ms:.1f} ms"
+    if ms is None:
+        return "-"
+    return f"{Decimal(str(ms)).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)} ms"
 
 
 def status(order: OrderResult) -> str:

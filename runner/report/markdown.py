@@ -48,6 +48,8 @@ def render_markdown(report: Report) -> str:
         cells[-1] = f"{_ICON[o.outcome]} {cells[-1]}"
         cells[1] = "`" + o.id.replace("|", "\\|") + "`"  # letters, digits, . _ : - (the schema)
         out.append("| " + " | ".join(cells) + " |")
+    if report.converged:
+        out += ["", "### Changed in place (--converge)", ""] + [f"- {_cell(x)}" for x in report.converged]
     if report.steps:
         out += ["", "### Steps", "", "| # | step | kind | what it does | outcome |", "|---|---|---|---|---|"]
         for x in report.steps:

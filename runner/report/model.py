@@ -415,6 +415,8 @@ class Report:
     risk: dict[str, Any] | None = None
     #: the steps besides orders (cancel, close_position, set_leverage, twap, cancel_twap), in file order
     steps: list[StepResult] = field(default_factory=list)
+    #: `run --converge/--prune`: what was changed in place at the exchange, one line each
+    converged: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -433,6 +435,8 @@ class Report:
             body["risk"] = self.risk
         if self.steps:
             body["steps"] = [x.to_json() for x in self.steps]
+        if self.converged:
+            body["converged"] = list(self.converged)
         return body
 
     @classmethod
@@ -447,4 +451,5 @@ class Report:
                    instruments={name: Instrument.from_json(x)
                                 for name, x in (d.get("instruments") or {}).items()},
                    risk=d["risk"] if isinstance(d.get("risk"), dict) else None,
-                   steps=[StepResult.from_json(x) for x in d.get("steps") or []])
+                   steps=[StepResult.from_json(x) for x in d.get("steps") or []],
+                   converged=[str(x) for x in d.get("converged") or []])

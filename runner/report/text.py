@@ -32,6 +32,9 @@ def render_text(report: Report, *, color: bool = False) -> str:
     problems = [o for o in report.orders if o.outcome in (Outcome.FAILED, Outcome.UNKNOWN)]
     for o in problems:
         lines.append(printable(f"  {o.id}: {o.verdict}"))
+    if report.converged:
+        lines.append("changed in place (--converge):")
+        lines.extend(printable(f"  {line}") for line in report.converged)
     if report.steps:
         lines.append("steps:")
     for step in report.steps:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from runner.errors import OrdersUnsure
 from runner.exchange.pacing import rate_limit_callback
 from runner.exchange.session import RecoveringSession
 from runner.run.ledger import Ledger
@@ -27,28 +28,33 @@ class Reconnection:
     order; replay what was missed; send again what never reached the exchange."""
 
     def __init__(self, journal: JournalWriter, ledger: Ledger, sender: Sender,
-                 order_types: Mapping[str, str], lookup_timeout: float = LOOKUP_TIMEOUT_S) -> None:
+                 order_types: Mapping[str, str], lookup_timeout: float = LOOKUP_TIMEOUT_S,
+                 symbols: Mapping[str, str] | None = None) -> None:
         self.journal = journal
         self.ledger = ledger
         self.sender = sender
         self.order_types = order_types
+        #: coid -> symbol: scopes the order-id lookup when trade rows carry no client_order_id
+        self.symbols = symbols
         #: how long each lookup waits for the exchange's answer (the run's --timeout, capped)
         self.lookup_timeout = lookup_timeout
 
     def __call__(self, session: RecoveringSession) -> None:
         for coid in catch_up(session, self.ledger.live, self.journal, self.order_types,
-                             timeout=self.lookup_timeout):
+                             timeout=self.lookup_timeout, symbols=self.symbols):
             self.sender.retry_now(self.ledger.live[coid])
         self.ledger.warnings.append(f"connection lost ({session.losses[-1]}); reconnected and reconciled")
 
 
 def catch_up(session: RecoveringSession, live_orders: Mapping[str, LiveOrder], journal: JournalWriter,
              order_types: Mapping[str, str] | None = None, *,
-             timeout: float = LOOKUP_TIMEOUT_S) -> list[str]:
+             timeout: float = LOOKUP_TIMEOUT_S, symbols: Mapping[str, str] | None = None) -> list[str]:
     """Reconcile every order that is not over; replay what was missed; return the coids to send again.
 
     An unanswered order the exchange does not show never reached it (or was refused): sending it
-    again is safe. An answered one it no longer shows was cancelled or expired without a fill.
+    again is safe. An answered one it no longer shows was cancelled or expired without a fill. One
+    the lookup could not rule out (trade rows without client ids, the order-id lookup incomplete)
+    is never sent again: OrdersUnsure (exit 5).
     """
     now = time.monotonic()
     pending = {coid: live for coid, live in live_orders.items() if not live.over(now)}
@@ -56,7 +62,15 @@ def catch_up(session: RecoveringSession, live_orders: Mapping[str, LiveOrder], j
         return []
     known = {coid: live.record.order_id for coid, live in pending.items() if live.record.order_id}
     found = reconcile(session, list(pending), known_order_ids=known, order_types=order_types,
-                      timeout=timeout, on_rate_limited=rate_limit_callback(session))
+                      timeout=timeout, on_rate_limited=rate_limit_callback(session),
+                      symbols={c: s for c, s in (symbols or {}).items() if c in pending})
+    unsure = sorted(c for c in found.unsure if not pending[c].record.order_id)
+    if unsure:
+        problem = found.order_lookup.problem if found.order_lookup is not None else None
+        raise OrdersUnsure(
+            f"after a reconnect, whether {', '.join(unsure)} reached the exchange is unknown: its trades "
+            f"carry no client_order_id and tying them to client ids did not complete ({problem}); "
+            f"nothing more was sent. Re-run to resume: the run looks them up again first")
     resend: list[str] = []
     for coid, live in pending.items():
         state = found[coid]

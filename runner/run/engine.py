@@ -64,10 +64,12 @@ from runner.exchange.session import Session
 from runner.exchange.targets import SIM, Target, display_url, resolve_target
 from runner.exit_codes import ExitCode
 from runner.playbook.model import OnReject, Playbook
+from runner.playbook.refdata import RefData
 from runner.report import Outcome, Report, RunOutcome, Summary, write_report_files
 from runner.run.adopt import Adopter
 from runner.run.brackets import Brackets
 from runner.run.catch_up import Reconnection
+from runner.run.converge import Converger, refuse_break_even_unplaced
 from runner.run.endstate import EndStates
 from runner.run.events import EventPump
 from runner.run.finish import Finish, placement_summary
@@ -153,7 +155,7 @@ def run_playbook(options: RunOptions) -> RunResult:
             policy=reconnect_policy(options.reconnect_attempts, options.reconnect_max_seconds))
         stack.callback(session.close)
         run = build_run(playbook, target, session, journal, options, warnings, credentials.account_id,
-                        started_at)
+                        started_at, refdata)
         from runner.run.provenance import provenance_in_background
 
         provenance = provenance_in_background(options.playbook, env)  # git, while the run goes on
@@ -205,7 +207,8 @@ def write_invalid_report(options: RunOptions, target: Target, invalid: PlaybookI
 
 
 def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, journal: Journal,
-              options: RunOptions, warnings: list[str], account_id: str | None, started_at: float) -> Run:
+              options: RunOptions, warnings: list[str], account_id: str | None, started_at: float,
+              refdata: RefData | None = None) -> Run:
     """The one place the run's parts are built, each once, and handed what it uses."""
     from runner.playbook.plan import build_plan
     from runner.state.placements import Placements  # exactly-once: journal + exchange reconciliation
@@ -221,7 +224,9 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
                              f"yet; nothing was sent")
     lookup_timeout = min(timeout, LOOKUP_TIMEOUT_S)  # each wait of a reconciliation's queries
     interrupts = Interrupts()
-    placements = Placements(journal, playbook, replan=options.replan, lookup_timeout=lookup_timeout)
+    converging = options.converge or options.prune
+    placements = Placements(journal, playbook, replan=options.replan, converge=converging,
+                            lookup_timeout=lookup_timeout)
     ledger = Ledger(playbook, warnings, options.on_progress)
     sender = Sender(session, journal, interrupts, ledger)
     pump = EventPump(session, journal, ledger, sender)
@@ -243,13 +248,17 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
         submit = Pipeline(flow, ledger, sender, pump, adopter, journal, interrupts, options.max_in_flight)
     pump.on_event = legs.cancel_filled_siblings  # exits are one-cancels-other while connected
     finish = Finish(playbook, ledger, pump, EndStates(session, ledger, pump), legs, timeout)
-    session.on_reconnect = Reconnection(journal, ledger, sender, placements.order_types, lookup_timeout)
+    session.on_reconnect = Reconnection(journal, ledger, sender, placements.order_types, lookup_timeout,
+                                        symbols=placements.symbols)
     summary = Summary(
         playbook_path=playbook.path, playbook_name=playbook.name, playbook_sha256=playbook.sha256,
         run_id=playbook.run_id, target=target.name, url=display_url(target.url), account_id=account_id,
         runner_version=__version__, started_at=started_at)
+    converger = Converger(playbook, session, journal, placements, ledger, pump, interrupts, timeout,
+                          prune=options.prune, refdata=refdata, journal_existed=journal.existed) \
+        if converging else None
     return Run(playbook, target, session, journal, placements, ledger, submit, finish, interrupts, summary,
-               timeout=timeout, handle_sigint=options.handle_sigint)
+               timeout=timeout, handle_sigint=options.handle_sigint, converger=converger)
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -265,7 +274,8 @@ class Run:
 
     def __init__(self, playbook: Playbook, target: Target, session: Session, journal: JournalWriter,
                  placements: Placements, ledger: Ledger, submit: Submission, finish: Finish,
-                 interrupts: Interrupts, summary: Summary, *, timeout: float, handle_sigint: bool) -> None:
+                 interrupts: Interrupts, summary: Summary, *, timeout: float, handle_sigint: bool,
+                 converger: Converger | None = None) -> None:
         self.playbook = playbook
         self.target = target
         self.session = session
@@ -278,6 +288,7 @@ class Run:
         self.summary = summary
         self.timeout = timeout
         self.handle_sigint = handle_sigint
+        self.converger = converger
 
     def execute(self) -> tuple[Report, ExitCode]:
         code, message, outcome = ExitCode.OK, "", RunOutcome.PASSED
@@ -293,6 +304,9 @@ class Run:
                     self._show_unproven()
                     raise
                 self.ledger.warnings.extend(self.placements.warnings)
+                refuse_break_even_unplaced(self.playbook, self.placements)
+                if self.converger is not None:  # --converge / --prune: in place, before anything new
+                    self.converger.converge()
                 self.submission.submit()
                 self.finish.drain()
             except StopRun as stop:
@@ -332,7 +346,9 @@ class Run:
             self.journal.note("run_end", exit_code=int(code), outcome=outcome.value)
         with contextlib.suppress(OSError):  # stderr on a full disk must not cost the report
             self.ledger.progress("done", -1, status=outcome.value, detail=message)
-        return Report(self.summary, self.ledger.results, self.ledger.warnings, steps=self.ledger.steps), code
+        converged = list(self.converger.done) if self.converger is not None else []
+        return Report(self.summary, self.ledger.results, self.ledger.warnings, steps=self.ledger.steps,
+                      converged=converged), code
 
     def _show_unproven(self) -> None:
         """Orders a damaged journal cannot prove unplaced show as unknown, not as "not sent"."""

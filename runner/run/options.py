@@ -42,6 +42,10 @@ class RunOptions:
     state_dir: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     replan: bool = False
+    #: modify placed orders whose definition changed, in place (runner.run.converge)
+    converge: bool = False
+    #: cancel orders this playbook placed and no longer declares (from the journal)
+    prune: bool = False
     #: production confirmation: called with the playbook name, returns True if the user typed it
     confirm: Callable[[str], bool] | None = None
     on_progress: Callable[[Progress], None] | None = None

@@ -55,6 +55,7 @@ def reference_data(options: RunOptions, target: Target, warnings: list[str]) -> 
         try:
             fetched = rd.fetch_refdata(target.refdata_url, timeout=min(options.timeout, 10.0))
             fetched.live = True  # the target's prices now: a stop on the wrong side is an error
+            read_mark_prices(fetched, target, min(options.timeout, MARK_WAIT_S))
             return fetched
         except Exception as exc:  # any failure only means fewer pre-checks, never a crash
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -66,6 +67,21 @@ def reference_data(options: RunOptions, target: Target, warnings: list[str]) -> 
     warnings.append("exchange rules (tick/lot sizes, quantity limits, price bands) were not pre-checked: "
                     "no reference data for this target; pass --refdata FILE")
     return None
+
+
+#: longest wait for the market data's first mark prices before a run's checks (they are not blocking)
+MARK_WAIT_S = 3.0
+
+
+def read_mark_prices(refdata: RefData, target: Target, wait: float) -> None:
+    """The mark price of every symbol of `refdata` from the target's market-data socket, into
+    `refdata.marks` (stop-side checks use it: QFEX triggers on the mark). Never fatal and never in
+    the way: a socket that cannot be reached is not waited for, and the checks then use the
+    reference data's underlier price, as they say ("market price" rather than "mark price")."""
+    from runner.exchange.marketdata import read_marks
+
+    if target.mds_url:
+        refdata.marks.update(read_marks(target.mds_url, list(refdata), wait)[0])
 
 
 def validated_playbook(path: str, refdata: RefData | None, warnings: list[str]) -> Playbook:
@@ -159,7 +175,8 @@ def open_journal(options: RunOptions, playbook: Playbook, *, ephemeral: bool,
             state_dir = Path(options.state_dir)
         else:
             state_dir = default_state_dir(playbook, options.runs_base)
-        journal = Journal.open(state_dir, playbook, replan=options.replan)
+        journal = Journal.open(state_dir, playbook, replan=options.replan,
+                               converge=options.converge or options.prune)
         try:
             yield journal
         finally:

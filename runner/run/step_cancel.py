@@ -20,11 +20,13 @@ from runner.exchange.protocol import cancel_order_message, cancel_stop_order_mes
 from runner.playbook.ids import Leg
 from runner.playbook.model import Order, PlaybookStep, Scope, StepKind
 from runner.playbook.steps import cancel_all_orders_message, cancel_target
-from runner.report import Outcome, StatusSeen, StepResult
+from runner.report import OrderResult, Outcome, StatusSeen, StepResult
 from runner.run.step_context import StepContext
 from runner.run.verdict import step_cancel_reason
 
 _STOP_TYPES = ("TAKE_PROFIT", "STOP_LOSS")
+#: how runner.run.brackets notes an after_fill exit not placed because its entry rests unfilled
+_RESTING = "not placed: the entry is still open and unfilled"
 _LEGS = {"take_profit": Leg.TAKE_PROFIT, "stop_loss": Leg.STOP_LOSS}
 
 
@@ -127,11 +129,22 @@ def _scoped(ctx: StepContext, step: PlaybookStep, rows: list[dict[str, Any]]) ->
 
 
 def mark_intended(ctx: StepContext, targets: list[Target], step_id: str) -> None:
-    """A playbook order cancelled on purpose is judged as the playbook's intent (runner.run.verdict)."""
+    """A playbook order cancelled on purpose is judged as the playbook's intent (runner.run.verdict);
+    its after_fill exits, not placed while it rested unfilled, never will be: say why, not "re-run"."""
     ids = {t.order_id for t in targets}
     for live in ctx.ledger.live.values():
-        if live.record.order_id in ids:
-            live.cancelled_by = step_id
+        if live.record.order_id not in ids:
+            continue
+        live.cancelled_by = step_id
+        record = live.record
+        if not isinstance(record, OrderResult):
+            continue
+        unplaced = [leg for leg in record.legs if leg.order_id is None and leg.note.startswith(_RESTING)]
+        for leg in unplaced:
+            leg.note = f"not placed: the entry was cancelled by step {step_id!r} before it filled"
+        if unplaced:  # the warning that a later fill would be unprotected no longer holds
+            stale = f"order {record.id!r} is resting unfilled"
+            ctx.ledger.warnings[:] = [w for w in ctx.ledger.warnings if not w.startswith(stale)]
 
 
 def cancel_targets(ctx: StepContext, index: int, step: PlaybookStep, targets: list[Target],

@@ -73,6 +73,7 @@ class Account:
 
     __slots__ = (
         "account_id",
+        "closed",
         "deposit",
         "fees",
         "is_mm",
@@ -98,6 +99,8 @@ class Account:
         self.orders: dict[str, Order] = {}  # open regular orders (resting or speed-bumped), by order_id
         self.reduce_only: dict[str, Order] = {}  # the open orders that are reduce-only
         self.stops: dict[str, StopOrder] = {}  # open stop orders, by stop_order_id
+        #: regular orders that ended (filled, cancelled, expired), by order_id: get_order (live dialect)
+        self.closed: dict[str, Order] = {}
         self.trades: list[JsonObject] = []  # executed fills, oldest first
         self.twaps: dict[str, object] = {}
         self.order_margin = ZERO

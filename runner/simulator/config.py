@@ -1,7 +1,9 @@
 """Configuration of the local exchange's engine: markets, accounts, determinism and fidelity switches.
 
 Every behaviour QFEX leaves unpublished (open-order limit, client_order_id length) or documents in two
-conflicting ways (reply shapes) is a field here, with the current documentation as the default.
+conflicting ways (reply shapes) is a field here. Reply shapes default to the *live* dialect — what
+QFEX's own CLI waits for and the current AsyncAPI declares — and `DIALECTS["docs-pages"]` gives the
+shapes of the older docs pages (README "Dialects").
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import yaml
 
 from runner.simulator import yamlnodes as yn
 from runner.simulator.errors import ConfigError
+from runner.simulator.sessions import SESSIONS
 from runner.simulator.wire import JsonObject
 
 if TYPE_CHECKING:
@@ -71,6 +74,17 @@ GET_ORDER_REPLIES = ("all_orders_response", "order_response")
 LEVERAGE_ACK_SHAPES = ("ack_response", "ack")
 CANCEL_ALL_ACK_SHAPES = ("ack", "ack_response", "none")
 
+LIVE, DOCS_PAGES = "live", "docs-pages"
+#: EngineConfig fields per dialect. "live" (the default): the reply kinds QFEX's CLI waits for
+#: [CLI:internal/daemon/server.go] and the current AsyncAPI declares [AE:asyncapi/qfex-trade-asyncapi.yml];
+#: "docs-pages": the examples of the per-command docs pages [D:/websocket/channels/trade/*].
+DIALECTS: dict[str, dict[str, object]] = {
+    LIVE: {"user_trades_shape": "user_trades_response", "get_order_reply": "order_response",
+           "leverage_ack_shape": "ack", "stop_ops_ack": True},
+    DOCS_PAGES: {"user_trades_shape": "user_trades", "get_order_reply": "all_orders_response",
+                 "leverage_ack_shape": "ack_response", "stop_ops_ack": False},
+}
+
 
 @dataclass
 class EngineConfig:
@@ -91,16 +105,19 @@ class EngineConfig:
     stop_cap_policy: str = "reject"
     market_maker: bool = True
     scenario: Scenario | None = None
-    # --- fidelity / compat switches (defaults follow the current docs) ---
+    # --- fidelity / compat switches (reply shapes: the live dialect, DIALECTS) ---
     #: an ALO that would cross is "cancelled instead" per the current order-types page; the older
     #: enums page says "rejected"
     alo_cross_status: str = "CANCELLED"
-    user_trades_shape: str = "user_trades"
-    get_order_reply: str = "all_orders_response"
-    leverage_ack_shape: str = "ack_response"
+    #: `{"user_trades_response": [...]}` (live) or `{"user_trades": [...], "count"}` (docs pages)
+    user_trades_shape: str = "user_trades_response"
+    #: get_order answers one `order_response` for any order of the account, open or ended (live), or
+    #: `all_orders_response` listing it only while open (docs pages)
+    get_order_reply: str = "order_response"
+    leverage_ack_shape: str = "ack"
     cancel_all_ack_shape: str = "ack"
     #: also send `{"ack": ...}` after cancel_stop_order / modify_stop_order (the CLI waits for one)
-    stop_ops_ack: bool = False
+    stop_ops_ack: bool = True
     #: accept the old `params.client_order_id` on cancel_order (mid-2025 docs)
     legacy_cancel_client_order_id: bool = False
     #: accept `"12.5"` strings for numbers (a third-party client claims QFEX does)
@@ -108,7 +125,13 @@ class EngineConfig:
     #: reject with REJECTED_MARKET_CLOSED outside refdata `market_hours` (QFEX perps trade 24/7, and
     #: tests must not depend on the weekday, so off by default)
     enforce_market_hours: bool = False
+    #: the market session for QFEX's market-closed position caps (sessions.py): "open" (no extra cap;
+    #: the default, so tests never depend on the weekday), "overnight" (50 %), "weekend" (10 %), or
+    #: "auto" (from each symbol's market_hours at the clock)
+    session: str = "open"
     cancel_all_includes_stops: bool = True
+    #: cancel-on-disconnect also cancels stop orders (off: they protect positions; README)
+    cancel_on_disconnect_includes_stops: bool = False
     maker_fee_rate: Decimal = Decimal("0.0001")
     taker_fee_rate: Decimal = Decimal("0.0002")
     # --- synthetic liquidity ---
@@ -127,6 +150,7 @@ class EngineConfig:
         _choice("get_order_reply", self.get_order_reply, GET_ORDER_REPLIES)
         _choice("leverage_ack_shape", self.leverage_ack_shape, LEVERAGE_ACK_SHAPES)
         _choice("cancel_all_ack_shape", self.cancel_all_ack_shape, CANCEL_ALL_ACK_SHAPES)
+        _choice("session", self.session, SESSIONS)
         if self.speed_bump_ms < 0:
             raise ConfigError(f"speed_bump_ms must be >= 0, got {self.speed_bump_ms}")
         if not self.twap_speed > 0:
@@ -219,3 +243,11 @@ def _uuid(name: str, node: yaml.Node, what: str) -> str:
         return str(uuid.UUID(text))
     except ValueError:
         raise yn.error(name, node, f"{what} must be a UUID, got '{text}'") from None
+
+
+def dialect_fields(name: str) -> dict[str, object]:
+    """The EngineConfig fields of a dialect (`live` or `docs-pages`); ConfigError for another name."""
+    try:
+        return dict(DIALECTS[name])
+    except KeyError:
+        raise ConfigError(f"unknown dialect {name!r} (choose {' or '.join(DIALECTS)})") from None

@@ -219,14 +219,17 @@ class Exchange(
 
     def on_disconnect(self, session: Session, cancel_on_disconnect: bool) -> list[Outbound]:
         """A connection dropped. With its cancel-on-disconnect flag set, cancel every open regular order
-        of the account (not only that connection's) and its TWAPs. Stop orders stay: they protect
-        positions, and QFEX does not say they are included."""
+        of the account (not only that connection's) and its TWAPs. Stop orders stay unless
+        `cancel_on_disconnect_includes_stops` (README: the page's "every open order" may include them)."""
         out: list[Outbound] = []
         if not cancel_on_disconnect:
             return out
         account = self._accounts[session.account_id]
         for order in sorted(account.orders.values(), key=by_arrival):
             self._finish(order, OrderStatus.CANCELLED.value, out)
+        if self.config.cancel_on_disconnect_includes_stops:
+            for stop in sorted(account.stops.values(), key=lambda s: s.seq):
+                self._remove_stop(stop, OrderStatus.CANCELLED.value, out)
         for twap in list(self._twaps.values()):
             if twap.account_id == account.account_id and twap.active:
                 twap.cancel(self._clock())
@@ -301,6 +304,14 @@ class Exchange(
         market.mark_override = None
         self._move_fair(market, Decimal(str(price)), self._outbox)
         self._settle(self._outbox)
+
+    def set_session(self, session: str) -> None:
+        """Pin the market session for the market-closed caps: open, overnight, weekend, or auto."""
+        from runner.simulator.sessions import SESSIONS
+
+        if session not in SESSIONS:
+            raise ValueError(f"unknown session {session!r} (choose {', '.join(SESSIONS)})")
+        self.config.session = session
 
     def set_mark(self, symbol: str, price: Decimal | int | str | None) -> None:
         """Pin the mark price (None: back to median of bid/ask/last) and trigger stops accordingly."""

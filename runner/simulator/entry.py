@@ -8,6 +8,7 @@ need the account and the market's live state, so they run in the engine, in QFEX
 from __future__ import annotations
 
 import heapq
+import logging
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from runner.simulator.idgen import IdGen
 from runner.simulator.market import Market
 from runner.simulator.orders import BUY, IOC, LIMIT, MARKET, STOP_TYPES, ZERO, Order
 from runner.simulator.outbound import ORDER_RESPONSES, Outbound, order_event
+from runner.simulator.sessions import AUTO, CAP_FRACTION, session_at, session_cap
 from runner.simulator.wire import JsonObject
 
 if TYPE_CHECKING:
@@ -33,6 +35,9 @@ class SyntheticRequest(v.OrderRequest):
         self.order_type, self.tif, self.price = LIMIT, IOC, None
         self.take_profit = self.stop_loss = ZERO
         self.reduce_only = True
+
+
+log = logging.getLogger("runner.simulator")
 
 
 class EntryMixin:
@@ -115,6 +120,10 @@ class EntryMixin:
                 return "FAILED_MARGIN_CHECK"
             if self._breaches_notional(pos, req.side, req.quantity, ref, market):
                 return "REJECTED_WOULD_BREACH_MAX_NOTIONAL"
+            closed_cap = self._session_cap_breach(pos, req.side, req.quantity, ref, market)
+            if closed_cap is not None:
+                log.warning("REJECTED %s %s %s: %s", account.account_id, req.side, market.symbol, closed_cap)
+                return "REJECTED"
         if self._too_many_open(account):
             return "REJECTED_TOO_MANY_OPEN_ORDERS"
         if req.take_profit != ZERO or req.stop_loss != ZERO:
@@ -125,6 +134,29 @@ class EntryMixin:
         if req.reduce_only and pos.reducible(req.side) == ZERO:
             return "REJECTED"
         return None
+
+    def market_session(self, market: Market) -> str:
+        """The market session of `market` now (`EngineConfig.session`, or its market_hours if "auto")."""
+        pinned = self.config.session
+        return session_at(market.market_hours, self._clock()) if pinned == AUTO else pinned
+
+    def _session_cap_breach(self, pos: Position, side: str, qty: Decimal, price: Decimal,
+                            market: Market) -> str | None:
+        """Why an order increasing exposure breaches the market-closed cap [D:/qfex/risk-limits]
+        (position + same-side open orders + the order, at the order's price); None if it does not.
+        QFEX documents no status for it: REJECTED (README, our assumption)."""
+        session = self.market_session(market)
+        cap = session_cap(market.max_notional, session)
+        if cap is None:
+            return None
+        projected = pos.qty + pos.open_buy + qty if side == BUY else pos.qty - pos.open_sell - qty
+        if abs(projected) * price <= cap:
+            return None
+        percent = CAP_FRACTION[session] * 100
+        return (f"{session} position cap: {percent.normalize():f}% of {market.symbol}'s "
+                f"{market.max_notional.normalize():f} USD maximum = {cap.normalize():f} USD; "
+                f"{abs(projected).normalize():f} at {price.normalize():f} would be "
+                f"{(abs(projected) * price).normalize():f} USD")
 
     def _closed(self, market: Market) -> bool:
         if market.status != "ACTIVE":

@@ -218,6 +218,7 @@ class ExecutionMixin:
         account = self._accounts[order.account_id]
         if account.orders.pop(order.order_id, None) is None:
             return
+        account.closed[order.order_id] = order
         if order.reduce_only:
             account.reduce_only.pop(order.order_id, None)
         self._markets[order.symbol].book.remove(order)

@@ -20,8 +20,8 @@ Channels served, with the frames QFEX documents (numbers are strings, `time` is 
                   [D:/websocket/channels/mds/orderbook.md], [DOCSREPO:…/channels/mds/orderbook.mdx]
     minmax_price  {"type","symbol","min_price","max_price","time"}
                   [D:/websocket/channels/mds/minmax_price.md]
-    trade         {"type","trade_id","sequence","time","symbol","size","price","side"}
-                  [D:/websocket/channels/mds/trades.md], [DOCSREPO:docs/websocket/mds.yaml] TradeUpdate
+    trade         {"type","trade_id","sequence","time","symbol","size","price","side","execution_type"}
+                  [D:/websocket/channels/mds/trades.md]; [AE:asyncapi/qfex-mds-asyncapi.yml] TradeUpdate
 
 Where QFEX is silent, our choices (listed in the README):
 - a subscribe/unsubscribe is answered `{"type": "subscribed" | "unsubscribed", "channels", "symbols"}`
@@ -55,6 +55,9 @@ PULSED: tuple[str, ...] = (MARK_PRICE, BBO, LEVEL2)
 NOT_SIMULATED: tuple[str, ...] = ("candle", "underlier", "funding_rate", "funding", "open_interest",
                                   "market_stats", "refdata")
 ALL_SYMBOLS = "*"
+#: `execution_type` of a public trade: the only value QFEX shows ([AE:asyncapi/qfex-mds-asyncapi.yml]
+#: TradeUpdate example `T`; its meaning is not documented)
+TRADE_EXECUTION_TYPE = "T"
 #: depth of a level2 frame: "up to 20 levels" [D:/websocket/channels/mds/orderbook.md]
 LEVEL2_DEPTH = 20
 
@@ -213,7 +216,8 @@ class MarketDataHub:
     def _trade(self, trade: PublicTrade) -> JsonObject:
         return {"type": TRADE, "trade_id": trade.trade_id, "sequence": self._next(),
                 "time": _stamp(trade.time), "symbol": trade.symbol, "size": _text(trade.size),
-                "price": _text(trade.price), "side": trade.aggressor_side}
+                "price": _text(trade.price), "side": trade.aggressor_side,
+                "execution_type": TRADE_EXECUTION_TYPE}
 
 
 _SHAPE = 'expected {"type": "subscribe" | "unsubscribe", "channels": [...], "symbols": [...]}'

@@ -1,7 +1,8 @@
 """Read-only commands: get_order, get_user_orders and get_user_trades.
 
-Answered to the caller only; nothing here changes the exchange's state. Reply shapes follow QFEX's
-pages, with the CLI/AsyncAPI shapes behind `EngineConfig.get_order_reply` / `user_trades_shape`.
+Answered to the caller only; nothing here changes the exchange's state. Reply shapes follow the
+dialect (`EngineConfig.get_order_reply` / `user_trades_shape`, config.DIALECTS): the CLI/AsyncAPI
+shapes by default, the docs pages' with `--dialect docs-pages`.
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ class QueriesMixin:
         elif stop is not None and stop.symbol == symbol:
             payload = stop_payload(stop, "ACK", stop.update_time)
         if self.config.get_order_reply == "order_response":
+            # live: any order of the account, in its last state ("Get order details by order_id",
+            # AsyncAPI; QFEX's CLI `order get` shows a filled order) — the docs page lists open ones only
+            ended = account.closed.get(order_id)
+            if payload is None and ended is not None and ended.symbol == symbol:
+                payload = order_payload(ended, ended.status, ended.update_time)
             if payload is None:
                 message = {
                     "order_response": self._no_such(

@@ -461,7 +461,9 @@ class ExchangeServer:
         try:
             msg = wire.decode(frame)
         except wire.FrameError as exc:
-            self._error(conn, "InvalidJSONFormat", str(exc), self._raw_echo(frame))
+            # a frame past the input bounds is never echoed (it stays a small answer to hostile input)
+            echo = None if isinstance(exc, wire.BoundsError) else self._raw_echo(frame)
+            self._error(conn, "InvalidJSONFormat", str(exc), echo)
             return
         if type(msg) is not dict:
             self._error(conn, "InvalidJSONFormat", _SHAPE, self._raw_echo(frame))
@@ -723,8 +725,9 @@ class ExchangeServer:
 
     # --- errors ----------------------------------------------------------------------------------
     def _raw_echo(self, frame: str | bytes) -> str | None:
-        """`incoming_message` for a frame that is not a JSON object: null ("object/null", errors page),
-        or with `--compat incoming-message-text` the frame's text (AsyncAPI: "oneOf object, string")."""
+        """`incoming_message` for a frame that is not a JSON object: its text (live dialect; AsyncAPI
+        ErrResponse: "oneOf object, string"), or null with `--dialect docs-pages` (errors page:
+        "object/null")."""
         if not self.config.compat.incoming_message_text:
             return None
         if isinstance(frame, (bytes, bytearray, memoryview)):

@@ -22,7 +22,8 @@ COMPAT_FLAGS: dict[str, str] = {
     "unsubscribed-order-responses": "order_response events reach connections that did not subscribe "
                                     "to order_responses (behaviour before 2025-09-25)",
     "incoming-message-text": "err.incoming_message for a frame that is not a JSON object is its raw text "
-                             "(AsyncAPI: object or string) instead of null (errors page: object/null)",
+                             "(AsyncAPI: object or string; the default) instead of null (errors page: "
+                             "object/null; --dialect docs-pages)",
     "retry-after-field": "RateLimited errors also carry err.retry_after_ms (the documented envelope has "
                          "only error_code, message, incoming_message; the hint is always in message)",
 }
@@ -38,19 +39,31 @@ ENGINE_COMPAT: dict[str, tuple[str, object, str]] = {
     "alo-cancelled": ("alo_cross_status", "CANCELLED",
                       "a crossing ALO is CANCELLED (the default; current order-types page)"),
     "user-trades-response": ("user_trades_shape", "user_trades_response",
-                             "get_user_trades answers {\"user_trades_response\": [...]} (AsyncAPI, CLI)"),
+                             "get_user_trades answers {\"user_trades_response\": [...]} (AsyncAPI, CLI; "
+                             "the default)"),
     "get-order-order-response": ("get_order_reply", "order_response",
-                                 "get_order answers an order_response (what QFEX's CLI waits for)"),
-    "leverage-ack": ("leverage_ack_shape", "ack", 'set_user_leverage answers {"ack": ...} (AsyncAPI, CLI)'),
+                                 "get_order answers an order_response (what QFEX's CLI waits for; the "
+                                 "default)"),
+    "leverage-ack": ("leverage_ack_shape", "ack",
+                     'set_user_leverage answers {"ack": ...} (AsyncAPI, CLI; the default)'),
     "stop-ops-ack": ("stop_ops_ack", True,
-                     "cancel/modify_stop_order also send an ack (what the CLI waits for)"),
+                     "cancel/modify_stop_order also send an ack (what the CLI waits for; the default)"),
 }
 
 
-def split_compat(names: Iterable[str]) -> tuple[CompatOptions, dict[str, Any]]:
-    """`--compat` values → (server CompatOptions, EngineConfig field overrides); unknown names raise."""
+def split_compat(names: Iterable[str], dialect: str = "live") -> tuple[CompatOptions, dict[str, Any]]:
+    """`--dialect` and `--compat` values → (server CompatOptions, EngineConfig field overrides): the
+    dialect's shapes first, then each named shape over them; unknown names raise ValueError."""
+    from runner.simulator.config import dialect_fields
+    from runner.simulator.errors import ConfigError
+
+    if dialect not in DIALECT_COMPAT:
+        raise ValueError(f"unknown --dialect {dialect!r} (choose {' or '.join(DIALECT_COMPAT)})")
     server_names: list[str] = []
-    engine: dict[str, Any] = {}  # EngineConfig field -> value; each field has its own type
+    try:
+        engine: dict[str, Any] = dialect_fields(dialect)  # EngineConfig field -> value
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
     for raw in names:
         for name in filter(None, (part.strip() for part in raw.split(","))):
             if name in ENGINE_COMPAT:
@@ -58,7 +71,7 @@ def split_compat(names: Iterable[str]) -> tuple[CompatOptions, dict[str, Any]]:
                 engine[field_name] = value
             else:
                 server_names.append(name)
-    return CompatOptions.from_names(server_names), engine
+    return CompatOptions.from_names(server_names, dialect), engine
 
 
 def compat_help() -> str:
@@ -66,9 +79,17 @@ def compat_help() -> str:
     return "; ".join(f"{name}: {text}" for name, text in sorted(rows.items()))
 
 
+#: the server's side of each dialect (EngineConfig's side: `config.DIALECTS`)
+DIALECT_COMPAT: dict[str, dict[str, bool]] = {
+    "live": {"incoming_message_text": True},
+    "docs-pages": {"incoming_message_text": False},
+}
+
+
 @dataclass(frozen=True)
 class CompatOptions:
-    """Older or alternative reply shapes, each off by default (the current docs win)."""
+    """Older or alternative reply shapes, each off by default but `incoming_message_text` (the live
+    dialect: what the current AsyncAPI declares)."""
 
     legacy_auth_reply: bool = False
     legacy_errors: bool = False
@@ -76,12 +97,13 @@ class CompatOptions:
     envelope_pulses: bool = False
     unsubscribed_order_responses: bool = False
     retry_after_field: bool = False
-    incoming_message_text: bool = False
+    incoming_message_text: bool = True
 
     @classmethod
-    def from_names(cls, names: list[str] | tuple[str, ...]) -> CompatOptions:
-        """Build from `--compat` names (comma lists allowed); unknown names raise ValueError."""
-        chosen: dict[str, bool] = {}
+    def from_names(cls, names: list[str] | tuple[str, ...], dialect: str = "live") -> CompatOptions:
+        """Build from `--compat` names (comma lists allowed) over a dialect's defaults; unknown names
+        raise ValueError."""
+        chosen: dict[str, bool] = dict(DIALECT_COMPAT[dialect])
         for raw in names:
             for name in filter(None, (part.strip() for part in raw.split(","))):
                 if name not in COMPAT_FLAGS:

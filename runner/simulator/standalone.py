@@ -25,6 +25,7 @@ class StandaloneConfig:
     engine: EngineConfig
     server: ServerConfig
     compat_names: tuple[str, ...] = ()
+    dialect: str = "live"
 
 
 def config_from_options(*, host: str, port: int, refdata_file: str | None = None,
@@ -32,17 +33,18 @@ def config_from_options(*, host: str, port: int, refdata_file: str | None = None
                         speed_bump_ms: int = 100, latency_ms: float = 0, no_rate_limit: bool = False,
                         drop_after: int | None = None, error_rate: float = 0, stall_after: int | None = None,
                         stall_seconds: float | None = None, auth_timeout: float = 60,
-                        compat: Iterable[str] = (), twap_speed: float = 1.0) -> StandaloneConfig:
+                        dialect: str = "live", compat: Iterable[str] = (),
+                        session: str = "open", twap_speed: float = 1.0) -> StandaloneConfig:
     """The engine and server configurations for `qfex-runner sim`'s options.
 
     Raises UsageError for an unknown --compat name or an unreadable reference data, accounts or
     scenario file, so the command exits 2 with one line.
     """
     try:
-        compat_options, engine_compat = split_compat(compat)
+        compat_options, engine_compat = split_compat(compat, dialect)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    engine = EngineConfig(seed=seed, speed_bump_ms=speed_bump_ms, twap_speed=twap_speed)
+    engine = EngineConfig(seed=seed, speed_bump_ms=speed_bump_ms, session=session, twap_speed=twap_speed)
     if refdata_file:
         engine.refdata = load_refdata_rows(refdata_file)
     if accounts_file:
@@ -56,7 +58,7 @@ def config_from_options(*, host: str, port: int, refdata_file: str | None = None
                          stall_after_messages=stall_after, stall_seconds=stall_seconds, seed=seed)
     server = ServerConfig(host=host, port=port, auth_timeout_s=auth_timeout, faults=faults,
                           compat=compat_options, rate_limit=None if no_rate_limit else RateLimitConfig())
-    return StandaloneConfig(engine=engine, server=server, compat_names=tuple(compat))
+    return StandaloneConfig(engine=engine, server=server, compat_names=tuple(compat), dialect=dialect)
 
 
 def banner(config: StandaloneConfig, bound_port: int) -> str:
@@ -82,7 +84,8 @@ def banner(config: StandaloneConfig, bound_port: int) -> str:
     lines += [
         f"  symbols          {symbols}",
         f"  speed bump {engine.speed_bump_ms} ms; rate limit {'off' if server.rate_limit is None else 'on'}; "
-        f"faults {', '.join(faults_on) or 'off'}; compat {', '.join(config.compat_names) or 'none'}"
+        f"faults {', '.join(faults_on) or 'off'}; dialect {config.dialect}; session {engine.session}; "
+        f"compat {', '.join(config.compat_names) or 'none'}"
         + (f"; TWAPs {engine.twap_speed:g}x faster" if engine.twap_speed != 1 else ""),
         "Ready. Press Ctrl-C to stop.",
     ]

@@ -262,6 +262,7 @@ class StopOrdersMixin:
             stop.seq,
         )
         order.reduce_only = True
+        account.closed[order.order_id] = order  # get_order (live) shows the triggered stop's execution
         traded = ZERO
         if qty > ZERO:
             limit = market.max_price if stop.side == BUY else market.min_price

@@ -50,13 +50,17 @@ class FrameError(ValueError):
     """A frame that is not JSON (or not the JSON QFEX accepts)."""
 
 
+class BoundsError(FrameError):
+    """A frame refused by the input bounds (number length or range, nesting): never echoed back."""
+
+
 def _refuse_constant(name: str) -> Any:
     raise FrameError(f"{name} is not a valid JSON number")
 
 
 def _checked_length(text: str) -> str:
     if len(text) > MAX_NUMBER_CHARS:
-        raise FrameError(f"number too long: {len(text)} characters (at most {MAX_NUMBER_CHARS})")
+        raise BoundsError(f"number too long: {len(text)} characters (at most {MAX_NUMBER_CHARS})")
     return text
 
 
@@ -73,9 +77,9 @@ def _parse_decimal(text: str) -> Decimal:
     try:
         value = Decimal(_checked_length(text))
     except ArithmeticError:  # an exponent beyond what Decimal can hold at all
-        raise FrameError("number out of range") from None
+        raise BoundsError("number out of range") from None
     if not MIN_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
-        raise FrameError("number out of range")
+        raise BoundsError("number out of range")
     return value
 
 
@@ -97,15 +101,15 @@ def decode(text: str | bytes) -> Any:
     try:
         value = _decoder.decode(text)
     except FrameError as exc:
-        raise FrameError(f"not valid JSON: {exc}") from None
+        raise type(exc)(f"not valid JSON: {exc}") from None
     except json.JSONDecodeError as exc:
         raise FrameError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
-        raise FrameError(f"not valid JSON: nested more than {MAX_NESTING} levels deep") from None
+        raise BoundsError(f"not valid JSON: nested more than {MAX_NESTING} levels deep") from None
     except (ValueError, ArithmeticError, MemoryError) as exc:  # anything else the parser may raise
         raise FrameError(f"not valid JSON: {type(exc).__name__}") from None
     if text.count("[") + text.count("{") > MAX_NESTING and _nesting(value) > MAX_NESTING:
-        raise FrameError(f"not valid JSON: nested more than {MAX_NESTING} levels deep")
+        raise BoundsError(f"not valid JSON: nested more than {MAX_NESTING} levels deep")
     return value
 
 

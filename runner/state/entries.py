@@ -75,6 +75,9 @@ class JournalEntry:
     cancel_reason: str | None = None
     """Why the runner cancelled this order (an exit: one-cancels-other, a flat position), when it did;
     its answer is this order's own (CANCELLED)."""
+    pending_modify: str | None = None
+    """The key of a modify journaled (about to be sent) and not confirmed since: a re-run compares the
+    order at the exchange with the playbook again (`run --converge`)."""
     intents: int = 0
     last_intent_at: str | None = None
     """UTC ISO time of the last intent (how long ago a crashed send may still be in flight)."""
@@ -305,6 +308,14 @@ class JournalContents:
         elif kind == "note" and record.get("event") == "cancel_intent" \
                 and isinstance(record.get("client_order_id"), str):  # journals written before `cancel`
             self.entry(record["client_order_id"]).cancel_reason = str(record.get("reason") or "")
+        elif kind == "modify" and isinstance(coid, str):
+            self.entry(coid).pending_modify = str(record.get("key") or "")
+        elif kind == "modified" and isinstance(coid, str) and isinstance(record.get("definition"), Mapping):
+            entry = self.entry(coid)
+            entry.pending_modify = None
+            entry.definition = dict(record["definition"])
+            if isinstance(record.get("order"), str):
+                self.accepted_definitions[record["order"]] = dict(record["definition"])
         elif kind == "step_done" and isinstance(record.get("key"), str):
             self.steps_done[record["key"]] = {k: record.get(k)
                                               for k in ("step", "outcome", "verdict", "actions")}

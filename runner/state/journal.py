@@ -146,11 +146,16 @@ class Journal:
         self._batched: list[bytes] = []  # lines recorded inside a batch, written when it ends
         self._batch_must_sync = False  # a line in the batch must be durable when it ends
         self._unsynced = False
+        #: the journal file was there before this run (`--prune` works only from a journal)
+        self.existed = True
+        #: opened by `run --converge`: changed orders are modified in place, not refused
+        self.converging = False
 
     # opening ------------------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, state_dir: Path | str, playbook: Playbook, *, replan: bool = False) -> Journal:
+    def open(cls, state_dir: Path | str, playbook: Playbook, *, replan: bool = False,
+             converge: bool = False) -> Journal:
         """Lock the identity, read the journal (dropping a torn tail), apply the stale-plan rule.
 
         Raises `StateLocked` (another run holds the lock), `PlanChanged` (unless `replan`) or
@@ -160,32 +165,36 @@ class Journal:
         prepare_state_dir(state_dir)  # private; refused when others may write to it
         lock = StateLock.acquire(lock_path(state_dir, playbook), identity_of(playbook))
         try:
-            return cls._open_locked(state_dir, playbook, lock, replan)
+            return cls._open_locked(state_dir, playbook, lock, replan, converge)
         except BaseException:
             lock.release()
             raise
 
     @classmethod
-    def _open_locked(cls, state_dir: Path, playbook: Playbook, lock: StateLock, replan: bool) -> Journal:
+    def _open_locked(cls, state_dir: Path, playbook: Playbook, lock: StateLock, replan: bool,
+                     converge: bool = False) -> Journal:
         path = journal_path(state_dir, playbook)
+        existed = path.exists()
         read = read_records(path)
         contents, valid_end = read.fold(), read.valid_end
         playbook = frozen_quantities(contents, playbook)
         changed = changed_orders(contents, playbook)
-        if changed and not replan:
+        if changed and not replan and not converge:
             raise PlanChanged(
                 [c.problem() for c in changed],
                 f"{counted(len(changed), 'order')} already placed under {identity_of(playbook)} changed "
                 f"in the playbook since; nothing was sent. Revert the change, use a new run_id to place the "
-                f"plan again, or re-run with --replan to place only new orders and leave placed ones as "
-                f"they are")
+                f"plan again, re-run with --converge to modify them in place (plan --url shows how), or "
+                f"with --replan to place only new orders and leave placed ones as they are")
         fd = _open_for_append(path, valid_end)
         journal = cls(path, playbook, lock, contents, changed, fd)
+        journal.existed = existed
+        journal.converging = converge
         journal._append({"kind": "open", "pid": os.getpid(), "host": socket.gethostname(),
                          "runner": __version__, "playbook": playbook.path, "sha256": playbook.sha256,
                          "name": playbook.name, "run_id": playbook.run_id, "replan": replan,
                          "format": FORMAT_VERSION})
-        if changed:
+        if changed and not converge:  # converging: each change is recorded once it is applied
             journal._append({"kind": "replan", "accepted": {c.order_key: c.new for c in changed},
                              "changes": {c.order_key: c.change for c in changed}})
         return journal
@@ -265,6 +274,22 @@ class Journal:
         cancel's deterministic `key`; the exchange's answer is journaled under `client_order_id`."""
         record = {"kind": "cancel", "key": key, "coid": client_order_id, "order_id": order_id,
                   "reason": reason, "message": dict(message)}
+        self._append(record)
+        self.contents.apply(record)
+
+    def record_modify(self, key: str, client_order_id: str, order_key: str, label: str,
+                      message: Mapping[str, Any]) -> None:
+        """Durably note a modify of a placed order (`run --converge`) before it is sent, under its
+        deterministic key; its answer is journaled under the key too."""
+        record = {"kind": "modify", "key": key, "coid": client_order_id, "order": order_key, "label": label,
+                  "message": dict(message)}
+        self._append(record)
+        self.contents.apply(record)
+
+    def record_modified(self, client_order_id: str, order_key: str, definition: Mapping[str, Any]) -> None:
+        """Every change of a placed order was confirmed (MODIFIED): its definition is now the playbook's."""
+        record = {"kind": "modified", "coid": client_order_id, "order": order_key,
+                  "definition": dict(definition)}
         self._append(record)
         self.contents.apply(record)
 

@@ -116,12 +116,15 @@ def _age_seconds(iso: str | None, now: float) -> float | None:
 class Placements:
     """The exactly-once oracle behind the run's `already_placed` (see the module docstring)."""
 
-    def __init__(self, journal: Journal, playbook: Playbook, *, replan: bool = False,
+    def __init__(self, journal: Journal, playbook: Playbook, *, replan: bool = False, converge: bool = False,
                  settle_s: float = SETTLE_S, lookup_timeout: float = LOOKUP_TIMEOUT_S,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
         self.journal = journal
         self.playbook = playbook
         self.replan = replan
+        #: `run --converge`: placed orders that differ are modified in place (runner.run.converge), so a
+        #: difference is neither refused nor reported as left as it is
+        self.converge = converge
         plan = PlannedOrders(playbook)
         self.planned = plan.by_coid
         self.order_types = plan.order_types
@@ -140,6 +143,11 @@ class Placements:
         self.trades_visible = True
         self.looked_up = False
 
+    @property
+    def symbols(self) -> dict[str, str]:
+        """coid -> the symbol it trades (scopes the order-id lookup of trades without client ids)."""
+        return {coid: planned.order.symbol for coid, planned in self.planned.items()}
+
     def to_look_up(self) -> list[str]:
         """Every planned coid not known (from an intact journal) to be settled, every one the journal
         saw rejected (it is sent again: the exchange must confirm it has none), and every placed
@@ -156,7 +164,7 @@ class Placements:
     def reconcile(self, session: LookupSession) -> None:
         """Look up every order not known to be settled; believe "not found" for a recent send only
         after it has had time to arrive. Raises PlanChanged for an adopted order that differs."""
-        for change in self.journal.changed:
+        for change in [] if self.converge else self.journal.changed:
             self.warnings.append(f"order {change.order_key!r} was placed with another definition: "
                                  f"{change.change}; left as it is on the exchange (--replan)")
         stale = self.journal.took_over_stale_lock
@@ -169,27 +177,48 @@ class Placements:
             return
         known = {c: e.order_id for c in coids if (e := self.journal.entry(c)) is not None and e.order_id}
         exits = {c: list(self.exit_order_ids(c).values()) for c in coids if c in self.with_exits}
+        symbols = {c: s for c, s in self.symbols.items() if c in coids}
         found = reconcile(session, coids, known_order_ids=known, order_types=self.order_types,
                           timeout=self.lookup_timeout, with_exits=self.with_exits,
                           entry_hints=self.entry_hints, on_rate_limited=rate_limit_callback(session),
-                          exit_order_ids=exits)
+                          exit_order_ids=exits, symbols=symbols, clock=self._clock)
+        if found.order_lookup is not None:
+            self.warnings.append(f"exactly-once lookup: {found.order_lookup.describe()}")
         recent = self._recent_unanswered([c for c in coids if not found[c].placed])
         if recent:
             self._sleep(recent)
             again = reconcile(session, [c for c in coids if not found[c].placed], known_order_ids=known,
                               order_types=self.order_types, timeout=self.lookup_timeout,
-                              on_rate_limited=rate_limit_callback(session))
+                              on_rate_limited=rate_limit_callback(session), symbols=symbols,
+                              clock=self._clock)
             found.update(again)
+            found.unsure = again.unsure
             # unchanged behaviour: a second lookup has always left the visibility of trades unknown
             # (treated as visible), whatever either lookup saw
             found.trades_carry_client_ids = None
-        self.trades_visible = found.trades_carry_client_ids is not False
+        self.trades_visible = found.trades_attributable
         with self.journal.batch():  # one write for every lookup; durable with the first intent's fsync
             for coid in coids:
                 self._note(coid, found[coid])
         self._check_drift()
         self._refuse_unproven()
+        self._refuse_unsure(found.unsure, found.order_lookup.problem if found.order_lookup else None)
 
+    def _refuse_unsure(self, unsure: Iterable[str], problem: str | None) -> None:
+        """Orders the exchange does not show, which the order-id lookup could not rule out (trade rows
+        without client ids, and the lookup could not complete): none may be sent (exit 5)."""
+        names = [f"{self.planned[c].order.id!r}" + (f" ({self.planned[c].leg})"
+                                                     if self.planned[c].leg != Leg.ENTRY.value else "")
+                 for c in self.planned if c in set(unsure)]
+        if not names:
+            return
+        raise OrdersUnsure(
+            f"whether {', '.join(names)} {'was' if len(names) == 1 else 'were'} already placed is unknown: "
+            f"the exchange's trades carry no client_order_id and tying them to client ids did not "
+            f"complete ({problem}); nothing was sent. Resolve: re-run when the exchange answers again "
+            f"(rate limit, outage); or keep the journal between runs (--state-dir on a persistent disk, "
+            f"or restore it from the machine that ran before); or check the account's trades "
+            f"(`qfex-runner status`, the exchange's UI) and, if none of these was placed, change run_id")
     def unproven(self) -> list[Planned]:
         """Planned orders the exchange does not show that the journal cannot prove were never placed:
         a damaged line names them, or names no order at all (then it may have been any order's ACK
@@ -264,6 +293,8 @@ class Placements:
                 change += " (as the exchange shows the open order)"
                 changed.append(ChangedOrder(planned.order.id, change, planned.order.location, comparable,
                                             wanted))
+        if self.converge:
+            changed = []  # converged in place next (runner.run.converge), not refused
         if changed and not self.replan:
             raise PlanChanged([c.problem() for c in changed],
                               f"{counted(len(changed), 'order')} already open on the exchange under this "
@@ -277,6 +308,8 @@ class Placements:
         for coid, state in self.found.items():
             if state.placed and self.planned[coid].leg == "entry":
                 order = self.planned[coid].order
+                if self.converge and exchange_drift(order, state):
+                    continue  # its definition is recorded once the modify is confirmed, not before
                 placed = state.quantity or state.filled_quantity or None  # what the exchange placed
                 self.journal.record_adopted(order.id, quantity=placed if order.sizing is not None else None)
 

@@ -16,8 +16,17 @@ exists for: it remembers the ACK. Without the journal such an order would be pla
 cannot double a position (the first one never traded), but it does rest again. The README says so.
 
 Trade rows are matched by `client_order_id` when QFEX includes it (its docs example does, its
-AsyncAPI does not), else by exchange `order_id` (from the journal or an open order).
+AsyncAPI and QFEX's CLI do not), else by exchange `order_id` (from the journal or an open order).
 `Reconciliation.trades_carry_client_ids` records which was possible.
+
+When trade rows carry no client_order_id and some of our orders are still unaccounted for (a
+filled MARKET/IOC/FOK order leaves no open row; a fresh machine has no journal), the lookup ties
+trades to client ids itself (`OrderIdLookup`): the trades of those orders' symbols within the
+look-back (`LOOKBACK_S`, 7 days: `get_user_trades` with `start_ts`) → their order ids → `get_order`
+for each (paced like every query; at most `MAX_ORDER_LOOKUPS`) → its `client_order_id`. No trace
+within the look-back means not placed. A lookup that cannot complete — too many orders, a query
+refused, `get_order` not showing an order that traded (the docs page's `get_order` lists open
+orders only) — leaves those orders *unsure* (`Reconciliation.unsure`): the caller must not send them.
 
 Paging: offsets move while the book changes (an order that fills between two pages shifts the
 rest), so open-order pages overlap by a tenth and rows are de-duplicated by order_id; trades are
@@ -26,6 +35,8 @@ de-duplicated by trade_id. Transient `RateLimited`/`ServerError` answers are ret
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -37,9 +48,11 @@ from runner.errors import ReconcileError
 from runner.exchange.backoff import Backoff, BackoffPolicy
 from runner.exchange.protocol import (
     ErrorReply,
+    OrderUpdate,
     Reply,
     ReplyKind,
     all_orders,
+    get_order_message,
     get_user_orders_message,
     get_user_trades_message,
     user_trades,
@@ -53,6 +66,44 @@ MAX_PAGES = 10_000
 """A guard against a server that never returns a short page."""
 LOOKUP_TIMEOUT_S = 10.0
 """How long one query waits for its answer unless the caller says (a run passes its --timeout)."""
+LOOKBACK_S = 7 * 24 * 3600
+"""How far back trades without a client_order_id are tied to client ids (`get_order` per order id)."""
+MAX_ORDER_LOOKUPS = 500
+"""At most this many `get_order` queries per lookup (weight 2 each: 1,000 of QFEX's 12,000 units)."""
+
+
+@dataclass(frozen=True)
+class OrderIdLookup:
+    """How trades without a client_order_id were tied to ours (reported by run and status)."""
+
+    since: int
+    """Unix seconds: the start of the look-back."""
+    lookback_s: int
+    symbols: tuple[str, ...]
+    asked: int
+    """`get_order` queries sent."""
+    matched: int
+    """Order ids that turned out to be ours."""
+    problem: str | None = None
+    """Why the lookup could not complete (None: complete)."""
+
+    @property
+    def complete(self) -> bool:
+        return self.problem is None
+
+    def describe(self) -> str:
+        days = self.lookback_s / 86400
+        window = f"{days:g} day{'s' if days != 1 else ''}"
+        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(self.since))
+        searched = f"trades of {', '.join(self.symbols)} since {stamp} (look-back {window})"
+        if self.asked == 0:
+            head = (f"the exchange's trade rows carry no client_order_id: {searched} name no order "
+                    f"whose client id was unknown")
+        else:
+            head = (f"the exchange's trade rows carry no client_order_id: {searched} were tied to "
+                    f"client ids with {self.asked} get_order quer{'y' if self.asked == 1 else 'ies'} "
+                    f"({self.matched} ours)")
+        return head if self.problem is None else f"{head}; incomplete: {self.problem}"
 
 
 class Presence(str, Enum):
@@ -115,17 +166,29 @@ class Reconciliation(dict[str, ExchangeOrderState]):
     trades_carry_client_ids: bool | None = None
     """True/False once a trade row was seen; None when there were no trades to look at."""
     requests: int = 0
+    order_lookup: OrderIdLookup | None = None
+    """The look-up of order ids behind trades without client ids, when one was needed."""
+    unsure: frozenset[str] = frozenset()
+    """coids the exchange does not show and the lookup could not rule out: never to be sent."""
 
     @property
     def duplicates(self) -> dict[str, ExchangeOrderState]:
         return {coid: state for coid, state in self.items() if state.copies > 1}
+
+    @property
+    def trades_attributable(self) -> bool:
+        """Can every trade of ours be told apart? Yes when trade rows carry client ids (or there were
+        none), or when the order-id lookup tied every recent trade of these symbols to its owner."""
+        lookup = self.order_lookup
+        return self.trades_carry_client_ids is not False or (lookup is not None and lookup.complete)
 
 
 class LookupSession(Protocol):
     """What a lookup needs of a session: ask and wait for the answer (`TradeSession` and
     `ReconnectingSession` both are one)."""
 
-    def request(self, message: dict[str, Any], kinds: Iterable[ReplyKind], timeout: float = ...) -> Reply: ...
+    def request(self, message: dict[str, Any], kinds: Iterable[ReplyKind], timeout: float = ...,
+                accept: Callable[[Reply], bool] | None = ...) -> Reply: ...
 
 
 @dataclass
@@ -139,14 +202,22 @@ class _Lookup:
 
     def ask(self, message: dict[str, Any], kind: ReplyKind) -> Any:
         """Send one query, retrying transient refusals; the reply body."""
+        return self.ask_reply(message, (kind,)).body
+
+    def ask_reply(self, message: dict[str, Any], kinds: tuple[ReplyKind, ...],
+                  accept: Callable[[Reply], bool] | None = None) -> Reply:
+        """Send one query, retrying transient refusals; the reply (one of `kinds`)."""
         backoff = Backoff(self.backoff_policy) if self.sleep is None else Backoff(self.backoff_policy,
                                                                                    sleep=self.sleep)
         backoff.start()
         while True:
             self.requests += 1
-            reply = self.session.request(message, [kind], self.timeout)
+            if accept is None:
+                reply = self.session.request(message, list(kinds), self.timeout)
+            else:
+                reply = self.session.request(message, list(kinds), self.timeout, accept)
             if reply.kind is not ReplyKind.ERROR:
-                return reply.body
+                return reply
             err: ErrorReply = reply.body
             if not is_retryable(err.error_code):
                 raise ReconcileError(f"{message['type']} refused by the exchange: {err.error_code}: "
@@ -166,7 +237,9 @@ def reconcile(session: LookupSession, coids: Iterable[str], *,
               entry_hints: Mapping[str, tuple[str, Decimal | None]] | None = None,
               backoff: BackoffPolicy | None = None, sleep: Callable[[float], None] | None = None,
               on_rate_limited: Callable[[str, ErrorReply], None] | None = None,
-              exit_order_ids: Mapping[str, Iterable[str]] | None = None) -> Reconciliation:
+              exit_order_ids: Mapping[str, Iterable[str]] | None = None,
+              symbols: Mapping[str, str] | None = None, lookback_s: int = LOOKBACK_S,
+              clock: Callable[[], float] = time.time) -> Reconciliation:
     """Look every client_order_id up at the exchange (see the module docstring).
 
     `known_order_ids` maps coids to exchange order ids already known (from the journal) so their
@@ -178,7 +251,9 @@ def reconcile(session: LookupSession, coids: Iterable[str], *,
     order id is known and the timestamps tie (QFEX reports whole seconds). `exit_order_ids` (coid →
     its attached exits' order ids, from the journal) finds those exits' trades, and tells them from
     the entry's, when trade rows carry no client_order_id. `since`
-    (Unix seconds) bounds the trade scan when the earliest possible trade time is known.
+    (Unix seconds) bounds the trade scan when the earliest possible trade time is known. `symbols`
+    (coid → symbol) scopes the order-id lookup of trades without client ids (module docstring) to
+    the symbols of the orders it must find; `lookback_s` and `clock` bound it in time.
     """
     wanted = list(dict.fromkeys(coids))
     result = Reconciliation()
@@ -217,11 +292,18 @@ def reconcile(session: LookupSession, coids: Iterable[str], *,
     exits = set(with_exits) & (wanted_set - quiet)
     trades, carry_ids = _trades(lookup, owner, wanted_set - quiet, since, page_size, scan=bool(exits))
     result.trades_carry_client_ids = carry_ids
-    found_trades: dict[str, list[dict[str, Any]]] = {}
-    for trade in trades:
-        trade_coid = _coid_of(trade, {**exit_owner, **owner}, wanted_set)
-        if trade_coid is not None:
-            found_trades.setdefault(trade_coid, []).append(trade)
+    found_trades = _attribute(trades, owner, exit_owner, wanted_set)
+    pending = [c for c in wanted if c not in own_open and c not in found_trades]
+    if pending and carry_ids is False:
+        window = _OrderIdWindow(lookup, page_size, int(clock()) - lookback_s, lookback_s)
+        result.order_lookup = window.resolve(pending, wanted_set, symbols, order_types or {}, owner,
+                                             exit_owner)
+        if window.rows:
+            by_id = {str(t.get("trade_id") or id(t)): t for t in [*trades, *window.rows]}
+            trades = list(by_id.values())
+            found_trades = _attribute(trades, owner, exit_owner, wanted_set)
+        if not result.order_lookup.complete:
+            result.unsure = frozenset(c for c in pending if c not in found_trades)
 
     for coid in wanted:
         own_ids = {order_id for order_id, owner_coid in owner.items() if owner_coid == coid}
@@ -231,6 +313,101 @@ def reconcile(session: LookupSession, coids: Iterable[str], *,
                               exit_ids - own_ids)
     result.requests = lookup.requests
     return result
+
+
+def _attribute(trades: list[dict[str, Any]], owner: Mapping[str, str], exit_owner: Mapping[str, str],
+               wanted: set[str]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for trade in trades:
+        trade_coid = _coid_of(trade, {**exit_owner, **owner}, wanted)
+        if trade_coid is not None:
+            found.setdefault(trade_coid, []).append(trade)
+    return found
+
+
+@dataclass
+class _OrderIdWindow:
+    """The look-up of trades without client ids (module docstring): within the look-back, on the
+    symbols of the orders still unaccounted for, each unknown order id asked with `get_order`."""
+
+    lookup: _Lookup
+    page_size: int
+    since: int
+    lookback_s: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def resolve(self, pending: list[str], wanted: set[str], symbols: Mapping[str, str] | None,
+                order_types: Mapping[str, str], owner: dict[str, str],
+                exit_owner: dict[str, str]) -> OrderIdLookup:
+        """Record in `owner` / `exit_owner` every order id found to be one of the `wanted` coids (the
+        search covers the symbols of the `pending` ones: those not found any other way)."""
+        scope = sorted({symbols[c] for c in pending if c in symbols}) if symbols else []
+        every_symbol = not symbols or any(c not in symbols for c in pending)
+        asked = matched = 0
+
+        def report(problem: str | None = None) -> OrderIdLookup:
+            shown = tuple(scope) if not every_symbol else ("every symbol",)
+            return OrderIdLookup(self.since, self.lookback_s, shown, asked, matched, problem)
+
+        try:
+            _page_through(self.lookup, self.page_size, self.rows.extend, start_ts=self.since)
+        except ReconcileError as exc:
+            return report(str(exc))
+        unknown: dict[str, str] = {}  # order_id -> symbol, in the order the exchange listed them
+        for row in self.rows:
+            order_id, symbol = row.get("order_id"), row.get("symbol")
+            if "client_order_id" in row or (order_id and (str(order_id) in owner
+                                                         or str(order_id) in exit_owner)):
+                continue  # its row says whose it is, or its order is known
+            if not order_id or not isinstance(symbol, str) or not symbol:
+                return report("a trade row names no order id or no symbol, so get_order cannot ask "
+                              "whose it is")
+            if not every_symbol and symbol not in scope:
+                continue
+            unknown.setdefault(str(order_id), symbol)
+        if len(unknown) > MAX_ORDER_LOOKUPS:
+            return report(f"{len(unknown)} orders traded in the look-back, more than the "
+                          f"{MAX_ORDER_LOOKUPS} this lookup asks get_order about")
+        for order_id, symbol in unknown.items():
+            asked += 1
+            try:
+                reply = self.lookup.ask_reply(get_order_message(symbol, order_id),
+                                              (ReplyKind.ORDER, ReplyKind.ALL_ORDERS),
+                                              accept=functools.partial(_answers, order_id=order_id))
+            except ReconcileError as exc:
+                return report(str(exc))
+            coid, row_type = _order_of(reply, order_id)
+            if coid is None:
+                return report(f"get_order does not show order {order_id} of {symbol}, which traded "
+                              f"(its client_order_id cannot be read)")
+            if coid in wanted:
+                matched += 1
+                own_type = order_types.get(coid)
+                is_exit = own_type is not None and own_type not in STOP_TYPES and row_type in STOP_TYPES
+                (exit_owner if is_exit else owner)[order_id] = coid
+        return report()
+
+
+def _answers(reply: Reply, order_id: str) -> bool:
+    """Is this the answer to `get_order(order_id)`? (An `order_response` pushed for another order on
+    the same connection is not.)"""
+    if reply.kind is ReplyKind.ORDER:
+        update: OrderUpdate = reply.body
+        return update.order_id == order_id
+    return True
+
+
+def _order_of(reply: Reply, order_id: str) -> tuple[str | None, str | None]:
+    """(client_order_id, type) of `order_id` in a get_order answer; (None, None) when not shown."""
+    if reply.kind is ReplyKind.ORDER:
+        update: OrderUpdate = reply.body
+        if update.status in ("NO_SUCH_ORDER", "CANNOT_MODIFY_NO_SUCH_ORDER"):
+            return None, None
+        return update.client_order_id or "", update.order_type
+    for row in all_orders(reply.body):
+        if str(row.get("order_id")) == order_id:
+            return str(row.get("client_order_id") or ""), _row_type(row)
+    return None, None
 
 
 def _coid_of(row: Mapping[str, Any], owner: Mapping[str, str], wanted: set[str]) -> str | None:
@@ -284,7 +461,9 @@ def _trades(lookup: _Lookup, owner: dict[str, str], need: set[str], since: int |
         for trade in page:
             key = str(trade.get("trade_id") or id(trade))
             trades[key] = trade
-            has_id = bool(trade.get("client_order_id"))
+            # a row with the field says whose it is, even empty (ours always have one); one without
+            # it (the AsyncAPI / CLI shape) cannot be tied to a client id by itself
+            has_id = "client_order_id" in trade
             carry = has_id if carry is None else (carry and has_id)
 
     if not need:

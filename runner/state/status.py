@@ -99,6 +99,9 @@ class StatusReport:
     warnings: list[str] = field(default_factory=list)
     journal: str | None = None
     """Path of the journal that was read, or None when there was none."""
+    marks: dict[str, Decimal] = field(default_factory=dict)
+    """Mark prices of the playbook's symbols from the target's market-data socket (when it answered)."""
+    mds_url: str = ""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -143,11 +146,14 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
     lines: list[OrderStatusLine] = []
     warnings: list[str] = []
     index = {o.id: i for i, o in enumerate(playbook.orders, 1)}
-    trades_carry_ids = not (isinstance(found, Reconciliation) and found.trades_carry_client_ids is False)
+    trades_carry_ids = not isinstance(found, Reconciliation) or found.trades_attributable
     for planned in PlannedOrders(playbook):
         state = found[planned.client_order_id]
         entry = contents.entries.get(planned.client_order_id) if contents else None
         word = classify(planned, state, entry, contents is not None and contents.unattributed_damage > 0)
+        if word == "not_placed" and isinstance(found, Reconciliation) \
+                and planned.client_order_id in found.unsure:
+            word = "unknown"  # the order-id lookup could not complete: a run would not send it
         notes = []
         if state.copies > 1:
             notes.append(f"exists {state.copies} times on the exchange")
@@ -175,7 +181,9 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
         for change in changed_orders(contents, playbook):
             warnings.append(f"order {change.order_key!r} was placed with another definition: {change.change} "
                             f"(a run refuses until you revert it, change run_id, or pass --replan)")
-    if isinstance(found, Reconciliation) and found.trades_carry_client_ids is False:
+    if isinstance(found, Reconciliation) and found.order_lookup is not None:
+        warnings.append(f"exactly-once lookup: {found.order_lookup.describe()}")
+    elif isinstance(found, Reconciliation) and found.trades_carry_client_ids is False:
         warnings.append("the exchange's trade rows carry no client_order_id: filled orders are recognised "
                         "only through order ids the journal recorded")
     return lines, warnings
@@ -223,6 +231,10 @@ class StatusOptions:
     env: Mapping[str, str] | None = None
 
 
+#: longest wait for the market data's mark prices shown beside the orders
+MARK_WAIT_S = 3.0
+
+
 def collect_status(options: StatusOptions) -> StatusReport:
     """Load and validate the playbook, connect, reconcile, read the journal. Sends no order."""
     from runner.exchange.credentials import load_credentials
@@ -258,8 +270,14 @@ def collect_status(options: StatusOptions) -> StatusReport:
     elif contents.damaged_lines:
         warnings.insert(0, f"the journal {path} has "
                            f"{counted(contents.damaged_lines, 'unreadable line')}")
+    marks: dict[str, Decimal] = {}
+    if target.mds_url:  # the market now, beside the orders (never fatal: no answer, no line)
+        from runner.exchange.marketdata import read_marks
+
+        marks = read_marks(target.mds_url, sorted({o.symbol for o in playbook.orders}),
+                           min(options.timeout, MARK_WAIT_S))[0]
     return StatusReport(playbook, target.name, display_url(target.url), lines, warnings,
-                        str(path) if contents is not None else None)
+                        str(path) if contents is not None else None, marks, display_url(target.mds_url))
 
 
 def reconcile_playbook(session: LookupSession, playbook: Playbook, contents: JournalContents | None,
@@ -270,9 +288,10 @@ def reconcile_playbook(session: LookupSession, playbook: Playbook, contents: Jou
              if contents is not None and (e := contents.entries.get(c)) is not None and e.order_id}
     exits = {c: list(e.exit_order_ids.values()) for c in plan.with_exits
              if contents is not None and (e := contents.entries.get(c)) is not None}
+    symbols = {p.client_order_id: p.order.symbol for p in plan}
     return reconcile(session, plan.coids, known_order_ids=known, order_types=plan.order_types,
                      timeout=timeout, with_exits=plan.with_exits, entry_hints=plan.entry_hints,
-                     exit_order_ids=exits)
+                     exit_order_ids=exits, symbols=symbols)
 
 
 def _read_journal(path: Path) -> JournalContents | None:
@@ -316,6 +335,9 @@ def render_text(report: StatusReport) -> str:
     detail = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in report.counts.items())
     out.append(f"{placed} of {len(report.lines)} placed ({detail}); a run would send "
                f"{len(report.to_place)}: {', '.join(_label(x) for x in report.to_place) or 'nothing'}")
+    if report.marks:
+        out.append(f"mark prices ({report.mds_url}): "
+                   + ", ".join(f"{s} {number_text(p)}" for s, p in sorted(report.marks.items())))
     out.extend(f"warning: {w}" for w in report.warnings)
     return "\n".join(out) + "\n"
 
@@ -337,6 +359,7 @@ def as_json(report: StatusReport) -> dict[str, Any]:
                     "exits": [_exit_json(e) for e in x.exits]} for x in report.lines],
         "summary": {"placed": sum(1 for x in report.lines if x.placed), "orders": len(report.lines),
                     "states": report.counts, "to_place": [_label(x) for x in report.to_place]},
+        "marks": dict(sorted(report.marks.items())),
         "warnings": report.warnings,
     }
 

@@ -37,6 +37,13 @@ class JournalWriter(Protocol):
                       message: Mapping[str, Any]) -> None:
         """Durably note a cancel the runner is about to send (before it is sent)."""
 
+    def record_modify(self, key: str, client_order_id: str, order_key: str, label: str,
+                      message: Mapping[str, Any]) -> None:
+        """Durably note a modify of a placed order before it is sent (`run --converge`)."""
+
+    def record_modified(self, client_order_id: str, order_key: str, definition: Mapping[str, Any]) -> None:
+        """Every change of a placed order was confirmed: its definition is now the playbook's."""
+
     def record_step_done(self, key: str, step_id: str, outcome: str, verdict: str,
                          actions: list[str]) -> None:
         """A step besides orders finished: durably, so a re-run reports it done and does not repeat it."""

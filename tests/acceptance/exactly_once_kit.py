@@ -26,9 +26,9 @@ from typing import Any
 from runner.jsonnum import loads
 from runner.playbook.ids import Leg, client_order_id
 from runner.simulator import Simulator
-from runner.simulator.config import EngineConfig
+from runner.simulator.config import EngineConfig, dialect_fields
 from runner.simulator.engine import Exchange
-from runner.simulator.server_config import FaultConfig
+from runner.simulator.server_config import DIALECT_COMPAT, CompatOptions, FaultConfig, ServerConfig
 from runner.state.journal import JOURNAL_SUFFIX, identity_slug
 
 NAME, RUN_ID = "eo", "r1"
@@ -102,10 +102,12 @@ class Harness:
     """One standalone local exchange (Simulator API, loopback) and helpers to run the runner at it."""
 
     def __init__(self, directory: Path, *, speed_bump_ms: int = 0, faults: FaultConfig | None = None,
-                 orders: str = ORDERS, extra: str = "") -> None:
+                 orders: str = ORDERS, extra: str = "", dialect: str = "live") -> None:
         self.directory = directory
-        self.exchange = CountingExchange(EngineConfig(speed_bump_ms=speed_bump_ms))
-        self.sim = Simulator(exchange=self.exchange, faults=faults).start()
+        self.dialect = dialect  # QFEX's reply shapes the exchange speaks (tests/acceptance/conftest.py)
+        self.exchange = CountingExchange(EngineConfig(speed_bump_ms=speed_bump_ms, **dialect_fields(dialect)))
+        server = ServerConfig(compat=CompatOptions(**DIALECT_COMPAT[dialect]))
+        self.sim = Simulator(exchange=self.exchange, faults=faults, server_config=server).start()
         self.playbook = write_playbook(directory, orders, extra=extra)
         self.state_dir = directory / "state"
         self.runs = 0

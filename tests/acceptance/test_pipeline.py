@@ -175,9 +175,10 @@ def _pipelined_book(directory: Path, count: int) -> Path:
 
 
 @pytest.mark.parametrize("keep_journal", [True, False], ids=["journal-kept", "journal-lost"])
-def test_sigkill_mid_pipeline_then_rerun_places_each_order_once(tmp_path: Path, keep_journal: bool) -> None:
+def test_sigkill_mid_pipeline_then_rerun_places_each_order_once(tmp_path: Path, keep_journal: bool,
+                                                                dialect: str) -> None:
     count, crash_at = 80, 30
-    harness = Harness(tmp_path)
+    harness = Harness(tmp_path, dialect=dialect)
     try:
         harness.playbook = _pipelined_book(tmp_path, count)
         killed = harness.run_killed_at(crash_at, "--max-in-flight", "16")
@@ -203,12 +204,13 @@ def test_sigkill_mid_pipeline_then_rerun_places_each_order_once(tmp_path: Path, 
     FaultConfig(error_rate=0.2, seed=3),  # ServerError: not processed, sent again
     FaultConfig(latency_ms=5, drop_after_messages=40, error_rate=0.1, seed=9),
 ], ids=["drop", "drop-after-reply", "server-errors", "latency-drop-errors"])
-def test_faults_mid_pipeline_place_every_order_exactly_once(tmp_path: Path, faults: FaultConfig) -> None:
+def test_faults_mid_pipeline_place_every_order_exactly_once(tmp_path: Path, faults: FaultConfig,
+                                                            dialect: str) -> None:
     from runner.run.engine import run_playbook
     from runner.run.options import RunOptions
 
     count = 60
-    harness = Harness(tmp_path, faults=faults)
+    harness = Harness(tmp_path, dialect=dialect, faults=faults)
     try:
         harness.playbook = _pipelined_book(tmp_path, count)
         result = run_playbook(RunOptions(

@@ -161,7 +161,7 @@ def test_json_and_text_renderings() -> None:
 def test_text_plan_without_run_id_says_so_in_words() -> None:
     text = "version: 1\nname: p\norders:\n  - {id: a, symbol: AAPL-USD, side: BUY, type: MARKET, quantity: 1}"
     rendered = render_plan_text(build_plan(validate_bytes(text.encode(), "p.yaml").playbook))
-    assert rendered.startswith("plan for p.yaml: name 'p', no run_id, 1 order, 1 step\n")
+    assert rendered.startswith("plan for p.yaml: name 'p', no run_id, 1 order (1 numbered step below)\n")
     assert "None" not in rendered
 
 

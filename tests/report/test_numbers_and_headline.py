@@ -101,3 +101,14 @@ def test_an_invalid_playbook_says_so_instead_of_counting_no_orders():
     problems = [Problem(Location("pb.yaml", 3, 5), "bad", "schema", Severity.ERROR),
                 Problem(Location("pb.yaml", 4, 5), "odd", "schema", Severity.WARNING)]
     assert counts(Report(summary(), [], problems=problems)) == "playbook invalid (1 problem), nothing sent"
+
+
+@pytest.mark.parametrize(("saved", "shown"), [
+    (0.65, "0.7 ms"), (Decimal("0.65"), "0.7 ms"), (0.25, "0.3 ms"), (Decimal("0.25"), "0.3 ms"),
+    (12.0, "12.0 ms")])
+def test_a_latency_reads_the_same_from_the_run_and_from_report_json(saved, shown):
+    """The run holds a float, `report` re-renders the Decimal read back from report.json: both render
+    alike (half up from the number's text), so `report` reproduces report.md byte for byte."""
+    from runner.report._cells import latency
+
+    assert latency(result(0, "a", Outcome.PASSED, saved_latency_ms=saved)) == shown

@@ -18,6 +18,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from runner.simulator.config import DEMO_USER_ID
 
 # [AE:asyncapi] OrderResponse: the status enum, as published.
@@ -139,10 +141,11 @@ def test_cancel_order_id_type_is_required(simulator, raw_client):
     assert [o["order_id"] for o in orders] == [ack["order_id"]]
 
 
-def test_user_trades_timestamp_is_integer_seconds(simulator, raw_client):
-    """[D:/websocket/channels/trade/get_user_trades]: `"timestamp": 1746908400` — an integer where the
-    page writes every float as 200.0 — and start_ts/end_ts filter on those inclusive seconds."""
-    client = raw_client(simulator, subscribe=["order_responses"])
+def test_user_trades_timestamp_is_integer_seconds(simulator_factory, raw_client):
+    """Docs-page dialect. [D:/websocket/channels/trade/get_user_trades]: `"timestamp": 1746908400` — an
+    integer where the page writes every float as 200.0 — and start_ts/end_ts filter on those
+    inclusive seconds."""
+    client = raw_client(simulator_factory(dialect="docs-pages"), subscribe=["order_responses"])
     long_position(client)
     reply = client.request({"type": "get_user_trades", "params": {}})
     assert set(reply) == {"user_trades", "count"} and reply["count"] == 1
@@ -159,12 +162,16 @@ def test_user_trades_timestamp_is_integer_seconds(simulator, raw_client):
         assert len(rows) == found, window
 
 
-def test_leverage_rows_match_the_documented_example(simulator, raw_client):
+@pytest.mark.parametrize("dialect", ["live", "docs-pages"])
+def test_leverage_rows_match_the_documented_example(simulator_factory, raw_client, dialect):
     """[D:/websocket/channels/trade/get_leverage]: at 20x `"initial_margin": 0.05,
-    "maintenance_margin": 0.03333333333333333, "leverage": "20"` (f64 fractions, leverage a string)."""
-    client = raw_client(simulator)
+    "maintenance_margin": 0.03333333333333333, "leverage": "20"` (f64 fractions, leverage a string).
+    set_user_leverage answers the AsyncAPI `ack` echoing the request (live; QFEX's CLI waits for `ack`
+    [CLI:internal/daemon/server.go handleSetLeverage]) or `{"ack_response": true}` (the set_leverage page)."""
+    client = raw_client(simulator_factory(dialect=dialect))
     request = {"type": "set_user_leverage", "params": {"symbol": "US100-USD", "leverage": 20}}
-    assert client.request(request) == {"ack_response": True}
+    expected = {"ack": {"incoming_message": request}} if dialect == "live" else {"ack_response": True}
+    assert client.request(request) == expected
     client.send({"type": "get_user_leverage", "params": {}})
     text = client.ws.recv(timeout=5)
     rows = {r["symbol"]: r for r in json.loads(text, parse_float=Decimal)["user_leverage_response"]}
@@ -217,6 +224,8 @@ def test_standalone_stop_reports_gtc_and_no_generated_client_order_id(simulator,
         "ACK", "TAKE_PROFIT", "GTC", "")
     cancelled = client.request({"type": "cancel_stop_order", "params": {"stop_order_id": stop["order_id"]}})
     body = cancelled["order_response"]
+    assert client.recv() == {"ack": {"incoming_message": {"type": "cancel_stop_order",
+                                                          "params": {"stop_order_id": stop["order_id"]}}}}
     fields = ("order_id", "status", "type", "time_in_force", "client_order_id")
     assert tuple(body[k] for k in fields) == (stop["order_id"], "CANCELLED", "TAKE_PROFIT", "GTC", "")
     assert body["quantity"] == 0 and body["quantity_remaining"] == 0 and body["price"] == 250
@@ -254,15 +263,20 @@ def test_twap_response_types(simulator, raw_client):
     assert twap["side"] == "BUY" and isinstance(twap["status"], str) and isinstance(twap["twap_id"], str)
 
 
-def test_query_reply_containers(simulator, raw_client):
-    """get_order → {"orders", "stop_orders"} [D:/websocket/channels/trade/get_order]; get_user_orders →
-    {"orders", "twaps"} [D:/websocket/channels/trade/get_user_orders]; cancel_all_orders ends with the
+@pytest.mark.parametrize("dialect", ["live", "docs-pages"])
+def test_query_reply_containers(simulator_factory, raw_client, dialect):
+    """get_order → `order_response` (live: QFEX's CLI waits for it [CLI:internal/daemon/server.go
+    handleGetOrder]) or {"orders", "stop_orders"} [D:/websocket/channels/trade/get_order]; get_user_orders
+    → {"orders", "twaps"} [D:/websocket/channels/trade/get_user_orders]; cancel_all_orders ends with the
     AsyncAPI ack echoing the request."""
-    client = raw_client(simulator, subscribe=["order_responses"])
+    client = raw_client(simulator_factory(dialect=dialect), subscribe=["order_responses"])
     ack = client.request(add_order())["order_response"]
     got = client.request({"type": "get_order", "params": {"symbol": "AAPL-USD", "order_id": ack["order_id"]}})
-    assert set(got["all_orders_response"]) == {"orders", "stop_orders"}
-    [order] = got["all_orders_response"]["orders"]
+    if dialect == "live":
+        order = got["order_response"]
+    else:
+        assert set(got["all_orders_response"]) == {"orders", "stop_orders"}
+        [order] = got["all_orders_response"]["orders"]
     check_order_response(order)
     listed = client.request({"type": "get_user_orders", "params": {}})
     assert set(listed["all_orders_response"]) == {"orders", "twaps"}
@@ -278,7 +292,8 @@ def test_crossing_alo_is_cancelled_and_rejected_behind_compat(simulator_factory,
     from runner.simulator.server_config import split_compat
 
     _, engine = split_compat(["alo-rejected"])
-    assert engine == {"alo_cross_status": "REJECTED"}
+    assert engine["alo_cross_status"] == "REJECTED"
+    engine = {"alo_cross_status": "REJECTED"}
     for options, final in [({}, "CANCELLED"), (engine, "REJECTED")]:
         client = raw_client(simulator_factory(engine=options), subscribe=["order_responses"])
         client.send(add_order(order_type="ALO", price=280))  # far through the ask
@@ -287,14 +302,16 @@ def test_crossing_alo_is_cancelled_and_rejected_behind_compat(simulator_factory,
 
 
 def test_incoming_message_of_a_non_object_frame(simulator_factory, raw_client):
-    """[D:/websocket/errors.md] `incoming_message` is "object/null": null when the frame is not a JSON
-    object; the AsyncAPI's ErrResponse allows "oneOf object, string" — the raw text, behind
-    `--compat incoming-message-text`."""
+    """The AsyncAPI's ErrResponse allows "oneOf object, string" — the raw text (live dialect, the
+    default); [D:/websocket/errors.md] says "object/null": null when the frame is not a JSON object
+    (`--dialect docs-pages`; `--compat incoming-message-text` brings the text back there)."""
     from runner.simulator import ServerConfig
     from runner.simulator.server_config import CompatOptions
 
-    for compat, echo in [((), None), (("incoming-message-text",), "not json")]:
-        config = ServerConfig(compat=CompatOptions.from_names(list(compat)))
+    cases = [("live", (), "not json"), ("docs-pages", (), None),
+             ("docs-pages", ("incoming-message-text",), "not json")]
+    for dialect, compat, echo in cases:
+        config = ServerConfig(compat=CompatOptions.from_names(list(compat), dialect))
         client = raw_client(simulator_factory(server_config=config))
         err = client.request("not json")["err"]
         assert set(err) == {"error_code", "message", "incoming_message"}

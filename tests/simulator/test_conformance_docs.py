@@ -364,9 +364,10 @@ def test_add_twap_validation_is_invalid_parameter(simulator, raw_client, change,
     assert err["incoming_message"] == request
 
 
-def test_set_user_leverage_example_and_its_refusal(simulator, raw_client):
-    """[D:/websocket/channels/trade/set_leverage]: {"ack_response": true}; not while orders are open."""
-    client = raw_client(simulator, subscribe=["order_responses"])
+def test_set_user_leverage_example_and_its_refusal(simulator_factory, raw_client):
+    """Docs-page dialect. [D:/websocket/channels/trade/set_leverage]: {"ack_response": true}; not while
+    orders are open."""
+    client = raw_client(simulator_factory(dialect="docs-pages"), subscribe=["order_responses"])
     request = {"type": "set_user_leverage", "params": {"symbol": "AAPL-USD", "leverage": 5}}
     assert client.request(request) == {"ack_response": True}
     rows = client.request({"type": "get_user_leverage", "params": {}})["user_leverage_response"]

@@ -67,7 +67,7 @@ def test_available_leverage_levels() -> None:
 
 
 def test_set_user_leverage_acks_and_changes_margin() -> None:
-    kit = Kit(market_maker=False)
+    kit = Kit(market_maker=False, leverage_ack_shape="ack_response")  # the set_leverage page
     out = kit.send("set_user_leverage", symbol="AAPL-USD", leverage="5")
     assert caller(out) == [{"ack_response": True}]
     [reply] = caller(kit.send("get_user_leverage", limit=1))
@@ -116,7 +116,7 @@ def test_set_user_leverage_bad_values(params: dict, words: str) -> None:
 
 
 def test_set_user_leverage_refused_with_open_orders_or_a_position() -> None:
-    kit = Kit()
+    kit = Kit(leverage_ack_shape="ack_response")
     [ack] = responses(kit.order(quantity="1", price="200"))
     with pytest.raises(CommandError) as err:
         kit.send("set_user_leverage", symbol="AAPL-USD", leverage="5")
@@ -145,6 +145,18 @@ def test_cancel_on_disconnect_cancels_every_open_order_of_the_account_but_not_st
     assert all(o.to == "account" and o.account_id == DEMO_ACCOUNT_ID for o in out)
     assert [o["type"] for o in kit.ex.orders(DEMO_ACCOUNT_ID)] == ["STOP_LOSS"]
     assert len(kit.ex.orders(BOB_ACCOUNT)) == 1
+
+
+def test_cancel_on_disconnect_can_include_stops() -> None:
+    """The page's "closes every open order for the account" [D:/websocket/channels/trade/cancel_on_disconnect]
+    may include stop orders (QFEX lists them among open orders): `cancel_on_disconnect_includes_stops`."""
+    kit = Kit(cancel_on_disconnect_includes_stops=True)
+    kit.order(order_type="MARKET", tif="IOC", quantity="10", price="0")
+    kit.order(quantity="1", price="200")
+    kit.order(side="SELL", order_type="STOP_LOSS", tif="GTC", quantity="10", price="220")
+    out = kit.ex.on_disconnect(kit.alice, True)
+    assert statuses(out) == ["CANCELLED", "CANCELLED"]
+    assert kit.ex.orders(DEMO_ACCOUNT_ID) == []
 
 
 def test_disconnect_without_the_flag_cancels_nothing() -> None:

@@ -24,6 +24,14 @@ def kit() -> Kit:
     return Kit(market_maker=False)
 
 
+@pytest.fixture
+def docs_kit() -> Kit:
+    """The docs-page dialect (`--dialect docs-pages`): the reply shapes of QFEX's per-command pages."""
+    from runner.simulator.config import dialect_fields
+
+    return Kit(market_maker=False, **dialect_fields("docs-pages"))
+
+
 def cancel(
     kit: Kit, ident: str, id_type: str = "order_id", symbol: str = "AAPL-USD", **extra: object
 ) -> list:
@@ -291,7 +299,9 @@ def test_close_position_without_a_position_or_symbol() -> None:
 # --- get_order / get_user_orders -------------------------------------------------------------------
 
 
-def test_get_order_returns_open_orders_only(kit: Kit) -> None:
+def test_get_order_returns_open_orders_only(docs_kit: Kit) -> None:
+    """Docs-page dialect: [D:/websocket/channels/trade/get_order] lists open orders only."""
+    kit = docs_kit
     [ack] = responses(kit.order(quantity="2", price="200", client_order_id="q"))
     kit.order(side="SELL", quantity="1", price="200", who=kit.bob)
     out = kit.send("get_order", symbol="AAPL-USD", order_id=ack["order_id"])
@@ -316,6 +326,23 @@ def test_get_order_as_order_response_compat() -> None:
     )
     [reply] = caller(kit.send("get_order", symbol="AAPL-USD", order_id="nope"))
     assert reply["order_response"]["status"] == "NO_SUCH_ORDER"
+
+
+def test_get_order_live_shows_an_ended_order_in_its_last_state(kit: Kit) -> None:
+    """Live dialect: get_order is "order details by order_id" [AE:asyncapi] and QFEX's CLI shows a
+    filled order with `order get` [CLI:internal/daemon/server.go handleGetOrder]: an order that
+    filled, or was cancelled, is still answered (with its client_order_id), not NO_SUCH_ORDER."""
+    [ack] = responses(kit.order(quantity="1", price="200", client_order_id="ended"))
+    kit.order(side="SELL", quantity="1", price="200", who=kit.bob)
+    [reply] = caller(kit.send("get_order", symbol="AAPL-USD", order_id=ack["order_id"]))
+    row = reply["order_response"]
+    assert (row["status"], row["client_order_id"], row["quantity_remaining"]) == ("FILLED", "ended", D(0))
+    [ack2] = responses(kit.order(quantity="1", price="190", client_order_id="gone"))
+    cancel(kit, ack2["order_id"])
+    [reply] = caller(kit.send("get_order", symbol="AAPL-USD", order_id=ack2["order_id"]))
+    assert reply["order_response"]["status"] == "CANCELLED"
+    [reply] = caller(kit.send("get_order", symbol="TSLA-USD", order_id=ack["order_id"]))
+    assert reply["order_response"]["status"] == "NO_SUCH_ORDER"  # the symbol must match
 
 
 def test_get_user_orders_paging_and_symbol_filter(kit: Kit) -> None:
@@ -350,7 +377,9 @@ def trade_setup(kit: Kit) -> tuple[str, str]:
     return first, second
 
 
-def test_get_user_trades_current_shape_newest_first(kit: Kit) -> None:
+def test_get_user_trades_current_shape_newest_first(docs_kit: Kit) -> None:
+    """Docs-page dialect: [D:/websocket/channels/trade/get_user_trades] `{"user_trades", "count"}`."""
+    kit = docs_kit
     first, second = trade_setup(kit)
     [reply] = caller(kit.send("get_user_trades"))
     assert set(reply) == {"user_trades", "count"} and reply["count"] == 2
@@ -375,7 +404,8 @@ def test_get_user_trades_current_shape_newest_first(kit: Kit) -> None:
     assert rows[0]["aggressor_side"] == "BUY" and rows[0]["fee"] == D(400) * D("0.0002")
 
 
-def test_get_user_trades_filters_and_paging(kit: Kit) -> None:
+def test_get_user_trades_filters_and_paging(docs_kit: Kit) -> None:
+    kit = docs_kit
     first, second = trade_setup(kit)
     t0 = kit.clock.t - 10
 

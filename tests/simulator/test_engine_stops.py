@@ -274,7 +274,7 @@ def test_cap_policy_cancel_others_cancels_the_oldest() -> None:
 
 
 def test_cancel_stop_order() -> None:
-    kit = Kit()
+    kit = Kit(stop_ops_ack=False)  # the docs pages' reply: the order_response only
     long_position(kit)
     [ack] = responses(kit.order(side="SELL", order_type="STOP_LOSS", tif="GTC", quantity="10", price="220"))
     out = kit.send("cancel_stop_order", stop_order_id=ack["order_id"])
@@ -289,7 +289,7 @@ def test_cancel_stop_order() -> None:
     )
     assert [m["quantity"] for m in stop_messages(out)] == [0]
     assert kit.ex.orders(DEMO_ACCOUNT_ID) == []
-    assert caller(out) == []  # no ack unless configured
+    assert caller(out) == []  # no ack in the docs-page dialect
     assert statuses(kit.send("cancel_stop_order", stop_order_id=ack["order_id"])) == ["NO_SUCH_ORDER"]
 
 
@@ -402,7 +402,12 @@ def test_bracket_stop_legs_are_listed_by_get_order() -> None:
     kit.order(order_type="MARKET", tif="IOC", quantity="1", price="0", take_profit="240")
     [tp] = kit.ex.orders(DEMO_ACCOUNT_ID)
     [reply] = caller(kit.send("get_order", symbol="AAPL-USD", order_id=tp["order_id"]))
-    assert reply["all_orders_response"]["orders"][0]["type"] == "TAKE_PROFIT"
+    assert reply["order_response"]["type"] == "TAKE_PROFIT"  # live dialect
+    docs = Kit(get_order_reply="all_orders_response")
+    docs.order(order_type="MARKET", tif="IOC", quantity="1", price="0", take_profit="240")
+    [tp] = docs.ex.orders(DEMO_ACCOUNT_ID)
+    [reply] = caller(docs.send("get_order", symbol="AAPL-USD", order_id=tp["order_id"]))
+    assert reply["all_orders_response"]["orders"][0]["type"] == "TAKE_PROFIT"  # docs-page dialect
 
 
 def test_a_new_best_bid_moves_the_mark_and_can_trigger_a_stop() -> None:

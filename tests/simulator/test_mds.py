@@ -99,8 +99,9 @@ def test_minmax_price_is_the_price_band(sim, mds):
 
 def test_every_execution_is_a_public_trade(sim, mds, raw_client):
     """[D:/websocket/channels/mds/trades.md]: "realtime stream of executed trades"; fields as the
-    example (trade_id, sequence, time, symbol, size, price, side); side upper case as the AsyncAPI
-    example [DOCSREPO:docs/websocket/mds.yaml] TradeUpdate (the page writes "sell")."""
+    example (trade_id, sequence, time, symbol, size, price, side); side upper case and
+    `execution_type` as the current MDS AsyncAPI's TradeUpdate example [AE:asyncapi/qfex-mds-asyncapi.yml]
+    (the page writes "sell")."""
     client = mds()
     subscribe(client, ["trade"], [AAPL])
     trader = raw_client(sim, subscribe=("fills",))
@@ -109,7 +110,9 @@ def test_every_execution_is_a_public_trade(sim, mds, raw_client):
         "quantity": Decimal("2"), "price": 0, "client_order_id": "mds-trade-1"}})
     fill = trader.recv_key("fill_response")["fill_response"]
     trade = next_of(client, "trade", AAPL)
-    assert set(trade) == {"type", "trade_id", "sequence", "time", "symbol", "size", "price", "side"}
+    assert set(trade) == {"type", "trade_id", "sequence", "time", "symbol", "size", "price", "side",
+                          "execution_type"}
+    assert trade["execution_type"] == "T"  # the current MDS AsyncAPI's only example value
     assert trade["trade_id"] == fill["trade_id"]
     assert trade["price"] == text(fill["price"]) and trade["size"] == text(fill["quantity"])
     assert trade["side"] == "BUY"

@@ -171,5 +171,5 @@ def test_banner_shows_urls_demo_credentials_and_what_is_on():
     assert lines[2].split() == ["market", "data", "ws://127.0.0.1:4321/mds"]
     assert lines[3].split() == ["reference", "data", "http://127.0.0.1:4321/refdata"]
     assert "secret key qfex_secret_demo" in text
-    assert "rate limit on; faults latency; compat legacy-errors" in text
+    assert "rate limit on; faults latency; dialect live; session open; compat legacy-errors" in text
     assert lines[-1] == "Ready. Press Ctrl-C to stop."

@@ -134,9 +134,9 @@ ORDER = {"type": "add_order", "params": {"symbol": "AAPL-USD", "side": "BUY", "o
 # --- framing -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("frame", "echo"), [
-    ("hello", None),
-    ("[1, 2]", None),
-    ('"auth"', None),
+    ("hello", "hello"),  # live dialect: the text (AsyncAPI ErrResponse "oneOf object, string")
+    ("[1, 2]", "[1, 2]"),
+    ('"auth"', '"auth"'),
     ('{"params": {}}', {"params": {}}),
     ('{"type": "auth"}', {"type": "auth"}),
     ('{"type": "get_user_orders", "params": []}', {"type": "get_user_orders", "params": []}),

@@ -53,7 +53,7 @@ def place(session: TradeSession, client_order_id: str, *, order_type: str = "LIM
             return {"status": event.reply.body.error_code}
 
 
-def test_open_traded_rejected_and_unknown(simulator: Any, connect: Callable) -> None:
+def test_open_traded_rejected_and_unknown(simulator: Any, connect: Callable, dialect: str) -> None:
     session = connect(simulator)
     resting, filled, rejected, never = coid(), coid(), coid(), coid()
     ack = place(session, resting)
@@ -66,7 +66,16 @@ def test_open_traded_rejected_and_unknown(simulator: Any, connect: Callable) -> 
     assert found[filled].describe(Decimal("0.5")) == "filled"
     # what the exchange cannot tell: a rejected order and one never sent look the same
     assert found[rejected].presence is Presence.NOT_FOUND and found[never].presence is Presence.NOT_FOUND
-    assert found.trades_carry_client_ids is True and found.duplicates == {}
+    assert found.duplicates == {}
+    # docs pages: trade rows carry client_order_id; live (AsyncAPI, CLI): they do not, and the filled
+    # order was found through get_order (the exactly-once lookup of issue 14)
+    assert found.trades_carry_client_ids is (dialect == "docs-pages")
+    if dialect == "live":
+        assert found.order_lookup is not None and found.order_lookup.complete
+        assert (found.order_lookup.asked, found.order_lookup.matched) == (1, 1)
+        assert found.unsure == frozenset()
+    else:
+        assert found.order_lookup is None
 
 
 def test_zero_fill_cancel_is_invisible(simulator: Any, connect: Callable) -> None:
@@ -103,16 +112,71 @@ def test_paging_finds_everything(simulator: Any, connect: Callable) -> None:
     assert found.requests >= 4 + 2  # several pages of each query were needed
 
 
-def test_trade_rows_without_client_ids_need_known_order_ids(simulator_factory: Callable,
-                                                            connect: Callable) -> None:
-    sim = simulator_factory(engine={"user_trades_shape": "user_trades_response"})  # AsyncAPI/CLI shape
+def test_trade_rows_without_client_ids_are_tied_to_client_ids_with_get_order(simulator_factory: Callable,
+                                                                             connect: Callable) -> None:
+    """The hole issue 14 closes: in the AsyncAPI shape a filled MARKET order leaves no open row and
+    trade rows carry no client_order_id; without the journal it is found through trades → order
+    ids → get_order → client ids, and a re-run does not place it again."""
+    sim = simulator_factory(dialect="live")
+    session = connect(sim)
+    filled, other, never = coid(), coid(), coid()
+    ack = place(session, filled, order_type="MARKET", quantity="0.5", price=None, tif="IOC")
+    place(session, other, order_type="MARKET", quantity="0.25", price=None, tif="IOC")  # not asked about
+    found = reconcile(session, [filled, never], symbols={filled: "AAPL-USD", never: "AAPL-USD"})
+    assert found.trades_carry_client_ids is False
+    assert found[filled].presence is Presence.TRADED and found[filled].filled_quantity == Decimal("0.5")
+    assert found[filled].order_id == ack["order_id"]
+    assert found[never].presence is Presence.NOT_FOUND and found.unsure == frozenset()
+    lookup = found.order_lookup
+    assert lookup is not None and lookup.complete and (lookup.asked, lookup.matched) == (2, 1)
+    assert lookup.symbols == ("AAPL-USD",) and lookup.lookback_s == 7 * 24 * 3600
+    assert "look-back 7 days" in lookup.describe() and "2 get_order queries (1 ours)" in lookup.describe()
+    told = reconcile(session, [filled], known_order_ids={filled: ack["order_id"]})
+    assert told[filled].presence is Presence.TRADED and told.order_lookup is None  # nothing to tie
+
+
+def test_no_trace_within_the_look_back_means_not_placed(simulator_factory: Callable,
+                                                         connect: Callable) -> None:
+    """Trades older than the look-back are not searched: a first run is a first run."""
+    sim = simulator_factory(dialect="live")
+    session = connect(sim)
+    old = coid()
+    place(session, old, order_type="MARKET", quantity="0.5", price=None, tif="IOC")
+    later = lambda: __import__("time").time() + 8 * 24 * 3600  # noqa: E731 — eight days on
+    found = reconcile(session, [old], symbols={old: "AAPL-USD"}, clock=later)
+    assert found[old].presence is Presence.NOT_FOUND and found.unsure == frozenset()
+    assert found.order_lookup is not None and found.order_lookup.complete and found.order_lookup.asked == 0
+    assert "name no order whose client id was unknown" in found.order_lookup.describe()
+
+
+def test_a_lookup_that_cannot_complete_leaves_the_order_unsure(simulator_factory: Callable,
+                                                               connect: Callable) -> None:
+    """Trade rows without client ids, and get_order shows open orders only (the docs page's reading):
+    the filled order's client id cannot be read, so it is unsure, never "not placed"."""
+    sim = simulator_factory(engine={"user_trades_shape": "user_trades_response",
+                                    "get_order_reply": "all_orders_response"})
     session = connect(sim)
     filled = coid()
-    ack = place(session, filled, order_type="MARKET", quantity="0.5", price=None, tif="IOC")
-    blind = reconcile(session, [filled])
-    assert blind[filled].presence is Presence.NOT_FOUND and blind.trades_carry_client_ids is False
-    told = reconcile(session, [filled], known_order_ids={filled: ack["order_id"]})
-    assert told[filled].presence is Presence.TRADED and told[filled].filled_quantity == Decimal("0.5")
+    place(session, filled, order_type="MARKET", quantity="0.5", price=None, tif="IOC")
+    found = reconcile(session, [filled], symbols={filled: "AAPL-USD"})
+    assert found[filled].presence is Presence.NOT_FOUND and found.unsure == frozenset({filled})
+    assert found.order_lookup is not None and not found.order_lookup.complete
+    assert "get_order does not show order" in (found.order_lookup.problem or "")
+
+
+def test_too_many_orders_to_ask_about_is_unsure(simulator_factory: Callable, connect: Callable,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lookup is bounded (MAX_ORDER_LOOKUPS get_order queries); past it, unsure, not sent."""
+    import runner.state.reconcile as rc
+
+    monkeypatch.setattr(rc, "MAX_ORDER_LOOKUPS", 1)
+    session = connect(simulator_factory(dialect="live"))
+    first, second = coid(), coid()
+    place(session, first, order_type="MARKET", quantity="0.5", price=None, tif="IOC")
+    place(session, second, order_type="MARKET", quantity="0.5", price=None, tif="IOC")
+    found = reconcile(session, [first, second], symbols={first: "AAPL-USD", second: "AAPL-USD"})
+    assert found.unsure == frozenset({first, second})
+    assert "more than the 1 this lookup asks get_order about" in (found.order_lookup.problem or "")
 
 
 def test_attached_exits_are_not_the_entry(simulator: Any, connect: Callable) -> None:
@@ -162,3 +226,23 @@ def test_a_refusal_is_an_error_not_a_guess() -> None:
     with pytest.raises(ReconcileError, match="PermissionDenied"):
         reconcile(Refusing(), ["x"])
     assert reconcile(Refusing(), []) == {}
+
+
+def test_a_row_with_an_empty_client_id_is_not_ours_and_needs_no_lookup(simulator: Any, connect: Callable,
+                                                                        dialect: str) -> None:
+    """A stop placed without a client id trades with `client_order_id: ""` in the docs-page rows: the
+    row says whose it is (not ours: ours always have one). In the AsyncAPI rows (no such field) the
+    lookup asks get_order, which shows the triggered stop too: complete, nothing unsure."""
+    session = connect(simulator)
+    long_, never = coid(), coid()
+    place(session, long_, order_type="MARKET", quantity="1", price=None, tif="IOC")
+    session.send({"type": "add_order", "params": {
+        "symbol": "AAPL-USD", "side": "SELL", "order_type": "STOP_LOSS", "order_time_in_force": "GTC",
+        "quantity": Decimal("1"), "price": Decimal("229.00")}})
+    simulator.call(lambda ex: ex.set_mark("AAPL-USD", Decimal("228")))  # the stop fires
+    found = reconcile(session, [never], symbols={never: "AAPL-USD"})
+    assert found[never].presence is Presence.NOT_FOUND and found.unsure == frozenset()
+    if dialect == "docs-pages":
+        assert found.trades_carry_client_ids is True and found.order_lookup is None
+    else:
+        assert found.order_lookup is not None and found.order_lookup.complete

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from runner.enums import Side
-from runner.playbook.model import Order
+from runner.playbook.model import BracketMode, Order
 from runner.playbook.rules.context import RuleContext, problem
 from runner.playbook.rules.exact import show
 from runner.problems import Problem, Severity
@@ -38,6 +38,13 @@ def check(ctx: RuleContext) -> Iterator[Problem]:
                            f"the entry price {show(price)} for a {side}")
                 yield problem(ctx.at(index, "bracket", "take_profit"), message, ID)
             if sl is not None and (sl >= price if buy else sl <= price):
+                if bracket.mode is BracketMode.AFTER_FILL:  # moved after the fill (break-even)
+                    message = (f"stop_loss {show(sl)} is not {sl_side} the entry price {show(price)}: "
+                               f"valid only for an entry that already filled (break-even), where run "
+                               f"--converge checks it against the market; a run refuses it for an entry "
+                               f"not placed yet")
+                    yield problem(ctx.at(index, "bracket", "stop_loss"), message, ID, Severity.WARNING)
+                    continue
                 message = f"stop_loss {show(sl)} must be {sl_side} the entry price {show(price)} for a {side}"
                 yield problem(ctx.at(index, "bracket", "stop_loss"), message, ID)
         elif tp is not None and sl is not None and (tp <= sl if buy else tp >= sl):

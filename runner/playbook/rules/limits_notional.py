@@ -4,6 +4,8 @@
 - `max_total_notional` applies to the running sum over orders that can open exposure: all
   except reduce_only orders and standalone TAKE_PROFIT/STOP_LOSS (exits only reduce a position).
   Bracket exits are not counted either.
+- A `twap` step is one order to these limits: its whole quantity, valued like a MARKET order (its
+  children are), counts against `max_order_notional` and (unless reduce_only) the running total.
 - A MARKET order has no price: it is valued at the reference data's underlier_price. Without
   reference data (or without that field) the limit cannot be checked, which is an error: a
   guardrail that silently does nothing is worse than none. Pass `--refdata FILE`.
@@ -20,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
-from runner.enums import OrderType
-from runner.playbook.model import Order
+from runner.enums import OrderType, TimeInForce
+from runner.playbook.model import Order, PlaybookStep, StepKind
 from runner.playbook.rules.context import RuleContext, problem
 from runner.playbook.rules.exact import add, multiply, show
 from runner.problems import Problem
@@ -38,12 +40,23 @@ def _price(ctx: RuleContext, order: Order) -> tuple[Decimal | None, str]:
     return None, ""
 
 
+def _twap(step: PlaybookStep) -> Order | None:
+    """A twap step as the MARKET order its children add up to (for these limits only)."""
+    if step.kind is not StepKind.TWAP or step.symbol is None or step.side is None or step.quantity is None:
+        return None
+    return Order(id=step.id, symbol=step.symbol, side=step.side, type=OrderType.MARKET,
+                 quantity=step.quantity, price=None, time_in_force=TimeInForce.IOC,
+                 reduce_only=step.reduce_only, location=step.location)
+
+
 def check(ctx: RuleContext) -> Iterator[Problem]:
     limits = ctx.limits
     if limits is None or (limits.max_order_notional is None and limits.max_total_notional is None):
         return
     total, breached = Decimal(0), False
-    for index, order in ctx.orders:
+    twaps = [(index, twap) for index, step in ctx.steps if (twap := _twap(step)) is not None]
+    twap_indexes = {index for index, _ in twaps}
+    for index, order in sorted([*ctx.orders, *twaps], key=lambda item: item[0]):
         if not order.sized:  # `{risk: 0.5%}` without equity here: sized, and checked, at run time
             continue
         counts = not (order.reduce_only or order.type.is_stop)
@@ -54,7 +67,8 @@ def check(ctx: RuleContext) -> Iterator[Problem]:
             if order.type is OrderType.MARKET and needed:
                 source = "reference data has no underlier_price for it" if ctx.spec(order) else \
                     "no reference data for its symbol (pass --refdata FILE)"
-                yield problem(ctx.at(index, "quantity"), f"cannot check notional limits for MARKET order "
+                what = "twap step" if index in twap_indexes else "MARKET order"
+                yield problem(ctx.at(index, "quantity"), f"cannot check notional limits for {what} "
                               f"{order.id!r}: {source}", ID)
             continue  # a missing LIMIT price is price-required's problem
         notional = multiply(order.quantity, price)

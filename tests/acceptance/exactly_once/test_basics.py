@@ -21,8 +21,8 @@ from tests.acceptance.exactly_once_kit import (
 
 
 @pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
-    h = Harness(tmp_path)
+def harness(tmp_path: Path, dialect: str) -> Iterator[Harness]:
+    h = Harness(tmp_path, dialect=dialect)
     yield h
     h.stop()
 
@@ -56,9 +56,11 @@ def test_sigkill_after_the_kth_send_then_rerun(harness: Harness, crash_at: int, 
 
 
 @pytest.mark.parametrize("keep_journal", [True, False], ids=["journal", "no-journal"])
-def test_sigkill_mid_wait_then_the_order_fills_unwatched(tmp_path: Path, keep_journal: bool) -> None:
-    harness = Harness(tmp_path, orders=WAITING + "  - {id: z, symbol: AAPL-USD, side: BUY, type: LIMIT, "
-                                                 "quantity: 1, price: 221.00}\n")
+def test_sigkill_mid_wait_then_the_order_fills_unwatched(tmp_path: Path, keep_journal: bool,
+                                                         dialect: str) -> None:
+    harness = Harness(tmp_path, dialect=dialect,
+                      orders=WAITING + "  - {id: z, symbol: AAPL-USD, side: BUY, type: LIMIT, "
+                                       "quantity: 1, price: 221.00}\n")
     try:
         accepted = when_accepted(harness, 1)
         proc = harness.spawn()
@@ -80,8 +82,8 @@ def test_sigkill_mid_wait_then_the_order_fills_unwatched(tmp_path: Path, keep_jo
         harness.stop()
 
 
-def test_a_second_concurrent_run_is_refused(tmp_path: Path) -> None:
-    harness = Harness(tmp_path, orders=WAITING)
+def test_a_second_concurrent_run_is_refused(tmp_path: Path, dialect: str) -> None:
+    harness = Harness(tmp_path, dialect=dialect, orders=WAITING)
     try:
         accepted = when_accepted(harness, 1)
         first = harness.spawn()

@@ -29,11 +29,11 @@ GONE = "  - {id: g, symbol: AAPL-USD, side: BUY, type: LIMIT, quantity: 1, price
 
 
 @pytest.fixture
-def make(tmp_path: Path) -> Iterator[object]:
+def make(tmp_path: Path, dialect: str) -> Iterator[object]:
     made: list[Harness] = []
 
     def factory(orders: str) -> Harness:
-        harness = Harness(tmp_path, orders=orders)
+        harness = Harness(tmp_path, dialect=dialect, orders=orders)
         made.append(harness)
         return harness
 

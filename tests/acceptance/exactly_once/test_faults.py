@@ -18,11 +18,11 @@ from tests.acceptance.exactly_once_kit import run_in_process_at as run_in_proces
 
 
 @pytest.fixture
-def make(tmp_path: Path) -> Iterator[Any]:
+def make(tmp_path: Path, dialect: str) -> Iterator[Any]:
     made: list[Harness] = []
 
     def factory(**kwargs: Any) -> Harness:
-        harness = Harness(tmp_path, **kwargs)
+        harness = Harness(tmp_path, dialect=dialect, **kwargs)
         made.append(harness)
         return harness
 

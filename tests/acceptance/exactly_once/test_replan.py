@@ -25,8 +25,8 @@ from tests.acceptance.exactly_once_kit import ORDER_IDS, ORDERS, Harness, coid
 
 
 @pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
-    h = Harness(tmp_path)
+def harness(tmp_path: Path, dialect: str) -> Iterator[Harness]:
+    h = Harness(tmp_path, dialect=dialect)
     yield h
     h.stop()
 
@@ -96,10 +96,10 @@ def test_intent_recorded_but_never_sent_is_sent_once(harness: Harness) -> None:
     assert_exactly_once(harness)
 
 
-def test_speed_bumped_send_in_flight_at_the_crash_is_found(tmp_path: Path) -> None:
+def test_speed_bumped_send_in_flight_at_the_crash_is_found(tmp_path: Path, dialect: str) -> None:
     """With QFEX's 100 ms speed bump an order may be accepted but not yet on the book when the
     runner dies; the re-run, started at once, must still find it (it waits out a recent unanswered send)."""
-    harness = Harness(tmp_path, speed_bump_ms=100, orders=ORDERS)
+    harness = Harness(tmp_path, dialect=dialect, speed_bump_ms=100, orders=ORDERS)
     try:
         killed = harness.run_killed_at(1)
         assert killed.returncode == -signal.SIGKILL

@@ -23,8 +23,8 @@ EXTRA = """\
 
 
 @pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
-    h = Harness(tmp_path, orders=ORDERS + EXTRA)
+def harness(tmp_path: Path, dialect: str) -> Iterator[Harness]:
+    h = Harness(tmp_path, dialect=dialect, orders=ORDERS + EXTRA)
     yield h
     h.stop()
 
@@ -82,8 +82,8 @@ def test_an_unanswered_send_not_on_the_exchange_is_unknown(harness: Harness) -> 
     assert states(harness)["a"] == "unknown"
 
 
-def test_status_reads_while_a_run_holds_the_lock(tmp_path: Path) -> None:
-    harness = Harness(tmp_path, orders=WAITING)
+def test_status_reads_while_a_run_holds_the_lock(tmp_path: Path, dialect: str) -> None:
+    harness = Harness(tmp_path, dialect=dialect, orders=WAITING)
     try:
         accepted = when_accepted(harness, 1)
         running = harness.spawn()
@@ -112,8 +112,8 @@ def test_status_warns_about_a_changed_placed_order(harness: Harness) -> None:
     assert next(o for o in forgotten["orders"] if o["id"] == "c")["note"] == c["note"]
 
 
-def test_status_needs_an_exchange_with_state(tmp_path: Path) -> None:
-    harness = Harness(tmp_path)
+def test_status_needs_an_exchange_with_state(tmp_path: Path, dialect: str) -> None:
+    harness = Harness(tmp_path, dialect=dialect)
     try:
         done = subprocess.run([sys.executable, "-m", "runner", "status", str(harness.playbook)],
                               env=harness.env, capture_output=True, text=True, timeout=60)

@@ -100,8 +100,8 @@ def run_through(harness: Harness, url: str) -> Any:
 
 
 @pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
-    made = Harness(tmp_path, orders=MARKET)
+def harness(tmp_path: Path, dialect: str) -> Iterator[Harness]:
+    made = Harness(tmp_path, dialect=dialect, orders=MARKET)
     yield made
     made.stop()
 

@@ -28,11 +28,11 @@ def run_here(harness: Harness, **options: Any) -> Any:
 
 
 @pytest.fixture
-def make(tmp_path: Path) -> Iterator[Any]:
+def make(tmp_path: Path, dialect: str) -> Iterator[Any]:
     made: list[Harness] = []
 
     def factory(orders: str, *, on_reject: str = "continue") -> Harness:
-        harness = Harness(tmp_path, speed_bump_ms=100, orders=orders)
+        harness = Harness(tmp_path, dialect=dialect, speed_bump_ms=100, orders=orders)
         harness.playbook.write_text(harness.playbook.read_text().replace("on_reject: stop",
                                                                          f"on_reject: {on_reject}"))
         made.append(harness)
@@ -228,7 +228,7 @@ def test_a_stop_on_the_wrong_side_of_the_live_market_is_an_error_before_sending(
     completed = harness.run()
     assert completed.returncode == ExitCode.INVALID_PLAYBOOK, completed.stdout + completed.stderr
     said = completed.stderr + completed.stdout
-    assert "STOP_LOSS 240.00 for a SELL must be below AAPL-USD's market price" in said
+    assert "STOP_LOSS 240.00 for a SELL must be below AAPL-USD's mark price" in said  # from /mds
     assert harness.total() == 0  # nothing sent
 
 

@@ -36,8 +36,8 @@ CASES += [("margin", "{rejected: FAILED_MARGIN_CHECK}", "ack"), ("margin", "{rej
 
 
 @pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
-    made = Harness(tmp_path, speed_bump_ms=100, orders="")
+def harness(tmp_path: Path, dialect: str) -> Iterator[Harness]:
+    made = Harness(tmp_path, dialect=dialect, speed_bump_ms=100, orders="")
     yield made
     made.stop()
 

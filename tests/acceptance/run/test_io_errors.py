@@ -22,8 +22,8 @@ from tests.acceptance.exactly_once_kit import ORDER_IDS, Harness, coid
 
 
 @pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
-    h = Harness(tmp_path)
+def harness(tmp_path: Path, dialect: str) -> Iterator[Harness]:
+    h = Harness(tmp_path, dialect=dialect)
     yield h
     h.stop()
 

@@ -16,8 +16,8 @@ SECRET = "the victim's file\nlast line"
 
 
 @pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
-    made = Harness(tmp_path)
+def harness(tmp_path: Path, dialect: str) -> Iterator[Harness]:
+    made = Harness(tmp_path, dialect=dialect)
     yield made
     made.stop()
 

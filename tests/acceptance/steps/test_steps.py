@@ -153,3 +153,62 @@ def test_cancel_twap_stops_a_running_twap(tmp_path, simulator):
     assert result.report.steps[1].verdict == "TWAP of step 'slow' cancelled (CANCELLED)"
     assert position(simulator) == 1  # the first child went at once; the second never will
 
+
+
+def test_a_step_is_a_barrier_in_a_pipelined_run(tmp_path, simulator):
+    rungs = [order(f"r{i}", RESTING.replace("220.00", f"21{i}.00")) for i in range(4)]
+    book = write_playbook(tmp_path, [*rungs[:2], step("drop-r0", "cancel", orders="[r0]"), *rungs[2:]],
+                          name="piped")
+    result = run(tmp_path, simulator, book, max_in_flight=4)
+    assert result.exit_code == ExitCode.OK, render_text(result.report)
+    assert sorted(Decimal(str(r["price"])) for r in open_orders(simulator)) == [211, 212, 213]
+    assert result.report.orders[0].verdict == \
+        "accepted; then cancelled by step 'drop-r0' as the playbook says"
+
+
+#: the real runner, killed with SIGKILL right after a step's message is journaled (before it is sent)
+KILLED_AFTER_STEP_INTENT = """
+import os, signal, sys
+from runner.run import step_context
+
+def record_then_die(self, key, index, step, message):
+    self.journal.record_intent(key, index, step.id, "step", message)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+step_context.StepContext.send = record_then_die
+from runner.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_kill_9_between_a_close_positions_journal_record_and_its_send_then_rerun(tmp_path, simulator):
+    import subprocess
+    import sys
+
+    from tests.acceptance.run.test_cli import qfex, sim_env
+
+    book = write_playbook(tmp_path, [order("buy", MARKET.replace("quantity: 1", "quantity: 3")),
+                                     step("flat", "close_position", symbol="AAPL-USD")], name="crash")
+    command = [sys.executable, "-c", KILLED_AFTER_STEP_INTENT, "run", str(book), "--url", simulator.url]
+    killed = subprocess.run(command, cwd=tmp_path, env=sim_env(simulator), capture_output=True, text=True,
+                            timeout=120)
+    assert killed.returncode == -9
+    assert position(simulator) == 3  # the close was journaled, never sent
+    again = qfex(["run", str(book), "--url", simulator.url], cwd=tmp_path, env=sim_env(simulator))
+    assert again.returncode == ExitCode.OK, again.stdout + again.stderr
+    assert position(simulator) == 0  # closed once: reduce-only, and only what is still held is closed
+    assert "already_placed" in again.stdout  # the buy is adopted, not placed again
+    third = qfex(["run", str(book), "--url", simulator.url], cwd=tmp_path, env=sim_env(simulator))
+    assert third.returncode == ExitCode.OK and "already done" in third.stdout
+    assert position(simulator) == 0
+
+
+def test_an_after_fill_entry_cancelled_by_a_step_says_why_its_exits_were_never_placed(tmp_path, simulator):
+    entry = RESTING + "\nbracket: {take_profit: 240.00, stop_loss: 200.00, mode: after_fill}"
+    book = write_playbook(tmp_path, [order("long", entry), step("kill", "cancel", orders="[long]")],
+                          name="unfilled")
+    result = run(tmp_path, simulator, book, timeout=1.0)
+    assert result.exit_code == ExitCode.OK, render_text(result.report)
+    notes = {leg.note for leg in result.report.orders[0].legs}
+    assert notes == {"not placed: the entry was cancelled by step 'kill' before it filled"}
+    assert not [w for w in result.report.warnings if "is resting unfilled" in w]
