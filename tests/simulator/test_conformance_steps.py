@@ -19,7 +19,7 @@ def long_position(client, quantity: int = 2) -> None:
 def test_modify_stop_order_current_page_form_keeps_the_stop_id(simulator, raw_client):
     """[D:/websocket/channels/trade/stop_modify_order]: stop_order_id, symbol, side and order_type
     required (side/type must match), price and quantity optional; success is an order_response
-    MODIFIED for the same stop id."""
+    MODIFIED for the same stop id, then (live dialect) the `ack` QFEX's CLI waits for."""
     client = raw_client(simulator, subscribe=["order_responses"])
     long_position(client)
     stop = client.request(add_order(side="SELL", order_type="STOP_LOSS", price=215, quantity=2,
@@ -30,6 +30,8 @@ def test_modify_stop_order_current_page_form_keeps_the_stop_id(simulator, raw_cl
     body = reply["order_response"]
     assert body["status"] == "MODIFIED" and body["order_id"] == stop["order_id"]
     assert Decimal(str(body["price"])) == 225
+    # live dialect: the caller's `ack` follows the pushed order_response [CLI:internal/daemon/server.go]
+    assert client.recv_key("ack")["ack"]["incoming_message"]["type"] == "modify_stop_order"
     wrong_type = client.request({"type": "modify_stop_order", "params": {
         "stop_order_id": stop["order_id"], "symbol": "AAPL-USD", "side": "SELL", "order_type": "TAKE_PROFIT",
         "price": 226}})
