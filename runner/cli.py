@@ -193,7 +193,8 @@ def plan(playbook: str, refdata_path: str | None, equity: str | None, account_pa
                    f"a snapshot (qfex-runner refdata pull) for lot sizes and reference prices, and "
                    f"--equity N or --account FILE for percentages of equity; no plan", err=True)
         return ExitCode.USAGE
-    the_plan = build_plan(result.playbook)
+    lots = {s: spec.lot_size for s, spec in checked.refdata.items()} if checked.refdata is not None else None
+    the_plan = build_plan(result.playbook, lots)
     rates = result.policy.fees if result.policy is not None else DEFAULT_FEES
     risk = preview(result.playbook, checked.refdata, validator.account, rates, marks=checked.marks)
     if fmt == "json":
@@ -382,12 +383,18 @@ def docs() -> int:
 @click.option("--wire-log", metavar="FILE",
               help="Append every frame sent and received to FILE as JSON lines, secrets redacted "
                    "(default for uat/prod: wire.jsonl in the report dir).")
+@click.option("--manage", is_flag=True,
+              help="After placing, stay connected and manage every exit plan (bracket take-profit ladders, "
+                   "manage:) until each position is flat and nothing of it is live, or --until.")
+@click.option("--until", "until_text", metavar="TIME|DURATION",
+              help="With --manage: stop managing at this UTC time (2026-12-05T21:00:00Z) or after this long "
+                   "(90s, 30m, 8h); the exits stay at the exchange, sized right.")
 def run(playbook: str, target: str | None, url: str | None, mds_url: str | None, yes: bool,
         credentials_file: str | None,
         refdata_file: str | None, report_dir: str | None, state_dir: str | None, replan: bool,
         converge: bool, prune: bool, fmt: str,
         progress: bool | None, timeout: float, reconnect_attempts: int, reconnect_max_seconds: float,
-        max_in_flight: int, wire_log: str | None) -> int:
+        max_in_flight: int, wire_log: str | None, manage: bool, until_text: str | None) -> int:
     """Validate PLAYBOOK, then place its orders in order, wait, and report.
 
     Nothing is sent unless the whole playbook validates. Reports: report.json, report.md and
@@ -412,7 +419,8 @@ def run(playbook: str, target: str | None, url: str | None, mds_url: str | None,
         converge=converge, prune=prune, timeout=timeout, confirm=confirm if sys.stdin.isatty() else None,
         on_progress=line if (line := ProgressLine(sys.stderr, enabled=progress)).enabled else None,
         reconnect_attempts=reconnect_attempts,
-        reconnect_max_seconds=reconnect_max_seconds, max_in_flight=max_in_flight, wire_log=wire_log)
+        reconnect_max_seconds=reconnect_max_seconds, max_in_flight=max_in_flight, wire_log=wire_log,
+        manage=manage, until=_until(until_text, manage))
     return _show_run(run_playbook(options), fmt)  # PlaybookInvalid: its problems are shown by main()
 
 
@@ -481,10 +489,32 @@ def _show_run(result: RunResult, fmt: str) -> int:
     else:
         click.echo(render_text(result.report, color=use_color(sys.stdout)), nl=False)
         if result.report_dir is not None:
-            click.echo(f"reports: {result.report_dir}/ (report.json, report.md, junit.xml)")
+            names = ", ".join(p.name for p in result.files.values()) or "report.json, report.md, junit.xml"
+            click.echo(f"reports: {result.report_dir}/ ({names})")
     for problem in result.report_problems:  # exit 74: the files are not where they were asked to go
         click.echo(f"qfex-runner: {problem}", err=True)
     return result.exit_code
+
+
+def _until(text: str | None, manage: bool) -> float | None:
+    """`--until 8h` / `--until 2026-12-05T21:00:00Z` -> epoch seconds (usage error when unreadable)."""
+    if text is None:
+        return None
+    if not manage:
+        raise UsageError("--until needs --manage (it says when to stop managing exit plans)")
+    import re
+    import time
+
+    from runner.playbook.exits import time_limit
+
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?[smhd]|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?"
+                        r"(Z|[+-][0-9]{2}:[0-9]{2})?", text):
+        raise UsageError(f"--until {text!r}: give a duration (90s, 30m, 8h, 2d) or a UTC time "
+                         f"(2026-12-05T21:00:00Z)")
+    limit = time_limit(text)
+    if limit.seconds is not None:
+        return time.time() + float(limit.seconds)
+    return float(limit.at or 0)
 
 
 def _run_summary_json(result: RunResult) -> dict[str, Any]:
@@ -567,10 +597,13 @@ def report(source: str, fmt: str) -> int:
                    "unsubscribed-order-responses, retry-after-field, incoming-message-text, "
                    "alo-rejected, alo-cancelled, user-trades-response, get-order-order-response, "
                    "leverage-ack, stop-ops-ack.")
+@click.option("--clock-speed", type=click.FloatRange(min=1), default=1.0, show_default=True, metavar="X",
+              help="Run the exchange's clock X times faster than the wall clock (scenario steps, timestamps "
+                   "in its frames, the speed bump): time rules such as close_after: 3d play out in minutes.")
 def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | None, accounts_file: str | None,
         seed: int, speed_bump_ms: int, latency_ms: float, no_rate_limit: bool, drop_after: int | None,
         error_rate: float, stall_after: int | None, stall_seconds: float | None, auth_timeout: float,
-        session: str, dialect: str, twap_speed: float, compat: tuple[str, ...]) -> int:
+        session: str, dialect: str, twap_speed: float, compat: tuple[str, ...], clock_speed: float) -> int:
     """Run the local QFEX-compatible exchange until Ctrl-C / SIGTERM (then exit 0).
 
     A real WebSocket server speaking QFEX's trade API (HMAC auth, orders, stops, fills, positions,
@@ -592,7 +625,7 @@ def sim(host: str, port: int, refdata_file: str | None, scenario_file: str | Non
         accounts_file=accounts_file, seed=seed, speed_bump_ms=speed_bump_ms, latency_ms=latency_ms,
         no_rate_limit=no_rate_limit, drop_after=drop_after, error_rate=error_rate, stall_after=stall_after,
         stall_seconds=stall_seconds, auth_timeout=auth_timeout, dialect=dialect, compat=compat,
-        session=session, twap_speed=twap_speed)
+        session=session, twap_speed=twap_speed, clock_speed=clock_speed)
     serve_forever(config, announce=announce)
     click.echo("qfex-runner sim: stopped")
     return ExitCode.OK

@@ -72,8 +72,9 @@ class ProgressLine:
             return f"{position} {event.order_id}: sent {event.detail}".rstrip()
         if event.kind in ("answer", "update"):
             return f"{position} {event.order_id}: {event.status}"
-        if event.kind == "leg":
-            return f"{position} {event.order_id}: bracket legs {event.status}"
+        if event.kind == "leg":  # an exit plan's event says what happened; a bracket's, the legs' statuses
+            return f"{position} {event.order_id}: {event.detail}" if event.detail else \
+                f"{position} {event.order_id}: bracket legs {event.status}"
         if event.kind == "judged":
             return f"{position} {event.order_id}: {event.status} — {event.detail}"
         return None

@@ -79,6 +79,16 @@ def cancel_stop_order_message(stop_order_id: str) -> dict[str, Any]:
     return {"type": "cancel_stop_order", "params": {"stop_order_id": stop_order_id}}
 
 
+def modify_stop_order_message(stop_order_id: str, symbol: str, side: str, order_type: str, *,
+                              price: Decimal, quantity: Decimal) -> dict[str, Any]:
+    """QFEX's modify_stop_order with every field either source asks for: the current page requires
+    stop_order_id, symbol, side and order_type (which must match the stop); the AsyncAPI and QFEX's
+    CLI send stop_order_id, symbol, price and quantity. Only price and quantity change."""
+    return {"type": "modify_stop_order", "params": {
+        "stop_order_id": stop_order_id, "symbol": symbol, "side": side, "order_type": order_type,
+        "price": price, "quantity": quantity}}
+
+
 # --- replies --------------------------------------------------------------------------------------
 
 

@@ -22,7 +22,11 @@ _SEP = "\x1f"
 
 
 class Leg(str, Enum):
-    """Which order of a playbook entry an id is for."""
+    """Which order of a playbook entry an id is for.
+
+    A take-profit ladder's first level is `tp` (a one-level ladder is the plain bracket's id), its
+    later levels `tp2` .. `tp10` (runner.playbook.exits; ladders have at most 10 levels).
+    """
 
     ENTRY = "entry"
     TAKE_PROFIT = "tp"
@@ -30,6 +34,26 @@ class Leg(str, Enum):
     #: a step besides orders (cancel, close_position, set_leverage, twap, ...): its journal key, and
     #: the client id QFEX carries where the step's message has one (close_position, add_twap)
     STEP = "step"
+    TAKE_PROFIT_2 = "tp2"
+    TAKE_PROFIT_3 = "tp3"
+    TAKE_PROFIT_4 = "tp4"
+    TAKE_PROFIT_5 = "tp5"
+    TAKE_PROFIT_6 = "tp6"
+    TAKE_PROFIT_7 = "tp7"
+    TAKE_PROFIT_8 = "tp8"
+    TAKE_PROFIT_9 = "tp9"
+    TAKE_PROFIT_10 = "tp10"
+    #: an exit plan's `close_after`: the reduce-only MARKET order that closes what is left
+    CLOSE = "close"
+
+    @classmethod
+    def take_profit_level(cls, level: int) -> Leg:
+        """The leg of ladder level `level` (1-based)."""
+        return cls.TAKE_PROFIT if level == 1 else cls(f"tp{level}")
+
+    @property
+    def is_take_profit(self) -> bool:
+        return self.value.startswith("tp")  # (CLOSE is not)
 
 
 def client_order_id(name: str, run_id: str | None, order_id: str, leg: Leg = Leg.ENTRY) -> str:

@@ -21,9 +21,8 @@ from runner.enums import ALLOWED_TIME_IN_FORCE, OrderType, Side, TimeInForce
 from runner.errors import PlaybookInvalid, SourceError
 from runner.playbook import schema
 from runner.playbook.account import AccountFigures
+from runner.playbook.exits import bracket_from, exits_step_bracket
 from runner.playbook.model import (
-    Bracket,
-    BracketMode,
     Expect,
     Limits,
     OnReject,
@@ -247,12 +246,13 @@ class _Builder:
             scope=Scope(raw.get("scope", Scope.PLAYBOOK.value)),
             leverage=_decimal(raw.get("leverage")),
             side=_SIDES[side] if side is not None else None,
-            quantity=_decimal(raw.get("quantity")),
+            quantity=_decimal(raw.get("quantity")) if raw.get("quantity") != "position" else None,
             duration_s=_seconds(raw.get("duration")),
             interval_s=_seconds(raw.get("interval")),
             reduce_only=bool(raw.get("reduce_only", False)),
             wait=str(raw.get("wait", "ack")),
             twap=raw.get("twap"),
+            exits=exits_step_bracket(raw) if raw.get("step") == StepKind.EXITS.value else None,
             note=str(raw.get("note", "")),
             location=self.document.locate(("orders", index)),
         )
@@ -262,8 +262,7 @@ class _Builder:
         bracket = None
         b = raw.get("bracket")
         if isinstance(b, dict):
-            bracket = Bracket(_decimal(b.get("take_profit")), _decimal(b.get("stop_loss")),
-                              BracketMode(b.get("mode", BracketMode.ATTACHED.value)))
+            bracket = bracket_from(b)  # a take-profit ladder or manage: makes it an exit plan
         return Order(
             id=raw["id"],
             symbol=raw["symbol"],

@@ -41,11 +41,61 @@ class BracketMode(str, Enum):
     AFTER_FILL = "after_fill"
 
 
+# --- exit plans (take-profit ladders, managed stops: runner.playbook.exits) ---
+
+
+@dataclass(frozen=True)
+class TakeProfitLevel:
+    """One level of a take-profit ladder: `percent` of the filled quantity, or `quantity`, or
+    (neither, last level only) the rest."""
+
+    price: Decimal
+    percent: Decimal | None = None
+    quantity: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Trail:
+    """A trailing stop: `distance` (quote currency) or `percent` of the mark, never moved back."""
+
+    distance: Decimal | None = None
+    percent: Decimal | None = None
+    activation: Decimal | None = None
+    after: int | None = None
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    """`2h` (seconds from a moment the exchange stamps) or an absolute UTC time (epoch seconds)."""
+
+    text: str
+    seconds: Decimal | None = None
+    at: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Manage:
+    break_even_after: int | None = None
+    break_even_offset: Decimal = Decimal(0)
+    trail: Trail | None = None
+    cancel_entry_after: TimeLimit | None = None
+    close_after: TimeLimit | None = None
+
+
 @dataclass(frozen=True)
 class Bracket:
     take_profit: Decimal | None
     stop_loss: Decimal | None
     mode: BracketMode = BracketMode.ATTACHED
+    #: an exit plan's take-profit ladder (then `take_profit` is None); a single take_profit with
+    #: `manage:` is a ladder of one level
+    levels: tuple[TakeProfitLevel, ...] = ()
+    manage: Manage | None = None
+
+    @property
+    def exit_plan(self) -> bool:
+        """Managed by runner.run.exits (ladder, resized stop, manage:) rather than runner.run.brackets."""
+        return bool(self.levels) or self.manage is not None
 
 
 @dataclass(frozen=True)
@@ -105,6 +155,7 @@ class StepKind(str, Enum):
     CLOSE_POSITION = "close_position"
     TWAP = "twap"
     CANCEL_TWAP = "cancel_twap"
+    EXITS = "exits"
 
 
 class Scope(str, Enum):
@@ -141,6 +192,8 @@ class PlaybookStep:
     wait: str = "ack"
     #: cancel_twap: the id of the twap step to cancel
     twap: str | None = None
+    #: exits: the exit plan protecting a position the account holds (quantity None: the whole position)
+    exits: Bracket | None = None
     note: str = ""
     location: Location = field(default=Location("<memory>"), compare=False)
 

@@ -11,6 +11,7 @@ ids a run would use and a reviewer can search the exchange for them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -82,6 +83,10 @@ class Step:
     client_order_id: str
     message: dict[str, Any] | None
     note: str
+    #: an exit plan's leg: the message it would be if the whole entry filled (sized at run time)
+    preview: dict[str, Any] | None = None
+    #: what the runner does afterwards about this leg (an exit plan's management, in order)
+    then: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,46 @@ def _after_fill_steps(start: int, playbook: Playbook, order: Order) -> list[Step
     return steps
 
 
+def _exit_plan_steps(start: int, playbook: Playbook, order: Order, lot: Decimal | None) -> list[Step]:
+    """An exit plan (runner.playbook.exits): one step per ladder level and the stop-loss, each with
+    the message it would be for a complete fill; the management that follows under the stop-loss."""
+    from runner.playbook.exits import describe_size, exit_legs, level_sizes, management_notes, quantum
+
+    bracket = order.bracket
+    if bracket is None or not bracket.exit_plan:
+        return []
+    sizes = level_sizes(bracket.levels, order.quantity, lot)
+    step_size = quantum(order.quantity, lot)
+    lot_text = (f"the lot {format(step_size, 'f')}" if lot is not None
+                else f"steps of {format(step_size, 'f')} (the lot is unknown without reference data)")
+    legs = exit_legs(order)
+    steps: list[Step] = []
+    for leg in legs:
+        coid = playbook.client_order_id(order, leg.leg)
+        if leg.level:
+            size = sizes[leg.level - 1]
+            share = describe_size(bracket.levels[leg.level - 1], leg.level == len(bracket.levels))
+            full = format(order.quantity, "f")
+            sized = f"{share}, floored to {lot_text}: {format(size, 'f')} if all {full} fill"
+            then: tuple[str, ...] = ()
+        else:
+            size = order.quantity
+            sized = f"the filled quantity: {format(size, 'f')} if all fill"
+            then = tuple(management_notes(order))
+        note = (f"placed after the entry fills: {order.side.opposite.value} {leg.order_type.value} "
+                f"{order.symbol} trigger {format(leg.trigger, 'f')}, IOC, reduce-only; size {sized}")
+        preview = add_order_message(
+            symbol=order.symbol, side=order.side.opposite, order_type=leg.order_type, quantity=size,
+            price=leg.trigger, time_in_force=TimeInForce.IOC, client_order_id=coid, reduce_only=True)
+        steps.append(Step(start + len(steps), order, leg.leg, coid, None, note, preview if size > 0 else None,
+                          then))
+    if not any(leg.level == 0 for leg in legs) and legs:  # no stop-loss: the management goes last
+        last = steps[-1]
+        steps[-1] = Step(last.index, last.order, last.leg, last.client_order_id, None, last.note,
+                         last.preview, tuple(management_notes(order)))
+    return steps
+
+
 def _planned_step(index: int, playbook: Playbook, step: PlaybookStep) -> PlannedStep:
     note = describe(step, playbook)
     if step_message(step, playbook) is None:
@@ -148,8 +193,9 @@ def _planned_step(index: int, playbook: Playbook, step: PlaybookStep) -> Planned
     return PlannedStep(index, step, playbook.step_key(step), step_message(step, playbook), note)
 
 
-def build_plan(playbook: Playbook) -> Plan:
-    """Every step `run` would take, in order, numbered from 1."""
+def build_plan(playbook: Playbook, lots: Mapping[str, Decimal] | None = None) -> Plan:
+    """Every step `run` would take, in order, numbered from 1 (`lots`: symbol -> lot size, from
+    reference data, to size an exit plan's levels as the run will)."""
     steps: list[Step] = []
     actions: list[PlannedStep] = []
     for _, item in playbook.sequence():
@@ -158,7 +204,11 @@ def build_plan(playbook: Playbook) -> Plan:
             actions.append(_planned_step(number, playbook, item))
             continue
         steps.append(_entry_step(number, playbook, item))
-        steps.extend(_after_fill_steps(number + 1, playbook, item))
+        if item.bracket is not None and item.bracket.exit_plan:
+            lot = lots.get(item.symbol) if lots else None
+            steps.extend(_exit_plan_steps(number + 1, playbook, item, lot))
+        else:
+            steps.extend(_after_fill_steps(number + 1, playbook, item))
     return Plan(playbook, tuple(steps), tuple(actions))
 
 
@@ -177,6 +227,8 @@ def _step_json(step: Step | PlannedStep) -> dict[str, Any]:
         "message": step.message,
         "note": step.note,
         **({"order_note": step.order.note} if step.order.note and step.leg is Leg.ENTRY else {}),
+        **({"if_all_filled": step.preview} if step.preview is not None else {}),
+        **({"then": list(step.then)} if step.then else {}),
     }
 
 
@@ -222,6 +274,10 @@ def render_plan_text(plan: Plan) -> str:
         if step.message is not None:
             lines.append(f"  send: {jsonnum.dumps(step.message)}")
         lines.append(f"  {step.note}")
+        if step.preview is not None:
+            lines.append(f"  if all filled, send: {jsonnum.dumps(step.preview)}")
+        for then in step.then:
+            lines.append(f"  then: {then}")
         if step.order.note and step.leg is Leg.ENTRY:
             lines.append(f"  note: {printable(step.order.note)}")
     return "\n".join(lines) + "\n"

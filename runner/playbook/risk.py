@@ -110,9 +110,16 @@ def rewards_at(side: Side, entry: Decimal,
     return tuple(out)
 
 
-def take_profit_levels(order: Order) -> list[tuple[Decimal, Decimal]]:
-    """(price, quantity) of each take-profit level: today one, the bracket's, for the whole quantity."""
+def take_profit_levels(order: Order, lot: Decimal | None = None) -> list[tuple[Decimal, Decimal]]:
+    """(price, quantity) of each take-profit level: the bracket's one for the whole quantity, or an
+    exit plan's ladder sized as the run sizes it for a complete fill (runner.playbook.exits), floored
+    to the symbol's `lot` as the run floors it (without one, to the quantity's own finest digit)."""
     bracket = order.bracket
+    if bracket is not None and bracket.levels:
+        from runner.playbook.exits import level_sizes
+
+        sizes = level_sizes(bracket.levels, order.quantity, lot)
+        return [(level.price, size) for level, size in zip(bracket.levels, sizes, strict=True) if size > 0]
     if bracket is None or bracket.take_profit is None:
         return []
     return [(bracket.take_profit, order.quantity)]
@@ -156,7 +163,9 @@ def order_risk(order: Order, refdata: RefData | None, account: AccountFigures | 
     leverage, leverage_source = _leverage(order.symbol, refdata, account)
     notional = multiply(order.quantity, entry) if entry is not None else None
     loss = loss_at_stop(order, entry)
-    rewards = rewards_at(order.side, entry, take_profit_levels(order)) if entry is not None else ()
+    spec = refdata.get(order.symbol) if refdata is not None else None
+    levels = take_profit_levels(order, spec.lot_size if spec is not None else None)
+    rewards = rewards_at(order.side, entry, levels) if entry is not None else ()
     gain = sum((r.reward for r in rewards), Decimal(0))
     r_multiple = (_ROUNDING.divide(gain, loss).quantize(CENT, rounding=ROUND_HALF_EVEN)
                   if rewards and loss else None)

@@ -241,8 +241,10 @@ def _message(kind: str, schema: dict[str, Any], value: Any, error: Any, path: tu
     if kind == "pattern":
         hint = schema.get("x-pattern-hint", f"must match {error.validator_value}")
         return f"{name}: {_show(value)} is not valid: use {hint}"
-    if kind in ("exclusiveMinimum", "minimum"):
+    if kind == "exclusiveMinimum":
         return f"{name}: must be greater than {error.validator_value}, got {_show(value)}"
+    if kind == "minimum":
+        return f"{name}: must be at least {error.validator_value}, got {_show(value)}"
     if kind == "maxLength":
         return f"{name}: too long ({len(value)} characters, at most {error.validator_value})"
     if kind == "minLength":

@@ -117,4 +117,27 @@ def describe(step: PlaybookStep, playbook: Playbook) -> str:
         return text
     if kind is StepKind.CANCEL_TWAP:
         return f"cancels the TWAP of step {step.twap!r} where still running (its filled children stay filled)"
-    return kind.value
+    if kind is StepKind.EXITS and step.exits is not None:
+        return _exits_text(step)
+    return str(kind.value)
+
+
+def _exits_text(step: PlaybookStep) -> str:
+    """`protects 20 of the MSFT-USD position: take-profit 560 (50%), 600 (the rest); stop-loss 480; ...`."""
+    from runner.playbook.exits import describe_size, management_notes, step_is_long, step_order
+
+    bracket = step.exits
+    assert bracket is not None
+    what = f"{number_text(step.quantity)} of" if step.quantity is not None else "the whole of"
+    levels = ", ".join(f"{number_text(x.price)} ({describe_size(x, n == len(bracket.levels) - 1)})"
+                       for n, x in enumerate(bracket.levels))
+    parts = [f"protects {what} the account's {step.symbol} position (read when the step runs; its side "
+             f"must match the exits)"]
+    if levels:
+        parts.append(f"take-profit {levels}")
+    if bracket.stop_loss is not None:
+        parts.append(f"stop-loss {number_text(bracket.stop_loss)}")
+    long = step_is_long(bracket)
+    order = step_order(step.id, step.symbol or "", long is not False, step.quantity or Decimal(1), bracket)
+    notes = management_notes(order)
+    return "; ".join(parts) + ("; then: " + "; ".join(notes) if notes else "")

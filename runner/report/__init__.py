@@ -21,12 +21,14 @@ from runner.report.model import (
     LegResult,
     OrderResult,
     Outcome,
+    Position,
     Reject,
     Report,
     RunOutcome,
     StatusSeen,
     StepResult,
     Summary,
+    TimelineEvent,
 )
 
 if TYPE_CHECKING:
@@ -51,14 +53,13 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "FORMATS", "FillRecord", "Instrument", "LegResult", "OrderResult", "Outcome", "Reject", "Report",
-    "RunOutcome", "StatusSeen", "StepResult", "Summary", "append_step_summary", "load_report", "render",
-    "render_json",
-    "render_junit", "render_markdown", "render_text", "step_summary_path", "write_report_dir",
-    "write_report_files",
+    "FORMATS", "FillRecord", "Instrument", "LegResult", "OrderResult", "Outcome", "Position", "Reject",
+    "Report", "RunOutcome", "StatusSeen", "StepResult", "Summary", "TimelineEvent", "append_step_summary",
+    "load_report", "render", "render_json", "render_junit", "render_markdown", "render_text",
+    "step_summary_path", "write_report_dir", "write_report_files",
 ]
 
-REPORT_JSON, REPORT_MD, JUNIT_XML = "report.json", "report.md", "junit.xml"
+REPORT_JSON, REPORT_MD, JUNIT_XML, REPORT_HTML = "report.json", "report.md", "junit.xml", "report.html"
 FORMATS = ("text", "json", "md", "junit")
 
 
@@ -100,6 +101,12 @@ def write_report_dir(report: Report, report_dir: Path) -> dict[str, Path]:
     write_report_json(report, paths["json"])  # streamed order by order: the same text as render_json
     for key, text in (("md", render_markdown(report)), ("junit", render_junit(report))):
         write_atomic(paths[key], text)
+    held = [o for o in report.orders if o.position is not None] + [s for s in report.steps if s.position]
+    if held:  # an exit plan (a bracket's or an exits step's): its chart and timeline
+        from runner.report.html import render_html
+
+        paths["html"] = report_dir / REPORT_HTML
+        write_atomic(paths["html"], render_html(report))
     return paths
 
 

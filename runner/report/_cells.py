@@ -62,8 +62,15 @@ def filled(order: OrderResult, units: Instrument | None = None) -> str:
     return text
 
 
+def leg_label(name: str) -> str:
+    """take_profit -> TP, take_profit_2 -> TP2 (a ladder's levels), stop_loss -> SL, close -> CLOSE."""
+    if name.startswith("take_profit"):
+        return "TP" + name[len("take_profit_"):] if name != "take_profit" else "TP"
+    return "SL" if name == "stop_loss" else name.upper()
+
+
 def leg(leg: LegResult, units: Instrument | None = None) -> str:
-    name = "TP" if leg.leg == "take_profit" else "SL"
+    name = leg_label(leg.leg)
     if leg.reject:
         status = leg.reject.code
     elif leg.last_status:

@@ -62,6 +62,7 @@ def render_markdown(report: Report) -> str:
     if noted:
         out += ["", "### Notes", ""]
         out += [f"- `{o.id}`: {_cell(o.note)}" for o in noted]
+    out += _positions(report)
     notes = _cells.leg_notes(report)
     if notes:
         out += ["", "### Bracket legs", ""]
@@ -83,6 +84,22 @@ def render_markdown(report: Report) -> str:
     if report.warnings:
         out += ["", "### Warnings", ""] + [f"- {_cell(w)}" for w in report.warnings]
     return "\n".join(out) + "\n"
+
+
+def _positions(report: Report) -> list[str]:
+    """### Positions: per exit plan, its timeline and its price path as a Mermaid chart."""
+    from runner.report.timeline import mermaid, positions, summary_line, timeline_lines
+
+    held = positions(report)
+    if not held:
+        return []
+    out = ["", "### Positions", ""]
+    for o in held:
+        units = report.instruments.get(o.symbol or "")
+        out += [f"#### `{o.id}` {o.symbol}: {_cell(summary_line(o, units))}", ""]
+        out += [f"    {line}" for line in timeline_lines(o, units)] + [""]
+        out += [*mermaid(o), ""]
+    return out
 
 
 def _source(p: Provenance) -> str:

@@ -149,6 +149,60 @@ class LegResult:
 
 
 @dataclass
+class TimelineEvent:
+    """One event of an exit plan's position (entry fill, an exit placed / resized / moved / filled /
+    cancelled, a management decision), in the order it happened; `at` in Unix seconds."""
+
+    at: float
+    kind: str  # entry_fill | placed | resized | moved | filled | cancelled | kept | closed | invariant
+    leg: str  # entry | take_profit | take_profit_2 ... | stop_loss
+    text: str
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": iso(self.at), "kind": self.kind, "leg": self.leg, "text": self.text,
+                "quantity": self.quantity, "price": self.price}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> TimelineEvent:
+        return cls(from_iso(d["at"]) or 0.0, d["kind"], d["leg"], d.get("text", ""), _dec(d.get("quantity")),
+                   _dec(d.get("price")))
+
+
+@dataclass
+class Position:
+    """An exit plan's round trip as it played out: the timeline, the mark price path and the realised
+    P&L with fees (additive in report.json: `position` on the order)."""
+
+    timeline: list[TimelineEvent] = field(default_factory=list)
+    #: (Unix seconds, mark price) samples seen during the run
+    marks: list[tuple[float, Decimal]] = field(default_factory=list)
+    #: this plan's open quantity when the run ended
+    open_quantity: Decimal = Decimal(0)
+    realised_pnl: Decimal | None = None
+    fees: Decimal | None = None
+    #: invariant checks made after every event, and the first breach (None: all held)
+    checks: int = 0
+    breach: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"timeline": [e.to_json() for e in self.timeline],
+                "marks": [{"at": iso(at), "price": price} for at, price in self.marks],
+                "open_quantity": self.open_quantity, "realised_pnl": self.realised_pnl, "fees": self.fees,
+                "invariant_checks": self.checks, "invariant_breach": self.breach}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any] | None) -> Position | None:
+        if d is None:
+            return None
+        return cls([TimelineEvent.from_json(e) for e in d.get("timeline", [])],
+                   [(from_iso(m["at"]) or 0.0, Decimal(str(m["price"]))) for m in d.get("marks", [])],
+                   Decimal(str(d.get("open_quantity", 0))), _dec(d.get("realised_pnl")), _dec(d.get("fees")),
+                   int(d.get("invariant_checks", 0)), d.get("invariant_breach"))
+
+
+@dataclass
 class OrderResult:
     """Everything known about one playbook order after the run."""
 
@@ -190,6 +244,8 @@ class OrderResult:
     end_state: str = ""
     #: the playbook's `note:` (free text for the reader)
     note: str = ""
+    #: an exit plan's position as it played out (runner.run.exits)
+    position: Position | None = None
 
     # --- derived ---
     @property
@@ -247,6 +303,7 @@ class OrderResult:
             **({"expect_statuses": list(self.expect_statuses)} if self.expect_statuses else {}),
             **({"end_state": self.end_state} if self.end_state else {}),
             **({"note": self.note} if self.note else {}),
+            **({"position": self.position.to_json()} if self.position is not None else {}),
             **({"placed_with_different_definition": {key: {"placed": placed, "playbook": wanted}
                                                      for key, (placed, wanted) in self.differences.items()}}
                if self.differences else {}),
@@ -271,7 +328,7 @@ class OrderResult:
             differences={key: (x.get("placed"), x.get("playbook"))
                          for key, x in (d.get("placed_with_different_definition") or {}).items()},
             expect_statuses=list(d.get("expect_statuses") or []), end_state=d.get("end_state", ""),
-            note=d.get("note", ""),
+            note=d.get("note", ""), position=Position.from_json(d.get("position")),
         )
 
 
@@ -298,12 +355,19 @@ class StepResult:
     sent_at: float | None = None
     answered_at: float | None = None
     note: str = ""
+    #: an `exits:` step: the exits it placed and keeps, and the position as it played out
+    legs: list[LegResult] = field(default_factory=list)
+    position: Position | None = None
 
     @property
     def last_status(self) -> str | None:
         return self.statuses[-1].status if self.statuses else None
 
     def to_json(self) -> dict[str, Any]:
+        return {**self._json(), **({"legs": [x.to_json() for x in self.legs]} if self.legs else {}),
+                **({"position": self.position.to_json()} if self.position is not None else {})}
+
+    def _json(self) -> dict[str, Any]:
         return {"index": self.index, "id": self.id, "step": self.kind, "description": self.description,
                 "key": self.key, "symbol": self.symbol, "outcome": self.outcome.value,
                 "verdict": self.verdict,
@@ -318,7 +382,9 @@ class StepResult:
                    verdict=d.get("verdict", ""), actions=list(d.get("actions") or []),
                    statuses=[StatusSeen.from_json(x) for x in d.get("statuses", [])],
                    details=dict(d.get("details") or {}), sent_at=from_iso(d.get("sent_at")),
-                   answered_at=from_iso(d.get("answered_at")), note=d.get("note", ""))
+                   answered_at=from_iso(d.get("answered_at")), note=d.get("note", ""),
+                   legs=[LegResult.from_json(x) for x in d.get("legs") or []],
+                   position=Position.from_json(d.get("position")))
 
 
 @dataclass

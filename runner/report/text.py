@@ -29,6 +29,12 @@ def render_text(report: Report, *, color: bool = False) -> str:
         lines.append(printable(f"  {o.id} {legs}: {note}"))
     for o in _cells.definition_notes(report):
         lines.append(printable(f"  {o.id}: {o.verdict}"))
+    from runner.report.timeline import positions, summary_line, timeline_lines
+
+    for held in positions(report):  # an exit plan: its timeline, event by event
+        units = report.instruments.get(held.symbol or "")
+        lines.append(printable(f"  {held.id} position: {summary_line(held, units)}"))
+        lines += [printable(f"    {line}") for line in timeline_lines(held, units)]
     problems = [o for o in report.orders if o.outcome in (Outcome.FAILED, Outcome.UNKNOWN)]
     for o in problems:
         lines.append(printable(f"  {o.id}: {o.verdict}"))

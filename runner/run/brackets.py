@@ -62,8 +62,10 @@ class Brackets:
         self._cancelling: list[LiveOrder] = []
         #: the entries that have after_fill exits: the only ones one-cancels-other looks at (it runs
         #: after every answer, so scanning every order would cost O(n) per answer)
+        #: (exit plans are kept by runner.run.exits: a ladder's levels do not cancel each other)
         self._with_exits = [i for i, o in enumerate(playbook.orders)
-                            if o.bracket is not None and o.bracket.mode is BracketMode.AFTER_FILL]
+                            if o.bracket is not None and o.bracket.mode is BracketMode.AFTER_FILL
+                            and not o.bracket.exit_plan]
 
     # --- one-cancels-other ---
 
@@ -99,6 +101,8 @@ class Brackets:
         found: list[tuple[OrderResult, list[LegResult]]] = []
         for result in self.ledger.results:
             legs = [x for x in result.legs if x.mode == BracketMode.AFTER_FILL.value]
+            if result.position is not None:  # an exit plan: runner.run.exits keeps it
+                continue
             if not legs or any(x.fills or x.last_status == "FILLED" for x in legs):
                 continue
             still_open = [x for x in legs if x.last_status in _OPEN_EXIT and x.order_id and x.reject is None]
@@ -256,7 +260,10 @@ class Brackets:
 
 def warn_open_sibling(result: OrderResult, warnings: list[str]) -> None:
     """When one exit has traded and the other still shows open: after_fill exits the runner could not
-    cancel, or attached exits (QFEX does not document that they cancel each other)."""
+    cancel, or attached exits (QFEX does not document that they cancel each other). An exit plan's
+    take-profit levels stay open after another filled, by design (runner.run.exits)."""
+    if result.position is not None:
+        return
     for mode in (BracketMode.AFTER_FILL.value, BracketMode.ATTACHED.value):
         legs = [x for x in result.legs if x.mode == mode]
         traded = [x for x in legs if x.fills or x.last_status == "FILLED"]

@@ -46,7 +46,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +72,7 @@ from runner.run.catch_up import Reconnection
 from runner.run.converge import Converger, refuse_break_even_unplaced
 from runner.run.endstate import EndStates
 from runner.run.events import EventPump
+from runner.run.exits import ExitPlans
 from runner.run.finish import Finish, placement_summary
 from runner.run.flow import OrderFlow, Submission
 from runner.run.interrupts import Interrupts
@@ -96,7 +97,9 @@ from runner.state.writer import JournalWriter
 from runner.words import counted, os_reason
 
 if TYPE_CHECKING:
+    from runner.exchange.marketdata import MarkPriceSource
     from runner.exchange.reconnect import ReconnectingSession
+    from runner.exchange.session import RecoveringSession
     from runner.playbook.account import AccountFigures
     from runner.playbook.policy import Policy
     from runner.playbook.refdata import RefData
@@ -154,8 +157,9 @@ def run_playbook(options: RunOptions) -> RunResult:
             connect(), connect, pacer=Pacer(), timeout=min(options.timeout, 10.0),
             policy=reconnect_policy(options.reconnect_attempts, options.reconnect_max_seconds))
         stack.callback(session.close)
+        marks = stack.enter_context(exit_plan_marks(playbook, target, options, warnings))
         run = build_run(playbook, target, session, journal, options, warnings, credentials.account_id,
-                        started_at, refdata)
+                        started_at, refdata, marks)
         from runner.run.provenance import provenance_in_background
 
         provenance = provenance_in_background(options.playbook, env)  # git, while the run goes on
@@ -170,6 +174,31 @@ def run_playbook(options: RunOptions) -> RunResult:
             code = ExitCode.IO_ERROR
             report.summary.exit_code = int(code)
         return RunResult(report, code, saved.report_dir, saved.files, saved.problems)
+
+
+@contextlib.contextmanager
+def exit_plan_marks(playbook: Playbook, target: Target, options: RunOptions,
+                    warnings: list[str]) -> Iterator[MarkPriceSource | None]:
+    """The mark prices an exit plan's break-even and trailing need, and the exchange's clock its time
+    rules read (each price carries the exchange's time), from the market-data socket; None (the
+    positions push stands in) when no plan needs them or the socket cannot be used."""
+    moving = [o for o in playbook.orders if o.bracket is not None and o.bracket.manage is not None]
+    symbols = sorted({o.symbol for o in moving})
+    if not symbols or not target.mds_url:
+        yield None
+        return
+    from runner.exchange.marketdata import MarkPrices
+
+    try:
+        feed = MarkPrices(target.mds_url, symbols, timeout=min(options.timeout, 10.0)).start()
+    except RunnerError as exc:
+        warnings.append(f"no market data ({exc}): exit plans read the mark from the positions push")
+        yield None
+        return
+    try:
+        yield feed
+    finally:
+        feed.close()
 
 
 def risk_of_run(playbook: Playbook, refdata: RefData | None, account: AccountFigures | None,
@@ -208,7 +237,7 @@ def write_invalid_report(options: RunOptions, target: Target, invalid: PlaybookI
 
 def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, journal: Journal,
               options: RunOptions, warnings: list[str], account_id: str | None, started_at: float,
-              refdata: RefData | None = None) -> Run:
+              refdata: RefData | None = None, marks: MarkPriceSource | None = None) -> Run:
     """The one place the run's parts are built, each once, and handed what it uses."""
     from runner.playbook.plan import build_plan
     from runner.state.placements import Placements  # exactly-once: journal + exchange reconciliation
@@ -232,13 +261,18 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     pump = EventPump(session, journal, ledger, sender)
     adopter = Adopter(placements, session, ledger)
     legs = Brackets(playbook, ledger, sender, pump, adopter, journal, session, timeout)
-    steps = None
-    if playbook.steps:
-        from runner.run.step_context import StepContext
-        from runner.run.steps import StepRunner
+    lots = {s: spec.lot_size for s, spec in refdata.items()} if refdata is not None else None
+    ticks = {s: spec.tick_size for s, spec in refdata.items()} if refdata is not None else None
+    plans = ExitPlans(playbook, ledger, sender, pump, adopter, journal, session, timeout, lots=lots,
+                      ticks=ticks, marks=marks)  # exit plans: ladders, resized and managed stops (exits)
+    from runner.run.step_context import StepContext
+    from runner.run.steps import StepRunner
 
-        steps = StepRunner(StepContext(playbook, session, journal, ledger, pump, interrupts, timeout))
-    flow = OrderFlow(playbook, build_plan(playbook), ledger, sender, pump, adopter, legs, timeout, steps)
+    step_context = StepContext(playbook, session, journal, ledger, pump, interrupts, timeout)
+    step_context.exit_plans = plans  # an `exits:` step keeps an exit plan like a bracket's
+    steps = StepRunner(step_context)
+    flow = OrderFlow(playbook, build_plan(playbook, lots), ledger, sender, pump, adopter, legs, timeout,
+                     steps, plans)
     submit: Submission = flow
     if options.max_in_flight > 1 and playbook.on_reject is OnReject.STOP:
         # every order is a barrier (a rejection must stop all later ones): the sequential flow
@@ -246,10 +280,21 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
         warnings.append(window_has_no_effect(options.max_in_flight))
     elif options.max_in_flight > 1:
         submit = Pipeline(flow, ledger, sender, pump, adopter, journal, interrupts, options.max_in_flight)
-    pump.on_event = legs.cancel_filled_siblings  # exits are one-cancels-other while connected
-    finish = Finish(playbook, ledger, pump, EndStates(session, ledger, pump), legs, timeout)
-    session.on_reconnect = Reconnection(journal, ledger, sender, placements.order_types, lookup_timeout,
-                                        symbols=placements.symbols)
+    def after_event() -> None:  # exits are one-cancels-other, exit plans kept, while connected
+        legs.cancel_filled_siblings()
+        plans.step_all()
+
+    pump.on_event = after_event
+    pump.claim = plans.observe
+    finish = Finish(playbook, ledger, pump, EndStates(session, ledger, pump), legs, timeout, plans)
+    reconnection = Reconnection(journal, ledger, sender, placements.order_types, lookup_timeout,
+                                symbols=placements.symbols)
+
+    def on_reconnect(recovered: RecoveringSession) -> None:  # catch up, then exit plans re-check their stops
+        reconnection(recovered)
+        plans.after_reconnect()
+
+    session.on_reconnect = on_reconnect
     summary = Summary(
         playbook_path=playbook.path, playbook_name=playbook.name, playbook_sha256=playbook.sha256,
         run_id=playbook.run_id, target=target.name, url=display_url(target.url), account_id=account_id,
@@ -258,10 +303,38 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
                           prune=options.prune, refdata=refdata, journal_existed=journal.existed) \
         if converging else None
     return Run(playbook, target, session, journal, placements, ledger, submit, finish, interrupts, summary,
-               timeout=timeout, handle_sigint=options.handle_sigint, converger=converger)
+               timeout=timeout, handle_sigint=options.handle_sigint, converger=converger,
+               manage=ExitManagement(plans, options.manage, options.until))
 
 
 # --- the run --------------------------------------------------------------------------------------
+
+
+class ExitManagement:
+    """`run --manage [--until]`, or a one-shot run of exit plans: what the run does after submitting
+    (keep managing, or not) and what it says is left at the exchange."""
+
+    def __init__(self, plans: ExitPlans, manage: bool, until: float | None) -> None:
+        self.plans = plans
+        self.manage = manage
+        self.until = until
+
+    def run(self) -> None:
+        if self.manage:
+            self.plans.manage(self.until)
+
+    def tell(self, warnings: list[str]) -> None:
+        left = self.plans.left_live()
+        if not left:
+            return
+        if self.manage and self.plans.deadline_reached:
+            why = "--until reached: the exits stay at the exchange as sized"
+        elif self.manage:
+            why = "the run ended before these were done"
+        else:
+            why = ("a one-shot run places the exits and does what is due now; run it again (or with "
+                   "--manage) to resize and move them as the trade goes")
+        warnings.extend(f"{line} — {why}" for line in left)
 
 
 class Run:
@@ -275,7 +348,7 @@ class Run:
     def __init__(self, playbook: Playbook, target: Target, session: Session, journal: JournalWriter,
                  placements: Placements, ledger: Ledger, submit: Submission, finish: Finish,
                  interrupts: Interrupts, summary: Summary, *, timeout: float, handle_sigint: bool,
-                 converger: Converger | None = None) -> None:
+                 converger: Converger | None = None, manage: ExitManagement | None = None) -> None:
         self.playbook = playbook
         self.target = target
         self.session = session
@@ -289,6 +362,7 @@ class Run:
         self.timeout = timeout
         self.handle_sigint = handle_sigint
         self.converger = converger
+        self.manage = manage
 
     def execute(self) -> tuple[Report, ExitCode]:
         code, message, outcome = ExitCode.OK, "", RunOutcome.PASSED
@@ -308,6 +382,8 @@ class Run:
                 if self.converger is not None:  # --converge / --prune: in place, before anything new
                     self.converger.converge()
                 self.submission.submit()
+                if self.manage is not None:
+                    self.manage.run()
                 self.finish.drain()
             except StopRun as stop:
                 code, message, outcome = stop.exit_code, str(stop), RunOutcome.ABORTED
@@ -325,6 +401,8 @@ class Run:
         finally:
             self.interrupts.uninstall()
         self.finish.final_judgement(connection_lost=lost)
+        if self.manage is not None:
+            self.manage.tell(self.ledger.warnings)
         if lost or stopped:
             message = f"{message} — {placement_summary(self.ledger.results)}"
         failed = sum(1 for r in self.ledger.results if r.outcome in (Outcome.FAILED, Outcome.UNKNOWN))

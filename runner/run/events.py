@@ -60,6 +60,13 @@ class EventPump:
         #: the account's position per symbol as last pushed (only once subscribed to `positions`),
         #: with the time it arrived: symbol -> (quantity, received at)
         self.positions: dict[str, tuple[Decimal, float]] = {}
+        #: the last positions row per symbol (its average_price and unrealised_pnl give the mark)
+        self.position_rows: dict[str, dict[str, Any]] = {}
+        #: the exchange's clock: the latest update_time / timestamp of its frames (Unix seconds)
+        self.exchange_time: Decimal | None = None
+        #: may claim an event after the observers saw it, instead of the usual handling (an exit plan's
+        #: modify answers, runner.run.exits)
+        self.claim: Callable[[Event], bool] | None = None
         #: also shown every event, before it is applied (a step waiting for the answer to its cancel,
         #: close or modify by exchange order id or client id: runner.run.step_context)
         self.observers: list[Callable[[Event], None]] = []
@@ -112,6 +119,14 @@ class EventPump:
             observer(event)
         reply = event.reply
         coid = event.client_order_id
+        stamp = reply.body.update_time if isinstance(reply.body, OrderUpdate) else \
+            reply.body.timestamp if isinstance(reply.body, Fill) else None
+        if stamp is not None and (self.exchange_time is None or stamp > self.exchange_time):
+            self.exchange_time = stamp
+        if self.claim is not None and self.claim(event):
+            if self.on_event is not None:
+                self.on_event()
+            return
         if reply.kind is ReplyKind.ORDER:
             self._apply_order(coid, reply.body, event.received_at, reply.raw)
         elif reply.kind is ReplyKind.FILL:
@@ -144,6 +159,7 @@ class EventPump:
             quantity = wire_decimal(row.get("position"))
             if quantity is not None:
                 self.positions[str(row["symbol"])] = (quantity, at)
+                self.position_rows[str(row["symbol"])] = row
 
     def _attached_leg(self, live: LiveOrder | None, update: OrderUpdate) -> LegResult | None:
         """An attached TP/SL leg announced by the exchange (stop type, parent's coid or known id)."""

@@ -16,6 +16,7 @@ from runner.report import OrderResult, Outcome
 from runner.run.brackets import Brackets, warn_open_sibling
 from runner.run.endstate import EndStates
 from runner.run.events import EventPump
+from runner.run.exits import ExitPlans
 from runner.run.ledger import Ledger
 from runner.run.verdict import LiveOrder, judge
 from runner.state.legstate import PENDING
@@ -30,9 +31,11 @@ class Finish:
     """The drain and the final verdicts of every order (see the module docstring)."""
 
     def __init__(self, playbook: Playbook, ledger: Ledger, pump: EventPump, end_states: EndStates,
-                 exits: Brackets, timeout: float) -> None:
+                 exits: Brackets, timeout: float, plans: ExitPlans | None = None) -> None:
         self.playbook = playbook
         self.exits = exits
+        #: exit plans (runner.run.exits): settled in the drain, their P&L and invariants at the end
+        self.plans = plans
         self.end_states = end_states
         self.ledger = ledger
         self.results = ledger.results
@@ -63,6 +66,9 @@ class Finish:
 
         self.pump.pump(lambda: not legs_owed(), 0 if quick else LEG_ANNOUNCE_S)
         self.end_states.settle(QUICK_END_STATE_S if quick else self.timeout)
+        if self.plans is not None:
+            self.plans.step_all()
+            self.plans.settle(QUICK_END_STATE_S if quick else self.timeout)
         self.exits.cancel_filled_siblings()
         if not quick:
             self.exits.cancel_exits_of_flat_positions()
@@ -99,6 +105,10 @@ class Finish:
                 result.outcome, result.verdict = verdict
             if not live.answered and connection_lost:
                 result.verdict += " (connection lost: re-running reconciles it with the exchange)"
+        if self.plans is not None:
+            self.plans.finish()
+        if self.plans is not None:
+            self.plans.judged()
         for result in self.results:
             warn_open_sibling(result, self.ledger.warnings)
             for leg in result.legs:

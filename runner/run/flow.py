@@ -17,13 +17,14 @@ from runner.errors import StopRun
 from runner.exit_codes import ExitCode
 from runner.playbook.ids import Leg
 from runner.playbook.model import BracketMode, OnReject, Order, Playbook, Wait
-from runner.report import Outcome
+from runner.report import OrderResult, Outcome
 from runner.run.adopt import Adopter
 from runner.run.brackets import Brackets
 from runner.run.events import EventPump
+from runner.run.exits import ExitPlans
 from runner.run.ledger import Ledger
 from runner.run.send import Sender
-from runner.run.verdict import ends_after_ack, is_immediate, judge
+from runner.run.verdict import LiveOrder, ends_after_ack, is_immediate, judge
 
 if TYPE_CHECKING:
     from runner.playbook.plan import Plan, Step
@@ -40,7 +41,8 @@ class OrderFlow:
     """Each playbook order in turn: adopt or send, wait, place after_fill exits, judge, on_reject."""
 
     def __init__(self, playbook: Playbook, plan: Plan, ledger: Ledger, sender: Sender, pump: EventPump,
-                 adopter: Adopter, legs: Brackets, timeout: float, steps: StepRunner | None = None) -> None:
+                 adopter: Adopter, legs: Brackets, timeout: float, steps: StepRunner | None = None,
+                 exits: ExitPlans | None = None) -> None:
         self.playbook = playbook
         self.steps = steps
         self._next_step = 0  # steps before this index of playbook.steps have run
@@ -49,6 +51,8 @@ class OrderFlow:
         self.pump = pump
         self.adopter = adopter
         self.legs = legs
+        #: exit plans (take-profit ladders, managed stops) are placed and kept by runner.run.exits
+        self.exits = exits
         self.timeout = timeout
         self._entry_steps = {s.order.id: s for s in plan.steps if s.leg is Leg.ENTRY}
         self._judged: set[int] = set()
@@ -98,15 +102,19 @@ class OrderFlow:
         result = self.ledger.results[index]
         step = self._entry_steps[order.id]
         after_fill = order.bracket is not None and order.bracket.mode is BracketMode.AFTER_FILL
+        # an after_fill bracket waits for the entry's fill; an exit plan protects each fill as it comes
+        # (runner.run.exits acts on every event), so its entry waits only as `wait:` says
+        to_fill = order.wait is Wait.FILL or (after_fill and not (order.bracket is not None
+                                                                   and order.bracket.exit_plan))
         placed = self.adopter.already_placed(step.client_order_id)
         if placed is not None:
             live = self.adopter.adopt(result, placed)
             if after_fill:
-                self.legs.place_after_fill_legs(index, order, result, live)
+                self.place_exits(index, order, result, live)
             return
         live = self.sender.send(step.client_order_id, result, step.message, index, order.id, Leg.ENTRY,
                                 order.quantity, is_immediate(order))
-        if order.wait is Wait.FILL or after_fill:
+        if to_fill:
             self.pump.pump(lambda: live.settled(time.monotonic()), self.timeout)
         elif order.wait is Wait.ACK:
             if not self.pump.pump(lambda: live.answered, self.timeout):
@@ -122,8 +130,15 @@ class OrderFlow:
         else:
             self.pump.pump(lambda: False, 0)  # take whatever already arrived, never block
         if after_fill:
+            self.place_exits(index, order, result, live)
+        self.judge_sent(upto=index, waited_for_fill=to_fill)
+
+    def place_exits(self, index: int, order: Order, result: OrderResult, live: LiveOrder) -> None:
+        """An after_fill bracket's exits: an exit plan's by runner.run.exits, the others by brackets."""
+        if self.exits is not None and order.bracket is not None and order.bracket.exit_plan:
+            self.exits.place(index, order, result, live)
+        else:
             self.legs.place_after_fill_legs(index, order, result, live)
-        self.judge_sent(upto=index, waited_for_fill=order.wait is Wait.FILL or after_fill)
 
     def judge_sent(self, upto: int, waited_for_fill: bool = False) -> None:
         """Judge every sent order whose outcome is now known; apply `on_reject` to the failures.

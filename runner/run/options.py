@@ -62,6 +62,9 @@ class RunOptions:
     #: reconnection after a dropped connection (runner.exchange.reconnect): attempts and total seconds
     reconnect_attempts: int = 8
     reconnect_max_seconds: float = 120.0
+    #: `run --manage`: stay connected and keep every exit plan until flat (or `until`, epoch seconds)
+    manage: bool = False
+    until: float | None = None
     #: the audit trail of every frame (`--wire-log FILE`); None: `wire.jsonl` in the report dir for uat/prod
     wire_log: str | None = None
 

@@ -2,7 +2,7 @@
 
 `risk_section` returns JSON-ready data for `Report.risk` (rendered by `runner.report.risk`): the
 preview of `runner.playbook.risk` (quantities as sent, the account as read), plus one outcome per
-entry whose take-profit or stop-loss has filled (in this run, or seen again by a re-run):
+filled exit — each level of a ladder, the stop — in this run or seen again by a re-run:
 
     realised PnL = planned figure (loss at the stop / reward at the take-profit, for the closed quantity)
                    - slippage past the trigger (the exit filled worse than its trigger)
@@ -45,17 +45,22 @@ def _move(direction: Decimal, a: Decimal, b: Decimal, quantity: Decimal) -> Deci
     return _CTX.multiply(direction, _CTX.multiply(_CTX.subtract(a, b), quantity))
 
 
-def exit_outcome(row: OrderRisk, result: OrderResult) -> dict[str, Any] | None:
-    """What the filled exit of one entry realised (None: no exit filled, or nothing to compare)."""
+def exit_outcomes(row: OrderRisk, result: OrderResult) -> list[dict[str, Any]]:
+    """What each filled exit of one entry realised, in the order of its legs (a ladder's levels, then
+    the stop): each exit closes its own quantity of the entry, and carries that share of the entry's
+    value and fees, so the outcomes of a round trip add up to it. Empty: no exit filled."""
     entry_qty, entry_value, entry_fees = _value(result.fills)
     if entry_qty == 0 or row.entry is None:
-        return None
+        return []
+    direction = Decimal(1) if row.side is Side.BUY else Decimal(-1)
+    open_qty = entry_qty
+    outcomes: list[dict[str, Any]] = []
     for leg in result.legs:
         exit_qty, exit_value, exit_fees = _value(leg.fills)
-        if exit_qty == 0 or leg.trigger_price is None:
+        if exit_qty == 0 or leg.trigger_price is None or open_qty == 0:
             continue
-        closed = min(exit_qty, entry_qty)
-        direction = Decimal(1) if row.side is Side.BUY else Decimal(-1)
+        closed = min(exit_qty, open_qty)
+        open_qty = _CTX.subtract(open_qty, closed)
         # the closed quantity's share of each side's value: exact when all of it closed (the usual case)
         entry_cost = entry_value if closed == entry_qty else _CTX.divide(_CTX.multiply(entry_value, closed),
                                                                          entry_qty)
@@ -71,15 +76,15 @@ def exit_outcome(row: OrderRisk, result: OrderResult) -> dict[str, Any] | None:
                         _CTX.divide(_CTX.multiply(entry_fees, closed), entry_qty), exit_fees)
         entry_avg = _CTX.divide(entry_value, entry_qty).quantize(_AVERAGE)
         exit_avg = _CTX.divide(exit_value, exit_qty).quantize(_AVERAGE)
-        return {
+        outcomes.append({
             "order_id": row.order_id, "exit": leg.leg, "trigger": leg.trigger_price,
             "closed_quantity": closed,
             "entry_average": entry_avg, "exit_average": exit_avg,
             "planned": planned, "slippage": slippage, "entry_difference": entry_difference,
             "realised": pnl, "fees": fees, "net": _CTX.subtract(pnl, fees),
             "preview_loss_at_stop": row.loss_at_stop,
-        }
-    return None
+        })
+    return outcomes
 
 
 def risk_section(preview: RiskPreview, results: list[OrderResult]) -> dict[str, Any]:
@@ -88,8 +93,7 @@ def risk_section(preview: RiskPreview, results: list[OrderResult]) -> dict[str, 
     outcomes = []
     for row in preview.orders:
         result = by_id.get(row.order_id)
-        found = exit_outcome(row, result) if result is not None else None
-        if found is not None:
-            outcomes.append(found)
+        if result is not None:
+            outcomes.extend(exit_outcomes(row, result))
     body["outcomes"] = outcomes
     return body

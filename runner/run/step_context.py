@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.enums import CANCELLED_STATUSES, Channel
 from runner.errors import RunnerError
@@ -45,6 +45,9 @@ POSITION_PULSE_S = 1.0
 #: a pulse's frames (one per symbol) arrive together: this long without a new one ends it
 PULSE_SPREAD_S = 0.1
 PAGE = 1000
+
+if TYPE_CHECKING:
+    from runner.run.exits import ExitPlans
 
 
 @dataclass
@@ -92,6 +95,8 @@ class StepContext:
         self.interrupts = interrupts
         self.timeout = timeout
         self._positions_subscribed = False
+        #: the run's exit plans (runner.run.exits), for an `exits:` step; set by the run's wiring
+        self.exit_plans: ExitPlans | None = None
 
     # --- sending -------------------------------------------------------------------------------------
 

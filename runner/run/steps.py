@@ -20,7 +20,7 @@ from runner.errors import NoAnswer, StopRun
 from runner.exit_codes import ExitCode
 from runner.playbook.model import OnReject, PlaybookStep, StepKind
 from runner.report import Outcome, StepResult
-from runner.run import step_cancel, step_close, step_leverage, step_twap
+from runner.run import step_cancel, step_close, step_exits, step_leverage, step_twap
 from runner.run.step_context import StepContext
 
 StepRun = Callable[[StepContext, int, PlaybookStep, StepResult], tuple[Outcome, str]]
@@ -32,6 +32,7 @@ KINDS: dict[StepKind, StepRun] = {
     StepKind.CLOSE_POSITION: step_close.run,
     StepKind.TWAP: step_twap.run,
     StepKind.CANCEL_TWAP: step_twap.cancel,
+    StepKind.EXITS: step_exits.run,
 }
 
 
@@ -51,7 +52,7 @@ class StepRunner:
         result = ctx.ledger.steps[index]
         key = ctx.playbook.step_key(step)
         done = ctx.journal.step_done(key)
-        if done is not None:
+        if done is not None and step.kind is not StepKind.EXITS:  # exits are kept on every run
             result.outcome = Outcome.ALREADY_PLACED
             result.verdict = f"done by an earlier run: {done.get('verdict') or 'passed'}"
             result.actions = [str(a) for a in done.get("actions") or []]

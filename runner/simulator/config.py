@@ -86,6 +86,23 @@ DIALECTS: dict[str, dict[str, object]] = {
 }
 
 
+class FastClock:
+    """The wall clock running `speed` times faster from the moment it is made (`sim --clock-speed`):
+    scenario steps, the speed bump, TWAP intervals and the exchange's frame timestamps all follow
+    it, so a rehearsal of `close_after: 3d` plays out in minutes. The server sleeps engine seconds
+    divided by `speed`."""
+
+    def __init__(self, speed: float, base: Callable[[], float] = time.time) -> None:
+        if speed <= 0:
+            raise ConfigError(f"clock speed must be greater than 0, got {speed}")
+        self.speed = speed
+        self._base = base
+        self._start = base()
+
+    def __call__(self) -> float:
+        return self._start + (self._base() - self._start) * self.speed
+
+
 @dataclass
 class EngineConfig:
     """Everything the engine needs; defaults give the documented QFEX behaviour with a demo account."""

@@ -159,6 +159,8 @@ class Exchange(
         if not isinstance(params, dict):
             raise CommandError("InvalidJSONFormat", "'params' must be a JSON object")
         account = self._accounts[session.account_id]
+        if msg_type == "add_order" and self._scenario is not None and self._scenario.waiting:
+            self._scenario.begin(self._clock())  # a scenario that `starts: first_order`
         out: list[Outbound] = self._outbox
         self._outbox = []
         self._params = params

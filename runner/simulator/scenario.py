@@ -4,6 +4,9 @@ File format (YAML or JSON); times are relative to the exchange's start:
 
     name: aapl-rally                 # optional
     description: AAPL climbs to 245  # optional
+    starts: first_order              # optional: exchange_start (default) or first_order — times
+                                     # count from the first add_order the exchange receives, so a
+                                     # rehearsal plays out the same however late the runner connects
     symbols:
       AAPL-USD:
         start: 230.00                # optional: fair price at time 0 (default: refdata underlier_price)
@@ -60,6 +63,8 @@ class Scenario:
     name: str = ""
     description: str = ""
     source: str = field(default="", compare=False)
+    #: exchange_start | first_order: what the steps' times count from
+    starts: str = "exchange_start"
 
     def runner(self, start_time: float, seed: int) -> ScenarioRunner:
         return ScenarioRunner(self, start_time, seed)
@@ -70,6 +75,8 @@ class ScenarioRunner:
 
     def __init__(self, scenario: Scenario, start_time: float, seed: int) -> None:
         self._t0 = start_time
+        #: `starts: first_order`: nothing moves until `begin` (the first add_order) sets the start
+        self.waiting = scenario.starts == "first_order"
         self._paths = scenario.paths
         self.symbols = tuple(scenario.paths)
         self._next_index: dict[str, int] = dict.fromkeys(self.symbols, 0)
@@ -80,6 +87,12 @@ class ScenarioRunner:
                 self._walk_mid[symbol] = path.start
                 walk_seed = seed if path.seed is None else path.seed
                 self._walk_rng[symbol] = random.Random(f"qfex-sim-walk:{walk_seed}:{symbol}")
+
+    def begin(self, now: float) -> None:
+        """`starts: first_order`: the clock of the steps starts now (called once, on the first order)."""
+        if self.waiting:
+            self.waiting = False
+            self._t0 = now
 
     def initial(self) -> dict[str, Decimal]:
         return {s: p.start for s, p in self._paths.items() if p.start is not None}
@@ -98,12 +111,16 @@ class ScenarioRunner:
         return self._t0 + path.interval * (index + 1)
 
     def next_time(self) -> float | None:
+        if self.waiting:
+            return None
         times = [t for s in self.symbols if (t := self._time_of(s, self._next_index[s])) is not None]
         return min(times) if times else None
 
     def due(self, now: float) -> dict[str, Decimal]:
         """The latest fair price of every symbol whose next point is due at `now`."""
         moves: dict[str, Decimal] = {}
+        if self.waiting:
+            return moves
         for symbol in self.symbols:
             path = self._paths[symbol]
             while True:
@@ -127,7 +144,8 @@ class ScenarioRunner:
 
 # ------------------------------------------------------------------------------------------ loading
 
-_TOP_KEYS = {"name", "description", "symbols"}
+_TOP_KEYS = {"name", "description", "symbols", "starts"}
+_STARTS = ("exchange_start", "first_order")
 _SYMBOL_KEYS = {"start", "steps", "random_walk"}
 _STEP_KEYS = {"at", "mid"}
 _WALK_KEYS = {"interval", "drift", "volatility", "steps", "seed"}
@@ -148,7 +166,10 @@ def load_scenario_file(path: str | Path) -> Scenario:
     paths: dict[str, StepsPath | WalkPath] = {}
     for symbol, (_, node) in symbols.items():
         paths[symbol] = _path(name, symbol, node)
-    return Scenario(paths, title, description, source=name)
+    starts = yn.string(name, top["starts"][1], "starts") if "starts" in top else _STARTS[0]
+    if starts not in _STARTS:
+        raise yn.error(name, top["starts"][1], f"starts: {starts!r} is not one of {', '.join(_STARTS)}")
+    return Scenario(paths, title, description, source=name, starts=starts)
 
 
 def _path(name: str, symbol: str, node: yaml.Node) -> StepsPath | WalkPath:

@@ -670,7 +670,7 @@ class ExchangeServer:
         if deadline is None:
             self._timer = None
             return
-        delay = max(0.0, deadline - self.clock())
+        delay = max(0.0, deadline - self.clock()) / getattr(self.clock, "speed", 1.0)  # FastClock: faster
         self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer, deadline)
 
     def _on_timer(self, deadline: float) -> None:

@@ -34,7 +34,8 @@ def config_from_options(*, host: str, port: int, refdata_file: str | None = None
                         drop_after: int | None = None, error_rate: float = 0, stall_after: int | None = None,
                         stall_seconds: float | None = None, auth_timeout: float = 60,
                         dialect: str = "live", compat: Iterable[str] = (),
-                        session: str = "open", twap_speed: float = 1.0) -> StandaloneConfig:
+                        session: str = "open", twap_speed: float = 1.0,
+                        clock_speed: float = 1.0) -> StandaloneConfig:
     """The engine and server configurations for `qfex-runner sim`'s options.
 
     Raises UsageError for an unknown --compat name or an unreadable reference data, accounts or
@@ -45,6 +46,10 @@ def config_from_options(*, host: str, port: int, refdata_file: str | None = None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     engine = EngineConfig(seed=seed, speed_bump_ms=speed_bump_ms, session=session, twap_speed=twap_speed)
+    if clock_speed != 1.0:
+        from runner.simulator.config import FastClock
+
+        engine.clock = FastClock(clock_speed)
     if refdata_file:
         engine.refdata = load_refdata_rows(refdata_file)
     if accounts_file:
@@ -87,6 +92,8 @@ def banner(config: StandaloneConfig, bound_port: int) -> str:
         f"faults {', '.join(faults_on) or 'off'}; dialect {config.dialect}; session {engine.session}; "
         f"compat {', '.join(config.compat_names) or 'none'}"
         + (f"; TWAPs {engine.twap_speed:g}x faster" if engine.twap_speed != 1 else ""),
+        *([f"  clock            {speed:g}x the wall clock (--clock-speed)"]
+          if (speed := getattr(engine.clock, "speed", 1.0)) != 1.0 else []),
         "Ready. Press Ctrl-C to stop.",
     ]
     return "\n".join(lines)

@@ -200,9 +200,13 @@ class JournalEntry:
         if _is_num(payload.get("quantity")) and self.last_status in ("ACK", "MODIFIED"):
             self.quantity = Decimal(payload["quantity"])
         remaining = payload.get("quantity_remaining", payload.get("remaining_quantity"))
+        # a stop's cancel reply says quantity 0 and quantity_remaining 0 (QFEX's cancel_stop_order page):
+        # it measures no fill
+        stop_gone = self.last_status != OrderStatus.FILLED and _is_num(payload.get("quantity")) \
+            and Decimal(payload["quantity"]) == 0
         if _is_num(remaining):
             self.remaining = Decimal(remaining)
-            if self.quantity is not None and self.last_status in _ENDED_STATUSES:
+            if self.quantity is not None and self.last_status in _ENDED_STATUSES and not stop_gone:
                 self.reported_filled = max(self.reported_filled, self.quantity - self.remaining)
 
     def apply_reconciled(self, record: Mapping[str, Any]) -> None:
@@ -262,6 +266,8 @@ class JournalContents:
     journal is then 'damaged', every order looked up at the exchange."""
     unattributed_damage: int = 0
     """Damaged lines that name no order: they may have been about any order, placed or not."""
+    managed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """An exit plan's management actions (`manage` records) by their deterministic key."""
     steps_done: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Steps besides orders that finished, by their key: `{"step", "outcome", "verdict", "actions"}`
     as the run that did them recorded (a re-run reports them "already done" and does not repeat them)."""
@@ -305,6 +311,10 @@ class JournalContents:
             self.entry(coid).exit_order_ids[record["leg"]] = str(record["order_id"])
         elif kind == "cancel" and isinstance(coid, str):
             self.entry(coid).cancel_reason = str(record.get("reason") or "cancelled by the runner")
+            if isinstance(record.get("key"), str):
+                self.managed[record["key"]] = dict(record)
+        elif kind == "manage" and isinstance(record.get("key"), str):
+            self.managed[record["key"]] = dict(record)
         elif kind == "note" and record.get("event") == "cancel_intent" \
                 and isinstance(record.get("client_order_id"), str):  # journals written before `cancel`
             self.entry(record["client_order_id"]).cancel_reason = str(record.get("reason") or "")

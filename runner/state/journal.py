@@ -293,6 +293,19 @@ class Journal:
         self._append(record)
         self.contents.apply(record)
 
+    def record_manage(self, key: str, client_order_id: str, order_id: str, action: str, reason: str,
+                      message: Mapping[str, Any]) -> None:
+        """Durably note a management action (an exit plan's modify_stop_order) about to be sent, under
+        its deterministic `key` (runner.run.exits); a re-run reads it back (`managed`)."""
+        record = {"kind": "manage", "key": key, "coid": client_order_id, "order_id": order_id,
+                  "action": action, "reason": reason, "message": dict(message)}
+        self._append(record)
+        self.contents.apply(record)
+
+    def managed(self, key: str) -> Mapping[str, Any] | None:
+        """The management record journaled under `key` (by this run or an earlier one), or None."""
+        return self.contents.managed.get(key)
+
     def record_step_done(self, key: str, step_id: str, outcome: str, verdict: str,
                          actions: list[str]) -> None:
         """A step besides orders finished (durably: a re-run must not do it again)."""

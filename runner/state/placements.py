@@ -24,8 +24,9 @@ from typing import Any
 
 from runner.errors import OrdersUnsure, PlanChanged
 from runner.exchange.pacing import rate_limit_callback
+from runner.playbook.exits import exit_legs, step_is_long, step_order
 from runner.playbook.ids import Leg
-from runner.playbook.model import BracketMode, Order, Playbook
+from runner.playbook.model import BracketMode, Order, Playbook, StepKind
 from runner.state.definitions import ChangedOrder, definition_diff, order_definition
 from runner.state.entries import JournalEntry
 from runner.state.journal import Journal
@@ -61,12 +62,30 @@ def planned_orders(playbook: Playbook) -> list[Planned]:
         planned.append(Planned(playbook.client_order_id(order, Leg.ENTRY), order, Leg.ENTRY.value,
                                order.quantity, order.type.value))
         bracket = order.bracket
-        if bracket is not None and bracket.mode is BracketMode.AFTER_FILL:
+        if bracket is not None and bracket.exit_plan:  # a ladder's levels, its stop (runner.playbook.exits)
+            planned += exit_plan_planned(playbook, order)
+        elif bracket is not None and bracket.mode is BracketMode.AFTER_FILL:
             for leg, trigger, kind in ((Leg.TAKE_PROFIT, bracket.take_profit, "TAKE_PROFIT"),
                                        (Leg.STOP_LOSS, bracket.stop_loss, "STOP_LOSS")):
                 if trigger is not None:
                     coid = playbook.client_order_id(order, leg)
                     planned.append(Planned(coid, order, leg.value, None, kind))
+    for step in playbook.steps:  # an `exits:` step's exits are orders of ours too
+        if step.kind is StepKind.EXITS and step.exits is not None:
+            long = step_is_long(step.exits)
+            planned += exit_plan_planned(playbook, step_order(step.id, step.symbol or "", long is not False,
+                                                              step.quantity or Decimal(0), step.exits))
+    return planned
+
+
+def exit_plan_planned(playbook: Playbook, order: Order) -> list[Planned]:
+    """An exit plan's orders: each take-profit level, the stop-loss, the close_after order."""
+    planned = [Planned(playbook.client_order_id(order, x.leg), order, x.leg.value, None, x.order_type.value)
+               for x in exit_legs(order)]
+    bracket = order.bracket
+    if bracket is not None and bracket.manage is not None and bracket.manage.close_after is not None:
+        planned.append(Planned(playbook.client_order_id(order, Leg.CLOSE), order, Leg.CLOSE.value, None,
+                               "MARKET"))
     return planned
 
 

@@ -146,6 +146,7 @@ def build_status(playbook: Playbook, found: Reconciliation | Mapping[str, Exchan
     lines: list[OrderStatusLine] = []
     warnings: list[str] = []
     index = {o.id: i for i, o in enumerate(playbook.orders, 1)}
+    index.update({s.id: 0 for s in playbook.steps if s.id not in index})  # an `exits:` step's exits
     trades_carry_ids = not isinstance(found, Reconciliation) or found.trades_attributable
     for planned in PlannedOrders(playbook):
         state = found[planned.client_order_id]

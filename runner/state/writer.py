@@ -44,6 +44,12 @@ class JournalWriter(Protocol):
     def record_modified(self, client_order_id: str, order_key: str, definition: Mapping[str, Any]) -> None:
         """Every change of a placed order was confirmed: its definition is now the playbook's."""
 
+    def record_manage(self, key: str, client_order_id: str, order_id: str, action: str, reason: str,
+                      message: Mapping[str, Any]) -> None:
+        """Durably note an exit plan's management action (modify_stop_order) before it is sent."""
+
+    def managed(self, key: str) -> Mapping[str, Any] | None: ...
+
     def record_step_done(self, key: str, step_id: str, outcome: str, verdict: str,
                          actions: list[str]) -> None:
         """A step besides orders finished: durably, so a re-run reports it done and does not repeat it."""

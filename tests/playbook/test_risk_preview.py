@@ -92,3 +92,24 @@ def test_a_twap_step_that_can_open_a_position_is_in_the_preview_and_unbounded() 
         ("scale-in", "twap", D("345.00"), "mark price", D("690.00"), D("69.00"), True)
     assert row.fees == D("0.14")  # 690 x 0.0002 = 0.138, rounded up: every child order takes
     assert p.unbounded == ("naked", "scale-in") and p.symbols["TSLA-USD"].worst_loss is None
+
+
+def test_a_sized_ladder_is_previewed_at_the_quantities_the_run_sends() -> None:
+    """A ladder's levels are floored to the symbol's lot (AAPL-USD: 0.001), as plan and run size them —
+    not to the quantity's own digits (12.5 would floor 50 % to 6.2 and shift the rest)."""
+    book = b"""version: 1
+name: ladder
+orders:
+  - {id: long, symbol: AAPL-USD, side: BUY, type: LIMIT, price: 225.00, quantity: {risk: 0.5%},
+     bracket: {stop_loss: 215.00, take_profit: [{price: 235.00, size: 50%}, {price: 245.00, size: 30%},
+                                                {price: 260.00}]}}
+"""
+    account = AccountFigures("snapshot", equity=D(25000), available_balance=D(25000), leverage={})
+    playbook = validate_bytes(book, "ladder.yaml", REFDATA, account=account).playbook
+    assert playbook is not None
+    (long,) = preview(playbook, REFDATA, account, RATES).orders
+    assert long.quantity == D("12.5")  # 0.5 % of 25,000 = 125 / 10.00
+    assert [(r.price, r.quantity, r.reward) for r in long.rewards] == [
+        (D("235.00"), D("6.25"), D("62.50")), (D("245.00"), D("3.75"), D("75.00")),
+        (D("260.00"), D("2.5"), D("87.50"))]
+    assert long.r_multiple == D("1.80")  # 225.00 / 125

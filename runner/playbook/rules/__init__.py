@@ -15,6 +15,7 @@ from runner.playbook.rules import (
     bracket_geometry,
     bracket_type,
     duplicate_id,
+    exit_plan,
     leverage_first,
     limits_notional,
     limits_symbols,
@@ -37,6 +38,7 @@ from runner.problems import Problem
 
 #: every rule, in the order they run
 RULES: list[ModuleType] = [tif_allowed, price_required, duplicate_id, bracket_type, bracket_geometry,
+                           exit_plan,
                            limits_symbols, limits_notional, refdata_symbol, refdata_order_type, tick_size,
                            lot_size, quantity_range, price_band, stop_side, step_target, leverage_first,
                            twap_limits, risk_limits, policy_limits]

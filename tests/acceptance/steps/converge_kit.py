@@ -25,9 +25,15 @@ orders:
 """
 
 
+#: A resting entry with an after_fill bracket holds a run for its fill up to --timeout (default 30 s);
+#: these tests fill it between runs, so a run need not wait long (answers come in milliseconds).
+RUN_TIMEOUT = ("--timeout", "5")
+
+
 def cli(tmp_path: Path, sim: Any, *args: str) -> Any:
     """`qfex-runner ARGS --url SIM` in `tmp_path` (journal in runs/<name>/.state: kept across runs)."""
-    return qfex([*args, "--url", sim.url], cwd=tmp_path, env=sim_env(sim))
+    extra = RUN_TIMEOUT if args and args[0] == "run" else ()
+    return qfex([*args, *extra, "--url", sim.url], cwd=tmp_path, env=sim_env(sim))
 
 
 def stop_rows(sim: Any) -> dict[str, dict]:
