@@ -17,6 +17,16 @@ account's open orders cancelled before each, so machine noise hits all alike; me
   - `--stop`:        the runner with `on_reject: stop` and `--max-in-flight W` (which has no effect
                      there, and should cost nothing over a sequential run), next to its sequential run;
   - `--compare-src DIR`: the runner rows once more with the checkout in DIR (before/after).
+Besides the whole processes, each run is split in phases (medians, each with its own slope):
+  - submission: first order sent to last answered (the runner's report.json; the anchor prints its
+    loop, first intent to last answer) — window W: <= 1.1x the anchor's;
+  - reports: from the run's end (report.json's `ended_at`) to the process's exit (provenance, the
+    three report files, the summary on stdout) — work the anchor does not do;
+  - validation: `qfex-runner validate` of the same playbooks, whole process (its slope is the
+    per-order cost of checking a playbook, also work the anchor does not do);
+  - first order on the wire: process start to the first `sent_at` (its slope is validation's),
+    and the fixed cost itself: the same for a 1-order playbook, twice per round (<= 150 ms);
+  - `validate` of `playbooks/quickstart.yaml` over `python -c pass` (< 100 ms), three per round.
 Targets (issue 18): sequential slope <= 1.1x the anchor's; window-W whole-process slope <= 1.7x
 the anchor's with the same window (on_reject: stop rows are held to the sequential anchor).
 The journals (the anchor's and the runner's) go to the same directory (`--state-base`).
@@ -26,12 +36,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (
     PYTHON,
+    ROOT,
+    RUNNER,
     StandaloneSim,
     cancel_all,
     child_env,
@@ -40,6 +54,7 @@ from _harness import (
     remove,
     runner_command,
     runner_run,
+    submission_seconds,
     temp_workdir,
     timed,
     write_resting_playbook,
@@ -51,11 +66,24 @@ WINDOW_TARGET = 1.7
 
 
 def anchor_seconds(url: str, orders: int, tag: str, window: int, journal: Path,
-                   env: dict[str, str]) -> float:
-    """Whole-process seconds of the anchor client (its journal removed afterwards)."""
-    elapsed, _ = timed([PYTHON, ANCHOR, url, str(orders), tag, str(window), str(journal)], env)
+                   env: dict[str, str]) -> tuple[float, float]:
+    """(whole process, submission loop) seconds of the anchor client (its journal removed afterwards)."""
+    elapsed, out = timed([PYTHON, ANCHOR, url, str(orders), tag, str(window), str(journal)], env)
     journal.unlink(missing_ok=True)
-    return elapsed
+    return elapsed, float(out.strip().splitlines()[-1])
+
+
+def _stamp(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def phases(report: dict, spawned: float, whole: float) -> dict[str, float]:
+    """A run's phases from its report.json: submission (first send to last answer), reports (the
+    run's end to the process's exit) and the first order on the wire (spawn to first send)."""
+    sent = [_stamp(o["sent_at"]) for o in report["orders"] if o.get("sent_at")]
+    return {"submission": submission_seconds(report),
+            "reports": spawned + whole - _stamp(report["summary"]["ended_at"]),
+            "first order": min(sent) - spawned if sent else float("nan")}
 
 
 def slope_and_intercept(small: int, large: int, t_small: float, t_large: float) -> tuple[float, float]:
@@ -101,9 +129,15 @@ def main() -> None:
                          (f"runner, on_reject stop, --max-in-flight {window}{suffix}", "runner", window,
                           "stop", source)]
     times: dict[tuple[str, int], list[float]] = {(v[0], n): [] for v in variants for n in (small, large)}
+    parts: dict[tuple[str, str, int], list[float]] = {}  # (label, phase, size) -> seconds
+    starts: dict[str, list[float]] = {"python -c pass": [], "validate quickstart.yaml": []}
+
+    def note(label: str, phase: str, n: int, seconds: float) -> None:
+        parts.setdefault((label, phase, n), []).append(seconds)
     try:
         with StandaloneSim(["--no-rate-limit", "--speed-bump-ms", "0"], env) as sim:
             anchor_seconds(sim.url, 20, "warm", 1, state_base / "warm.jsonl", env)  # not measured
+            timed([RUNNER, "validate", str(ROOT / "playbooks" / "quickstart.yaml")], env)
             for i, source in enumerate(sources.values()):
                 runner_run(write_resting_playbook(work / f"warm{i}.yaml", 20, name="warm", run_id=f"w{i}"),
                            sim.url, work, env, state_dir=state_base / f"warm{i}", source=source)
@@ -113,17 +147,38 @@ def main() -> None:
                         cancel_all(sim.url, env)
                         tag = f"r{r}v{v}n{n}"
                         if kind == "anchor":
-                            whole = anchor_seconds(sim.url, n, tag, win, state_base / f"{tag}.jsonl", env)
+                            whole, loop = anchor_seconds(sim.url, n, tag, win, state_base / f"{tag}.jsonl",
+                                                         env)
+                            note(label, "submission", n, loop)
                         else:
                             pb = write_resting_playbook(work / f"{tag}.yaml", n, name=f"slope-{tag}",
                                                         run_id=tag, on_reject=on_reject)
                             extra = ["--max-in-flight", str(win)] if win > 1 else []
+                            spawned = time.time()
                             whole, report = runner_run(pb, sim.url, work, env, extra=extra, source=source,
                                                        state_dir=state_base / f"state-{tag}")
                             counts = report["summary"]["counts"]
                             if counts["passed"] != n:
                                 raise SystemExit(f"{label}, {n} orders, round {r}: {counts}")
+                            for phase, seconds in phases(report, spawned, whole).items():
+                                note(label, phase, n, seconds)
+                            if v == 2:  # validation of the same playbook, once per size and round
+                                note("validate", "whole", n, timed([RUNNER, "validate", str(pb)], env)[0])
                         times[(label, n)].append(whole)
+                for i, (suffix, source) in enumerate(sources.items()):  # fixed cost: a 1-order playbook
+                    for k in range(2):
+                        cancel_all(sim.url, env)
+                        tag = f"r{r}s{i}k{k}"
+                        pb = write_resting_playbook(work / f"one-{tag}.yaml", 1, name="first", run_id=tag)
+                        spawned = time.time()
+                        whole, report = runner_run(pb, sim.url, work, env, source=source,
+                                                   state_dir=state_base / f"state-one-{tag}")
+                        first = phases(report, spawned, whole)["first order"]
+                        note(f"one order{suffix}", "first order", 1, first)
+                for _ in range(3):  # start-up: interleaved, three each per round
+                    starts["python -c pass"].append(timed([PYTHON, "-c", "pass"], env)[0])
+                    starts["validate quickstart.yaml"].append(
+                        timed([RUNNER, "validate", str(ROOT / "playbooks" / "quickstart.yaml")], env)[0])
                 print(f"round {r + 1}/{args.rounds} done", flush=True)
     finally:
         remove(work)
@@ -152,6 +207,45 @@ def main() -> None:
             target = TARGETS.get(like, WINDOW_TARGET)
             line += f"{ratio:>16.2f}x   target <= {target}x: {'meets' if ratio <= target else 'MISSES'}"
         print(line)
+
+    print()
+    print("phases (median seconds; per order = slope between the two sizes)")
+    print(f"{'client':<{w}}{'phase':<14}{f'{small} orders':>12}{f'{large} orders':>12}{'per order':>12}"
+          f"{'vs anchor':>11}")
+    anchor_loop: dict[int, float] = {}
+    for label, kind, win, on_reject, _ in variants:
+        for phase in ("submission", "reports", "first order"):
+            if (label, phase, small) not in parts:
+                continue
+            t_small, t_large = median(parts[(label, phase, small)]), median(parts[(label, phase, large)])
+            slope, _ = slope_and_intercept(small, large, t_small, t_large)
+            line = f"{label:<{w}}{phase:<14}{t_small:>10.3f} s{t_large:>10.3f} s{slope * 1e6:>9.0f} µs"
+            if phase == "submission" and kind == "anchor":
+                anchor_loop[win] = slope
+            elif phase == "submission" and on_reject != "stop" and anchor_loop.get(win, 0) > 0:
+                ratio = slope / anchor_loop[win]
+                line += f"{ratio:>10.2f}x"
+                if win > 1:
+                    line += f"   target <= 1.1x: {'meets' if ratio <= 1.1 else 'MISSES'}"
+            print(line)
+    v_small = median(parts[("validate", "whole", small)])
+    v_large = median(parts[("validate", "whole", large)])
+    v_slope, _ = slope_and_intercept(small, large, v_small, v_large)
+    print(f"{'qfex-runner validate':<{w}}{'whole':<14}{v_small:>10.3f} s{v_large:>10.3f} s"
+          f"{v_slope * 1e6:>9.0f} µs")
+
+    print()
+    for suffix in sources:
+        firsts = parts[(f"one order{suffix}", "first order", 1)]
+        first = median(firsts)
+        print(f"fixed cost{suffix or ''}: process start to the first order on the wire, a 1-order playbook "
+              f"(--url, median of {len(firsts)}): {first * 1000:.1f} ms   target <= 150 ms: "
+              f"{'meets' if first <= 0.150 else 'MISSES'}")
+    base = median(starts["python -c pass"])
+    over = median(starts["validate quickstart.yaml"]) - base
+    print(f"validate playbooks/quickstart.yaml: {over * 1000:.1f} ms over `python -c pass` "
+          f"({base * 1000:.1f} ms; median of {len(starts['python -c pass'])})   target < 100 ms: "
+          f"{'meets' if over < 0.100 else 'MISSES'}")
 
 
 if __name__ == "__main__":

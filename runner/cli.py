@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -418,7 +417,8 @@ def run(playbook: str, target: str | None, url: str | None, mds_url: str | None,
         credentials_file=credentials_file,
         refdata_file=refdata_file, report_dir=report_dir, state_dir=state_dir, replan=replan,
         converge=converge, prune=prune, timeout=timeout, confirm=confirm if sys.stdin.isatty() else None,
-        on_progress=ProgressLine(sys.stderr, enabled=progress), reconnect_attempts=reconnect_attempts,
+        on_progress=line if (line := ProgressLine(sys.stderr, enabled=progress)).enabled else None,
+        reconnect_attempts=reconnect_attempts,
         reconnect_max_seconds=reconnect_max_seconds, max_in_flight=max_in_flight, wire_log=wire_log,
         manage=manage, until=_until(until_text, manage))
     return _show_run(run_playbook(options), fmt)  # PlaybookInvalid: its problems are shown by main()
@@ -764,12 +764,16 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except OSError as exc:  # the machine's, not a bug: a full disk, no permission, a closed pipe
         if debug:
+            import traceback  # only here: its import is start-up time for every command
+
             traceback.print_exc()
         with contextlib.suppress(OSError):
             click.echo(f"qfex-runner: input/output error: {os_reason(exc)}", err=True)
         code = ExitCode.IO_ERROR
     except Exception as exc:  # the boundary: anything else is a bug
         if debug:
+            import traceback
+
             traceback.print_exc()
         else:
             message = f"internal error: {type(exc).__name__}: {exc} (re-run with --debug)"

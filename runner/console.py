@@ -7,7 +7,6 @@ event is its own line. Colour only on a TTY and never when `NO_COLOR` is set (no
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Mapping
 from typing import TextIO
@@ -51,6 +50,8 @@ class ProgressLine:
                 self.stream.write("\r" + " " * self._width + "\r")
                 self._width = 0
             else:
+                import shutil  # only for a terminal (its import costs start-up)
+
                 text = text[: max(shutil.get_terminal_size().columns - 1, 20)]
                 self.stream.write("\r" + text + " " * max(self._width - len(text), 0))
                 self._width = len(text)

@@ -43,9 +43,46 @@ def write(obj: Any, emit: Emit, *, indent: int | None = None, sort_keys: bool = 
 
 def dumps(obj: Any, *, indent: int | None = None, sort_keys: bool = False) -> str:
     """Serialise with Decimals written exactly (Decimal('0.30') -> 0.30, never via float)."""
+    if indent is None and not sort_keys:
+        return _compact(obj)
     out: list[str] = []
     _encoder(out.append, " " * indent if indent is not None else None, sort_keys)(obj, 0)
     return "".join(out)
+
+
+def _compact(value: Any) -> str:
+    """`dumps(value)` without indent or sorting, as one expression per value: the text the general
+    encoder writes (tests compare them), without building its closures for every call — this is
+    every journal line and every message sent. Other types (Enums, subclasses) go to that encoder."""
+    kind = type(value)
+    if kind is str:
+        return _encode_str(value)
+    if kind is dict:
+        if not value:
+            return "{}"
+        return "{" + ", ".join([(_encode_str(k) if type(k) is str else _key(k)) + ": " + _compact(v)
+                                for k, v in value.items()]) + "}"
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if kind is Decimal:
+        return _decimal(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is list or kind is tuple:
+        if not value:
+            return "[]"
+        return "[" + ", ".join([_compact(v) for v in value]) + "]"
+    out: list[str] = []
+    _encoder(out.append, None, False)(value, 0)
+    return "".join(out)
+
+
+#: one decoder for every `loads` (json.loads builds a new one per call when given parse_float)
+_DECODER = json.JSONDecoder(parse_float=Decimal)
 
 
 def loads(text: str | bytes) -> Any:
@@ -55,7 +92,14 @@ def loads(text: str | bytes) -> Any:
     that would escape every caller's handler as an internal error.
     """
     try:
-        return json.loads(text, parse_float=Decimal)
+        if isinstance(text, str):
+            if text.startswith("\ufeff"):  # as json.loads: a BOM in text is an error
+                raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        elif isinstance(text, (bytes, bytearray)):
+            text = text.decode(json.detect_encoding(text), "surrogatepass")
+        else:
+            return json.loads(text, parse_float=Decimal)  # its TypeError, as before
+        return _DECODER.decode(text)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 
@@ -175,6 +219,9 @@ PLAIN_EXPONENT_LIMIT = 64
 
 
 def _decimal(value: Decimal) -> str:
+    text = str(value)  # plain already (no exponent: str and format "f" agree) for every usual number
+    if "E" not in text and value.is_finite():
+        return text
     if not value.is_finite():
         raise ValueError(f"non-finite number {value} cannot be serialised")
     exponent = value.as_tuple().exponent

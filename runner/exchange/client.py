@@ -155,6 +155,10 @@ def _host(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+#: how much one read from the socket takes at most (every frame already arrived, usually)
+READ_CHUNK = 65536
+
+
 class _FrameRefused(websocket.WebSocketException):
     """A frame that stalled part-way or is too large: the connection cannot be trusted further."""
 
@@ -176,6 +180,11 @@ class _BoundedWebSocket(websocket.WebSocket):
         self.frame_timeout = DEFAULT_TIMEOUT
         self.frame_started: float | None = None
         self.message_bytes = 0
+        #: bytes read from the socket beyond what the frame parser asked for, and how far they are
+        #: used: one `recv` takes every frame already arrived (websocket-client asks for a frame's
+        #: header, length and payload separately: three system calls a frame without this)
+        self._inbox = b""
+        self._inbox_at = 0
 
     def frame_done(self, *, data: bool) -> None:
         """A whole frame was read (a whole message too, if `data`): restart the frame's clock."""
@@ -188,6 +197,21 @@ class _BoundedWebSocket(websocket.WebSocket):
         if isinstance(declared, int) and declared > MAX_FRAME_BYTES:
             raise _FrameRefused(f"the exchange sent a frame of {declared} bytes (at most "
                                 f"{MAX_FRAME_BYTES} are accepted)")
+        if self._inbox_at < len(self._inbox):  # already here: no wait, no deadline to check
+            data = self._inbox[self._inbox_at:self._inbox_at + bufsize]
+            self._inbox_at += len(data)
+        else:
+            data = self._recv_socket(bufsize)
+        if self.frame_started is None:
+            self.frame_started = time.monotonic()
+        self.message_bytes += len(data)
+        if self.message_bytes > MAX_FRAME_BYTES:
+            raise _FrameRefused(f"the exchange sent a message larger than {MAX_FRAME_BYTES} bytes")
+        return data
+
+    def _recv_socket(self, bufsize: int) -> bytes:
+        """Up to `bufsize` bytes from the socket within the deadlines; what else arrived with them
+        (up to `READ_CHUNK`) is kept in the inbox for the next frames."""
         frame_until = None if self.frame_started is None else self.frame_started + self.frame_timeout
         limits = [t for t in (self.wait_until, frame_until) if t is not None]
         until = min(limits) if limits else None
@@ -198,14 +222,12 @@ class _BoundedWebSocket(websocket.WebSocket):
             if self.sock is not None:
                 self.sock.settimeout(left)
         try:
-            data: bytes = super()._recv(bufsize)  # type: ignore[no-untyped-call]
+            data: bytes = super()._recv(max(bufsize, READ_CHUNK))  # type: ignore[no-untyped-call]
         except websocket.WebSocketTimeoutException:
             self._timed_out(frame_until)
-        if self.frame_started is None:
-            self.frame_started = time.monotonic()
-        self.message_bytes += len(data)
-        if self.message_bytes > MAX_FRAME_BYTES:
-            raise _FrameRefused(f"the exchange sent a message larger than {MAX_FRAME_BYTES} bytes")
+        if len(data) > bufsize:
+            self._inbox, self._inbox_at = data, bufsize
+            data = data[:bufsize]
         return data
 
     def _send(self, data: str | bytes) -> int:

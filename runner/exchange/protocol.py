@@ -125,12 +125,19 @@ def wire_number(value: object) -> tuple[Decimal | None, str | None]:
     The one place a received number becomes money: adoption, leg states and reconciliation use it
     too (through `wire_decimal`), so no NaN or giant exponent gets past the protocol boundary.
     """
-    if value is None or value == "":
+    if value is None:
         return None, None
     number: Decimal
-    if isinstance(value, bool):
+    kind = type(value)  # the exact types first: every number of every answer passes here
+    if kind is Decimal:
+        number = value  # type: ignore[assignment]
+    elif kind is int:
+        number = Decimal(value)  # type: ignore[arg-type]
+    elif value == "":
+        return None, None
+    elif isinstance(value, bool):
         return None, f"{value!r} is not a number"
-    if isinstance(value, Decimal):
+    elif isinstance(value, Decimal):
         number = value
     elif isinstance(value, int):
         number = Decimal(value)
@@ -182,8 +189,13 @@ class _Numbers:
             checked: bool = True) -> Decimal | None:
         """The first of `names` present; with `minimum`, smaller (or equal, if `above`) is an anomaly.
         `checked` False: an unusable value is only dropped (fields nothing is judged by)."""
-        name = next((n for n in names if n in self.payload), names[0])
-        number, why = wire_number(self.payload.get(name))
+        payload = self.payload
+        name = names[0]
+        for candidate in names:
+            if candidate in payload:
+                name = candidate
+                break
+        number, why = wire_number(payload.get(name))
         if why is not None:
             if checked:
                 self.anomalies.append(f"{name} {why}")
@@ -310,10 +322,35 @@ class Reply:
         return self.kind is ReplyKind.AUTH and self.body is True
 
 
+class WireFrame(dict[str, Any]):
+    """A parsed frame that keeps the exact text it was parsed from (`text`), so the journal can
+    write an answer as it came (`runner.state.journal`) instead of encoding it again."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, value: dict[str, Any], text: bytes) -> None:
+        super().__init__(value)
+        self.text = text
+
+
 def parse_frame(text: str | bytes) -> dict[str, Any]:
-    """JSON text to a dict with exact Decimal numbers; a non-object frame is wrapped as `{"_": value}`."""
+    """JSON text to a dict with exact Decimal numbers; a non-object frame is wrapped as `{"_": value}`.
+    An object frame received as bytes comes back as a `WireFrame` carrying those bytes."""
     value = loads(text)
-    return value if isinstance(value, dict) else {"_": value}
+    if not isinstance(value, dict):
+        return {"_": value}
+    return WireFrame(value, text) if isinstance(text, bytes) else value
+
+
+def frame_text(frame: object) -> bytes | None:
+    """The exact text of a frame as received, if it can stand for the frame inside a journal line:
+    one JSON object, one line, UTF-8 (what the runner parsed it as). None: encode the dict."""
+    if not isinstance(frame, WireFrame) or type(frame) is not WireFrame:
+        return None
+    text: bytes = frame.text
+    if text[:2] != b'{"' or not text.endswith(b"}") or b"\n" in text or b"\r" in text:
+        return None
+    return text
 
 
 def order_update(payload: dict[str, Any]) -> OrderUpdate:

@@ -11,13 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import UsageError
 from runner.jsonnum import loads
-from runner.report.atomic import write_atomic
-from runner.report.jsonfile import render_json, write_report_json
-from runner.report.junit import render_junit
-from runner.report.markdown import render_markdown
 from runner.report.model import (
     FillRecord,
     Instrument,
@@ -33,7 +30,27 @@ from runner.report.model import (
     Summary,
     TimelineEvent,
 )
-from runner.report.text import render_text
+
+if TYPE_CHECKING:
+    from runner.report.jsonfile import render_json
+    from runner.report.junit import render_junit
+    from runner.report.markdown import render_markdown
+    from runner.report.text import render_text
+
+#: the renderers, imported when first used: a run needs them only at its end, after its first
+#: order left (their imports — xml.etree, tempfile — are start-up time otherwise)
+_RENDERERS = {"render_json": "runner.report.jsonfile", "render_junit": "runner.report.junit",
+              "render_markdown": "runner.report.markdown", "render_text": "runner.report.text"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _RENDERERS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "FORMATS", "FillRecord", "Instrument", "LegResult", "OrderResult", "Outcome", "Position", "Reject",
@@ -47,6 +64,11 @@ FORMATS = ("text", "json", "md", "junit")
 
 
 def render(report: Report, fmt: str, *, color: bool = False) -> str:
+    from runner.report.jsonfile import render_json
+    from runner.report.junit import render_junit
+    from runner.report.markdown import render_markdown
+    from runner.report.text import render_text
+
     if fmt == "text":
         return render_text(report, color=color)
     if fmt == "json":
@@ -69,6 +91,11 @@ def write_report_files(report: Report, report_dir: Path, *,
 def write_report_dir(report: Report, report_dir: Path) -> dict[str, Path]:
     """report.json, report.md and junit.xml in `report_dir` (created), each written atomically.
     Raises OSError (no permission, disk full): the caller decides where else the report goes."""
+    from runner.report.atomic import write_atomic
+    from runner.report.jsonfile import write_report_json
+    from runner.report.junit import render_junit
+    from runner.report.markdown import render_markdown
+
     report_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": report_dir / REPORT_JSON, "md": report_dir / REPORT_MD, "junit": report_dir / JUNIT_XML}
     write_report_json(report, paths["json"])  # streamed order by order: the same text as render_json

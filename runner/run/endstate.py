@@ -55,10 +55,20 @@ class EndStates:
                 out.append(live)
         return out
 
+    def _candidates(self) -> list[LiveOrder]:
+        """Entries sent by this run whose end may still be unknown: `_pending()` now, and the
+        unanswered ones (pending as soon as an answer comes)."""
+        out = []
+        for result in self.ledger.results:
+            live = self.ledger.live.get(result.client_order_id)
+            if live is not None and not (live.rejected or live.terminal or live.fully_filled):
+                out.append(live)
+        return out
+
     def settle(self, timeout: float) -> None:
         """Wait (up to `timeout`) for end states, then confirm the resting orders with one snapshot."""
         now = time.monotonic()
-        self.pump.pump(lambda: all(x.end_known(time.monotonic()) for x in self._pending()), timeout)
+        self.pump.pump(_AllEndsKnown(self._candidates()), timeout)
         resting = [x for x in self._pending() if x.rests() and not x.over(now)]
         if not resting:
             return
@@ -124,3 +134,29 @@ class EndStates:
             live.remaining = remaining if live.remaining is None else min(live.remaining, remaining)
             if isinstance(live.record, OrderResult):
                 live.record.filled_reported = max(live.record.filled_reported, live.filled)
+
+
+class _AllEndsKnown:
+    """`all(x.end_known(now) for x in EndStates._pending())`, asked after every event of the final
+    wait, without walking every order each time: an order whose end is known (it stays known) or
+    that ended is dropped from `candidates` when first seen so; one not answered yet stays (it joins
+    the wait once answered). The first order still unknown answers the question (as `all` stops
+    there); the ones after it are looked at later. O(orders) for the whole wait, not per event."""
+
+    def __init__(self, candidates: list[LiveOrder]) -> None:
+        self.candidates = candidates
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        keep: list[LiveOrder] = []
+        for position, live in enumerate(self.candidates):
+            if live.rejected or live.terminal or live.fully_filled:
+                continue  # ended: never pending again
+            if not live.answered:
+                keep.append(live)  # not pending yet
+            elif not live.end_known(now):  # the first one still unknown decides (answers come in order)
+                keep.extend(self.candidates[position:])
+                self.candidates = keep
+                return False
+        self.candidates = keep
+        return True

@@ -94,7 +94,7 @@ from runner.run.setup import (
     traded_instruments,
 )
 from runner.run.steps.context import StepContext
-from runner.run.steps.dispatch import StepRunner, missing_kinds
+from runner.run.steps.dispatch import StepRunner
 from runner.state.writer import JournalWriter
 from runner.words import counted, os_reason
 
@@ -162,10 +162,11 @@ def run_playbook(options: RunOptions) -> RunResult:
         marks = stack.enter_context(exit_plan_marks(playbook, target, options, warnings))
         run = build_run(playbook, target, session, journal, options, warnings, credentials.account_id,
                         started_at, refdata, marks)
-        report, code = run.execute()
-        from runner.run.provenance import collect_provenance
+        from runner.run.provenance import provenance_in_background
 
-        report.provenance = collect_provenance(options.playbook, env)
+        provenance = provenance_in_background(options.playbook, env)  # git, while the run goes on
+        report, code = run.execute()
+        report.provenance = provenance()
         report.instruments = traded_instruments(playbook, refdata)
         report.risk = risk_of_run(playbook, refdata, account, checked.policy, report)
         if not options.write_reports:
@@ -245,10 +246,13 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     from runner.state.reconcile import LOOKUP_TIMEOUT_S
 
     timeout = options.timeout
-    if missing_kinds(playbook.steps):
-        kinds = ", ".join(missing_kinds(playbook.steps))
-        raise UsageError(f"this qfex-runner cannot run step kind(s) {kinds} "
-                         f"yet; nothing was sent")
+    if playbook.steps:  # the step kinds' modules are imported only for a playbook that has steps
+        from runner.run.steps.dispatch import missing_kinds
+
+        if missing_kinds(playbook.steps):
+            kinds = ", ".join(missing_kinds(playbook.steps))
+            raise UsageError(f"this qfex-runner cannot run step kind(s) {kinds} "
+                             f"yet; nothing was sent")
     lookup_timeout = min(timeout, LOOKUP_TIMEOUT_S)  # each wait of a reconciliation's queries
     interrupts = Interrupts()
     converging = options.converge or options.prune

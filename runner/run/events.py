@@ -54,6 +54,9 @@ class EventPump:
         self.on_event: Callable[[], None] | None = None
         #: answers applied to after_fill exits so far (an exit's rejection fails its entry)
         self.leg_changes = 0
+        #: client_order_ids whose live state an answer changed, until the order flow has looked
+        #: at them (`OrderFlow.judge_sent` re-judges only those, not every undecided order)
+        self.changed: set[str] = set()
         #: the account's position per symbol as last pushed (only once subscribed to `positions`),
         #: with the time it arrived: symbol -> (quantity, received at)
         self.positions: dict[str, tuple[Decimal, float]] = {}
@@ -140,6 +143,7 @@ class EventPump:
         live = self.live.get(coid) if coid else None
         if live is not None:
             live.changes += 1
+            self.changed.add(live.coid)
             if not isinstance(live.record, OrderResult):  # an exit's answer may change its entry's verdict
                 self.leg_changes += 1
             self.watch(live)

@@ -8,6 +8,8 @@ follows: an order that must not overlap others (a barrier) runs through `run_ord
 
 from __future__ import annotations
 
+import heapq
+import math
 import time
 from typing import TYPE_CHECKING, Protocol
 
@@ -22,11 +24,11 @@ from runner.run.events import EventPump
 from runner.run.exits import ExitPlans
 from runner.run.ledger import Ledger
 from runner.run.send import Sender
-from runner.run.steps.dispatch import StepRunner
 from runner.run.verdict import LiveOrder, ends_after_ack, is_immediate, judge
 
 if TYPE_CHECKING:
     from runner.playbook.plan import Plan, Step
+    from runner.run.steps.dispatch import StepRunner
 
 
 class Submission(Protocol):
@@ -54,10 +56,16 @@ class OrderFlow:
         self.timeout = timeout
         self._entry_steps = {s.order.id: s for s in plan.steps if s.leg is Leg.ENTRY}
         self._judged: set[int] = set()
-        self._judged_below = 0  # every order before this index is judged or adopted
-        #: undecided orders: what they were judged on, and until when the clock alone cannot decide
-        #: them (so a run of resting orders is not judged again after every send: O(n) not O(n^2))
-        self._undecided: dict[int, tuple[LiveOrder, int, int, float]] = {}
+        #: what `judge_sent` must look at again, so one call costs O(what changed), not O(orders
+        #: sent): the orders not looked at yet (`_seen_upto` onwards), the undecided ones whose live
+        #: state changed (`pump.changed`, by client_order_id), those the clock may decide now
+        #: (`_clock`, a heap of (moment, index)), and every undecided one when an exit's answer came
+        self._seen_upto = 0
+        self._recheck: set[int] = set()  # left over from a call that stopped the run, or not live yet
+        self._clock: list[tuple[float, int]] = []
+        self._undecided: set[int] = set()
+        self._leg_changes_seen = 0
+        self._index_of = {self._entry_steps[o.id].client_order_id: i for i, o in enumerate(playbook.orders)}
 
     def entry_step(self, order: Order) -> Step:
         """The planned step that sends `order` itself (its client_order_id and message)."""
@@ -139,32 +147,56 @@ class OrderFlow:
         (e.g. after `wait: none`) still stops the run before anything else is sent.
         """
         results = self.ledger.results
-        while self._judged_below <= upto and (  # skip what is settled: O(n) per run, not O(n^2)
-                self._judged_below in self._judged
-                or results[self._judged_below].outcome is Outcome.ALREADY_PLACED):
-            self._judged_below += 1
         now = time.monotonic()
-        for index in range(self._judged_below, upto + 1):
-            seen = self._undecided.get(index)
-            if seen is not None and seen[0].changes == seen[1] and self.pump.leg_changes == seen[2] \
-                    and now < seen[3] and not (waited_for_fill and index == upto):
-                continue  # nothing it is judged on has changed since it was last undecided
+        due = self._recheck
+        self._recheck = set()
+        if self._seen_upto <= upto:
+            due.update(range(self._seen_upto, upto + 1))
+            self._seen_upto = upto + 1
+        changed = self.pump.changed
+        if changed:
+            for coid in list(changed):
+                index = self._index_of.get(coid)
+                if index is None or index <= upto:
+                    changed.discard(coid)
+                    if index is not None and index in self._undecided:
+                        due.add(index)
+        if self.pump.leg_changes != self._leg_changes_seen:  # an exit's answer can decide its entry
+            self._leg_changes_seen = self.pump.leg_changes
+            due.update(self._undecided)
+        clock = self._clock
+        while clock and clock[0][0] <= now:
+            due.add(heapq.heappop(clock)[1])
+        if waited_for_fill:
+            due.add(upto)
+        if not due:
+            return
+        pending = sorted(i for i in due if i <= upto)
+        self._recheck.update(i for i in due if i > upto)
+        for position, index in enumerate(pending):
             result = results[index]
             live = self.ledger.live.get(result.client_order_id)
-            if live is None or index in self._judged or result.outcome is Outcome.ALREADY_PLACED:
+            if index in self._judged or result.outcome is Outcome.ALREADY_PLACED:
+                continue
+            if live is None:
+                self._recheck.add(index)
                 continue
             order = self.playbook.orders[index]
             final = waited_for_fill and index == upto  # its wait is over: "not filled yet" is the answer
             verdict = judge(order, result, live, final=final, timeout=self.timeout)
             if verdict is None:
-                self._undecided[index] = (live, live.changes, self.pump.leg_changes, live.undecided_until())
+                self._undecided.add(index)
+                until = live.undecided_until()
+                if until != math.inf:
+                    heapq.heappush(clock, (until, index))
                 continue
-            self._undecided.pop(index, None)
+            self._undecided.discard(index)
             self._judged.add(index)
             result.outcome, result.verdict = verdict
             self.ledger.progress("judged", index, order.id, result.outcome.value, result.verdict)
             stop = self.playbook.on_reject is OnReject.STOP and (upto < self.ledger.total - 1
                                                                  or self.playbook.steps_after(index))
             if result.outcome is Outcome.FAILED and stop:
+                self._recheck.update(pending[position + 1:])
                 raise StopRun(f"on_reject: stop — order {order.id!r} {result.verdict}; "
                               f"later orders were not sent", ExitCode.ABORTED)

@@ -8,8 +8,6 @@ notices the files are not where it asked. The summary on stdout is printed whate
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +51,9 @@ def save_report(report: Report, wanted: Path, env: Mapping[str, str]) -> SavedRe
 def _fallback(report: Report, problem: str) -> SavedReport:
     _tell(report, problem)
     report.summary.exit_code = int(ExitCode.IO_ERROR)
+    import shutil  # only when the report dir failed (start-up pays no import for them)
+    import tempfile
+
     where: Path | None = None
     try:
         where = Path(tempfile.mkdtemp(prefix=FALLBACK_PREFIX))

@@ -10,7 +10,6 @@ importing this module costs nothing for `--help`.
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -22,7 +21,7 @@ from runner.errors import PlaybookInvalid, UsageError
 from runner.exchange.credentials import Credentials, load_credentials
 from runner.exchange.targets import Target
 from runner.playbook.model import Playbook
-from runner.problems import Severity, errors_in, warnings_in
+from runner.problems import Problem, Severity, errors_in, warnings_in
 
 if TYPE_CHECKING:
     from runner.playbook.account import AccountFigures
@@ -98,18 +97,33 @@ def checked_playbook(path: str, refdata: RefData | None, warnings: list[str], *,
     still unchecked for want of the account's equity) is an error; otherwise (before the account is
     read) those are left for the second, final validation and not told as warnings."""
     from runner.playbook.load import validate_file
-    from runner.playbook.sizing import unsized
 
     result = validate_file(path, refdata, account=account, marks=marks)
-    pending = set(unsized(result.problems)) | {p for p in warnings_in(result.problems) if p.rule in
-                                              ("risk-limits", "policy-limits") and "equity" in p.message}
+    pending = _pending(result)
     if final:
-        result.problems = sorted(replace(p, severity=Severity.ERROR) if p in pending else p
-                                 for p in result.problems)
-    errors = errors_in(result.problems)
-    if errors or result.playbook is None:
+        finalized(result)
+    elif errors_in(result.problems) or result.playbook is None:
         raise PlaybookInvalid(result.problems)
     warnings.extend(str(p) for p in warnings_in(result.problems) if p not in pending)
+    return result
+
+
+def _pending(result: ValidationResult) -> set[Problem]:
+    """Problems only the account (or a mark price) can settle: an unsized quantity, a limit unchecked
+    for want of the equity."""
+    from runner.playbook.sizing import unsized
+
+    return set(unsized(result.problems)) | {p for p in warnings_in(result.problems) if p.rule in
+                                            ("risk-limits", "policy-limits") and "equity" in p.message}
+
+
+def finalized(result: ValidationResult) -> ValidationResult:
+    """`result` as the final validation: what is still pending is an error (raises PlaybookInvalid)."""
+    pending = _pending(result)
+    result.problems = sorted(replace(p, severity=Severity.ERROR) if p in pending else p
+                             for p in result.problems)
+    if errors_in(result.problems) or result.playbook is None:
+        raise PlaybookInvalid(result.problems)
     return result
 
 
@@ -154,6 +168,8 @@ def open_journal(options: RunOptions, playbook: Playbook, *, ephemeral: bool,
                 warnings.append("--state-dir is ignored with --target sim: the embedded exchange starts "
                                 "empty "
                                 "on every run, so there is nothing to resume")
+            import tempfile  # the embedded exchange's throwaway journal only
+
             state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qfex-runner-sim-")))
         elif options.state_dir:
             state_dir = Path(options.state_dir)
@@ -210,6 +226,8 @@ def checked_for_account(options: RunOptions, target: Target, sim: Simulator | No
     assert first.playbook is not None
     marks = sizing_marks(target, first.playbook, min(options.timeout, 5.0), warnings)
     if not needs_account(first.playbook, first.policy):
+        if not marks:  # the same inputs as the first validation: its result is the final one
+            return finalized(first), None  # (validating again cost a second pass per order)
         return checked_playbook(options.playbook, refdata, [], final=True, marks=marks), None
     from runner.exchange.client import TradeSession
 

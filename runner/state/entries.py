@@ -354,7 +354,11 @@ def sealed_line(record: Mapping[str, Any]) -> bytes:
     "rejected" (which a re-run would send again): a line whose checksum fails is damaged (unsure).
     The line stays one JSON object, so any JSON reader still reads the journal.
     """
-    body = dumps(dict(record)).encode("utf-8")
+    return sealed(dumps(dict(record)).encode("utf-8"))
+
+
+def sealed(body: bytes) -> bytes:
+    """`sealed_line` of a record already encoded (`body`: one JSON object on one line)."""
     mark = f'"{CHECKSUM_KEY}": "{zlib.crc32(body):08x}"}}'.encode()
     return body[:-1] + (b", " if len(body) > 2 else b"") + mark + b"\n"
 

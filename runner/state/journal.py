@@ -10,7 +10,8 @@ the exchange before anything is sent).
 Format: one JSON object per line (`runner.jsonnum`, exact numbers), each ending with a checksum
 of the line (`runner.state.entries.sealed_line`; lines written before checksums still load), in
 `<state-dir>/<identity>.journal.jsonl`, one file per playbook identity (`name` + `run_id`).
-Each line is written with one `write` on an O_APPEND descriptor the moment it is recorded, so
+Each line is written with one `write` on an O_APPEND descriptor the moment it is recorded (the
+lines of a group commit, `Journal.batch`, with one `write` when it ends), so
 `kill -9` at any instant leaves at worst a torn last line; opening the journal drops that torn
 tail (truncates the file back to the last complete line) so later appends stay valid.
 
@@ -22,7 +23,9 @@ read alike). Readers ignore kinds they do not know, so older journals load uncha
 
 Durability (fsync) is paid where it protects a send: an intent is fsync'd before its message
 leaves (several intents share one fsync in a `batch`); an answer rides on the next fsync (see
-`Journal.sync_answers`), which costs a run one fsync per order instead of two.
+`Journal.sync_answers`), which costs a run one fsync per order instead of two; so do the run's
+`open` line and its reconciliation's lookups (`_RIDES_ON_NEXT_FSYNC`): the first order leaves
+after one fsync of the journal, its own intent's.
 
 The journal also guards against a changed playbook (terraform's stale-plan rule): each intent
 records the order's definition as sent; if the file now defines a placed order differently, or
@@ -44,15 +47,23 @@ from typing import Any
 
 from runner import __version__
 from runner.errors import JournalError, PlanChanged
+from runner.exchange.protocol import frame_text
+from runner.jsonnum import dumps
 from runner.playbook.ids import Leg
 from runner.playbook.model import Playbook
 from runner.state.definitions import ChangedOrder, changed_orders, frozen_quantities, order_definition
-from runner.state.entries import JournalContents, JournalEntry, read_records, sealed_line
+from runner.state.entries import JournalContents, JournalEntry, read_records, sealed, sealed_line
 from runner.state.statedir import open_state_file, prepare_state_dir
 from runner.state.statelock import StateLock
 from runner.words import counted, number_text
 
 FORMAT_VERSION = 1
+#: records durable with the next fsync rather than their own (like answers, `Journal.sync_answers`):
+#: none protects a send. The run's `open` line and an accepted `replan` (lost to a machine crash
+#: before any send, the next run asks for --replan again), and a reconciliation's lookups (lost,
+#: the next run looks the orders up again). The first intent's fsync, before anything is sent,
+#: makes them durable with it; `close` does if nothing is sent.
+_RIDES_ON_NEXT_FSYNC = frozenset({"open", "replan", "reconciled"})
 JOURNAL_SUFFIX = ".journal.jsonl"
 LOCK_SUFFIX = ".lock"
 
@@ -117,6 +128,7 @@ class Journal:
         """Placed orders whose definition changed (accepted with --replan); report them."""
         self._fd = fd
         self._definitions = {o.id: order_definition(o, playbook.account) for o in playbook.orders}
+        self._definition_texts: dict[str, str] = {}
         self.sync_answers = False
         """True: fsync every answer on its own. False (default): answers are written at once and made
         durable by the next fsync — the next intent's, a batch's, or `close`'s.
@@ -131,6 +143,8 @@ class Journal:
         No state is reachable that was not before.
         """
         self._batch_depth = 0
+        self._batched: list[bytes] = []  # lines recorded inside a batch, written when it ends
+        self._batch_must_sync = False  # a line in the batch must be durable when it ends
         self._unsynced = False
         #: the journal file was there before this run (`--prune` works only from a journal)
         self.existed = True
@@ -194,13 +208,31 @@ class Journal:
                   "order": order_id_in_playbook, "leg": leg.value if isinstance(leg, Leg) else leg,
                   "definition": self._definitions.get(order_id_in_playbook),
                   "message": dict(message) if message is not None else None}
-        self._append(record)
+        # the line as `sealed_line` would write it, assembled directly (the order's definition encoded
+        # once per run, however often it is sent again)
+        at = _now()
+        definition = self._definition_text(order_id_in_playbook)
+        body = (f'{{"at": "{at}", "kind": "intent", "coid": {dumps(client_order_id)}, '
+                f'"step": {dumps(step_index)}, "order": {dumps(order_id_in_playbook)}, '
+                f'"leg": {dumps(record["leg"])}, "definition": {definition}, '
+                f'"message": {dumps(record["message"])}}}')
+        self._append(record, sealed(body.encode("utf-8")))
         self.contents.apply(record)
+
+    def _definition_text(self, order_key: str) -> str:
+        text = self._definition_texts.get(order_key)
+        if text is None:
+            text = self._definition_texts[order_key] = dumps(self._definitions.get(order_key))
+        return text
 
     def record_answer(self, client_order_id: str, answer: Mapping[str, Any]) -> None:
         """Note an answer (order_response / fill_response / err, whole frame or payload) for a coid."""
         record = {"at": _now(), "kind": "answer", "coid": client_order_id, "answer": dict(answer)}
-        self._append(record)
+        text = frame_text(answer)  # the frame as it came: not encoded again
+        line = None if text is None else sealed(
+            f'{{"at": "{record["at"]}", "kind": "answer", "coid": {dumps(client_order_id)}, "answer": '
+            .encode() + text + b"}")
+        self._append(record, line)
         self.contents.apply(record)
 
     def record_exit_id(self, client_order_id: str, leg: str, order_id: str) -> None:
@@ -292,15 +324,18 @@ class Journal:
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        """Group commit: records inside are written at once but fsync'd together when it ends.
+        """Group commit: records inside are written together (one `write`) and fsync'd when it ends.
 
         For many records that must all be durable before the next step (the intents of the orders
         a pipelined run is about to send, the lookups of a reconciliation): one fsync instead of
         one each. Nothing may be sent until the block has ended. With `sync_answers` False,
         answers are not fsync'd on their own either: the next fsync (an intent's, a batch's, or
-        `close`) makes them durable. Either way every line is written (`write`) at once, so a
-        killed process loses nothing; only a machine crash can lose unsynced answers, leaving
-        those orders "unsure" — looked up at the exchange on the next run, as after any crash.
+        `close`) makes them durable. Either way every line outside a batch is written (`write`)
+        at once, so a killed process loses nothing; only a machine crash can lose unsynced
+        answers, leaving those orders "unsure" — looked up at the exchange on the next run, as
+        after any crash. A batch's own lines are held until it ends (one `write` for all, then
+        the fsync): a kill before that loses records of a step not taken yet (intents of orders
+        not sent, lookups not acted on), which is a journal of a kill just before the batch.
 
         Why a sequential run (`--max-in-flight 1`) does not batch the intents of the orders ahead
         of the one it sends, although its one fsync per order is then most of its time: an intent
@@ -319,7 +354,11 @@ class Journal:
         finally:
             self._batch_depth -= 1
             if self._batch_depth == 0:
-                self._sync()
+                self._write(b"".join(self._batched))  # one write for the batch, then its fsync
+                self._batched.clear()
+                if self._batch_must_sync:
+                    self._sync()
+                self._batch_must_sync = False
 
     # reading ------------------------------------------------------------------------------------------
 
@@ -344,6 +383,8 @@ class Journal:
     def close(self) -> None:
         if self._fd is not None:
             with contextlib.suppress(JournalError):
+                self._write(b"".join(self._batched))  # closed inside a batch: keep what it recorded
+                self._batched.clear()
                 self._sync()
             fd, self._fd = self._fd, None
             os.close(fd)
@@ -356,22 +397,38 @@ class Journal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _append(self, record: dict[str, Any]) -> None:
+    def _append(self, record: dict[str, Any], line: bytes | None = None) -> None:
+        """Write `record` as one line (`line`: already encoded by the caller, "at" first, sealed)."""
         if self._fd is None:
             raise JournalError(f"journal {self.path} is closed")
-        line = sealed_line({"at": _now(), **record})
+        if line is None:
+            line = sealed_line({"at": _now(), **record})
+        kind = record.get("kind")
+        rides = kind in _RIDES_ON_NEXT_FSYNC or (kind in ("answer", "exit") and not self.sync_answers)
+        if self._batch_depth > 0:
+            # written with the batch's other lines when it ends, just before its fsync: nothing is
+            # sent before then, so a kill in between loses only intents of orders never sent
+            self._batched.append(line)
+            self._unsynced = True
+            self._batch_must_sync = self._batch_must_sync or not rides
+            return
+        self._write(line)
+        self._unsynced = True
+        if not rides:
+            self._sync()
+
+    def _write(self, data: bytes) -> None:
+        if not data:
+            return
+        if self._fd is None:
+            raise JournalError(f"journal {self.path} is closed")
         try:
-            written = os.write(self._fd, line)
-            while written < len(line):  # a short write is rare but legal
-                written += os.write(self._fd, line[written:])
+            written = os.write(self._fd, data)
+            while written < len(data):  # a short write is rare but legal
+                written += os.write(self._fd, data[written:])
         except OSError as exc:
             raise JournalError(
                 f"cannot write the journal {self.path}: {exc.strerror}; nothing more is sent") from exc
-        self._unsynced = True
-        answer_like = record.get("kind") in ("answer", "exit")
-        deferred = self._batch_depth > 0 or (answer_like and not self.sync_answers)
-        if not deferred:
-            self._sync()
 
     def _sync(self) -> None:
         """fsync what was written since the last fsync (every earlier line of the file with it)."""

@@ -216,7 +216,7 @@ class Placements:
             # (treated as visible), whatever either lookup saw
             found.trades_carry_client_ids = None
         self.trades_visible = found.trades_attributable
-        with self.journal.batch():  # one fsync for every lookup (group commit), all durable before any send
+        with self.journal.batch():  # one write for every lookup; durable with the first intent's fsync
             for coid in coids:
                 self._note(coid, found[coid])
         self._check_drift()

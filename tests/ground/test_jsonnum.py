@@ -98,3 +98,44 @@ def test_a_huge_exponent_keeps_its_exponent_form_and_normal_numbers_their_text()
     assert jsonnum.dumps(Decimal("-1E-999999999")) == "-1E-999999999"
     for text in ("0.30", "230.125", "1000000", "0.000000000000000001", "1733380000000000000", "1E+64"):
         assert jsonnum.dumps(Decimal(text)) == format(Decimal(text), "f")
+
+
+@pytest.mark.parametrize("value", [
+    *PLAIN, {"d": Decimal("0.000000010"), Colour.RED: Colour.RED, "levels": (Level.HIGH, [Colour.RED])},
+    {"order_response": {"price": Decimal("180.98"), "quantity": Decimal("0.001"), "id": "x", "n": None,
+                        "ok": True, "rows": [Decimal("1E+3"), -0, 2.5, {"a": []}], 7: "int key"}},
+    [Decimal("-0"), (), {}, "\u2028 é \x00"], Decimal("1E+999999999"), "plain", None, 12,
+], ids=repr)
+def test_the_compact_fast_path_writes_what_the_general_encoder_writes(value: object) -> None:
+    """`dumps` without indent takes its own path (journal lines, messages): same text, byte for byte."""
+    general: list[str] = []
+    jsonnum._encoder(general.append, None, False)(value, 0)
+    assert jsonnum.dumps(value) == "".join(general)
+
+
+@pytest.mark.parametrize("text", ['{"a": 1.10, "b": [2, 3e-2]}', b'{"a": 1.10}', bytearray(b'[1.5]'),
+                                  '{"a": 1}'.encode("utf-16"), "7"])
+def test_loads_reads_str_and_bytes_as_json_loads_does(text: str | bytes) -> None:
+    assert jsonnum.loads(text) == json.loads(text, parse_float=Decimal)
+
+
+def test_loads_refuses_what_json_loads_refuses() -> None:
+    with pytest.raises(json.JSONDecodeError):
+        jsonnum.loads("\ufeff{}")
+    with pytest.raises(TypeError):
+        jsonnum.loads(12)  # type: ignore[arg-type]
+
+
+def test_a_decimal_is_written_as_format_f_within_the_exponent_limit_whatever_its_shape() -> None:
+    """`_decimal` takes `str(value)` when it has no exponent: the text must be format "f"'s."""
+    import random
+
+    rng = random.Random(18)
+    values = [Decimal(x) for x in ("0", "-0", "0.0", "0E-8", "1E+3", "180.98", "0.000001", "1E-7", "1E+64",
+                                   "1E+65", "1E-64", "1E-65", "-1.5E+10")]
+    values += [Decimal(rng.randint(-10 ** 6, 10 ** 6)).scaleb(rng.randint(-70, 70)) for _ in range(5000)]
+    for value in values:
+        exponent = value.as_tuple().exponent
+        assert isinstance(exponent, int)
+        plain = -jsonnum.PLAIN_EXPONENT_LIMIT <= exponent <= jsonnum.PLAIN_EXPONENT_LIMIT
+        assert jsonnum.dumps(value) == (format(value, "f") if plain else str(value)), value

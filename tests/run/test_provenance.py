@@ -80,3 +80,26 @@ def test_every_report_carries_it(repo, simulator, tmp_path):
     junit = (tmp_path / "report" / "junit.xml").read_text()
     assert '<property name="git_branch" value="main" />' in junit
     assert '<property name="ci_url" value="https://gitlab.example/desk/books/-/jobs/77" />' in junit
+
+
+def test_asked_in_the_background_it_is_the_same_provenance(repo, monkeypatch):
+    """A run asks git on a thread while it trades; what it reports is what asking at the end gives,
+    and a thread that died is replaced by asking again."""
+    import runner.run.provenance as provenance
+
+    book = str(repo / "t.yaml")
+    assert provenance.provenance_in_background(book, GITHUB)() == collect_provenance(book, GITHUB)
+
+    real = provenance.collect_provenance
+    calls: list[str] = []
+
+    def dies_first(path: str, env: dict) -> object:
+        calls.append(path)
+        if len(calls) == 1:
+            raise RuntimeError("the thread's call fails")
+        return real(path, env)
+
+    monkeypatch.setattr(provenance, "collect_provenance", dies_first)
+    monkeypatch.setattr(provenance.threading, "excepthook", lambda args: None)  # quiet the thread's error
+    assert provenance.provenance_in_background(book, {})().git_commit == real(book, {}).git_commit
+    assert len(calls) == 2

@@ -372,3 +372,31 @@ def test_a_complete_last_line_with_a_bad_checksum_is_damaged_not_torn(tmp_path: 
     path.write_bytes(b"\n".join([*lines[:-1], answer, b""]))
     with Journal.open(tmp_path, pb) as journal:
         assert journal.damaged and journal.entry(coid).state == "unsure"
+
+
+def test_intent_and_answer_lines_are_the_lines_the_generic_encoder_writes(tmp_path: Path) -> None:
+    """record_intent builds its line by hand (the definition encoded once per run) and record_answer
+    writes a received frame's own text: both must read back as the generic `sealed_line` would."""
+    from runner.exchange.protocol import parse_frame
+    from runner.state.entries import sealed_line
+
+    pb = playbook(order("a", price="180.98", quantity="0.001"), order("b"))
+    o = pb.orders[0]
+    coid = pb.client_order_id(o)
+    wire = (b'{"order_response": {"order_id": "ex-9", "client_order_id": "' + coid.encode()
+            + b'", "status": "ACK", "quantity": 0.001, "price": 180.98, "take_profit": 0.0, '
+              b'"update_time": 1796458104.5303118, "trade_id": null, "note": "caf\\u00e9"}}')
+    with Journal.open(tmp_path, pb) as journal:
+        journal.record_intent(coid, 0, o.id, Leg.ENTRY, add_order(pb, o))
+        journal.record_answer(coid, parse_frame(wire))  # the frame as received: its text is kept
+        journal.record_answer(coid, ack(coid, order_id="ex-9"))  # a plain dict: encoded
+        journal.record_answer(coid, parse_frame(b'{ "order_response" : {"status": "ACK"} }'))
+    lines = journal_path(tmp_path, pb).read_bytes().splitlines(keepends=True)[1:]
+    assert wire in lines[1]  # exactly as it came: its numbers' text untouched
+    for line in lines:
+        record = loads(line)
+        assert record.pop("sum")
+        assert sealed_line(record) == line, line  # byte for byte what the generic encoder writes
+    contents = load_contents(journal_path(tmp_path, pb))
+    entry = contents.entries[coid]
+    assert entry.accepted and entry.order_id == "ex-9"
