@@ -629,3 +629,14 @@ def test_docs_command_finds_this_checkout() -> None:
 
     checkout = runner.cli._checkout()
     assert (checkout / "mkdocs.yml").is_file() and (checkout / "docs" / "index.md").is_file()
+
+
+def test_the_readme_lists_every_exit_code() -> None:
+    """The README's short list of exit codes names every code the runner can return, and no other."""
+    import re
+
+    from runner.exit_codes import ExitCode
+
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    assert {int(code) for code in re.findall(r"\*\*(\d+)\*\*", section)} == {int(c) for c in ExitCode}
