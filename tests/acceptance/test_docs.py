@@ -412,7 +412,7 @@ def test_ci_script_runs_the_readme_command_and_fails_when_pytest_collects_nothin
 
     passed = ci(0)
     assert passed.returncode == 0, passed.stderr
-    assert (tmp_path / "ran.txt").read_text().split() == ["-m", "pytest", "-q", "-n", "2"]
+    assert (tmp_path / "ran.txt").read_text().split() == ["-m", "pytest", "-q", "-n", "4"]
     no_tests = ci(5)
     assert no_tests.returncode == 5 and "collected no tests" in no_tests.stderr
     assert ci(1).returncode == 1
