@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.enums import Side
 from runner.errors import PlanChanged, StopRun, UsageError
@@ -39,12 +39,13 @@ from runner.run.interrupts import Interrupts
 from runner.run.ledger import Ledger
 from runner.run.steps.context import StepContext
 from runner.state.definitions import fingerprint, order_definition
-from runner.state.desired import Action, Change, desired_changes, undeclared
 from runner.state.placements import Placements
-from runner.state.plan_diff import undeclared_states
 from runner.state.reconcile import ExchangeOrderState, reconcile
 from runner.state.writer import JournalWriter
 from runner.words import counted, number_text
+
+if TYPE_CHECKING:  # the diff machinery is imported when a run converges (start-up of every other run)
+    from runner.state.desired import Change
 
 RULE = "cannot-converge"
 _UNPLACED = ("a stop at or past the entry is only for an entry that already filled (break-even); this one "
@@ -104,6 +105,8 @@ class Converger:
                              "--state-dir to the journal of the runs that placed the orders, or cancel them "
                              "with a cancel step")
         contents = self.placements.journal.contents
+        from runner.state.desired import Action, desired_changes, undeclared
+
         pruned = self._look_up_undeclared() if self.prune else {}
         changes = desired_changes(self.playbook, contents, self.placements.found, pruned)
         problems = [Problem(c.location, f"order {c.label!r} cannot be converged: {c.reason}", RULE)
@@ -133,6 +136,8 @@ class Converger:
     def _break_even_refusals(self, changes: Iterable[Change]) -> list[Problem]:
         """A stop moved past its entry (break-even): fine for a filled entry against the market; an entry
         not placed yet cannot have it (its exit would trigger at once)."""
+        from runner.state.desired import Action
+
         problems = []
         for change in changes:
             if change.action is not Action.MODIFY or not change.stop or change.symbol is None:
@@ -152,6 +157,8 @@ class Converger:
         return problems
 
     def _look_up_undeclared(self) -> dict[str, ExchangeOrderState]:
+        from runner.state.plan_diff import undeclared_states
+
         return undeclared_states(self.session, self.playbook, self.placements.journal.contents,
                                  min(self.timeout, 10.0))
 
