@@ -429,25 +429,12 @@ class TradeSession:
         self.messages_sent += 1
 
     def _read(self, timeout: float) -> dict[str, Any] | None:
-        """One data frame from the socket, or None once `timeout` seconds have passed.
-
-        Control frames are taken one at a time (`control_frame=True`; pings are answered inside
-        recv) so the deadline holds: websocket-client's own loop restarts the socket timeout after
-        every ping, and a server pinging more often than `timeout` would make a wait endless.
-        """
-        deadline = Deadline(max(timeout, 0.001))  # 0: take what is already buffered, never block
-        self._ws.wait_until = deadline.at  # every low-level read stops there (`_BoundedWebSocket`)
-        while True:
-            try:
-                opcode, data = self._ws.recv_data(control_frame=True)
-            except websocket.WebSocketTimeoutException:
-                return None
-            control = opcode in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG)
-            self._ws.frame_done(data=not control)
-            if not control:
-                break
-            if deadline.passed:
-                return None
+        """One data frame from the socket, or None once `timeout` seconds have passed
+        (`_next_data_frame`)."""
+        frame = _next_data_frame(self._ws, timeout)
+        if frame is None:
+            return None
+        opcode, data = frame
         if self._recorder is not None and opcode != websocket.ABNF.OPCODE_CLOSE:
             self._recorder.received(self._connection, data)
         if opcode == websocket.ABNF.OPCODE_CLOSE:
@@ -651,20 +638,11 @@ class PublicSocket:
     def receive(self, timeout: float) -> dict[str, Any] | None:
         """The next data frame parsed (exact Decimals), None after `timeout`; `ConnectionLost` when the
         socket closes or fails. A frame that is not JSON comes back as `{"_unparsed": text}`."""
-        deadline = Deadline(max(timeout, 0.001))
         with _translated(_Phase.RUN, self.url):
-            self._ws.wait_until = deadline.at
-            while True:
-                try:
-                    opcode, data = self._ws.recv_data(control_frame=True)
-                except websocket.WebSocketTimeoutException:
-                    return None
-                control = opcode in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG)
-                self._ws.frame_done(data=not control)
-                if not control:
-                    break
-                if deadline.passed:
-                    return None
+            frame = _next_data_frame(self._ws, timeout)
+            if frame is None:
+                return None
+            opcode, data = frame
             if opcode == websocket.ABNF.OPCODE_CLOSE:
                 raise ConnectionLost(f"{_host(self.url)} closed the connection{_close_reason(data)}")
         try:
@@ -696,6 +674,27 @@ def _raise_if_error(reply: Reply, what: str) -> None:
     if reply.kind is ReplyKind.ERROR:
         err: ErrorReply = reply.body
         raise ConnectionLost(f"{what} failed: {err.error_code}: {err.message or 'no message'}")
+
+
+def _next_data_frame(ws: _Socket, timeout: float) -> tuple[int, Any] | None:
+    """The next data (or close) frame's (opcode, payload), None once `timeout` seconds have passed.
+
+    Control frames are taken one at a time (`control_frame=True`; pings are answered inside recv) so
+    the deadline holds: websocket-client's own loop restarts the socket timeout after every ping, and
+    a server pinging more often than `timeout` would make a wait endless."""
+    deadline = Deadline(max(timeout, 0.001))  # 0: take what is already buffered, never block
+    ws.wait_until = deadline.at  # every low-level read stops there (`_BoundedWebSocket`)
+    while True:
+        try:
+            opcode, data = ws.recv_data(control_frame=True)
+        except websocket.WebSocketTimeoutException:
+            return None
+        control = opcode in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG)
+        ws.frame_done(data=not control)
+        if not control:
+            return opcode, data
+        if deadline.passed:
+            return None
 
 
 def _close_reason(data: object) -> str:
