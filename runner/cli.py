@@ -85,6 +85,13 @@ def _offline_validator(refdata_path: str | None, equity: str | None, account_pat
     return OfflineValidator(refdata, _offline_account(equity, account_path), datetime.now(timezone.utc))
 
 
+
+#: `--mds-url`, the same on every command that reads mark prices (run, status, doctor)
+MDS_URL_OPTION = click.option(
+    "--mds-url", metavar="URL",
+    help="QFEX's market-data WebSocket (mark prices). Default: found from the target "
+         "(wss://mds.qfex.com/, wss://mds.qfex.io/, a local exchange's /mds).")
+
 @cli.command()
 @click.argument("playbooks", nargs=-1, required=True, metavar="PLAYBOOK...")
 @click.option("--refdata", "refdata_path", metavar="FILE", help=_REFDATA_HELP)
@@ -345,9 +352,7 @@ def docs() -> int:
                    "prod: wss://trade.qfex.com (real money: needs --yes or a typed confirmation).")
 @click.option("--url", metavar="URL",
               help="Any QFEX-compatible trade WebSocket (ws:// only on the loopback).")
-@click.option("--mds-url", metavar="URL",
-              help="QFEX's market-data WebSocket (mark prices). Default: found from the target "
-                   "(wss://mds.qfex.com/, wss://mds.qfex.io/, a local exchange's /mds).")
+@MDS_URL_OPTION
 @click.option("--yes", is_flag=True, help="Confirm a production run without a prompt (for CI).")
 @click.option("--credentials", "credentials_file", metavar="FILE",
               help="API keys file (YAML/JSON or KEY=VALUE; chmod 600). Default: QFEX_PUBLIC_KEY, "
@@ -656,9 +661,7 @@ def refuse_unless_regular(option: str, path: str | None) -> None:
 @click.option("--target", type=click.Choice(["uat", "prod"]), default=None,
               help="uat: wss://trade.qfex.io; prod: wss://trade.qfex.com (read-only: nothing is sent).")
 @click.option("--url", metavar="URL", help="Any QFEX-compatible trade WebSocket, e.g. a standalone `sim`.")
-@click.option("--mds-url", metavar="URL",
-              help="QFEX's market-data WebSocket (mark prices). Default: found from the target "
-                   "(wss://mds.qfex.com/, wss://mds.qfex.io/, a local exchange's /mds).")
+@MDS_URL_OPTION
 @click.option("--credentials", "credentials_file", metavar="FILE",
               help="API keys file (as for run). Default: QFEX_PUBLIC_KEY, QFEX_SECRET_KEY, QFEX_ACCOUNT_ID.")
 @click.option("--state-dir", metavar="DIR",
@@ -697,9 +700,7 @@ def status(playbook: str, target: str | None, url: str | None, mds_url: str | No
 @click.option("--target", type=click.Choice(["sim", "uat", "prod"]), default=None,
               help="sim (default): the embedded exchange; uat: wss://trade.qfex.io; prod: wss://trade.qfex.com.")
 @click.option("--url", metavar="URL", help="Any QFEX-compatible trade WebSocket, e.g. a standalone `sim`.")
-@click.option("--mds-url", metavar="URL",
-              help="QFEX's market-data WebSocket (mark prices). Default: found from the target "
-                   "(wss://mds.qfex.com/, wss://mds.qfex.io/, a local exchange's /mds).")
+@MDS_URL_OPTION
 @click.option("--credentials", "credentials_file", metavar="FILE",
               help="API keys file (as for run). Default: QFEX_PUBLIC_KEY, QFEX_SECRET_KEY, QFEX_ACCOUNT_ID.")
 @click.option("--state-dir", metavar="DIR",
