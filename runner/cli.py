@@ -85,7 +85,6 @@ def _offline_validator(refdata_path: str | None, equity: str | None, account_pat
     return OfflineValidator(refdata, _offline_account(equity, account_path), datetime.now(timezone.utc))
 
 
-
 #: `--mds-url`, the same on every command that reads mark prices (run, status, doctor)
 MDS_URL_OPTION = click.option(
     "--mds-url", metavar="URL",
