@@ -245,6 +245,14 @@ class _BoundedWebSocket(websocket.WebSocket):
             raise self._unread() from None
         return sent
 
+    def send_texts(self, payloads: list[str]) -> None:
+        """Several text messages as one write: a burst of orders leaves in one system call (and as
+        few TCP segments as fit), not one each — each message still its own masked frame."""
+        data = b"".join(websocket.ABNF.create_frame(p, websocket.ABNF.OPCODE_TEXT).format() for p in payloads)
+        with self.lock:
+            while data:
+                data = data[self._send(data):]
+
     def _unread(self) -> _FrameRefused:
         return _FrameRefused(f"the exchange stopped reading: a message could not be sent within "
                              f"{self.frame_timeout:g}s")
@@ -312,6 +320,8 @@ class _Socket(Protocol):
     def shutdown(self) -> None: ...
 
     def send(self, payload: str) -> int: ...
+
+    def send_texts(self, payloads: list[str]) -> None: ...
 
     def settimeout(self, timeout: float | None) -> None: ...
 
@@ -417,8 +427,9 @@ class TradeSession:
 
     # --- raw I/O -----------------------------------------------------------------------------------
 
-    def _send_raw(self, message: dict[str, Any]) -> None:
-        text = dumps(message)
+    def _send_raw(self, message: dict[str, Any], text: str | None = None) -> None:
+        if text is None:
+            text = dumps(message)
         if self._recorder is not None:  # before the socket: a kill between the two leaves the line
             self._recorder.sent(self._connection, text)
         self._ws.send_until = Deadline(self._frame_timeout).at
@@ -444,12 +455,25 @@ class TradeSession:
         except ValueError:
             return {"_unparsed": data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)}
 
-    def send(self, message: dict[str, Any]) -> None:
-        """Send one request. Order requests are remembered so their `err` can be attributed."""
+    def send(self, message: dict[str, Any], text: str | None = None) -> None:
+        """Send one request (`text`: the message already encoded, by `runner.jsonnum.dumps`). Order
+        requests are remembered so their `err` can be attributed."""
+        self.send_many([(message, dumps(message) if text is None else text)])
+
+    def send_many(self, messages: list[tuple[dict[str, Any], str]]) -> None:
+        """Send several requests, each `(message, its text by runner.jsonnum.dumps)`, in one write
+        (`send` each, in order, but one system call for all). Every order leaves here (a query: `request`)."""
         with _translated(_Phase.RUN, self.url):
-            key = self._request_key(message)
-            self._awaiting[key] = message
-            self._send_raw(message)
+            for message, text in messages:
+                self._awaiting[self._request_key(message)] = message
+                if self._recorder is not None:
+                    self._recorder.sent(self._connection, text)
+            self._ws.send_until = Deadline(self._frame_timeout).at
+            try:
+                self._ws.send_texts([text for _, text in messages])
+            finally:
+                self._ws.send_until = None
+            self.messages_sent += len(messages)
 
     def receive(self, timeout: float) -> dict[str, Any] | None:
         """The next frame (kept backlog first), parsed with exact Decimals; None if none within timeout."""
