@@ -209,6 +209,31 @@ class _BoundedWebSocket(websocket.WebSocket):
             raise _FrameRefused(f"the exchange sent a message larger than {MAX_FRAME_BYTES} bytes")
         return data
 
+    def next_text_frame(self) -> bytes | None:
+        """The payload of the next frame if it is a whole, final, unmasked text frame under 64 KiB
+        already read (the socket is read once if nothing is), else None: websocket-client's own reader
+        then takes it from the same bytes (control frames, fragments, a frame not all here yet,
+        anything unusual, and every check on them). Every answer of a run is such a frame; the
+        library's general reader costs three buffered reads and a frame object for each."""
+        if self.frame_buffer.header is not None or self.frame_buffer.recv_buffer \
+                or self.cont_frame.recving_frames:
+            return None  # the library is part-way through a frame or a fragmented message
+        if self._inbox_at >= len(self._inbox):
+            self._recv_socket(0)  # every byte already arrived goes to the inbox (or the wait times out)
+        inbox, at = self._inbox, self._inbox_at
+        if len(inbox) - at < 2 or inbox[at] != 0x81 or inbox[at + 1] & 0x80:
+            return None  # FIN + text (no reserved bits), from the server (unmasked)
+        length, start = inbox[at + 1], at + 2
+        if length == 126:
+            length, start = int.from_bytes(inbox[at + 2:at + 4], "big"), at + 4
+        elif length == 127:
+            return None
+        end = start + length
+        if end > len(inbox):
+            return None
+        self._inbox_at = end
+        return inbox[start:end]
+
     def _recv_socket(self, bufsize: int) -> bytes:
         """Up to `bufsize` bytes from the socket within the deadlines; what else arrived with them
         (up to `READ_CHUNK`) is kept in the inbox for the next frames."""
@@ -326,6 +351,8 @@ class _Socket(Protocol):
     def settimeout(self, timeout: float | None) -> None: ...
 
     def recv_data(self, control_frame: bool = ...) -> tuple[int, bytes]: ...
+
+    def next_text_frame(self) -> bytes | None: ...
 
     wait_until: float | None
     send_until: float | None
@@ -710,6 +737,10 @@ def _next_data_frame(ws: _Socket, timeout: float) -> tuple[int, Any] | None:
     ws.wait_until = deadline.at  # every low-level read stops there (`_BoundedWebSocket`)
     while True:
         try:
+            data = ws.next_text_frame()
+            if data is not None:
+                ws.frame_done(data=True)
+                return websocket.ABNF.OPCODE_TEXT, data
             opcode, data = ws.recv_data(control_frame=True)
         except websocket.WebSocketTimeoutException:
             return None
