@@ -43,9 +43,9 @@ import socket
 import ssl
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, NoReturn, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import websocket
@@ -127,27 +127,39 @@ class _Phase:
     RUN = "run"
 
 
-@contextlib.contextmanager
-def _translated(phase: str, url: str) -> Iterator[None]:
-    """The one place where library errors become ours (never with secrets: none reach these calls)."""
-    try:
-        yield
-    except ConnectError:
-        raise
-    except RunAborted as exc:
-        if phase == _Phase.CONNECT:
-            raise ConnectError(str(exc)) from exc
-        raise
-    except ssl.SSLCertVerificationError as exc:
-        raise ConnectError(
-            f"TLS certificate of {_host(url)} could not be verified: {exc.verify_message}") from exc
-    except websocket.WebSocketBadStatusException as exc:
-        raise ConnectError(f"{_host(url)} refused the WebSocket upgrade: HTTP {exc.status_code}") from exc
-    except (websocket.WebSocketException, OSError) as exc:
-        detail = str(exc) or type(exc).__name__
-        if phase == _Phase.CONNECT:
-            raise ConnectError(f"cannot connect to {_host(url)}: {detail}") from exc
-        raise ConnectionLost(f"connection to {_host(url)} lost: {detail}") from exc
+class _Translated:
+    """The one place where library errors become ours (never with secrets: none reach these calls).
+    A class, not a generator: it wraps every send and read of a run."""
+
+    __slots__ = ("phase", "url")
+
+    def __init__(self, phase: str, url: str) -> None:
+        self.phase = phase
+        self.url = url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> Literal[False]:
+        if exc is None or isinstance(exc, ConnectError):
+            return False
+        url = self.url
+        if isinstance(exc, RunAborted):
+            if self.phase == _Phase.CONNECT:
+                raise ConnectError(str(exc)) from exc
+            return False
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            raise ConnectError(
+                f"TLS certificate of {_host(url)} could not be verified: {exc.verify_message}") from exc
+        if isinstance(exc, websocket.WebSocketBadStatusException):
+            raise ConnectError(f"{_host(url)} refused the WebSocket upgrade: HTTP {exc.status_code}") from exc
+        if isinstance(exc, (websocket.WebSocketException, OSError)):
+            detail = str(exc) or type(exc).__name__
+            if self.phase == _Phase.CONNECT:
+                raise ConnectError(f"cannot connect to {_host(url)}: {detail}") from exc
+            raise ConnectionLost(f"connection to {_host(url)} lost: {detail}") from exc
+        return False
 
 
 def _host(url: str) -> str:
@@ -312,7 +324,7 @@ def _open(dial: str, url: str, timeout: float) -> _BoundedWebSocket:
     opened: list[socket.socket] = []
     ws = _BoundedWebSocket(enable_multithread=False, skip_utf8_validation=True)
     deadline = Deadline(timeout)
-    with _translated(_Phase.CONNECT, url), Watchdog(timeout, lambda: opened[-1] if opened else None) as dog:
+    with _Translated(_Phase.CONNECT, url), Watchdog(timeout, lambda: opened[-1] if opened else None) as dog:
         try:
             opened.append(dial_within(host, port, deadline))
             if parts.scheme == "wss":
@@ -404,7 +416,7 @@ class TradeSession:
 
     def _authenticate(self, credentials: Credentials, account_id: str | None, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        with _translated(_Phase.CONNECT, self.url):
+        with _Translated(_Phase.CONNECT, self.url):
             self._send_raw(auth_message(hmac_fields(credentials), account_id))
             while True:
                 remaining = deadline - time.monotonic()
@@ -490,7 +502,7 @@ class TradeSession:
     def send_many(self, messages: list[tuple[dict[str, Any], str]]) -> None:
         """Send several requests, each `(message, its text by runner.jsonnum.dumps)`, in one write
         (`send` each, in order, but one system call for all). Every order leaves here (a query: `request`)."""
-        with _translated(_Phase.RUN, self.url):
+        with _Translated(_Phase.RUN, self.url):
             for message, text in messages:
                 self._awaiting[self._request_key(message)] = message
                 if self._recorder is not None:
@@ -506,7 +518,7 @@ class TradeSession:
         """The next frame (kept backlog first), parsed with exact Decimals; None if none within timeout."""
         if self._backlog:
             return self._backlog.popleft()
-        with _translated(_Phase.RUN, self.url):
+        with _Translated(_Phase.RUN, self.url):
             return self._read(timeout)
 
     def next_event(self, timeout: float) -> Event | None:
@@ -600,7 +612,7 @@ class TradeSession:
 
     def _request_once(self, message: dict[str, Any], wanted: set[ReplyKind], timeout: float,
                       accept: Callable[[Reply], bool] | None = None) -> Reply:
-        with _translated(_Phase.RUN, self.url):
+        with _Translated(_Phase.RUN, self.url):
             key = self._request_key(message)
             self._awaiting[key] = message
             self._send_raw(message)
@@ -679,7 +691,7 @@ class PublicSocket:
         return cls(_open(url, url, timeout), url)
 
     def send(self, message: dict[str, Any]) -> None:
-        with _translated(_Phase.RUN, self.url):
+        with _Translated(_Phase.RUN, self.url):
             self._ws.send_until = Deadline(self._frame_timeout).at
             try:
                 self._ws.send(dumps(message))
@@ -689,7 +701,7 @@ class PublicSocket:
     def receive(self, timeout: float) -> dict[str, Any] | None:
         """The next data frame parsed (exact Decimals), None after `timeout`; `ConnectionLost` when the
         socket closes or fails. A frame that is not JSON comes back as `{"_unparsed": text}`."""
-        with _translated(_Phase.RUN, self.url):
+        with _Translated(_Phase.RUN, self.url):
             frame = _next_data_frame(self._ws, timeout)
             if frame is None:
                 return None

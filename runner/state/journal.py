@@ -40,6 +40,7 @@ import hashlib
 import os
 import re
 import socket
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -519,4 +520,14 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    """The time of a journal line, to the millisecond (ISO 8601, UTC). Every intent and answer is
+    stamped; a pipelined burst writes many in one millisecond: the text is formatted once each."""
+    millis = time.time_ns() // 1_000_000
+    if millis != _stamp[0]:
+        moment = dt.datetime.fromtimestamp(millis // 1000, dt.timezone.utc).replace(
+            microsecond=millis % 1000 * 1000)
+        _stamp[:] = [millis, moment.isoformat(timespec="milliseconds")]
+    return str(_stamp[1])
+
+
+_stamp: list[int | str] = [-1, ""]  # the last millisecond formatted by `_now`, and its text
