@@ -520,14 +520,14 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _now() -> str:
-    """The time of a journal line, to the millisecond (ISO 8601, UTC). Every intent and answer is
-    stamped; a pipelined burst writes many in one millisecond: the text is formatted once each."""
+    """The time of a journal line, to the millisecond (ISO 8601, UTC), as
+    `datetime.isoformat(timespec="milliseconds")` writes it. Every intent and answer is stamped:
+    the date and time up to the second are formatted once a second."""
     millis = time.time_ns() // 1_000_000
-    if millis != _stamp[0]:
-        moment = dt.datetime.fromtimestamp(millis // 1000, dt.timezone.utc).replace(
-            microsecond=millis % 1000 * 1000)
-        _stamp[:] = [millis, moment.isoformat(timespec="milliseconds")]
-    return str(_stamp[1])
+    second, milli = divmod(millis, 1000)
+    if second != _stamp[0]:
+        _stamp[:] = [second, dt.datetime.fromtimestamp(second, dt.timezone.utc).isoformat()[:19]]
+    return f"{_stamp[1]}.{milli:03d}+00:00"
 
 
-_stamp: list[int | str] = [-1, ""]  # the last millisecond formatted by `_now`, and its text
+_stamp: list[int | str] = [-1, ""]  # the last second formatted by `_now`, and its text
