@@ -34,9 +34,30 @@ from runner.files import read_regular
 from runner.problems import Location, Problem
 
 try:  # libyaml's composer is ~10x faster than the pure-Python one and keeps the same marks
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+
+class _Loader(_BaseLoader):
+    """The safe loader, remembering each implicit tag it resolves for the rest of the document.
+
+    Why: the composer asks PyYAML's Python-side resolver for every node's tag (a walk over regular
+    expressions per plain scalar), and a playbook repeats the same keys and values order after
+    order (`symbol`, `side`, `AAPL-USD`, `BUY`, ...). The answer depends only on the node's kind,
+    text and implicitness (the safe loader has no path resolvers), so the first answer is the answer.
+    """
+
+    def __init__(self, stream: str | bytes) -> None:
+        super().__init__(stream)
+        self._tags: dict[tuple[Any, Any, Any], str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        key = (kind, value, implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = self._tags[key] = super().resolve(kind, value, implicit)
+        return tag
 
 _T = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = _T + "str", _T + "int", _T + "float", _T + "bool", _T + "null"
