@@ -56,7 +56,7 @@ class _Loader(_BaseLoader):
         key = (kind, value, implicit)
         tag = self._tags.get(key)
         if tag is None:
-            tag = self._tags[key] = super().resolve(kind, value, implicit)
+            tag = self._tags[key] = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
         return tag
 
 _T = "tag:yaml.org,2002:"
