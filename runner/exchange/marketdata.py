@@ -263,6 +263,10 @@ class MarkPrices:
             sock.close()
 
 
+#: how often `read_marks` looks whether a feed that never connected has given up
+_GIVE_UP_CHECK_S = 0.01
+
+
 def read_marks(url: str, symbols: Iterable[str], wait: float,
                opener: Opener = _open_public) -> tuple[dict[str, Decimal], str | None]:
     """One look at the mark prices of `symbols` (within `wait` seconds): (prices found, the feed's
@@ -272,10 +276,14 @@ def read_marks(url: str, symbols: Iterable[str], wait: float,
         return {}, None
     with MarkPrices(url, ["*"], timeout=wait, opener=opener) as marks:
         end = time.monotonic() + wait
-        while time.monotonic() < end and any(marks.latest(s) is None for s in wanted):
-            if marks.problem is not None and marks.connects == 0:
-                break  # cannot connect: do not hold the caller up
-            time.sleep(0.01)
+        for symbol in wanted:
+            while marks.latest(symbol) is None:
+                left = end - time.monotonic()
+                if left <= 0 or (marks.problem is not None and marks.connects == 0):
+                    break  # out of time, or cannot connect: do not hold the caller up
+                # woken by the price itself (a `run` waits here before validating: not a poll's
+                # tick later); the short cap notices a feed that cannot connect as soon as it says so
+                marks.wait_for(symbol, min(left, _GIVE_UP_CHECK_S))
         found = {s: p for s in wanted if (p := marks.latest(s)) is not None}
         return found, marks.problem
 
