@@ -1,0 +1,29 @@
+"""The command's own process collects cyclic garbage less often (runner.cli.collect_garbage_less_often);
+a caller running the CLI inside its own process (tests, tools) keeps its collector as it set it."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+
+import pytest
+
+from runner import cli
+
+
+def test_the_commands_own_process_raises_the_first_threshold_only() -> None:
+    code = ("import gc, sys; from runner.cli import GC_THRESHOLD, main; before = gc.get_threshold(); "
+            "sys.argv = ['qfex-runner', '--version']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "after = gc.get_threshold(); print(before[1:] == after[1:], after[0] == GC_THRESHOLD)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split()[-2:] == ["True", "True"], done.stderr
+
+
+def test_a_caller_passing_its_own_arguments_keeps_its_collector(capsys: pytest.CaptureFixture[str]) -> None:
+    before = gc.get_threshold()
+    with pytest.raises(SystemExit):
+        cli.main(["--version"])
+    assert gc.get_threshold() == before
+    assert "qfex-runner" in capsys.readouterr().out
