@@ -4,12 +4,16 @@ a caller running the CLI inside its own process (tests, tools) keeps its collect
 from __future__ import annotations
 
 import gc
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from runner import cli
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_commands_own_process_raises_the_first_threshold_only() -> None:
@@ -27,3 +31,19 @@ def test_a_caller_passing_its_own_arguments_keeps_its_collector(capsys: pytest.C
         cli.main(["--version"])
     assert gc.get_threshold() == before
     assert "qfex-runner" in capsys.readouterr().out
+
+
+def test_a_run_without_steps_or_equity_loads_neither_the_step_kinds_nor_the_account_reader(
+        tmp_path: Path) -> None:
+    """They are imported where a playbook needs them (a step of the kind runs; the account is read)."""
+    shutil.copytree(REPO / "playbooks", tmp_path / "playbooks")
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print('LOADED', *sorted(m for m in sys.modules if m.startswith(("
+            "'runner.run.steps.', 'runner.exchange.account')))))\n"
+            "from runner.cli import main\n"
+            "main(['run', 'playbooks/quickstart.yaml', '--no-progress'])\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout.strip().splitlines()[-1].split()[1:]
+    assert loaded == ["runner.run.steps.context", "runner.run.steps.dispatch"], loaded
