@@ -407,10 +407,6 @@ def run(playbook: str, target: str | None, url: str | None, mds_url: str | None,
     4 cannot connect/authenticate, 5 stopped part-way, 74 the journal or the report could not be
     written (the report then goes to a temporary directory, named), 130 interrupted.
     """
-    from runner.run.reference import prefetch_reference_data
-
-    # the target's reference data is read while the run's own modules load (nothing else is earlier)
-    prefetched = prefetch_reference_data(target, url, mds_url, refdata_file, timeout)
     from runner.console import ProgressLine
     from runner.run.engine import run_playbook
     from runner.run.options import RunOptions
@@ -428,7 +424,7 @@ def run(playbook: str, target: str | None, url: str | None, mds_url: str | None,
         on_progress=line if (line := ProgressLine(sys.stderr, enabled=progress)).enabled else None,
         reconnect_attempts=reconnect_attempts,
         reconnect_max_seconds=reconnect_max_seconds, max_in_flight=max_in_flight, wire_log=wire_log,
-        manage=manage, until=_until(until_text, manage), prefetched=prefetched)
+        manage=manage, until=_until(until_text, manage))
     return _show_run(run_playbook(options), fmt)  # PlaybookInvalid: its problems are shown by main()
 
 

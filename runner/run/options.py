@@ -6,15 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runner.exit_codes import ExitCode
 from runner.report import (
     Report,
 )
-
-if TYPE_CHECKING:
-    from runner.run.reference import ReferencePrefetch
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -70,8 +67,6 @@ class RunOptions:
     until: float | None = None
     #: the audit trail of every frame (`--wire-log FILE`); None: `wire.jsonl` in the report dir for uat/prod
     wire_log: str | None = None
-    #: the target's reference data, being read since the command line was (runner.run.reference)
-    prefetched: ReferencePrefetch | None = None
 
 
 @dataclass
