@@ -70,6 +70,8 @@ _BOOLS = {"yes": True, "true": True, "on": True, "y": True,
 _NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _PLAIN_DECIMAL_INT = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)\Z")
 _EXPONENT_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+\Z")
+#: how such a number can start: most plain text (symbols, sides, ids) is told apart without the pattern
+_NUMBER_START = frozenset("+-.0123456789")
 
 #: numbers must be below 1e18 with at most 18 decimal places: anything else is a typo, not a price,
 #: and the bound keeps every check's exact arithmetic within runner.playbook.rules.exact's precision
@@ -357,7 +359,7 @@ class _Converter:
     def scalar(self, node: yaml.ScalarNode, path: tuple[str | int, ...]) -> Any:
         tag, text = node.tag, node.value
         if tag in _TEXT_TAGS:
-            if tag == _STR and not node.style and _EXPONENT_NUMBER.match(text):
+            if tag == _STR and not node.style and text[:1] in _NUMBER_START and _EXPONENT_NUMBER.match(text):
                 return self.number(node, text, path)  # YAML 1.2 / JSON read 1e3 as a number
             return text
         if tag == _FLOAT:
