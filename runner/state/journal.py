@@ -293,7 +293,13 @@ class Journal:
         record = reconciled_record(client_order_id, presence, order_id=order_id,
                                    filled_quantity=filled_quantity, remaining=remaining, quantity=quantity,
                                    order_key=order_key)
-        self._append(record)
+        # the line as `sealed_line` would write it, assembled directly: one per planned order
+        # before the first send (a fresh run looks every order up), so its cost is per order
+        body = (f'{{"at": "{_now()}", "kind": "reconciled", "coid": {dumps(client_order_id)}, '
+                f'"presence": {dumps(presence)}, "order_id": {dumps(order_id)}, '
+                f'"filled_quantity": {dumps(filled_quantity)}, "remaining": {dumps(remaining)}, '
+                f'"quantity": {dumps(quantity)}, "order": {dumps(order_key)}}}')
+        self._append(record, sealed(body.encode("utf-8")))
         self.contents.apply(record)
 
     def record_adopted(self, order_key: str, *, quantity: Decimal | None = None) -> None:
