@@ -15,11 +15,22 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import uuid
 from enum import Enum
+from typing import Any
 
 #: Fixed forever: changing it would make re-runs place orders again.
-NAMESPACE = uuid.UUID("6f0c5c1e-9a51-5a0e-8b7b-0f1e5e2a7c31")
+#: the namespace's text; `NAMESPACE` is it as a `uuid.UUID` (made when first asked for: the `uuid`
+#: module imports `platform`, start-up time a run does not need)
+NAMESPACE_TEXT = "6f0c5c1e-9a51-5a0e-8b7b-0f1e5e2a7c31"
+_NAMESPACE_BYTES = bytes.fromhex(NAMESPACE_TEXT.replace("-", ""))
+
+
+def __getattr__(name: str) -> Any:
+    if name == "NAMESPACE":
+        import uuid
+
+        return uuid.UUID(NAMESPACE_TEXT)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 _SEP = "\x1f"
 
 
@@ -64,13 +75,11 @@ def client_order_id(name: str, run_id: str | None, order_id: str, leg: Leg = Leg
 
     Remembered: a run asks for each order's id several times while it sets up (plan, ledger,
     exactly-once lookup), and a re-run's set-up is per order, before the first send."""
-    return _uuid5_text(_SEP.join((name, run_id or "", order_id, Leg(leg).value)))
+    return uuid5_text(_SEP.join((name, run_id or "", order_id, Leg(leg).value)))
 
 
-_NAMESPACE_BYTES = NAMESPACE.bytes
 
-
-def _uuid5_text(name: str) -> str:
+def uuid5_text(name: str) -> str:
     """`str(uuid.uuid5(NAMESPACE, name))` (RFC 4122 section 4.3: SHA-1, version 5, RFC variant) without
     building a `uuid.UUID` on the way: half the time, and a test keeps the two equal."""
     digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()[:16])
@@ -91,4 +100,4 @@ def change_key(name: str, run_id: str | None, order_id: str, leg: Leg | str, act
     """The deterministic journal key of one change to a placed order (`modify`, `prune`): the same
     change of the same order gets the same key on every machine, a different change a new one."""
     key = _SEP.join((name, run_id or "", order_id, Leg(leg).value, action, fingerprint))
-    return str(uuid.uuid5(NAMESPACE, key))
+    return uuid5_text(key)

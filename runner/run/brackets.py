@@ -10,14 +10,13 @@ entry's `OrderResult`, which is what this keeps right.
 from __future__ import annotations
 
 import time
-import uuid
 from decimal import Decimal
 
 from runner.enums import Channel
 from runner.errors import RunnerError
 from runner.exchange.protocol import cancel_stop_order_message
 from runner.exchange.session import Session
-from runner.playbook.ids import NAMESPACE, Leg
+from runner.playbook.ids import Leg, uuid5_text
 from runner.playbook.model import BracketMode, Order, Playbook
 from runner.report import LegResult, OrderResult, Outcome, StatusSeen
 from runner.run.adopt import Adopter, add_journal_fills
@@ -42,7 +41,7 @@ FLAT_NOTE = ("cancelled by the runner: the position is flat (closed by another o
 
 def cancel_key(leg_client_order_id: str) -> str:
     """The deterministic journal key of the one-cancels-other cancel of an after_fill exit."""
-    return str(uuid.uuid5(NAMESPACE, f"{leg_client_order_id}|oco-cancel"))
+    return uuid5_text(f"{leg_client_order_id}|oco-cancel")
 
 
 class Brackets:

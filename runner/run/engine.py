@@ -63,23 +63,19 @@ from runner.errors import (
 from runner.exchange.session import Session
 from runner.exchange.targets import SIM, Target, display_url, resolve_target
 from runner.exit_codes import ExitCode
-from runner.playbook.model import OnReject, Playbook
+from runner.playbook.model import BracketMode, OnReject, Playbook, StepKind
 from runner.playbook.refdata import RefData
 from runner.report import Outcome, Report, RunOutcome, Summary, write_report_files
 from runner.run.adopt import Adopter
 from runner.run.brackets import Brackets
 from runner.run.catch_up import Reconnection
-from runner.run.converge import Converger, refuse_break_even_unplaced
 from runner.run.endstate import EndStates
 from runner.run.events import EventPump
-from runner.run.exits import ExitPlans
 from runner.run.finish import Finish, placement_summary
 from runner.run.flow import OrderFlow, Submission
 from runner.run.interrupts import Interrupts
 from runner.run.ledger import Ledger
 from runner.run.options import RunOptions, RunResult
-from runner.run.pipeline import Pipeline, window_has_no_effect
-from runner.run.report_files import save_report
 from runner.run.send import Sender
 from runner.run.setup import (
     checked_for_account,
@@ -93,8 +89,6 @@ from runner.run.setup import (
     run_credentials,
     traded_instruments,
 )
-from runner.run.steps.context import StepContext
-from runner.run.steps.dispatch import StepRunner
 from runner.state.writer import JournalWriter
 from runner.words import counted, os_reason
 
@@ -105,6 +99,9 @@ if TYPE_CHECKING:
     from runner.playbook.account import AccountFigures
     from runner.playbook.policy import Policy
     from runner.playbook.refdata import RefData
+    from runner.run.converge import Converger
+    from runner.run.exits import ExitPlans
+    from runner.run.steps.dispatch import StepRunner
     from runner.state.journal import Journal
     from runner.state.placements import Placements
 
@@ -171,6 +168,8 @@ def run_playbook(options: RunOptions) -> RunResult:
         report.risk = risk_of_run(playbook, refdata, account, checked.policy, report)
         if not options.write_reports:
             return RunResult(report, code, None)
+        from runner.run.report_files import save_report  # the reports' modules: after the run
+
         saved = save_report(report, report_dir, env)
         if saved.problems:
             code = ExitCode.IO_ERROR
@@ -265,45 +264,71 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     legs = Brackets(playbook, ledger, sender, pump, adopter, journal, session, timeout)
     lots = {s: spec.lot_size for s, spec in refdata.items()} if refdata is not None else None
     ticks = {s: spec.tick_size for s, spec in refdata.items()} if refdata is not None else None
-    plans = ExitPlans(playbook, ledger, sender, pump, adopter, journal, session, timeout, lots=lots,
-                      ticks=ticks, marks=marks)  # exit plans: ladders, resized and managed stops (exits)
-    step_context = StepContext(playbook, session, journal, ledger, pump, interrupts, timeout)
-    step_context.exit_plans = plans  # an `exits:` step keeps an exit plan like a bracket's
-    steps = StepRunner(step_context)
+    # the exit plans' and the steps' machinery is built (and imported) only for a playbook that has them
+    plans: ExitPlans | None = None
+    if has_exit_plans(playbook):  # ladders, resized and managed stops (runner.run.exits)
+        from runner.run.exits import ExitPlans
+
+        plans = ExitPlans(playbook, ledger, sender, pump, adopter, journal, session, timeout, lots=lots,
+                          ticks=ticks, marks=marks)
+    steps: StepRunner | None = None
+    if playbook.steps:
+        from runner.run.steps.context import StepContext
+        from runner.run.steps.dispatch import StepRunner
+
+        step_context = StepContext(playbook, session, journal, ledger, pump, interrupts, timeout)
+        step_context.exit_plans = plans  # an `exits:` step keeps an exit plan like a bracket's
+        steps = StepRunner(step_context)
     flow = OrderFlow(playbook, build_plan(playbook, lots), ledger, sender, pump, adopter, legs, timeout,
                      steps, plans)
     submit: Submission = flow
-    if options.max_in_flight > 1 and playbook.on_reject is OnReject.STOP:
-        # every order is a barrier (a rejection must stop all later ones): the sequential flow
-        # is that run without the window's bookkeeping around each order
-        warnings.append(window_has_no_effect(options.max_in_flight))
-    elif options.max_in_flight > 1:
-        submit = Pipeline(flow, ledger, sender, pump, adopter, journal, interrupts, options.max_in_flight)
+    if options.max_in_flight > 1:
+        from runner.run.pipeline import Pipeline, window_has_no_effect
+
+        if playbook.on_reject is OnReject.STOP:
+            # every order is a barrier (a rejection must stop all later ones): the sequential flow
+            # is that run without the window's bookkeeping around each order
+            warnings.append(window_has_no_effect(options.max_in_flight))
+        else:
+            submit = Pipeline(flow, ledger, sender, pump, adopter, journal, interrupts, options.max_in_flight)
+
     def after_event() -> None:  # exits are one-cancels-other, exit plans kept, while connected
         legs.cancel_filled_siblings()
-        plans.step_all()
+        if plans is not None:
+            plans.step_all()
 
     pump.on_event = after_event
-    pump.claim = plans.observe
+    if plans is not None:
+        pump.claim = plans.observe
     finish = Finish(playbook, ledger, pump, EndStates(session, ledger, pump), legs, timeout, plans)
     reconnection = Reconnection(journal, ledger, sender, placements.order_types, lookup_timeout,
                                 symbols=placements.symbols)
 
     def on_reconnect(recovered: RecoveringSession) -> None:  # catch up, then exit plans re-check their stops
         reconnection(recovered)
-        plans.after_reconnect()
+        if plans is not None:
+            plans.after_reconnect()
 
     session.on_reconnect = on_reconnect
     summary = Summary(
         playbook_path=playbook.path, playbook_name=playbook.name, playbook_sha256=playbook.sha256,
         run_id=playbook.run_id, target=target.name, url=display_url(target.url), account_id=account_id,
         runner_version=__version__, started_at=started_at)
-    converger = Converger(playbook, session, journal, placements, ledger, pump, interrupts, timeout,
-                          prune=options.prune, refdata=refdata, journal_existed=journal.existed) \
-        if converging else None
+    converger: Converger | None = None
+    if converging:
+        from runner.run.converge import Converger
+
+        converger = Converger(playbook, session, journal, placements, ledger, pump, interrupts, timeout,
+                              prune=options.prune, refdata=refdata, journal_existed=journal.existed)
     return Run(playbook, target, session, journal, placements, ledger, submit, finish, interrupts, summary,
                timeout=timeout, handle_sigint=options.handle_sigint, converger=converger,
                manage=ExitManagement(plans, options.manage, options.until))
+
+
+def has_exit_plans(playbook: Playbook) -> bool:
+    """Does the playbook keep exit plans (a bracket's ladder or managed stop, or an `exits:` step)?"""
+    return any(o.bracket is not None and o.bracket.exit_plan for o in playbook.orders) \
+        or any(step.kind is StepKind.EXITS for step in playbook.steps)
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -313,16 +338,18 @@ class ExitManagement:
     """`run --manage [--until]`, or a one-shot run of exit plans: what the run does after submitting
     (keep managing, or not) and what it says is left at the exchange."""
 
-    def __init__(self, plans: ExitPlans, manage: bool, until: float | None) -> None:
-        self.plans = plans
+    def __init__(self, plans: ExitPlans | None, manage: bool, until: float | None) -> None:
+        self.plans = plans  # None: the playbook has no exit plan
         self.manage = manage
         self.until = until
 
     def run(self) -> None:
-        if self.manage:
+        if self.manage and self.plans is not None:
             self.plans.manage(self.until)
 
     def tell(self, warnings: list[str]) -> None:
+        if self.plans is None:
+            return
         left = self.plans.left_live()
         if not left:
             return
@@ -377,7 +404,11 @@ class Run:
                     self._show_unproven()
                     raise
                 self.ledger.warnings.extend(self.placements.warnings)
-                refuse_break_even_unplaced(self.playbook, self.placements)
+                if any(o.bracket is not None and o.bracket.mode is BracketMode.AFTER_FILL
+                       for o in self.playbook.orders):  # only an after_fill stop can be past its entry
+                    from runner.run.converge import refuse_break_even_unplaced
+
+                    refuse_break_even_unplaced(self.playbook, self.placements)
                 if self.converger is not None:  # --converge / --prune: in place, before anything new
                     self.converger.converge()
                 self.submission.submit()

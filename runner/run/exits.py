@@ -28,7 +28,6 @@ by the exchange order id their own answers gave.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -52,7 +51,7 @@ from runner.playbook.exits import (
     level_sizes,
     trail_price,
 )
-from runner.playbook.ids import NAMESPACE, Leg
+from runner.playbook.ids import Leg, uuid5_text
 from runner.playbook.model import BracketMode, Order, Playbook
 from runner.playbook.plan import add_order_message
 from runner.report import LegResult, OrderResult, Position, StatusSeen, TimelineEvent
@@ -73,7 +72,7 @@ MAX_MARKS = 5000
 def action_key(leg_client_order_id: str, action: str, target: str = "") -> str:
     """The deterministic journal key of one management action on one exit (e.g. a resize to 5 @
     215.00): the same action with the same target has the same key on every run and machine."""
-    return str(uuid.uuid5(NAMESPACE, f"{leg_client_order_id}|{action}|{target}"))
+    return uuid5_text(f"{leg_client_order_id}|{action}|{target}")
 
 
 class PositionsMark:

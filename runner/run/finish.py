@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from runner.playbook.model import BracketMode, Expect, Order, Playbook
 from runner.report import OrderResult, Outcome
 from runner.run.brackets import Brackets, warn_open_sibling
 from runner.run.endstate import EndStates
 from runner.run.events import EventPump
-from runner.run.exits import ExitPlans
 from runner.run.ledger import Ledger
 from runner.run.verdict import LiveOrder, judge
 from runner.state.legstate import PENDING
+
+if TYPE_CHECKING:
+    from runner.run.exits import ExitPlans
 
 #: how long the end-of-run drain may wait for attached bracket legs to be announced
 LEG_ANNOUNCE_S = 0.5

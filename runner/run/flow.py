@@ -21,13 +21,13 @@ from runner.report import OrderResult, Outcome
 from runner.run.adopt import Adopter
 from runner.run.brackets import Brackets
 from runner.run.events import EventPump
-from runner.run.exits import ExitPlans
 from runner.run.ledger import Ledger
 from runner.run.send import Sender
 from runner.run.verdict import LiveOrder, ends_after_ack, is_immediate, judge
 
 if TYPE_CHECKING:
     from runner.playbook.plan import Plan, Step
+    from runner.run.exits import ExitPlans
     from runner.run.steps.dispatch import StepRunner
 
 

@@ -35,15 +35,17 @@ def test_a_caller_passing_its_own_arguments_keeps_its_collector(capsys: pytest.C
 
 def test_a_run_without_steps_or_equity_loads_neither_the_step_kinds_nor_the_account_reader(
         tmp_path: Path) -> None:
-    """They are imported where a playbook needs them (a step of the kind runs; the account is read)."""
+    """They are imported where a playbook needs them (a step of the kind runs; the account is read),
+    and so are the steps' and exit plans' machinery, converge and the pipelined window."""
     shutil.copytree(REPO / "playbooks", tmp_path / "playbooks")
     code = ("import atexit, sys\n"
             "atexit.register(lambda: print('LOADED', *sorted(m for m in sys.modules if m.startswith(("
-            "'runner.run.steps.', 'runner.exchange.account')))))\n"
+            "'runner.run.steps', 'runner.exchange.account', 'runner.run.exits', "
+            "'runner.run.converge', 'runner.run.pipeline')))))\n"
             "from runner.cli import main\n"
             "main(['run', 'playbooks/quickstart.yaml', '--no-progress'])\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
     loaded = done.stdout.strip().splitlines()[-1].split()[1:]
-    assert loaded == ["runner.run.steps.context", "runner.run.steps.dispatch"], loaded
+    assert loaded == [], loaded
