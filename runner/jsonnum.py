@@ -38,15 +38,21 @@ class Streamed:
 def write(obj: Any, emit: Emit, *, indent: int | None = None, sort_keys: bool = False,
           level: int = 0) -> None:
     """Encode `obj` through `emit`, fragment by fragment (the text `dumps` returns, in pieces)."""
-    _encoder(emit, " " * indent if indent is not None else None, sort_keys)(obj, level)
+    _encoder(emit, " " * indent if indent is not None else None, sort_keys,
+             fast=indent is not None and not sort_keys)(obj, level)
 
 
 def dumps(obj: Any, *, indent: int | None = None, sort_keys: bool = False) -> str:
     """Serialise with Decimals written exactly (Decimal('0.30') -> 0.30, never via float)."""
     if indent is None and not sort_keys:
         return _compact(obj)
+    if not sort_keys and indent is not None:  # report.json, `--format json`: one call per container
+        text = _indented(obj, " " * indent, 0)
+        if text is not None:
+            return text
     out: list[str] = []
-    _encoder(out.append, " " * indent if indent is not None else None, sort_keys)(obj, 0)
+    _encoder(out.append, " " * indent if indent is not None else None, sort_keys,
+             fast=indent is not None and not sort_keys)(obj, 0)
     return "".join(out)
 
 
@@ -104,12 +110,17 @@ def loads(text: str | bytes) -> Any:
         raise ValueError("JSON nested too deeply") from None
 
 
-def _encoder(emit: Emit, indent: str | None, sort_keys: bool) -> Callable[[Any, int], None]:
+def _encoder(emit: Emit, indent: str | None, sort_keys: bool,
+             fast: bool = False) -> Callable[[Any, int], None]:
     """A recursive encoder writing through `emit`; closures keep the hot names local.
 
     Layout as the stdlib's: `{"a": 1, "b": [2, 3]}` without indent, one item a line with it.
+    `fast` (indented, unsorted): each dict and list is written whole by `_indented` (the same text,
+    faster) where it can be; this encoder keeps the rest (a `Streamed` list's items one at a time,
+    and whatever that path declines).
     """
     newlines: list[str] = []
+    indented = _indented if fast and indent is not None else None
 
     def separator(level: int) -> str:
         """What goes before an item at `level`: a newline and indentation, or nothing."""
@@ -135,10 +146,14 @@ def _encoder(emit: Emit, indent: str | None, sort_keys: bool) -> Callable[[Any, 
             emit(_decimal(value))
         elif kind is int:
             emit(int.__repr__(value))
-        elif kind is dict:
-            encode_dict(value, level)
-        elif kind is list or kind is tuple:
-            encode_list(value, level)
+        elif kind is dict or kind is list or kind is tuple:
+            text = indented(value, indent, level) if indented is not None and indent is not None else None
+            if text is not None:
+                emit(text)
+            elif kind is dict:
+                encode_dict(value, level)
+            else:
+                encode_list(value, level)
         elif kind is Streamed:
             encode_streamed(value, level)
         elif kind is float:
@@ -237,3 +252,103 @@ def _float(value: float) -> str:
 def _key(key: Any) -> str:
     """An object key that is not a plain str (an Enum, a number), as its text."""
     return _encode_str(str(key.value if isinstance(key, Enum) else key))
+
+
+
+# --- the indented path: one Python call per container --------------------------------------------
+#
+# Why: report.json and `--format json` are indented. The general encoder above writes them value by
+# value through `emit` (a 10,000-order report is ~1M calls); here a dict or list is written as one
+# string, its items formatted in one loop (the common exact types inline, each key's text made once)
+# and joined with its depth's separator. The text is the general encoder's, byte for byte (tests
+# compare them); anything else (Enums and other subclasses, keys that are not str, a `Streamed`
+# list) sends the container to the general encoder, which writes it as before.
+
+class _Declined(Exception):
+    """A value this path does not write: the general encoder writes its container."""
+
+
+#: `"key": ` for the keys seen (report keys repeat on every order); bounded, keys can come from data
+_KEY_TEXT: dict[str, str] = {}
+_KEY_TEXT_LIMIT = 4096
+#: `\n` and the indentation of each (indent, level)
+_NEWLINES: dict[tuple[str, int], str] = {}
+
+
+def _newline(indent: str, level: int) -> str:
+    text = _NEWLINES.get((indent, level))
+    if text is None:
+        text = _NEWLINES[(indent, level)] = "\n" + indent * level
+    return text
+
+
+def _indented(value: Any, indent: str, level: int) -> str | None:
+    """`value` (a dict or list at `level`) as the general encoder writes it with `indent`, or None
+    when this path declines it (see above) — the general encoder's job then."""
+    kind = type(value)
+    if not (kind is dict or kind is list or kind is tuple):
+        return None
+    try:
+        return _layout(value, indent, level)
+    except (_Declined, RecursionError):
+        return None
+
+
+def _layout(value: dict[Any, Any] | list[Any] | tuple[Any, ...], indent: str, level: int) -> str:
+    """A container's text (`_indented`); raises `_Declined` for what it does not write."""
+    if not value:
+        return "{}" if type(value) is dict else "[]"
+    inner = _newline(indent, level + 1)
+    out: list[str] = []
+    add = out.append
+    if type(value) is dict:
+        keys = _KEY_TEXT
+        for key, item in value.items():
+            name = keys.get(key)
+            if name is None:
+                if type(key) is not str:
+                    raise _Declined
+                name = _encode_str(key) + ": "
+                if len(keys) < _KEY_TEXT_LIMIT:
+                    keys[key] = name
+            kind = type(item)
+            if kind is str:
+                add(name + _encode_str(item))
+            elif item is None:
+                add(name + "null")
+            elif kind is Decimal:
+                add(name + _decimal(item))
+            elif kind is int:
+                add(name + int.__repr__(item))
+            elif item is True:
+                add(name + "true")
+            elif item is False:
+                add(name + "false")
+            elif kind is dict or kind is list or kind is tuple:
+                add(name + _layout(item, indent, level + 1))
+            elif kind is float:
+                add(name + _float(item))
+            else:
+                raise _Declined
+        return "{" + inner + ("," + inner).join(out) + _newline(indent, level) + "}"
+    for item in value:
+        kind = type(item)
+        if kind is str:
+            add(_encode_str(item))
+        elif item is None:
+            add("null")
+        elif kind is Decimal:
+            add(_decimal(item))
+        elif kind is int:
+            add(int.__repr__(item))
+        elif item is True:
+            add("true")
+        elif item is False:
+            add("false")
+        elif kind is dict or kind is list or kind is tuple:
+            add(_layout(item, indent, level + 1))
+        elif kind is float:
+            add(_float(item))
+        else:
+            raise _Declined
+    return "[" + inner + ("," + inner).join(out) + _newline(indent, level) + "]"

@@ -18,8 +18,6 @@ from runner import jsonnum
 from runner.report.atomic import atomic_text
 from runner.report.model import OrderResult, Report
 
-#: buffered fragments are handed to the file (between two orders) once there are this many
-_CHUNK = 4096
 _INDENT = 2
 
 
@@ -28,10 +26,9 @@ def write_report_json(report: Report, path: Path) -> None:
     with atomic_text(path) as fh:  # a fresh temporary file (never a symlink left there), renamed
         out: list[str] = []
 
-        def flush() -> None:
-            if len(out) >= _CHUNK:
-                fh.write("".join(out))
-                out.clear()
+        def flush() -> None:  # after each order (one fragment now, often): the file's buffer batches
+            fh.write("".join(out))
+            out.clear()
 
         jsonnum.write(_document(report, after_each=flush), out.append, indent=_INDENT)
         out.append("\n")
