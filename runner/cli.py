@@ -523,12 +523,11 @@ def _until(text: str | None, manage: bool) -> float | None:
 
 def _run_summary_json(result: RunResult) -> dict[str, Any]:
     """`run --format json`: the summary, where the reports are, and one line per order."""
-    data = result.report.to_json()
-    orders = [{k: o[k] for k in ("id", "client_order_id", "order_id", "outcome", "verdict", "last_status",
-                                 "filled_quantity", "reject", "latency_ms", "legs")} for o in data["orders"]]
-    return {**data["summary"], "report_dir": str(result.report_dir) if result.report_dir else None,
+    report = result.report  # only what is printed is built (not the whole report.json again)
+    return {**report.summary.to_json(report.orders),
+            "report_dir": str(result.report_dir) if result.report_dir else None,
             "files": {k: str(v) for k, v in result.files.items()}, "report_problems": result.report_problems,
-            "warnings": data["warnings"], "orders": orders}
+            "warnings": list(report.warnings), "orders": [o.brief_json() for o in report.orders]}
 
 
 @cli.command()

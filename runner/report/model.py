@@ -19,6 +19,7 @@ from runner.problems import Location, Problem, Severity
 from runner.report.provenance import Provenance
 
 SCHEMA_VERSION = 1
+_ZERO = Decimal(0)
 
 
 class Outcome(str, Enum):
@@ -277,11 +278,15 @@ class OrderResult:
     # --- derived ---
     @property
     def filled_quantity(self) -> Decimal:
+        if not self.fills:  # most orders of a large run rest unfilled: read on every row of every format
+            return max(self.filled_reported, _ZERO)
         from_fills = sum((f.quantity for f in self.fills), Decimal(0))
         return max(from_fills, self.filled_reported, Decimal(0))
 
     @property
     def average_price(self) -> Decimal | None:
+        if not self.fills:
+            return None
         priced = [f for f in self.fills if f.price is not None]
         qty = sum((f.quantity for f in priced), Decimal(0))
         if not qty:
@@ -335,6 +340,18 @@ class OrderResult:
                                                      for key, (placed, wanted) in self.differences.items()}}
                if self.differences else {}),
         }
+
+    #: the keys of `run --format json`'s line per order (`brief_json`)
+    BRIEF_KEYS = ("id", "client_order_id", "order_id", "outcome", "verdict", "last_status", "filled_quantity",
+                  "reject", "latency_ms", "legs")
+
+    def brief_json(self) -> dict[str, Any]:
+        """`to_json()` narrowed to `BRIEF_KEYS`, without building the rest (the same values)."""
+        return {"id": self.id, "client_order_id": self.client_order_id, "order_id": self.order_id,
+                "outcome": self.outcome.value, "verdict": self.verdict, "last_status": self.last_status,
+                "filled_quantity": self.filled_quantity,
+                "reject": self.reject.to_json() if self.reject else None, "latency_ms": self.latency_ms,
+                "legs": [leg.to_json() for leg in self.legs]}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> OrderResult:

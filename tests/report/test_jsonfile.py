@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from runner import jsonnum
 from runner.jsonnum import dumps, loads
 from runner.report import (
     FillRecord,
@@ -72,7 +73,11 @@ def report() -> Report:
 
 
 def generic(report: Report) -> str:
-    return dumps(report.to_json(), indent=2) + "\n"
+    """The whole document by the general, value-by-value encoder: what report.json always was."""
+    out: list[str] = []
+    jsonnum._encoder(out.append, "  ", False)(report.to_json(), 0)
+    assert dumps(report.to_json(), indent=2) == "".join(out)
+    return "".join(out) + "\n"
 
 
 def test_every_kind_of_order_is_written_byte_for_byte_as_before(report: Report, tmp_path: Path) -> None:
@@ -111,3 +116,11 @@ def test_many_orders_are_flushed_in_pieces_and_stay_identical(tmp_path: Path) ->
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < len(expected) / 4, "the document is never held whole in memory"
+
+
+def test_the_run_summary_line_per_order_is_report_json_narrowed(report: Report) -> None:
+    """`run --format json` prints `brief_json()` per order: the very values report.json holds."""
+    for order in report.orders:
+        whole = order.to_json()
+        assert order.brief_json() == {key: whole[key] for key in OrderResult.BRIEF_KEYS}
+        assert list(order.brief_json()) == list(OrderResult.BRIEF_KEYS)
