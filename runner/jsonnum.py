@@ -24,15 +24,22 @@ _encode_str = json.encoder.encode_basestring_ascii
 Emit = Callable[[str], object]
 
 
+#: an item's indented text written directly, given (item, indent, level); None: build and encode it
+ItemText = Callable[[Any, str, int], "str | None"]
+
+
 class Streamed:
     """A list written item by item: each item is built (`build`) just before it is encoded, and
-    `after_each` runs after it (where a file writer hands its buffer to the file)."""
+    `after_each` runs after it (where a file writer hands its buffer to the file). `text`, when
+    given, writes an item's indented text itself (the text its built value encodes to: the caller
+    proves it), or returns None to have it built and encoded."""
 
     def __init__(self, items: Iterable[Any], build: Callable[[Any], Any] = lambda item: item,
-                 after_each: Callable[[], None] | None = None) -> None:
+                 after_each: Callable[[], None] | None = None, text: ItemText | None = None) -> None:
         self.items = items
         self.build = build
         self.after_each = after_each
+        self.text = text
 
 
 def write(obj: Any, emit: Emit, *, indent: int | None = None, sort_keys: bool = False,
@@ -219,7 +226,12 @@ def _encoder(emit: Emit, indent: str | None, sort_keys: bool,
         for item in value.items:
             emit("[" + inner if first else comma + inner)
             first = False
-            encode(value.build(item), level + 1)  # built, written, dropped: one item at a time
+            written = value.text(item, indent, level + 1) if value.text is not None and indent is not None \
+                else None
+            if written is None:
+                encode(value.build(item), level + 1)  # built, written, dropped: one item at a time
+            else:
+                emit(written)
             if value.after_each is not None:
                 value.after_each()
         emit("[]" if first else separator(level) + "]")
@@ -243,6 +255,12 @@ def _decimal(value: Decimal) -> str:
     if isinstance(exponent, int) and not -PLAIN_EXPONENT_LIMIT <= exponent <= PLAIN_EXPONENT_LIMIT:
         return str(value)
     return format(value, "f")
+
+
+#: a Decimal's and a str's JSON text, as every writer here writes them (public for a writer of its
+#: own: runner.report.jsonfile)
+number_text = _decimal
+string_text = _encode_str
 
 
 def _float(value: float) -> str:
@@ -279,6 +297,16 @@ def _newline(indent: str, level: int) -> str:
     text = _NEWLINES.get((indent, level))
     if text is None:
         text = _NEWLINES[(indent, level)] = "\n" + indent * level
+    return text
+
+
+def indented_text(value: Any, indent: str, level: int) -> str:
+    """`value` at `level` as `write(value, indent=len(indent), level=level)` writes it, as one string."""
+    text = _indented(value, indent, level)
+    if text is None:
+        out: list[str] = []
+        _encoder(out.append, indent, False, fast=True)(value, level)
+        text = "".join(out)
     return text
 
 

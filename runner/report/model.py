@@ -7,7 +7,6 @@ Times are Unix seconds (float) internally and ISO 8601 UTC strings in JSON.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -53,9 +52,8 @@ def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     if type(ts) is float and 0.0 <= ts < _LAST_SECOND:
-        fraction, whole = math.modf(ts)
-        micro = round(fraction * 1e6)  # half to even, as datetime.fromtimestamp rounds
-        second = int(whole)
+        second = int(ts)
+        micro = round((ts - second) * 1e6)  # the exact fraction, half to even, as datetime rounds it
         if micro >= 1_000_000:
             second, micro = second + 1, micro - 1_000_000
         text = _SECOND_TEXT.get(second)

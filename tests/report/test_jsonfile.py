@@ -28,7 +28,7 @@ from runner.report import (
     load_report,
     write_report_files,
 )
-from runner.report.jsonfile import render_json, write_report_json
+from runner.report.jsonfile import order_text, render_json, write_report_json
 
 T0 = 1795600000.0
 
@@ -124,3 +124,36 @@ def test_the_run_summary_line_per_order_is_report_json_narrowed(report: Report) 
         whole = order.to_json()
         assert order.brief_json() == {key: whole[key] for key in OrderResult.BRIEF_KEYS}
         assert list(order.brief_json()) == list(OrderResult.BRIEF_KEYS)
+
+
+def test_each_order_written_straight_from_the_model_is_its_dict_encoded(report: Report,
+                                                                        tmp_path: Path) -> None:
+    """`order_text` writes an order without building its dict: every optional key (expected statuses,
+    end state, note, a position, a different definition), latencies read back from report.json as
+    Decimal, and an attribute of an unexpected type (written by the general path instead) give the
+    text `jsonnum` writes for `to_json()`."""
+    from runner.report import Position, TimelineEvent
+
+    extra = result(6, "managed", Outcome.PASSED, expect_statuses=["FAILED_MARGIN_CHECK"],
+                   end_state="resting", note='the "note" \\ with ünïcode', order_id="o-7", sent_at=T0,
+                   answered_at=T0 + 0.0004999995,
+                   position=Position([TimelineEvent(T0, "entry_fill", "entry", "filled", Decimal("1"),
+                                                    Decimal("220.5"))], [(T0, Decimal("220.55"))],
+                                     Decimal("1"), Decimal("-0.30"), Decimal("0.01"), 3, None),
+                   differences={"price": (Decimal("220.50"), Decimal("221")),
+                                "quantity": (Decimal("10"), None)})
+    odd = result(7, "odd", Outcome.PASSED, order_id=12345, reduce_only=None, time_in_force=5)
+    report.orders += [extra, odd]
+    for order in report.orders:
+        assert order_text(order, "  ", 2) in (None, jsonnum.indented_text(order.to_json(), "  ", 2))
+    assert order_text(report.orders[0], "  ", 2) is not None and order_text(extra, "  ", 2) is not None
+    assert order_text(odd, "  ", 2) is None, "a field of another type: the dict, encoded"
+    path = tmp_path / "report.json"
+    write_report_json(report, path)
+    assert path.read_text() == generic(report)
+    write_report_files(report, tmp_path / "run", env={})
+    again = load_report(tmp_path / "run")  # latencies and numbers now Decimal, times re-read
+    for order in again.orders[:-1]:
+        assert order_text(order, "  ", 2) == jsonnum.indented_text(order.to_json(), "  ", 2)
+    write_report_json(again, path)
+    assert path.read_text() == generic(again)
