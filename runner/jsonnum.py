@@ -71,10 +71,7 @@ def _compact(value: Any) -> str:
     if kind is str:
         return _encode_str(value)
     if kind is dict:
-        if not value:
-            return "{}"
-        return "{" + ", ".join([(_encode_str(k) if type(k) is str else _key(k)) + ": " + _compact(v)
-                                for k, v in value.items()]) + "}"
+        return _compact_dict(value)
     if value is None:
         return "null"
     if value is True:
@@ -92,6 +89,44 @@ def _compact(value: Any) -> str:
     out: list[str] = []
     _encoder(out.append, None, False)(value, 0)
     return "".join(out)
+
+
+#: `"key": ` for the str keys seen (message, journal and report keys repeat on every order); bounded,
+#: keys can come from data
+_KEY_TEXT: dict[str, str] = {}
+_KEY_TEXT_LIMIT = 4096
+
+
+def _compact_dict(value: dict[Any, Any]) -> str:
+    """A dict for `_compact`: its scalars written in the loop (a message's params, a journal line's
+    fields: no call per value), each str key's text made once (`_KEY_TEXT`, shared with `_layout`)."""
+    if not value:
+        return "{}"
+    keys = _KEY_TEXT
+    parts: list[str] = []
+    add = parts.append
+    for key, item in value.items():
+        name = keys.get(key) if type(key) is str else None
+        if name is None:
+            name = (_encode_str(key) if type(key) is str else _key(key)) + ": "
+            if type(key) is str and len(keys) < _KEY_TEXT_LIMIT:
+                keys[key] = name
+        kind = type(item)
+        if kind is str:
+            add(name + _encode_str(item))
+        elif item is None:
+            add(name + "null")
+        elif kind is Decimal:
+            add(name + _decimal(item))
+        elif item is True:
+            add(name + "true")
+        elif item is False:
+            add(name + "false")
+        elif kind is int:
+            add(name + int.__repr__(item))
+        else:
+            add(name + _compact(item))
+    return "{" + ", ".join(parts) + "}"
 
 
 #: one decoder for every `loads` (json.loads builds a new one per call when given parse_float)
@@ -286,9 +321,6 @@ class _Declined(Exception):
     """A value this path does not write: the general encoder writes its container."""
 
 
-#: `"key": ` for the keys seen (report keys repeat on every order); bounded, keys can come from data
-_KEY_TEXT: dict[str, str] = {}
-_KEY_TEXT_LIMIT = 4096
 #: `\n` and the indentation of each (indent, level)
 _NEWLINES: dict[tuple[str, int], str] = {}
 

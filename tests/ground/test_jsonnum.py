@@ -202,3 +202,14 @@ def test_what_the_indented_path_declines_is_still_written_by_the_general_encoder
         jsonnum.dumps({"x": [Decimal("sNaN")]}, indent=2)
     with pytest.raises(TypeError, match="cannot serialise set"):
         jsonnum.dumps({"x": [{1}]}, indent=2)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(value=_VALUES)
+def test_compact_text_is_the_general_encoders_byte_for_byte(value: object) -> None:
+    """`dumps` without indent (every journal line and message sent): the general encoder's text."""
+    out: list[str] = []
+    jsonnum._encoder(out.append, None, False)(value, 0)
+    assert jsonnum.dumps(value) == "".join(out)
+    assert jsonnum.dumps({"params": value, "n": None, "t": True, "f": False, "i": 1}) == \
+        '{"params": ' + "".join(out) + ', "n": null, "t": true, "f": false, "i": 1}'
