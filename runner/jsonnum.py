@@ -86,6 +86,8 @@ def _compact(value: Any) -> str:
         if not value:
             return "[]"
         return "[" + ", ".join([_compact(v) for v in value]) + "]"
+    if kind is float:  # a latency, a wall-clock stamp
+        return _float(value)
     out: list[str] = []
     _encoder(out.append, None, False)(value, 0)
     return "".join(out)

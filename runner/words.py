@@ -21,11 +21,13 @@ def number_text(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+_CENT = Decimal("0.01")
+
+
 def money_text(value: Decimal, *, signed: bool = False) -> str:
     """An amount of quote currency: 1234.5 -> `1,234.50`; finer amounts keep every digit (exact,
     never rounded away): 124.99726 -> `124.99726`. `signed`: gains carry a `+`."""
-    cent = Decimal("0.01")
-    text = f"{value:,.2f}" if value == value.quantize(cent) else f"{value.normalize():,f}"
+    text = f"{value:,.2f}" if value == value.quantize(_CENT) else f"{value.normalize():,f}"
     return f"+{text}" if signed and value > 0 else text
 
 

@@ -10,6 +10,7 @@ byte-identical to the whole document's (tests compare them): readers, the schema
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -86,6 +87,8 @@ def _order_text(o: OrderResult, indent: str, level: int) -> str:
             return number(item)
         if kind is str:
             return text(item)
+        if kind is float:  # a latency measured in this run
+            return float.__repr__(item) if math.isfinite(item) else jsonnum.dumps(item)
         return jsonnum.indented_text(item, indent, level + 1) if kind in (dict, list, tuple) \
             else jsonnum.dumps(item)
 

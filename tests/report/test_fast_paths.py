@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner.report import markdown
+from runner.report import markdown, text
 from runner.report.model import _iso_by_datetime, iso
+from runner.words import printable
 
 
 def test_iso_stamps_are_datetimes_text_on_the_rounding_edges() -> None:
@@ -50,3 +51,10 @@ def test_markdown_cells_are_escaped_exactly_as_before(cells: list[str]) -> None:
     expected = [markdown._escaped(cell) for cell in cells]
     assert [markdown._cell(cell) for cell in cells] == expected
     assert markdown._cells_of(list(cells)) == expected
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(cells=st.lists(_MARKDOWN_TEXT, min_size=1, max_size=5))
+def test_terminal_rows_are_made_printable_exactly_as_before(cells: list[str]) -> None:
+    """The text summary's row: each cell as `printable` makes it, whether the row needed it or not."""
+    assert text._printable_row(list(cells)) == [printable(cell) for cell in cells]
