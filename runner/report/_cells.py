@@ -119,7 +119,9 @@ def leg_notes(report: Report) -> list[tuple[OrderResult, str, str]]:
 
 
 def legs(order: OrderResult, units: Instrument | None = None) -> str:
-    return ", ".join(leg(x, units) for x in order.legs) or "-"
+    if not order.legs:  # most rows
+        return "-"
+    return ", ".join([leg(x, units) for x in order.legs]) or "-"
 
 
 def reject(order: OrderResult) -> str:

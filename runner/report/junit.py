@@ -58,7 +58,7 @@ def _order_case(report: Report, o: OrderResult) -> str:
     tick = units.tick_size if units is not None else None
     detail = (f"{o.side} {_cells.num(o.quantity)} {o.symbol} {o.type} @ {_cells.price(o.price, tick)}; "
               f"client_order_id {o.client_order_id}; order_id {o.order_id or '-'}; "
-              f"statuses {' > '.join(x.status for x in o.statuses) or '-'}; "
+              f"statuses {' > '.join([x.status for x in o.statuses]) or '-'}; "
               f"filled {_cells.filled(o, units)}; bracket {_cells.legs(o, units)}")
     properties = [("note", o.note)] if o.note else []
     if o.differences:
@@ -77,10 +77,10 @@ def _order_case(report: Report, o: OrderResult) -> str:
                                  level=2))
     elif o.outcome is Outcome.NOT_SENT:
         children.append(_element("skipped", [("message", o.verdict)], level=2))
-    children.append(_element("system-out", [], level=2, text=f"{_cells.outcome(o)}: {o.verdict}\n{detail}"
-                             + (f"\nnote: {o.note}" if o.note else "")))
-    return _element("testcase", [("classname", f"{s.playbook_name}.{o.symbol}"), ("name", o.id),
-                                 ("time", f"{max(elapsed, 0.0):.3f}")], children=children, level=1)
+    out = f"{_cells.outcome(o)}: {o.verdict}\n{detail}" + (f"\nnote: {o.note}" if o.note else "")
+    children.append(f"<system-out>{_text(out)}</system-out>")  # never empty (`_element`'s case, inline)
+    return (f'<testcase classname="{_attribute(f"{s.playbook_name}.{o.symbol}")}" name="{_attribute(o.id)}" '
+            f'time="{max(elapsed, 0.0):.3f}">\n    ' + "\n    ".join(children) + "\n  </testcase>")
 
 
 def _step_case(playbook_name: str, x: StepResult) -> str:
