@@ -735,6 +735,13 @@ def _printable_lines(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: the single error boundary of the command line."""
+    import atexit
+    import gc
+
+    # Registered first, so it runs last: with everything written, flushed and closed, the collector
+    # has nothing left to do but walk every object a run made (~13 µs an order, ~40 ms after a
+    # 1,500-order run, measured): frozen, the interpreter exits without that walk.
+    atexit.register(gc.freeze)
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         code = cli.main(args=argv, prog_name="qfex-runner", standalone_mode=False)
