@@ -235,3 +235,23 @@ def filesystem_of(path: Path) -> str:
         return best[1]
     except OSError:
         return "?"
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a running process has used so far, in seconds, from Linux's
+    scheduler statistics (nanoseconds, every thread); None where /proc does not say."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            total += int((task / "schedstat").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / 1e9
+
+
+def children_cpu_seconds() -> float:
+    """CPU time (user + system) of every child process this one has waited for, so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

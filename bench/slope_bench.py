@@ -30,6 +30,10 @@ Besides the whole processes, each run is split in phases (medians, each with its
 Targets (issue 18): sequential slope <= 1.1x the anchor's; window-W whole-process slope <= 1.7x
 the anchor's with the same window (on_reject: stop rows are held to the sequential anchor).
 The journals (the anchor's and the runner's) go to the same directory (`--state-base`).
+CPU per order: each client process's own CPU (user + system, from the children's rusage) and the
+simulator's while it served that client (Linux scheduler statistics), as slopes: on a machine where
+the client and the simulator take turns on one CPU (a 2-vCPU VM over loopback: a socket's wake-up
+runs the woken process on the waker's CPU), a whole-process slope is about their sum.
 """
 
 from __future__ import annotations
@@ -49,8 +53,10 @@ from _harness import (
     StandaloneSim,
     cancel_all,
     child_env,
+    children_cpu_seconds,
     filesystem_of,
     median,
+    process_cpu_seconds,
     remove,
     runner_command,
     runner_run,
@@ -146,6 +152,7 @@ def main() -> None:
                     for v, (label, kind, win, on_reject, source) in enumerate(variants):
                         cancel_all(sim.url, env)
                         tag = f"r{r}v{v}n{n}"
+                        sim_cpu, own_cpu = process_cpu_seconds(sim.proc.pid), children_cpu_seconds()
                         if kind == "anchor":
                             whole, loop = anchor_seconds(sim.url, n, tag, win, state_base / f"{tag}.jsonl",
                                                          env)
@@ -165,6 +172,10 @@ def main() -> None:
                             if v == 2:  # validation of the same playbook, once per size and round
                                 note("validate", "whole", n, timed([RUNNER, "validate", str(pb)], env)[0])
                         times[(label, n)].append(whole)
+                        sim_after = process_cpu_seconds(sim.proc.pid)
+                        note(label, "own CPU", n, children_cpu_seconds() - own_cpu)
+                        if sim_cpu is not None and sim_after is not None:
+                            note(label, "simulator CPU", n, sim_after - sim_cpu)
                 for i, (suffix, source) in enumerate(sources.items()):  # fixed cost: a 1-order playbook
                     for k in range(2):
                         cancel_all(sim.url, env)
@@ -228,6 +239,22 @@ def main() -> None:
                 if win > 1:
                     line += f"   target <= 1.1x: {'meets' if ratio <= 1.1 else 'MISSES'}"
             print(line)
+    print()
+    print("CPU per order (slope of the median CPU seconds): the client process's own (user + system; the "
+          "runner's: validation, submission, reports) and the simulator's, serving it")
+    print(f"{'client':<{w}}{'own':>10}{'simulator':>11}{'sum':>9}{'whole':>9}")
+    for label, *_ in variants:
+        cpu = {}
+        for phase in ("own CPU", "simulator CPU"):
+            if (label, phase, small) in parts:
+                cpu[phase] = slope_and_intercept(small, large, median(parts[(label, phase, small)]),
+                                                 median(parts[(label, phase, large)]))[0]
+        whole_slope = slope_and_intercept(small, large, median(times[(label, small)]),
+                                          median(times[(label, large)]))[0]
+        own, served = cpu.get("own CPU"), cpu.get("simulator CPU")
+        shown = [f"{x * 1e6:>6.0f} µs" if x is not None else f"{'?':>9}" for x in (own, served)]
+        total = f"{(own + served) * 1e6:>6.0f} µs" if own is not None and served is not None else f"{'?':>9}"
+        print(f"{label:<{w}}{shown[0]:>10}{shown[1]:>11}{total:>9}{whole_slope * 1e6:>6.0f} µs")
     v_small = median(parts[("validate", "whole", small)])
     v_large = median(parts[("validate", "whole", large)])
     v_slope, _ = slope_and_intercept(small, large, v_small, v_large)

@@ -121,6 +121,10 @@ def dial_within(host: str, port: int, deadline: Deadline) -> socket.socket:
     for family, kind, proto, _, address in resolve(host, port, deadline):
         sock = socket.socket(family, kind, proto)
         try:
+            if family in (socket.AF_INET, socket.AF_INET6):
+                # each order leaves at once: Nagle's algorithm would hold a small frame back until the
+                # previous one is acknowledged (a round trip per order when pipelined)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.settimeout(max(deadline.remaining(), 0.001))
             sock.connect(address)
         except OSError as exc:

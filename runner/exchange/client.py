@@ -43,9 +43,9 @@ import socket
 import ssl
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, NoReturn, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import websocket
@@ -127,27 +127,39 @@ class _Phase:
     RUN = "run"
 
 
-@contextlib.contextmanager
-def _translated(phase: str, url: str) -> Iterator[None]:
-    """The one place where library errors become ours (never with secrets: none reach these calls)."""
-    try:
-        yield
-    except ConnectError:
-        raise
-    except RunAborted as exc:
-        if phase == _Phase.CONNECT:
-            raise ConnectError(str(exc)) from exc
-        raise
-    except ssl.SSLCertVerificationError as exc:
-        raise ConnectError(
-            f"TLS certificate of {_host(url)} could not be verified: {exc.verify_message}") from exc
-    except websocket.WebSocketBadStatusException as exc:
-        raise ConnectError(f"{_host(url)} refused the WebSocket upgrade: HTTP {exc.status_code}") from exc
-    except (websocket.WebSocketException, OSError) as exc:
-        detail = str(exc) or type(exc).__name__
-        if phase == _Phase.CONNECT:
-            raise ConnectError(f"cannot connect to {_host(url)}: {detail}") from exc
-        raise ConnectionLost(f"connection to {_host(url)} lost: {detail}") from exc
+class _Translated:
+    """The one place where library errors become ours (never with secrets: none reach these calls).
+    A class, not a generator: it wraps every send and read of a run."""
+
+    __slots__ = ("phase", "url")
+
+    def __init__(self, phase: str, url: str) -> None:
+        self.phase = phase
+        self.url = url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> Literal[False]:
+        if exc is None or isinstance(exc, ConnectError):
+            return False
+        url = self.url
+        if isinstance(exc, RunAborted):
+            if self.phase == _Phase.CONNECT:
+                raise ConnectError(str(exc)) from exc
+            return False
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            raise ConnectError(
+                f"TLS certificate of {_host(url)} could not be verified: {exc.verify_message}") from exc
+        if isinstance(exc, websocket.WebSocketBadStatusException):
+            raise ConnectError(f"{_host(url)} refused the WebSocket upgrade: HTTP {exc.status_code}") from exc
+        if isinstance(exc, (websocket.WebSocketException, OSError)):
+            detail = str(exc) or type(exc).__name__
+            if self.phase == _Phase.CONNECT:
+                raise ConnectError(f"cannot connect to {_host(url)}: {detail}") from exc
+            raise ConnectionLost(f"connection to {_host(url)} lost: {detail}") from exc
+        return False
 
 
 def _host(url: str) -> str:
@@ -209,6 +221,31 @@ class _BoundedWebSocket(websocket.WebSocket):
             raise _FrameRefused(f"the exchange sent a message larger than {MAX_FRAME_BYTES} bytes")
         return data
 
+    def next_text_frame(self) -> bytes | None:
+        """The payload of the next frame if it is a whole, final, unmasked text frame under 64 KiB
+        already read (the socket is read once if nothing is), else None: websocket-client's own reader
+        then takes it from the same bytes (control frames, fragments, a frame not all here yet,
+        anything unusual, and every check on them). Every answer of a run is such a frame; the
+        library's general reader costs three buffered reads and a frame object for each."""
+        if self.frame_buffer.header is not None or self.frame_buffer.recv_buffer \
+                or self.cont_frame.recving_frames:
+            return None  # the library is part-way through a frame or a fragmented message
+        if self._inbox_at >= len(self._inbox):
+            self._recv_socket(0)  # every byte already arrived goes to the inbox (or the wait times out)
+        inbox, at = self._inbox, self._inbox_at
+        if len(inbox) - at < 2 or inbox[at] != 0x81 or inbox[at + 1] & 0x80:
+            return None  # FIN + text (no reserved bits), from the server (unmasked)
+        length, start = inbox[at + 1], at + 2
+        if length == 126:
+            length, start = int.from_bytes(inbox[at + 2:at + 4], "big"), at + 4
+        elif length == 127:
+            return None
+        end = start + length
+        if end > len(inbox):
+            return None
+        self._inbox_at = end
+        return inbox[start:end]
+
     def _recv_socket(self, bufsize: int) -> bytes:
         """Up to `bufsize` bytes from the socket within the deadlines; what else arrived with them
         (up to `READ_CHUNK`) is kept in the inbox for the next frames."""
@@ -245,6 +282,14 @@ class _BoundedWebSocket(websocket.WebSocket):
             raise self._unread() from None
         return sent
 
+    def send_texts(self, payloads: list[str]) -> None:
+        """Several text messages as one write: a burst of orders leaves in one system call (and as
+        few TCP segments as fit), not one each — each message still its own masked frame."""
+        data = b"".join(websocket.ABNF.create_frame(p, websocket.ABNF.OPCODE_TEXT).format() for p in payloads)
+        with self.lock:
+            while data:
+                data = data[self._send(data):]
+
     def _unread(self) -> _FrameRefused:
         return _FrameRefused(f"the exchange stopped reading: a message could not be sent within "
                              f"{self.frame_timeout:g}s")
@@ -279,7 +324,7 @@ def _open(dial: str, url: str, timeout: float) -> _BoundedWebSocket:
     opened: list[socket.socket] = []
     ws = _BoundedWebSocket(enable_multithread=False, skip_utf8_validation=True)
     deadline = Deadline(timeout)
-    with _translated(_Phase.CONNECT, url), Watchdog(timeout, lambda: opened[-1] if opened else None) as dog:
+    with _Translated(_Phase.CONNECT, url), Watchdog(timeout, lambda: opened[-1] if opened else None) as dog:
         try:
             opened.append(dial_within(host, port, deadline))
             if parts.scheme == "wss":
@@ -313,9 +358,13 @@ class _Socket(Protocol):
 
     def send(self, payload: str) -> int: ...
 
+    def send_texts(self, payloads: list[str]) -> None: ...
+
     def settimeout(self, timeout: float | None) -> None: ...
 
     def recv_data(self, control_frame: bool = ...) -> tuple[int, bytes]: ...
+
+    def next_text_frame(self) -> bytes | None: ...
 
     wait_until: float | None
     send_until: float | None
@@ -367,7 +416,7 @@ class TradeSession:
 
     def _authenticate(self, credentials: Credentials, account_id: str | None, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        with _translated(_Phase.CONNECT, self.url):
+        with _Translated(_Phase.CONNECT, self.url):
             self._send_raw(auth_message(hmac_fields(credentials), account_id))
             while True:
                 remaining = deadline - time.monotonic()
@@ -417,8 +466,9 @@ class TradeSession:
 
     # --- raw I/O -----------------------------------------------------------------------------------
 
-    def _send_raw(self, message: dict[str, Any]) -> None:
-        text = dumps(message)
+    def _send_raw(self, message: dict[str, Any], text: str | None = None) -> None:
+        if text is None:
+            text = dumps(message)
         if self._recorder is not None:  # before the socket: a kill between the two leaves the line
             self._recorder.sent(self._connection, text)
         self._ws.send_until = Deadline(self._frame_timeout).at
@@ -444,18 +494,31 @@ class TradeSession:
         except ValueError:
             return {"_unparsed": data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)}
 
-    def send(self, message: dict[str, Any]) -> None:
-        """Send one request. Order requests are remembered so their `err` can be attributed."""
-        with _translated(_Phase.RUN, self.url):
-            key = self._request_key(message)
-            self._awaiting[key] = message
-            self._send_raw(message)
+    def send(self, message: dict[str, Any], text: str | None = None) -> None:
+        """Send one request (`text`: the message already encoded, by `runner.jsonnum.dumps`). Order
+        requests are remembered so their `err` can be attributed."""
+        self.send_many([(message, dumps(message) if text is None else text)])
+
+    def send_many(self, messages: list[tuple[dict[str, Any], str]]) -> None:
+        """Send several requests, each `(message, its text by runner.jsonnum.dumps)`, in one write
+        (`send` each, in order, but one system call for all). Every order leaves here (a query: `request`)."""
+        with _Translated(_Phase.RUN, self.url):
+            for message, text in messages:
+                self._awaiting[self._request_key(message)] = message
+                if self._recorder is not None:
+                    self._recorder.sent(self._connection, text)
+            self._ws.send_until = Deadline(self._frame_timeout).at
+            try:
+                self._ws.send_texts([text for _, text in messages])
+            finally:
+                self._ws.send_until = None
+            self.messages_sent += len(messages)
 
     def receive(self, timeout: float) -> dict[str, Any] | None:
         """The next frame (kept backlog first), parsed with exact Decimals; None if none within timeout."""
         if self._backlog:
             return self._backlog.popleft()
-        with _translated(_Phase.RUN, self.url):
+        with _Translated(_Phase.RUN, self.url):
             return self._read(timeout)
 
     def next_event(self, timeout: float) -> Event | None:
@@ -549,7 +612,7 @@ class TradeSession:
 
     def _request_once(self, message: dict[str, Any], wanted: set[ReplyKind], timeout: float,
                       accept: Callable[[Reply], bool] | None = None) -> Reply:
-        with _translated(_Phase.RUN, self.url):
+        with _Translated(_Phase.RUN, self.url):
             key = self._request_key(message)
             self._awaiting[key] = message
             self._send_raw(message)
@@ -628,7 +691,7 @@ class PublicSocket:
         return cls(_open(url, url, timeout), url)
 
     def send(self, message: dict[str, Any]) -> None:
-        with _translated(_Phase.RUN, self.url):
+        with _Translated(_Phase.RUN, self.url):
             self._ws.send_until = Deadline(self._frame_timeout).at
             try:
                 self._ws.send(dumps(message))
@@ -638,7 +701,7 @@ class PublicSocket:
     def receive(self, timeout: float) -> dict[str, Any] | None:
         """The next data frame parsed (exact Decimals), None after `timeout`; `ConnectionLost` when the
         socket closes or fails. A frame that is not JSON comes back as `{"_unparsed": text}`."""
-        with _translated(_Phase.RUN, self.url):
+        with _Translated(_Phase.RUN, self.url):
             frame = _next_data_frame(self._ws, timeout)
             if frame is None:
                 return None
@@ -686,6 +749,10 @@ def _next_data_frame(ws: _Socket, timeout: float) -> tuple[int, Any] | None:
     ws.wait_until = deadline.at  # every low-level read stops there (`_BoundedWebSocket`)
     while True:
         try:
+            data = ws.next_text_frame()
+            if data is not None:
+                ws.frame_done(data=True)
+                return websocket.ABNF.OPCODE_TEXT, data
             opcode, data = ws.recv_data(control_frame=True)
         except websocket.WebSocketTimeoutException:
             return None

@@ -263,6 +263,10 @@ class MarkPrices:
             sock.close()
 
 
+#: how often `read_marks` looks whether a feed that never connected has given up
+_GIVE_UP_CHECK_S = 0.01
+
+
 def read_marks(url: str, symbols: Iterable[str], wait: float,
                opener: Opener = _open_public) -> tuple[dict[str, Decimal], str | None]:
     """One look at the mark prices of `symbols` (within `wait` seconds): (prices found, the feed's
@@ -271,13 +275,23 @@ def read_marks(url: str, symbols: Iterable[str], wait: float,
     if not wanted:
         return {}, None
     with MarkPrices(url, ["*"], timeout=wait, opener=opener) as marks:
-        end = time.monotonic() + wait
-        while time.monotonic() < end and any(marks.latest(s) is None for s in wanted):
-            if marks.problem is not None and marks.connects == 0:
-                break  # cannot connect: do not hold the caller up
-            time.sleep(0.01)
-        found = {s: p for s in wanted if (p := marks.latest(s)) is not None}
-        return found, marks.problem
+        return marks_within(marks, wanted, wait), marks.problem
+
+
+def marks_within(marks: MarkPrices, symbols: Iterable[str], wait: float) -> dict[str, Decimal]:
+    """The mark prices of `symbols` that a started feed has, or receives within `wait` seconds. A
+    feed that cannot connect is not waited for."""
+    wanted = list(dict.fromkeys(symbols))
+    end = time.monotonic() + wait
+    for symbol in wanted:
+        while marks.latest(symbol) is None:
+            left = end - time.monotonic()
+            if left <= 0 or (marks.problem is not None and marks.connects == 0):
+                break  # out of time, or cannot connect: do not hold the caller up
+            # woken by the price itself (a `run` waits here before validating: not a poll's
+            # tick later); the short cap notices a feed that cannot connect as soon as it says so
+            marks.wait_for(symbol, min(left, _GIVE_UP_CHECK_S))
+    return {s: p for s in wanted if (p := marks.latest(s)) is not None}
 
 
 def _err_text(frame: dict[str, Any]) -> str:
@@ -287,5 +301,5 @@ def _err_text(frame: dict[str, Any]) -> str:
     return str(frame.get("message") or frame)
 
 
-__all__ = ["FixedMarkPrices", "MarkPrice", "MarkPriceSource", "MarkPrices", "mds_url_for", "parse_mark_price",
-           "read_marks"]
+__all__ = ["FixedMarkPrices", "MarkPrice", "MarkPriceSource", "MarkPrices", "marks_within", "mds_url_for",
+           "parse_mark_price", "read_marks"]

@@ -86,11 +86,21 @@ class ReconnectingSession:
 
     # the trading surface ---------------------------------------------------------------------------
 
-    def send(self, message: dict[str, Any]) -> None:
-        """Send; if the connection is gone, recover (the run's catch-up decides about this message)."""
+    def send(self, message: dict[str, Any], text: str | None = None) -> None:
+        """Send (`text`: already encoded); if the connection is gone, recover (the run's catch-up
+        decides about this message)."""
         self._pace(message)
         try:
-            self._inner.send(message)
+            self._inner.send(message, text)
+        except ConnectionLost as exc:
+            self._recover(exc)
+
+    def send_many(self, messages: list[tuple[dict[str, Any], str]]) -> None:
+        """`send` each `(message, text)` in order, in one write once the pacer lets the last go."""
+        for message, _ in messages:
+            self._pace(message)
+        try:
+            self._inner.send_many(messages)
         except ConnectionLost as exc:
             self._recover(exc)
 

@@ -13,6 +13,8 @@ places the same plan again under new ids.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import uuid
 from enum import Enum
 
@@ -56,10 +58,26 @@ class Leg(str, Enum):
         return self.value.startswith("tp")  # (CLOSE is not)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def client_order_id(name: str, run_id: str | None, order_id: str, leg: Leg = Leg.ENTRY) -> str:
-    """The client_order_id of one leg of one playbook order (36 characters)."""
-    key = _SEP.join((name, run_id or "", order_id, Leg(leg).value))
-    return str(uuid.uuid5(NAMESPACE, key))
+    """The client_order_id of one leg of one playbook order (36 characters).
+
+    Remembered: a run asks for each order's id several times while it sets up (plan, ledger,
+    exactly-once lookup), and a re-run's set-up is per order, before the first send."""
+    return _uuid5_text(_SEP.join((name, run_id or "", order_id, Leg(leg).value)))
+
+
+_NAMESPACE_BYTES = NAMESPACE.bytes
+
+
+def _uuid5_text(name: str) -> str:
+    """`str(uuid.uuid5(NAMESPACE, name))` (RFC 4122 section 4.3: SHA-1, version 5, RFC variant) without
+    building a `uuid.UUID` on the way: half the time, and a test keeps the two equal."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # variant: RFC 4122
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def step_key(name: str, run_id: str | None, step_id: str) -> str:

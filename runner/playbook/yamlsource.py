@@ -34,9 +34,30 @@ from runner.files import read_regular
 from runner.problems import Location, Problem
 
 try:  # libyaml's composer is ~10x faster than the pure-Python one and keeps the same marks
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+
+class _Loader(_BaseLoader):
+    """The safe loader, remembering each implicit tag it resolves for the rest of the document.
+
+    Why: the composer asks PyYAML's Python-side resolver for every node's tag (a walk over regular
+    expressions per plain scalar), and a playbook repeats the same keys and values order after
+    order (`symbol`, `side`, `AAPL-USD`, `BUY`, ...). The answer depends only on the node's kind,
+    text and implicitness (the safe loader has no path resolvers), so the first answer is the answer.
+    """
+
+    def __init__(self, stream: str | bytes) -> None:
+        super().__init__(stream)
+        self._tags: dict[tuple[Any, Any, Any], str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        key = (kind, value, implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = self._tags[key] = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        return tag
 
 _T = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = _T + "str", _T + "int", _T + "float", _T + "bool", _T + "null"
@@ -49,6 +70,8 @@ _BOOLS = {"yes": True, "true": True, "on": True, "y": True,
 _NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _PLAIN_DECIMAL_INT = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)\Z")
 _EXPONENT_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+\Z")
+#: how such a number can start: most plain text (symbols, sides, ids) is told apart without the pattern
+_NUMBER_START = frozenset("+-.0123456789")
 
 #: numbers must be below 1e18 with at most 18 decimal places: anything else is a typo, not a price,
 #: and the bound keeps every check's exact arithmetic within runner.playbook.rules.exact's precision
@@ -336,7 +359,7 @@ class _Converter:
     def scalar(self, node: yaml.ScalarNode, path: tuple[str | int, ...]) -> Any:
         tag, text = node.tag, node.value
         if tag in _TEXT_TAGS:
-            if tag == _STR and not node.style and _EXPONENT_NUMBER.match(text):
+            if tag == _STR and not node.style and text[:1] in _NUMBER_START and _EXPONENT_NUMBER.match(text):
                 return self.number(node, text, path)  # YAML 1.2 / JSON read 1e3 as a number
             return text
         if tag == _FLOAT:

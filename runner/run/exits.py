@@ -305,7 +305,7 @@ class ExitPlans:
 
     def step_all(self) -> None:
         """Bring every exit plan to its target (called after every event while connected)."""
-        if self._stepping:
+        if self._stepping or not self.plans:
             return
         self._stepping = True
         try:

@@ -146,16 +146,18 @@ class Pipeline:
                 to_send.append((index, order, step))
         if to_send:
             with self.interrupts.critical():  # never stop between the batch's fsync and its sends
+                prepared = [self.sender.prepare(step.client_order_id, step.message, index, order.id,
+                                                Leg.ENTRY) for index, order, step in to_send]
                 with self.journal.batch():
-                    for index, order, step in to_send:
-                        self.journal.record_intent(step.client_order_id, index, order.id, Leg.ENTRY,
-                                                   step.message)
-                for index, order, step in to_send:
-                    live = self.sender.send(step.client_order_id, results[index], step.message, index,
-                                            order.id, Leg.ENTRY, order.quantity, is_immediate(order),
-                                            journaled=True)
+                    for ready in prepared:
+                        self.journal.write_intent(ready.intent)
+                lives = self.sender.send_journaled(
+                    [(ready, results[index], order.quantity, is_immediate(order))
+                     for (index, order, _), ready in zip(to_send, prepared, strict=True)])
+                deadline = time.monotonic() + self.timeout
+                for (index, order, _), live in zip(to_send, lives, strict=True):
                     if order.wait is Wait.ACK:
-                        self.in_flight.append(_InFlight(index, live, time.monotonic() + self.timeout))
+                        self.in_flight.append(_InFlight(index, live, deadline))
         self.flow.judge_sent(upto=indices[-1])
 
     # --- the window ---

@@ -9,12 +9,15 @@ is placed, changed or cancelled. The figures become `AccountFigures` for validat
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from runner.exchange.account import AccountView, equity, read_account
-from runner.exchange.client import TradeSession
 from runner.playbook.account import AccountFigures
 from runner.playbook.model import Playbook
 from runner.playbook.policy import Policy
+
+if TYPE_CHECKING:  # the account is read only for a playbook that needs it (`needs_account`)
+    from runner.exchange.account import AccountView
+    from runner.exchange.client import TradeSession
 
 
 def needs_account(playbook: Playbook, policy: Policy | None) -> bool:
@@ -26,6 +29,8 @@ def needs_account(playbook: Playbook, policy: Policy | None) -> bool:
 
 
 def figures(view: AccountView, where: str) -> AccountFigures:
+    from runner.exchange.account import equity
+
     leverage = {symbol: tier.leverage for symbol, tier in view.leverage.items() if tier.leverage is not None}
     return AccountFigures(source=f"read from {where} before sending", equity=equity(view),
                           available_balance=view.available_balance, leverage=leverage)
@@ -33,6 +38,8 @@ def figures(view: AccountView, where: str) -> AccountFigures:
 
 def read_from_exchange(connect: Callable[[], TradeSession], timeout: float, where: str) -> AccountFigures:
     """Connect, read the account, disconnect (raises the connection's errors: exit 4)."""
+    from runner.exchange.account import read_account
+
     session = connect()
     try:
         return figures(read_account(session, timeout), where)

@@ -10,6 +10,7 @@ order the refusals came, so a later refusal never overtakes an earlier one.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -18,14 +19,30 @@ from runner.errors import RunnerError
 from runner.exchange.pacing import retry_after_hint
 from runner.exchange.protocol import ErrorReply
 from runner.exchange.session import RecoveringSession
+from runner.jsonnum import dumps
 from runner.playbook.ids import Leg
 from runner.report import LegResult, OrderResult, Outcome
 from runner.run.interrupts import Interrupts
 from runner.run.ledger import Ledger
 from runner.run.verdict import LiveOrder
+from runner.state.journal import PreparedIntent
 from runner.state.writer import JournalWriter
 
 MAX_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A message encoded once, for the wire and for its journal intent (`Sender.prepare`): the
+    same text is journaled and sent (a pipelined run prepares a burst before its one fsync)."""
+
+    coid: str
+    message: dict[str, Any]
+    text: str
+    intent: PreparedIntent
+    index: int
+    order_key: str
+    leg: Leg
 
 
 class Sender:
@@ -40,24 +57,57 @@ class Sender:
         #: refused (or lost in a reconnect) and waiting to go again, in the order they were refused
         self.retrying: dict[str, LiveOrder] = {}
 
+    def prepare(self, coid: str, message: dict[str, Any] | None, index: int, order_key: str,
+                leg: Leg) -> Prepared:
+        """Encode `message` once (wire text and journal intent) for a `send` soon after."""
+        if message is None:
+            raise RunnerError(f"internal: no message for {order_key} {leg.value}")
+        text = dumps(message)
+        return Prepared(coid, message, text,
+                        self.journal.prepare_intent(coid, index, order_key, leg, message, message_text=text),
+                        index, order_key, leg)
+
     def send(self, coid: str, record: OrderResult | LegResult, message: dict[str, Any] | None, index: int,
              order_key: str, leg: Leg, quantity: Decimal, immediate: bool,
-             journaled: bool = False) -> LiveOrder:
-        """Journal the intent (unless the caller already did, in a batch) and send; never split by Ctrl-C."""
+             journaled: bool = False, prepared: Prepared | None = None) -> LiveOrder:
+        """Journal the intent (unless the caller already did, in a batch) and send; never split by Ctrl-C.
+        `prepared`: the message as `prepare` encoded it (else it is encoded here, once for both)."""
         if message is None:
             raise RunnerError(f"internal: no message for {order_key} {leg.value}")
         live = LiveOrder(coid, record, quantity, immediate)
         live.resend = (message, index, order_key, leg)
+        if prepared is None:
+            prepared = self.prepare(coid, message, index, order_key, leg)
         with self.interrupts.critical():
             if not journaled:  # a journal that cannot be written (JournalError) leaves it not sent
-                self.journal.record_intent(coid, index, order_key, leg, message)
+                self.journal.write_intent(prepared.intent)
             self.ledger.live[coid] = live
             if isinstance(record, OrderResult):
                 record.sent_at = time.time()
                 record.outcome, record.verdict = Outcome.UNKNOWN, "sent; no answer yet"
-            self.session.send(message)
+            self.session.send(message, prepared.text)
         self.ledger.progress("sent", index, order_key, "", leg.value)
         return live
+
+    def send_journaled(self, batch: list[tuple[Prepared, OrderResult | LegResult, Decimal, bool]]
+                       ) -> list[LiveOrder]:
+        """Send orders whose intents the caller journaled in one batch (fsync'd), together in one
+        write: `(prepared, record, quantity, immediate)` each, in order."""
+        lives = []
+        with self.interrupts.critical():
+            now = time.time()
+            for prepared, record, quantity, immediate in batch:
+                live = LiveOrder(prepared.coid, record, quantity, immediate)
+                live.resend = (prepared.message, prepared.index, prepared.order_key, prepared.leg)
+                self.ledger.live[prepared.coid] = live
+                if isinstance(record, OrderResult):
+                    record.sent_at = now
+                    record.outcome, record.verdict = Outcome.UNKNOWN, "sent; no answer yet"
+                lives.append(live)
+            self.session.send_many([(prepared.message, prepared.text) for prepared, *_ in batch])
+        for prepared, *_ in batch:
+            self.ledger.progress("sent", prepared.index, prepared.order_key, "", prepared.leg.value)
+        return lives
 
     def retry_refused(self, live: LiveOrder, err: ErrorReply) -> bool:
         """A refusal that placed nothing (RateLimited/ServerError, unanswered, retries left): schedule

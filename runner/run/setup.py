@@ -52,18 +52,7 @@ def reference_data(options: RunOptions, target: Target, warnings: list[str]) -> 
     if options.refdata_file:
         return rd.load_refdata_file(options.refdata_file)
     if target.refdata_url:
-        try:
-            fetched = rd.fetch_refdata(target.refdata_url, timeout=min(options.timeout, 10.0))
-            fetched.live = True  # the target's prices now: a stop on the wrong side is an error
-            read_mark_prices(fetched, target, min(options.timeout, MARK_WAIT_S))
-            return fetched
-        except Exception as exc:  # any failure only means fewer pre-checks, never a crash
-            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            warnings.append("exchange rules (tick/lot sizes, quantity limits, price bands) were not "
-                            "pre-checked: "
-                            f"reference data unavailable from {target.refdata_url} ({reason}); "
-                            f"pass --refdata FILE to check them")
-            return None
+        return fetch_reference_data(target, options.timeout, warnings)
     warnings.append("exchange rules (tick/lot sizes, quantity limits, price bands) were not pre-checked: "
                     "no reference data for this target; pass --refdata FILE")
     return None
@@ -73,15 +62,36 @@ def reference_data(options: RunOptions, target: Target, warnings: list[str]) -> 
 MARK_WAIT_S = 3.0
 
 
-def read_mark_prices(refdata: RefData, target: Target, wait: float) -> None:
-    """The mark price of every symbol of `refdata` from the target's market-data socket, into
-    `refdata.marks` (stop-side checks use it: QFEX triggers on the mark). Never fatal and never in
-    the way: a socket that cannot be reached is not waited for, and the checks then use the
-    reference data's underlier price, as they say ("market price" rather than "mark price")."""
-    from runner.exchange.marketdata import read_marks
+def fetch_reference_data(target: Target, timeout: float, warnings: list[str]) -> RefData | None:
+    """The target's `/refdata` with its live mark prices; unavailable, a warning and None.
 
-    if target.mds_url:
-        refdata.marks.update(read_marks(target.mds_url, list(refdata), wait)[0])
+    The market-data socket is dialled as the `/refdata` request leaves (each costs a few round trips
+    to QFEX: dialling it afterwards added them up), and its mark prices are kept for the symbols the
+    reference data lists (stop-side checks use them: QFEX triggers on the mark). Never fatal and
+    never in the way: a socket that cannot be reached is not waited for, and the checks then use
+    the reference data's underlier price, as they say ("market price" rather than "mark price")."""
+    from runner.exchange.marketdata import MarkPrices, marks_within
+    from runner.playbook import refdata as rd
+
+    assert target.refdata_url is not None
+    wait = min(timeout, MARK_WAIT_S)
+    feed = MarkPrices(target.mds_url, ["*"], timeout=wait).start() if target.mds_url else None
+    try:
+        fetched = rd.fetch_refdata(target.refdata_url, timeout=min(timeout, 10.0))
+        fetched.live = True  # the target's prices now: a stop on the wrong side is an error
+        if feed is not None:
+            fetched.marks.update(marks_within(feed, list(fetched), wait))
+        return fetched
+    except Exception as exc:  # any failure only means fewer pre-checks, never a crash
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        warnings.append("exchange rules (tick/lot sizes, quantity limits, price bands) were not "
+                        "pre-checked: "
+                        f"reference data unavailable from {target.refdata_url} ({reason}); "
+                        f"pass --refdata FILE to check them")
+        return None
+    finally:
+        if feed is not None:
+            feed.close()
 
 
 def validated_playbook(path: str, refdata: RefData | None, warnings: list[str]) -> Playbook:

@@ -40,7 +40,9 @@ import hashlib
 import os
 import re
 import socket
+import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,15 @@ from runner.state.statelock import StateLock
 from runner.words import counted, number_text
 
 FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PreparedIntent:
+    """An intent's journal record and its line after the time field (`Journal.prepare_intent`)."""
+
+    record: dict[str, Any]
+    tail: bytes
+
 #: records durable with the next fsync rather than their own (like answers, `Journal.sync_answers`):
 #: none protects a send. The run's `open` line and an accepted `replan` (lost to a machine crash
 #: before any send, the next run asks for --replan again), and a reconciliation's lookups (lost,
@@ -123,7 +134,11 @@ class Journal:
         self.path = path
         self.playbook = playbook
         self.lock = lock
-        self.contents = contents
+        self._contents = contents
+        #: records written but not folded into `contents` yet: folded when it is next read, so a run
+        #: that only writes (intents and answers, one each per order) folds nothing while it sends
+        self._unfolded: list[Mapping[str, Any]] = []
+        self._unfolded_coids: set[str] = set()  # whose entries those records change (intents, answers)
         self.changed: list[ChangedOrder] = changed
         """Placed orders whose definition changed (accepted with --replan); report them."""
         self._fd = fd
@@ -199,25 +214,50 @@ class Journal:
                              "changes": {c.order_key: c.change for c in changed}})
         return journal
 
+    @property
+    def contents(self) -> JournalContents:
+        """What the journal holds, every record written so far folded in (see `_unfolded`)."""
+        if self._unfolded:
+            unfolded, self._unfolded = self._unfolded, []
+            self._unfolded_coids.clear()
+            for record in unfolded:
+                self._contents.apply(record)
+        return self._contents
+
     # recording ----------------------------------------------------------------------------------------
 
     def record_intent(self, client_order_id: str, step_index: int, order_id_in_playbook: str, leg: Leg | str,
                       message: Mapping[str, Any] | None) -> None:
         """Durably note that `message` is about to be sent. Call BEFORE sending; returns after fsync."""
+        self.write_intent(self.prepare_intent(client_order_id, step_index, order_id_in_playbook, leg,
+                                              message))
+
+    def prepare_intent(self, client_order_id: str, step_index: int, order_id_in_playbook: str,
+                       leg: Leg | str, message: Mapping[str, Any] | None,
+                       message_text: str | None = None) -> PreparedIntent:
+        """An intent line encoded now, written later by `write_intent` (which adds the time): a
+        sequential run encodes the next order's intent while it waits for the current one's answer.
+        `message_text`: the message as already encoded for the wire (the same bytes are journaled)."""
         record = {"kind": "intent", "coid": client_order_id, "step": step_index,
                   "order": order_id_in_playbook, "leg": leg.value if isinstance(leg, Leg) else leg,
                   "definition": self._definitions.get(order_id_in_playbook),
                   "message": dict(message) if message is not None else None}
         # the line as `sealed_line` would write it, assembled directly (the order's definition encoded
         # once per run, however often it is sent again)
-        at = _now()
         definition = self._definition_text(order_id_in_playbook)
-        body = (f'{{"at": "{at}", "kind": "intent", "coid": {dumps(client_order_id)}, '
+        if message_text is None:
+            message_text = dumps(record["message"])
+        tail = (f'", "kind": "intent", "coid": {dumps(client_order_id)}, '
                 f'"step": {dumps(step_index)}, "order": {dumps(order_id_in_playbook)}, '
                 f'"leg": {dumps(record["leg"])}, "definition": {definition}, '
-                f'"message": {dumps(record["message"])}}}')
-        self._append(record, sealed(body.encode("utf-8")))
-        self.contents.apply(record)
+                f'"message": {message_text}}}')
+        return PreparedIntent(record, tail.encode("utf-8"))
+
+    def write_intent(self, intent: PreparedIntent) -> None:
+        """Write (and, outside a batch, fsync) an intent prepared by `prepare_intent`, stamped now."""
+        self._append(intent.record, sealed(b'{"at": "' + _now().encode() + intent.tail))
+        self._unfolded.append(intent.record)
+        self._unfolded_coids.add(intent.record["coid"])
 
     def _definition_text(self, order_key: str) -> str:
         text = self._definition_texts.get(order_key)
@@ -233,7 +273,8 @@ class Journal:
             f'{{"at": "{record["at"]}", "kind": "answer", "coid": {dumps(client_order_id)}, "answer": '
             .encode() + text + b"}")
         self._append(record, line)
-        self.contents.apply(record)
+        self._unfolded.append(record)
+        self._unfolded_coids.add(client_order_id)
 
     def record_exit_id(self, client_order_id: str, leg: str, order_id: str) -> None:
         """Note an attached exit's own order id (announced when its entry filled), once per leg.
@@ -252,7 +293,13 @@ class Journal:
         record = reconciled_record(client_order_id, presence, order_id=order_id,
                                    filled_quantity=filled_quantity, remaining=remaining, quantity=quantity,
                                    order_key=order_key)
-        self._append(record)
+        # the line as `sealed_line` would write it, assembled directly: one per planned order
+        # before the first send (a fresh run looks every order up), so its cost is per order
+        body = (f'{{"at": "{_now()}", "kind": "reconciled", "coid": {dumps(client_order_id)}, '
+                f'"presence": {dumps(presence)}, "order_id": {dumps(order_id)}, '
+                f'"filled_quantity": {dumps(filled_quantity)}, "remaining": {dumps(remaining)}, '
+                f'"quantity": {dumps(quantity)}, "order": {dumps(order_key)}}}')
+        self._append(record, sealed(body.encode("utf-8")))
         self.contents.apply(record)
 
     def record_adopted(self, order_key: str, *, quantity: Decimal | None = None) -> None:
@@ -363,6 +410,8 @@ class Journal:
     # reading ------------------------------------------------------------------------------------------
 
     def entry(self, client_order_id: str) -> JournalEntry | None:
+        if client_order_id not in self._unfolded_coids:  # what is unfolded is of other orders
+            return self._contents.entries.get(client_order_id)
         return self.contents.entries.get(client_order_id)
 
     def entries(self) -> Iterator[JournalEntry]:
@@ -477,4 +526,14 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    """The time of a journal line, to the millisecond (ISO 8601, UTC), as
+    `datetime.isoformat(timespec="milliseconds")` writes it. Every intent and answer is stamped:
+    the date and time up to the second are formatted once a second."""
+    millis = time.time_ns() // 1_000_000
+    second, milli = divmod(millis, 1000)
+    if second != _stamp[0]:
+        _stamp[:] = [second, dt.datetime.fromtimestamp(second, dt.timezone.utc).isoformat()[:19]]
+    return f"{_stamp[1]}.{milli:03d}+00:00"
+
+
+_stamp: list[int | str] = [-1, ""]  # the last second formatted by `_now`, and its text

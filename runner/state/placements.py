@@ -196,7 +196,8 @@ class Placements:
             return
         known = {c: e.order_id for c in coids if (e := self.journal.entry(c)) is not None and e.order_id}
         exits = {c: list(self.exit_order_ids(c).values()) for c in coids if c in self.with_exits}
-        symbols = {c: s for c, s in self.symbols.items() if c in coids}
+        looked_up = set(coids)  # (a set: `in` a list made this quadratic in the orders)
+        symbols = {c: s for c, s in self.symbols.items() if c in looked_up}
         found = reconcile(session, coids, known_order_ids=known, order_types=self.order_types,
                           timeout=self.lookup_timeout, with_exits=self.with_exits,
                           entry_hints=self.entry_hints, on_rate_limited=rate_limit_callback(session),

@@ -305,9 +305,10 @@ def reconcile(session: LookupSession, coids: Iterable[str], *,
         if not result.order_lookup.complete:
             result.unsure = frozenset(c for c in pending if c not in found_trades)
 
+    owned, exits_owned = _ids_by_owner(owner), _ids_by_owner(exit_owner)  # once, not per coid
     for coid in wanted:
-        own_ids = {order_id for order_id, owner_coid in owner.items() if owner_coid == coid}
-        exit_ids = {order_id for order_id, owner_coid in exit_owner.items() if owner_coid == coid}
+        own_ids = owned.get(coid, set())
+        exit_ids = exits_owned.get(coid, set())
         result[coid] = _state(coid, found_open.get(coid, []), found_trades.get(coid, []),
                               (order_types or {}).get(coid), own_ids, (entry_hints or {}).get(coid),
                               exit_ids - own_ids)
@@ -315,11 +316,20 @@ def reconcile(session: LookupSession, coids: Iterable[str], *,
     return result
 
 
+def _ids_by_owner(owner: Mapping[str, str]) -> dict[str, set[str]]:
+    """order id -> coid, turned around: coid -> its order ids (a re-run knows one or more per order)."""
+    ids: dict[str, set[str]] = {}
+    for order_id, coid in owner.items():
+        ids.setdefault(coid, set()).add(order_id)
+    return ids
+
+
 def _attribute(trades: list[dict[str, Any]], owner: Mapping[str, str], exit_owner: Mapping[str, str],
                wanted: set[str]) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = {}
+    owners = {**exit_owner, **owner}  # once, not per trade (quadratic on a re-run of many fills)
     for trade in trades:
-        trade_coid = _coid_of(trade, {**exit_owner, **owner}, wanted)
+        trade_coid = _coid_of(trade, owners, wanted)
         if trade_coid is not None:
             found.setdefault(trade_coid, []).append(trade)
     return found

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from runner.playbook.ids import Leg
     from runner.state.entries import JournalEntry
+    from runner.state.journal import PreparedIntent
 
 
 class JournalWriter(Protocol):
@@ -22,6 +23,12 @@ class JournalWriter(Protocol):
     def record_intent(self, client_order_id: str, step_index: int, order_id_in_playbook: str, leg: Leg,
                       message: Mapping[str, Any] | None) -> None:
         """Durably note that `message` is about to be sent; returns after fsync (or at a batch's end)."""
+
+    def prepare_intent(self, client_order_id: str, step_index: int, order_id_in_playbook: str, leg: Leg,
+                       message: Mapping[str, Any] | None, message_text: str | None = None) -> PreparedIntent:
+        """An intent encoded ahead of its send; `write_intent` records it (as `record_intent` does)."""
+
+    def write_intent(self, intent: PreparedIntent) -> None: ...
 
     def record_answer(self, client_order_id: str, answer: Mapping[str, Any]) -> None: ...
 

@@ -136,29 +136,34 @@ def test_playbook_order_at_the_exchange_and_every_intent_durable_before_its_send
         orders = [order(f"o{i:02d}", RESTING.replace("220.00", f"{200 + i % 20}.00")) for i in range(40)]
         book = write_playbook(tmp_path, orders, name=NAME, extra=f'run_id: "{RUN_ID}"\n')
         synced: dict[int, int] = {}  # journal fd -> bytes durable (fsync'd)
-        real_fsync, real_send = os.fsync, client.TradeSession.send
+        real_fsync, real_send = os.fsync, client.TradeSession.send_many
         problems: list[str] = []
 
         def fsync(fd: int) -> None:
             real_fsync(fd)
             synced[fd] = os.fstat(fd).st_size
 
-        def send(self: Any, message: dict) -> None:
-            wanted = message.get("params", {}).get("client_order_id")
-            if message.get("type") == "add_order":
-                path = next((tmp_path / "state").glob("*.journal.jsonl"))
-                text = path.read_bytes()
-                intent = f'"kind": "intent", "coid": "{wanted}"'.encode()
-                end = text.rfind(intent)
-                if end < 0 or max(synced.values(), default=0) < text.index(b"\n", end):
-                    problems.append(f"{wanted} sent before its intent was durable")
-            real_send(self, message)
+        checked: list[str] = []
+
+        def send(self: Any, messages: list[tuple[dict, str]]) -> None:
+            for message, _ in messages:  # a burst leaves in one write: every intent durable before it
+                wanted = message.get("params", {}).get("client_order_id")
+                if message.get("type") == "add_order":
+                    checked.append(wanted)
+                    path = next((tmp_path / "state").glob("*.journal.jsonl"))
+                    text = path.read_bytes()
+                    intent = f'"kind": "intent", "coid": "{wanted}"'.encode()
+                    end = text.rfind(intent)
+                    if end < 0 or max(synced.values(), default=0) < text.index(b"\n", end):
+                        problems.append(f"{wanted} sent before its intent was durable")
+            real_send(self, messages)
 
         monkeypatch.setattr(journal.os, "fsync", fsync)
-        monkeypatch.setattr(client.TradeSession, "send", send)
+        monkeypatch.setattr(client.TradeSession, "send_many", send)
         result = run(tmp_path, sim, book, max_in_flight=8)
         assert result.exit_code == ExitCode.OK
         assert problems == []
+        assert len(checked) == 40
         arrival = sim.call(lambda ex: list(ex.accepted))
         assert arrival == [coid(f"o{i:02d}") for i in range(40)]
     finally:

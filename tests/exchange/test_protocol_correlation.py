@@ -10,6 +10,9 @@ class _NoSocket:
     def send(self, text: str) -> None:
         self.last = text
 
+    def send_texts(self, texts: list[str]) -> None:
+        self.last = texts[-1]
+
 
 def session() -> TradeSession:
     return TradeSession(_NoSocket(), "ws://127.0.0.1:1/", None)  # type: ignore[arg-type]

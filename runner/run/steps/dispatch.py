@@ -20,23 +20,60 @@ from runner.errors import NoAnswer, StopRun
 from runner.exit_codes import ExitCode
 from runner.playbook.model import OnReject, PlaybookStep, StepKind
 from runner.report import Outcome, StepResult
-from runner.run.steps import cancel as step_cancel
-from runner.run.steps import close as step_close
-from runner.run.steps import exits as step_exits
-from runner.run.steps import leverage as step_leverage
-from runner.run.steps import twap as step_twap
 from runner.run.steps.context import StepContext
 
 StepRun = Callable[[StepContext, int, PlaybookStep, StepResult], tuple[Outcome, str]]
 
+# Each kind's module is imported when a step of its kind first runs: a playbook without steps (most)
+# does not load them before its first order.
+
+
+def _set_leverage(ctx: StepContext, index: int, step: PlaybookStep,
+                  result: StepResult) -> tuple[Outcome, str]:
+    from runner.run.steps import leverage
+
+    return leverage.run(ctx, index, step, result)
+
+
+def _cancel(ctx: StepContext, index: int, step: PlaybookStep, result: StepResult) -> tuple[Outcome, str]:
+    from runner.run.steps import cancel
+
+    return cancel.run(ctx, index, step, result)
+
+
+def _close_position(ctx: StepContext, index: int, step: PlaybookStep,
+                    result: StepResult) -> tuple[Outcome, str]:
+    from runner.run.steps import close
+
+    return close.run(ctx, index, step, result)
+
+
+def _twap(ctx: StepContext, index: int, step: PlaybookStep, result: StepResult) -> tuple[Outcome, str]:
+    from runner.run.steps import twap
+
+    return twap.run(ctx, index, step, result)
+
+
+def _cancel_twap(ctx: StepContext, index: int, step: PlaybookStep, result: StepResult) -> tuple[Outcome, str]:
+    from runner.run.steps import twap
+
+    return twap.cancel(ctx, index, step, result)
+
+
+def _exits(ctx: StepContext, index: int, step: PlaybookStep, result: StepResult) -> tuple[Outcome, str]:
+    from runner.run.steps import exits
+
+    return exits.run(ctx, index, step, result)
+
+
 #: step kind -> its runner; a kind missing here is refused before anything is sent (`missing_kinds`)
 KINDS: dict[StepKind, StepRun] = {
-    StepKind.SET_LEVERAGE: step_leverage.run,
-    StepKind.CANCEL: step_cancel.run,
-    StepKind.CLOSE_POSITION: step_close.run,
-    StepKind.TWAP: step_twap.run,
-    StepKind.CANCEL_TWAP: step_twap.cancel,
-    StepKind.EXITS: step_exits.run,
+    StepKind.SET_LEVERAGE: _set_leverage,
+    StepKind.CANCEL: _cancel,
+    StepKind.CLOSE_POSITION: _close_position,
+    StepKind.TWAP: _twap,
+    StepKind.CANCEL_TWAP: _cancel_twap,
+    StepKind.EXITS: _exits,
 }
 
 

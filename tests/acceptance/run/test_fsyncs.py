@@ -37,29 +37,34 @@ def test_one_fsync_per_order_and_every_intent_durable_before_its_send(
     durable: dict[int, int] = {}  # fd -> bytes fsync'd
     calls: list[int] = []
     problems: list[str] = []
-    real_fsync, real_send = os.fsync, client.TradeSession.send
+    real_fsync, real_send = os.fsync, client.TradeSession.send_many
 
     def fsync(fd: int) -> None:
         real_fsync(fd)
         calls.append(fd)
         durable[fd] = os.fstat(fd).st_size
 
-    def send(self: Any, message: dict) -> None:
-        if message.get("type") == "add_order":
-            wanted = message["params"]["client_order_id"]
-            text = _journal(tmp_path).read_bytes()
-            end = text.rfind(f'"kind": "intent", "coid": "{wanted}"'.encode())
-            if end < 0 or max(durable.values(), default=0) < text.index(b"\n", end):
-                problems.append(f"{wanted} sent before its intent was durable")
-        real_send(self, message)
+    checked: list[str] = []
+
+    def send(self: Any, messages: list[tuple[dict, str]]) -> None:
+        for message, _ in messages:
+            if message.get("type") == "add_order":
+                wanted = message["params"]["client_order_id"]
+                checked.append(wanted)
+                text = _journal(tmp_path).read_bytes()
+                end = text.rfind(f'"kind": "intent", "coid": "{wanted}"'.encode())
+                if end < 0 or max(durable.values(), default=0) < text.index(b"\n", end):
+                    problems.append(f"{wanted} sent before its intent was durable")
+        real_send(self, messages)
 
     monkeypatch.setattr(journal.os, "fsync", fsync)
-    monkeypatch.setattr(client.TradeSession, "send", send)
+    monkeypatch.setattr(client.TradeSession, "send_many", send)
     result = run(tmp_path, simulator, book)
 
     assert result.exit_code == ExitCode.OK
     assert outcomes(result) == ["passed"] * (count + 1)
     assert problems == []
+    assert len(checked) == count + 1
     sent = count + 1
     assert sent <= len(calls) <= sent + FIXED, f"{len(calls)} fsyncs for {sent} orders"
     path = _journal(tmp_path)
