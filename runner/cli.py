@@ -523,12 +523,11 @@ def _until(text: str | None, manage: bool) -> float | None:
 
 def _run_summary_json(result: RunResult) -> dict[str, Any]:
     """`run --format json`: the summary, where the reports are, and one line per order."""
-    data = result.report.to_json()
-    orders = [{k: o[k] for k in ("id", "client_order_id", "order_id", "outcome", "verdict", "last_status",
-                                 "filled_quantity", "reject", "latency_ms", "legs")} for o in data["orders"]]
-    return {**data["summary"], "report_dir": str(result.report_dir) if result.report_dir else None,
+    report = result.report  # only what is printed is built (not the whole report.json again)
+    return {**report.summary.to_json(report.orders),
+            "report_dir": str(result.report_dir) if result.report_dir else None,
             "files": {k: str(v) for k, v in result.files.items()}, "report_problems": result.report_problems,
-            "warnings": data["warnings"], "orders": orders}
+            "warnings": list(report.warnings), "orders": [o.brief_json() for o in report.orders]}
 
 
 @cli.command()
@@ -752,6 +751,13 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: the single error boundary of the command line."""
     if argv is None:  # the process's own command line (not a caller's, in its own long-lived process)
         collect_garbage_less_often()
+        import atexit
+        import gc
+
+        # Registered first, so it runs last: with everything written, flushed and closed, the
+        # collector has nothing left to do but walk every object a run made (~13 µs an order, ~40 ms
+        # after a 1,500-order run, measured): frozen, the interpreter exits without that walk.
+        atexit.register(gc.freeze)
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         code = cli.main(args=argv, prog_name="qfex-runner", standalone_mode=False)

@@ -21,11 +21,13 @@ def number_text(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+_CENT = Decimal("0.01")
+
+
 def money_text(value: Decimal, *, signed: bool = False) -> str:
     """An amount of quote currency: 1234.5 -> `1,234.50`; finer amounts keep every digit (exact,
     never rounded away): 124.99726 -> `124.99726`. `signed`: gains carry a `+`."""
-    cent = Decimal("0.01")
-    text = f"{value:,.2f}" if value == value.quantize(cent) else f"{value.normalize():,f}"
+    text = f"{value:,.2f}" if value == value.quantize(_CENT) else f"{value.normalize():,f}"
     return f"+{text}" if signed and value > 0 else text
 
 
@@ -47,14 +49,14 @@ def os_reason(exc: OSError) -> str:
 
 #: what must not reach a terminal raw: C0/C1 controls (ESC sequences, BEL, CR, line breaks), DEL, and the
 #: invisible or reordering marks (zero-width, bidirectional overrides) that make text read otherwise
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 def printable(text: str) -> str:
     """Text from outside (an exchange's messages and reasons) made safe for one terminal line: each
     unprintable character shown as its escape (`\\x1b`, `\\x07`, `\\n`), so a message cannot clear the
     screen, ring the bell, recolour the output or fake a line of the summary."""
-    return _UNPRINTABLE.sub(_escaped, text)
+    return UNPRINTABLE.sub(_escaped, text)
 
 
 def _escaped(match: re.Match[str]) -> str:

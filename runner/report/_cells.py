@@ -19,13 +19,26 @@ def _decimals(step: Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
+#: a tick's quantum (0.05 → Decimal("0.01")), per tick: a report has few ticks and many rows
+_QUANTUM: dict[Decimal, Decimal] = {}
+
+
+def _quantum(tick: Decimal) -> Decimal:
+    quantum = _QUANTUM.get(tick)
+    if quantum is None:
+        quantum = Decimal(1).scaleb(-_decimals(tick))
+        if len(_QUANTUM) < 256:
+            _QUANTUM[tick] = quantum
+    return quantum
+
+
 def price(value: Decimal | None, tick: Decimal | None = None) -> str:
     """A price with the tick's decimals when the tick is known (220 with tick 0.01 reads 220.00),
     else exactly as written (220.00 stays 220.00): traders read ticks. Never drops a written digit."""
     if value is None:
         return "-"
     if tick is not None:
-        shown = value.quantize(Decimal(1).scaleb(-_decimals(tick)))
+        shown = value.quantize(_quantum(tick))
         if shown == value:
             return format(shown, "f")
     return format(value, "f")
@@ -35,7 +48,7 @@ def average(value: Decimal, tick: Decimal | None = None) -> str:
     """An average fill price, for display only (report.json keeps it exact): rounded to the tick's
     decimals when the tick is known (225.00), else to six places without trailing zeros."""
     if tick is not None:
-        return format(value.quantize(Decimal(1).scaleb(-_decimals(tick))), "f")
+        return format(value.quantize(_quantum(tick)), "f")
     return num(value.quantize(Decimal("1e-6")).normalize())
 
 
@@ -106,7 +119,9 @@ def leg_notes(report: Report) -> list[tuple[OrderResult, str, str]]:
 
 
 def legs(order: OrderResult, units: Instrument | None = None) -> str:
-    return ", ".join(leg(x, units) for x in order.legs) or "-"
+    if not order.legs:  # most rows
+        return "-"
+    return ", ".join([leg(x, units) for x in order.legs]) or "-"
 
 
 def reject(order: OrderResult) -> str:
@@ -115,13 +130,16 @@ def reject(order: OrderResult) -> str:
     return f"{order.reject.code} ({order.reject.meaning})"
 
 
+_TENTH = Decimal("0.1")
+
+
 def latency(order: OrderResult) -> str:
     """Milliseconds to one decimal, half up, from the number's text: a run's float (0.65) and the
     same figure read back from report.json as a Decimal must render alike (`report` re-renders)."""
     ms = order.latency_ms
     if ms is None:
         return "-"
-    return f"{Decimal(str(ms)).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)} ms"
+    return f"{Decimal(str(ms)).quantize(_TENTH, rounding=ROUND_HALF_UP)} ms"
 
 
 def status(order: OrderResult) -> str:

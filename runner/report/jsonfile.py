@@ -10,16 +10,19 @@ byte-identical to the whole document's (tests compare them): readers, the schema
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from runner import jsonnum
 from runner.report.atomic import atomic_text
-from runner.report.model import OrderResult, Report
+from runner.report.model import OrderResult, Report, StatusSeen, iso
 
-#: buffered fragments are handed to the file (between two orders) once there are this many
-_CHUNK = 4096
+#: report.json's average price: eight places at most, trailing zeros dropped (as `to_json`)
+_AVERAGE = Decimal("1e-8")
+
 _INDENT = 2
 
 
@@ -28,10 +31,9 @@ def write_report_json(report: Report, path: Path) -> None:
     with atomic_text(path) as fh:  # a fresh temporary file (never a symlink left there), renamed
         out: list[str] = []
 
-        def flush() -> None:
-            if len(out) >= _CHUNK:
-                fh.write("".join(out))
-                out.clear()
+        def flush() -> None:  # after each order (one fragment now, often): the file's buffer batches
+            fh.write("".join(out))
+            out.clear()
 
         jsonnum.write(_document(report, after_each=flush), out.append, indent=_INDENT)
         out.append("\n")
@@ -54,5 +56,88 @@ def _document(report: Report, after_each: Callable[[], None] | None = None) -> d
     """
     document = dataclasses.replace(report, orders=[]).to_json()
     document["summary"] = report.summary.to_json(report.orders)
-    document["orders"] = jsonnum.Streamed(report.orders, OrderResult.to_json, after_each)
+    document["orders"] = jsonnum.Streamed(report.orders, OrderResult.to_json, after_each, order_text)
     return document
+
+
+def order_text(order: OrderResult, indent: str, level: int) -> str | None:
+    """`order.to_json()` as `jsonnum` writes it at `level`, written straight from the order: the dict
+    and its encoding were half of report.json's cost. The usual values (str, Decimal, None, bool, a
+    float or Decimal latency, ACK-like statuses) are written here; the rest (fills, legs, positions,
+    anything of an unexpected type) by `jsonnum` from `to_json()`'s values. None (the dict is built
+    and encoded) when an attribute is not of the type written here. Tests compare the text with
+    `jsonnum.dumps(order.to_json())` on every kind of order."""
+    try:
+        return _order_text(order, indent, level)
+    except (TypeError, AttributeError):
+        return None
+
+
+def _order_text(o: OrderResult, indent: str, level: int) -> str:
+    key = "\n" + indent * (level + 1)
+    end = "\n" + indent * level
+    text, number = jsonnum.string_text, jsonnum.number_text
+
+    def value(item: Any) -> str:
+        """A value that is not always of one type (None, a number, a container): the encoder's text."""
+        if item is None:
+            return "null"
+        kind = type(item)
+        if kind is Decimal:
+            return number(item)
+        if kind is str:
+            return text(item)
+        if kind is float:  # a latency measured in this run
+            return float.__repr__(item) if math.isfinite(item) else jsonnum.dumps(item)
+        return jsonnum.indented_text(item, indent, level + 1) if kind in (dict, list, tuple) \
+            else jsonnum.dumps(item)
+
+    statuses = f"[{_statuses(o.statuses, indent, level + 1)}{key}]" if o.statuses else "[]"
+    average = o.average_price
+    parts = [
+        f'{{{key}"index": {value(o.index)},{key}"id": {text(o.id)},{key}"symbol": {text(o.symbol)},'
+        f'{key}"side": {text(o.side)},{key}"type": {text(o.type)},{key}"quantity": {number(o.quantity)},'
+        f'{key}"price": {value(o.price)},{key}"time_in_force": {text(o.time_in_force)},'
+        f'{key}"reduce_only": {value(o.reduce_only)},{key}"wait": {text(o.wait)},'
+        f'{key}"expect": {text(o.expect)},{key}"client_order_id": {text(o.client_order_id)},'
+        f'{key}"order_id": {value(o.order_id)},{key}"outcome": {text(o.outcome.value)},'
+        f'{key}"verdict": {text(o.verdict)},{key}"last_status": {value(o.last_status)},'
+        f'{key}"statuses": {statuses},'
+        f'{key}"fills": {value([f.to_json() for f in o.fills]) if o.fills else "[]"},'
+        f'{key}"filled_quantity": {number(o.filled_quantity)},'
+        f'{key}"quantity_remaining": {value(o.quantity_remaining)},'
+        f'{key}"average_price": '
+        f'{"null" if average is None else number(average.quantize(_AVERAGE).normalize())},'
+        f'{key}"reject": {value(o.reject.to_json()) if o.reject else "null"},'
+        f'{key}"legs": {value([leg.to_json() for leg in o.legs]) if o.legs else "[]"},'
+        f'{key}"sent_at": {value(iso(o.sent_at))},{key}"answered_at": {value(iso(o.answered_at))},'
+        f'{key}"filled_at": {value(iso(o.filled_at))},{key}"latency_ms": {value(o.latency_ms)},'
+        f'{key}"fill_latency_ms": {value(o.fill_latency_ms)}']
+    if o.expect_statuses:  # the optional keys, as `to_json` adds them
+        parts.append(f'{key}"expect_statuses": {value(list(o.expect_statuses))}')
+    if o.end_state:
+        parts.append(f'{key}"end_state": {text(o.end_state)}')
+    if o.note:
+        parts.append(f'{key}"note": {text(o.note)}')
+    if o.position is not None:
+        parts.append(f'{key}"position": {value(o.position.to_json())}')
+    if o.differences:
+        differences = {name: {"placed": placed, "playbook": wanted}
+                       for name, (placed, wanted) in o.differences.items()}
+        parts.append(f'{key}"placed_with_different_definition": {value(differences)}')
+    return ",".join(parts) + end + "}"
+
+
+def _statuses(statuses: list[StatusSeen], indent: str, level: int) -> str:
+    """The items of an order's `statuses` list at `level` (the list's own brackets are the caller's)."""
+    item = "\n" + indent * (level + 1)
+    key = item + indent
+    text, number = jsonnum.string_text, jsonnum.number_text
+    out = []
+    for s in statuses:
+        remaining = s.quantity_remaining
+        out.append(
+            f'{item}{{{key}"status": {text(s.status)},{key}"at": {text(iso(s.at))},'  # type: ignore[arg-type]
+            f'{key}"meaning": {text(s.meaning)},{key}"quantity_remaining": '
+            f'{"null" if remaining is None else number(remaining)},{key}"source": {text(s.source)}{item}}}')
+    return ",".join(out)

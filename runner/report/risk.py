@@ -13,6 +13,8 @@ from runner.words import money_text
 
 
 def _num(value: Any) -> Decimal | None:
+    if type(value) is Decimal:  # a run's own figures (read back from report.json: int, str too)
+        return value
     if value is None or isinstance(value, bool):
         return None
     return value if isinstance(value, Decimal) else Decimal(str(value))

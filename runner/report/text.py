@@ -5,7 +5,7 @@ from __future__ import annotations
 from runner.report import _cells
 from runner.report.model import Outcome, Report
 from runner.report.risk import risk_lines, worth_a_terminal
-from runner.words import printable
+from runner.words import UNPRINTABLE, printable
 
 
 def render_text(report: Report, *, color: bool = False) -> str:
@@ -13,13 +13,13 @@ def render_text(report: Report, *, color: bool = False) -> str:
     lines = [printable(f"qfex-runner {s.runner_version} · playbook {s.playbook_name} ({s.playbook_path}) · "
                        f"target {s.target} {s.url}")]
     # exchange text (statuses, reasons) never reaches a terminal raw: cells here, the notes below
-    rows = [list(_cells.COLUMNS)] + [[printable(c) for c in _cells.row(o, _cells.units_for(report, o))]
+    rows = [list(_cells.COLUMNS)] + [_printable_row(_cells.row(o, _cells.units_for(report, o)))
                                    for o in report.orders]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(_cells.COLUMNS))]
+    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]  # no Python call per cell
     if not report.orders and report.steps:
         rows = []  # a playbook of steps only (flatten): no empty order table
     for n, r in enumerate(rows):
-        line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip()
+        line = "  ".join(map(str.ljust, r, widths)).rstrip()
         if color and n:
             line = _paint(line, report.orders[n - 1].outcome)
         lines.append(line)
@@ -57,6 +57,13 @@ def render_text(report: Report, *, color: bool = False) -> str:
     head = _cells.headline(report)
     lines.append(_paint(head, None, s.exit_code) if color else head)
     return "\n".join(lines) + "\n"
+
+
+def _printable_row(cells: list[str]) -> list[str]:
+    """A row's cells safe for a terminal: one scan of the row when nothing in it is unprintable."""
+    if UNPRINTABLE.search("".join(cells)) is None:
+        return cells
+    return [printable(c) for c in cells]
 
 
 _GREEN, _RED, _YELLOW, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[33m", "\x1b[0m"

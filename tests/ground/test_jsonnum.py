@@ -7,6 +7,8 @@ import json
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runner import jsonnum
 
@@ -139,3 +141,75 @@ def test_a_decimal_is_written_as_format_f_within_the_exponent_limit_whatever_its
         assert isinstance(exponent, int)
         plain = -jsonnum.PLAIN_EXPONENT_LIMIT <= exponent <= jsonnum.PLAIN_EXPONENT_LIMIT
         assert jsonnum.dumps(value) == (format(value, "f") if plain else str(value)), value
+
+
+# --- the indented path (report.json, `--format json`): the general encoder's text, byte for byte ---
+
+def _general(value: object, indent: int, level: int = 0) -> str:
+    """The value-by-value encoder every indented text was written by before (the oracle)."""
+    out: list[str] = []
+    jsonnum._encoder(out.append, " " * indent, False)(value, level)
+    return "".join(out)
+
+
+#: text that is hard to write: quotes, backslashes, every line break, controls, non-BMP, a lone
+#: surrogate, JSON-looking and Markdown-looking fragments
+_NASTY_TEXT = st.lists(st.sampled_from(
+    ['"', "\\", "\n", "\r", "\t", "\x00", "\x1b", "\x7f", "\u2028", "é", "€", "😀", "\ud800", "{", "}", "[",
+     "]", ",", ":", " ", "a", "0", "-", ".", "E", "null", '": ', "\\u0000"]), max_size=8).map("".join)
+_DECIMALS = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.sampled_from([Decimal("-0"), Decimal("0E-8"), Decimal("1E+64"), Decimal("1E+65"), Decimal("-1E-999"),
+                     Decimal("123456789012345678901234567890.123456789012345678901234567890"),
+                     Decimal("0.30"), Decimal("1.000")]))
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), _DECIMALS, _NASTY_TEXT)
+_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.lists(inner, max_size=3).map(tuple),
+    st.dictionaries(_NASTY_TEXT, inner, max_size=4)), max_leaves=24)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(value=_VALUES, indent=st.sampled_from([0, 1, 2, 4]))
+def test_indented_text_is_the_general_encoders_byte_for_byte(value: object, indent: int) -> None:
+    """Decimals of every shape (many digits, exponents, negative zero), floats (inf, nan), and strings
+    with quotes, backslashes, line breaks, controls and unicode: `dumps` and `write` with an indent
+    write exactly what the general encoder wrote."""
+    expected = _general(value, indent)
+    assert jsonnum.dumps(value, indent=indent) == expected
+    out: list[str] = []
+    jsonnum.write(value, out.append, indent=indent)
+    assert "".join(out) == expected
+
+
+def test_what_the_indented_path_declines_is_still_written_by_the_general_encoder() -> None:
+    """Enum keys and values, subclasses, a `Streamed` list inside: the same text, from the general
+    encoder (for the container holding them; the rest still takes the fast path)."""
+
+    class Text(str):
+        pass
+
+    value = {"a": [{"k": Colour.RED, Colour.RED: Level.HIGH, 7: Text("x")}, {"d": Decimal("1.50")}],
+             "b": {"deep": [Text("y"), (Decimal("-0"), 2.5)]}, "n": None}
+    assert jsonnum.dumps(value, indent=2) == _general(value, 2)
+    streamed = {"head": {"x": [1, {"y": Decimal("2.0")}]},
+                "rows": jsonnum.Streamed(range(3), lambda i: {"i": i, "p": Decimal(i) / 4, "e": Colour.RED})}
+    out: list[str] = []
+    jsonnum.write(streamed, out.append, indent=2)
+    rows = [{"i": i, "p": Decimal(i) / 4, "e": Colour.RED} for i in range(3)]
+    whole = {"head": streamed["head"], "rows": rows}
+    assert "".join(out) == _general(whole, 2)
+    with pytest.raises(ValueError, match="non-finite"):
+        jsonnum.dumps({"x": [Decimal("sNaN")]}, indent=2)
+    with pytest.raises(TypeError, match="cannot serialise set"):
+        jsonnum.dumps({"x": [{1}]}, indent=2)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(value=_VALUES)
+def test_compact_text_is_the_general_encoders_byte_for_byte(value: object) -> None:
+    """`dumps` without indent (every journal line and message sent): the general encoder's text."""
+    out: list[str] = []
+    jsonnum._encoder(out.append, None, False)(value, 0)
+    assert jsonnum.dumps(value) == "".join(out)
+    assert jsonnum.dumps({"params": value, "n": None, "t": True, "f": False, "i": 1}) == \
+        '{"params": ' + "".join(out) + ', "n": null, "t": true, "f": false, "i": 1}'

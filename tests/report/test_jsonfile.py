@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from runner import jsonnum
 from runner.jsonnum import dumps, loads
 from runner.report import (
     FillRecord,
@@ -27,7 +28,7 @@ from runner.report import (
     load_report,
     write_report_files,
 )
-from runner.report.jsonfile import render_json, write_report_json
+from runner.report.jsonfile import order_text, render_json, write_report_json
 
 T0 = 1795600000.0
 
@@ -72,7 +73,11 @@ def report() -> Report:
 
 
 def generic(report: Report) -> str:
-    return dumps(report.to_json(), indent=2) + "\n"
+    """The whole document by the general, value-by-value encoder: what report.json always was."""
+    out: list[str] = []
+    jsonnum._encoder(out.append, "  ", False)(report.to_json(), 0)
+    assert dumps(report.to_json(), indent=2) == "".join(out)
+    return "".join(out) + "\n"
 
 
 def test_every_kind_of_order_is_written_byte_for_byte_as_before(report: Report, tmp_path: Path) -> None:
@@ -111,3 +116,44 @@ def test_many_orders_are_flushed_in_pieces_and_stay_identical(tmp_path: Path) ->
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < len(expected) / 4, "the document is never held whole in memory"
+
+
+def test_the_run_summary_line_per_order_is_report_json_narrowed(report: Report) -> None:
+    """`run --format json` prints `brief_json()` per order: the very values report.json holds."""
+    for order in report.orders:
+        whole = order.to_json()
+        assert order.brief_json() == {key: whole[key] for key in OrderResult.BRIEF_KEYS}
+        assert list(order.brief_json()) == list(OrderResult.BRIEF_KEYS)
+
+
+def test_each_order_written_straight_from_the_model_is_its_dict_encoded(report: Report,
+                                                                        tmp_path: Path) -> None:
+    """`order_text` writes an order without building its dict: every optional key (expected statuses,
+    end state, note, a position, a different definition), latencies read back from report.json as
+    Decimal, and an attribute of an unexpected type (written by the general path instead) give the
+    text `jsonnum` writes for `to_json()`."""
+    from runner.report import Position, TimelineEvent
+
+    extra = result(6, "managed", Outcome.PASSED, expect_statuses=["FAILED_MARGIN_CHECK"],
+                   end_state="resting", note='the "note" \\ with ünïcode', order_id="o-7", sent_at=T0,
+                   answered_at=T0 + 0.0004999995,
+                   position=Position([TimelineEvent(T0, "entry_fill", "entry", "filled", Decimal("1"),
+                                                    Decimal("220.5"))], [(T0, Decimal("220.55"))],
+                                     Decimal("1"), Decimal("-0.30"), Decimal("0.01"), 3, None),
+                   differences={"price": (Decimal("220.50"), Decimal("221")),
+                                "quantity": (Decimal("10"), None)})
+    odd = result(7, "odd", Outcome.PASSED, order_id=12345, reduce_only=None, time_in_force=5)
+    report.orders += [extra, odd]
+    for order in report.orders:
+        assert order_text(order, "  ", 2) in (None, jsonnum.indented_text(order.to_json(), "  ", 2))
+    assert order_text(report.orders[0], "  ", 2) is not None and order_text(extra, "  ", 2) is not None
+    assert order_text(odd, "  ", 2) is None, "a field of another type: the dict, encoded"
+    path = tmp_path / "report.json"
+    write_report_json(report, path)
+    assert path.read_text() == generic(report)
+    write_report_files(report, tmp_path / "run", env={})
+    again = load_report(tmp_path / "run")  # latencies and numbers now Decimal, times re-read
+    for order in again.orders[:-1]:
+        assert order_text(order, "  ", 2) == jsonnum.indented_text(order.to_json(), "  ", 2)
+    write_report_json(again, path)
+    assert path.read_text() == generic(again)
