@@ -100,21 +100,53 @@ class ValidationResult:
 
 def validate_file(path: str | Path, refdata: RefData | None = None,
                   limits: SourceLimits = DEFAULT_LIMITS, *, account: AccountFigures | None = None,
-                  marks: Mapping[str, Decimal] | None = None, policy: bool = True) -> ValidationResult:
+                  marks: Mapping[str, Decimal] | None = None, policy: bool = True,
+                  preloaded: Document | None = None) -> ValidationResult:
     """Validate one playbook file; every problem is located, nothing is raised for bad input.
 
     `policy`: apply the repository policy file found above the playbook (`runner.playbook.policy`);
-    `account` (equity, leverage) and `marks` (symbol -> mark price) size `quantity: {risk: ...}`.
+    `account` (equity, leverage) and `marks` (symbol -> mark price) size `quantity: {risk: ...}`;
+    `preloaded`: the file as `yamlsource.load_file` read it already (a run reads it once).
     """
     found = find_policy(path) if policy else None
     loaded, policy_problems = load_policy(found, name=shown_path(found)) if found is not None else (None, [])
     try:
-        document = load_file(path, limits)
+        document = preloaded if preloaded is not None else load_file(path, limits)
     except SourceError as exc:
         return ValidationResult(str(path), None, sorted([*exc.problems, *policy_problems]), loaded)
     result = validate_document(document, refdata, account=account, marks=marks, policy=loaded)
     result.problems = sorted([*result.problems, *policy_problems])
     return result
+
+
+#: order types a rule prices at the market: a stop's trigger is checked against the mark (stop-side),
+#: a MARKET order is priced at it (exposure, sizing, the risk preview)
+_MARKET_PRICED_TYPES = frozenset({OrderType.MARKET.value, OrderType.STOP_LOSS.value,
+                                  OrderType.TAKE_PROFIT.value})
+
+
+def prices_at_market(document: Document) -> bool:
+    """May validating this playbook use live mark prices? Only a stop order, a MARKET order, a
+    quantity sized by risk or notional, or a step (a TWAP opens at the market) is priced at the
+    market; a playbook of LIMIT orders is not, and its run need not read the market data before it
+    validates. Anything unreadable counts as yes (validation then says what is wrong)."""
+    data = document.data
+    if not isinstance(data, dict):
+        return True
+    defaults = data.get("defaults")
+    defaults = defaults if isinstance(defaults, dict) else {}
+    orders = data.get("orders")
+    if not isinstance(orders, list):
+        return True
+    for item in orders:
+        if not isinstance(item, dict) or "step" in item:
+            return True
+        kind = item.get("type", defaults.get("type"))
+        if not isinstance(kind, str) or kind.upper() in _MARKET_PRICED_TYPES:
+            return True
+        if not isinstance(item.get("quantity", defaults.get("quantity")), (int, Decimal)):
+            return True  # sized by risk or notional (a mapping), or unreadable
+    return False
 
 
 def validate_bytes(data: bytes, name: str, refdata: RefData | None = None,

@@ -83,6 +83,7 @@ from runner.run.setup import (
     confirm_live,
     embedded_exchange,
     open_journal,
+    read_playbook,
     reference_data,
     report_dir_for,
     report_dir_for_name,
@@ -125,9 +126,13 @@ def run_playbook(options: RunOptions) -> RunResult:
 
             check_url(target.url or "")  # refuse plain ws:// to a remote host before any network use
         warnings: list[str] = []
-        refdata = reference_data(options, target, warnings)
+        source = read_playbook(options.playbook)
+        from runner.playbook.load import prices_at_market
+
+        refdata = reference_data(options, target, warnings,
+                                 marks=source is None or prices_at_market(source))
         try:
-            first = checked_playbook(options.playbook, refdata, warnings, final=False)
+            first = checked_playbook(options.playbook, refdata, warnings, final=False, preloaded=source)
             checked, account = checked_for_account(options, target, sim, env, refdata, first, warnings)
             assert checked.playbook is not None  # checked_playbook raises PlaybookInvalid otherwise
             playbook = checked.playbook

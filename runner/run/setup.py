@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from runner.playbook.account import AccountFigures
     from runner.playbook.load import ValidationResult
     from runner.playbook.refdata import RefData
+    from runner.playbook.yamlsource import Document
     from runner.report import Instrument
     from runner.run.options import RunOptions
     from runner.simulator import Simulator
@@ -47,12 +48,15 @@ def embedded_exchange(config: Any) -> Iterator[Simulator]:
         sim.stop()
 
 
-def reference_data(options: RunOptions, target: Target, warnings: list[str]) -> RefData | None:
+def reference_data(options: RunOptions, target: Target, warnings: list[str], *,
+                   marks: bool = True) -> RefData | None:
+    """`--refdata FILE`, else the target's `/refdata` (with its mark prices if `marks`: a playbook
+    whose validation prices nothing at the market needs none, `runner.playbook.load.prices_at_market`)."""
     from runner.playbook import refdata as rd
     if options.refdata_file:
         return rd.load_refdata_file(options.refdata_file)
     if target.refdata_url:
-        return fetch_reference_data(target, options.timeout, warnings)
+        return fetch_reference_data(target, options.timeout, warnings, marks=marks)
     warnings.append("exchange rules (tick/lot sizes, quantity limits, price bands) were not pre-checked: "
                     "no reference data for this target; pass --refdata FILE")
     return None
@@ -62,7 +66,8 @@ def reference_data(options: RunOptions, target: Target, warnings: list[str]) -> 
 MARK_WAIT_S = 3.0
 
 
-def fetch_reference_data(target: Target, timeout: float, warnings: list[str]) -> RefData | None:
+def fetch_reference_data(target: Target, timeout: float, warnings: list[str], *,
+                         marks: bool = True) -> RefData | None:
     """The target's `/refdata` with its live mark prices; unavailable, a warning and None.
 
     The market-data socket is dialled as the `/refdata` request leaves (each costs a few round trips
@@ -75,7 +80,7 @@ def fetch_reference_data(target: Target, timeout: float, warnings: list[str]) ->
 
     assert target.refdata_url is not None
     wait = min(timeout, MARK_WAIT_S)
-    feed = MarkPrices(target.mds_url, ["*"], timeout=wait).start() if target.mds_url else None
+    feed = MarkPrices(target.mds_url, ["*"], timeout=wait).start() if target.mds_url and marks else None
     try:
         fetched = rd.fetch_refdata(target.refdata_url, timeout=min(timeout, 10.0))
         fetched.live = True  # the target's prices now: a stop on the wrong side is an error
@@ -94,6 +99,17 @@ def fetch_reference_data(target: Target, timeout: float, warnings: list[str]) ->
             feed.close()
 
 
+def read_playbook(path: str) -> Document | None:
+    """The playbook's YAML, read once for the run (None: validation reads it again and says why not)."""
+    from runner.errors import SourceError
+    from runner.playbook.yamlsource import load_file
+
+    try:
+        return load_file(path)
+    except (SourceError, OSError):
+        return None
+
+
 def validated_playbook(path: str, refdata: RefData | None, warnings: list[str]) -> Playbook:
     result = checked_playbook(path, refdata, warnings)
     assert result.playbook is not None  # checked_playbook raises otherwise
@@ -102,13 +118,14 @@ def validated_playbook(path: str, refdata: RefData | None, warnings: list[str]) 
 
 def checked_playbook(path: str, refdata: RefData | None, warnings: list[str], *,
                      account: AccountFigures | None = None, final: bool = True,
-                     marks: Mapping[str, Decimal] | None = None) -> ValidationResult:
+                     marks: Mapping[str, Decimal] | None = None,
+                     preloaded: Document | None = None) -> ValidationResult:
     """Validate for a run (raises PlaybookInvalid). `final`: a quantity still unsized (or a limit
     still unchecked for want of the account's equity) is an error; otherwise (before the account is
     read) those are left for the second, final validation and not told as warnings."""
     from runner.playbook.load import validate_file
 
-    result = validate_file(path, refdata, account=account, marks=marks)
+    result = validate_file(path, refdata, account=account, marks=marks, preloaded=preloaded)
     pending = _pending(result)
     if final:
         finalized(result)

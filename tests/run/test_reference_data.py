@@ -91,3 +91,23 @@ def test_a_run_checks_the_targets_exchange_rules_before_sending(simulator, tmp_p
                   "--report-dir", str(tmp_path / "r2")], tmp_path, simulator)
     assert done.returncode == ExitCode.OK, done.stderr
     assert "not pre-checked" not in done.stderr + done.stdout
+
+
+def test_without_marks_no_market_data_connection_is_opened(simulator, monkeypatch) -> None:
+    """A playbook whose validation prices nothing at the market (`prices_at_market`) gets the
+    reference data alone: the market-data socket is not dialled."""
+    from runner.exchange import marketdata
+
+    dialled: list[str] = []
+    real_start = marketdata.MarkPrices.start
+
+    def start(self):  # type: ignore[no-untyped-def]
+        dialled.append("mds")
+        return real_start(self)
+
+    monkeypatch.setattr(marketdata.MarkPrices, "start", start)
+    target = resolve_target(None, simulator.url)
+    refdata = fetch_reference_data(target, 10.0, [], marks=False)
+    assert refdata is not None and refdata.live and refdata.marks == {} and dialled == []
+    refdata = fetch_reference_data(target, 10.0, [])
+    assert "AAPL-USD" in refdata.marks and dialled == ["mds"]
