@@ -115,13 +115,9 @@ def _element(tag: str, attributes: Attributes, *, level: int, children: list[str
 
 
 def _attribute(value: str) -> str:
-    """An attribute value escaped as ElementTree escapes it (line breaks and tabs as references)."""
-    if "&" in value:
-        value = value.replace("&", "&amp;")
-    if "<" in value:
-        value = value.replace("<", "&lt;")
-    if ">" in value:
-        value = value.replace(">", "&gt;")
+    """An attribute value escaped as ElementTree escapes it (as text, then quotes, line breaks and
+    tabs as references)."""
+    value = _text(value)
     if '"' in value:
         value = value.replace('"', "&quot;")
     if "\r" in value:
