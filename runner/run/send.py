@@ -2,9 +2,10 @@
 again what the exchange refused unprocessed (`RateLimited`, `ServerError`), after its delay.
 
 The exactly-once rule lives here: every message that leaves has a durable intent first
-(`JournalWriter.record_intent`, fsync'd, or a batch the caller fsync'd), inside
-`Interrupts.critical()`. A refusal that placed nothing is re-sent under the same rule, in the
-order the refusals came, so a later refusal never overtakes an earlier one.
+(`JournalWriter.write_intent`, fsync'd, or a batch the caller fsync'd: `send_journaled`), inside
+`Interrupts.critical()`. A message is encoded once (`prepare`): the journal holds the text sent.
+A refusal that placed nothing is re-sent under the same rule, in the order the refusals came, so a
+later refusal never overtakes an earlier one.
 """
 
 from __future__ import annotations
@@ -68,19 +69,17 @@ class Sender:
                         index, order_key, leg)
 
     def send(self, coid: str, record: OrderResult | LegResult, message: dict[str, Any] | None, index: int,
-             order_key: str, leg: Leg, quantity: Decimal, immediate: bool,
-             journaled: bool = False, prepared: Prepared | None = None) -> LiveOrder:
-        """Journal the intent (unless the caller already did, in a batch) and send; never split by Ctrl-C.
-        `prepared`: the message as `prepare` encoded it (else it is encoded here, once for both)."""
+             order_key: str, leg: Leg, quantity: Decimal, immediate: bool) -> LiveOrder:
+        """Journal the intent, then send (the message encoded once for both); never split by Ctrl-C.
+        Orders whose intents a batch journaled go through `send_journaled`."""
         if message is None:
             raise RunnerError(f"internal: no message for {order_key} {leg.value}")
         live = LiveOrder(coid, record, quantity, immediate)
         live.resend = (message, index, order_key, leg)
-        if prepared is None:
-            prepared = self.prepare(coid, message, index, order_key, leg)
+        prepared = self.prepare(coid, message, index, order_key, leg)
         with self.interrupts.critical():
-            if not journaled:  # a journal that cannot be written (JournalError) leaves it not sent
-                self.journal.write_intent(prepared.intent)
+            # a journal that cannot be written (JournalError) leaves it not sent
+            self.journal.write_intent(prepared.intent)
             self.ledger.live[coid] = live
             if isinstance(record, OrderResult):
                 record.sent_at = time.time()
