@@ -133,6 +133,7 @@ def run_playbook(options: RunOptions) -> RunResult:
                                  marks=source is None or prices_at_market(source))
         try:
             first = checked_playbook(options.playbook, refdata, warnings, final=False, preloaded=source)
+            source = None  # the YAML node tree: not held for the rest of the run (memory)
             checked, account = checked_for_account(options, target, sim, env, refdata, first, warnings)
             assert checked.playbook is not None  # checked_playbook raises PlaybookInvalid otherwise
             playbook = checked.playbook

@@ -134,11 +134,7 @@ class Journal:
         self.path = path
         self.playbook = playbook
         self.lock = lock
-        self._contents = contents
-        #: records written but not folded into `contents` yet: folded when it is next read, so a run
-        #: that only writes (intents and answers, one each per order) folds nothing while it sends
-        self._unfolded: list[Mapping[str, Any]] = []
-        self._unfolded_coids: set[str] = set()  # whose entries those records change (intents, answers)
+        self.contents = contents
         self.changed: list[ChangedOrder] = changed
         """Placed orders whose definition changed (accepted with --replan); report them."""
         self._fd = fd
@@ -214,16 +210,6 @@ class Journal:
                              "changes": {c.order_key: c.change for c in changed}})
         return journal
 
-    @property
-    def contents(self) -> JournalContents:
-        """What the journal holds, every record written so far folded in (see `_unfolded`)."""
-        if self._unfolded:
-            unfolded, self._unfolded = self._unfolded, []
-            self._unfolded_coids.clear()
-            for record in unfolded:
-                self._contents.apply(record)
-        return self._contents
-
     # recording ----------------------------------------------------------------------------------------
 
     def record_intent(self, client_order_id: str, step_index: int, order_id_in_playbook: str, leg: Leg | str,
@@ -256,8 +242,7 @@ class Journal:
     def write_intent(self, intent: PreparedIntent) -> None:
         """Write (and, outside a batch, fsync) an intent prepared by `prepare_intent`, stamped now."""
         self._append(intent.record, sealed(b'{"at": "' + _now().encode() + intent.tail))
-        self._unfolded.append(intent.record)
-        self._unfolded_coids.add(intent.record["coid"])
+        self.contents.apply(intent.record)
 
     def _definition_text(self, order_key: str) -> str:
         text = self._definition_texts.get(order_key)
@@ -273,8 +258,7 @@ class Journal:
             f'{{"at": "{record["at"]}", "kind": "answer", "coid": {dumps(client_order_id)}, "answer": '
             .encode() + text + b"}")
         self._append(record, line)
-        self._unfolded.append(record)
-        self._unfolded_coids.add(client_order_id)
+        self.contents.apply(record)
 
     def record_exit_id(self, client_order_id: str, leg: str, order_id: str) -> None:
         """Note an attached exit's own order id (announced when its entry filled), once per leg.
@@ -410,8 +394,6 @@ class Journal:
     # reading ------------------------------------------------------------------------------------------
 
     def entry(self, client_order_id: str) -> JournalEntry | None:
-        if client_order_id not in self._unfolded_coids:  # what is unfolded is of other orders
-            return self._contents.entries.get(client_order_id)
         return self.contents.entries.get(client_order_id)
 
     def entries(self) -> Iterator[JournalEntry]:
