@@ -466,9 +466,8 @@ class TradeSession:
 
     # --- raw I/O -----------------------------------------------------------------------------------
 
-    def _send_raw(self, message: dict[str, Any], text: str | None = None) -> None:
-        if text is None:
-            text = dumps(message)
+    def _send_raw(self, message: dict[str, Any]) -> None:
+        text = dumps(message)
         if self._recorder is not None:  # before the socket: a kill between the two leaves the line
             self._recorder.sent(self._connection, text)
         self._ws.send_until = Deadline(self._frame_timeout).at
@@ -494,10 +493,9 @@ class TradeSession:
         except ValueError:
             return {"_unparsed": data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)}
 
-    def send(self, message: dict[str, Any], text: str | None = None) -> None:
-        """Send one request (`text`: the message already encoded, by `runner.jsonnum.dumps`). Order
-        requests are remembered so their `err` can be attributed."""
-        self.send_many([(message, dumps(message) if text is None else text)])
+    def send(self, message: dict[str, Any]) -> None:
+        """Send one request. Order requests are remembered so their `err` can be attributed."""
+        self.send_many([(message, dumps(message))])
 
     def send_many(self, messages: list[tuple[dict[str, Any], str]]) -> None:
         """Send several requests, each `(message, its text by runner.jsonnum.dumps)`, in one write

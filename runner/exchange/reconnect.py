@@ -86,12 +86,11 @@ class ReconnectingSession:
 
     # the trading surface ---------------------------------------------------------------------------
 
-    def send(self, message: dict[str, Any], text: str | None = None) -> None:
-        """Send (`text`: already encoded); if the connection is gone, recover (the run's catch-up
-        decides about this message)."""
+    def send(self, message: dict[str, Any]) -> None:
+        """Send; if the connection is gone, recover (the run's catch-up decides about this message)."""
         self._pace(message)
         try:
-            self._inner.send(message, text)
+            self._inner.send(message)
         except ConnectionLost as exc:
             self._recover(exc)
 

@@ -22,8 +22,7 @@ if TYPE_CHECKING:
 class Session(Protocol):
     """One authenticated trade connection: send, read classified events, ask and wait."""
 
-    def send(self, message: dict[str, Any], text: str | None = None) -> None:
-        """Send `message` (`text`: its encoding by `runner.jsonnum.dumps`, if the caller has it)."""
+    def send(self, message: dict[str, Any]) -> None: ...
 
     def send_many(self, messages: list[tuple[dict[str, Any], str]]) -> None:
         """Send each `(message, its text)` in order, together (one write)."""

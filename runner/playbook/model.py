@@ -253,6 +253,17 @@ class Playbook:
         items.extend(steps[position:])
         return items
 
+    @property
+    def has_exit_plans(self) -> bool:
+        """Are exit plans kept (a bracket's ladder or managed stop, or an `exits:` step: runner.run.exits)?"""
+        return any(o.bracket is not None and o.bracket.exit_plan for o in self.orders) \
+            or any(step.kind is StepKind.EXITS for step in self.steps)
+
+    @property
+    def has_after_fill_exits(self) -> bool:
+        """Does any order place its exits after its fill (`bracket.mode: after_fill`)?"""
+        return any(o.bracket is not None and o.bracket.mode is BracketMode.AFTER_FILL for o in self.orders)
+
     def steps_after(self, order_index: int) -> bool:
         """Does any step run after the order at `order_index` (on_reject: stop must stop it too)?"""
         return any(step.after_orders > order_index for step in self.steps)

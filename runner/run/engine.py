@@ -63,7 +63,7 @@ from runner.errors import (
 from runner.exchange.session import Session
 from runner.exchange.targets import SIM, Target, display_url, resolve_target
 from runner.exit_codes import ExitCode
-from runner.playbook.model import BracketMode, OnReject, Playbook, StepKind
+from runner.playbook.model import OnReject, Playbook
 from runner.playbook.refdata import RefData
 from runner.report import Outcome, Report, RunOutcome, Summary, write_report_files
 from runner.run.adopt import Adopter
@@ -127,10 +127,7 @@ def run_playbook(options: RunOptions) -> RunResult:
             check_url(target.url or "")  # refuse plain ws:// to a remote host before any network use
         warnings: list[str] = []
         source = read_playbook(options.playbook)
-        from runner.playbook.load import prices_at_market
-
-        refdata = reference_data(options, target, warnings,
-                                 marks=source is None or prices_at_market(source))
+        refdata = reference_data(options, target, warnings, source)
         try:
             first = checked_playbook(options.playbook, refdata, warnings, final=False, preloaded=source)
             source = None  # the YAML node tree: not held for the rest of the run (memory)
@@ -272,7 +269,7 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     ticks = {s: spec.tick_size for s, spec in refdata.items()} if refdata is not None else None
     # the exit plans' and the steps' machinery is built (and imported) only for a playbook that has them
     plans: ExitPlans | None = None
-    if has_exit_plans(playbook):  # ladders, resized and managed stops (runner.run.exits)
+    if playbook.has_exit_plans:  # ladders, resized and managed stops (runner.run.exits)
         from runner.run.exits import ExitPlans
 
         plans = ExitPlans(playbook, ledger, sender, pump, adopter, journal, session, timeout, lots=lots,
@@ -329,12 +326,6 @@ def build_run(playbook: Playbook, target: Target, session: ReconnectingSession, 
     return Run(playbook, target, session, journal, placements, ledger, submit, finish, interrupts, summary,
                timeout=timeout, handle_sigint=options.handle_sigint, converger=converger,
                manage=ExitManagement(plans, options.manage, options.until))
-
-
-def has_exit_plans(playbook: Playbook) -> bool:
-    """Does the playbook keep exit plans (a bracket's ladder or managed stop, or an `exits:` step)?"""
-    return any(o.bracket is not None and o.bracket.exit_plan for o in playbook.orders) \
-        or any(step.kind is StepKind.EXITS for step in playbook.steps)
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -410,8 +401,7 @@ class Run:
                     self._show_unproven()
                     raise
                 self.ledger.warnings.extend(self.placements.warnings)
-                if any(o.bracket is not None and o.bracket.mode is BracketMode.AFTER_FILL
-                       for o in self.playbook.orders):  # only an after_fill stop can be past its entry
+                if self.playbook.has_after_fill_exits:  # only an after_fill stop can be past its entry
                     from runner.run.converge import refuse_break_even_unplaced
 
                     refuse_break_even_unplaced(self.playbook, self.placements)

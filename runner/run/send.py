@@ -72,21 +72,11 @@ class Sender:
              order_key: str, leg: Leg, quantity: Decimal, immediate: bool) -> LiveOrder:
         """Journal the intent, then send (the message encoded once for both); never split by Ctrl-C.
         Orders whose intents a batch journaled go through `send_journaled`."""
-        if message is None:
-            raise RunnerError(f"internal: no message for {order_key} {leg.value}")
-        live = LiveOrder(coid, record, quantity, immediate)
-        live.resend = (message, index, order_key, leg)
         prepared = self.prepare(coid, message, index, order_key, leg)
         with self.interrupts.critical():
             # a journal that cannot be written (JournalError) leaves it not sent
             self.journal.write_intent(prepared.intent)
-            self.ledger.live[coid] = live
-            if isinstance(record, OrderResult):
-                record.sent_at = time.time()
-                record.outcome, record.verdict = Outcome.UNKNOWN, "sent; no answer yet"
-            self.session.send(message, prepared.text)
-        self.ledger.progress("sent", index, order_key, "", leg.value)
-        return live
+            return self.send_journaled([(prepared, record, quantity, immediate)])[0]
 
     def send_journaled(self, batch: list[tuple[Prepared, OrderResult | LegResult, Decimal, bool]]
                        ) -> list[LiveOrder]:

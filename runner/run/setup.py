@@ -48,14 +48,17 @@ def embedded_exchange(config: Any) -> Iterator[Simulator]:
         sim.stop()
 
 
-def reference_data(options: RunOptions, target: Target, warnings: list[str], *,
-                   marks: bool = True) -> RefData | None:
-    """`--refdata FILE`, else the target's `/refdata` (with its mark prices if `marks`: a playbook
-    whose validation prices nothing at the market needs none, `runner.playbook.load.prices_at_market`)."""
+def reference_data(options: RunOptions, target: Target, warnings: list[str],
+                   source: Document | None = None) -> RefData | None:
+    """`--refdata FILE`, else the target's `/refdata`, with its mark prices unless the playbook read
+    (`source`) prices nothing at the market (`runner.playbook.load.prices_at_market`)."""
     from runner.playbook import refdata as rd
+    from runner.playbook.load import prices_at_market
+
     if options.refdata_file:
         return rd.load_refdata_file(options.refdata_file)
     if target.refdata_url:
+        marks = source is None or prices_at_market(source)
         return fetch_reference_data(target, options.timeout, warnings, marks=marks)
     warnings.append("exchange rules (tick/lot sizes, quantity limits, price bands) were not pre-checked: "
                     "no reference data for this target; pass --refdata FILE")

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -16,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.acceptance.run.exit_plans_kit import standalone as standalone_sim
 from tests.acceptance.run.test_cli import cli_env, qfex
 from tests.acceptance.run.test_reports import validate_report
 
@@ -58,23 +57,8 @@ ENV = {"QFEX_PUBLIC_KEY": "qfex_pub_demo", "QFEX_SECRET_KEY": "qfex_secret_demo"
 @pytest.fixture
 def standalone(tmp_path: Path) -> Iterator[str]:
     """`qfex-runner sim --scenario` as its own process; yields its WebSocket URL."""
-    (tmp_path / "scenario.yaml").write_text(SCENARIO)
-    proc = subprocess.Popen([sys.executable, "-m", "runner", "sim", "--port", "0", "--speed-bump-ms", "0",
-                             "--scenario", str(tmp_path / "scenario.yaml")], env=cli_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert proc.stdout is not None
-        url = None
-        for line in proc.stdout:
-            if (match := re.search(r"trade WebSocket\s+(ws://\S+)", line)) is not None:
-                url = match.group(1)
-            if line.startswith("Ready"):
-                break
-        assert url, "the simulator did not print its URL"
+    with standalone_sim(tmp_path, SCENARIO) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def exits_of(status: dict, order_id: str) -> dict[str, str]:
