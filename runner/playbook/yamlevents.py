@@ -2,9 +2,12 @@
 straight from libyaml's parser events.
 
 Why: composing PyYAML's node tree (a node object and two marks per value, the Python resolver asked
-for every node) and then converting it to plain values cost ~25 µs of CPU per order of a 1,500-order
-playbook; reading the events into values directly, with one start mark kept per value and each
-plain scalar's value read once per distinct text, costs ~11 µs.
+for every node) and then converting it to plain values cost ~36 µs of CPU per order of a 1,500-order
+playbook (`run`, whole process); reading the events into values directly costs ~14 µs. Of the marks,
+only those every validation asks for are kept (`Place`: where each mapping, sequence and sequence
+item starts: `Order.location`); where a scalar inside a mapping is written is asked only for a
+problem, and `Document.locate` then composes the node tree once to answer (`mark_at` says None).
+Each plain scalar's value is read once per distinct text.
 
 Only the common document takes this path: one document of mappings, sequences and untagged
 scalars, with no anchor, alias, merge key, explicit tag, duplicate key, complex key or value with a
@@ -38,9 +41,9 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 
 
 class Place:
-    """Where a mapping or sequence starts, and where each of its entries is: a mapping's entries
-    are key -> (the key's mark, the value's place), a sequence's the items' places. A scalar's place
-    is its start mark alone (one object fewer per value)."""
+    """Where a mapping or sequence starts, and where its entries are: a mapping's entries are
+    key -> (the key's mark, the value's place) for its mappings and sequences only (not its scalars:
+    ~2 µs per order), a sequence's the places of all its items. A scalar's place is its start mark."""
 
     __slots__ = ("entries", "mark")
 
@@ -53,20 +56,21 @@ class Place:
 Where = Any
 
 
-def mark_at(place: Where, path: Sequence[str | int], key: bool) -> Any:
+def mark_at(place: Where, path: Sequence[str | int], key: bool) -> Any | None:
     """The mark `Document.locate` reports for `path` (the same walk as over the node tree: a path
-    that goes further than the document stops at the deepest value that exists)."""
+    that goes further than the document stops at the deepest value that exists); None when the
+    places cannot tell (a mapping's scalar, or a key it does not have: only the node tree can)."""
     key_mark = None
     for part in path:
         entries = place.entries if isinstance(place, Place) else None
-        if isinstance(entries, list) and isinstance(part, int):
-            if not 0 <= part < len(entries):
-                break
-            key_mark, place = None, entries[part]
-        elif isinstance(entries, dict) and part in entries:
+        if isinstance(entries, dict):
+            if part not in entries:
+                return None
             key_mark, place = entries[part]
+        elif isinstance(entries, list) and isinstance(part, int) and 0 <= part < len(entries):
+            key_mark, place = None, entries[part]
         else:
-            break
+            break  # past a scalar, or not an item of the sequence
     target = key_mark if key and key_mark is not None else place
     return target.mark if isinstance(target, Place) else target
 
@@ -143,10 +147,13 @@ class _Reader:
         return value
 
     def mapping(self, start: Any, depth: int) -> tuple[dict[str, Any], Place]:
+        # the loop every entry of every order goes through: attributes are read once into locals and
+        # an untagged scalar value is read here rather than through `value` (~14 -> ~11 µs per order)
+        next_event, plain = self.next_event, self.plain
         values: dict[str, Any] = {}
         entries: dict[str, tuple[Any, Any]] = {}
         while True:
-            key = self.next_event()
+            key = next_event()
             if type(key) is not ScalarEvent:
                 if type(key) is MappingEndEvent:
                     return values, Place(start.start_mark, entries)
@@ -155,13 +162,17 @@ class _Reader:
             merge = name == "<<" and not key.style
             if key.tag is not None or key.anchor is not None or name in values or merge:
                 raise _Unhandled("a tagged or anchored key, a duplicate key or a merge key")
-            event = self.next_event()
-            if type(event) is ScalarEvent and event.tag is None and event.anchor is None:
-                self.count += 1  # the common entry, read here: one call fewer per value (~1 µs per order)
-                values[name], place = self.scalar(event), event.start_mark
-            else:
+            event = next_event()
+            if type(event) is not ScalarEvent or event.tag is not None or event.anchor is not None:
                 values[name], place = self.value(event, depth + 1)
-            entries[name] = (key.start_mark, place)
+                entries[name] = (key.start_mark, place)
+                continue
+            self.count += 1  # an untagged scalar: no place kept (see `Place`)
+            if event.style:  # quoted or a block scalar, untagged: text, whatever it looks like
+                values[name] = event.value
+            else:
+                value = plain.get(event.value, _MISSING)
+                values[name] = value if value is not _MISSING else self.scalar(event)
 
     def sequence(self, start: Any, depth: int) -> tuple[list[Any], Place]:
         values: list[Any] = []

@@ -101,8 +101,10 @@ class Document:
     problems: list[Problem] = field(default_factory=list)
     #: JSON paths whose value was replaced because of a problem above (later checks skip them)
     bad_paths: set[tuple[str | int, ...]] = field(default_factory=set)
-    #: the fast path's marks (`runner.playbook.yamlevents`), in place of `root`
+    #: the fast path's marks (`runner.playbook.yamlevents`): `root` is composed from `text` only
+    #: when a location they do not keep is asked for (a problem's)
     places: Where | None = None
+    text: str | None = None
 
     def locate(self, path: JsonPath, *, key: bool = False) -> Location:
         """Where the value at `path` (e.g. ("orders", 3, "price")) starts; with `key`, where its key is.
@@ -111,7 +113,11 @@ class Document:
         missing key is reported at the mapping that should hold it.
         """
         if self.places is not None:
-            return _location(self.path, mark_at(self.places, path, key))
+            mark = mark_at(self.places, path, key)
+            if mark is not None:
+                return _location(self.path, mark)
+            if self.root is None and self.text is not None:
+                self.root = _compose(self.text, self.path)  # parsed by the fast path: cannot fail
         node, key_node = self.root, None
         for part in path:
             found = _child(node, part)
@@ -173,7 +179,7 @@ def load_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> Docum
     fast = load_events(text, limits.max_nodes, limits.max_depth)
     if fast is not None:
         value, places = fast
-        return Document(name, value, None, digest, places=places)
+        return Document(name, value, None, digest, places=places, text=text)
     root = _compose(text, name)
     document = Document(name, None, root, digest)
     if root is None:
