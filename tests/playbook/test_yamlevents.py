@@ -11,6 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runner.errors import SourceError
 from runner.playbook import yamlsource
@@ -168,3 +170,36 @@ def test_a_large_playbook_reads_the_same(monkeypatch: pytest.MonkeyPatch) -> Non
     fast = read(text)
     assert isinstance(fast, Document) and fast.places is not None
     assert_same(fast, general(text, monkeypatch))
+
+
+SEED = """version: 1
+name: seed
+defaults: {time_in_force: GTC}
+orders:
+  - id: a
+    symbol: AAPL-USD
+    side: BUY
+    type: LIMIT
+    quantity: 0.001
+    price: 180.50
+    bracket: {take_profit: [{price: 190, size: 50%}, {price: 200}], stop_loss: 170}
+  - {id: b, symbol: AAPL-USD, side: SELL, type: ALO, quantity: "1", price: 210, note: 'x: y'}
+  - step: cancel
+    orders: [a, b]
+"""
+SNIPPETS = ["&a ", "*a", "<<: ", "!!str ", "! ", "\t", "# c", "- ", ": ", "{", "}", "[", "]", ", ", "'", '"',
+            "|\n", ">-\n", "\n", "  ", "0x1", "010", "1e400", ".nan", "1_0", "~", "? ", "---\n", "...\n",
+            "yes", "2026-01-01", "\r\n", "x: 1\n", "é", "=", "\\"]
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.integers(0, len(SEED)), st.integers(0, 3), st.sampled_from(SNIPPETS)),
+                min_size=1, max_size=4))
+def test_mutated_playbooks_read_the_same_on_both_paths(edits: list[tuple[int, int, str]]) -> None:
+    """Edits anywhere (anchors, tags, tabs, quotes, flow brackets, bad numbers, documents...): whether
+    the fast path reads the result or leaves it, values, problems and locations are the general path's."""
+    text = SEED
+    for position, cut, snippet in edits:
+        text = text[:position] + snippet + text[position + cut:]
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert_same(read(text), general(text, monkeypatch))
