@@ -71,7 +71,6 @@ class _Loader(_BaseLoader):
 #: YAML's printable set (spec 5.1) minus what libyaml would refuse less helpfully.
 _NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
-
 JsonPath = Sequence[str | int]
 
 
