@@ -113,6 +113,8 @@ class Finish:
         if self.plans is not None:
             self.plans.judged()
         for result in self.results:
+            if not result.legs:  # nothing to tell of an order without exits (most of a large run)
+                continue
             warn_open_sibling(result, self.ledger.warnings)
             for leg in result.legs:
                 if leg.mode == BracketMode.ATTACHED.value and not leg.statuses and result.reject is None \
