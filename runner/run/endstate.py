@@ -51,7 +51,7 @@ class EndStates:
             live = self.ledger.live.get(result.client_order_id)
             if live is None or not live.answered or live.rejected or live.terminal or live.fully_filled:
                 continue
-            if not live.end_known(now) or live.open_at_end is None:
+            if live.open_at_end is None or not live.end_known(now):  # (the cheap test first)
                 out.append(live)
         return out
 
