@@ -166,9 +166,10 @@ def order_risk(order: Order, refdata: RefData | None, account: AccountFigures | 
     spec = refdata.get(order.symbol) if refdata is not None else None
     levels = take_profit_levels(order, spec.lot_size if spec is not None else None)
     rewards = rewards_at(order.side, entry, levels) if entry is not None else ()
-    gain = sum((r.reward for r in rewards), Decimal(0))
-    r_multiple = (_ROUNDING.divide(gain, loss).quantize(CENT, rounding=ROUND_HALF_EVEN)
-                  if rewards and loss else None)
+    r_multiple = None
+    if rewards and loss:  # (the sum only then: most orders of a large run have no take-profit)
+        gain = sum((r.reward for r in rewards), Decimal(0))
+        r_multiple = _ROUNDING.divide(gain, loss).quantize(CENT, rounding=ROUND_HALF_EVEN)
     return OrderRisk(
         order_id=order.id, symbol=order.symbol, side=order.side, quantity=order.quantity,
         sizing=order.sizing.text if order.sizing is not None else None, entry=entry, priced_by=priced_by,
