@@ -134,7 +134,7 @@ def wire_number(value: object) -> tuple[Decimal | None, str | None]:
         if _plainly_in_range(number):
             return number, None
     elif kind is int:
-        if -_INT_LIMIT < value < _INT_LIMIT:  # type: ignore[operator]
+        if -_INT_LIMIT < value < _INT_LIMIT:
             return Decimal(value), None  # type: ignore[arg-type]  # exponent 0, below 1e25: in range
         number = Decimal(value)  # type: ignore[arg-type]
     elif value == "":
