@@ -242,7 +242,7 @@ class Journal:
     def write_intent(self, intent: PreparedIntent) -> None:
         """Write (and, outside a batch, fsync) an intent prepared by `prepare_intent`, stamped now."""
         self._append(intent.record, sealed(b'{"at": "' + _now().encode() + intent.tail))
-        self.contents.apply(intent.record)
+        self.contents.apply_intent(intent.record["coid"], intent.record)
 
     def _definition_text(self, order_key: str) -> str:
         text = self._definition_texts.get(order_key)
@@ -259,7 +259,7 @@ class Journal:
             f'{{"at": "{record["at"]}", "kind": "answer", "coid": {dumps(client_order_id)}, "answer": '
             .encode() + text + b"}")
         self._append(record, line)
-        self.contents.apply(record)
+        self.contents.apply_answer(client_order_id, record["answer"], record["at"])
 
     def record_exit_id(self, client_order_id: str, leg: str, order_id: str) -> None:
         """Note an attached exit's own order id (announced when its entry filled), once per leg.
@@ -285,7 +285,7 @@ class Journal:
                 f'"filled_quantity": {dumps(filled_quantity)}, "remaining": {dumps(remaining)}, '
                 f'"quantity": {dumps(quantity)}, "order": {dumps(order_key)}}}')
         self._append(record, sealed(body.encode("utf-8")))
-        self.contents.apply(record)
+        self.contents.apply_reconciled(client_order_id, record)
 
     def record_adopted(self, order_key: str, *, quantity: Decimal | None = None) -> None:
         """An order found at the exchange with no intent here: take today's definition as the placed one,
