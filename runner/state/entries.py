@@ -197,13 +197,13 @@ class JournalEntry:
         self.last_error = None
         if order_id and self.last_status in NOT_REJECT_STATUSES:
             self.order_id = str(order_id)
-        quantity_usable = _is_num(quantity)  # (checked once: it is read twice below)
-        if quantity_usable and self.last_status in ("ACK", "MODIFIED"):
-            self.quantity = Decimal(quantity)
+        stated = Decimal(quantity) if _is_num(quantity) else None  # (checked once: read twice below)
+        if stated is not None and self.last_status in ("ACK", "MODIFIED"):
+            self.quantity = stated
         remaining = payload.get("quantity_remaining", payload.get("remaining_quantity"))
         # a stop's cancel reply says quantity 0 and quantity_remaining 0 (QFEX's cancel_stop_order page):
         # it measures no fill
-        stop_gone = self.last_status != OrderStatus.FILLED and quantity_usable and Decimal(quantity) == 0
+        stop_gone = self.last_status != OrderStatus.FILLED and stated is not None and stated == 0
         if _is_num(remaining):
             self.remaining = Decimal(remaining)
             if self.quantity is not None and self.last_status in _ENDED_STATUSES and not stop_gone:

@@ -253,13 +253,14 @@ class Journal:
     def record_answer(self, client_order_id: str, answer: Mapping[str, Any]) -> None:
         """Note an answer (order_response / fill_response / err, whole frame or payload) for a coid."""
         text = frame_text(answer)  # the frame as it came: not encoded again (nor copied)
-        record = {"at": _now(), "kind": "answer", "coid": client_order_id,
-                  "answer": answer if text is not None else dict(answer)}
+        at = _now()
+        stored = answer if text is not None else dict(answer)
+        record = {"at": at, "kind": "answer", "coid": client_order_id, "answer": stored}
         line = None if text is None else sealed(
-            f'{{"at": "{record["at"]}", "kind": "answer", "coid": {dumps(client_order_id)}, "answer": '
+            f'{{"at": "{at}", "kind": "answer", "coid": {dumps(client_order_id)}, "answer": '
             .encode() + text + b"}")
         self._append(record, line)
-        self.contents.apply_answer(client_order_id, record["answer"], record["at"])
+        self.contents.apply_answer(client_order_id, stored, at)
 
     def record_exit_id(self, client_order_id: str, leg: str, order_id: str) -> None:
         """Note an attached exit's own order id (announced when its entry filled), once per leg.
