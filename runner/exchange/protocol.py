@@ -288,7 +288,11 @@ class OrderUpdate:
 
     @property
     def is_stop_leg(self) -> bool:
-        return self.order_type in (OrderType.TAKE_PROFIT.value, OrderType.STOP_LOSS.value, "STOP_MARKET")
+        return self.order_type in _STOP_LEG_TYPES
+
+
+#: the order types of an entry's exits (`OrderUpdate.is_stop_leg`, asked of every answer)
+_STOP_LEG_TYPES = frozenset({OrderType.TAKE_PROFIT.value, OrderType.STOP_LOSS.value, "STOP_MARKET"})
 
 
 @dataclass(slots=True)

@@ -309,8 +309,9 @@ class JournalContents:
     def apply_intent(self, coid: str, record: Mapping[str, Any]) -> None:
         self.entry(coid).apply_intent(record)
         order_key, definition = record.get("order"), record.get("definition")
-        if isinstance(order_key, str) and isinstance(definition, dict):
-            self.accepted_definitions.setdefault(order_key, dict(definition))
+        if isinstance(order_key, str) and isinstance(definition, dict) \
+                and order_key not in self.accepted_definitions:  # (`setdefault` copied it every time)
+            self.accepted_definitions[order_key] = dict(definition)
 
     def apply_answer(self, coid: str, answer: Mapping[str, Any], at: object) -> None:
         self.entry(coid).apply_answer(answer, at if isinstance(at, str) else None)
