@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import chain
 
 from runner.report import _cells
 from runner.report.model import Outcome, Report
@@ -52,7 +53,8 @@ def _cells_of(cells: list[str]) -> list[str]:
     return [_cell(c) for c in cells]
 
 
-def render_markdown(report: Report) -> str:
+def render_markdown(report: Report, rows: list[list[str]] | None = None) -> str:
+    """report.md; `rows`: the orders' cells when already made (`_cells.rows`), else made here."""
     s = report.summary
     out = [f"## qfex-runner: `{s.playbook_name}` on {s.target}", "",
            f"**{_cells.headline(report)}**", "",
@@ -67,11 +69,15 @@ def render_markdown(report: Report) -> str:
     if report.orders or not report.steps:  # a playbook of steps only (flatten): no empty order table
         out.append("| " + " | ".join(_cells.COLUMNS) + " |")
         out.append("|" + "|".join("---" for _ in _cells.COLUMNS) + "|")
-    for o in report.orders:
-        cells = _cells_of(_cells.row(o, _cells.units_for(report, o)))
-        cells[-1] = f"{_ICON[o.outcome]} {cells[-1]}"
-        cells[1] = "`" + o.id.replace("|", "\\|") + "`"  # letters, digits, . _ : - (the schema)
-        out.append("| " + " | ".join(cells) + " |")
+    table = _cells.rows(report) if rows is None else rows
+    # one scan of the whole table when nothing in it needs escaping (nearly always), else row by row
+    inert = _inert("".join(chain.from_iterable(table)))
+    for o, cells in zip(report.orders, table, strict=True):
+        if not inert:
+            cells = _cells_of(cells)
+        code = "`" + o.id.replace("|", "\\|") + "`"  # letters, digits, . _ : - (the schema)
+        out.append(f"| {cells[0]} | {code} | " + " | ".join(cells[2:-1])
+                   + f" | {_ICON[o.outcome]} {cells[-1]} |")
     if report.converged:
         out += ["", "### Changed in place (--converge)", ""] + [f"- {_cell(x)}" for x in report.converged]
     if report.steps:
