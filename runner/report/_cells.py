@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 from runner.report.model import Instrument, LegResult, OrderResult, Outcome, Report, StepResult
 from runner.words import counted, number_text
@@ -131,6 +131,8 @@ def reject(order: OrderResult) -> str:
 
 
 _TENTH = Decimal("0.1")
+#: half-up rounding without a keyword argument per call (a row's latency cell)
+_HALF_UP = Context(rounding=ROUND_HALF_UP)
 
 
 def latency(order: OrderResult) -> str:
@@ -139,7 +141,7 @@ def latency(order: OrderResult) -> str:
     ms = order.latency_ms
     if ms is None:
         return "-"
-    return f"{Decimal(str(ms)).quantize(_TENTH, rounding=ROUND_HALF_UP)} ms"
+    return f"{_HALF_UP.quantize(Decimal(str(ms)), _TENTH)} ms"
 
 
 def status(order: OrderResult) -> str:
@@ -235,11 +237,13 @@ def _as_placed(order: OrderResult, key: str, shown: str, show: Callable[[Decimal
 
 def row(order: OrderResult, units: Instrument | None = None) -> list[str]:
     """One order's cells; `units` (its symbol's tick and lot, when known) set how its numbers read."""
-    tick = _tick(units)
-    return [str(order.index + 1), order.id, order.symbol, order.side, order.type,
-            _as_placed(order, "quantity", num(order.quantity), num),
-            _as_placed(order, "price", price(order.price, tick), price), status(order), filled(order, units),
-            legs(order, units), reject(order), latency(order), outcome(order)]
+    quantity, shown_price = num(order.quantity), price(order.price, _tick(units))
+    if order.differences:
+        quantity = _as_placed(order, "quantity", quantity, num)
+        shown_price = _as_placed(order, "price", shown_price, price)
+    return [str(order.index + 1), order.id, order.symbol, order.side, order.type, quantity, shown_price,
+            status(order), filled(order, units), legs(order, units), reject(order), latency(order),
+            outcome(order)]
 
 
 def rows(report: Report) -> list[list[str]]:

@@ -38,7 +38,9 @@ def render_junit(report: Report, rows: list[list[str]] | None = None) -> str:
         *(report.provenance.properties() if report.provenance is not None else []))]
     children = [_element("properties", [], children=properties, level=1)]
     table = _cells.rows(report) if rows is None else rows
-    children += [_order_case(s.playbook_name, o, cells)
+    classnames = {symbol: _attribute(f"{s.playbook_name}.{symbol}")  # escaped once per symbol
+                  for symbol in {o.symbol for o in report.orders}}
+    children += [_order_case(classnames[o.symbol], o, cells)
                  for o, cells in zip(report.orders, table, strict=True)]
     children += [_step_case(s.playbook_name, x) for x in report.steps]
     children += [_element("testcase", [("classname", f"{s.playbook_name}.playbook"),
@@ -52,10 +54,13 @@ def render_junit(report: Report, rows: list[list[str]] | None = None) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + _well_formed(suite) + "\n"
 
 
-def _order_case(playbook_name: str, o: OrderResult, cells: list[str]) -> str:
+def _order_case(classname: str, o: OrderResult, cells: list[str]) -> str:
     """One order's testcase: failure = missed expectation, error = outcome unknown, skipped = not sent.
-    `cells`: its table row, whose quantity, price, filled, bracket and outcome cells the detail reads."""
-    settle_ms = o.fill_latency_ms if o.fill_latency_ms is not None else o.latency_ms
+    `classname`: escaped already; `cells`: its table row, whose quantity, price, filled, bracket and
+    outcome cells the detail reads."""
+    settle_ms = o.fill_latency_ms
+    if settle_ms is None:
+        settle_ms = o.latency_ms
     elapsed = float(settle_ms) / 1000 if settle_ms is not None else 0.0
     if o.differences:  # the table sets the placed figures against the playbook's: here, as placed only
         quantity, price = _cells.num(o.quantity), _cells.price(o.price)
@@ -65,6 +70,10 @@ def _order_case(playbook_name: str, o: OrderResult, cells: list[str]) -> str:
               f"client_order_id {o.client_order_id}; order_id {o.order_id or '-'}; "
               f"statuses {' > '.join([x.status for x in o.statuses]) or '-'}; "
               f"filled {cells[_cells.FILLED]}; bracket {cells[_cells.BRACKET]}")
+    out = f"{cells[_cells.OUTCOME]}: {o.verdict}\n{detail}" + (f"\nnote: {o.note}" if o.note else "")
+    head = f'<testcase classname="{classname}" name="{_attribute(o.id)}" time="{max(elapsed, 0.0):.3f}">'
+    if not (o.note or o.differences) and o.outcome in _ONLY_OUTPUT:  # most orders: no other child
+        return f"{head}\n    <system-out>{_text(out)}</system-out>\n  </testcase>"
     properties = [("note", o.note)] if o.note else []
     if o.differences:
         properties.append(("placed_with_different_definition", o.verdict))
@@ -82,10 +91,12 @@ def _order_case(playbook_name: str, o: OrderResult, cells: list[str]) -> str:
                                  level=2))
     elif o.outcome is Outcome.NOT_SENT:
         children.append(_element("skipped", [("message", o.verdict)], level=2))
-    out = f"{cells[_cells.OUTCOME]}: {o.verdict}\n{detail}" + (f"\nnote: {o.note}" if o.note else "")
     children.append(f"<system-out>{_text(out)}</system-out>")  # never empty (`_element`'s case, inline)
-    return (f'<testcase classname="{_attribute(f"{playbook_name}.{o.symbol}")}" name="{_attribute(o.id)}" '
-            f'time="{max(elapsed, 0.0):.3f}">\n    ' + "\n    ".join(children) + "\n  </testcase>")
+    return head + "\n    " + "\n    ".join(children) + "\n  </testcase>"
+
+
+#: the outcomes whose testcase holds its output only (no failure, error or skipped element)
+_ONLY_OUTPUT = (Outcome.PASSED, Outcome.ALREADY_PLACED)
 
 
 def _step_case(playbook_name: str, x: StepResult) -> str:

@@ -31,7 +31,21 @@ _WWW = re.compile(r"[wW][wW][wW]\.")
 
 
 def _inert(text: str) -> bool:
-    """Nothing in `text` for `_escaped` to change (a cheap test: it may say False for inert text)."""
+    """Nothing in `text` for `_escaped` to change (a cheap test: it may say False for inert text).
+
+    Printable text (nearly all: `isprintable` is False for every character `printable` escapes)
+    is tested by C string searches, 3x faster than the patterns on a whole table (1.4 -> 0.5 µs an
+    order for the risk section); the same answer as `_inert_by_pattern` (tests compare them)."""
+    if text.isprintable():
+        return not any(c in text for c in _ACTIVE_CHARACTERS) and "://" not in text \
+            and "www." not in text.lower()  # (only W lowers to w)
+    return _inert_by_pattern(text)
+
+
+_ACTIVE_CHARACTERS = "\\`|[]<>"  # `_ACTIVE`'s class
+
+
+def _inert_by_pattern(text: str) -> bool:
     return _MAYBE_ACTIVE.search(text) is None and "://" not in text and _WWW.search(text) is None
 
 
@@ -47,7 +61,8 @@ def _escaped(text: str) -> str:
 
 
 def _cells_of(cells: list[str]) -> list[str]:
-    """A row's cells made inert: one search over the row when nothing in it needs escaping."""
+    """A row's cells (or a section's lines) made inert: one search over them all when nothing in them
+    needs escaping."""
     if _inert("".join(cells)):  # (a link across two cells is merely a row done the slow way)
         return cells
     return [_cell(c) for c in cells]
@@ -107,7 +122,7 @@ def render_markdown(report: Report, rows: list[list[str]] | None = None) -> str:
         out += [f"- `{o.id}` (`{o.client_order_id}`): {_cell(o.verdict)}" for o in failed]
     if report.risk is not None and report.risk.get("orders"):
         out += ["", "### Risk (the preview as sent; realised exits)", ""]
-        out += [f"- {_cell(line)}" for line in risk_lines(report.risk)]
+        out += [f"- {line}" for line in _cells_of(risk_lines(report.risk))]  # a line an order: one scan
     if report.problems:
         out += ["", "### Playbook problems (nothing was sent)", ""]
         out += [f"- `{p.location}` {_cell(p.message)} [{p.rule}]" for p in report.problems]

@@ -199,3 +199,33 @@ def test_report_json_reuses_the_answer_stamp_and_the_meanings_only_where_they_ar
 
 def _summary() -> Summary:
     return Summary("pb.yaml", "demo", "a" * 64, None, "sim", "ws://127.0.0.1:1/", None, "0.1.0", _T0, _T0 + 1)
+
+
+_ODD_TEXT = st.lists(st.sampled_from(
+    ["w", "W", "www", "WwW", ".", ":", "//", "|", "\\", "`", "[", "]", "<", ">", " ", "\u00a0", "\u2028",
+     "\x1b", "\x85", "\u200d", "İ", "ẞ", "ﬀ", "Ｗ", "→", "—", "é", "a"]), max_size=12).map("".join)
+
+
+@settings(max_examples=800, deadline=None, derandomize=True)
+@given(text=_ODD_TEXT)
+def test_the_inert_test_by_string_searches_gives_the_patterns_answer(text: str) -> None:
+    """Printable text is tested by C string searches (case-folded for `www.`), the rest by the
+    patterns: the same answer on every mix of what Markdown or a terminal could act on."""
+    assert markdown._inert(text) == markdown._inert_by_pattern(text)
+    active = {chr(c) for c in range(0x3000) if markdown._ACTIVE.match(chr(c))}
+    assert active == set(markdown._ACTIVE_CHARACTERS)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(texts=st.lists(_ODD_TEXT, min_size=1, max_size=3))
+def test_the_terminal_table_scanned_once_is_the_table_made_row_by_row(texts: list[str]) -> None:
+    """The text summary's table: one scan when all of it is printable, else each row made printable
+    as before; the same lines either way."""
+    orders = [o for n, t in enumerate(texts) for o in _every_kind(t) if not (n and o.index == 4)]
+    report = Report(_summary(), orders, instruments={"AAPL-USD": _TICK})
+    rows = [list(_cells.COLUMNS)] + [text._printable_row(_cells.row(o, _cells.units_for(report, o)))
+                                     for o in orders]
+    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
+    expected = ["  ".join(map(str.ljust, r, widths)).rstrip() for r in rows]
+    lines = text.render_text(report).split("\n")
+    assert lines[1:1 + len(expected)] == expected
