@@ -63,12 +63,13 @@ def _tick(units: Instrument | None) -> Decimal | None:
     return units.tick_size if units is not None else None
 
 
-def filled(order: OrderResult, units: Instrument | None = None) -> str:
-    """`2/2 @ 225.00`: quantities plain (exact, without padding zeros), the average at the tick."""
+def filled(order: OrderResult, units: Instrument | None = None, quantity: str | None = None) -> str:
+    """`2/2 @ 225.00`: quantities plain (exact, without padding zeros), the average at the tick.
+    `quantity`: the order's quantity as `num` writes it, when the caller has it already."""
     qty = order.filled_quantity
     if order.sent_at is None and not qty and not order.statuses:
         return "-"
-    text = f"{num(qty)}/{num(order.quantity)}"
+    text = f"{num(qty)}/{num(order.quantity) if quantity is None else quantity}"
     avg = order.average_price
     if avg is not None:
         text += f" @ {average(avg, _tick(units))}"
@@ -107,6 +108,8 @@ def leg_notes(report: Report) -> list[tuple[OrderResult, str, str]]:
     price, cancelled, not placed...); legs of one order sharing a note are named together."""
     out: list[tuple[OrderResult, str, str]] = []
     for o in report.orders:
+        if not o.legs:  # most orders (no dict made for them)
+            continue
         by_note: dict[str, list[LegResult]] = {}
         for x in o.legs:
             if x.note:
@@ -237,12 +240,13 @@ def _as_placed(order: OrderResult, key: str, shown: str, show: Callable[[Decimal
 
 def row(order: OrderResult, units: Instrument | None = None) -> list[str]:
     """One order's cells; `units` (its symbol's tick and lot, when known) set how its numbers read."""
-    quantity, shown_price = num(order.quantity), price(order.price, _tick(units))
+    placed = quantity = num(order.quantity)
+    shown_price = price(order.price, _tick(units))
     if order.differences:
         quantity = _as_placed(order, "quantity", quantity, num)
         shown_price = _as_placed(order, "price", shown_price, price)
     return [str(order.index + 1), order.id, order.symbol, order.side, order.type, quantity, shown_price,
-            status(order), filled(order, units), legs(order, units), reject(order), latency(order),
+            status(order), filled(order, units, placed), legs(order, units), reject(order), latency(order),
             outcome(order)]
 
 
