@@ -103,7 +103,6 @@ def write_report_dir(report: Report, report_dir: Path) -> dict[str, Path]:
     rows = _cells.rows(report)  # the table's cells, made once for report.md and junit.xml
     write_atomic(paths["md"], render_markdown(report, rows))
     write_atomic(paths["junit"], render_junit(report, rows))
-    del rows
     held = [o for o in report.orders if o.position is not None] + [s for s in report.steps if s.position]
     if held:  # an exit plan (a bracket's or an exits step's): its chart and timeline
         from runner.report.html import render_html

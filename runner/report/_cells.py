@@ -253,8 +253,7 @@ def row(order: OrderResult, units: Instrument | None = None) -> list[str]:
 def rows(report: Report) -> list[list[str]]:
     """Every order's cells (`row`), made once per report: report.md's table and junit.xml's detail
     read the same cells (formatting them twice was 2 µs an order). Not to be changed by a reader."""
-    instruments = report.instruments
-    return [row(o, None if o.differences else instruments.get(o.symbol)) for o in report.orders]
+    return [row(o, units_for(report, o)) for o in report.orders]
 
 
 #: where `row` puts the cells other renderers read

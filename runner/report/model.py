@@ -456,8 +456,8 @@ class Summary:
     @staticmethod
     def counts(orders: list[OrderResult]) -> dict[str, int]:
         """How many orders in all, per outcome, sent, rejected and (partly) filled."""
-        # every format's headline asks: counted by `list.count` (in C) rather than hashing an Enum per
-        # order in a loop (0.44 -> 0.2 µs an order for the four counts a report makes)
+        # each file's headline asks: outcomes counted by `list.count` (in C), not an Enum hashed per
+        # order in a Python loop (0.47 -> 0.34 µs an order per count)
         outcomes = [r.outcome for r in orders]
         return {"orders": len(orders), **{o.value: outcomes.count(o) for o in Outcome},
                 "sent": len(orders) - [r.sent_at for r in orders].count(None),
