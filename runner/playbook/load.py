@@ -11,6 +11,7 @@ is kept so the `tif-allowed` rule reports it.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -262,8 +263,8 @@ class _Builder:
         raw = self.data.get("orders")
         if not isinstance(raw, list) or self.orders_invalid:
             return []
-        order_indexes = [i for i, _ in orders]
-        return [(i, self.step(i, item, sum(1 for j in order_indexes if j < i))) for i, item in enumerate(raw)
+        order_indexes = [i for i, _ in orders]  # ascending: how many precede item i is a bisection
+        return [(i, self.step(i, item, bisect_left(order_indexes, i))) for i, item in enumerate(raw)
                 if i not in self.bad_orders and isinstance(item, dict) and "step" in item]
 
     def step(self, index: int, raw: dict[str, Any], after_orders: int) -> PlaybookStep:

@@ -58,6 +58,11 @@ class RefData(Mapping[str, SymbolSpec]):
     def __getitem__(self, symbol: str) -> SymbolSpec:
         return self._symbols[symbol]
 
+    def get(self, symbol: str, default: Any = None) -> Any:
+        """The dict's own look-up: `Mapping.get` goes through `__getitem__` and a caught KeyError, and
+        six rules ask for every order (~0.4 µs per order of a 1,500-order playbook)."""
+        return self._symbols.get(symbol, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._symbols)
 

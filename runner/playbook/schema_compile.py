@@ -116,6 +116,37 @@ def _if_then_else(condition: Check, then: Check, otherwise: Check) -> Check:
     return lambda x: then(x) if condition(x) else otherwise(x)
 
 
+#: keywords that constrain one type only: strings, and numbers
+_STRING_KEYWORDS = frozenset({"minLength", "maxLength", "pattern"})
+_NUMBER_KEYWORDS = frozenset({"minimum", "exclusiveMinimum"})
+
+
+def _scalar(schema: dict[str, Any]) -> Check | None:
+    """A `type: string`, `number` or `[number, string]` schema whose other keywords each constrain one
+    of those types, as one closure (None for any other schema). Why: one closure per keyword, joined
+    by `all_of`, cost ~3x as much on every order's id, symbol, quantity and price (~1 µs per order)."""
+    kinds = schema.get("type")
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    keywords = {k for k in schema if k not in _ANNOTATIONS and not k.startswith("x-")} - {"type"}
+    if not isinstance(kinds, list) or not kinds or not set(kinds) <= {"string", "number"} \
+            or not keywords <= _STRING_KEYWORDS | _NUMBER_KEYWORDS:
+        return None
+    strings, numbers = "string" in kinds, "number" in kinds
+    shortest, longest = schema.get("minLength", 0), schema.get("maxLength")
+    search = re.compile(schema["pattern"]).search if "pattern" in schema else None
+    minimum, above = schema.get("minimum"), schema.get("exclusiveMinimum")
+
+    def scalar(x: Any) -> bool:
+        if isinstance(x, str):
+            return strings and len(x) >= shortest and (longest is None or len(x) <= longest) \
+                and (search is None or search(x) is not None)
+        if numbers and _is_number(x):
+            return (minimum is None or x >= minimum) and (above is None or x > above)
+        return False
+
+    return scalar
+
+
 def _unique_items(x: Any) -> bool:
     return not isinstance(x, list) or all(
         not _equal(x[i], x[j]) for i in range(len(x)) for j in range(i + 1, len(x)))
@@ -145,6 +176,9 @@ class _Compiler:
             return lambda x: True
         if schema is False:
             return lambda x: False
+        scalar = _scalar(schema)
+        if scalar is not None:
+            return scalar
         checks: list[Check] = []
         for keyword, value in schema.items():
             if keyword in _ANNOTATIONS or keyword.startswith("x-"):
@@ -207,6 +241,8 @@ class _Compiler:
         additional = schema.get("additionalProperties", True)
         extra = self.compile(additional) if additional is not True else None
         required = tuple(schema.get("required", ()))
+        if not patterns:
+            return _properties(properties, extra, required)
 
         def check(x: Any) -> bool:
             if not isinstance(x, dict):
@@ -229,6 +265,28 @@ class _Compiler:
             return True
 
         return check
+
+
+def _properties(properties: dict[str, Check], extra: Check | None, required: tuple[str, ...]) -> Check:
+    """An object without `patternProperties` (every order, bracket and step): the same answer as
+    `_Compiler.object`'s without a loop over no patterns per key (~0.4 µs per order)."""
+
+    def check(x: Any) -> bool:
+        if not isinstance(x, dict):
+            return True
+        for name in required:
+            if name not in x:
+                return False
+        for key, value in x.items():
+            prop = properties.get(key)
+            if prop is None:
+                if extra is not None and not extra(value):
+                    return False
+            elif not prop(value):
+                return False
+        return True
+
+    return check
 
 
 def compile_schema(schema: dict[str, Any], pointer: str = "") -> Check:

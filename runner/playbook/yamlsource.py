@@ -2,8 +2,10 @@
 
 Why not `yaml.safe_load`: it forgets positions (we report `file:line:col`), reads `0.3` as a
 binary float, silently keeps the last of two duplicate keys and expands alias bombs until memory
-runs out. Here libyaml's C composer (when available) builds the node tree, which keeps marks,
-and a small converter turns nodes into plain values:
+runs out. Here the common playbook is read straight from libyaml's events into plain values and
+their marks (`runner.playbook.yamlevents`); any other document (anchors, merge keys, tags, any problem)
+is read by libyaml's C composer (when available) into the node tree, which keeps marks, and a small
+converter turns nodes into plain values (each scalar by `runner.playbook.yamlscalar` on both paths):
 
 - mappings -> dict (keys are the key's source text), sequences -> list, strings -> str,
   `true/false` -> bool, `null`/empty -> None, dates (YAML 1.1 timestamps) -> their source text;
@@ -23,7 +25,6 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,14 @@ import yaml
 
 from runner.errors import NotARegularFile, SourceError
 from runner.files import read_regular
+from runner.playbook.yamlevents import Where, load_events, mark_at
+from runner.playbook.yamlscalar import MAP as _MAP
+from runner.playbook.yamlscalar import MAX_ADJUSTED_EXPONENT as MAX_ADJUSTED_EXPONENT
+from runner.playbook.yamlscalar import MAX_DECIMAL_PLACES as MAX_DECIMAL_PLACES
+from runner.playbook.yamlscalar import MERGE as _MERGE
+from runner.playbook.yamlscalar import SEQ as _SEQ
+from runner.playbook.yamlscalar import number_bounds_problem as number_bounds_problem
+from runner.playbook.yamlscalar import scalar_value, unsupported
 from runner.problems import Location, Problem
 
 try:  # libyaml's composer is ~10x faster than the pure-Python one and keeps the same marks
@@ -59,36 +68,10 @@ class _Loader(_BaseLoader):
             tag = self._tags[key] = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
         return tag
 
-_T = "tag:yaml.org,2002:"
-_STR, _INT, _FLOAT, _BOOL, _NULL = _T + "str", _T + "int", _T + "float", _T + "bool", _T + "null"
-_MAP, _SEQ, _MERGE, _TIMESTAMP, _VALUE = _T + "map", _T + "seq", _T + "merge", _T + "timestamp", _T + "value"
-_TEXT_TAGS = frozenset({_STR, _TIMESTAMP, _VALUE, "!"})
-_BOOLS = {"yes": True, "true": True, "on": True, "y": True,
-          "no": False, "false": False, "off": False, "n": False}
-
 #: YAML's printable set (spec 5.1) minus what libyaml would refuse less helpfully.
 _NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_PLAIN_DECIMAL_INT = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)\Z")
-_EXPONENT_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+\Z")
-#: how such a number can start: most plain text (symbols, sides, ids) is told apart without the pattern
-_NUMBER_START = frozenset("+-.0123456789")
-
-#: numbers must be below 1e18 with at most 18 decimal places: anything else is a typo, not a price,
-#: and the bound keeps every check's exact arithmetic within runner.playbook.rules.exact's precision
-MAX_ADJUSTED_EXPONENT = 17
-MAX_DECIMAL_PLACES = 18
-
-
-def number_bounds_problem(value: Decimal) -> str | None:
-    """Why an exact number is out of the supported range (None when it is fine)."""
-    if value and value.adjusted() > MAX_ADJUSTED_EXPONENT:
-        return f"is out of range (must be below 1e{MAX_ADJUSTED_EXPONENT + 1})"
-    if value.as_tuple().exponent < -MAX_DECIMAL_PLACES:  # type: ignore[operator]
-        return f"has more than {MAX_DECIMAL_PLACES} decimal places"
-    return None
 
 JsonPath = Sequence[str | int]
-_NUMBER = "yaml-number"
 
 
 @dataclass(frozen=True)
@@ -106,7 +89,8 @@ DEFAULT_LIMITS = Limits()
 
 @dataclass
 class Document:
-    """A loaded YAML file: plain data plus the node tree to locate any path in it."""
+    """A loaded YAML file: plain data plus where each value was written (the node tree of the
+    general path, or the places of the fast path) to locate any path in it."""
 
     path: str
     data: Any
@@ -116,6 +100,10 @@ class Document:
     problems: list[Problem] = field(default_factory=list)
     #: JSON paths whose value was replaced because of a problem above (later checks skip them)
     bad_paths: set[tuple[str | int, ...]] = field(default_factory=set)
+    #: the fast path's marks (`runner.playbook.yamlevents`): `root` is composed from `text` only
+    #: when a location they do not keep is asked for (a problem's)
+    places: Where | None = None
+    text: str | None = None
 
     def locate(self, path: JsonPath, *, key: bool = False) -> Location:
         """Where the value at `path` (e.g. ("orders", 3, "price")) starts; with `key`, where its key is.
@@ -123,6 +111,12 @@ class Document:
         A path that goes further than the document points at the deepest node that exists, so a
         missing key is reported at the mapping that should hold it.
         """
+        if self.places is not None:
+            mark = mark_at(self.places, path, key)
+            if mark is not None:
+                return _location(self.path, mark)
+            if self.root is None and self.text is not None:
+                self.root = _compose(self.text, self.path)  # parsed by the fast path: cannot fail
         node, key_node = self.root, None
         for part in path:
             found = _child(node, part)
@@ -180,8 +174,12 @@ def load_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> Docum
         message = f"file is larger than the {_size(limits.max_bytes)} limit"
         raise _fatal(Location(name), message, "yaml-limits")
     text = _decode(data, name)
-    root = _compose(text, name)
     digest = hashlib.sha256(data).hexdigest()
+    fast = load_events(text, limits.max_nodes, limits.max_depth)
+    if fast is not None:
+        value, places = fast
+        return Document(name, value, None, digest, places=places, text=text)
+    root = _compose(text, name)
     document = Document(name, None, root, digest)
     if root is None:
         return document
@@ -189,11 +187,6 @@ def load_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> Docum
         _check_expansion(root, name, limits)
     document.data = _Converter(document, limits).convert(root, (), 0)
     return document
-
-
-def _shown(text: str, limit: int = 40) -> str:
-    """A number's source text for a message, cut short: a 5,000-digit typo should not fill the screen."""
-    return repr(text) if len(text) <= limit else f"{text[:limit // 2]!r}…({len(text)} characters)"
 
 
 def _size(n: int) -> str:
@@ -280,10 +273,6 @@ def _check_expansion(root: yaml.Node, name: str, limits: Limits) -> None:
 # --- converting -------------------------------------------------------------------------------
 
 
-def _unsupported(tag: str) -> str:
-    return f"unsupported tag {tag!r} (only plain YAML is allowed)"
-
-
 class _Converter:
     """Node tree -> plain values, collecting non-fatal problems on the document."""
 
@@ -311,11 +300,11 @@ class _Converter:
                          f"nested deeper than {self.limits.max_depth} levels", "yaml-limits")
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ:
-                self.problem(node, _unsupported(node.tag), "yaml-tag", path)
+                self.problem(node, unsupported(node.tag), "yaml-tag", path)
                 return None
             return [self.convert(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
         if node.tag != _MAP or not isinstance(node, yaml.MappingNode):  # the only node kind left
-            self.problem(node, _unsupported(node.tag), "yaml-tag", path)
+            self.problem(node, unsupported(node.tag), "yaml-tag", path)
             return None
         return self.mapping(node, path, depth)
 
@@ -357,66 +346,7 @@ class _Converter:
                 result.setdefault(name, value)
 
     def scalar(self, node: yaml.ScalarNode, path: tuple[str | int, ...]) -> Any:
-        tag, text = node.tag, node.value
-        if tag in _TEXT_TAGS:
-            if tag == _STR and not node.style and text[:1] in _NUMBER_START and _EXPONENT_NUMBER.match(text):
-                return self.number(node, text, path)  # YAML 1.2 / JSON read 1e3 as a number
-            return text
-        if tag == _FLOAT:
-            return self.number(node, text, path)
-        if tag == _INT:
-            return self.integer(node, text, path)
-        if tag == _BOOL:
-            value = _BOOLS.get(text.lower())
-            if value is None:
-                self.problem(node, f"{text!r} is not a boolean (use true or false)", "yaml-value", path)
-            return value
-        if tag == _NULL:
-            return None
-        self.problem(node, _unsupported(tag), "yaml-tag", path)
-        return None
-
-    def integer(self, node: yaml.ScalarNode, text: str, path: tuple[str | int, ...]) -> int | None:
-        if not _PLAIN_DECIMAL_INT.match(text):
-            digits = text.lstrip("+-")
-            if ":" in text:
-                why = "looks like a time (YAML 1.1 reads it as base 60)"
-            elif digits[:2].lower() in ("0x", "0o", "0b"):
-                why = "hexadecimal, octal and binary numbers are not allowed"
-            else:
-                why = "a leading zero makes it octal in YAML 1.1"
-            message = f"number {text!r}: {why}; write it in plain decimal or quote it"
-            self.problem(node, message, "yaml-number", path)
-            return None
-        digits = text.replace("_", "").lstrip("+-")
-        if len(digits) > MAX_ADJUSTED_EXPONENT + 1:  # before int(): Python refuses over 4,300 digits
-            self.problem(node, f"number {_shown(text)} is out of range (must be below "
-                               f"1e{MAX_ADJUSTED_EXPONENT + 1})", _NUMBER, path)
-            return None
-        value = int(text.replace("_", ""))
-        too_big = number_bounds_problem(Decimal(value))
-        if too_big:
-            self.problem(node, f"number {text!r} {too_big}", _NUMBER, path)
-            return None
-        return value
-
-    def number(self, node: yaml.ScalarNode, text: str, path: tuple[str | int, ...]) -> Decimal | None:
-        special = text.lstrip("+-").lower()
-        if special in (".nan", ".inf"):
-            kind = "NaN" if special == ".nan" else "infinity"
-            self.problem(node, f"{kind} ({text!r}) is not allowed: numbers must be finite", _NUMBER, path)
-            return None
-        try:
-            value = Decimal(text.replace("_", ""))
-        except InvalidOperation:
-            self.problem(node, f"{text!r} is not a valid number", "yaml-number", path)
-            return None
-        if not value.is_finite():
-            kind = "NaN" if value.is_nan() else "infinity"
-            self.problem(node, f"{kind} ({text!r}) is not allowed: numbers must be finite", _NUMBER, path)
-            return None
-        why = number_bounds_problem(value)
-        if why:
-            self.problem(node, f"number {_shown(text)} {why}", _NUMBER, path)
-            return None
+        value, problem = scalar_value(node.tag, node.value, plain=not node.style)
+        if problem is not None:
+            self.problem(node, *problem, path)
         return value

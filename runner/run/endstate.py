@@ -43,15 +43,15 @@ class EndStates:
         self.ledger = ledger
         self.pump = pump
 
-    def _pending(self) -> list[LiveOrder]:
-        """Entries sent by this run, answered and taken, whose end state is not known yet."""
+    def _pending(self, candidates: list[LiveOrder]) -> list[LiveOrder]:
+        """Entries sent by this run, answered and taken, whose end state is not known yet: among
+        `_candidates()` (an order that had ended then never is), not every order of the run again."""
         now = time.monotonic()
         out = []
-        for result in self.ledger.results:
-            live = self.ledger.live.get(result.client_order_id)
-            if live is None or not live.answered or live.rejected or live.terminal or live.fully_filled:
+        for live in candidates:
+            if not live.answered or live.rejected or live.terminal or live.fully_filled:
                 continue
-            if not live.end_known(now) or live.open_at_end is None:
+            if live.open_at_end is None or not live.end_known(now):  # (the cheap test first)
                 out.append(live)
         return out
 
@@ -68,8 +68,9 @@ class EndStates:
     def settle(self, timeout: float) -> None:
         """Wait (up to `timeout`) for end states, then confirm the resting orders with one snapshot."""
         now = time.monotonic()
-        self.pump.pump(_AllEndsKnown(self._candidates()), timeout)
-        resting = [x for x in self._pending() if x.rests() and not x.over(now)]
+        candidates = self._candidates()
+        self.pump.pump(_AllEndsKnown(candidates), timeout)
+        resting = [x for x in self._pending(candidates) if x.rests() and not x.over(now)]
         if not resting:
             return
         try:

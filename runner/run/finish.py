@@ -64,7 +64,7 @@ class Finish:
         self.pump.pump(lambda: not owed(), 0.5 if quick else self.timeout)
         def legs_owed() -> bool:  # an entry filled: its attached exits should be announced shortly
             return any(leg.mode == BracketMode.ATTACHED.value and not leg.statuses
-                       for r in self.results if r.reject is None and r.filled_quantity > 0
+                       for r in self.results if r.legs and r.reject is None and r.filled_quantity > 0
                        and r.outcome is not Outcome.ALREADY_PLACED for leg in r.legs)
 
         self.pump.pump(lambda: not legs_owed(), 0 if quick else LEG_ANNOUNCE_S)
@@ -113,6 +113,8 @@ class Finish:
         if self.plans is not None:
             self.plans.judged()
         for result in self.results:
+            if not result.legs:  # nothing to tell of an order without exits (most of a large run)
+                continue
             warn_open_sibling(result, self.ledger.warnings)
             for leg in result.legs:
                 if leg.mode == BracketMode.ATTACHED.value and not leg.statuses and result.reject is None \

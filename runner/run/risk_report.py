@@ -93,7 +93,7 @@ def risk_section(preview: RiskPreview, results: list[OrderResult]) -> dict[str, 
     outcomes = []
     for row in preview.orders:
         result = by_id.get(row.order_id)
-        if result is not None:
+        if result is not None and result.legs:  # only an exit realises anything
             outcomes.extend(exit_outcomes(row, result))
     body["outcomes"] = outcomes
     return body

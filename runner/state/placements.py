@@ -227,9 +227,10 @@ class Placements:
     def _refuse_unsure(self, unsure: Iterable[str], problem: str | None) -> None:
         """Orders the exchange does not show, which the order-id lookup could not rule out (trade rows
         without client ids, and the lookup could not complete): none may be sent (exit 5)."""
+        unsure = set(unsure)  # once, not once per planned order
         names = [f"{self.planned[c].order.id!r}" + (f" ({self.planned[c].leg})"
                                                      if self.planned[c].leg != Leg.ENTRY.value else "")
-                 for c in self.planned if c in set(unsure)]
+                 for c in self.planned if c in unsure]
         if not names:
             return
         raise OrdersUnsure(

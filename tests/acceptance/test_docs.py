@@ -490,7 +490,7 @@ def test_every_problem_id_the_loader_can_emit_is_a_known_class() -> None:
     from runner.playbook.load import SOURCE_PROBLEMS
 
     emitted = set()
-    for module in ("yamlsource", "schema", "load"):
+    for module in ("yamlsource", "yamlscalar", "yamlevents", "schema", "load"):
         source = (ROOT / "runner" / "playbook" / f"{module}.py").read_text(encoding="utf-8")
         emitted |= set(re.findall(r'"((?:yaml|file)-[a-z-]+[a-z])"', source))
     emitted.add("schema")

@@ -101,3 +101,10 @@ def test_simulator_fixture_loads() -> None:
     fixture = ROOT / "runner" / "simulator" / "data" / "refdata.json"
     refdata = load_refdata_file(fixture)
     assert refdata["AAPL-USD"].tick_size == Decimal("0.01") and refdata.source == str(fixture)
+
+
+def test_get_is_a_mapping_get() -> None:
+    refdata = parse_refdata([GOOG], source="test")
+    assert refdata.get("GOOG-USD") is refdata["GOOG-USD"]
+    assert refdata.get("NOPE-USD") is None and refdata.get("NOPE-USD", "x") == "x"
+    assert dict(refdata.items()) == {"GOOG-USD": refdata["GOOG-USD"]}

@@ -113,3 +113,35 @@ orders:
         (D("235.00"), D("6.25"), D("62.50")), (D("245.00"), D("3.75"), D("75.00")),
         (D("260.00"), D("2.5"), D("87.50"))]
     assert long.r_multiple == D("1.80")  # 225.00 / 125
+
+
+ONE_SYMBOL = b"""version: 1
+name: one-symbol
+orders:
+  - {id: a, symbol: AAPL-USD, side: BUY, type: LIMIT, price: 225.00, quantity: 2,
+     bracket: {stop_loss: 215.00, take_profit: 249.80}}
+  - {id: exit, symbol: AAPL-USD, side: SELL, type: TAKE_PROFIT, quantity: 1, price: 260.00, reduce_only: true}
+  - {id: b, symbol: AAPL-USD, side: SELL, type: LIMIT, price: 240.00, quantity: 3,
+     bracket: {stop_loss: 250.00}}
+  - {id: c, symbol: AAPL-USD, side: BUY, type: ALO, price: 220.10, quantity: 0.5}
+"""
+
+
+def test_the_total_of_a_one_symbol_playbook_is_the_sum_over_every_row() -> None:
+    """The preview takes a single symbol's totals as the total (not summed again): they must be what
+    summing every row gives, figure by figure, unbounded included; exits stay out of both."""
+    playbook = validate_bytes(ONE_SYMBOL, "one.yaml", REFDATA).playbook
+    assert playbook is not None
+    p = preview(playbook, REFDATA, None, RATES)
+    assert [r.order_id for r in p.orders] == ["a", "b", "c"] and p.exits == ("exit",)
+    assert list(p.symbols) == ["AAPL-USD"]
+    gross = sum((r.notional for r in p.orders if r.notional is not None), D(0))
+    net = sum((r.notional if r.side is Side.BUY else -r.notional for r in p.orders if r.notional is not None),
+              D(0))
+    assert (p.total.gross, p.total.net) == (gross, net) == (D("1280.05"), D("-159.95"))
+    assert (str(p.total.gross), str(p.total.net)) == (str(gross), str(net))  # written the same
+    assert p.total.worst_loss is None  # c has no stop
+    assert p.total.margin == sum((r.margin for r in p.orders if r.margin is not None), D(0))
+    assert p.total.fees == sum((r.fees for r in p.orders if r.fees is not None), D(0))
+    assert p.symbols["AAPL-USD"] == p.total
+    assert preview_json(p)["total"] == preview_json(p)["symbols"]["AAPL-USD"]

@@ -307,6 +307,19 @@ def test_order_type_and_tif_listed_by_refdata() -> None:
     assert check(order(type="STOP_LOSS", side="SELL", **tenth), rule="refdata-order-type") == []
 
 
+def test_order_type_verdict_is_told_for_every_order_of_a_combination() -> None:
+    """The rule decides once per (symbol, type, time in force): every order of it is still told, each
+    at its own line, and a combination that differs only in time in force gets its own verdict."""
+    tenth = {"symbol": "TENTH-USD", "quantity": "0.3", "price": "1.0"}
+    orders = "\n".join([order(id="a", type="ALO", **tenth), order(id="b", **tenth),
+                        order(id="c", type="ALO", **tenth), order(id="d", time_in_force="FOK", **tenth),
+                        order(id="e", type="ALO", time_in_force="GTC", **tenth)])
+    found = check(orders, rule="refdata-order-type")
+    assert [line.split(":")[0] for line in found] == ["4", "6", "7", "8"]
+    assert found[1] == "6:ALO: TENTH-USD does not accept ALO orders (reference data lists LIMIT, MARKET)"
+    assert found[2].startswith("7:FOK: TENTH-USD does not accept time_in_force FOK")
+
+
 def test_tick_size_exact_for_prices_triggers_and_brackets() -> None:
     tenth = {"symbol": "TENTH-USD", "quantity": "0.3"}
     assert check(order(price="0.3", **tenth), rule="tick-size") == []  # 0.3 % 0.1 == 0 exactly (not in float)

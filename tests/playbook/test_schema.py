@@ -212,3 +212,28 @@ def test_numbers_beyond_exact_precision_are_problems_not_crashes(value: str) -> 
     )
     result = validate_bytes(text.encode(), "s.yaml", refdata)
     assert not result.ok and {p.rule for p in result.problems} <= {"schema", "yaml-number"}
+
+
+TRICKY_VALUES = [None, True, False, 0, 1, -1, 0.0, 2.5, float("inf"), "", "a", "A", "0", "0.0", "1.50", "-1",
+                 " 1", "1e3", "x" * 64, "x" * 65, "AAPL-USD", "aapl-usd", "AAPL-USDX", "o-1", "o 1", [], {},
+                 ["1"], {"risk": 1}]
+
+
+@pytest.mark.parametrize("definition", ["symbol", "positiveDecimal", "percent", "stepId", "duration"])
+def test_compiled_scalar_schemas_agree_with_jsonschema(definition: str) -> None:
+    """The compiler fuses a scalar schema (type + length/pattern/minimum) into one closure: on every
+    kind of value it says what jsonschema says."""
+    from decimal import Decimal
+
+    playbook = load_schema("playbook")
+    check = compile_schema(playbook, f"#/$defs/{definition}")
+    reference = Draft202012Validator({**playbook["$defs"][definition], "$defs": playbook["$defs"]})
+    values = [*TRICKY_VALUES, Decimal("0"), Decimal("0.001"), Decimal("-0.5"), Decimal("1E+3"), 10**18]
+    for value in values:
+        assert check(value) == reference.is_valid(value), (definition, value)
+    for kind in (["string"], ["number"], ["number", "string"], "string"):
+        schema = {"type": kind, "minLength": 2, "maxLength": 3, "pattern": "^[0-9a]", "exclusiveMinimum": 1,
+                  "minimum": 2}
+        fused = compile_schema(schema)
+        for value in values:
+            assert fused(value) == Draft202012Validator(schema).is_valid(value), (kind, value)

@@ -225,10 +225,14 @@ def test_sha256_of_the_bytes(tmp_path) -> None:
 def test_pure_python_fallback_gives_the_same_result(monkeypatch) -> None:
     import yaml
 
-    from runner.playbook import yamlsource
-    text = "x: &x {a: 0.3}\ny: {<<: *x, b: [1, 2]}\nz: 1e3\n"
-    fast = load(text)
-    monkeypatch.setattr(yamlsource, "_Loader", yaml.SafeLoader)
-    slow = load(text)
-    assert slow.data == fast.data
-    assert slow.locate(("y", "b", 1)) == fast.locate(("y", "b", 1))
+    from runner.playbook import yamlevents, yamlsource
+    for text in ("x: &x {a: 0.3}\ny: {<<: *x, b: [1, 2]}\nz: 1e3\n", "y: {a: 0.3, b: [1, 2]}\nz: 1e3\n"):
+        fast = load(text)
+        with monkeypatch.context() as pure_python:  # no libyaml: neither its events nor its composer
+            pure_python.setattr(yamlevents, "_CParser", None)
+            pure_python.setattr(yamlsource, "_Loader", yaml.SafeLoader)
+            slow = load(text)
+        assert slow.places is None and slow.root is not None
+        assert slow.data == fast.data
+        assert slow.locate(("y", "b", 1)) == fast.locate(("y", "b", 1))
+        assert slow.locate(("y", "a"), key=True) == fast.locate(("y", "a"), key=True)

@@ -14,7 +14,7 @@ from runner.exchange.client import TradeSession
 from runner.exchange.credentials import Credentials, Secret
 from runner.exchange.protocol import ReplyKind
 from runner.playbook.plan import add_order_message
-from runner.state.reconcile import Presence, reconcile
+from runner.state.reconcile import ExchangeOrderState, Presence, reconcile
 
 
 def coid() -> str:
@@ -76,6 +76,27 @@ def test_open_traded_rejected_and_unknown(simulator: Any, connect: Callable, dia
         assert found.unsure == frozenset()
     else:
         assert found.order_lookup is None
+
+
+def test_an_order_the_exchange_does_not_show_gets_the_whole_not_found_state(simulator: Any,
+                                                                            connect: Callable) -> None:
+    """A coid with nothing at the exchange takes a short path (every order of a fresh run): its state is
+    the one the general path builds from no rows, whatever the journal knew of it (order ids, attached
+    exits, entry hints) and beside orders that are found."""
+    session = connect(simulator)
+    resting, never, gone = coid(), coid(), coid()
+    ack = place(session, resting)
+    found = reconcile(session, [resting, never, gone], known_order_ids={gone: "no-such-order-id"},
+                      order_types={resting: "LIMIT", never: "LIMIT", gone: "LIMIT"}, with_exits=[never, gone],
+                      entry_hints={never: ("BUY", Decimal("220.00"))},
+                      exit_order_ids={gone: ["no-such-exit"]})
+    assert found[resting].presence is Presence.OPEN and found[resting].order_id == ack["order_id"]
+    for absent in (never, gone):
+        state = found[absent]
+        assert state == ExchangeOrderState(absent, Presence.NOT_FOUND)
+        assert (state.order_ids, state.open_rows, state.trades, state.legs) == ((), (), (), ())
+        assert (state.filled_quantity, state.remaining, state.quantity, state.status) == (0, None, None, None)
+        assert not state.placed and state.copies == 0 and state.describe(Decimal(1)) == "not found"
 
 
 def test_zero_fill_cancel_is_invisible(simulator: Any, connect: Callable) -> None:
