@@ -146,10 +146,16 @@ def loads(text: str | bytes) -> Any:
             if text.startswith("\ufeff"):  # as json.loads: a BOM in text is an error
                 raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
         elif isinstance(text, (bytes, bytearray)):
-            text = text.decode(json.detect_encoding(text), "surrogatepass")
+            # `{"` cannot start a BOM or a UTF-16/32 text: every frame and journal line is UTF-8
+            encoding = "utf-8" if text[:2] == b'{"' else json.detect_encoding(text)
+            text = text.decode(encoding, "surrogatepass")
         else:
             return json.loads(text, parse_float=Decimal)  # its TypeError, as before
-        return _DECODER.decode(text)
+        if text[:1] == "{":  # no leading whitespace to skip: scan it directly (every frame, every line)
+            value, end = _DECODER.raw_decode(text)
+            if end == len(text):
+                return value
+        return _DECODER.decode(text)  # trailing whitespace, or the error it raises
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 

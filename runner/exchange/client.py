@@ -55,6 +55,7 @@ from runner.deadlines import Deadline, Watchdog, dial_within
 from runner.enums import Channel, is_retryable
 from runner.errors import ConnectError, ConnectionLost, NoAnswer, RunAborted
 from runner.exchange.credentials import Credentials, hmac_fields
+from runner.exchange.frames import MaskKeys, text_frame
 from runner.exchange.protocol import (
     ErrorReply,
     Fill,
@@ -197,6 +198,8 @@ class _BoundedWebSocket(websocket.WebSocket):
         #: header, length and payload separately: three system calls a frame without this)
         self._inbox = b""
         self._inbox_at = 0
+        #: masking keys for the frames `send_texts` builds (one `os.urandom` read per 1,024 frames)
+        self.mask_keys = MaskKeys()
 
     def frame_done(self, *, data: bool) -> None:
         """A whole frame was read (a whole message too, if `data`): restart the frame's clock."""
@@ -285,7 +288,8 @@ class _BoundedWebSocket(websocket.WebSocket):
     def send_texts(self, payloads: list[str]) -> None:
         """Several text messages as one write: a burst of orders leaves in one system call (and as
         few TCP segments as fit), not one each — each message still its own masked frame."""
-        data = b"".join(websocket.ABNF.create_frame(p, websocket.ABNF.OPCODE_TEXT).format() for p in payloads)
+        keys = self.mask_keys
+        data = b"".join(text_frame(payload, keys) for payload in payloads)
         with self.lock:
             while data:
                 data = data[self._send(data):]

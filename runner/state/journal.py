@@ -252,8 +252,9 @@ class Journal:
 
     def record_answer(self, client_order_id: str, answer: Mapping[str, Any]) -> None:
         """Note an answer (order_response / fill_response / err, whole frame or payload) for a coid."""
-        record = {"at": _now(), "kind": "answer", "coid": client_order_id, "answer": dict(answer)}
-        text = frame_text(answer)  # the frame as it came: not encoded again
+        text = frame_text(answer)  # the frame as it came: not encoded again (nor copied)
+        record = {"at": _now(), "kind": "answer", "coid": client_order_id,
+                  "answer": answer if text is not None else dict(answer)}
         line = None if text is None else sealed(
             f'{{"at": "{record["at"]}", "kind": "answer", "coid": {dumps(client_order_id)}, "answer": '
             .encode() + text + b"}")

@@ -116,7 +116,10 @@ def test_the_compact_fast_path_writes_what_the_general_encoder_writes(value: obj
 
 
 @pytest.mark.parametrize("text", ['{"a": 1.10, "b": [2, 3e-2]}', b'{"a": 1.10}', bytearray(b'[1.5]'),
-                                  '{"a": 1}'.encode("utf-16"), "7"])
+                                  '{"a": 1}'.encode("utf-16"), '{"a": 1}'.encode("utf-16-le"),
+                                  '{"a": 1}'.encode("utf-32-le"), "7", '{"a": 1} \n', b'{"a": 1}\r\n',
+                                  ' {"a": 1}', '{"\u00e9": "caf\u00e9"}', '{"é": "\ud83d"}'.encode("utf-8",
+                                  "surrogatepass")])
 def test_loads_reads_str_and_bytes_as_json_loads_does(text: str | bytes) -> None:
     assert jsonnum.loads(text) == json.loads(text, parse_float=Decimal)
 
@@ -124,6 +127,9 @@ def test_loads_reads_str_and_bytes_as_json_loads_does(text: str | bytes) -> None
 def test_loads_refuses_what_json_loads_refuses() -> None:
     with pytest.raises(json.JSONDecodeError):
         jsonnum.loads("\ufeff{}")
+    for trailing in ('{"a": 1} x', b'{"a": 1}{}', '{"a": 1'):  # the direct scan of `{...` checks the end too
+        with pytest.raises(json.JSONDecodeError):
+            jsonnum.loads(trailing)
     with pytest.raises(TypeError):
         jsonnum.loads(12)  # type: ignore[arg-type]
 
