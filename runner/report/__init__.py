@@ -91,6 +91,7 @@ def write_report_files(report: Report, report_dir: Path, *,
 def write_report_dir(report: Report, report_dir: Path) -> dict[str, Path]:
     """report.json, report.md and junit.xml in `report_dir` (created), each written atomically.
     Raises OSError (no permission, disk full): the caller decides where else the report goes."""
+    from runner.report import _cells
     from runner.report.atomic import write_atomic
     from runner.report.jsonfile import write_report_json
     from runner.report.junit import render_junit
@@ -99,8 +100,9 @@ def write_report_dir(report: Report, report_dir: Path) -> dict[str, Path]:
     report_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": report_dir / REPORT_JSON, "md": report_dir / REPORT_MD, "junit": report_dir / JUNIT_XML}
     write_report_json(report, paths["json"])  # streamed order by order: the same text as render_json
-    for key, text in (("md", render_markdown(report)), ("junit", render_junit(report))):
-        write_atomic(paths[key], text)
+    rows = _cells.rows(report)  # the table's cells, made once for report.md and junit.xml
+    write_atomic(paths["md"], render_markdown(report, rows))
+    write_atomic(paths["junit"], render_junit(report, rows))
     held = [o for o in report.orders if o.position is not None] + [s for s in report.steps if s.position]
     if held:  # an exit plan (a bracket's or an exits step's): its chart and timeline
         from runner.report.html import render_html

@@ -17,7 +17,8 @@ from runner.report.model import OrderResult, Outcome, Report, StepResult, iso
 Attributes = list[tuple[str, str]]
 
 
-def render_junit(report: Report) -> str:
+def render_junit(report: Report, rows: list[list[str]] | None = None) -> str:
+    """junit.xml; `rows`: the orders' table cells when already made (`_cells.rows`), else made here."""
     s = report.summary
     c = report.counts
     errors = [p for p in report.problems if p.severity.value == "error"]
@@ -36,7 +37,11 @@ def render_junit(report: Report) -> str:
         ("runner_version", s.runner_version), ("exit_code", str(s.exit_code)),
         *(report.provenance.properties() if report.provenance is not None else []))]
     children = [_element("properties", [], children=properties, level=1)]
-    children += [_order_case(report, o) for o in report.orders]
+    table = _cells.rows(report) if rows is None else rows
+    classnames = {symbol: _attribute(f"{s.playbook_name}.{symbol}")  # escaped once per symbol
+                  for symbol in {o.symbol for o in report.orders}}
+    children += [_order_case(classnames[o.symbol], o, cells)
+                 for o, cells in zip(report.orders, table, strict=True)]
     children += [_step_case(s.playbook_name, x) for x in report.steps]
     children += [_element("testcase", [("classname", f"{s.playbook_name}.playbook"),
                                        ("name", str(problem.location)), ("time", "0.000")], children=[
@@ -49,17 +54,26 @@ def render_junit(report: Report) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + _well_formed(suite) + "\n"
 
 
-def _order_case(report: Report, o: OrderResult) -> str:
-    """One order's testcase: failure = missed expectation, error = outcome unknown, skipped = not sent."""
-    s = report.summary
-    settle_ms = o.fill_latency_ms if o.fill_latency_ms is not None else o.latency_ms
+def _order_case(classname: str, o: OrderResult, cells: list[str]) -> str:
+    """One order's testcase: failure = missed expectation, error = outcome unknown, skipped = not sent.
+    `classname`: escaped already; `cells`: its table row, whose quantity, price, filled, bracket and
+    outcome cells the detail reads."""
+    settle_ms = o.fill_latency_ms
+    if settle_ms is None:
+        settle_ms = o.latency_ms
     elapsed = float(settle_ms) / 1000 if settle_ms is not None else 0.0
-    units = _cells.units_for(report, o)
-    tick = units.tick_size if units is not None else None
-    detail = (f"{o.side} {_cells.num(o.quantity)} {o.symbol} {o.type} @ {_cells.price(o.price, tick)}; "
+    if o.differences:  # the table sets the placed figures against the playbook's: here, as placed only
+        quantity, price = _cells.num(o.quantity), _cells.price(o.price)
+    else:
+        quantity, price = cells[_cells.QTY], cells[_cells.PRICE]
+    detail = (f"{o.side} {quantity} {o.symbol} {o.type} @ {price}; "
               f"client_order_id {o.client_order_id}; order_id {o.order_id or '-'}; "
               f"statuses {' > '.join([x.status for x in o.statuses]) or '-'}; "
-              f"filled {_cells.filled(o, units)}; bracket {_cells.legs(o, units)}")
+              f"filled {cells[_cells.FILLED]}; bracket {cells[_cells.BRACKET]}")
+    out = f"{cells[_cells.OUTCOME]}: {o.verdict}\n{detail}" + (f"\nnote: {o.note}" if o.note else "")
+    head = f'<testcase classname="{classname}" name="{_attribute(o.id)}" time="{max(elapsed, 0.0):.3f}">'
+    if not (o.note or o.differences) and o.outcome in _ONLY_OUTPUT:  # most orders: no other child
+        return f"{head}\n    <system-out>{_text(out)}</system-out>\n  </testcase>"
     properties = [("note", o.note)] if o.note else []
     if o.differences:
         properties.append(("placed_with_different_definition", o.verdict))
@@ -77,10 +91,12 @@ def _order_case(report: Report, o: OrderResult) -> str:
                                  level=2))
     elif o.outcome is Outcome.NOT_SENT:
         children.append(_element("skipped", [("message", o.verdict)], level=2))
-    out = f"{_cells.outcome(o)}: {o.verdict}\n{detail}" + (f"\nnote: {o.note}" if o.note else "")
     children.append(f"<system-out>{_text(out)}</system-out>")  # never empty (`_element`'s case, inline)
-    return (f'<testcase classname="{_attribute(f"{s.playbook_name}.{o.symbol}")}" name="{_attribute(o.id)}" '
-            f'time="{max(elapsed, 0.0):.3f}">\n    ' + "\n    ".join(children) + "\n  </testcase>")
+    return head + "\n    " + "\n    ".join(children) + "\n  </testcase>"
+
+
+#: the outcomes whose testcase holds its output only (no failure, error or skipped element)
+_ONLY_OUTPUT = (Outcome.PASSED, Outcome.ALREADY_PLACED)
 
 
 def _step_case(playbook_name: str, x: StepResult) -> str:

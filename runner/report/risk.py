@@ -55,8 +55,8 @@ def _plain(value: Any) -> str:
 
 def _order_line(row: dict[str, Any]) -> str:
     loss = "UNBOUNDED (no stop-loss)" if row.get("unbounded_loss") else _loss(row.get("loss_at_stop"))
-    rewards = ", ".join(f"{_price(r['price'])}: {_money(r['reward'], signed=True)}"
-                        for r in row.get("rewards", []))
+    rewards = ", ".join([f"{_price(r['price'])}: {_money(r['reward'], signed=True)}"
+                         for r in row["rewards"]]) if row.get("rewards") else ""  # most rows: none
     r_multiple = f" ({_num(row['r_multiple'])}R)" if row.get("r_multiple") is not None else ""
     sizing = f" sized by {row['sizing']}" if row.get("sizing") else ""
     leverage = f" at {_plain(row['leverage'])}x" if row.get("leverage") is not None else ""

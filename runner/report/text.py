@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import chain
+
 from runner.report import _cells
 from runner.report.model import Outcome, Report
 from runner.report.risk import risk_lines, worth_a_terminal
@@ -13,8 +15,10 @@ def render_text(report: Report, *, color: bool = False) -> str:
     lines = [printable(f"qfex-runner {s.runner_version} · playbook {s.playbook_name} ({s.playbook_path}) · "
                        f"target {s.target} {s.url}")]
     # exchange text (statuses, reasons) never reaches a terminal raw: cells here, the notes below
-    rows = [list(_cells.COLUMNS)] + [_printable_row(_cells.row(o, _cells.units_for(report, o)))
-                                   for o in report.orders]
+    table = _cells.rows(report)
+    if not "".join(chain.from_iterable(table)).isprintable():  # one C scan for the table (nearly always
+        table = [_printable_row(cells) for cells in table]     # printable: no row then scanned again)
+    rows = [list(_cells.COLUMNS), *table]
     widths = [max(map(len, column)) for column in zip(*rows, strict=True)]  # no Python call per cell
     if not report.orders and report.steps:
         rows = []  # a playbook of steps only (flatten): no empty order table
