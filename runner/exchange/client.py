@@ -84,9 +84,10 @@ DEFAULT_CHANNELS = (Channel.ORDER_RESPONSES, Channel.FILLS, Channel.STOP_ORDERS)
 REQUEST_RETRIES = 4
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Event:
-    """A classified reply and the `client_order_id` it belongs to (None: not ours / not an order)."""
+    """A classified reply and the `client_order_id` it belongs to (None: not ours / not an order).
+    A slots record, not a frozen one, like the replies it carries (one per answer: see protocol)."""
 
     reply: Reply
     client_order_id: str | None

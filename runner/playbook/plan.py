@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from runner import jsonnum
 from runner.enums import OrderType, Side, TimeInForce
@@ -22,6 +23,8 @@ from runner.playbook.ids import Leg
 from runner.playbook.model import BracketMode, Order, Playbook, PlaybookStep
 from runner.playbook.steps import describe, step_message
 from runner.words import counted, printable
+
+_E = TypeVar("_E", bound=Enum)
 
 AFTER_FILL_NOTE = "placed after the entry fills, sized to the filled quantity"
 
@@ -35,12 +38,12 @@ def add_order_message(*, symbol: str, side: Side | str, order_type: OrderType | 
     `price` is always present (0 for MARKET: QFEX's schema wants the key and ignores the value);
     `take_profit`/`stop_loss` only when set; `reduce_only` only when true.
     """
-    order_type = OrderType(order_type)
+    order_type = _member(OrderType, order_type)
     params: dict[str, Any] = {
         "symbol": symbol,
-        "side": Side(side).value,
+        "side": _member(Side, side).value,
         "order_type": order_type.value,
-        "order_time_in_force": TimeInForce(time_in_force).value,
+        "order_time_in_force": _member(TimeInForce, time_in_force).value,
         "quantity": quantity,
         "price": Decimal(0) if order_type is OrderType.MARKET or price is None else price,
         "client_order_id": client_order_id,
@@ -52,6 +55,11 @@ def add_order_message(*, symbol: str, side: Side | str, order_type: OrderType | 
     if reduce_only:
         params["reduce_only"] = True
     return {"type": "add_order", "params": params}
+
+
+def _member(kind: type[_E], value: _E | str) -> _E:
+    """`kind(value)`, skipped when `value` is a member already (a plan's orders: 0.25 µs each call)."""
+    return value if type(value) is kind else kind(value)
 
 
 def bracket_leg_message(order: Order, leg: Leg, quantity: Decimal, client_order_id: str) -> dict[str, Any]:
@@ -73,9 +81,10 @@ def bracket_leg_message(order: Order, leg: Leg, quantity: Decimal, client_order_
         client_order_id=client_order_id, reduce_only=True)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Step:
-    """One message the runner would send (or, with `message` None, send later)."""
+    """One message the runner would send (or, with `message` None, send later). Read-only, though
+    not frozen: one per order of every plan, and a frozen init costs twice as much."""
 
     index: int
     order: Order

@@ -198,41 +198,42 @@ class EventPump:
         self.journal.record_answer(live.coid, raw)
         for text in update.anomalies:
             self._anomaly(live, f"order_response {update.status}: {text}")
-        if update.quantity_remaining is not None and update.quantity_remaining > live.quantity:
-            self._anomaly(live, f"order_response {update.status}: quantity_remaining is more than the "
+        status, remaining, rejected = update.status, update.quantity_remaining, update.is_reject
+        if remaining is not None and remaining > live.quantity:
+            self._anomaly(live, f"order_response {status}: quantity_remaining is more than the "
                                 f"order's quantity {live.quantity}")
         record = live.record
-        record.statuses.append(StatusSeen(update.status, at, update.quantity_remaining))
+        entry = record if isinstance(record, OrderResult) else None  # None: an exit's leg
+        record.statuses.append(StatusSeen(status, at, remaining))
         if record.order_id is None and update.order_id:
             record.order_id = update.order_id
-        if isinstance(record, OrderResult) and update.quantity_remaining is not None and not update.is_reject:
-            record.quantity_remaining = update.quantity_remaining
-        if update.status == "FILLED" and update.quantity_remaining is not None:
+        if entry is not None and remaining is not None and not rejected:
+            entry.quantity_remaining = remaining
+        if status == "FILLED" and remaining is not None:
             # only a FILLED answer's remainder measures what traded (a reject or cancel may say 0)
-            live.remaining = update.quantity_remaining if live.remaining is None \
-                else min(live.remaining, update.quantity_remaining)
-            if isinstance(record, OrderResult):
-                record.filled_reported = max(record.filled_reported, live.filled)
+            live.remaining = remaining if live.remaining is None else min(live.remaining, remaining)
+            if entry is not None:
+                entry.filled_reported = max(entry.filled_reported, live.filled)
         first = not live.answered
         live.answered = True
-        if isinstance(record, OrderResult) and record.answered_at is None:
-            record.answered_at = at
-        if update.is_reject:
-            record.reject = Reject(update.status, update.meaning, None)
+        if entry is not None and entry.answered_at is None:
+            entry.answered_at = at
+        if rejected:
+            record.reject = Reject(status, update.meaning, None)
             live.terminal = True
-        elif update.status in CANCELLED_STATUSES:
+        elif status in CANCELLED_STATUSES:
             live.terminal = True
-        elif update.status == "FILLED":
+        elif status == "FILLED":
             if live.fully_filled:
                 live.terminal = True
             elif live.immediate:
                 live.partial_at = time.monotonic()
         if live.terminal:
             live.mark_done()
-        if live.fully_filled and isinstance(record, OrderResult) and record.filled_at is None:
-            record.filled_at = at
-        if isinstance(record, OrderResult):
-            self.ledger.progress("answer" if first else "update", record.index, record.id, update.status)
+        if entry is not None:
+            if entry.filled_at is None and live.fully_filled:
+                entry.filled_at = at
+            self.ledger.progress("answer" if first else "update", entry.index, entry.id, status)
 
     def _apply_fill(self, coid: str | None, fill: Fill, at: float, raw: dict[str, Any]) -> None:
         live = self.live.get(coid) if coid else None

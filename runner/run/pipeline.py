@@ -163,7 +163,7 @@ class Pipeline:
     # --- the window ---
 
     def _forget_answered(self) -> None:
-        if any(x.live.answered and x.live.retries for x in self.in_flight):
+        if any(x.live.retries and x.live.answered for x in self.in_flight):  # (the plain field first)
             self.size = 1  # it was refused and sent again (see `_notice_retries`)
         while self.in_flight and self.in_flight[0].live.answered:
             self.in_flight.popleft()

@@ -189,15 +189,14 @@ def end_state(order: Order, result: OrderResult, live: LiveOrder) -> str:
     if result.reject is not None:
         return f"rejected: {result.reject.code}"
     filled, quantity = live.filled, live.quantity
-    part = f"{number_text(filled)} of {number_text(quantity)} filled"
     cancelled = live.terminal and result.last_status in CANCELLED_STATUSES
     if order.type is OrderType.MARKET or (live.immediate and order.time_in_force is TimeInForce.IOC):
         kind = "MARKET" if order.type is OrderType.MARKET else "IOC"
         if filled >= quantity:
             return f"{kind}: filled"
         if filled > 0:
-            return f"{kind}: rest cancelled, {part}" if live.over(time.monotonic()) \
-                else f"{kind}: {part} so far"
+            return f"{kind}: rest cancelled, {_part(filled, quantity)}" if live.over(time.monotonic()) \
+                else f"{kind}: {_part(filled, quantity)} so far"
         return f"{kind}: nothing filled, cancelled" if cancelled else f"{kind}: no end status seen"
     if live.immediate:  # FOK
         if filled >= quantity:
@@ -208,7 +207,8 @@ def end_state(order: Order, result: OrderResult, live: LiveOrder) -> str:
         if filled >= quantity:
             return f"{order.type.value}: triggered and filled"
         if cancelled:
-            return f"{order.type.value}: cancelled by the exchange" + (f" after {part}" if filled else "")
+            after = f" after {_part(filled, quantity)}" if filled else ""
+            return f"{order.type.value}: cancelled by the exchange{after}"
         if live.open_at_end is False:
             return f"{order.type.value}: not open at the exchange at run end, no end status seen"
         return f"{order.type.value}: staged, live at run end (triggers at {shown(order.price)})"
@@ -217,12 +217,18 @@ def end_state(order: Order, result: OrderResult, live: LiveOrder) -> str:
     if cancelled:
         if order.type is OrderType.ALO and filled == 0:
             return "ALO would have crossed: cancelled"
-        return "cancelled by the exchange" + (f" after {part}" if filled else "")
+        return "cancelled by the exchange" + (f" after {_part(filled, quantity)}" if filled else "")
     if live.open_at_end is False:
         return "not open at the exchange at run end, and no end status was seen"
     if live.open_at_end is None and not live.end_known(time.monotonic()):
-        return f"ACK; not confirmed live at run end ({part})"
-    return f"resting, {part}, live at run end" if filled else "resting, live at run end"
+        return f"ACK; not confirmed live at run end ({_part(filled, quantity)})"
+    return f"resting, {_part(filled, quantity)}, live at run end" if filled else "resting, live at run end"
+
+
+def _part(filled: Decimal, quantity: Decimal) -> str:
+    """"0.3 of 1 filled": written only where `end_state` shows it (most orders, resting or filled
+    whole, never do, and the two numbers' text cost 1 of the verdict's 3.5 µs)."""
+    return f"{number_text(filled)} of {number_text(quantity)} filled"
 
 
 def reject_text(reject: Reject) -> str:
@@ -279,7 +285,7 @@ def judge(order: Order, result: OrderResult, live: LiveOrder, *, final: bool, ti
     reject = result.reject
     filled, quantity = live.filled, live.quantity
     leg_problem = next((f"{x.leg.replace('_', '-')} leg rejected: {x.reject.code} ({x.reject.meaning})"
-                        for x in result.legs if x.reject is not None), None)
+                        for x in result.legs if x.reject is not None), None) if result.legs else None
     if reject is not None:
         result.end_state = end_state(order, result, live)
     if order.expect is Expect.REJECTED:

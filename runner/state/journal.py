@@ -242,7 +242,7 @@ class Journal:
     def write_intent(self, intent: PreparedIntent) -> None:
         """Write (and, outside a batch, fsync) an intent prepared by `prepare_intent`, stamped now."""
         self._append(intent.record, sealed(b'{"at": "' + _now().encode() + intent.tail))
-        self.contents.apply(intent.record)
+        self.contents.apply_intent(intent.record["coid"], intent.record)
 
     def _definition_text(self, order_key: str) -> str:
         text = self._definition_texts.get(order_key)
@@ -253,13 +253,14 @@ class Journal:
     def record_answer(self, client_order_id: str, answer: Mapping[str, Any]) -> None:
         """Note an answer (order_response / fill_response / err, whole frame or payload) for a coid."""
         text = frame_text(answer)  # the frame as it came: not encoded again (nor copied)
-        record = {"at": _now(), "kind": "answer", "coid": client_order_id,
-                  "answer": answer if text is not None else dict(answer)}
+        at = _now()
+        stored = answer if text is not None else dict(answer)
+        record = {"at": at, "kind": "answer", "coid": client_order_id, "answer": stored}
         line = None if text is None else sealed(
-            f'{{"at": "{record["at"]}", "kind": "answer", "coid": {dumps(client_order_id)}, "answer": '
+            f'{{"at": "{at}", "kind": "answer", "coid": {dumps(client_order_id)}, "answer": '
             .encode() + text + b"}")
         self._append(record, line)
-        self.contents.apply(record)
+        self.contents.apply_answer(client_order_id, stored, at)
 
     def record_exit_id(self, client_order_id: str, leg: str, order_id: str) -> None:
         """Note an attached exit's own order id (announced when its entry filled), once per leg.
@@ -281,11 +282,11 @@ class Journal:
         # the line as `sealed_line` would write it, assembled directly: one per planned order
         # before the first send (a fresh run looks every order up), so its cost is per order
         body = (f'{{"at": "{_now()}", "kind": "reconciled", "coid": {dumps(client_order_id)}, '
-                f'"presence": {dumps(presence)}, "order_id": {dumps(order_id)}, '
-                f'"filled_quantity": {dumps(filled_quantity)}, "remaining": {dumps(remaining)}, '
-                f'"quantity": {dumps(quantity)}, "order": {dumps(order_key)}}}')
+                f'"presence": {dumps(presence)}, "order_id": {_json(order_id)}, '
+                f'"filled_quantity": {_json(filled_quantity)}, "remaining": {_json(remaining)}, '
+                f'"quantity": {_json(quantity)}, "order": {_json(order_key)}}}')
         self._append(record, sealed(body.encode("utf-8")))
-        self.contents.apply(record)
+        self.contents.apply_reconciled(client_order_id, record)
 
     def record_adopted(self, order_key: str, *, quantity: Decimal | None = None) -> None:
         """An order found at the exchange with no intent here: take today's definition as the placed one,
@@ -506,6 +507,12 @@ def _fsync_dir(directory: Path) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def _json(value: object) -> str:
+    """`dumps(value)`, with the common None written directly (four of a fresh run's seven fields
+    of every `reconciled` line are None)."""
+    return "null" if value is None else dumps(value)
 
 
 def _now() -> str:

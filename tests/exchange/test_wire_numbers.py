@@ -44,3 +44,33 @@ def test_an_order_update_with_a_negative_remainder_is_an_anomaly() -> None:
                                   '"quantity": 1, "quantity_remaining": -3}}')).body
     assert update.quantity == 1 and update.quantity_remaining is None
     assert update.anomalies == ("quantity_remaining -3 is negative",)
+
+
+def _reference(number: Decimal) -> tuple[Decimal | None, bool]:
+    """The range rule spelled out on the digits (what `wire_number` decided before its fast paths)."""
+    if not number.is_finite():
+        return None, False
+    exponent = int(number.as_tuple().exponent)
+    if not number:
+        return (number if -24 <= exponent <= 24 else Decimal(0)), True
+    return (number, True) if number.adjusted() <= 24 and exponent >= -24 else (None, False)
+
+
+@pytest.mark.parametrize("text", [
+    "187.25", "-187.25", "0", "0.000", "-0", "1." + "0" * 23, "0." + "0" * 23 + "1", "0." + "0" * 24 + "1",
+    "1." + "0" * 24, "12345678901234567890123.4", "1234567890123456789012345", "999999999999999999999999",
+    "9999999999999999999999999", "1E+24", "9.99E+24", "1E+25", "1E-7", "0.000001", "-0.0000001", "0E-30",
+    "0E+30", "1E-24", "1E-25", "1733380000.123456789", "NaN", "-Infinity", "123E-26",
+])
+def test_the_fast_paths_decide_as_the_digits_do(text: str) -> None:
+    """`wire_number`'s shortcuts for the common Decimal and int give the full rule's answer, exactly
+    (the same value and exponent, the same refusals) on edge cases of both bounds."""
+    number = Decimal(text)
+    expected, usable = _reference(number)
+    got, why = wire_number(number)
+    assert (why is None) == usable, text
+    assert got == expected and (got is None or str(got) == str(expected)), text
+    if number.is_finite() and number == number.to_integral_value() and abs(number) < 10 ** 30:
+        integer = int(number)
+        got_int, why_int = wire_number(integer)
+        assert (got_int, why_int is None) == _reference(Decimal(integer)), text
