@@ -241,7 +241,9 @@ class Journal:
 
     def write_intent(self, intent: PreparedIntent) -> None:
         """Write (and, outside a batch, fsync) an intent prepared by `prepare_intent`, stamped now."""
-        self._append(intent.record, sealed(b'{"at": "' + _now().encode() + intent.tail))
+        stamp = _now()
+        intent.record["at"] = stamp  # folded as a re-read folds the line: with its time
+        self._append(intent.record, sealed(b'{"at": "' + stamp.encode() + intent.tail))
         self.contents.apply_intent(intent.record["coid"], intent.record)
 
     def _definition_text(self, order_key: str) -> str:
