@@ -158,12 +158,15 @@ def bare_client(url: str, orders: int, tag: str, env: dict[str, str], window: in
     return elapsed, float(out.strip().splitlines()[-1])
 
 
-#: `python -c FROM_SOURCE DIR args...`: the qfex-runner CLI of the checkout in DIR (another commit),
-#: not the one installed in the venv (whose editable-install finder is dropped so DIR wins)
-FROM_SOURCE = ("import sys; "
-               "sys.meta_path[:] = [f for f in sys.meta_path if 'Editable' not in type(f).__name__]; "
-               "sys.path.insert(0, sys.argv.pop(1)); sys.argv[0] = 'qfex-runner'; "
-               "from runner.cli import main; main()")
+#: the start of a `python -c` program run as `python -c PROGRAM DIR args...`: `runner` is imported from
+#: the checkout in DIR (another commit), not the one installed in the venv (whose editable-install
+#: finder is dropped so DIR wins); DIR is taken off the arguments
+FROM_CHECKOUT = ("import sys\n"
+                 "sys.meta_path[:] = [f for f in sys.meta_path if 'Editable' not in type(f).__name__]\n"
+                 "sys.path.insert(0, sys.argv.pop(1))\n")
+
+#: `python -c FROM_SOURCE DIR args...`: the qfex-runner CLI of the checkout in DIR
+FROM_SOURCE = FROM_CHECKOUT + "sys.argv[0] = 'qfex-runner'\nfrom runner.cli import main\nmain()\n"
 
 
 def runner_command(source: Path | None = None) -> list[str]:

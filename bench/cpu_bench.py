@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (
+    FROM_CHECKOUT,
     PYTHON,
     ROOT,
     StandaloneSim,
@@ -35,10 +36,8 @@ from _harness import (
 
 #: `python -c PROBE DIR args...`: qfex-runner from DIR, printing "<CPU at the first send> <user CPU
 #: of the submission>" (seconds) on its last stderr line
-PROBE = r'''
-import resource, sys, time
-sys.meta_path[:] = [f for f in sys.meta_path if 'Editable' not in type(f).__name__]
-sys.path.insert(0, sys.argv.pop(1))
+PROBE = FROM_CHECKOUT + r'''
+import resource, time
 sys.argv[0] = 'qfex-runner'
 import runner.cli, runner.run.flow as flow, runner.run.pipeline as pipeline, runner.run.send as send
 first, submit = [], [0.0]

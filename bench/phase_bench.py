@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (
+    FROM_CHECKOUT,
     PYTHON,
     ROOT,
     StandaloneSim,
@@ -41,10 +42,8 @@ from _harness import (
 )
 
 #: `python -c PROBE DIR OUT args...`: qfex-runner from DIR, each phase's CPU seconds written to OUT
-PROBE = r'''
-import atexit, json, sys, time
-sys.meta_path[:] = [f for f in sys.meta_path if 'Editable' not in type(f).__name__]
-sys.path.insert(0, sys.argv.pop(1))
+PROBE = FROM_CHECKOUT + r'''
+import atexit, json, time
 out = sys.argv.pop(1)
 sys.argv[0] = 'qfex-runner'
 import importlib

@@ -147,9 +147,9 @@ class _Reader:
         return value
 
     def mapping(self, start: Any, depth: int) -> tuple[dict[str, Any], Place]:
-        # the loop every entry of every order goes through: attributes are read once into locals and
-        # an untagged scalar value is read here rather than through `value` (~0.5 µs per order)
-        next_event, plain = self.next_event, self.plain
+        # the loop every entry of every order goes through: an untagged scalar value is read by
+        # `scalar` directly rather than through `value` (no place kept for it, see `Place`)
+        next_event = self.next_event
         values: dict[str, Any] = {}
         entries: dict[str, tuple[Any, Any]] = {}
         while True:
@@ -167,12 +167,8 @@ class _Reader:
                 values[name], place = self.value(event, depth + 1)
                 entries[name] = (key.start_mark, place)
                 continue
-            self.count += 1  # an untagged scalar: no place kept (see `Place`)
-            if event.style:  # quoted or a block scalar, untagged: text, whatever it looks like
-                values[name] = event.value
-            else:
-                value = plain.get(event.value, _MISSING)
-                values[name] = value if value is not _MISSING else self.scalar(event)
+            self.count += 1
+            values[name] = self.scalar(event)
 
     def sequence(self, start: Any, depth: int) -> tuple[list[Any], Place]:
         values: list[Any] = []
